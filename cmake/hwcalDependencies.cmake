@@ -1,0 +1,36 @@
+# Finds hwcal's dependencies. Included by the build and by the installed
+# hwcalConfig.cmake, so a consumer resolves exactly what the build resolved.
+# Backends: HWCAL_WITH_<X> = AUTO (use if found), ON (required), OFF.
+include(CMakeFindDependencyMacro)
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_dependency(Threads)
+find_dependency(Eigen3 3.3 NO_MODULE)
+find_dependency(nlohmann_json 3.10)
+find_package(OpenMP QUIET COMPONENTS CXX)
+
+macro(_hwcal_optional name var)
+  set(_mode "${HWCAL_WITH_${name}}")
+  if(_mode STREQUAL "")
+    set(_mode AUTO)
+  endif()
+  set(HWCAL_HAVE_${name} OFF)
+  if(NOT _mode STREQUAL "OFF")
+    if(_mode STREQUAL "ON")
+      find_package(${var} REQUIRED ${ARGN})
+    else()
+      find_package(${var} QUIET ${ARGN})
+    endif()
+    if(${var}_FOUND)
+      set(HWCAL_HAVE_${name} ON)
+    endif()
+  endif()
+endmacro()
+
+_hwcal_optional(OPENBLAS OpenBLAS)
+_hwcal_optional(ONEDNN dnnl CONFIG)
+_hwcal_optional(TORCH TorchCPU)
+
+if(HWCAL_ENABLE_CUDA)
+  find_dependency(CUDAToolkit)
+  find_dependency(CUDNN)
+endif()

@@ -1,0 +1,40 @@
+# Every public header must compile on its own (it includes what it uses), in
+# C++17 and C++20. One translation unit per header and standard, built by
+# ctest (tests named header_selftest.cxx17 / .cxx20) so the check shows in the
+# test report. Backend headers are checked when their target exists.
+function(hwcal_add_header_tests)
+  file(GLOB_RECURSE _headers RELATIVE ${PROJECT_SOURCE_DIR}/include CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/hwcal/*.hpp)
+  set(_libs hwcal::hwcal)
+  foreach(_backend openblas onednn torch cuda)
+    if(TARGET hwcal::${_backend})
+      list(APPEND _libs hwcal::${_backend})
+    endif()
+  endforeach()
+  foreach(_std 17 20)
+    set(_sources)
+    foreach(_h IN LISTS _headers)
+      if(_h MATCHES "^hwcal/onednn/" AND NOT TARGET hwcal::onednn)
+        continue()
+      elseif(_h MATCHES "^hwcal/torch/" AND NOT TARGET hwcal::torch)
+        continue()
+      elseif(_h MATCHES "^hwcal/cuda/" AND NOT TARGET hwcal::cuda)
+        continue()
+      endif()
+      string(REGEX REPLACE "[/.]" "_" _name "${_h}")
+      set(_src ${CMAKE_CURRENT_BINARY_DIR}/header_selftest/cxx${_std}/${_name}.cpp)
+      # Twice: the include guard must hold.
+      file(GENERATE OUTPUT ${_src} CONTENT "#include <${_h}>\n#include <${_h}>\n")
+      list(APPEND _sources ${_src})
+    endforeach()
+    set(_target hwcal_header_selftest_cxx${_std})
+    add_library(${_target} OBJECT EXCLUDE_FROM_ALL ${_sources})
+    target_link_libraries(${_target} PRIVATE ${_libs})
+    set_target_properties(${_target} PROPERTIES CXX_STANDARD ${_std} CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+    # Only parsing matters here; skip optimisation to keep the build short.
+    target_compile_options(${_target} PRIVATE -O0)
+    hwcal_project_options(${_target})
+    add_test(NAME header_selftest.cxx${_std}
+             COMMAND ${CMAKE_COMMAND} --build ${PROJECT_BINARY_DIR} --target ${_target} --parallel 2)
+    set_tests_properties(header_selftest.cxx${_std} PROPERTIES TIMEOUT 1200 RUN_SERIAL TRUE)
+  endforeach()
+endfunction()

@@ -1,0 +1,394 @@
+#pragma once
+// The calibrator: runs the plan (ops x sizes x precisions, fusion patterns,
+// memory, peaks) on a backend, under an optional time budget, reporting
+// progress, and assembles a HardwareCalibration.
+//
+// Budget: every op keeps its sweep order (coarse first, detail/sweeps.hpp) and
+// the calibrator visits the ops round-robin, so stopping early leaves every op
+// covered coarsely rather than some ops finely and others not at all. Points
+// whose estimated cost no longer fits the remaining budget are skipped.
+
+#include <hwcal/cpu/detect.hpp>
+#include <hwcal/cpu/peak.hpp>
+#include <hwcal/cpu/stream.hpp>
+#include <hwcal/detail/sweeps.hpp>
+#include <hwcal/kernel.hpp>
+#include <hwcal/measure.hpp>
+#include <hwcal/schema.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace hwcal {
+
+enum class CalibrationMode { quick, full };
+
+struct Progress {
+  std::string stage;  ///< "peaks", "memory", "operations", "fusion"
+  std::string label;  ///< what is being measured now
+  int done = 0, total = 0;
+  double elapsed_s = 0;
+  double eta_s = -1;  ///< < 0 when unknown
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct CalibrationOptions {
+  CalibrationMode mode = CalibrationMode::full;
+  std::vector<OpKind> ops;              ///< empty: every op
+  bool memory = true;                   ///< bandwidth sweep + STREAM
+  bool fusion = true;                   ///< fusion patterns
+  std::vector<Precision> precisions;    ///< empty: fp32 and fp64 (full) / fp32 (quick), + native low precisions for compute ops (full)
+  int threads = 0;                      ///< 0: every logical CPU
+  double budget_s = 0;                  ///< 0: no budget
+  std::optional<MeasureOptions> measure;  ///< default: from mode
+  ProgressFn progress;
+  std::string name;                     ///< profile label; default from the host
+};
+
+namespace detail {
+
+inline std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+inline std::uint64_t fnv1a(const std::string& s, std::uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/// A point of the plan.
+struct PlanPoint {
+  OpDesc op;
+  Precision precision;
+  int threads;
+};
+
+/// One curve's worth of plan points, measured in order.
+struct PlanCurve {
+  OpKind kind;
+  Precision precision;
+  int threads;
+  std::vector<OpDesc> points;
+  std::size_t next = 0;
+  double rate = 0;  ///< work per second seen so far (cost estimates)
+};
+
+/// Seconds one measurement of an op is expected to take, for budgeting: the
+/// harness runs max(min_time, min_samples runs) after warm-up.
+inline double estimate_cost(const OpDesc& op, Precision p, double rate, const MeasureOptions& m) {
+  const double w = work(op, p);
+  // Before anything is measured assume modest rates: 20 GFLOP/s, 5 GB/s.
+  const double r = rate > 0 ? rate : (is_compute_op(op.kind) ? 20e9 : 5e9);
+  const double run = w / r + 2e-6;
+  return m.warmup_s + std::max(m.min_time_s, m.min_samples * run) + run * 2;
+}
+
+}  // namespace detail
+
+/// Default precisions of a calibration.
+inline std::vector<Precision> default_precisions(CalibrationMode mode) {
+  if (mode == CalibrationMode::quick) return {Precision::fp32};
+  return {Precision::fp32, Precision::fp64, Precision::bf16, Precision::fp16, Precision::int8};
+}
+
+inline std::vector<OpKind> all_ops() {
+  std::vector<OpKind> v;
+  for (int i = 0; i < op_kind_count; ++i) v.push_back(static_cast<OpKind>(i));
+  return v;
+}
+
+/// Identity of the machine and software a profile describes; auto_calibrate
+/// caches by it and the mapper warns when a profile's does not match.
+inline std::string fingerprint(const HostInfo& host, const std::optional<DeviceInfo>& device, const std::string& backend,
+                               const std::map<std::string, std::string>& software) {
+  std::ostringstream os;
+  os << "schema=" << schema_version << "|cpu=" << host.cpu_model << "|cpus=" << host.logical_cpus << "|arch=" << host.arch << "|isa=";
+  for (const auto& f : host.isa) os << f << ',';
+  os << "|backend=" << backend;
+  for (const auto& kv : software)
+    if (kv.first != "compiler") os << '|' << kv.first << '=' << kv.second;
+  if (device) os << "|gpu=" << device->name << '|' << device->uuid << '|' << device->driver;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(detail::fnv1a(os.str())));
+  return buf;
+}
+
+/// The fixed cost of one call: intercept of time vs bytes over the smallest
+/// elementwise samples (relu, add, copy), where the work itself is negligible.
+inline OverheadCalibration fit_overhead(const std::vector<OperationCalibration>& ops) {
+  OverheadCalibration o;
+  std::vector<double> intercepts;
+  std::string used;
+  for (const auto& c : ops) {
+    if (c.op != OpKind::relu && c.op != OpKind::add && c.op != OpKind::copy) continue;
+    std::vector<std::pair<double, double>> pts;  // (bytes, seconds)
+    for (const auto& s : c.samples) pts.push_back({s.bytes, s.time.median_s});
+    std::sort(pts.begin(), pts.end());
+    if (pts.size() > 3) pts.resize(3);
+    if (pts.size() < 2) continue;
+    // Least squares t = a + b * bytes.
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (auto& [x, y] : pts) sx += x, sy += y, sxx += x * x, sxy += x * y;
+    const double n = double(pts.size()), den = n * sxx - sx * sx;
+    const double b = den > 0 ? (n * sxy - sx * sy) / den : 0;
+    const double a = (sy - b * sx) / n;
+    intercepts.push_back(std::clamp(a, 0.0, pts.front().second));
+    used += (used.empty() ? "" : ", ") + std::string(to_string(c.op)) + " " + std::string(to_string(c.precision));
+  }
+  if (intercepts.empty()) {
+    o.derivation = "not measured (no small elementwise samples in this profile)";
+    return o;
+  }
+  std::sort(intercepts.begin(), intercepts.end());
+  o.per_call_s = intercepts[intercepts.size() / 2];
+  o.derivation = "median intercept of time vs bytes over the 3 smallest samples of: " + used;
+  return o;
+}
+
+namespace detail {
+
+inline bool wanted(const std::vector<OpKind>& ops, OpKind k) {
+  return ops.empty() || std::find(ops.begin(), ops.end(), k) != ops.end();
+}
+
+/// Precisions measured for an op: fp32 always; others where requested and the
+/// backend runs them natively (compute ops) or at all (others, fp64 only).
+inline bool precision_for(OpKind k, Precision p, bool explicit_list) {
+  if (p == Precision::fp32 || explicit_list) return true;
+  if (p == Precision::fp64) return true;
+  return is_compute_op(k);
+}
+
+}  // namespace detail
+
+/// Runs a calibration of `backend` (CPU backends; GPU calibration lives in
+/// cuda/calibrate.hpp). Throws UnavailableError for a backend this function
+/// cannot calibrate.
+inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions& opt) {
+  if (backend.target() != "cpu")
+    throw UnavailableError("calibrate(): backend '" + backend.name() + "' targets " + backend.target() +
+                           "; use the calibration entry point of that target");
+  const double t_start = now_s();
+  const bool quick = opt.mode == CalibrationMode::quick;
+  const MeasureOptions mopt = opt.measure ? *opt.measure : (quick ? MeasureOptions::quick() : MeasureOptions{});
+  const bool explicit_precisions = !opt.precisions.empty();
+  const std::vector<Precision> precisions = explicit_precisions ? opt.precisions : default_precisions(opt.mode);
+
+  HardwareCalibration h;
+  h.target = "cpu";
+  h.backend = backend.name();
+  h.mode = opt.budget_s > 0 ? "budget" : (quick ? "quick" : "full");
+  h.host = cpu::detect_host();
+  h.threads = opt.threads > 0 ? opt.threads : h.host.logical_cpus;
+  h.host.threads_used = h.threads;
+  h.created_utc = detail::utc_now();
+  backend.set_threads(h.threads);
+
+  Progress prog;
+  auto report = [&](const std::string& stage, const std::string& label, int done, int total) {
+    if (!opt.progress) return;
+    prog.stage = stage;
+    prog.label = label;
+    prog.done = done;
+    prog.total = total;
+    prog.elapsed_s = now_s() - t_start;
+    if (opt.budget_s > 0)
+      prog.eta_s = std::max(0.0, opt.budget_s - prog.elapsed_s);
+    else
+      prog.eta_s = done > 0 && total > done ? prog.elapsed_s / done * (total - done) : -1;
+    opt.progress(prog);
+  };
+  auto remaining = [&] { return opt.budget_s > 0 ? opt.budget_s - (now_s() - t_start) : 1e300; };
+
+  // Peaks, with the clock measured while all calibration threads are busy.
+  report("peaks", "clock and FMA issue rate", 0, 1);
+  const cpu::ClockMeasurement clock = cpu::measure_clock(h.threads);
+  h.host.measured_clock_ghz = clock.ghz;
+  h.host.clock_method = clock.method;
+  for (Precision p : all_precisions) h.peaks.push_back(cpu::derive_peak(p, h.host, h.threads, clock));
+
+  // Memory.
+  if (opt.memory) {
+    h.memory = cpu::calibrate_memory(h.host, h.threads, quick || opt.budget_s > 0, mopt,
+                                     [&](int d, int t, const std::string& l) { report("memory", l, d, t); }, &h.warnings);
+  }
+
+  // Operations: one curve per (op, precision, threads).
+  std::vector<detail::PlanCurve> curves;
+  for (OpKind k : all_ops()) {
+    if (!detail::wanted(opt.ops, k)) continue;
+    const auto sweep = detail::default_sweep(k);
+    for (Precision p : precisions) {
+      if (!detail::precision_for(k, p, explicit_precisions)) continue;
+      const bool primary = p == Precision::fp32 || (explicit_precisions && precisions.front() == p);
+      std::vector<OpDesc> pts;
+      std::string why;
+      for (const auto& sp : sweep) {
+        // Secondary precisions measure the quick subset, except GEMMs.
+        const bool take = quick ? sp.quick : (primary || sp.quick || k == OpKind::matmul || k == OpKind::linear);
+        if (!take) continue;
+        const Support s = backend.supports(sp.op, p);
+        if (s.usable())
+          pts.push_back(sp.op);
+        else if (why.empty())
+          why = s.note;
+      }
+      if (pts.empty()) {
+        if (explicit_precisions || p == Precision::fp32 || p == Precision::fp64)
+          h.warnings.push_back(std::string(to_string(k)) + " " + std::string(to_string(p)) + " not calibrated: " + why);
+        continue;
+      }
+      curves.push_back({k, p, h.threads, pts});
+      // GEMMs also at one thread: single-thread efficiency is what one core of
+      // a multi-tenant or pipelined deployment sees.
+      if (h.threads > 1 && (k == OpKind::matmul) && p == Precision::fp32)
+        curves.push_back({k, p, 1, quick ? std::vector<OpDesc>(pts.begin(), pts.begin() + std::min<std::size_t>(pts.size(), 3)) : pts});
+    }
+  }
+  int total_points = 0;
+  for (const auto& c : curves) total_points += static_cast<int>(c.points.size());
+
+  std::map<std::tuple<OpKind, Precision, Variant, int>, OperationCalibration> results;
+  int done = 0;
+  int active_threads = h.threads;
+  bool progress_made = true;
+  while (progress_made) {
+    progress_made = false;
+    for (auto& c : curves) {
+      if (c.next >= c.points.size()) continue;
+      const OpDesc op = c.points[c.next++];
+      progress_made = true;
+      const std::string label = std::string(to_string(op.kind)) + " " + std::string(to_string(c.precision)) + " " +
+                                hwcal::detail::shape_label(op) + (c.threads != h.threads ? " (1 thread)" : "");
+      if (detail::estimate_cost(op, c.precision, c.rate, mopt) > remaining()) {
+        ++done;
+        continue;
+      }
+      report("operations", label, done, total_points);
+      if (c.threads != active_threads) backend.set_threads(active_threads = c.threads);
+      try {
+        auto kernel = backend.make(op, c.precision);
+        kernel->run();
+        const CheckResult chk = kernel->check();
+        if (!chk.ok) {
+          h.warnings.push_back(label + ": correctness check failed (" + chk.detail + "); sample discarded");
+          ++done;
+          continue;
+        }
+        const Measurement m = measure([&] { kernel->run(); }, [&] { backend.sync(); }, mopt);
+        OpSample s;
+        s.shape = op.shape;
+        s.flops = flops(op);
+        s.bytes = bytes(op, c.precision);
+        s.time = TimeStats::from(m);
+        s.gflops = s.flops / m.median_s / 1e9;
+        s.gbps = s.bytes / m.median_s / 1e9;
+        if (auto pk = h.peak_gflops(c.precision); pk && is_compute_op(op.kind)) s.efficiency = s.gflops / *pk * (double(c.threads) / h.threads);
+        s.check_error = chk.max_error;
+        s.implementation = kernel->implementation();
+        c.rate = work(op, c.precision) / m.median_s;
+        auto key = std::make_tuple(op.kind, c.precision, variant_of(op), c.threads);
+        auto& cal = results[key];
+        if (cal.samples.empty()) {
+          cal.op = op.kind;
+          cal.precision = c.precision;
+          cal.backend = backend.name();
+          cal.variant = variant_of(op);
+          cal.threads = c.threads;
+          cal.emulated = backend.supports(op, c.precision).level == SupportLevel::emulated;
+          cal.note = backend.supports(op, c.precision).note;
+        }
+        cal.samples.push_back(std::move(s));
+      } catch (const std::exception& e) {
+        h.warnings.push_back(label + ": " + e.what());
+      }
+      ++done;
+    }
+  }
+  if (active_threads != h.threads) backend.set_threads(h.threads);
+  for (auto& kv : results) h.operations.push_back(std::move(kv.second));
+  // Samples of a curve in ascending work, for readers and the mapper alike.
+  for (auto& c : h.operations)
+    std::sort(c.samples.begin(), c.samples.end(), [](const OpSample& a, const OpSample& b) { return a.flops + a.bytes < b.flops + b.bytes; });
+
+  // Fusion patterns.
+  if (opt.fusion) {
+    std::vector<std::pair<FusionPattern, Precision>> todo;
+    for (int f = 0; f < fusion_pattern_count; ++f)
+      for (Precision p : precisions) {
+        if (p != Precision::fp32 && !explicit_precisions) continue;
+        const auto fp = static_cast<FusionPattern>(f);
+        const Support s = backend.supports_fusion(fp, p);
+        if (s.usable())
+          todo.push_back({fp, p});
+        else
+          h.warnings.push_back(std::string(to_string(fp)) + " " + std::string(to_string(p)) + " fusion not measured: " + s.note);
+      }
+    const int total = static_cast<int>(todo.size());
+    int fdone = 0;
+    for (auto [fp, p] : todo) {
+      FusionCalibration fc;
+      fc.pattern = fp;
+      fc.precision = p;
+      fc.backend = backend.name();
+      fc.threads = h.threads;
+      for (const auto& sp : detail::fusion_sweep(fusion_anchor(fp))) {
+        if (quick && !sp.quick) continue;
+        if (2 * detail::estimate_cost(sp.op, p, 0, mopt) > remaining()) continue;
+        report("fusion", std::string(to_string(fp)) + " " + hwcal::detail::shape_label(sp.op), fdone, total);
+        try {
+          FusionKernels k = backend.make_fusion(fp, sp.op, p);
+          fc.note = k.note;
+          k.fused->run();
+          k.unfused->run();
+          const CheckResult a = k.fused->check(), b = k.unfused->check();
+          if (!a.ok || !b.ok) {
+            h.warnings.push_back(std::string(to_string(fp)) + ": correctness check failed (" + (a.ok ? b.detail : a.detail) +
+                                 "); sample discarded");
+            continue;
+          }
+          FusionSample s;
+          s.shape = sp.op.shape;
+          s.flops = flops(sp.op);
+          s.fused_bytes = fusion_bytes(fp, sp.op, p, true);
+          s.unfused_bytes = fusion_bytes(fp, sp.op, p, false);
+          s.fused = TimeStats::from(measure([&] { k.fused->run(); }, [&] { backend.sync(); }, mopt));
+          s.unfused = TimeStats::from(measure([&] { k.unfused->run(); }, [&] { backend.sync(); }, mopt));
+          fc.samples.push_back(std::move(s));
+        } catch (const std::exception& e) {
+          h.warnings.push_back(std::string(to_string(fp)) + ": " + e.what());
+        }
+      }
+      ++fdone;
+      if (!fc.samples.empty()) h.fusions.push_back(std::move(fc));
+    }
+  }
+
+  h.overhead = fit_overhead(h.operations);
+  const nlohmann::json sw = backend.software();
+  for (auto it = sw.begin(); it != sw.end(); ++it) h.software[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+  h.software["hwcal"] = HWCAL_VERSION_STRING;
+  h.fingerprint = fingerprint(h.host, h.device, h.backend, h.software);
+  h.name = opt.name.empty() ? h.host.cpu_model + " (" + std::to_string(h.threads) + " threads, " + h.backend + ")" : opt.name;
+  h.calibration_s = now_s() - t_start;
+  report("done", "", 1, 1);
+  return h;
+}
+
+}  // namespace hwcal

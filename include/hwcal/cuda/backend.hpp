@@ -1,0 +1,264 @@
+#pragma once
+// hwcal::cuda::CudaBackend: the Backend of one NVIDIA GPU.
+//
+//   matmul, linear            cuBLASLt (gemm.hpp), fp64 fp32 tf32 fp16 bf16 int8 fp8
+//   conv2d                    cuDNN 9 graph API, legacy API fallback (conv.hpp), fp64 fp32 tf32 fp16 bf16
+//   attention                 cuBLASLt Q K^T -> softmax kernel -> cuBLASLt P V, fp64 fp32 tf32 fp16 bf16
+//   everything else           hwcal's kernels (kernels/*.cuh), fp64 fp32 fp16 bf16
+//                             (copy/transpose/concat also int8 and fp8)
+//   fusions                   linear_bias[_relu|_gelu]: cuBLASLt epilogues vs GEMM + kernels;
+//                             conv_relu / conv_bn / conv_bn_relu (tf32, fp16, bf16): one cuDNN
+//                             graph (batchnorm folded) vs conv + kernels; no fused attention yet
+//
+// Kernel::run() enqueues on the backend's stream and returns; sync() waits.
+// Never falls back to the CPU or to another precision: a missing device, or an
+// (op, precision) without a native path, is an UnavailableError.
+//
+// A program using it compiles <hwcal/cuda/kernels/all.cuh> into exactly one
+// .cu file (see launch.hpp); everything else builds with any C++17 compiler.
+
+#include <hwcal/config.hpp>
+#if !HWCAL_HAS_CUDA
+#error "hwcal/cuda headers need the hwcal::cuda CMake target (HWCAL_HAS_CUDA=1)"
+#endif
+
+#include <hwcal/cuda/compute_ops.hpp>
+#include <hwcal/cuda/context.hpp>
+#include <hwcal/cuda/device.hpp>
+#include <hwcal/cuda/memory_ops.hpp>
+#include <hwcal/kernel.hpp>
+
+#include <memory>
+#include <string>
+
+namespace hwcal {
+namespace cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  /// Throws UnavailableError when device `index` does not exist (no driver,
+  /// no GPU, index out of range).
+  explicit CudaBackend(int index = 0) : ctx_(make_context(index)) {}
+
+  std::string name() const override { return "cuda"; }
+  std::string target() const override { return "cuda"; }
+  nlohmann::json software() const override {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [k, v] : software_versions()) j[k] = v;
+    return j;
+  }
+  /// The GPU's parallelism is not a thread count: always 1.
+  void set_threads(int) override {}
+  int threads() const override { return 1; }
+
+  const DeviceInfo& device() const noexcept { return ctx_->info(); }
+  cudaStream_t stream() const noexcept { return ctx_->stream(); }
+
+  Support supports(const OpDesc& op, Precision p) const override {
+    if (auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
+    const DeviceInfo& d = ctx_->info();
+    const int cc = d.cc_major * 10 + d.cc_minor;
+    const bool low = p == Precision::int8 || p == Precision::fp8;
+    switch (op.kind) {
+      case OpKind::matmul:
+      case OpKind::linear: {
+        const auto& s = std::get<MatmulShape>(op.shape);
+        const bool linear = op.kind == OpKind::linear;
+        const BLayout b = linear || low ? BLayout::nk : BLayout::kn;
+        const std::string why =
+            gemm_unsupported_reason(p, b, linear ? s.batch * s.m : s.m, s.n, s.k,
+                                    linear_post_ops(p, linear && s.bias).epilogue, d.cc_major, d.cc_minor);
+        if (!why.empty()) return {SupportLevel::unsupported, why};
+        if (p == Precision::tf32 && cc < 80) return {SupportLevel::unsupported, "tf32 needs compute capability 8.0"};
+        break;
+      }
+      case OpKind::conv2d:
+        if (low)
+          return {SupportLevel::unsupported,
+                  "hwcal measures cuDNN convolutions at fp64, fp32, tf32, fp16 and bf16 only"};
+        if ((p == Precision::tf32 || p == Precision::bf16) && cc < 80)
+          return {SupportLevel::unsupported, std::string(to_string(p)) + " convolutions need compute capability 8.0"};
+        break;
+      case OpKind::attention:
+        if (low)
+          return {SupportLevel::unsupported,
+                  "attention runs at fp64, fp32, tf32, fp16 and bf16 (PyTorch has no int8/fp8 SDPA)"};
+        break;
+      case OpKind::copy:
+      case OpKind::transpose:
+      case OpKind::concat:
+        if (p == Precision::tf32) return {SupportLevel::unsupported, tf32_memory_note};
+        if (std::get<BytesShape>(op.shape).bytes < element_bytes(p))
+          return {SupportLevel::unsupported, "fewer bytes than one element"};
+        break;
+      default:
+        if (p == Precision::tf32) return {SupportLevel::unsupported, tf32_memory_note};
+        if (low)
+          return {SupportLevel::unsupported, "memory-bound kernels run at fp64, fp32, fp16 and bf16 (as PyTorch)"};
+        break;
+    }
+    const double need = device_bytes(op, p);
+    if (need > 0.9 * static_cast<double>(d.memory_bytes))
+      return {SupportLevel::unsupported, "needs " + std::to_string(static_cast<long long>(need / (1 << 20))) +
+                                             " MiB of device memory, " + d.name + " has " +
+                                             std::to_string(d.memory_bytes >> 20) + " MiB"};
+    return {SupportLevel::native, note(op.kind, p)};
+  }
+
+  std::unique_ptr<Kernel> make(const OpDesc& op, Precision p) override {
+    require(supports(op, p), std::string(to_string(op.kind)) + " at " + std::string(to_string(p)));
+    DeviceGuard guard(ctx_->device());
+    switch (op.kind) {
+      case OpKind::matmul: return std::make_unique<GemmKernel>(ctx_, op, p, GemmPostOps{});
+      case OpKind::linear:
+        return std::make_unique<GemmKernel>(ctx_, op, p, linear_post_ops(p, std::get<MatmulShape>(op.shape).bias));
+      case OpKind::conv2d: return std::make_unique<ConvKernel>(ctx_, op, p, ConvPostOps{});
+      case OpKind::attention: return std::make_unique<AttentionKernel>(ctx_, op, p);
+      case OpKind::maxpool:
+      case OpKind::avgpool:
+      case OpKind::adaptive_avgpool: return std::make_unique<PoolKernel>(ctx_, op, p);
+      case OpKind::batchnorm: return std::make_unique<BatchnormKernel>(ctx_, op, p);
+      case OpKind::layernorm:
+      case OpKind::softmax:
+      case OpKind::reduce_mean: return std::make_unique<RowsKernel>(ctx_, op, p);
+      case OpKind::copy:
+      case OpKind::transpose:
+      case OpKind::concat: return std::make_unique<BytesKernel>(ctx_, op, p);
+      default: return std::make_unique<ElementwiseKernel>(ctx_, op, p);
+    }
+  }
+
+  Support supports_fusion(FusionPattern f, Precision p) const override {
+    if (f == FusionPattern::qkt_softmax || f == FusionPattern::attention)
+      return {SupportLevel::unsupported,
+              "no fused attention yet: cuDNN SDPA (graph API) is not wired up, and a hand-written kernel "
+              "would understate what FlashAttention-class kernels gain"};
+    if (p != Precision::fp32 && p != Precision::tf32 && p != Precision::fp16 && p != Precision::bf16)
+      return {SupportLevel::unsupported, "fusion patterns are measured at fp32, tf32, fp16 and bf16"};
+    if (fusion_anchor(f) == OpKind::conv2d && conv_layout(p) != ConvLayout::nhwc)
+      return {SupportLevel::unsupported,
+              "cuDNN fuses conv + bias + relu in NHWC tensor-core graphs; fp32 convolutions run NCHW without tensor cores"};
+    if (fusion_anchor(f) == OpKind::linear)
+      return {SupportLevel::native, "fused: cuBLASLt epilogue; unfused: GEMM + separate bias / activation kernels"};
+    return {SupportLevel::native,
+            "fused: one cuDNN graph (conv + bias + relu, batchnorm folded into weights and bias; "
+            "cuDNN may have no fused engine for a shape, then make_fusion throws UnavailableError); "
+            "unfused: conv + separate bias / batchnorm / relu kernels"};
+  }
+
+  FusionKernels make_fusion(FusionPattern f, const OpDesc& main, Precision p) override {
+    const std::string what = std::string(to_string(f)) + " at " + std::string(to_string(p));
+    require(supports_fusion(f, p), what);
+    if (main.kind != fusion_anchor(f))
+      throw UnavailableError(what + ": the anchor op must be " + std::string(to_string(fusion_anchor(f))));
+    require(supports(main, p), what);
+    DeviceGuard guard(ctx_->device());
+    FusionKernels out;
+    if (fusion_anchor(f) == OpKind::linear) {
+      OpDesc op = main;
+      std::get<MatmulShape>(op.shape).bias = true;
+      GemmPostOps fused, unfused;
+      unfused.bias_kernel = true;
+      switch (f) {
+        case FusionPattern::linear_bias: fused.epilogue = Epilogue::bias; break;
+        case FusionPattern::linear_bias_relu:
+          fused.epilogue = Epilogue::bias_relu;
+          unfused.act_kernel = OpKind::relu;
+          break;
+        default:
+          fused.epilogue = Epilogue::bias_gelu;
+          unfused.act_kernel = OpKind::gelu;
+          break;
+      }
+      out.fused = std::make_unique<GemmKernel>(ctx_, op, p, fused);
+      out.unfused = std::make_unique<GemmKernel>(ctx_, op, p, unfused);
+      out.note = f == FusionPattern::linear_bias_gelu
+                     ? "fused: cuBLASLt GELU_BIAS epilogue (tanh-approximate GELU); unfused: GEMM + bias kernel + GELU "
+                       "(erf) kernel"
+                     : "fused: cuBLASLt bias epilogue; unfused: GEMM + separate kernels";
+      return out;
+    }
+    ConvPostOps post;
+    post.batchnorm = f != FusionPattern::conv_relu;
+    post.relu = f != FusionPattern::conv_bn;
+    ConvPostOps fused = post;
+    fused.fused = true;
+    out.fused = std::make_unique<ConvKernel>(ctx_, main, p, fused);
+    out.unfused = std::make_unique<ConvKernel>(ctx_, main, p, post);
+    out.note =
+        post.batchnorm
+            ? "fused: one cuDNN graph with batchnorm folded into weights and bias; unfused: conv + separate kernels"
+            : "fused: one cuDNN graph (conv [+ bias] + relu); unfused: conv + separate kernels";
+    return out;
+  }
+
+  void sync() override {
+    DeviceGuard guard(ctx_->device());
+    ctx_->sync();
+  }
+
+ private:
+  static constexpr const char* tf32_memory_note =
+      "tf32 changes only tensor-core math; memory-bound ops at tf32 are the fp32 kernels (measure fp32)";
+
+  static std::shared_ptr<DeviceContext> make_context(int index) {
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      throw UnavailableError(std::string("cuda backend: no usable CUDA device (") + cudaGetErrorName(e) + ": " +
+                             cudaGetErrorString(e) + ")");
+    }
+    if (index < 0 || index >= n)
+      throw UnavailableError("cuda backend: device " + std::to_string(index) + " requested, " + std::to_string(n) +
+                             " CUDA devices visible");
+    return std::make_shared<DeviceContext>(index);
+  }
+
+  /// A linear layer's bias: cuBLASLt's bias epilogue, as PyTorch's addmm uses
+  /// it; at fp64 (where hwcal uses no epilogues) a separate bias kernel.
+  static GemmPostOps linear_post_ops(Precision p, bool bias) {
+    GemmPostOps post;
+    if (bias && p == Precision::fp64)
+      post.bias_kernel = true;
+    else if (bias)
+      post.epilogue = Epilogue::bias;
+    return post;
+  }
+
+  static void require(const Support& s, const std::string& what) {
+    if (!s.usable()) throw UnavailableError("cuda backend cannot run " + what + ": " + s.note);
+  }
+
+  static std::string note(OpKind k, Precision p) {
+    switch (k) {
+      case OpKind::matmul:
+      case OpKind::linear:
+        return std::string("cuBLASLt, ") + (p == Precision::int8   ? "int8 in, int32 out"
+                                            : p == Precision::fp8  ? "e4m3 in, bf16 out, unit scales"
+                                            : p == Precision::tf32 ? "CUBLAS_COMPUTE_32F_FAST_TF32"
+                                                                   : "fp32 accumulate");
+      case OpKind::conv2d: return std::string("cuDNN, ") + (conv_layout(p) == ConvLayout::nhwc ? "NHWC" : "NCHW");
+      case OpKind::attention: return "cuBLASLt QK^T + softmax kernel + cuBLASLt PV (PyTorch's math path)";
+      default: return "hwcal CUDA kernel";
+    }
+  }
+
+  /// Device memory an op's kernel allocates, bytes (inputs, outputs, scratch).
+  static double device_bytes(const OpDesc& op, Precision p) {
+    const double e = element_bytes(p);
+    double b = bytes(op, p);
+    if (const auto* m = std::get_if<MatmulShape>(&op.shape)) {
+      const double out = static_cast<double>(m->batch) * m->m * m->n;
+      b += out * (dtype_bytes(gemm_output_of(p)) - e);  // int32 / bf16 outputs
+    } else if (const auto* a = std::get_if<AttentionShape>(&op.shape)) {
+      b += static_cast<double>(a->batch) * a->heads * a->seq_q * a->seq_kv * e;  // scores
+    }
+    return b + static_cast<double>(gemm_workspace_bytes);
+  }
+
+  std::shared_ptr<DeviceContext> ctx_;
+};
+
+}  // namespace cuda
+}  // namespace hwcal

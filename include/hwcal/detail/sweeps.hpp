@@ -1,0 +1,220 @@
+#pragma once
+// The default sweep of every op: shapes that span launch-bound, cache-resident
+// and DRAM-bound regimes, taken from the layers of common networks (ResNet,
+// MobileNet, EfficientNet, ViT/BERT, MLPs) rather than from any one model.
+// Each list is ordered so that any prefix covers the space coarsely (the
+// calibrator takes prefixes under a time budget); `quick` marks the points a
+// quick calibration measures.
+
+#include <hwcal/ops.hpp>
+
+#include <vector>
+
+namespace hwcal {
+namespace detail {
+
+struct SweepPoint {
+  OpDesc op;
+  bool quick = false;
+};
+
+inline OpDesc conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups = 1) {
+  Conv2dShape s;
+  s.n = n, s.c = c, s.h = s.w = hw, s.k = k, s.r = s.s = r;
+  s.stride_h = s.stride_w = stride;
+  s.pad_h = s.pad_w = r / 2;
+  s.groups = groups;
+  s.bias = false;
+  return {OpKind::conv2d, s};
+}
+
+inline std::vector<SweepPoint> default_sweep(OpKind kind) {
+  std::vector<SweepPoint> v;
+  auto add = [&v](OpDesc op, bool quick = false) { v.push_back({op, quick}); };
+  switch (kind) {
+    case OpKind::matmul: {
+      // Square GEMMs (bisection order: ends first), skinny rows, then batched
+      // attention-shaped products.
+      for (i64 n : {64, 1024, 256, 4096, 128, 512, 2048, 32})
+        add({kind, MatmulShape{1, n, n, n, false}}, n == 64 || n == 256 || n == 1024);
+      for (i64 m : {1, 16, 64, 4})
+        for (i64 kn : {1024, 4096, 512, 2048}) add({kind, MatmulShape{1, m, kn, kn, false}}, (m == 1 || m == 64) && kn == 1024);
+      add({kind, MatmulShape{12, 197, 197, 64, false}}, true);
+      add({kind, MatmulShape{96, 128, 64, 128, false}});
+      add({kind, MatmulShape{8, 512, 512, 64, false}});
+      add({kind, MatmulShape{12, 197, 64, 197, false}});
+      add({kind, MatmulShape{32, 64, 64, 64, false}});
+      break;
+    }
+    case OpKind::linear: {
+      // tokens x in x out: MLP heads, transformer projections and FFNs.
+      const i64 shapes[][2] = {{768, 768}, {1024, 4096}, {4096, 1024}, {512, 512}, {768, 3072}, {3072, 768},
+                               {2048, 1000}, {512, 2048}, {1280, 1000}, {4096, 4096}};
+      for (i64 m : {1, 128, 8, 1024, 32, 256})
+        for (auto& kn : shapes) {
+          const bool q = (m == 1 || m == 128) && (kn[0] == 768 || kn[0] == 4096);
+          if (double(m) * kn[0] * kn[1] > 2.5e9) continue;  // > 5 GFLOP: slow, nothing new
+          add({kind, MatmulShape{1, m, kn[1], kn[0], true}}, q);
+        }
+      break;
+    }
+    case OpKind::conv2d: {
+      for (i64 n : {1, 8, 32}) {
+        const bool q = n == 1;
+        // dense 3x3, stride 1 and 2
+        add(conv(n, 64, 56, 64, 3, 1), q);
+        add(conv(n, 256, 14, 256, 3, 1), q);
+        add(conv(n, 128, 28, 128, 3, 1));
+        add(conv(n, 512, 7, 512, 3, 1));
+        add(conv(n, 32, 112, 32, 3, 1));
+        add(conv(n, 64, 56, 128, 3, 2));
+        add(conv(n, 256, 28, 256, 3, 2));
+        add(conv(n, 3, 224, 32, 3, 2), q);
+        // 1x1 (pointwise and projection)
+        add(conv(n, 256, 56, 64, 1, 1), q);
+        add(conv(n, 64, 56, 256, 1, 1));
+        add(conv(n, 1024, 14, 256, 1, 1), q);
+        add(conv(n, 512, 7, 2048, 1, 1));
+        add(conv(n, 96, 56, 24, 1, 1));
+        add(conv(n, 16, 112, 96, 1, 1));
+        add(conv(n, 576, 14, 96, 1, 1));
+        add(conv(n, 256, 56, 512, 1, 2));
+        add(conv(n, 1280, 7, 320, 1, 1));
+        // 5x5 and 7x7 dense
+        add(conv(n, 3, 224, 64, 7, 2), q);
+        add(conv(n, 64, 27, 192, 5, 1));
+        add(conv(n, 32, 28, 64, 5, 1));
+        add(conv(n, 128, 14, 128, 7, 1));
+        // depthwise 3x3 / 5x5, stride 1 and 2
+        add(conv(n, 32, 112, 32, 3, 1, 32), q);
+        add(conv(n, 144, 56, 144, 3, 2, 144));
+        add(conv(n, 192, 28, 192, 3, 1, 192));
+        add(conv(n, 384, 14, 384, 3, 1, 384), q);
+        add(conv(n, 960, 7, 960, 3, 1, 960));
+        add(conv(n, 240, 28, 240, 5, 2, 240));
+        add(conv(n, 672, 14, 672, 5, 1, 672), q);
+        add(conv(n, 1152, 7, 1152, 5, 1, 1152));
+        add(conv(n, 96, 112, 96, 3, 2, 96));
+        // grouped (ResNeXt-style)
+        add(conv(n, 128, 56, 128, 3, 1, 32));
+        add(conv(n, 512, 14, 512, 3, 2, 32));
+      }
+      break;
+    }
+    case OpKind::attention: {
+      add({kind, AttentionShape{1, 12, 197, 197, 64, false}}, true);
+      add({kind, AttentionShape{8, 8, 128, 128, 64, false}}, true);
+      add({kind, AttentionShape{1, 8, 512, 512, 64, false}});
+      add({kind, AttentionShape{8, 12, 197, 197, 64, false}});
+      add({kind, AttentionShape{1, 8, 64, 64, 64, false}});
+      add({kind, AttentionShape{1, 16, 1024, 1024, 64, false}});
+      add({kind, AttentionShape{4, 12, 384, 384, 64, false}});
+      add({kind, AttentionShape{1, 12, 512, 512, 64, true}}, true);
+      add({kind, AttentionShape{1, 32, 1, 1024, 128, true}});
+      add({kind, AttentionShape{8, 8, 128, 128, 64, true}});
+      add({kind, AttentionShape{1, 16, 2048, 2048, 64, true}});
+      break;
+    }
+    case OpKind::maxpool:
+    case OpKind::avgpool: {
+      for (i64 n : {1, 8, 32}) {
+        const bool q = n == 1;
+        auto pool = [&](i64 c, i64 hw, i64 r, i64 stride, i64 pad, bool qq) {
+          Pool2dShape s;
+          s.n = n, s.c = c, s.h = s.w = hw, s.r = s.s = r, s.stride_h = s.stride_w = stride, s.pad_h = s.pad_w = pad;
+          add({kind, s}, qq);
+        };
+        pool(64, 112, 3, 2, 1, q);
+        pool(128, 56, 2, 2, 0, q);
+        pool(256, 28, 2, 2, 0, false);
+        pool(512, 14, 2, 2, 0, false);
+        pool(192, 28, 3, 1, 1, false);
+        pool(64, 56, 3, 2, 1, false);
+        pool(512, 7, 7, 1, 0, q);
+      }
+      break;
+    }
+    case OpKind::adaptive_avgpool: {
+      for (i64 n : {1, 8, 32}) {
+        add({kind, AdaptivePoolShape{n, 512, 7, 7, 1, 1}}, n == 1);
+        add({kind, AdaptivePoolShape{n, 2048, 7, 7, 1, 1}});
+        add({kind, AdaptivePoolShape{n, 96, 56, 56, 1, 1}}, n == 1);
+        add({kind, AdaptivePoolShape{n, 672, 14, 14, 1, 1}});
+        add({kind, AdaptivePoolShape{n, 256, 13, 13, 6, 6}});
+        add({kind, AdaptivePoolShape{n, 16, 112, 112, 1, 1}});
+      }
+      break;
+    }
+    case OpKind::batchnorm: {
+      for (i64 n : {1, 8, 32}) {
+        add({kind, MapShape{n, 64, 112, 112}}, n == 1);
+        add({kind, MapShape{n, 64, 56, 56}});
+        add({kind, MapShape{n, 128, 28, 28}}, n == 1);
+        add({kind, MapShape{n, 256, 14, 14}});
+        add({kind, MapShape{n, 512, 7, 7}}, n == 1);
+        add({kind, MapShape{n, 32, 112, 112}});
+        add({kind, MapShape{n, 960, 7, 7}});
+      }
+      break;
+    }
+    case OpKind::layernorm:
+    case OpKind::softmax:
+    case OpKind::reduce_mean: {
+      // (rows, cols): token x hidden for layernorm; score rows for softmax;
+      // spatial means for reduce_mean.
+      std::vector<std::pair<i64, i64>> shapes;
+      if (kind == OpKind::layernorm)
+        shapes = {{197, 768}, {8, 512}, {1576, 768}, {128, 512}, {4096, 1024}, {1, 768}, {1024, 4096}, {16384, 768}};
+      else if (kind == OpKind::softmax)
+        shapes = {{2364, 197}, {8, 1000}, {8192, 128}, {18912, 197}, {1024, 64}, {4096, 512}, {1, 1000}, {16384, 1024}};
+      else
+        shapes = {{512, 49}, {8, 768}, {4096, 49}, {197, 768}, {64, 3136}, {2048, 196}, {512, 3136}, {1, 64}};
+      for (std::size_t i = 0; i < shapes.size(); ++i) add({kind, RowsShape{shapes[i].first, shapes[i].second}}, i < 3);
+      break;
+    }
+    case OpKind::copy:
+    case OpKind::transpose:
+    case OpKind::concat: {
+      for (i64 b : {i64{4} << 10, i64{64} << 20, i64{1} << 20, i64{256} << 10, i64{16} << 20, i64{64} << 10, i64{4} << 20})
+        add({kind, BytesShape{b}}, b == (i64{4} << 10) || b == (i64{1} << 20) || b == (i64{64} << 20));
+      break;
+    }
+    default: {  // elementwise
+      const bool binary = kind == OpKind::add || kind == OpKind::mul || kind == OpKind::div;
+      const int inputs = binary ? 2 : 1;
+      for (i64 e : {i64{1} << 6, i64{1} << 24, i64{1} << 14, i64{1} << 20, i64{1} << 10, i64{1} << 17, i64{1} << 22, i64{1} << 12})
+        add({kind, ElementwiseShape{e, inputs, 0}}, e == (i64{1} << 6) || e == (i64{1} << 14) || e == (i64{1} << 20) ||
+                                                        e == (i64{1} << 24));
+      if (binary) {
+        // per-channel broadcast (bias / SE scale) at a few sizes
+        add({kind, ElementwiseShape{i64{1} << 20, 2, 256}}, true);
+        add({kind, ElementwiseShape{i64{1} << 14, 2, 64}});
+        add({kind, ElementwiseShape{i64{1} << 24, 2, 1024}});
+      }
+      break;
+    }
+  }
+  return v;
+}
+
+/// Anchor shapes of each fusion pattern (three sizes, small to large).
+inline std::vector<SweepPoint> fusion_sweep(OpKind anchor) {
+  std::vector<SweepPoint> v;
+  if (anchor == OpKind::linear) {
+    v.push_back({{OpKind::linear, MatmulShape{1, 128, 768, 768, true}}, true});
+    v.push_back({{OpKind::linear, MatmulShape{1, 8, 4096, 1024, true}}, false});
+    v.push_back({{OpKind::linear, MatmulShape{1, 512, 3072, 768, true}}, false});
+  } else if (anchor == OpKind::conv2d) {
+    v.push_back({conv(1, 64, 56, 64, 3, 1), true});
+    v.push_back({conv(1, 256, 14, 256, 3, 1), false});
+    v.push_back({conv(8, 128, 28, 128, 1, 1), false});
+  } else {
+    v.push_back({{OpKind::attention, AttentionShape{1, 12, 197, 197, 64, false}}, true});
+    v.push_back({{OpKind::attention, AttentionShape{8, 8, 128, 128, 64, false}}, false});
+    v.push_back({{OpKind::attention, AttentionShape{1, 8, 512, 512, 64, false}}, false});
+  }
+  return v;
+}
+
+}  // namespace detail
+}  // namespace hwcal

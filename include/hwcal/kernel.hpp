@@ -1,0 +1,88 @@
+#pragma once
+// The contract between the calibrator and a backend. A Backend turns an
+// (op, precision) into a prepared Kernel that owns its buffers; the calibrator
+// times Kernel::run() with the harness in measure.hpp and calls check() once,
+// because a kernel that computes garbage fast is not a measurement.
+//
+// Backends: cpu/backend.hpp (eigen, openblas), onednn/backend.hpp,
+// torch/backend.hpp, cuda/backend.hpp. Each records the library versions it
+// ran with; none ever substitutes another library for an op it lacks.
+
+#include <hwcal/error.hpp>
+#include <hwcal/kinds.hpp>
+#include <hwcal/ops.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+namespace hwcal {
+
+/// Outcome of comparing a kernel's output against the reference.
+struct CheckResult {
+  bool ok = true;
+  double max_error = 0;      ///< largest |got - want| / (atol + rtol |want|), <= 1 passes
+  std::int64_t checked = 0;  ///< output elements compared
+  std::string detail;        ///< first failure, human readable
+};
+
+/// A prepared benchmark: inputs allocated and initialised, ready to run.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  /// One execution, synchronous (GPU kernels synchronise in Backend::sync).
+  virtual void run() = 0;
+  /// Compares (a sample of) the output of the last run() against the reference.
+  virtual CheckResult check() = 0;
+  /// Which implementation the library picked, where it says (e.g. oneDNN's
+  /// "brg:avx512_core"); empty when unknown.
+  virtual std::string implementation() const { return {}; }
+};
+
+/// A fusion pattern prepared both ways: one fused call and the unfused chain.
+struct FusionKernels {
+  std::unique_ptr<Kernel> fused;
+  std::unique_ptr<Kernel> unfused;
+  std::string note;  ///< how "fused" is realised (post-op, folded weights, ...)
+};
+
+enum class SupportLevel : std::uint8_t { native, emulated, unsupported };
+
+struct Support {
+  SupportLevel level = SupportLevel::unsupported;
+  std::string note;  ///< why unsupported, or how it is emulated
+  bool usable() const noexcept { return level != SupportLevel::unsupported; }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  /// Stable name recorded in profiles: "eigen", "openblas", "onednn", "torch", "cuda".
+  virtual std::string name() const = 0;
+  /// "cpu" or "cuda".
+  virtual std::string target() const { return "cpu"; }
+  /// Library versions and build facts, merged into the profile's software block.
+  virtual nlohmann::json software() const = 0;
+  /// Threads the backend's kernels use from now on (CPU backends).
+  virtual void set_threads(int n) = 0;
+  virtual int threads() const = 0;
+
+  virtual Support supports(const OpDesc& op, Precision p) const = 0;
+  /// Throws UnavailableError when supports() says unsupported.
+  virtual std::unique_ptr<Kernel> make(const OpDesc& op, Precision p) = 0;
+
+  virtual Support supports_fusion(FusionPattern, Precision) const {
+    return {SupportLevel::unsupported, "backend measures no fusion patterns"};
+  }
+  /// `main` is the pattern's anchor op: linear for linear_*, conv2d for conv_*,
+  /// attention for qkt_softmax and attention.
+  virtual FusionKernels make_fusion(FusionPattern f, const OpDesc&, Precision) {
+    throw UnavailableError(name() + " backend cannot measure fusion pattern " + std::string(to_string(f)));
+  }
+
+  /// Waits for queued work (asynchronous devices); no-op on CPU.
+  virtual void sync() {}
+};
+
+}  // namespace hwcal

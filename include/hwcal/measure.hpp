@@ -1,0 +1,160 @@
+#pragma once
+// The timing harness every benchmark uses: warm up, batch short runs so one
+// sample is long enough for the clock, repeat until the relative spread is
+// small or a time cap is hit, and report the median with its spread.
+//
+// The stop rule follows nvbench: stop when MAD/median is under the target
+// after at least min_samples and min_time_s, or at max_time_s / max_samples.
+// A sample is the mean of `iterations` back-to-back runs; iterations is
+// chosen once, after warm-up, so that a sample lasts at least min_sample_s.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace hwcal {
+
+/// Keeps a value alive so the optimizer cannot delete the work producing it.
+template <class T>
+inline void do_not_optimize(T const& value) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  asm volatile("" : : "r,m"(value) : "memory");
+#else
+  static volatile const T* sink;
+  sink = &value;
+#endif
+}
+
+/// Prevents the compiler from moving memory accesses across this point.
+inline void clobber_memory() noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  asm volatile("" : : : "memory");
+#endif
+}
+
+/// Monotonic wall clock in seconds.
+inline double now_s() noexcept {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+struct MeasureOptions {
+  double warmup_s = 0.01;           ///< run at least this long before sampling
+  double min_sample_s = 50e-6;      ///< batch runs so a sample lasts at least this
+  double min_time_s = 0.02;         ///< sample at least this long in total
+  double max_time_s = 0.5;          ///< give up converging after this long
+  int min_samples = 7;
+  int max_samples = 400;
+  double target_rel_spread = 0.01;  ///< stop when MAD/median falls under this
+
+  /// Short runs for quick calibrations and tests.
+  static MeasureOptions quick() {
+    MeasureOptions o;
+    o.warmup_s = 0.003;
+    o.min_time_s = 0.005;
+    o.max_time_s = 0.08;
+    o.min_samples = 5;
+    o.target_rel_spread = 0.02;
+    return o;
+  }
+};
+
+/// Summary statistics of one measurement, in seconds per run.
+struct Measurement {
+  double median_s = 0, mad_s = 0, p10_s = 0, p90_s = 0, min_s = 0, mean_s = 0;
+  int samples = 0;
+  std::int64_t iterations = 1;  ///< runs averaged into each sample
+  double total_s = 0;           ///< wall time spent, warm-up included
+  bool converged = false;       ///< spread target met before the caps
+
+  double rel_spread() const noexcept { return median_s > 0 ? mad_s / median_s : 0; }
+};
+
+namespace detail {
+inline double quantile_sorted(const std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(pos);
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  const double frac = pos - static_cast<double>(lo);
+  return v[lo] * (1 - frac) + v[hi] * frac;
+}
+}  // namespace detail
+
+/// Statistics of a set of per-run times (seconds).
+inline Measurement summarize(std::vector<double> samples) {
+  Measurement m;
+  if (samples.empty()) return m;
+  std::sort(samples.begin(), samples.end());
+  m.samples = static_cast<int>(samples.size());
+  m.median_s = detail::quantile_sorted(samples, 0.5);
+  m.p10_s = detail::quantile_sorted(samples, 0.1);
+  m.p90_s = detail::quantile_sorted(samples, 0.9);
+  m.min_s = samples.front();
+  double sum = 0;
+  for (double s : samples) sum += s;
+  m.mean_s = sum / static_cast<double>(samples.size());
+  std::vector<double> dev(samples.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) dev[i] = std::abs(samples[i] - m.median_s);
+  std::sort(dev.begin(), dev.end());
+  m.mad_s = detail::quantile_sorted(dev, 0.5);
+  return m;
+}
+
+/// Times `run` (one execution per call). `sync` is called after each batch of
+/// runs before the clock is read, for asynchronous devices; CPU callers omit it.
+template <class Run, class Sync, class = std::enable_if_t<std::is_invocable_v<Sync&>>>
+Measurement measure(Run&& run, Sync&& sync, const MeasureOptions& opt = {}) {
+  const double start = now_s();
+  // Warm-up: also tells how long one run takes.
+  std::int64_t warm_runs = 0;
+  double t0 = now_s();
+  do {
+    run();
+    sync();
+    ++warm_runs;
+  } while (now_s() - t0 < opt.warmup_s && warm_runs < 1000000);
+  const double per_run = (now_s() - t0) / static_cast<double>(warm_runs);
+
+  Measurement m;
+  m.iterations = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(opt.min_sample_s / std::max(per_run, 1e-9))));
+  std::vector<double> samples;
+  samples.reserve(static_cast<std::size_t>(opt.min_samples) * 2);
+  const double sampling_start = now_s();
+  for (;;) {
+    const double a = now_s();
+    for (std::int64_t i = 0; i < m.iterations; ++i) run();
+    sync();
+    const double b = now_s();
+    samples.push_back((b - a) / static_cast<double>(m.iterations));
+
+    const double elapsed = b - sampling_start;
+    const int n = static_cast<int>(samples.size());
+    if (n >= opt.max_samples || elapsed >= opt.max_time_s) break;
+    if (n >= opt.min_samples && elapsed >= opt.min_time_s) {
+      Measurement s = summarize(samples);
+      if (s.rel_spread() <= opt.target_rel_spread) {
+        m.converged = true;
+        break;
+      }
+    }
+  }
+  const bool converged = m.converged;
+  const std::int64_t iterations = m.iterations;
+  m = summarize(std::move(samples));
+  m.converged = converged;
+  m.iterations = iterations;
+  m.total_s = now_s() - start;
+  return m;
+}
+
+template <class Run>
+Measurement measure(Run&& run, const MeasureOptions& opt = {}) {
+  return measure(std::forward<Run>(run), [] {}, opt);
+}
+
+}  // namespace hwcal

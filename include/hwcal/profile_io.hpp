@@ -1,0 +1,45 @@
+#pragma once
+// Loading and saving profiles. Loading validates every field and names the
+// file and JSON pointer of the first problem; saving is atomic, so an
+// interrupted calibration never corrupts the previous profile.
+
+#include <hwcal/detail/atomic_file.hpp>
+#include <hwcal/error.hpp>
+#include <hwcal/schema.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace hwcal {
+
+/// Reads a JSON document, turning I/O and syntax errors into DocumentError.
+inline nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DocumentError(path, "", std::string("cannot open: ") + detail::errno_text());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw DocumentError(path, "", "file is empty");
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
+    std::string what = e.what();
+    const auto pos = what.find("] ");
+    if (pos != std::string::npos) what = what.substr(pos + 2);
+    throw DocumentError(path, "", "not valid JSON (" + what + ")");
+  }
+}
+
+inline HardwareCalibration load_profile(const std::string& path) { return parse_profile(read_json_file(path), path); }
+
+inline std::string dump_profile(const HardwareCalibration& h) { return nlohmann::json(h).dump(1) + "\n"; }
+
+inline void save_profile(const std::string& path, const HardwareCalibration& h) {
+  detail::write_file_atomic(path, dump_profile(h));
+}
+
+}  // namespace hwcal

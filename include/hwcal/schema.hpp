@@ -1,0 +1,532 @@
+#pragma once
+// The calibration schema: what a profile holds and its JSON form.
+//
+//   HardwareCalibration   one machine + backend + thread count
+//     host / device / software    what ran it
+//     peaks                        theoretical peak per precision, with derivation
+//     memory                       bandwidth per level, working-set sweep, STREAM
+//     overhead                     fixed cost per call of the backend
+//     operations[]                 OperationCalibration: a curve of samples over size
+//     fusions[]                    FusionCalibration: fused vs unfused per size
+//
+// to_json writes every field; from_json validates everything it reads and
+// throws DocumentError naming the JSON pointer of the first bad field.
+// docs/schema.md describes each field; profiles/hwcal-profile.schema.json is
+// the JSON Schema of the same document.
+
+#include <hwcal/detail/json_reader.hpp>
+#include <hwcal/detail/shape_json.hpp>
+#include <hwcal/kinds.hpp>
+#include <hwcal/measure.hpp>
+#include <hwcal/ops.hpp>
+#include <hwcal/version.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hwcal {
+
+/// Version of the profile document. Readers accept exactly this version; a
+/// newer or older profile is rejected with a message saying so.
+inline constexpr int schema_version = 1;
+
+/// Time statistics of one measured point, seconds per run.
+struct TimeStats {
+  double median_s = 0, mad_s = 0, p10_s = 0, p90_s = 0;
+  int samples = 0;
+  std::int64_t iterations = 1;  ///< runs averaged per sample
+  bool converged = false;
+
+  static TimeStats from(const Measurement& m) {
+    return {m.median_s, m.mad_s, m.p10_s, m.p90_s, m.samples, m.iterations, m.converged};
+  }
+  /// Half the p10-p90 width relative to the median.
+  double rel_spread() const noexcept { return median_s > 0 ? (p90_s - p10_s) / (2 * median_s) : 0; }
+};
+
+/// One measured size of an operation.
+struct OpSample {
+  Shape shape;
+  double flops = 0, bytes = 0;
+  TimeStats time;
+  double gflops = 0, gbps = 0;
+  std::optional<double> efficiency;  ///< achieved / peak of the precision (compute ops), when a peak is known
+  double check_error = 0;            ///< max normalised error of the correctness check (<= 1 passed)
+  std::string implementation;        ///< what the library chose, where it says
+};
+
+/// A curve: one op at one precision on one backend and thread count, measured
+/// over sizes. `variant` keeps e.g. depthwise and dense convolutions apart.
+struct OperationCalibration {
+  OpKind op = OpKind::matmul;
+  Precision precision = Precision::fp32;
+  std::string backend;
+  Variant variant = Variant::none;
+  int threads = 1;
+  bool emulated = false;  ///< the backend computes this precision by converting (labelled, never hidden)
+  std::string note;
+  std::vector<OpSample> samples;
+
+  /// What throughput is measured against: "flops" or "bytes".
+  const char* size_axis() const noexcept { return is_compute_op(op) ? "flops" : "bytes"; }
+  OpDesc desc(std::size_t i) const { return OpDesc{op, samples[i].shape}; }
+};
+
+struct FusionSample {
+  Shape shape;  ///< shape of the pattern's anchor op (linear, conv2d or attention)
+  double flops = 0, fused_bytes = 0, unfused_bytes = 0;
+  TimeStats fused, unfused;
+  double speedup() const noexcept { return fused.median_s > 0 ? unfused.median_s / fused.median_s : 0; }
+  double memory_reduction() const noexcept { return unfused_bytes > 0 ? 1.0 - fused_bytes / unfused_bytes : 0; }
+};
+
+struct FusionCalibration {
+  FusionPattern pattern = FusionPattern::linear_bias;
+  Precision precision = Precision::fp32;
+  std::string backend;
+  int threads = 1;
+  std::string note;  ///< how the fused version is realised
+  std::vector<FusionSample> samples;
+};
+
+struct CacheLevel {
+  int level = 0;
+  std::string type;  ///< "Data", "Instruction", "Unified"
+  std::int64_t size_bytes = 0;
+  int shared_by = 1;  ///< logical CPUs sharing one instance
+};
+
+struct HostInfo {
+  std::string cpu_model, vendor, arch;
+  std::vector<std::string> isa;  ///< relevant flags: sse4_2 avx2 fma avx512f avx512_bf16 amx_bf16 ...
+  int physical_cores = 0, logical_cpus = 0, threads_used = 0;
+  std::vector<CacheLevel> caches;
+  double measured_clock_ghz = 0;      ///< during the run, all calibration threads busy
+  std::string clock_method;           ///< how it was measured
+  std::string governor, turbo;        ///< "unknown" where not visible (VMs)
+  std::string hypervisor;             ///< empty on bare metal
+  std::int64_t memory_bytes = 0;
+  std::string os;
+
+  /// Total capacity of the data/unified caches at a level visible to one
+  /// thread (level 1, 2) or shared (3); 0 when absent.
+  std::int64_t cache_bytes(int level) const noexcept {
+    for (const auto& c : caches)
+      if (c.level == level && c.type != "Instruction") return c.size_bytes;
+    return 0;
+  }
+};
+
+struct DeviceInfo {
+  std::string name, uuid;
+  int index = 0, sm_count = 0, cc_major = 0, cc_minor = 0;
+  std::int64_t memory_bytes = 0, l2_bytes = 0;
+  double max_sm_clock_mhz = 0, max_mem_clock_mhz = 0;
+  double measured_sm_clock_mhz = 0, measured_mem_clock_mhz = 0;  ///< sampled during the run
+  int memory_bus_bits = 0;
+  std::string driver;
+  bool throttled = false;  ///< throttling seen during the run
+};
+
+/// Theoretical peak of one precision. `gflops` is empty when it cannot be
+/// derived, and `derivation` says why.
+struct Peak {
+  Precision precision = Precision::fp32;
+  std::optional<double> gflops;
+  std::string derivation;
+};
+
+/// Achieved bandwidth at one working-set size.
+struct BandwidthPoint {
+  std::int64_t working_set_bytes = 0;
+  std::string kernel;  ///< "read", "copy", "scale", "add", "triad"
+  double gbps = 0;
+  TimeStats time;
+};
+
+/// Bandwidth of one memory level, taken from the sweep at a working set well
+/// inside it (DRAM: well beyond the last cache).
+struct MemoryLevel {
+  std::string name;               ///< "L1", "L2", "L3", "DRAM", "HBM"
+  std::int64_t size_bytes = 0;    ///< capacity (0 for DRAM/HBM)
+  std::int64_t measured_at_bytes = 0;
+  double gbps = 0;
+};
+
+struct MemoryCalibration {
+  std::vector<MemoryLevel> levels;
+  std::vector<BandwidthPoint> sweep;   ///< working-set sweep (triad)
+  std::vector<BandwidthPoint> stream;  ///< STREAM copy/scale/add/triad at DRAM size
+};
+
+struct OverheadCalibration {
+  double per_call_s = 0;  ///< fixed cost of one op call on this backend
+  std::string derivation;
+};
+
+struct HardwareCalibration {
+  int schema_version = hwcal::schema_version;
+  std::string hwcal_version = HWCAL_VERSION_STRING;
+  std::string name;         ///< human label, e.g. "Intel Xeon (2 threads, onednn)"
+  std::string target;       ///< "cpu" or "cuda"
+  std::string backend;      ///< backend that produced the operations
+  std::string mode;         ///< "quick", "full", "auto" or "custom"
+  int threads = 1;
+  std::string fingerprint;  ///< machine + software identity (auto_calibrate cache key)
+  std::string created_utc;
+  double calibration_s = 0;
+
+  HostInfo host;
+  std::optional<DeviceInfo> device;
+  std::map<std::string, std::string> software;
+  std::vector<Peak> peaks;
+  MemoryCalibration memory;
+  OverheadCalibration overhead;
+  std::vector<OperationCalibration> operations;
+  std::vector<FusionCalibration> fusions;
+  std::vector<std::string> warnings;
+
+  const Peak* peak(Precision p) const noexcept {
+    for (const auto& k : peaks)
+      if (k.precision == p) return &k;
+    return nullptr;
+  }
+  std::optional<double> peak_gflops(Precision p) const noexcept {
+    const Peak* k = peak(p);
+    return k ? k->gflops : std::nullopt;
+  }
+};
+
+// ---------------------------------------------------------------- to_json
+
+inline void to_json(nlohmann::json& j, const TimeStats& t) {
+  j = {{"median_s", t.median_s}, {"mad_s", t.mad_s},         {"p10_s", t.p10_s},         {"p90_s", t.p90_s},
+       {"samples", t.samples},   {"iterations", t.iterations}, {"converged", t.converged}};
+}
+
+inline nlohmann::json sample_json(OpKind op, const OpSample& s) {
+  nlohmann::json j = {{"shape", detail::shape_to_json(OpDesc{op, s.shape})},
+                      {"flops", s.flops},
+                      {"bytes", s.bytes},
+                      {"time", s.time},
+                      {"gflops", s.gflops},
+                      {"gbps", s.gbps},
+                      {"check_error", s.check_error}};
+  j["efficiency"] = s.efficiency ? nlohmann::json(*s.efficiency) : nlohmann::json(nullptr);
+  if (!s.implementation.empty()) j["implementation"] = s.implementation;
+  return j;
+}
+
+inline void to_json(nlohmann::json& j, const OperationCalibration& c) {
+  j = {{"op", to_string(c.op)},
+       {"precision", to_string(c.precision)},
+       {"backend", c.backend},
+       {"variant", to_string(c.variant)},
+       {"threads", c.threads},
+       {"emulated", c.emulated},
+       {"size_axis", c.size_axis()},
+       {"note", c.note}};
+  auto& arr = j["samples"] = nlohmann::json::array();
+  for (const auto& s : c.samples) arr.push_back(sample_json(c.op, s));
+}
+
+inline void to_json(nlohmann::json& j, const FusionCalibration& f) {
+  j = {{"pattern", to_string(f.pattern)}, {"precision", to_string(f.precision)}, {"backend", f.backend},
+       {"threads", f.threads},            {"note", f.note}};
+  auto& arr = j["samples"] = nlohmann::json::array();
+  for (const auto& s : f.samples)
+    arr.push_back({{"shape", detail::shape_to_json(OpDesc{fusion_anchor(f.pattern), s.shape})},
+                   {"flops", s.flops},
+                   {"fused_bytes", s.fused_bytes},
+                   {"unfused_bytes", s.unfused_bytes},
+                   {"fused_time", s.fused},
+                   {"unfused_time", s.unfused},
+                   {"speedup", s.speedup()},
+                   {"memory_reduction", s.memory_reduction()}});
+}
+
+inline void to_json(nlohmann::json& j, const HostInfo& h) {
+  j = {{"cpu_model", h.cpu_model},
+       {"vendor", h.vendor},
+       {"arch", h.arch},
+       {"isa", h.isa},
+       {"physical_cores", h.physical_cores},
+       {"logical_cpus", h.logical_cpus},
+       {"threads_used", h.threads_used},
+       {"measured_clock_ghz", h.measured_clock_ghz},
+       {"clock_method", h.clock_method},
+       {"governor", h.governor},
+       {"turbo", h.turbo},
+       {"hypervisor", h.hypervisor},
+       {"memory_bytes", h.memory_bytes},
+       {"os", h.os}};
+  auto& caches = j["caches"] = nlohmann::json::array();
+  for (const auto& c : h.caches)
+    caches.push_back({{"level", c.level}, {"type", c.type}, {"size_bytes", c.size_bytes}, {"shared_by", c.shared_by}});
+}
+
+inline void to_json(nlohmann::json& j, const DeviceInfo& d) {
+  j = {{"name", d.name},
+       {"uuid", d.uuid},
+       {"index", d.index},
+       {"sm_count", d.sm_count},
+       {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
+       {"memory_bytes", d.memory_bytes},
+       {"l2_bytes", d.l2_bytes},
+       {"max_sm_clock_mhz", d.max_sm_clock_mhz},
+       {"max_mem_clock_mhz", d.max_mem_clock_mhz},
+       {"measured_sm_clock_mhz", d.measured_sm_clock_mhz},
+       {"measured_mem_clock_mhz", d.measured_mem_clock_mhz},
+       {"memory_bus_bits", d.memory_bus_bits},
+       {"driver", d.driver},
+       {"throttled", d.throttled}};
+}
+
+inline void to_json(nlohmann::json& j, const BandwidthPoint& b) {
+  j = {{"working_set_bytes", b.working_set_bytes}, {"kernel", b.kernel}, {"gbps", b.gbps}, {"time", b.time}};
+}
+
+inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
+  j = nlohmann::json::object();
+  j["schema_version"] = h.schema_version;
+  j["hwcal_version"] = h.hwcal_version;
+  j["name"] = h.name;
+  j["target"] = h.target;
+  j["backend"] = h.backend;
+  j["mode"] = h.mode;
+  j["threads"] = h.threads;
+  j["fingerprint"] = h.fingerprint;
+  j["created_utc"] = h.created_utc;
+  j["calibration_s"] = h.calibration_s;
+  j["host"] = h.host;
+  j["device"] = h.device ? nlohmann::json(*h.device) : nlohmann::json(nullptr);
+  j["software"] = h.software;
+  auto& peaks = j["peaks"] = nlohmann::json::array();
+  for (const auto& p : h.peaks)
+    peaks.push_back({{"precision", to_string(p.precision)},
+                     {"gflops", p.gflops ? nlohmann::json(*p.gflops) : nlohmann::json(nullptr)},
+                     {"derivation", p.derivation}});
+  auto& mem = j["memory"] = nlohmann::json::object();
+  auto& levels = mem["levels"] = nlohmann::json::array();
+  for (const auto& l : h.memory.levels)
+    levels.push_back({{"name", l.name}, {"size_bytes", l.size_bytes}, {"measured_at_bytes", l.measured_at_bytes}, {"gbps", l.gbps}});
+  mem["sweep"] = h.memory.sweep;
+  mem["stream"] = h.memory.stream;
+  j["overhead"] = {{"per_call_s", h.overhead.per_call_s}, {"derivation", h.overhead.derivation}};
+  j["operations"] = h.operations;
+  j["fusions"] = h.fusions;
+  j["warnings"] = h.warnings;
+}
+
+// ---------------------------------------------------------------- from_json
+
+namespace detail {
+
+inline TimeStats read_time(const JsonReader& r) {
+  TimeStats t;
+  t.median_s = r.at("median_s").non_negative();
+  t.mad_s = r.at("mad_s").non_negative();
+  t.p10_s = r.at("p10_s").non_negative();
+  t.p90_s = r.at("p90_s").non_negative();
+  t.samples = static_cast<int>(r.at("samples").non_negative_integer());
+  t.iterations = r.integer_or("iterations", 1);
+  t.converged = r.boolean_or("converged", false);
+  if (t.median_s <= 0) r.at("median_s").fail("must be positive");
+  return t;
+}
+
+inline OperationCalibration read_operation(const JsonReader& r) {
+  OperationCalibration c;
+  c.op = r.at("op").enumeration<OpKind>("op");
+  c.precision = r.at("precision").enumeration<Precision>("precision");
+  c.backend = r.at("backend").string();
+  c.variant = r.find("variant") ? r.at("variant").enumeration<Variant>("variant") : Variant::none;
+  c.threads = static_cast<int>(r.at("threads").positive_integer());
+  c.emulated = r.boolean_or("emulated", false);
+  c.note = r.string_or("note", "");
+  const JsonReader samples = r.at("samples");
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const JsonReader s = samples.at(i);
+    OpSample o;
+    o.shape = shape_from_json(c.op, s.at("shape"));
+    o.flops = s.at("flops").non_negative();
+    o.bytes = s.at("bytes").non_negative();
+    o.time = read_time(s.at("time"));
+    o.gflops = s.number_or("gflops", 0);
+    o.gbps = s.number_or("gbps", 0);
+    if (auto e = s.find("efficiency")) o.efficiency = e->non_negative();
+    o.check_error = s.number_or("check_error", 0);
+    o.implementation = s.string_or("implementation", "");
+    const OpDesc desc{c.op, o.shape};
+    if (variant_of(desc) != c.variant)
+      s.at("shape").fail("shape is a " + std::string(to_string(variant_of(desc))) + " " + std::string(to_string(c.op)) +
+                         ", curve variant is '" + std::string(to_string(c.variant)) + "'");
+    c.samples.push_back(std::move(o));
+  }
+  return c;
+}
+
+inline FusionCalibration read_fusion(const JsonReader& r) {
+  FusionCalibration f;
+  f.pattern = r.at("pattern").enumeration<FusionPattern>("fusion pattern");
+  f.precision = r.at("precision").enumeration<Precision>("precision");
+  f.backend = r.at("backend").string();
+  f.threads = static_cast<int>(r.at("threads").positive_integer());
+  f.note = r.string_or("note", "");
+  const JsonReader samples = r.at("samples");
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const JsonReader s = samples.at(i);
+    FusionSample o;
+    o.shape = shape_from_json(fusion_anchor(f.pattern), s.at("shape"));
+    o.flops = s.at("flops").non_negative();
+    o.fused_bytes = s.at("fused_bytes").non_negative();
+    o.unfused_bytes = s.at("unfused_bytes").non_negative();
+    o.fused = read_time(s.at("fused_time"));
+    o.unfused = read_time(s.at("unfused_time"));
+    f.samples.push_back(std::move(o));
+  }
+  return f;
+}
+
+inline BandwidthPoint read_bandwidth(const JsonReader& r) {
+  BandwidthPoint b;
+  b.working_set_bytes = r.at("working_set_bytes").positive_integer();
+  b.kernel = r.at("kernel").string();
+  b.gbps = r.at("gbps").non_negative();
+  b.time = read_time(r.at("time"));
+  return b;
+}
+
+inline HostInfo read_host(const JsonReader& r) {
+  HostInfo h;
+  h.cpu_model = r.at("cpu_model").string();
+  h.vendor = r.string_or("vendor", "");
+  h.arch = r.string_or("arch", "");
+  if (auto isa = r.find("isa"))
+    for (std::size_t i = 0; i < isa->size(); ++i) h.isa.push_back(isa->at(i).string());
+  h.physical_cores = static_cast<int>(r.at("physical_cores").non_negative_integer());
+  h.logical_cpus = static_cast<int>(r.at("logical_cpus").positive_integer());
+  h.threads_used = static_cast<int>(r.at("threads_used").positive_integer());
+  h.measured_clock_ghz = r.number_or("measured_clock_ghz", 0);
+  h.clock_method = r.string_or("clock_method", "");
+  h.governor = r.string_or("governor", "unknown");
+  h.turbo = r.string_or("turbo", "unknown");
+  h.hypervisor = r.string_or("hypervisor", "");
+  h.memory_bytes = r.integer_or("memory_bytes", 0);
+  h.os = r.string_or("os", "");
+  if (auto caches = r.find("caches"))
+    for (std::size_t i = 0; i < caches->size(); ++i) {
+      const JsonReader c = caches->at(i);
+      h.caches.push_back({static_cast<int>(c.at("level").positive_integer()), c.at("type").string(),
+                          c.at("size_bytes").positive_integer(), static_cast<int>(c.integer_or("shared_by", 1))});
+    }
+  return h;
+}
+
+inline DeviceInfo read_device(const JsonReader& r) {
+  DeviceInfo d;
+  d.name = r.at("name").string();
+  d.uuid = r.string_or("uuid", "");
+  d.index = static_cast<int>(r.integer_or("index", 0));
+  d.sm_count = static_cast<int>(r.at("sm_count").positive_integer());
+  const std::string cc = r.string_or("compute_capability", "0.0");
+  const auto dot = cc.find('.');
+  if (dot == std::string::npos) r.at("compute_capability").fail("expected 'major.minor'");
+  try {
+    d.cc_major = std::stoi(cc.substr(0, dot));
+    d.cc_minor = std::stoi(cc.substr(dot + 1));
+  } catch (const std::exception&) {
+    r.at("compute_capability").fail("expected 'major.minor'");
+  }
+  d.memory_bytes = r.integer_or("memory_bytes", 0);
+  d.l2_bytes = r.integer_or("l2_bytes", 0);
+  d.max_sm_clock_mhz = r.number_or("max_sm_clock_mhz", 0);
+  d.max_mem_clock_mhz = r.number_or("max_mem_clock_mhz", 0);
+  d.measured_sm_clock_mhz = r.number_or("measured_sm_clock_mhz", 0);
+  d.measured_mem_clock_mhz = r.number_or("measured_mem_clock_mhz", 0);
+  d.memory_bus_bits = static_cast<int>(r.integer_or("memory_bus_bits", 0));
+  d.driver = r.string_or("driver", "");
+  d.throttled = r.boolean_or("throttled", false);
+  return d;
+}
+
+}  // namespace detail
+
+/// Parses and validates a profile document. `file` is only used in messages.
+inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::string& file) {
+  using detail::JsonReader;
+  const JsonReader r(j, file);
+  r.expect_object();
+  HardwareCalibration h;
+  const JsonReader ver = r.at("schema_version");
+  h.schema_version = static_cast<int>(ver.integer());
+  if (h.schema_version != schema_version)
+    ver.fail("unsupported schema version " + std::to_string(h.schema_version) + " (this hwcal " HWCAL_VERSION_STRING
+             " reads version " + std::to_string(schema_version) + "; recalibrate or use a matching hwcal)");
+  h.hwcal_version = r.string_or("hwcal_version", "");
+  h.name = r.string_or("name", "");
+  h.target = r.at("target").string();
+  if (h.target != "cpu" && h.target != "cuda") r.at("target").fail("expected \"cpu\" or \"cuda\", got \"" + h.target + "\"");
+  h.backend = r.at("backend").string();
+  h.mode = r.string_or("mode", "");
+  h.threads = static_cast<int>(r.at("threads").positive_integer());
+  h.fingerprint = r.string_or("fingerprint", "");
+  h.created_utc = r.string_or("created_utc", "");
+  h.calibration_s = r.number_or("calibration_s", 0);
+  h.host = detail::read_host(r.at("host"));
+  if (auto d = r.find("device")) h.device = detail::read_device(*d);
+  if (auto sw = r.find("software")) {
+    sw->expect_object();
+    for (auto it = sw->json().begin(); it != sw->json().end(); ++it) {
+      if (!it->is_string()) JsonReader(*it, file, sw->pointer() + "/" + detail::pointer_token(it.key())).fail("expected a string");
+      h.software[it.key()] = it->get<std::string>();
+    }
+  }
+  const JsonReader peaks = r.at("peaks");
+  for (std::size_t i = 0; i < peaks.size(); ++i) {
+    const JsonReader p = peaks.at(i);
+    Peak k;
+    k.precision = p.at("precision").enumeration<Precision>("precision");
+    if (auto g = p.find("gflops")) {
+      k.gflops = g->number();
+      if (*k.gflops <= 0) g->fail("must be positive (use null when unknown)");
+    }
+    k.derivation = p.string_or("derivation", "");
+    h.peaks.push_back(std::move(k));
+  }
+  const JsonReader mem = r.at("memory");
+  if (auto levels = mem.find("levels"))
+    for (std::size_t i = 0; i < levels->size(); ++i) {
+      const JsonReader l = levels->at(i);
+      MemoryLevel m;
+      m.name = l.at("name").string();
+      m.size_bytes = l.integer_or("size_bytes", 0);
+      m.measured_at_bytes = l.integer_or("measured_at_bytes", 0);
+      m.gbps = l.at("gbps").number();
+      if (m.gbps <= 0) l.at("gbps").fail("must be positive");
+      h.memory.levels.push_back(std::move(m));
+    }
+  if (auto sweep = mem.find("sweep"))
+    for (std::size_t i = 0; i < sweep->size(); ++i) h.memory.sweep.push_back(detail::read_bandwidth(sweep->at(i)));
+  if (auto stream = mem.find("stream"))
+    for (std::size_t i = 0; i < stream->size(); ++i) h.memory.stream.push_back(detail::read_bandwidth(stream->at(i)));
+  if (auto o = r.find("overhead")) {
+    h.overhead.per_call_s = o->at("per_call_s").non_negative();
+    h.overhead.derivation = o->string_or("derivation", "");
+  }
+  if (auto ops = r.find("operations"))
+    for (std::size_t i = 0; i < ops->size(); ++i) h.operations.push_back(detail::read_operation(ops->at(i)));
+  if (auto fus = r.find("fusions"))
+    for (std::size_t i = 0; i < fus->size(); ++i) h.fusions.push_back(detail::read_fusion(fus->at(i)));
+  if (auto w = r.find("warnings"))
+    for (std::size_t i = 0; i < w->size(); ++i) h.warnings.push_back(w->at(i).string());
+  return h;
+}
+
+inline void from_json(const nlohmann::json& j, HardwareCalibration& h) { h = parse_profile(j, ""); }
+
+}  // namespace hwcal

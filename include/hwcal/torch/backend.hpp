@@ -1,0 +1,101 @@
+#pragma once
+// TorchBackend ("torch"): calibrates through ATen, the library PyTorch's CPU
+// ops run in (oneDNN for convolutions, BLAS for linear/matmul, ATen's own
+// vectorised loops for the rest), so a profile predicts eager PyTorch rather
+// than a bandwidth roofline: some ATen kernels are far from one (max_pool2d
+// on NCHW, for instance).
+//
+//   #include <hwcal/torch/backend.hpp>   // target hwcal::torch
+//   hwcal::aten::TorchBackend torch;
+//   torch.set_threads(1);                // = torch.set_num_threads(1) + OpenBLAS
+//   auto k = torch.make(op, hwcal::Precision::fp32);
+//
+// The namespace is hwcal::aten, not hwcal::torch, so that ::torch (libtorch's
+// own namespace) stays unambiguous in user code.
+//
+//   runtime.hpp     dtypes, threads, versions
+//   support.hpp     which op runs at which precision, verified against 1.13
+//   kernel.hpp      TorchKernel and the shared check machinery
+//   op_kernels.hpp  one ATen entry point per op
+//   fusion.hpp      linear_bias, conv_bn, attention: fused and unfused
+
+#include <hwcal/config.hpp>
+
+#if !HWCAL_HAS_TORCH
+#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
+#endif
+
+#include <hwcal/error.hpp>
+#include <hwcal/kernel.hpp>
+#include <hwcal/schema.hpp>
+#include <hwcal/torch/fusion.hpp>
+#include <hwcal/torch/op_kernels.hpp>
+#include <hwcal/torch/runtime.hpp>
+#include <hwcal/torch/support.hpp>
+
+#include <c10/util/Exception.h>
+
+#include <memory>
+#include <string>
+
+namespace hwcal {
+namespace aten {
+
+class TorchBackend final : public Backend {
+ public:
+  std::string name() const override { return "torch"; }
+
+  nlohmann::json software() const override { return aten::software(); }
+
+  void set_threads(int n) override { aten::set_threads(n); }
+  int threads() const override { return aten::threads(); }
+
+  Support supports(const OpDesc& op, Precision p) const override { return op_support(op, p); }
+
+  /// Prepares the op and runs it once, so that an ATen refusal surfaces here
+  /// as UnavailableError and not in the middle of a measurement.
+  std::unique_ptr<Kernel> make(const OpDesc& op, Precision p) override {
+    const std::string what = "torch backend: " + std::string(to_string(op.kind)) + " at " + std::string(to_string(p));
+    if (const auto why = invalid_reason(op); !why.empty()) throw Error(what + ": " + std::string(why));
+    const Support s = supports(op, p);
+    if (!s.usable()) throw UnavailableError(what + ": " + s.note);
+    return guarded(what, [&] {
+      std::unique_ptr<Kernel> k = make_op_kernel(op, p);
+      k->run();
+      return k;
+    });
+  }
+
+  Support supports_fusion(FusionPattern f, Precision p) const override { return fusion_support(f, p); }
+
+  FusionKernels make_fusion(FusionPattern f, const OpDesc& anchor, Precision p) override {
+    const std::string what = "torch backend: fusion " + std::string(to_string(f)) + " at " + std::string(to_string(p));
+    const Support s = supports_fusion(f, p);
+    if (!s.usable()) throw UnavailableError(what + ": " + s.note);
+    if (anchor.kind != fusion_anchor(f))
+      throw Error(what + ": anchor op must be " + std::string(to_string(fusion_anchor(f))) + ", got " +
+                  std::string(to_string(anchor.kind)));
+    if (const auto why = invalid_reason(anchor); !why.empty()) throw Error(what + ": " + std::string(why));
+    return guarded(what, [&] {
+      FusionKernels k = make_fusion_kernels(f, anchor, p);
+      k.fused->run();
+      k.unfused->run();
+      return k;
+    });
+  }
+
+ private:
+  /// Runs `prepare`, turning ATen's own refusals (c10::Error: "not
+  /// implemented for ...") into UnavailableError.
+  template <class Prepare>
+  static auto guarded(const std::string& what, Prepare prepare) -> decltype(prepare()) {
+    try {
+      return prepare();
+    } catch (const c10::Error& e) {
+      throw UnavailableError(what + ": ATen refused it: " + e.what_without_backtrace());
+    }
+  }
+};
+
+}  // namespace aten
+}  // namespace hwcal

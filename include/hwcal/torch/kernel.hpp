@@ -1,0 +1,131 @@
+#pragma once
+// TorchKernel: one ATen call (or the short chain eager PyTorch would run) on
+// tensors prepared once, plus the pieces every op's check shares: inputs
+// filled from hwcal's deterministic generator, fp64 copies for the
+// reference, sampled comparison.
+
+#include <hwcal/config.hpp>
+
+#if !HWCAL_HAS_TORCH
+#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
+#endif
+
+#include <hwcal/detail/reference.hpp>
+#include <hwcal/kernel.hpp>
+#include <hwcal/ops.hpp>
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hwcal {
+namespace aten {
+
+/// A prepared ATen op. run() calls it once under torch.no_grad() (what
+/// nn.Module inference in Python runs under by default) and keeps the result.
+///
+/// Every run() allocates its output, and freeing the previous one happens
+/// after the new one exists, exactly as `y = f(x)` in eager PyTorch: c10's
+/// CPU allocator is plain malloc/free, and that allocation (page faults
+/// included for large outputs) is part of what eager PyTorch costs.
+class TorchKernel final : public Kernel {
+ public:
+  using Compute = std::function<at::Tensor()>;
+  using Verify = std::function<CheckResult(const at::Tensor& output)>;
+
+  TorchKernel(Compute compute, Verify verify, std::string implementation)
+      : compute_(std::move(compute)), verify_(std::move(verify)), implementation_(std::move(implementation)) {}
+
+  void run() override {
+    at::NoGradGuard no_grad;
+    out_ = compute_();
+  }
+
+  CheckResult check() override {
+    if (!out_.defined()) return {false, 0, 0, "check() before run()"};
+    at::NoGradGuard no_grad;
+    return verify_(out_);
+  }
+
+  std::string implementation() const override { return implementation_; }
+
+  /// Output of the last run(); tests corrupt it to see check() fail.
+  const at::Tensor& output() const noexcept { return out_; }
+
+ private:
+  Compute compute_;
+  Verify verify_;
+  std::string implementation_;
+  at::Tensor out_;
+};
+
+namespace detail {
+
+/// A tensor of deterministic values in [lo, hi) at dtype `dt`. Values are
+/// drawn as floats (as hwcal::detail::fill_uniform does for every backend)
+/// and rounded once to `dt`.
+inline at::Tensor uniform(at::IntArrayRef sizes, at::ScalarType dt, std::uint64_t seed, double lo = -1, double hi = 1) {
+  at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(at::kFloat));
+  hwcal::detail::fill_uniform(t.data_ptr<float>(), t.numel(), seed, lo, hi);
+  return dt == at::kFloat ? t : t.to(dt);
+}
+
+/// A contiguous fp64 copy, made through ATen only for checks (never in run()).
+struct HostCopy {
+  explicit HostCopy(const at::Tensor& x) : tensor(x.to(at::kDouble).contiguous()), p(tensor.data_ptr<double>()) {}
+  at::Tensor tensor;
+  const double* p;
+};
+
+/// Which outputs a check compares: all of them when few, else the first, the
+/// last and random ones in between (the same ones every time).
+inline std::vector<i64> sample_indices(i64 n) {
+  std::vector<i64> idx;
+  if (n <= reference::check_samples) {
+    for (i64 i = 0; i < n; ++i) idx.push_back(i);
+    return idx;
+  }
+  idx = {0, n - 1};
+  hwcal::detail::Rng rng(0xC4EC);
+  while (idx.size() < static_cast<std::size_t>(reference::check_samples)) idx.push_back(rng.below(n));
+  return idx;
+}
+
+inline CheckResult wrong_size(const at::Tensor& out, i64 expected) {
+  return {false, 0, 0, "output has " + std::to_string(out.numel()) + " elements, want " + std::to_string(expected)};
+}
+
+/// Compares sampled flat outputs against ref(flat index).
+template <class Ref>
+CheckResult compare_elements(const at::Tensor& out, i64 expected, Precision p, i64 reduction, const char* what,
+                             Ref ref) {
+  if (out.numel() != expected) return wrong_size(out, expected);
+  const HostCopy got(out);
+  reference::SampledCheck check(p, reduction);
+  for (i64 i : sample_indices(expected)) check.add(got.p[i], ref(i), what, i);
+  return check.result();
+}
+
+/// Compares whole sampled rows of a rows x cols output against ref(row, out).
+template <class Ref>
+CheckResult compare_rows(const at::Tensor& out, i64 rows, i64 cols, Precision p, i64 reduction, const char* what,
+                         Ref ref) {
+  if (out.numel() != rows * cols) return wrong_size(out, rows * cols);
+  const HostCopy got(out);
+  reference::SampledCheck check(p, reduction);
+  std::vector<double> want(static_cast<std::size_t>(cols));
+  for (i64 r : sample_indices(rows)) {
+    ref(r, want.data());
+    for (i64 j = 0; j < cols; ++j)
+      check.add(got.p[r * cols + j], want[static_cast<std::size_t>(j)], what, r * cols + j);
+  }
+  return check.result();
+}
+
+}  // namespace detail
+}  // namespace aten
+}  // namespace hwcal

@@ -1,0 +1,168 @@
+#pragma once
+// Which (op, precision) pairs ATen 1.13 runs on the CPU, and how. A static
+// table, verified against libtorch 1.13 (Debian 1.13.1) by running every op
+// in every dtype and watching oneDNN's verbose log:
+//  - fp32, fp64: every op has a CPU kernel.
+//  - bf16: every op has a kernel. conv2d always goes to oneDNN, and
+//    linear/matmul (and attention's batched products) go to oneDNN's matmul
+//    when the product has more than 16^3 multiply-adds; both use bf16
+//    instructions only where the CPU has avx512_bf16 (ATen's own check asks
+//    for avx512bw/vl/dq; without those it falls back to its reference gemm).
+//    Smaller products run ATen's reference gemm with fp32 accumulation.
+//    Pooling, norms, softmax and activations keep bf16 in memory and compute
+//    in fp32 registers (Vectorized<BFloat16>), which is how every CPU does it.
+//  - fp16: only add/mul/div, mean (and adaptive_avg_pool2d to 1x1, which is
+//    a mean) and the data movers have kernels; ATen 1.13
+//    has no Vectorized<Half>, so the arithmetic runs a scalar loop through
+//    float (about 4x slower than fp32 here). Everything else throws
+//    "... not implemented for 'Half'".
+//  - tf32, int8, fp8: no eager CPU float ops at all.
+
+#include <hwcal/config.hpp>
+
+#if !HWCAL_HAS_TORCH
+#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
+#endif
+
+#include <hwcal/kernel.hpp>
+#include <hwcal/kinds.hpp>
+#include <hwcal/ops.hpp>
+
+#include <string>
+
+namespace hwcal {
+namespace aten {
+namespace detail {
+
+/// ATen's mkldnn_bf16_device_check() (oneDNN takes bf16 work at all) and
+/// whether the CPU has bf16 dot products (oneDNN runs it natively).
+struct Bf16Cpu {
+  bool onednn = false;
+  bool native = false;
+  static const Bf16Cpu& get() noexcept {
+    static const Bf16Cpu instance = [] {
+      Bf16Cpu c;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+      c.onednn = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512dq");
+      c.native = c.onednn && __builtin_cpu_supports("avx512bf16");
+#endif
+      return c;
+    }();
+    return instance;
+  }
+};
+
+/// ATen hands a bf16 product to oneDNN above this many multiply-adds
+/// (ATen's size check before mkldnn_matmul; verified with ONEDNN_VERBOSE=1:
+/// 16x16x16 stays in ATen, 16x16x17 goes to oneDNN).
+inline constexpr double onednn_bf16_min_product = 16.0 * 16 * 16;
+
+inline Support bf16_gemm_support(double product) {
+  const auto& cpu = Bf16Cpu::get();
+  if (!cpu.onednn || product <= onednn_bf16_min_product)
+    return {SupportLevel::emulated, "ATen's reference gemm, bf16 inputs with fp32 accumulation (no oneDNN for " +
+                                        std::string(cpu.onednn ? "products of at most 16^3" : "this CPU") + ")"};
+  if (!cpu.native) return {SupportLevel::emulated, "oneDNN matmul without avx512_bf16: bf16 converted to fp32"};
+  return {SupportLevel::native, "oneDNN matmul (avx512_bf16/AMX)"};
+}
+
+inline Support bf16_support(const OpDesc& op) {
+  switch (op.kind) {
+    case OpKind::conv2d: {
+      const auto& cpu = Bf16Cpu::get();
+      if (!cpu.onednn)
+        return {SupportLevel::emulated, "slow_conv2d with ATen's reference gemm (no oneDNN bf16 on this CPU)"};
+      if (!cpu.native)
+        return {SupportLevel::emulated, "oneDNN convolution without avx512_bf16: bf16 converted to fp32"};
+      return {SupportLevel::native, "oneDNN convolution (avx512_bf16/AMX)"};
+    }
+    case OpKind::linear:
+    case OpKind::matmul: {
+      const auto& s = std::get<MatmulShape>(op.shape);
+      const double batch = op.kind == OpKind::matmul ? double(s.batch) : 1.0;
+      return bf16_gemm_support(batch * double(s.m) * double(s.n) * double(s.k));
+    }
+    case OpKind::attention: {
+      const auto& s = std::get<AttentionShape>(op.shape);
+      return bf16_gemm_support(double(s.batch) * s.heads * s.seq_q * s.seq_kv * s.head_dim);
+    }
+    default: return {SupportLevel::native, "bf16 in memory, fp32 arithmetic in registers"};
+  }
+}
+
+inline Support fp16_support(const OpDesc& op) {
+  const OpKind k = op.kind;
+  if (k == OpKind::adaptive_avgpool) {
+    // adaptive_avg_pool2d to 1x1 is at::mean over H and W, which has Half.
+    const auto& s = std::get<AdaptivePoolShape>(op.shape);
+    if (s.out_h == 1 && s.out_w == 1)
+      return {SupportLevel::emulated, "global pooling runs as at::mean; no vectorised Half: scalar loop through float"};
+  }
+  switch (k) {
+    case OpKind::copy:
+    case OpKind::transpose:
+    case OpKind::concat: return {SupportLevel::native, "data movement"};
+    case OpKind::add:
+    case OpKind::mul:
+    case OpKind::div:
+    case OpKind::reduce_mean:
+      return {SupportLevel::emulated, "ATen 1.13 has no vectorised Half: scalar loop through float"};
+    default: return {SupportLevel::unsupported, "ATen 1.13 has no CPU fp16 kernel for " + std::string(to_string(k))};
+  }
+}
+
+}  // namespace detail
+
+/// Support of one op at one precision; cheap (a table lookup and a shape test).
+inline Support op_support(const OpDesc& op, Precision p) {
+  if (const auto why = invalid_reason(op); !why.empty())
+    return {SupportLevel::unsupported, "invalid shape: " + std::string(why)};
+  if (op.kind == OpKind::matmul && std::get<MatmulShape>(op.shape).bias)
+    return {SupportLevel::unsupported, "matmul has no bias in the reference; use linear"};
+  if (is_elementwise(op.kind)) {
+    const int inputs = (op.kind == OpKind::add || op.kind == OpKind::mul || op.kind == OpKind::div) ? 2 : 1;
+    if (std::get<ElementwiseShape>(op.shape).inputs != inputs)
+      return {SupportLevel::unsupported,
+              std::string(to_string(op.kind)) + " takes " + std::to_string(inputs) + " input(s)"};
+  }
+  switch (p) {
+    case Precision::fp64:
+    case Precision::fp32: return {SupportLevel::native, {}};
+    case Precision::bf16: return detail::bf16_support(op);
+    case Precision::fp16: return detail::fp16_support(op);
+    case Precision::tf32: return {SupportLevel::unsupported, "tf32 is a CUDA math mode; ATen's CPU ops have none"};
+    case Precision::int8:
+      return {SupportLevel::unsupported, "eager ATen float ops have no int8; quantized ops are a separate API"};
+    case Precision::fp8: return {SupportLevel::unsupported, "ATen 1.13 has no fp8 dtype"};
+  }
+  return {SupportLevel::unsupported, "unknown precision"};
+}
+
+/// Fusion patterns eager ATen runs as one call. The rest have no fused
+/// kernel in eager mode (oneDNN post-op fusion needs TorchScript freezing).
+inline Support fusion_support(FusionPattern f, Precision p) {
+  switch (f) {
+    case FusionPattern::linear_bias:
+    case FusionPattern::conv_bn:
+    case FusionPattern::attention:
+      if (p == Precision::fp32 || p == Precision::fp64 || p == Precision::bf16) break;
+      return {SupportLevel::unsupported,
+              "ATen 1.13 has no CPU " + std::string(to_string(p)) + " kernels for " + std::string(to_string(f))};
+    default: return {SupportLevel::unsupported, "eager ATen has no fused kernel for " + std::string(to_string(f))};
+  }
+  switch (f) {
+    case FusionPattern::linear_bias:
+      return {SupportLevel::native, "at::linear with bias (addmm) vs at::matmul + at::add"};
+    case FusionPattern::conv_bn:
+      return {SupportLevel::native,
+              "one at::conv2d with batchnorm folded into weights and bias vs at::conv2d + at::batch_norm"};
+    default:
+      return {SupportLevel::native,
+              "at::_scaled_dot_product_attention vs MultiheadAttention's div, bmm, softmax, bmm; in ATen 1.13 the CPU "
+              "SDPA is itself the composite math path, so this measures one call vs the chain, not a fused kernel"};
+  }
+}
+
+}  // namespace aten
+}  // namespace hwcal

@@ -1,0 +1,74 @@
+// The device timing harness, launch overhead and the bandwidth sweep: sanity
+// of what they return, never how fast the GPU is (runs on a GPU machine;
+// skipped without one). Run the binary directly to see the numbers.
+#include "gpu_support.hpp"
+
+#include <hwcal/cuda/bandwidth.hpp>
+#include <hwcal/cuda/measure.hpp>
+#include <hwcal/cuda/peaks.hpp>
+
+#include <cmath>
+
+using namespace hwcal;
+using namespace hwcal::cuda;
+
+namespace {
+void sane(const Measurement& m) {
+  CHECK(m.samples >= 1);
+  CHECK(m.median_s > 0);
+  CHECK(std::isfinite(m.median_s));
+  CHECK(m.p10_s <= m.median_s);
+  CHECK(m.median_s <= m.p90_s);
+  CHECK(m.iterations >= 1);
+}
+}  // namespace
+
+TEST_CASE("cold and warm timing of a kernel") {
+  auto& b = hwcal_test::backend();
+  auto k = b.make({OpKind::relu, ElementwiseShape{1 << 22, 1, 0}}, Precision::fp32);
+  Timer timer(0);
+  CHECK(timer.flush_bytes() >= (std::int64_t{256} << 20));
+  timer.calibrate_flush(b.stream());
+  ClockMonitor clocks(0);
+  const Measurement cold = timer.measure([&] { k->run(); }, b.stream(), DeviceMeasureOptions::quick(), &clocks);
+  sane(cold);
+  CHECK(cold.iterations == 1);
+  const Measurement warm =
+      timer.measure([&] { k->run(); }, b.stream(), DeviceMeasureOptions::warm_batches(MeasureOptions::quick()));
+  sane(warm);
+  std::cout << "relu 16 MiB fp32: cold " << cold.median_s * 1e6 << " us (" << cold.samples << " samples), warm "
+            << warm.median_s * 1e6 << " us x" << warm.iterations << "\n";
+  if (clocks.available()) {
+    CHECK(clocks.samples() > 0);
+    std::cout << "clocks: SM " << clocks.mean_sm_mhz() << " MHz, memory " << clocks.mean_mem_mhz() << " MHz, reasons "
+              << describe_clock_reasons(clocks.reasons_seen()) << "\n";
+  }
+  b.sync();
+  CHECK(k->check().ok);
+}
+
+TEST_CASE("launch overhead, eager and inside a CUDA graph") {
+  const LaunchOverhead o = measure_launch_overhead(0, MeasureOptions::quick());
+  sane(o.eager);
+  sane(o.graph);
+  CHECK(o.graph_kernels == 100);
+  std::cout << "empty kernel: eager " << o.eager.median_s * 1e6 << " us, in a graph " << o.graph.median_s * 1e6
+            << " us\n";
+}
+
+TEST_CASE("bandwidth sweep from L2 to HBM") {
+  const DeviceInfo d = query_device(0);
+  for (BandwidthKernel k : {BandwidthKernel::read, BandwidthKernel::copy, BandwidthKernel::triad}) {
+    for (std::int64_t ws : {std::int64_t{64} << 10, std::int64_t{8} << 20, std::int64_t{1} << 30}) {
+      const BandwidthPoint p = measure_bandwidth(0, k, ws, MeasureOptions::quick());
+      CHECK(p.kernel == std::string(to_string(k)));
+      CHECK(p.working_set_bytes <= ws);
+      CHECK(p.working_set_bytes > ws * 9 / 10);
+      CHECK(p.gbps > 0);
+      CHECK(std::isfinite(p.gbps));
+      CHECK(p.time.samples >= 1);
+      std::cout << to_string(k) << " " << (ws >> 10) << " KiB: " << p.gbps << " GB/s\n";
+    }
+  }
+  std::cout << "theoretical DRAM: " << dram_bandwidth(d).derivation << "\n";
+}

@@ -1,0 +1,175 @@
+// mapper.hpp: golden predictions on a hand-made profile, interpolation,
+// fallbacks, fusion and the allocation-free estimate path.
+#include "catch.hpp"
+#include "test_profile.hpp"
+
+#include <hwcal/mapper.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <thread>
+
+// Counts heap allocations so the estimate path can be shown to make none.
+// GCC cannot see that these replacements pair malloc with free consistently.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+static std::atomic<long> g_allocations{0};
+void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace hwcal;
+
+namespace {
+Subgraph sg(OpKind k, Shape s, Precision p = Precision::fp32, std::uint32_t fused = 0) { return {OpDesc{k, s}, p, fused}; }
+Conv2dShape test_conv() {
+  Conv2dShape c;
+  c.n = 1, c.c = 64, c.h = c.w = 56, c.k = 64, c.r = c.s = 3, c.pad_h = c.pad_w = 1, c.bias = false;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("golden: a measured size is predicted as measured", "[mapper]") {
+  const CalibratedMapper m(test::make_test_profile());
+  const Estimate e = m.estimate(sg(OpKind::matmul, MatmulShape{1, 256, 256, 256, false}));
+  // 1 us overhead + 2*256^3 / 50 GFLOP/s
+  CHECK(e.latency_s == Approx(1e-6 + 2.0 * 256 * 256 * 256 / 50e9).epsilon(1e-6));
+  CHECK(e.overhead_s == Approx(1e-6));
+  CHECK(e.bound == Bound::compute);
+  CHECK(e.efficiency == Approx(0.5).epsilon(1e-6));
+  CHECK(e.warnings == 0);
+  CHECK(e.interval_lo_s < e.latency_s);
+  CHECK(e.interval_hi_s > e.latency_s);
+}
+
+TEST_CASE("golden: a 1-D curve interpolates linearly in log-log", "[mapper]") {
+  const CalibratedMapper m(test::make_test_profile());
+  // relu at 2^15 elements, halfway (in log2) between 2^10 (10 GB/s) and 2^20 (100 GB/s):
+  // rate sqrt(10 * 100) = 31.62 GB/s; 262144 bytes -> 8.29 us, + 1 us overhead.
+  const Estimate e = m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 15, 1, 0}));
+  CHECK(e.memory_s == Approx(262144 / std::sqrt(10e9 * 100e9)).epsilon(1e-5));
+  CHECK(e.latency_s == Approx(1e-6 + 262144 / std::sqrt(10e9 * 100e9)).epsilon(1e-5));
+  CHECK(e.bound == Bound::memory);
+  CHECK(e.compute_s == Approx((1 << 15) / 100e9));
+  // efficiency against the memory sweep at 256 KiB: 100 GB/s * 0.5^(4/6)
+  CHECK(e.efficiency == Approx(std::sqrt(10.0 * 100.0) / (100.0 * std::pow(0.5, 4.0 / 6.0))).epsilon(1e-4));
+  CHECK(e.warnings == 0);
+  CHECK(m.bandwidth(1 << 20) == Approx(50e9));
+  CHECK(m.bandwidth(1e12) == Approx(10e9));  // held beyond the sweep
+}
+
+TEST_CASE("beyond the measured range the nearest rate is held and flagged", "[mapper]") {
+  const CalibratedMapper m(test::make_test_profile());
+  const Estimate e = m.estimate(sg(OpKind::relu, ElementwiseShape{i64{1} << 30, 1, 0}));
+  CHECK(e.memory_s == Approx(8.0 * (i64{1} << 30) / 100e9));
+  CHECK((e.warnings & warn_extrapolated));
+  // half an octave beyond is not flagged
+  CHECK_FALSE((m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 20 | 1 << 19, 1, 0})).warnings & warn_extrapolated));
+}
+
+TEST_CASE("fallbacks are documented and flagged, never silent", "[mapper]") {
+  const CalibratedMapper m(test::make_test_profile());
+  const MatmulShape s256{1, 256, 256, 256, false};
+  SECTION("other precision: scaled by the peak ratio") {
+    const Estimate e = m.estimate(sg(OpKind::matmul, s256, Precision::fp64));
+    CHECK(e.compute_s == Approx(2.0 * 256 * 256 * 256 / 25e9));  // 50 GFLOP/s * 50/100
+    CHECK((e.warnings & warn_other_precision));
+    const Estimate b = m.estimate(sg(OpKind::matmul, s256, Precision::bf16));
+    CHECK((b.warnings & warn_no_peak));
+    CHECK((b.warnings & warn_other_precision));
+  }
+  SECTION("no linear curve: its equivalent GEMM on the matmul curve") {
+    const Estimate e = m.estimate(sg(OpKind::linear, MatmulShape{1, 256, 256, 256, true}));
+    CHECK(e.compute_s == Approx((2.0 * 256 * 256 * 256 + 256 * 256) / 50e9));
+    CHECK((e.warnings & warn_equivalent_gemm));
+  }
+  SECTION("grouped convolution uses the dense curve") {
+    Conv2dShape c = test_conv();
+    c.groups = 4;
+    const Estimate e = m.estimate(sg(OpKind::conv2d, c));
+    CHECK((e.warnings & warn_other_variant));
+    CHECK(e.compute_s == Approx(flops(OpDesc{OpKind::conv2d, c}) / 40e9));
+  }
+  SECTION("no curve at all: the memory sweep for bandwidth-bound ops") {
+    const RowsShape r{1024, 256};
+    const Estimate e = m.estimate(sg(OpKind::softmax, r));
+    const double by = bytes(OpDesc{OpKind::softmax, r}, Precision::fp32);
+    CHECK((e.warnings & warn_no_curve));
+    CHECK(e.memory_s == Approx(by / m.bandwidth(by)));
+  }
+  SECTION("curves of another thread count") {
+    MapperOptions o;
+    o.threads = 4;
+    const CalibratedMapper m4(test::make_test_profile(), o);
+    CHECK((m4.estimate(sg(OpKind::matmul, s256)).warnings & warn_other_threads));
+  }
+  CHECK_FALSE(warning_messages(warn_no_curve | warn_extrapolated).empty());
+}
+
+TEST_CASE("fused subgraphs: the unfused chain over the measured speedup", "[mapper]") {
+  const CalibratedMapper m(test::make_test_profile());
+  const Conv2dShape c = test_conv();
+  const Estimate conv = m.estimate(sg(OpKind::conv2d, c));
+  const Estimate bn = m.estimate(sg(OpKind::batchnorm, MapShape{1, 64, 56, 56}));
+  const Estimate relu = m.estimate(sg(OpKind::relu, ElementwiseShape{64 * 56 * 56, 1, 0}));
+  CHECK(conv.latency_s == Approx(1e-6 + flops(OpDesc{OpKind::conv2d, c}) / 40e9));
+  CHECK(bn.warnings == 0);  // the batchnorm pass hits its measured shape
+  const Estimate fused = m.estimate(sg(OpKind::conv2d, c, Precision::fp32, fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)));
+  CHECK(fused.latency_s == Approx((conv.latency_s + bn.latency_s + relu.latency_s) / 1.25));
+  CHECK(fused.warnings == 0);
+  CHECK(fused.compute_s + fused.memory_s + fused.overhead_s == Approx(fused.latency_s));
+
+  // conv + relu: pattern known, not calibrated in this profile
+  const Estimate cr = m.estimate(sg(OpKind::conv2d, c, Precision::fp32, fused_bit(OpKind::relu)));
+  CHECK((cr.warnings & warn_fusion_unmeasured));
+  CHECK(cr.latency_s == Approx(conv.latency_s + relu.latency_s));
+  // conv + silu: no such pattern
+  const Estimate cs = m.estimate(sg(OpKind::conv2d, c, Precision::fp32, fused_bit(OpKind::silu)));
+  CHECK((cs.warnings & warn_fusion_unknown));
+  CHECK(cs.latency_s > conv.latency_s);
+
+  FusionPattern p;
+  CHECK(fusion_pattern_of(sg(OpKind::linear, MatmulShape{1, 8, 8, 8, true}, Precision::fp32, fused_bit(OpKind::gelu)), p));
+  CHECK(p == FusionPattern::linear_bias_gelu);
+  CHECK(fusion_pattern_of(sg(OpKind::matmul, MatmulShape{4, 8, 8, 8, false}, Precision::fp32, fused_bit(OpKind::softmax)), p));
+  CHECK(p == FusionPattern::qkt_softmax);
+}
+
+TEST_CASE("the roofline baseline uses the peak and the DRAM bandwidth only", "[mapper]") {
+  const CalibratedMapper m(test::make_test_profile());
+  const MatmulShape s{1, 256, 256, 256, false};
+  const Estimate r = m.roofline(sg(OpKind::matmul, s));
+  CHECK(r.latency_s == Approx(std::max(2.0 * 256 * 256 * 256 / 100e9, 3.0 * 256 * 256 * 4 / 10e9)));
+  CHECK(r.overhead_s == 0);
+}
+
+TEST_CASE("estimate allocates nothing and is safe to call from several threads", "[mapper]") {
+  const CalibratedMapper m(test::make_test_profile());
+  const Subgraph gs[] = {sg(OpKind::matmul, MatmulShape{1, 300, 200, 100, false}), sg(OpKind::relu, ElementwiseShape{5000, 1, 0}),
+                         sg(OpKind::conv2d, test_conv(), Precision::fp32, fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)),
+                         sg(OpKind::attention, AttentionShape{1, 8, 128, 128, 64, false}, Precision::bf16)};
+  const long before = g_allocations.load();
+  double sum = 0;
+  for (int i = 0; i < 1000; ++i)
+    for (const auto& g : gs) sum += m.estimate(g).latency_s;
+  CHECK(g_allocations.load() == before);
+  CHECK(sum > 0);
+
+  double a = 0, b = 0;
+  std::thread t1([&] {
+    for (int i = 0; i < 2000; ++i) a += m.estimate(gs[i % 4]).latency_s;
+  });
+  std::thread t2([&] {
+    for (int i = 0; i < 2000; ++i) b += m.estimate(gs[i % 4]).latency_s;
+  });
+  t1.join();
+  t2.join();
+  CHECK(a == Approx(b));
+}

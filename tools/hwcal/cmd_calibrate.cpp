@@ -1,0 +1,143 @@
+// hwcal calibrate: measure this machine and write a profile.
+#include "cli.hpp"
+#include "render.hpp"
+
+#include <hwcal/calibrator.hpp>
+#include <hwcal/profile_io.hpp>
+
+#include <sstream>
+
+namespace hwcal::cli {
+namespace {
+
+struct CalibrateArgs {
+  bool quick = false;
+  std::string ops = "all";
+  std::string precisions;
+  int threads = 0;
+  std::string backend;
+  double budget = 0;
+  std::string output = "profile.json";
+  std::string name;
+  bool quiet = false;
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+/// --ops: op names plus groups; fills the op list and the memory/fusion switches.
+void parse_ops(const std::string& text, CalibrationOptions& o) {
+  o.ops.clear();
+  o.memory = o.fusion = false;
+  auto add = [&o](OpKind k) {
+    if (std::find(o.ops.begin(), o.ops.end(), k) == o.ops.end()) o.ops.push_back(k);
+  };
+  for (const auto& name : split(text)) {
+    OpKind k;
+    if (name == "all") {
+      for (OpKind a : all_ops()) add(a);
+      o.memory = o.fusion = true;
+    } else if (name == "memory" || name == "stream") {
+      o.memory = true;
+    } else if (name == "fusion") {
+      o.fusion = true;
+    } else if (name == "gemm") {
+      add(OpKind::matmul), add(OpKind::linear);
+    } else if (name == "conv") {
+      add(OpKind::conv2d);
+    } else if (name == "pool") {
+      add(OpKind::maxpool), add(OpKind::avgpool), add(OpKind::adaptive_avgpool);
+    } else if (name == "norm") {
+      add(OpKind::batchnorm), add(OpKind::layernorm);
+    } else if (name == "elementwise") {
+      for (OpKind a : all_ops())
+        if (is_elementwise(a)) add(a);
+    } else if (parse(name, k)) {
+      add(k);
+    } else {
+      throw CLI::ValidationError("--ops", "unknown op or group '" + name + "'");
+    }
+  }
+  if (o.ops.empty()) o.ops.push_back(OpKind::matmul);  // peaks + memory/fusion only still needs a non-empty list
+}
+
+int run(const CalibrateArgs& a) {
+  CalibrationOptions o;
+  o.mode = a.quick ? CalibrationMode::quick : CalibrationMode::full;
+  parse_ops(a.ops, o);
+  const bool ops_only_groups = a.ops == "memory" || a.ops == "stream" || a.ops == "fusion" || a.ops == "memory,fusion";
+  if (ops_only_groups) o.ops = {OpKind::relu};  // keeps the overhead fit meaningful
+  for (const auto& p : split(a.precisions)) {
+    Precision x;
+    if (!parse(p, x)) throw CLI::ValidationError("--precisions", "unknown precision '" + p + "'");
+    o.precisions.push_back(x);
+  }
+  o.threads = a.threads;
+  o.budget_s = a.budget;
+  o.name = a.name;
+
+  const std::string backend_name = a.backend.empty() ? default_backend() : a.backend;
+  std::unique_ptr<Backend> backend = make_backend(backend_name);
+  ProgressLine line;
+  if (!a.quiet) {
+    std::fprintf(stderr, "hwcal calibrate: backend %s, %s, %s\n", backend_name.c_str(), a.quick ? "quick" : "full",
+                 a.budget > 0 ? ("budget " + fmt_time(a.budget)).c_str() : "no time budget");
+    o.progress = [&](const Progress& p) {
+      if (p.stage == "done") return line.finish();
+      std::string eta = p.eta_s >= 0 ? ", ~" + fmt_time(p.eta_s) + " left" : "";
+      line.update("[" + p.stage + " " + std::to_string(p.done) + "/" + std::to_string(p.total) + "] " + p.label + "  (" +
+                  fmt_time(p.elapsed_s) + " elapsed" + eta + ")");
+    };
+  }
+  const HardwareCalibration h = calibrate(*backend, o);
+  line.finish();
+  save_profile(a.output, h);  // atomic: an interrupted run leaves the old file
+  if (!a.quiet) {
+    render_header(h);
+    render_peaks(h);
+    render_memory(h, false);
+    render_operations(h, RenderOptions{std::nullopt, false});
+    render_fusions(h);
+    render_warnings(h);
+  }
+  std::fprintf(stderr, "hwcal calibrate: wrote %s (%zu curves, %zu fusion patterns) in %s\n", a.output.c_str(),
+               h.operations.size(), h.fusions.size(), fmt_time(h.calibration_s).c_str());
+  return exit_ok;
+}
+
+}  // namespace
+
+Action add_calibrate(CLI::App& app) {
+  auto args = std::make_shared<CalibrateArgs>();
+  CLI::App* c = app.add_subcommand("calibrate", "Measure this machine per operation and write a profile");
+  c->footer("Examples:\n"
+            "  hwcal calibrate --quick -o profile.json            # about a minute\n"
+            "  hwcal calibrate --ops gemm,stream --precisions fp32,fp64\n"
+            "  hwcal calibrate --backend torch --threads 1 -o torch-t1.json   # predicts PyTorch eager\n"
+            "Op groups for --ops: all, gemm (matmul, linear), conv, pool, norm, elementwise, memory (alias stream), fusion;\n"
+            "or single ops: matmul linear conv2d attention maxpool avgpool adaptive_avgpool batchnorm layernorm softmax\n"
+            "reduce_mean add mul div relu gelu silu sigmoid hardswish hardsigmoid tanh copy transpose concat.\n"
+            "The profile is written atomically: an interrupted calibration leaves an existing file untouched.");
+  c->add_flag("--quick", args->quick, "Fewer sizes and shorter measurements (fp32 only)");
+  c->add_option("--ops", args->ops, "Comma-separated ops and groups to calibrate")->capture_default_str();
+  c->add_option("--precisions", args->precisions,
+                "Comma-separated: fp64 fp32 bf16 fp16 int8 (default: fp32 for --quick; fp32, fp64 and native low precisions otherwise)");
+  c->add_option("--threads", args->threads, "Threads to calibrate with (default: every logical CPU)")->check(CLI::PositiveNumber);
+  std::string backends;
+  for (const auto& b : available_backends()) backends += (backends.empty() ? "" : "|") + b;
+  c->add_option("--backend", args->backend, "Kernel library to measure: " + backends + " (default " + default_backend() + ")");
+  c->add_option("--budget", args->budget, "Stop after about this many seconds, covering every op coarsely first")
+      ->check(CLI::PositiveNumber);
+  c->add_option("-o,--output", args->output, "Profile to write")->capture_default_str();
+  c->add_option("--name", args->name, "Label stored in the profile");
+  c->add_flag("-q,--quiet", args->quiet, "No progress and no summary");
+  return [args] { return run(*args); };
+}
+
+}  // namespace hwcal::cli

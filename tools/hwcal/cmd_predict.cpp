@@ -1,0 +1,131 @@
+// hwcal predict: latency of each subgraph of a workload, from a profile.
+#include "cli.hpp"
+
+#include <hwcal/auto_calibrate.hpp>
+#include <hwcal/detail/shape_json.hpp>
+#include <hwcal/mapper.hpp>
+#include <hwcal/workload.hpp>
+
+#include <cstdio>
+
+namespace hwcal::cli {
+namespace {
+
+struct PredictArgs {
+  std::string profile;
+  bool auto_profile = false;
+  std::string workload;
+  bool json = false;
+  std::string model = "calibrated";
+  int threads = 0;
+  std::string backend;
+  double budget = 4.0;
+};
+
+int run(const PredictArgs& a) {
+  if (a.profile.empty() == !a.auto_profile)
+    throw CLI::ValidationError("--profile/--auto", "give exactly one of --profile FILE or --auto");
+  if (a.model != "calibrated" && a.model != "roofline")
+    throw CLI::ValidationError("--model", "expected 'calibrated' or 'roofline', got '" + a.model + "'");
+  const Workload w = load_workload(a.workload);  // validate input before any calibration
+  std::vector<std::string> notes = w.warnings;
+
+  HardwareCalibration profile;
+  std::string source = a.profile;
+  if (a.auto_profile) {
+    std::unique_ptr<Backend> backend = make_backend(a.backend.empty() ? default_backend() : a.backend);
+    AutoCalibrateOptions o;
+    o.threads = a.threads;
+    o.budget_s = a.budget;
+    ProgressLine line;
+    o.progress = [&](const Progress& p) {
+      if (p.stage == "done") return line.finish();
+      line.update("hwcal: calibrating (" + fmt_time(p.elapsed_s) + " of ~" + fmt_time(a.budget) + "): " + p.label);
+    };
+    AutoCalibration cal = auto_calibrate(*backend, o);
+    line.finish();
+    profile = std::move(cal.profile);
+    source = cal.path.empty() ? "(not cached)" : cal.path;
+    std::fprintf(stderr, "hwcal: %s profile %s\n", cal.from_cache ? "using cached" : "calibrated and cached", source.c_str());
+    for (auto& n : cal.warnings) notes.push_back(n);
+  } else {
+    profile = load_profile(a.profile);
+    for (auto& m : profile_mismatch(profile, cpu::detect_host())) notes.push_back("profile does not match this machine: " + m);
+  }
+  MapperOptions mo;
+  mo.threads = a.threads;
+  const CalibratedMapper mapper(profile, mo);
+  const bool roofline = a.model == "roofline";
+
+  std::vector<Estimate> est;
+  est.reserve(w.subgraphs.size());
+  double total = 0, lo = 0, hi = 0;
+  for (const auto& g : w.subgraphs) {
+    est.push_back(roofline ? mapper.roofline(g.graph) : mapper.estimate(g.graph));
+    total += est.back().latency_s, lo += est.back().interval_lo_s, hi += est.back().interval_hi_s;
+  }
+
+  if (a.json) {
+    nlohmann::json j = {{"workload", w.name}, {"profile", source}, {"model", a.model}, {"backend", profile.backend},
+                        {"threads", mapper.threads()}, {"total_s", total}, {"interval_s", {lo, hi}}, {"warnings", notes}};
+    auto& subs = j["subgraphs"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < est.size(); ++i) {
+      const Estimate& e = est[i];
+      subs.push_back({{"name", w.subgraphs[i].name},
+                      {"op", to_string(w.subgraphs[i].graph.op.kind)},
+                      {"latency_s", e.latency_s},
+                      {"compute_s", e.compute_s},
+                      {"memory_s", e.memory_s},
+                      {"overhead_s", e.overhead_s},
+                      {"bound", to_string(e.bound)},
+                      {"efficiency", e.efficiency},
+                      {"interval_s", {e.interval_lo_s, e.interval_hi_s}},
+                      {"warnings", warning_messages(e.warnings)}});
+    }
+    std::printf("%s\n", j.dump(1).c_str());
+    return exit_ok;
+  }
+
+  std::printf("%s: %zu subgraphs, %s model, profile %s (%s, %d thread(s))\n", w.name.c_str(), w.subgraphs.size(), a.model.c_str(),
+              source.c_str(), profile.backend.c_str(), mapper.threads());
+  Table t({"subgraph", "op", "shape", "latency", "compute", "memory", "overhead", "bound", "eff", "interval", "!"});
+  std::uint32_t all_warnings = 0;
+  for (std::size_t i = 0; i < est.size(); ++i) {
+    const Estimate& e = est[i];
+    const auto& g = w.subgraphs[i];
+    std::string op(to_string(g.graph.op.kind));
+    for (int k = 0; k < op_kind_count; ++k)
+      if (g.graph.fused & fused_bit(static_cast<OpKind>(k))) op += "+" + std::string(to_string(static_cast<OpKind>(k)));
+    all_warnings |= e.warnings;
+    t.row({g.name, op, detail::shape_label(g.graph.op), fmt_time(e.latency_s), fmt_time(e.compute_s), fmt_time(e.memory_s),
+           fmt_time(e.overhead_s), to_string(e.bound), e.efficiency > 0 ? fmt_num(100 * e.efficiency, 2) + "%" : "-",
+           fmt_time(e.interval_lo_s) + " .. " + fmt_time(e.interval_hi_s), e.warnings ? "*" : ""});
+  }
+  t.print();
+  std::printf("\ntotal %s (interval %s .. %s)\n", fmt_time(total).c_str(), fmt_time(lo).c_str(), fmt_time(hi).c_str());
+  if (all_warnings) {
+    std::printf("* estimates marked * carry warnings (--json lists them per subgraph):\n");
+    for (const auto& m : warning_messages(all_warnings)) std::printf("  - %s\n", m.c_str());
+  }
+  for (const auto& n : notes) std::fprintf(stderr, "hwcal: warning: %s\n", n.c_str());
+  return exit_ok;
+}
+
+}  // namespace
+
+Action add_predict(CLI::App& app) {
+  auto args = std::make_shared<PredictArgs>();
+  CLI::App* c = app.add_subcommand("predict", "Predict the latency of each subgraph of a workload file");
+  c->add_option("--profile", args->profile, "Profile written by hwcal calibrate");
+  c->add_flag("--auto", args->auto_profile, "Use auto_calibrate(): the cached profile of this machine, calibrating first if none");
+  c->add_option("-w,--workload", args->workload, "Workload JSON (docs/workload.md)")->required();
+  c->add_flag("--json", args->json, "JSON on stdout instead of a table");
+  c->add_option("--model", args->model, "calibrated (default) or roofline (datasheet baseline: max(flops/peak, bytes/DRAM bandwidth))");
+  c->add_option("--threads", args->threads, "Use curves measured at this thread count (default: the profile's)")->check(CLI::PositiveNumber);
+  c->add_option("--backend", args->backend, "Backend for --auto (default " + default_backend() + ")");
+  c->add_option("--budget", args->budget, "Calibration budget in seconds for --auto when nothing is cached")->capture_default_str();
+  c->footer("Exit code 2 for a malformed workload or profile; the message names the file, the subgraph and the field.");
+  return [args] { return run(*args); };
+}
+
+}  // namespace hwcal::cli

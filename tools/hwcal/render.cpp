@@ -1,0 +1,129 @@
+#include "render.hpp"
+
+#include <hwcal/detail/shape_json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace hwcal::cli {
+
+void render_header(const HardwareCalibration& h) {
+  std::printf("%s\n", h.name.c_str());
+  std::printf("  target %s, backend %s, %d thread(s), mode %s, created %s, took %s\n", h.target.c_str(), h.backend.c_str(),
+              h.threads, h.mode.c_str(), h.created_utc.c_str(), fmt_time(h.calibration_s).c_str());
+  std::printf("  cpu: %s (%s), %d cores / %d logical, clock %s GHz measured (%s), governor %s, turbo %s%s\n",
+              h.host.cpu_model.c_str(), h.host.arch.c_str(), h.host.physical_cores, h.host.logical_cpus,
+              fmt_num(h.host.measured_clock_ghz).c_str(), h.host.clock_method.c_str(), h.host.governor.c_str(),
+              h.host.turbo.c_str(), h.host.hypervisor.empty() ? "" : ", virtualised");
+  std::string isa, caches;
+  for (const auto& f : h.host.isa) isa += (isa.empty() ? "" : " ") + f;
+  for (const auto& c : h.host.caches)
+    if (c.type != "Instruction")
+      caches += (caches.empty() ? "" : ", ") + std::string("L") + std::to_string(c.level) + " " + fmt_bytes(double(c.size_bytes)) +
+                (c.shared_by > 1 ? " shared by " + std::to_string(c.shared_by) : "");
+  std::printf("  isa: %s\n  caches: %s\n", isa.c_str(), caches.c_str());
+  if (h.device)
+    std::printf("  device: %s, %d SMs, cc %d.%d, %s, SM clock %s MHz (max %s), driver %s%s\n", h.device->name.c_str(),
+                h.device->sm_count, h.device->cc_major, h.device->cc_minor, fmt_bytes(double(h.device->memory_bytes)).c_str(),
+                fmt_num(h.device->measured_sm_clock_mhz).c_str(), fmt_num(h.device->max_sm_clock_mhz).c_str(),
+                h.device->driver.c_str(), h.device->throttled ? ", THROTTLED during the run" : "");
+  std::string sw;
+  for (const auto& [k, v] : h.software) sw += (sw.empty() ? "" : "; ") + k + " " + v;
+  std::printf("  software: %s\n  fingerprint %s, schema %d\n\n", sw.c_str(), h.fingerprint.c_str(), h.schema_version);
+}
+
+void render_peaks(const HardwareCalibration& h) {
+  std::printf("Theoretical peaks (%d thread(s))\n", h.threads);
+  Table t({"precision", "GFLOP/s", "derivation"});
+  for (const auto& p : h.peaks) t.row({std::string(to_string(p.precision)), p.gflops ? fmt_num(*p.gflops) : "-", p.derivation});
+  t.print();
+  std::printf("  per-call overhead: %s (%s)\n\n", fmt_time(h.overhead.per_call_s).c_str(), h.overhead.derivation.c_str());
+}
+
+void render_memory(const HardwareCalibration& h, bool sweep) {
+  if (h.memory.levels.empty() && h.memory.stream.empty()) return;
+  std::printf("Memory bandwidth\n");
+  Table lv({"level", "capacity", "measured at", "GB/s"});
+  for (const auto& l : h.memory.levels)
+    lv.row({l.name, l.size_bytes ? fmt_bytes(double(l.size_bytes)) : "-", fmt_bytes(double(l.measured_at_bytes)), fmt_num(l.gbps)});
+  lv.print();
+  if (!h.memory.stream.empty()) {
+    std::printf("\n  STREAM at %s working set:", fmt_bytes(double(h.memory.stream.back().working_set_bytes)).c_str());
+    for (const auto& s : h.memory.stream) std::printf("  %s %s GB/s", s.kernel.c_str(), fmt_num(s.gbps).c_str());
+    std::printf("\n");
+  }
+  if (sweep && !h.memory.sweep.empty()) {
+    std::printf("\n  triad working-set sweep\n");
+    Table t({"working set", "GB/s", "time", "spread"});
+    for (const auto& p : h.memory.sweep)
+      t.row({fmt_bytes(double(p.working_set_bytes)), fmt_num(p.gbps), fmt_time(p.time.median_s),
+             fmt_num(100 * p.time.rel_spread(), 2) + "%"});
+    t.print(stdout, "    ");
+  }
+  std::printf("\n");
+}
+
+void render_operations(const HardwareCalibration& h, const RenderOptions& opt) {
+  if (h.operations.empty()) return;
+  if (!opt.samples) {
+    std::printf("Operations (one row per curve; `hwcal show --samples` lists every size)\n");
+    Table t({"op", "variant", "precision", "threads", "sizes", "best", "at", "efficiency", "time range"});
+    for (const auto& c : h.operations) {
+      if (opt.op && c.op != *opt.op) continue;
+      const bool compute = is_compute_op(c.op);
+      const OpSample* best = nullptr;
+      double lo = 1e300, hi = 0, emin = 1e300, emax = 0;
+      for (const auto& s : c.samples) {
+        const double r = compute ? s.gflops : s.gbps;
+        if (!best || r > (compute ? best->gflops : best->gbps)) best = &s;
+        lo = std::min(lo, s.time.median_s), hi = std::max(hi, s.time.median_s);
+        if (s.efficiency) emin = std::min(emin, *s.efficiency), emax = std::max(emax, *s.efficiency);
+      }
+      if (!best) continue;
+      t.row({std::string(to_string(c.op)) + (c.emulated ? " (emulated)" : ""), std::string(to_string(c.variant)),
+             std::string(to_string(c.precision)), std::to_string(c.threads), std::to_string(c.samples.size()),
+             compute ? fmt_num(best->gflops) + " GFLOP/s" : fmt_num(best->gbps) + " GB/s",
+             detail::shape_label(OpDesc{c.op, best->shape}),
+             emax > 0 ? fmt_num(100 * emin, 2) + "-" + fmt_num(100 * emax, 2) + "%" : "-", fmt_time(lo) + " .. " + fmt_time(hi)});
+    }
+    t.print();
+    std::printf("\n");
+    return;
+  }
+  for (const auto& c : h.operations) {
+    if (opt.op && c.op != *opt.op) continue;
+    std::printf("%s%s%s %s, %d thread(s), %s backend%s\n", std::string(to_string(c.op)).c_str(), c.variant == Variant::none ? "" : " ",
+                std::string(to_string(c.variant)).c_str(), std::string(to_string(c.precision)).c_str(), c.threads,
+                c.backend.c_str(), c.emulated ? " (EMULATED)" : "");
+    Table t({"shape", "FLOPs", "bytes", "time", "spread", "GFLOP/s", "GB/s", "efficiency"});
+    for (const auto& s : c.samples)
+      t.row({detail::shape_label(OpDesc{c.op, s.shape}), fmt_num(s.flops / 1e6) + " M", fmt_bytes(s.bytes), fmt_time(s.time.median_s),
+             fmt_num(100 * s.time.rel_spread(), 2) + "%", fmt_num(s.gflops), fmt_num(s.gbps),
+             s.efficiency ? fmt_num(100 * *s.efficiency, 3) + "%" : "-"});
+    t.print();
+    std::printf("\n");
+  }
+}
+
+void render_fusions(const HardwareCalibration& h) {
+  if (h.fusions.empty()) return;
+  std::printf("Fusion (fused vs unfused, same result)\n");
+  Table t({"pattern", "precision", "anchor shape", "fused", "unfused", "speedup", "traffic saved"});
+  for (const auto& f : h.fusions)
+    for (const auto& s : f.samples)
+      t.row({std::string(to_string(f.pattern)), std::string(to_string(f.precision)),
+             detail::shape_label(OpDesc{fusion_anchor(f.pattern), s.shape}), fmt_time(s.fused.median_s), fmt_time(s.unfused.median_s),
+             fmt_num(s.speedup(), 3) + "x", fmt_num(100 * s.memory_reduction(), 2) + "%"});
+  t.print();
+  for (const auto& f : h.fusions) std::printf("  %s: %s\n", std::string(to_string(f.pattern)).c_str(), f.note.c_str());
+  std::printf("\n");
+}
+
+void render_warnings(const HardwareCalibration& h) {
+  if (h.warnings.empty()) return;
+  std::printf("Notes and warnings (%zu)\n", h.warnings.size());
+  for (const auto& w : h.warnings) std::printf("  - %s\n", w.c_str());
+  std::printf("\n");
+}
+
+}  // namespace hwcal::cli
