@@ -90,10 +90,11 @@ struct PlanCurve {
 };
 
 /// Seconds one measurement of an op is expected to take, for budgeting: the
-/// harness runs max(min_time, min_samples runs) after warm-up.
+/// harness runs max(min_time, min_samples runs) after warm-up. `rate` is the
+/// curve's throughput so far, or a guess from the target's peaks.
 inline double estimate_cost(const OpDesc& op, Precision p, double rate, const MeasureOptions& m) {
   const double w = work(op, p);
-  // Before anything is measured assume modest rates: 20 GFLOP/s, 5 GB/s.
+  // Without any guess assume modest rates: 20 GFLOP/s, 5 GB/s.
   const double r = rate > 0 ? rate : (is_compute_op(op.kind) ? 20e9 : 5e9);
   const double run = w / r + 2e-6;
   return m.warmup_s + std::max(m.min_time_s, m.min_samples * run) + run * 2;
@@ -101,8 +102,13 @@ inline double estimate_cost(const OpDesc& op, Precision p, double rate, const Me
 
 }  // namespace detail
 
-/// Default precisions of a calibration.
-inline std::vector<Precision> default_precisions(CalibrationMode mode) {
+/// Default precisions of a calibration: fp32 (quick CPU), plus what DNN
+/// inference runs at on the target.
+inline std::vector<Precision> default_precisions(CalibrationMode mode, const std::string& target = "cpu") {
+  if (target != "cpu") {
+    if (mode == CalibrationMode::quick) return {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16};
+    return {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16, Precision::fp64, Precision::int8, Precision::fp8};
+  }
   if (mode == CalibrationMode::quick) return {Precision::fp32};
   return {Precision::fp32, Precision::fp64, Precision::bf16, Precision::fp16, Precision::int8};
 }
@@ -167,35 +173,35 @@ inline bool wanted(const std::vector<OpKind>& ops, OpKind k) {
   return ops.empty() || std::find(ops.begin(), ops.end(), k) != ops.end();
 }
 
-/// Precisions measured for an op: fp32 always; others where requested and the
-/// backend runs them natively (compute ops) or at all (others, fp64 only).
-inline bool precision_for(OpKind k, Precision p, bool explicit_list) {
-  if (p == Precision::fp32 || explicit_list) return true;
+/// Precisions measured for an op: fp32 always; on CPUs, low precisions only
+/// for compute ops (memory-bound CPU ops run in fp32 in frameworks); on
+/// devices, every precision the backend supports.
+inline bool precision_for(OpKind k, Precision p, bool explicit_list, bool cpu) {
+  if (p == Precision::fp32 || explicit_list || !cpu) return true;
   if (p == Precision::fp64) return true;
   return is_compute_op(k);
 }
 
 }  // namespace detail
 
-/// Runs a calibration of `backend` (CPU backends; GPU calibration lives in
-/// cuda/calibrate.hpp). Throws UnavailableError for a backend this function
-/// cannot calibrate.
+/// Runs a calibration of `backend`: the CPU it runs on, or the device a
+/// device backend drives (Backend::calibrate_target). Throws UnavailableError
+/// for a device backend that cannot describe its target.
 inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions& opt) {
-  if (backend.target() != "cpu")
-    throw UnavailableError("calibrate(): backend '" + backend.name() + "' targets " + backend.target() +
-                           "; use the calibration entry point of that target");
   const double t_start = now_s();
+  const bool cpu_target = backend.target() == "cpu";
   const bool quick = opt.mode == CalibrationMode::quick;
   const MeasureOptions mopt = opt.measure ? *opt.measure : (quick ? MeasureOptions::quick() : MeasureOptions{});
   const bool explicit_precisions = !opt.precisions.empty();
-  const std::vector<Precision> precisions = explicit_precisions ? opt.precisions : default_precisions(opt.mode);
+  const std::vector<Precision> precisions =
+      explicit_precisions ? opt.precisions : default_precisions(opt.mode, backend.target());
 
   HardwareCalibration h;
-  h.target = "cpu";
+  h.target = backend.target();
   h.backend = backend.name();
   h.mode = opt.budget_s > 0 ? "budget" : (quick ? "quick" : "full");
   h.host = cpu::detect_host();
-  h.threads = opt.threads > 0 ? opt.threads : h.host.logical_cpus;
+  h.threads = cpu_target ? (opt.threads > 0 ? opt.threads : h.host.logical_cpus) : 1;
   h.host.threads_used = h.threads;
   h.created_utc = detail::utc_now();
   backend.set_threads(h.threads);
@@ -216,17 +222,21 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   };
   auto remaining = [&] { return opt.budget_s > 0 ? opt.budget_s - (now_s() - t_start) : 1e300; };
 
-  // Peaks, with the clock measured while all calibration threads are busy.
-  report("peaks", "clock and FMA issue rate", 0, 1);
-  const cpu::ClockMeasurement clock = cpu::measure_clock(h.threads);
-  h.host.measured_clock_ghz = clock.ghz;
-  h.host.clock_method = clock.method;
-  for (Precision p : all_precisions) h.peaks.push_back(cpu::derive_peak(p, h.host, h.threads, clock));
-
-  // Memory.
-  if (opt.memory) {
-    h.memory = cpu::calibrate_memory(h.host, h.threads, quick || opt.budget_s > 0, mopt,
-                                     [&](int d, int t, const std::string& l) { report("memory", l, d, t); }, &h.warnings);
+  if (cpu_target) {
+    // Peaks, with the clock measured while all calibration threads are busy.
+    report("peaks", "clock and FMA issue rate", 0, 1);
+    const cpu::ClockMeasurement clock = cpu::measure_clock(h.threads);
+    h.host.measured_clock_ghz = clock.ghz;
+    h.host.clock_method = clock.method;
+    for (Precision p : all_precisions) h.peaks.push_back(cpu::derive_peak(p, h.host, h.threads, clock));
+    if (opt.memory)
+      h.memory = cpu::calibrate_memory(h.host, h.threads, quick || opt.budget_s > 0, mopt,
+                                       [&](int d, int t, const std::string& l) { report("memory", l, d, t); }, &h.warnings);
+  } else {
+    const TargetOptions target_opt{quick || opt.budget_s > 0, opt.memory, mopt};
+    if (!backend.calibrate_target(h, target_opt, [&](const std::string& l) { report("target", l, 0, 1); }))
+      throw UnavailableError("calibrate(): backend '" + backend.name() + "' targets " + backend.target() +
+                             " but does not describe it (Backend::calibrate_target)");
   }
 
   // Operations: one curve per (op, precision, threads).
@@ -235,11 +245,15 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
     if (!detail::wanted(opt.ops, k)) continue;
     const auto sweep = detail::default_sweep(k);
     for (Precision p : precisions) {
-      if (!detail::precision_for(k, p, explicit_precisions)) continue;
-      const bool primary = p == Precision::fp32 || (explicit_precisions && precisions.front() == p);
+      if (!detail::precision_for(k, p, explicit_precisions, cpu_target)) continue;
+      // Primary precisions get full sweeps: fp32, what the user named first,
+      // and on devices the tensor-core formats inference runs at.
+      const bool primary = p == Precision::fp32 || (explicit_precisions && precisions.front() == p) ||
+                           (!cpu_target && (p == Precision::tf32 || p == Precision::bf16 || p == Precision::fp16));
       std::vector<OpDesc> pts;
       std::string why;
       for (const auto& sp : sweep) {
+        if (sp.device_only && cpu_target) continue;
         // Secondary precisions measure the quick subset, except GEMMs.
         const bool take = quick ? sp.quick : (primary || sp.quick || k == OpKind::matmul || k == OpKind::linear);
         if (!take) continue;
@@ -254,11 +268,20 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           h.warnings.push_back(std::string(to_string(k)) + " " + std::string(to_string(p)) + " not calibrated: " + why);
         continue;
       }
-      curves.push_back({k, p, h.threads, pts});
+      // Until a point is measured, budget with a third of the peak (compute)
+      // or of the slowest measured bandwidth level (memory-bound ops).
+      double guess = 0;
+      if (is_compute_op(k)) {
+        if (auto pk = h.peak_gflops(p)) guess = *pk * 1e9 / 3;
+      } else if (!h.memory.levels.empty()) {
+        guess = h.memory.levels.back().gbps * 1e9 / 3;
+      }
+      curves.push_back({k, p, h.threads, pts, 0, guess});
       // GEMMs also at one thread: single-thread efficiency is what one core of
       // a multi-tenant or pipelined deployment sees.
       if (h.threads > 1 && (k == OpKind::matmul) && p == Precision::fp32)
-        curves.push_back({k, p, 1, quick ? std::vector<OpDesc>(pts.begin(), pts.begin() + std::min<std::size_t>(pts.size(), 3)) : pts});
+        curves.push_back({k, p, 1, quick ? std::vector<OpDesc>(pts.begin(), pts.begin() + std::min<std::size_t>(pts.size(), 3)) : pts, 0,
+                          guess / h.threads});
     }
   }
   int total_points = 0;
@@ -291,7 +314,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           ++done;
           continue;
         }
-        const Measurement m = measure([&] { kernel->run(); }, [&] { backend.sync(); }, mopt);
+        const Measurement m = backend.measure_kernel(*kernel, mopt);
         OpSample s;
         s.shape = op.shape;
         s.flops = flops(op);
@@ -299,7 +322,10 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
         s.time = TimeStats::from(m);
         s.gflops = s.flops / m.median_s / 1e9;
         s.gbps = s.bytes / m.median_s / 1e9;
-        if (auto pk = h.peak_gflops(c.precision); pk && is_compute_op(op.kind)) s.efficiency = s.gflops / *pk * (double(c.threads) / h.threads);
+        // The profile's peaks are for h.threads; a curve at c.threads is
+        // measured against that share of them.
+        if (auto pk = h.peak_gflops(c.precision); pk && is_compute_op(op.kind))
+          s.efficiency = s.gflops / (*pk * double(c.threads) / double(h.threads));
         s.check_error = chk.max_error;
         s.implementation = kernel->implementation();
         c.rate = work(op, c.precision) / m.median_s;
@@ -332,7 +358,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
     std::vector<std::pair<FusionPattern, Precision>> todo;
     for (int f = 0; f < fusion_pattern_count; ++f)
       for (Precision p : precisions) {
-        if (p != Precision::fp32 && !explicit_precisions) continue;
+        if (p != Precision::fp32 && !explicit_precisions && cpu_target) continue;
         const auto fp = static_cast<FusionPattern>(f);
         const Support s = backend.supports_fusion(fp, p);
         if (s.usable())
@@ -368,8 +394,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           s.flops = flops(sp.op);
           s.fused_bytes = fusion_bytes(fp, sp.op, p, true);
           s.unfused_bytes = fusion_bytes(fp, sp.op, p, false);
-          s.fused = TimeStats::from(measure([&] { k.fused->run(); }, [&] { backend.sync(); }, mopt));
-          s.unfused = TimeStats::from(measure([&] { k.unfused->run(); }, [&] { backend.sync(); }, mopt));
+          s.fused = TimeStats::from(backend.measure_kernel(*k.fused, mopt));
+          s.unfused = TimeStats::from(backend.measure_kernel(*k.unfused, mopt));
           fc.samples.push_back(std::move(s));
         } catch (const std::exception& e) {
           h.warnings.push_back(std::string(to_string(fp)) + ": " + e.what());
@@ -380,7 +406,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
     }
   }
 
-  h.overhead = fit_overhead(h.operations);
+  if (h.overhead.derivation.empty()) h.overhead = fit_overhead(h.operations);
+  backend.annotate_profile(h);
   const nlohmann::json sw = backend.software();
   for (auto it = sw.begin(); it != sw.end(); ++it) h.software[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
   h.software["hwcal"] = HWCAL_VERSION_STRING;

@@ -10,14 +10,18 @@
 
 #include <hwcal/error.hpp>
 #include <hwcal/kinds.hpp>
+#include <hwcal/measure.hpp>
 #include <hwcal/ops.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
 namespace hwcal {
+
+struct HardwareCalibration;  // schema.hpp
 
 /// Outcome of comparing a kernel's output against the reference.
 struct CheckResult {
@@ -45,6 +49,13 @@ struct FusionKernels {
   std::unique_ptr<Kernel> fused;
   std::unique_ptr<Kernel> unfused;
   std::string note;  ///< how "fused" is realised (post-op, folded weights, ...)
+};
+
+/// What a device backend is asked to measure about its target.
+struct TargetOptions {
+  bool quick = false;   ///< fewer working sets
+  bool memory = true;   ///< bandwidth sweep (peaks and overhead always)
+  MeasureOptions measure;
 };
 
 enum class SupportLevel : std::uint8_t { native, emulated, unsupported };
@@ -83,6 +94,22 @@ class Backend {
 
   /// Waits for queued work (asynchronous devices); no-op on CPU.
   virtual void sync() {}
+
+  /// Times one prepared kernel. CPU backends use the wall-clock harness;
+  /// devices override it with device-side timing (events, cold caches).
+  virtual Measurement measure_kernel(Kernel& k, const MeasureOptions& opt) {
+    return measure([&] { k.run(); }, [&] { sync(); }, opt);
+  }
+
+  /// For non-CPU targets: fills the profile's device block, peaks, memory
+  /// calibration and per-call overhead, reporting progress with a label.
+  /// Returns false when the backend leaves that to the calibrator (CPU).
+  virtual bool calibrate_target(HardwareCalibration& /*profile*/, const TargetOptions& /*opt*/,
+                                const std::function<void(const std::string&)>& /*progress*/) {
+    return false;
+  }
+  /// Adds what was observed during the whole run (e.g. clocks, throttling).
+  virtual void annotate_profile(HardwareCalibration& /*profile*/) {}
 };
 
 }  // namespace hwcal

@@ -1,7 +1,8 @@
 #pragma once
 // CalibratedMapper: latency of a subgraph from a profile.
 //
-//   latency = overhead + max(compute, memory)
+//   latency = overhead + max(compute, memory)           CPU: the call's fixed cost adds
+//   latency = max(overhead, max(compute, memory))      GPU: launch overlaps device work
 //   compute ops (matmul, linear, conv2d, attention):
 //     compute = flops / rate(op, shape)      rate interpolated from the curve
 //     memory  = bytes / bandwidth(working set)   from the memory sweep
@@ -12,13 +13,15 @@
 // dimensions that move it, ops.hpp features()): the k nearest samples of the
 // curve, weighted by inverse squared distance, on log(rate); along one axis
 // this is linear interpolation in log-log between the bracketing sizes.
-// Beyond the measured range the nearest rate is held (throughput saturates)
-// and the estimate carries an `extrapolated` warning. Rates are taken net of
+// Beyond the measured range the nearest samples' rates are held (throughput
+// saturates; along one axis, the end sample's) and the estimate carries an
+// `extrapolated` warning once a feature is more than 2x outside the range. Rates are taken net of
 // the backend's per-call overhead, which is added back once.
 //
 // Fused subgraphs (conv2d + batchnorm + relu, linear + relu/gelu, matmul +
 // softmax) are predicted as the unfused chain divided by the measured fusion
-// speedup of their pattern.
+// speedup of their pattern. The roofline baseline treats folded ops as free
+// (ideal fusion: only the main op's FLOPs and bytes).
 //
 // Fallbacks, each flagged in Estimate::warnings, never silent:
 //   no curve at the precision  -> the op's curve at another precision, scaled
@@ -79,6 +82,7 @@ enum EstimateWarning : std::uint32_t {
   warn_fusion_unknown = 1u << 7,    ///< fused ops form no known pattern: unfused chain
   warn_no_bandwidth = 1u << 8,      ///< profile has no memory calibration
   warn_other_threads = 1u << 9,     ///< curve measured at another thread count
+  warn_fusion_other = 1u << 10,     ///< fusion speedup measured at another precision
 };
 
 struct Estimate {
@@ -94,7 +98,8 @@ struct Estimate {
 /// Human-readable text of the warning flags of an estimate.
 inline std::vector<std::string> warning_messages(std::uint32_t w) {
   std::vector<std::string> out;
-  if (w & warn_other_precision) out.push_back("no curve at this precision: used another precision's, scaled by the peak ratio");
+  if (w & warn_other_precision)
+    out.push_back("no curve at this precision: used another precision's (compute ops scaled by the ratio of peaks where both are known)");
   if (w & warn_other_variant) out.push_back("no curve for this variant: used another variant of the op");
   if (w & warn_equivalent_gemm) out.push_back("no curve for this op: predicted as its equivalent GEMM");
   if (w & warn_no_curve) out.push_back("no curve for this op: assumed half of peak (compute) or the memory sweep (bandwidth)");
@@ -103,7 +108,8 @@ inline std::vector<std::string> warning_messages(std::uint32_t w) {
   if (w & warn_fusion_unmeasured) out.push_back("fusion pattern not calibrated: predicted as the unfused chain");
   if (w & warn_fusion_unknown) out.push_back("fused ops form no known pattern: predicted as the unfused chain");
   if (w & warn_no_bandwidth) out.push_back("profile has no memory calibration: memory time not bounded");
-  if (w & warn_other_threads) out.push_back("curve measured at another thread count");
+  if (w & warn_other_threads) out.push_back("curve measured at another thread count (the nearest in the profile)");
+  if (w & warn_fusion_other) out.push_back("fusion speedup measured at another precision");
   return out;
 }
 
@@ -137,6 +143,10 @@ class CalibratedMapper {
   explicit CalibratedMapper(const HardwareCalibration& profile, MapperOptions opt = {}) {
     threads_ = opt.threads > 0 ? opt.threads : profile.threads;
     overhead_ = profile.overhead.per_call_s;
+    // A device runs asynchronously: the host's launch cost of one op overlaps
+    // the device executing the previous one, so an op costs the larger of the
+    // two. A CPU op runs on the calling thread: the costs add.
+    overlap_ = profile.target != "cpu";
     for (const auto& p : profile.peaks)
       if (p.gflops) peak_[index(p.precision)] = *p.gflops * 1e9;
     for (const auto& b : profile.memory.sweep) bw_.push_back({std::log2(double(b.working_set_bytes)), std::log(b.gbps * 1e9)});
@@ -145,17 +155,19 @@ class CalibratedMapper {
         if (l.measured_at_bytes > 0) bw_.push_back({std::log2(double(l.measured_at_bytes)), std::log(l.gbps * 1e9)});
     std::sort(bw_.begin(), bw_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
 
-    // Curves at the requested thread count first; others only where the op
-    // has none at it.
-    for (int pass = 0; pass < 2; ++pass)
-      for (const auto& c : profile.operations) {
-        const bool match = c.threads == threads_;
-        if ((pass == 0) != match || c.samples.empty()) continue;
-        auto& slot = by_key_[static_cast<std::size_t>(c.op)][index(c.precision)];
-        if (pass == 1 && !slot.empty()) continue;
-        slot.push_back(static_cast<int>(curves_.size()));
-        add_curve(c, !match);
-      }
+    // Per (op, precision): the curves at the requested thread count, or, when
+    // the profile has none, every curve at the nearest thread count measured.
+    std::array<std::array<int, all_precisions.size()>, op_kind_count> chosen{};
+    for (const auto& c : profile.operations) {
+      int& t = chosen[static_cast<std::size_t>(c.op)][index(c.precision)];
+      auto distance = [this](int x) { return std::abs(std::log(double(x) / double(threads_))); };
+      if (!c.samples.empty() && (t == 0 || distance(c.threads) < distance(t))) t = c.threads;
+    }
+    for (const auto& c : profile.operations) {
+      if (c.samples.empty() || c.threads != chosen[static_cast<std::size_t>(c.op)][index(c.precision)]) continue;
+      by_key_[static_cast<std::size_t>(c.op)][index(c.precision)].push_back(static_cast<int>(curves_.size()));
+      add_curve(c, c.threads != threads_);
+    }
     for (const auto& f : profile.fusions) {
       FusionCurve fc;
       fc.pattern = f.pattern;
@@ -174,7 +186,7 @@ class CalibratedMapper {
     Estimate e = estimate_op(g.op, g.precision);
     if (!g.fused) return e;
     // The unfused chain: the main op, then each folded op as its own pass over
-    // the main op's output, in the order batchnorm, activations, softmax.
+    // the main op's output (summed, so their order does not matter).
     double chain = e.latency_s, lo = e.interval_lo_s, hi = e.interval_hi_s;
     std::uint32_t warnings = e.warnings;
     i64 rows = 0, cols = 0;
@@ -196,13 +208,13 @@ class CalibratedMapper {
     double speedup = 1, spread = 0;
     if (!fusion_pattern_of(g, pattern))
       warnings |= warn_fusion_unknown;
-    else if (!fusion_speedup(pattern, g, speedup, spread))
+    else if (!fusion_speedup(pattern, g, speedup, spread, warnings))
       warnings |= warn_fusion_unmeasured;
     // One call of the fused op: its overhead once, the main op's arithmetic,
     // and the rest of the (sped-up) chain attributed to memory passes.
     Estimate r = e;
     r.latency_s = chain / speedup;
-    r.compute_s = std::min(e.compute_s, r.latency_s - r.overhead_s);
+    r.compute_s = std::clamp(r.latency_s - r.overhead_s, 0.0, e.compute_s);
     r.memory_s = std::max(0.0, r.latency_s - r.overhead_s - r.compute_s);
     r.bound = r.overhead_s > std::max(r.compute_s, r.memory_s) ? Bound::overhead
               : r.compute_s >= r.memory_s                     ? Bound::compute
@@ -308,7 +320,9 @@ class CalibratedMapper {
       cv.dims = f.count;
       const double w = work(op, c.precision);
       const double t = s.time.median_s;
-      const double net = std::max(t - overhead_, 0.1 * t);
+      // CPU samples include the call's fixed cost; device samples are
+      // event-timed device work and exclude the launch.
+      const double net = overlap_ ? t : std::max(t - overhead_, 0.1 * t);
       points_.push_back({f.x, float(std::log(std::max(w, 1.0) / net)), float(s.time.rel_spread())});
       for (std::size_t d = 0; d < max_features; ++d) cv.lo[d] = std::min(cv.lo[d], f.x[d]), cv.hi[d] = std::max(cv.hi[d], f.x[d]);
     }
@@ -485,18 +499,21 @@ class CalibratedMapper {
     }
     e.overhead_s = overhead_;
     const double m = std::max(e.compute_s, e.memory_s);
-    e.latency_s = e.overhead_s + m;
+    auto total = [&](double t) { return overlap_ ? std::max(e.overhead_s, t) : e.overhead_s + t; };
+    e.latency_s = total(m);
     e.bound = e.overhead_s > m ? Bound::overhead : e.compute_s >= e.memory_s ? Bound::compute : Bound::memory;
-    e.interval_lo_s = e.overhead_s + m * std::exp(-spread);
-    e.interval_hi_s = e.overhead_s + m * std::exp(spread);
+    e.interval_lo_s = total(m * std::exp(-spread));
+    e.interval_hi_s = total(m * std::exp(spread));
     return e;
   }
 
-  bool fusion_speedup(FusionPattern f, const Subgraph& g, double& speedup, double& spread) const noexcept {
+  bool fusion_speedup(FusionPattern f, const Subgraph& g, double& speedup, double& spread,
+                      std::uint32_t& warnings) const noexcept {
     const FusionCurve* fc = nullptr;
     for (const auto& c : fusions_)
       if (c.pattern == f && (c.precision == g.precision || !fc)) fc = &c;
     if (!fc) return false;
+    if (fc->precision != g.precision) warnings |= warn_fusion_other;
     OpDesc anchor = g.op;
     if (f == FusionPattern::qkt_softmax) {
       const auto& s = std::get<MatmulShape>(g.op.shape);
@@ -521,6 +538,7 @@ class CalibratedMapper {
 
   int threads_ = 1;
   double overhead_ = 0;
+  bool overlap_ = false;
   std::array<double, all_precisions.size()> peak_{};
   std::vector<std::pair<double, double>> bw_;  ///< (log2 working set, log bytes/s)
   std::vector<Curve> curves_;

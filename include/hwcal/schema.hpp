@@ -174,7 +174,7 @@ struct HardwareCalibration {
   std::string name;         ///< human label, e.g. "Intel Xeon (2 threads, onednn)"
   std::string target;       ///< "cpu" or "cuda"
   std::string backend;      ///< backend that produced the operations
-  std::string mode;         ///< "quick", "full", "auto" or "custom"
+  std::string mode;         ///< "quick", "full", "budget" (time-limited) or "auto" (auto_calibrate)
   int threads = 1;
   std::string fingerprint;  ///< machine + software identity (auto_calibrate cache key)
   std::string created_utc;

@@ -40,6 +40,8 @@ namespace detail {
 /// Shape fields each op reads (the rest of a subgraph's keys are unknown).
 inline const std::set<std::string>& shape_fields(OpKind k) {
   static const std::set<std::string> matmul{"batch", "m", "n", "k", "bias"};
+  static const std::set<std::string> linear{"m", "n", "k", "bias"};  // rows of all leading dims are m
+  if (k == OpKind::linear) return linear;
   static const std::set<std::string> conv{"n", "c", "h", "w", "k", "r", "s", "stride", "padding", "dilation", "groups", "bias"};
   static const std::set<std::string> pool{"n", "c", "h", "w", "r", "s", "stride", "padding"};
   static const std::set<std::string> adaptive{"n", "c", "h", "w", "out_h", "out_w"};

@@ -173,3 +173,27 @@ TEST_CASE("estimate allocates nothing and is safe to call from several threads",
   t2.join();
   CHECK(a == Approx(b));
 }
+
+TEST_CASE("without curves at the requested thread count, all curves of the nearest count are used", "[mapper]") {
+  HardwareCalibration h = test::make_test_profile();
+  for (auto& c : h.operations) c.threads = 2;
+  h.threads = 2;
+  OperationCalibration dw;
+  dw.op = OpKind::conv2d, dw.precision = Precision::fp32, dw.backend = "eigen", dw.variant = Variant::depthwise, dw.threads = 2;
+  Conv2dShape c = test_conv();
+  c.groups = c.k = 64;
+  dw.samples = {test::sample(OpKind::conv2d, c, Precision::fp32, 5e9)};
+  h.operations.push_back(dw);
+  OperationCalibration far = h.operations[0];  // matmul at 8 threads: farther from 1 than 2 is
+  far.threads = 8;
+  h.operations.push_back(far);
+  MapperOptions o;
+  o.threads = 1;
+  const CalibratedMapper m(h, o);
+  const Estimate e = m.estimate(sg(OpKind::conv2d, c));
+  CHECK((e.warnings & warn_other_threads));
+  CHECK_FALSE((e.warnings & warn_other_variant));
+  CHECK(e.compute_s == Approx(flops(OpDesc{OpKind::conv2d, c}) / 5e9));
+  // the 2-thread matmul curve (50 GFLOP/s at 256^3), not the 8-thread copy
+  CHECK(m.estimate(sg(OpKind::matmul, MatmulShape{1, 256, 256, 256, false})).compute_s == Approx(2.0 * 256 * 256 * 256 / 50e9));
+}

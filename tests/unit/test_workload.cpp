@@ -94,3 +94,12 @@ TEST_CASE("load_workload reports files that are not JSON", "[workload]") {
     CHECK(std::string(e.what()).find(f.path + ": not valid JSON") == 0);
   }
 }
+
+TEST_CASE("linear has no batch field and pooling stride null means the default", "[workload]") {
+  const Workload w = parse_workload(with_subgraph({{"name", "fc"}, {"op", "linear"}, {"batch", 8}, {"m", 4}, {"n", 4}, {"k", 4}}), "w.json");
+  REQUIRE(w.warnings.size() == 1);
+  CHECK(w.warnings[0] == "subgraph 'fc': field 'batch' is not used by op linear and was ignored");
+  const Workload p = parse_workload(
+      with_subgraph({{"name", "p"}, {"op", "avgpool"}, {"n", 1}, {"c", 4}, {"h", 8}, {"w", 8}, {"r", 2}, {"stride", nullptr}}), "w.json");
+  CHECK(std::get<Pool2dShape>(p.subgraphs[0].graph.op.shape).stride_h == 2);
+}

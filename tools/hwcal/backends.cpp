@@ -5,6 +5,7 @@
 #include <hwcal/error.hpp>
 #include <hwcal/measure.hpp>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -20,7 +21,7 @@ std::unique_ptr<Backend> make_onednn_backend();  // backend_onednn.cpp
 
 namespace {
 
-#if HWCAL_TOOL_TORCH
+#if HWCAL_TOOL_TORCH || HWCAL_TOOL_CUDA
 std::string executable_dir() {
   char buf[4096];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -29,9 +30,9 @@ std::string executable_dir() {
   return p.substr(0, p.find_last_of('/'));
 }
 
-/// The ATen backend lives in a plugin so that only `--backend torch` pays for
-/// loading libtorch. Searched: $HWCAL_PLUGIN_DIR, next to the executable, the
-/// install directory.
+/// The ATen and CUDA backends live in plugins so that only `--backend torch`
+/// or `--backend cuda` pays for loading libtorch or cuBLAS/cuDNN. Searched:
+/// $HWCAL_PLUGIN_DIR, next to the executable, the install directory.
 std::unique_ptr<Backend> load_plugin(const std::string& name) {
   const std::string file = "hwcal_backend_" + name + ".so";
   std::vector<std::string> dirs;
@@ -66,6 +67,11 @@ std::unique_ptr<Backend> load_plugin(const std::string& name) {
 }
 #endif
 
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
 }  // namespace
 
 std::vector<std::string> available_backends() {
@@ -79,6 +85,9 @@ std::vector<std::string> available_backends() {
 #endif
 #if HWCAL_TOOL_TORCH
   v.push_back("torch");
+#endif
+#if HWCAL_TOOL_CUDA
+  v.push_back("cuda");
 #endif
   return v;
 }
@@ -96,13 +105,16 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
 #if HWCAL_TOOL_TORCH
   if (name == "torch") return load_plugin("torch");
 #endif
+#if HWCAL_TOOL_CUDA
+  if (name == "cuda") return load_plugin("cuda");
+#endif
   std::string known;
   for (const auto& b : available_backends()) known += (known.empty() ? "" : ", ") + b;
   const bool exists = name == "openblas" || name == "onednn" || name == "torch" || name == "cuda";
   if (exists)
     throw UnavailableError("backend '" + name + "' is not built into this hwcal (built: " + known +
-                           "); configure with -DHWCAL_WITH_" + (name == "cuda" ? std::string("CUDA") : name) +
-                           "=ON and its library installed");
+                           "); configure with " + (name == "cuda" ? std::string("-DHWCAL_ENABLE_CUDA=ON") : "-DHWCAL_WITH_" + upper(name) + "=ON") +
+                           " and its library installed");
   throw UnavailableError("unknown backend '" + name + "' (built: " + known + ")");
 }
 

@@ -22,11 +22,16 @@
 #error "hwcal/cuda headers need the hwcal::cuda CMake target (HWCAL_HAS_CUDA=1)"
 #endif
 
+#include <hwcal/cuda/bandwidth.hpp>
 #include <hwcal/cuda/compute_ops.hpp>
 #include <hwcal/cuda/context.hpp>
 #include <hwcal/cuda/device.hpp>
+#include <hwcal/cuda/measure.hpp>
 #include <hwcal/cuda/memory_ops.hpp>
+#include <hwcal/cuda/nvml.hpp>
+#include <hwcal/cuda/peaks.hpp>
 #include <hwcal/kernel.hpp>
+#include <hwcal/schema.hpp>
 
 #include <memory>
 #include <string>
@@ -197,7 +202,77 @@ class CudaBackend final : public Backend {
     ctx_->sync();
   }
 
+  /// Device time with CUDA events, L2 flushed before every sample: weights in
+  /// a real forward pass come from HBM, not a warm L2. Samples taken while the
+  /// GPU throttled are discarded (cuda/measure.hpp).
+  Measurement measure_kernel(Kernel& k, const MeasureOptions& opt) override {
+    DeviceGuard guard(ctx_->device());
+    if (!timer_) {
+      timer_ = std::make_unique<Timer>(ctx_->device());
+      timer_->calibrate_flush(ctx_->stream());
+    }
+    DeviceMeasureOptions o;
+    o.stop = opt;
+    o.cache = CacheState::cold;
+    return timer_->measure([&] { k.run(); }, ctx_->stream(), o, clocks());
+  }
+
+  /// Device block, theoretical peaks, the L2/HBM bandwidth sweep and the
+  /// eager launch overhead.
+  bool calibrate_target(HardwareCalibration& h, const TargetOptions& opt,
+                        const std::function<void(const std::string&)>& progress) override {
+    const int dev = ctx_->device();
+    DeviceGuard guard(dev);
+    h.device = ctx_->info();
+    h.peaks = theoretical_peaks(*h.device);
+    const BandwidthPeak hbm = dram_bandwidth(*h.device);
+    h.warnings.push_back("theoretical DRAM bandwidth: " + (hbm.gbps ? std::to_string(static_cast<long long>(*hbm.gbps)) + " GB/s (" : "unknown (") +
+                         hbm.derivation + ")");
+    if (opt.memory) {
+      for (std::int64_t ws : bandwidth_sizes(std::int64_t{64} << 10, std::int64_t{1} << 30, opt.quick ? 1 : 2)) {
+        progress("bandwidth: triad over " + std::to_string(ws >> 10) + " KiB");
+        h.memory.sweep.push_back(measure_bandwidth(dev, BandwidthKernel::triad, ws, opt.measure, clocks()));
+      }
+      for (BandwidthKernel k : {BandwidthKernel::read, BandwidthKernel::copy, BandwidthKernel::triad}) {
+        progress(std::string("bandwidth: ") + std::string(to_string(k)) + " over 1 GiB");
+        h.memory.stream.push_back(measure_bandwidth(dev, k, std::int64_t{1} << 30, opt.measure, clocks()));
+      }
+      const BandwidthPoint* l2 = nullptr;
+      for (const auto& p : h.memory.sweep)
+        if (p.working_set_bytes <= h.device->l2_bytes / 2 && (!l2 || p.gbps > l2->gbps)) l2 = &p;
+      if (l2) h.memory.levels.push_back({"L2", h.device->l2_bytes, l2->working_set_bytes, l2->gbps});
+      const BandwidthPoint& last = h.memory.sweep.back();
+      h.memory.levels.push_back({"HBM", 0, last.working_set_bytes, last.gbps});
+    }
+    progress("launch overhead");
+    const LaunchOverhead lo = measure_launch_overhead(dev, opt.measure);
+    h.overhead.per_call_s = lo.eager.median_s;
+    h.overhead.derivation = "empty kernel, eager launch-to-launch on the host clock (" + std::to_string(lo.eager.median_s * 1e6) +
+                            " us); inside a CUDA graph " + std::to_string(lo.graph.median_s * 1e6) + " us per kernel";
+    return true;
+  }
+
+  /// Clocks and throttling seen over the whole calibration.
+  void annotate_profile(HardwareCalibration& h) override {
+    if (!h.device) return;
+    if (!clocks_ || !clocks_->available()) {
+      h.warnings.push_back("GPU clocks not sampled during the run: " + (clocks_ ? clocks_->why_unavailable() : std::string("no samples")));
+      return;
+    }
+    h.device->measured_sm_clock_mhz = clocks_->mean_sm_mhz();
+    h.device->measured_mem_clock_mhz = clocks_->mean_mem_mhz();
+    h.device->throttled = clocks_->throttled_samples() > 0;
+    if (h.device->throttled)
+      h.warnings.push_back("GPU throttled in " + std::to_string(clocks_->throttled_samples()) + " of " +
+                           std::to_string(clocks_->samples()) + " clock samples; throttled timing batches were discarded");
+  }
+
  private:
+  ClockMonitor* clocks() {
+    if (!clocks_) clocks_ = std::make_unique<ClockMonitor>(ctx_->device());
+    return clocks_->available() ? clocks_.get() : nullptr;
+  }
+
   static constexpr const char* tf32_memory_note =
       "tf32 changes only tensor-core math; memory-bound ops at tf32 are the fp32 kernels (measure fp32)";
 
@@ -258,6 +333,8 @@ class CudaBackend final : public Backend {
   }
 
   std::shared_ptr<DeviceContext> ctx_;
+  std::unique_ptr<Timer> timer_;
+  std::unique_ptr<ClockMonitor> clocks_;
 };
 
 }  // namespace cuda

@@ -77,9 +77,11 @@ class GemmKernel final : public CudaKernel {
       ptr.bias = bias_.get();
     }
     if (p == Precision::fp8) {
-      scales_ = ctx().random(DType::f32, 2, 1.0, 1.0);  // unit scales, as torch._scaled_mm with scale 1
+      // Unit scales, as torch._scaled_mm with scale 1; each scalar on its own
+      // 16-byte boundary (cuBLASLt rejects misaligned scale pointers).
+      scales_ = ctx().random(DType::f32, 8, 1.0, 1.0);
       ptr.scale_a = scales_.memory.as<float>();
-      ptr.scale_b = scales_.memory.as<float>() + 1;
+      ptr.scale_b = scales_.memory.as<float>() + 4;
     }
     GemmProblem problem{p, layout_, batch_, m_, n_, k_, post_.epilogue, 1.0};
     gemm_ = std::make_unique<LtGemm>(ctx().lt(), problem, ptr, ctx().gemm_workspace(), ctx().gemm_workspace_size());

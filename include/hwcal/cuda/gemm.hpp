@@ -26,6 +26,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -195,6 +196,9 @@ class LtGemm {
     }
     tuned_ = n;
     HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+    if (!std::isfinite(best))
+      throw UnavailableError("cuBLASLt offered " + std::to_string(n) +
+                             " algorithms for this problem and none launched (CUBLAS_STATUS_NOT_SUPPORTED)");
   }
 
   /// "cublasLt algo 66 tile 20 stages 8 splitK 1 (fastest of 6 heuristics)".

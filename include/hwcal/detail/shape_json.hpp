@@ -30,9 +30,9 @@ inline void read_pair(const JsonReader& obj, std::string_view key, i64 def, i64&
 
 inline nlohmann::json pair_json(i64 h, i64 w) { return h == w ? nlohmann::json(h) : nlohmann::json::array({h, w}); }
 
-/// Parses the shape fields of `kind` from the object `obj`. Shape validity
-/// (positivity, divisibility) is checked here too, naming the first field
-/// involved.
+/// Parses the shape fields of `kind` from the object `obj`. Type errors name
+/// the field; shape validity (positivity, divisibility, a kernel larger than
+/// its input) involves several fields and names the object, with the reason.
 inline Shape shape_from_json(OpKind kind, const JsonReader& obj) {
   obj.expect_object();
   auto req = [&](std::string_view k) { return obj.at(k).integer(); };
@@ -73,10 +73,12 @@ inline Shape shape_from_json(OpKind kind, const JsonReader& obj) {
       s.w = req("w");
       s.r = req("r");
       s.s = obj.integer_or("s", s.r);
-      i64 sh = 0, sw = 0;
-      read_pair(obj, "stride", 0, sh, sw);
-      s.stride_h = sh == 0 && !obj.has("stride") ? s.r : sh;
-      s.stride_w = sw == 0 && !obj.has("stride") ? s.s : sw;
+      if (obj.find("stride")) {
+        read_pair(obj, "stride", 1, s.stride_h, s.stride_w);
+      } else {  // PyTorch: stride defaults to the window
+        s.stride_h = s.r;
+        s.stride_w = s.s;
+      }
       read_pair(obj, "padding", 0, s.pad_h, s.pad_w);
       shape = s;
       break;

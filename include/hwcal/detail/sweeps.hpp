@@ -16,6 +16,7 @@ namespace detail {
 struct SweepPoint {
   OpDesc op;
   bool quick = false;
+  bool device_only = false;  ///< too large to time on a CPU in reasonable time
 };
 
 inline OpDesc conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups = 1) {
@@ -30,7 +31,10 @@ inline OpDesc conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups = 
 
 inline std::vector<SweepPoint> default_sweep(OpKind kind) {
   std::vector<SweepPoint> v;
-  auto add = [&v](OpDesc op, bool quick = false) { v.push_back({op, quick}); };
+  auto add = [&v](OpDesc op, bool quick = false) { v.push_back({op, quick, false}); };
+  // Sizes where GPUs reach their ceilings (ANCHORS.md compares against them),
+  // first in the list so a budgeted device calibration measures them early.
+  auto add_device = [&v](OpDesc op) { v.insert(v.begin(), {op, false, true}); };
   switch (kind) {
     case OpKind::matmul: {
       // Square GEMMs (bisection order: ends first), skinny rows, then batched
@@ -44,6 +48,7 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       add({kind, MatmulShape{8, 512, 512, 64, false}});
       add({kind, MatmulShape{12, 197, 64, 197, false}});
       add({kind, MatmulShape{32, 64, 64, 64, false}});
+      add_device({kind, MatmulShape{1, 8192, 8192, 8192, false}});
       break;
     }
     case OpKind::linear: {
@@ -56,6 +61,7 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
           if (double(m) * kn[0] * kn[1] > 2.5e9) continue;  // > 5 GFLOP: slow, nothing new
           add({kind, MatmulShape{1, m, kn[1], kn[0], true}}, q);
         }
+      add_device({kind, MatmulShape{1, 8192, 4096, 4096, true}});
       break;
     }
     case OpKind::conv2d: {
@@ -99,6 +105,8 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
         add(conv(n, 128, 56, 128, 3, 1, 32));
         add(conv(n, 512, 14, 512, 3, 2, 32));
       }
+      add_device(conv(64, 512, 28, 512, 3, 1));
+      add_device(conv(64, 256, 56, 256, 3, 1));
       break;
     }
     case OpKind::attention: {
