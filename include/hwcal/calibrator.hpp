@@ -9,8 +9,10 @@
 // whose estimated cost no longer fits the remaining budget are skipped.
 
 #include <hwcal/cpu/detect.hpp>
+#include <hwcal/cpu/flush.hpp>
 #include <hwcal/cpu/peak.hpp>
 #include <hwcal/cpu/stream.hpp>
+#include <hwcal/detail/fit.hpp>
 #include <hwcal/detail/sweeps.hpp>
 #include <hwcal/kernel.hpp>
 #include <hwcal/measure.hpp>
@@ -135,35 +137,35 @@ inline std::string fingerprint(const HostInfo& host, const std::optional<DeviceI
   return buf;
 }
 
-/// The fixed cost of one call: intercept of time vs bytes over the smallest
-/// elementwise samples (relu, add, copy), where the work itself is negligible.
+/// The backend's fixed cost of one call: the intercept of time vs bytes over
+/// the small (L1-sized, <= 64 KiB) samples of its cheapest ops (relu, add,
+/// copy; no broadcast), where the work itself is negligible. Ops with more
+/// fixed cost get their own from their curves (mapper.hpp).
 inline OverheadCalibration fit_overhead(const std::vector<OperationCalibration>& ops) {
   OverheadCalibration o;
   std::vector<double> intercepts;
-  std::string used;
+  std::string used, examined;
   for (const auto& c : ops) {
-    if (c.op != OpKind::relu && c.op != OpKind::add && c.op != OpKind::copy) continue;
+    if ((c.op != OpKind::relu && c.op != OpKind::add && c.op != OpKind::copy) || c.variant == Variant::broadcast) continue;
     std::vector<std::pair<double, double>> pts;  // (bytes, seconds)
-    for (const auto& s : c.samples) pts.push_back({s.bytes, s.time.median_s});
-    std::sort(pts.begin(), pts.end());
-    if (pts.size() > 3) pts.resize(3);
-    if (pts.size() < 2) continue;
-    // Least squares t = a + b * bytes.
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (auto& [x, y] : pts) sx += x, sy += y, sxx += x * x, sxy += x * y;
-    const double n = double(pts.size()), den = n * sxx - sx * sx;
-    const double b = den > 0 ? (n * sxy - sx * sy) / den : 0;
-    const double a = (sy - b * sx) / n;
-    intercepts.push_back(std::clamp(a, 0.0, pts.front().second));
-    used += (used.empty() ? "" : ", ") + std::string(to_string(c.op)) + " " + std::string(to_string(c.precision));
+    for (const auto& s : c.samples)
+      if (s.bytes <= 64 * 1024) pts.push_back({s.bytes, s.time.median_s});
+    const std::string name = std::string(to_string(c.op)) + " " + std::string(to_string(c.precision));
+    examined += (examined.empty() ? "" : ", ") + name;
+    const std::optional<double> a = detail::fixed_cost(pts);
+    if (!a) continue;
+    intercepts.push_back(*a);
+    used += (used.empty() ? "" : ", ") + name;
   }
   if (intercepts.empty()) {
-    o.derivation = "not measured (no small elementwise samples in this profile)";
+    o.derivation = examined.empty() ? "not measured (no small relu, add or copy samples in this profile)"
+                                    : "no fixed cost visible: the time of the small samples of " + examined +
+                                          " grows with their work";
     return o;
   }
   std::sort(intercepts.begin(), intercepts.end());
   o.per_call_s = intercepts[intercepts.size() / 2];
-  o.derivation = "median intercept of time vs bytes over the 3 smallest samples of: " + used;
+  o.derivation = "median intercept of time vs bytes over the samples of at most 64 KiB of: " + used;
   return o;
 }
 
@@ -287,6 +289,22 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   int total_points = 0;
   for (const auto& c : curves) total_points += static_cast<int>(c.points.size());
 
+  // CPU samples are also timed cold (private caches flushed before each run):
+  // what a layer sees inside a model, where its data was last touched a whole
+  // forward pass ago. Devices already time with the L2 flushed.
+  std::optional<cpu::CacheFlusher> flusher;
+  // ...and after other layers ran: tiny instances of every other op on this
+  // backend run first, so the timed op's code paths are as cold as they are
+  // between two layers of a model.
+  std::vector<std::unique_ptr<Kernel>> other_layers;
+  if (cpu_target) {
+    flusher.emplace(h.host, h.threads);
+    for (const OpDesc& t : detail::tiny_ops())
+      if (backend.supports(t, Precision::fp32).usable()) other_layers.push_back(backend.make(t, Precision::fp32));
+  }
+  MeasureOptions cold_opt = mopt;
+  cold_opt.min_samples = std::min(mopt.min_samples, 5);
+  cold_opt.max_time_s = mopt.max_time_s / 2;
   std::map<std::tuple<OpKind, Precision, Variant, int>, OperationCalibration> results;
   int done = 0;
   int active_threads = h.threads;
@@ -307,6 +325,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       if (c.threads != active_threads) backend.set_threads(active_threads = c.threads);
       try {
         auto kernel = backend.make(op, c.precision);
+        if (kernel->needs_prepare()) kernel->prepare();  // restore the input a previous run consumed
         kernel->run();
         const CheckResult chk = kernel->check();
         if (!chk.ok) {
@@ -314,12 +333,29 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           ++done;
           continue;
         }
-        const Measurement m = backend.measure_kernel(*kernel, mopt);
+        // In-place kernels consume their input: time single runs, restoring it first (untimed).
+        const bool restores = kernel->needs_prepare();
+        const Measurement m = restores ? measure_each([&] { kernel->run(); },
+                                                      [&] {
+                                                        kernel->prepare();
+                                                        backend.sync();
+                                                      },
+                                                      mopt)
+                                       : backend.measure_kernel(*kernel, mopt);
         OpSample s;
         s.shape = op.shape;
         s.flops = flops(op);
         s.bytes = bytes(op, c.precision);
         s.time = TimeStats::from(m);
+        if (flusher)
+          s.cold = TimeStats::from(measure_each([&] { kernel->run(); },
+                                                [&] {
+                                                  for (auto& other : other_layers) other->run();
+                                                  if (restores) kernel->prepare();
+                                                  flusher->flush();
+                                                  backend.sync();
+                                                },
+                                                cold_opt));
         s.gflops = s.flops / m.median_s / 1e9;
         s.gbps = s.bytes / m.median_s / 1e9;
         // The profile's peaks are for h.threads; a curve at c.threads is
@@ -407,6 +443,13 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   }
 
   if (h.overhead.derivation.empty()) h.overhead = fit_overhead(h.operations);
+  if (cpu_target) {
+    report("framework", "per-call cost of the framework the backend stands for", 0, 1);
+    if (std::optional<FrameworkCost> fc = backend.framework_cost(mopt)) {
+      h.overhead.framework_s = std::move(fc->per_call_s);
+      h.overhead.framework_derivation = std::move(fc->derivation);
+    }
+  }
   backend.annotate_profile(h);
   const nlohmann::json sw = backend.software();
   for (auto it = sw.begin(); it != sw.end(); ++it) h.software[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();

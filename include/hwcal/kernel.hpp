@@ -16,7 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace hwcal {
@@ -42,6 +44,10 @@ class Kernel {
   /// Which implementation the library picked, where it says (e.g. oneDNN's
   /// "brg:avx512_core"); empty when unknown.
   virtual std::string implementation() const { return {}; }
+  /// Kernels that consume their input (in-place ops) restore it here; the
+  /// calibrator then times single runs with prepare() before each, untimed.
+  virtual bool needs_prepare() const { return false; }
+  virtual void prepare() {}
 };
 
 /// A fusion pattern prepared both ways: one fused call and the unfused chain.
@@ -49,6 +55,13 @@ struct FusionKernels {
   std::unique_ptr<Kernel> fused;
   std::unique_ptr<Kernel> unfused;
   std::string note;  ///< how "fused" is realised (post-op, folded weights, ...)
+};
+
+/// What a framework adds to every call above the library calls a backend
+/// times (eager PyTorch: the Python layer and nn.Module dispatch), per op.
+struct FrameworkCost {
+  std::map<OpKind, double> per_call_s;
+  std::string derivation;
 };
 
 /// What a device backend is asked to measure about its target.
@@ -110,6 +123,10 @@ class Backend {
   }
   /// Adds what was observed during the whole run (e.g. clocks, throttling).
   virtual void annotate_profile(HardwareCalibration& /*profile*/) {}
+
+  /// The framework's own per-call cost, where the backend stands for one
+  /// (TorchBackend: PyTorch's Python layer). Empty for plain libraries.
+  virtual std::optional<FrameworkCost> framework_cost(const MeasureOptions& /*opt*/) { return std::nullopt; }
 };
 
 }  // namespace hwcal

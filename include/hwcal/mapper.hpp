@@ -18,6 +18,13 @@
 // `extrapolated` warning once a feature is more than 2x outside the range. Rates are taken net of
 // the backend's per-call overhead, which is added back once.
 //
+// Two latencies per estimate: `latency_s`, the subgraph run on its own (data
+// warm, as the calibration's repeated timing and as timing one layer in
+// isolation), and `in_sequence_s`, the subgraph run inside a model's forward
+// pass, from the cold timings (private caches flushed before each run): a
+// layer's weights were last touched a whole pass ago. A model's total is the
+// sum of in_sequence_s.
+//
 // Fused subgraphs (conv2d + batchnorm + relu, linear + relu/gelu, matmul +
 // softmax) are predicted as the unfused chain divided by the measured fusion
 // speedup of their pattern. The roofline baseline treats folded ops as free
@@ -36,6 +43,7 @@
 // The mapper is immutable after construction, so it is thread-safe, and
 // estimate() allocates nothing.
 
+#include <hwcal/detail/fit.hpp>
 #include <hwcal/ops.hpp>
 #include <hwcal/schema.hpp>
 
@@ -86,7 +94,14 @@ enum EstimateWarning : std::uint32_t {
 };
 
 struct Estimate {
+  /// The subgraph run on its own, repeatedly (its data warm in cache): what
+  /// timing one layer in isolation measures. Parts below refer to this.
   double latency_s = 0, compute_s = 0, memory_s = 0, overhead_s = 0;
+  /// The subgraph run inside a sequence of others (a model's forward pass):
+  /// its data one cache level further out, from the profile's cold timings.
+  /// Equal to latency_s for devices (timed with the L2 flushed) and for
+  /// profiles without cold timings.
+  double in_sequence_s = 0;
   Bound bound = Bound::compute;
   /// compute ops: achieved / peak of the precision; memory ops: achieved /
   /// memory-sweep bandwidth at the working set. 0 when unknown.
@@ -143,6 +158,7 @@ class CalibratedMapper {
   explicit CalibratedMapper(const HardwareCalibration& profile, MapperOptions opt = {}) {
     threads_ = opt.threads > 0 ? opt.threads : profile.threads;
     overhead_ = profile.overhead.per_call_s;
+    for (const auto& [k, v] : profile.overhead.framework_s) framework_[static_cast<std::size_t>(k)] = v;
     // A device runs asynchronously: the host's launch cost of one op overlaps
     // the device executing the previous one, so an op costs the larger of the
     // two. A CPU op runs on the calling thread: the costs add.
@@ -187,7 +203,7 @@ class CalibratedMapper {
     if (!g.fused) return e;
     // The unfused chain: the main op, then each folded op as its own pass over
     // the main op's output (summed, so their order does not matter).
-    double chain = e.latency_s, lo = e.interval_lo_s, hi = e.interval_hi_s;
+    double chain = e.latency_s, chain_seq = e.in_sequence_s, lo = e.interval_lo_s, hi = e.interval_hi_s;
     std::uint32_t warnings = e.warnings;
     i64 rows = 0, cols = 0;
     MapShape map;
@@ -200,6 +216,7 @@ class CalibratedMapper {
       if (kind == OpKind::softmax) pass.shape = RowsShape{rows, cols};
       const Estimate x = estimate_op(pass, g.precision);
       chain += x.latency_s;
+      chain_seq += x.in_sequence_s;
       lo += x.interval_lo_s;
       hi += x.interval_hi_s;
       warnings |= x.warnings;
@@ -214,6 +231,7 @@ class CalibratedMapper {
     // and the rest of the (sped-up) chain attributed to memory passes.
     Estimate r = e;
     r.latency_s = chain / speedup;
+    r.in_sequence_s = chain_seq / speedup;
     r.compute_s = std::clamp(r.latency_s - r.overhead_s, 0.0, e.compute_s);
     r.memory_s = std::max(0.0, r.latency_s - r.overhead_s - r.compute_s);
     r.bound = r.overhead_s > std::max(r.compute_s, r.memory_s) ? Bound::overhead
@@ -235,7 +253,7 @@ class CalibratedMapper {
     const double dram = bw_.empty() ? 0 : std::exp(bw_.back().second);
     if (bw_.empty()) e.warnings |= warn_no_bandwidth;
     e.memory_s = dram > 0 ? bytes(g.op, g.precision) / dram : 0;
-    e.latency_s = std::max(e.compute_s, e.memory_s);
+    e.latency_s = e.in_sequence_s = std::max(e.compute_s, e.memory_s);
     e.bound = e.compute_s >= e.memory_s ? Bound::compute : Bound::memory;
     e.interval_lo_s = e.interval_hi_s = e.latency_s;
     return e;
@@ -263,13 +281,15 @@ class CalibratedMapper {
     Variant variant;
     int dims = 0;
     bool other_threads = false;
+    double fixed_s = 0;              ///< fixed cost of one call of this op (CPU; devices: the launch)
     std::size_t begin = 0, end = 0;  ///< samples in points_
     Features lo{}, hi{};
   };
   struct Point {
     Features x;
-    float log_rate;  ///< log(work per second), net of the per-call overhead
-    float spread;    ///< relative p10-p90 half width
+    float log_rate;       ///< log(work per second), net of the per-call overhead
+    float log_rate_cold;  ///< the same from the cold timing (= log_rate without one)
+    float spread;         ///< relative p10-p90 half width
   };
   struct FusionPoint {
     FeatureSet anchor;
@@ -312,6 +332,16 @@ class CalibratedMapper {
     cv.variant = c.variant;
     cv.other_threads = other_threads;
     cv.begin = points_.size();
+    // A CPU call's fixed cost differs by op (a oneDNN convolution pays far more
+    // than an elementwise loop): the intercept of time vs work over the
+    // curve's smallest samples, at least the backend's per-call overhead.
+    // Device samples are event-timed device work: their fixed cost is the launch.
+    cv.fixed_s = overhead_;
+    if (!overlap_) {
+      std::vector<std::pair<double, double>> pts;
+      for (std::size_t i = 0; i < c.samples.size(); ++i) pts.push_back({work(c.desc(i), c.precision), c.samples[i].time.median_s});
+      if (const auto a = detail::fixed_cost(pts)) cv.fixed_s = std::max(cv.fixed_s, *a);
+    }
     for (std::size_t d = 0; d < max_features; ++d) cv.lo[d] = std::numeric_limits<float>::max(), cv.hi[d] = -cv.lo[d];
     for (std::size_t i = 0; i < c.samples.size(); ++i) {
       const OpSample& s = c.samples[i];
@@ -320,21 +350,27 @@ class CalibratedMapper {
       cv.dims = f.count;
       const double w = work(op, c.precision);
       const double t = s.time.median_s;
-      // CPU samples include the call's fixed cost; device samples are
-      // event-timed device work and exclude the launch.
-      const double net = overlap_ ? t : std::max(t - overhead_, 0.1 * t);
-      points_.push_back({f.x, float(std::log(std::max(w, 1.0) / net)), float(s.time.rel_spread())});
+      // (a floor keeps launch-bound samples' tiny work time positive)
+      auto net = [&](double seconds) { return overlap_ ? seconds : std::max(seconds - cv.fixed_s, 1e-3 * seconds); };
+      const double t_cold = s.cold ? s.cold->median_s : t;
+      points_.push_back({f.x, float(std::log(std::max(w, 1.0) / net(t))), float(std::log(std::max(w, 1.0) / net(t_cold))),
+                         float(s.time.rel_spread())});
       for (std::size_t d = 0; d < max_features; ++d) cv.lo[d] = std::min(cv.lo[d], f.x[d]), cv.hi[d] = std::max(cv.hi[d], f.x[d]);
     }
     cv.end = points_.size();
     curves_.push_back(cv);
   }
 
-  /// Interpolated log rate at x; also the spread and whether x is outside the range.
-  void interpolate(const Curve& c, const Features& x, double& log_rate, double& spread, bool& outside) const noexcept {
-    outside = false;
+  struct Interpolated {
+    double log_rate = 0, log_rate_cold = 0, spread = 0.5;
+    bool outside = false;  ///< a feature more than 2x beyond the measured range
+  };
+
+  /// Interpolated (warm and cold) log rates at x, with the spread.
+  Interpolated interpolate(const Curve& c, const Features& x) const noexcept {
+    Interpolated r;
     for (int d = 0; d < c.dims; ++d)
-      if (x[d] < c.lo[d] - 1.0f || x[d] > c.hi[d] + 1.0f) outside = true;
+      if (x[d] < c.lo[d] - 1.0f || x[d] > c.hi[d] + 1.0f) r.outside = true;
     if (c.dims == 1) {
       // Linear in log-log between the bracketing sizes, held beyond the ends.
       const Point *below = nullptr, *above = nullptr;
@@ -345,12 +381,14 @@ class CalibratedMapper {
       }
       if (!below) below = above;
       if (!above) above = below;
-      if (!below) return;  // empty curve: callers never build one
+      if (!below) return r;  // empty curve: callers never build one
       const double span = double(above->x[0]) - below->x[0];
       const double t = span > 1e-9 ? (x[0] - below->x[0]) / span : 0.0;
-      log_rate = below->log_rate + t * (double(above->log_rate) - below->log_rate);
-      spread = below->spread + t * (double(above->spread) - below->spread);
-      return;
+      auto lerp = [t](double a, double b) { return a + t * (b - a); };
+      r.log_rate = lerp(below->log_rate, above->log_rate);
+      r.log_rate_cold = lerp(below->log_rate_cold, above->log_rate_cold);
+      r.spread = lerp(below->spread, above->spread);
+      return r;
     }
     // k nearest by squared distance, inverse-square weights.
     constexpr int k = 4;
@@ -377,25 +415,29 @@ class CalibratedMapper {
       best_i[pos] = i;
     }
     if (best_d[0] < 1e-8) {
-      log_rate = points_[best_i[0]].log_rate;
-      spread = points_[best_i[0]].spread;
-      return;
+      const Point& p0 = points_[best_i[0]];
+      r.log_rate = p0.log_rate, r.log_rate_cold = p0.log_rate_cold, r.spread = p0.spread;
+      return r;
     }
-    double wsum = 0, acc = 0, sp = 0;
+    double wsum = 0, acc = 0, acc_cold = 0, sp = 0;
     for (int j = 0; j < found; ++j) {
       const double w = 1.0 / best_d[j];
+      const Point& pj = points_[best_i[j]];
       wsum += w;
-      acc += w * points_[best_i[j]].log_rate;
-      sp += w * points_[best_i[j]].spread;
+      acc += w * pj.log_rate;
+      acc_cold += w * pj.log_rate_cold;
+      sp += w * pj.spread;
     }
-    log_rate = acc / wsum;
+    r.log_rate = acc / wsum;
+    r.log_rate_cold = acc_cold / wsum;
     // Disagreement between the neighbours adds to the measured spread.
     double var = 0;
     for (int j = 0; j < found; ++j) {
-      const double d = points_[best_i[j]].log_rate - log_rate;
+      const double d = points_[best_i[j]].log_rate - r.log_rate;
       var += d * d / best_d[j];
     }
-    spread = sp / wsum + std::sqrt(var / wsum);
+    r.spread = sp / wsum + std::sqrt(var / wsum);
+    return r;
   }
 
   const Curve* find_curve(OpKind k, Precision p, Variant v, std::uint32_t& warnings) const noexcept {
@@ -470,22 +512,24 @@ class CalibratedMapper {
       if (c) e.warnings |= warn_equivalent_gemm;
     }
 
-    double rate = 0, spread = 0.5;
+    double rate = 0, rate_cold = 0, spread = 0.5, fixed = overhead_;
     if (c) {
-      double log_rate = 0;
-      bool outside = false;
-      interpolate(*c, features(lookup).x, log_rate, spread, outside);
-      rate = std::exp(log_rate) * scale;
-      if (outside) e.warnings |= warn_extrapolated;
+      fixed = c->fixed_s;
+      const Interpolated in = interpolate(*c, features(lookup).x);
+      rate = std::exp(in.log_rate) * scale;
+      rate_cold = std::exp(in.log_rate_cold) * scale;
+      spread = in.spread;
+      if (in.outside) e.warnings |= warn_extrapolated;
       if (c->other_threads) e.warnings |= warn_other_threads;
       if (e.warnings & (warn_other_precision | warn_other_variant | warn_equivalent_gemm)) spread += 0.25;
     } else {
       e.warnings |= warn_no_curve;
-      rate = compute ? 0.5 * peak_any : bandwidth(by);
+      rate = rate_cold = compute ? 0.5 * peak_any : bandwidth(by);
     }
     // The curve's rate is FLOP/s for compute ops and B/s otherwise; an
     // equivalent-GEMM lookup keeps the op's own FLOP count.
     const double body = rate > 0 ? w / rate : 0;
+    const double body_cold = rate_cold > 0 ? w / rate_cold : 0;
     const double bw = bandwidth(by);
     if (bw_.empty()) e.warnings |= warn_no_bandwidth;
     if (compute) {
@@ -497,13 +541,20 @@ class CalibratedMapper {
       e.compute_s = peak_any > 0 ? fl / peak_any : 0;
       e.efficiency = bw > 0 && body > 0 ? (by / body) / bw : 0;
     }
-    e.overhead_s = overhead_;
+    // The framework's own per-call cost (Python dispatch) adds to the library's.
+    e.overhead_s = fixed + framework_[static_cast<std::size_t>(op.kind)];
     const double m = std::max(e.compute_s, e.memory_s);
     auto total = [&](double t) { return overlap_ ? std::max(e.overhead_s, t) : e.overhead_s + t; };
     e.latency_s = total(m);
     e.bound = e.overhead_s > m ? Bound::overhead : e.compute_s >= e.memory_s ? Bound::compute : Bound::memory;
     e.interval_lo_s = total(m * std::exp(-spread));
     e.interval_hi_s = total(m * std::exp(spread));
+    // In a sequence, the op's cold bytes (weights, outputs: cold_byte_share)
+    // come at the cold rate and its activation input at the warm one; the
+    // other bound (memory time of a compute op, arithmetic of a memory op) is
+    // unchanged.
+    const double body_seq = body + (body_cold - body) * cold_byte_share(op, p);
+    e.in_sequence_s = total(std::max(body_seq, compute ? e.memory_s : e.compute_s));
     return e;
   }
 
@@ -538,6 +589,7 @@ class CalibratedMapper {
 
   int threads_ = 1;
   double overhead_ = 0;
+  std::array<double, op_kind_count> framework_{};  ///< per-call framework cost by op
   bool overlap_ = false;
   std::array<double, all_precisions.size()> peak_{};
   std::vector<std::pair<double, double>> bw_;  ///< (log2 working set, log bytes/s)

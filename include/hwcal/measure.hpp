@@ -105,6 +105,15 @@ inline Measurement summarize(std::vector<double> samples) {
   return m;
 }
 
+/// The summary of a finished sampling loop, keeping its bookkeeping.
+inline Measurement finish_measurement(std::vector<double> samples, std::int64_t iterations, bool converged, double start_s) {
+  Measurement m = summarize(std::move(samples));
+  m.converged = converged;
+  m.iterations = iterations;
+  m.total_s = now_s() - start_s;
+  return m;
+}
+
 /// Times `run` (one execution per call). `sync` is called after each batch of
 /// runs before the clock is read, for asynchronous devices; CPU callers omit it.
 template <class Run, class Sync, class = std::enable_if_t<std::is_invocable_v<Sync&>>>
@@ -143,18 +152,39 @@ Measurement measure(Run&& run, Sync&& sync, const MeasureOptions& opt = {}) {
       }
     }
   }
-  const bool converged = m.converged;
-  const std::int64_t iterations = m.iterations;
-  m = summarize(std::move(samples));
-  m.converged = converged;
-  m.iterations = iterations;
-  m.total_s = now_s() - start;
-  return m;
+  return finish_measurement(std::move(samples), m.iterations, m.converged, start);
 }
 
 template <class Run>
 Measurement measure(Run&& run, const MeasureOptions& opt = {}) {
   return measure(std::forward<Run>(run), [] {}, opt);
+}
+
+/// Times single runs of `run`, calling `prepare` (untimed) before each: for
+/// cold-cache timing, where every run must start from the state `prepare`
+/// leaves. Same stop rule; a sample is one run.
+template <class Run, class Prepare>
+Measurement measure_each(Run&& run, Prepare&& prepare, const MeasureOptions& opt = {}) {
+  const double start = now_s();
+  prepare();
+  run();  // warm the code, not the data
+  std::vector<double> samples;
+  bool converged = false;
+  const double sampling_start = now_s();
+  for (;;) {
+    prepare();
+    const double a = now_s();
+    run();
+    samples.push_back(now_s() - a);
+    const double elapsed = now_s() - sampling_start;
+    const int n = static_cast<int>(samples.size());
+    if (n >= opt.max_samples || elapsed >= opt.max_time_s) break;
+    if (n >= opt.min_samples && elapsed >= opt.min_time_s && summarize(samples).rel_spread() <= opt.target_rel_spread) {
+      converged = true;
+      break;
+    }
+  }
+  return finish_measurement(std::move(samples), 1, converged, start);
 }
 
 }  // namespace hwcal

@@ -70,11 +70,14 @@ struct RowsShape {
 };
 
 /// Elementwise ops. A two-input op reads `broadcast` elements of its second
-/// input when it is broadcast (0 = same size as the output).
+/// input when it is broadcast (0 = same size as the output). In place, the
+/// result overwrites the (first) input: no output tensor is allocated and the
+/// footprint halves (nn.ReLU(inplace=True), `x += y`).
 struct ElementwiseShape {
   i64 elements = 0;
   int inputs = 1;
   i64 broadcast = 0;
+  bool inplace = false;
 };
 
 struct AttentionShape {
@@ -266,6 +269,33 @@ inline double fusion_bytes(FusionPattern f, const OpDesc& anchor, Precision p, b
   return anchor_bytes + extra;
 }
 
+/// Share of an op's bytes that are cold when it runs inside a model: all but
+/// its activation input, which the previous layer has just written (weights
+/// were last touched a whole pass ago; outputs land in freshly allocated
+/// memory; a second elementwise input is usually an older skip connection).
+/// In place, the output is the warm input itself.
+inline double cold_byte_share(const OpDesc& op, Precision p) noexcept {
+  using namespace detail;
+  const double total = bytes(op, p), e = element_bytes(p);
+  if (!(total > 0)) return 1.0;
+  const double warm = std::visit(
+      overloaded{
+          [&](const MatmulShape& s) { return double(s.batch) * s.m * s.k * e; },
+          [&](const Conv2dShape& s) { return double(s.n) * s.c * s.h * s.w * e; },
+          [&](const Pool2dShape& s) { return double(s.n) * s.c * s.h * s.w * e; },
+          [&](const AdaptivePoolShape& s) { return double(s.n) * s.c * s.h * s.w * e; },
+          [&](const MapShape& s) { return double(elements_of(s)) * e; },
+          [&](const RowsShape& s) { return double(s.rows) * s.cols * e; },
+          [&](const ElementwiseShape& s) { return (s.inplace ? 2.0 : 1.0) * double(s.elements) * e; },
+          [&](const AttentionShape& s) {  // Q, K and V come from the projection just before
+            return double(s.batch) * s.heads * (double(s.seq_q) + 2.0 * s.seq_kv) * s.head_dim * e;
+          },
+          [&](const BytesShape& s) { return double(s.bytes); },
+      },
+      op.shape);
+  return std::clamp(1.0 - warm / total, 0.0, 1.0);
+}
+
 /// Longest reduction an output element accumulates over (used for numerical
 /// tolerances when checking results).
 inline i64 reduction_length(const OpDesc& op) noexcept {
@@ -284,16 +314,28 @@ inline i64 reduction_length(const OpDesc& op) noexcept {
 
 /// Sub-families of an op whose efficiency curves are kept apart: depthwise and
 /// dense convolutions, unary and binary elementwise, causal attention.
-enum class Variant : std::uint8_t { none, dense, depthwise, grouped, unary, binary, broadcast, full, causal };
+enum class Variant : std::uint8_t {
+  none,
+  dense,
+  depthwise,
+  grouped,
+  unary,
+  binary,
+  broadcast,
+  full,
+  causal,
+  unary_inplace,
+  binary_inplace,
+};
 
 constexpr std::string_view to_string(Variant v) noexcept {
-  constexpr std::array<std::string_view, 9> names{"",      "dense",  "depthwise", "grouped", "unary",
-                                                  "binary", "broadcast", "full",   "causal"};
+  constexpr std::array<std::string_view, 11> names{"",          "dense", "depthwise", "grouped",       "unary",         "binary",
+                                                   "broadcast", "full",  "causal",    "unary_inplace", "binary_inplace"};
   return names[static_cast<std::size_t>(v)];
 }
 
 inline bool parse(std::string_view s, Variant& out) noexcept {
-  for (int i = 0; i <= static_cast<int>(Variant::causal); ++i)
+  for (int i = 0; i <= static_cast<int>(Variant::binary_inplace); ++i)
     if (to_string(static_cast<Variant>(i)) == s) {
       out = static_cast<Variant>(i);
       return true;
@@ -310,8 +352,9 @@ inline Variant variant_of(const OpDesc& op) noexcept {
                           return Variant::grouped;
                         },
                         [](const ElementwiseShape& s) {
-                          if (s.inputs < 2) return Variant::unary;
-                          return s.broadcast > 0 && s.broadcast < s.elements ? Variant::broadcast : Variant::binary;
+                          if (s.inputs < 2) return s.inplace ? Variant::unary_inplace : Variant::unary;
+                          if (s.broadcast > 0 && s.broadcast < s.elements) return Variant::broadcast;
+                          return s.inplace ? Variant::binary_inplace : Variant::binary;
                         },
                         [](const AttentionShape& s) { return s.causal ? Variant::causal : Variant::full; },
                         [](const auto&) { return Variant::none; },

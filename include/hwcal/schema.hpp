@@ -52,7 +52,8 @@ struct TimeStats {
 struct OpSample {
   Shape shape;
   double flops = 0, bytes = 0;
-  TimeStats time;
+  TimeStats time;                     ///< warm: the kernel repeated, data in cache as it left it
+  std::optional<TimeStats> cold;     ///< CPU: each run after the private caches were flushed (data one level out)
   double gflops = 0, gbps = 0;
   std::optional<double> efficiency;  ///< achieved / peak of the precision (compute ops), when a peak is known
   double check_error = 0;            ///< max normalised error of the correctness check (<= 1 passed)
@@ -166,6 +167,10 @@ struct MemoryCalibration {
 struct OverheadCalibration {
   double per_call_s = 0;  ///< fixed cost of one op call on this backend
   std::string derivation;
+  /// What the framework the backend stands for adds per call, by op
+  /// (TorchBackend: Python and nn.Module dispatch); empty for plain libraries.
+  std::map<OpKind, double> framework_s;
+  std::string framework_derivation;
 };
 
 struct HardwareCalibration {
@@ -217,6 +222,7 @@ inline nlohmann::json sample_json(OpKind op, const OpSample& s) {
                       {"gbps", s.gbps},
                       {"check_error", s.check_error}};
   j["efficiency"] = s.efficiency ? nlohmann::json(*s.efficiency) : nlohmann::json(nullptr);
+  if (s.cold) j["cold_time"] = *s.cold;
   if (!s.implementation.empty()) j["implementation"] = s.implementation;
   return j;
 }
@@ -317,6 +323,11 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
   mem["sweep"] = h.memory.sweep;
   mem["stream"] = h.memory.stream;
   j["overhead"] = {{"per_call_s", h.overhead.per_call_s}, {"derivation", h.overhead.derivation}};
+  if (!h.overhead.framework_derivation.empty()) {
+    nlohmann::json f = nlohmann::json::object();
+    for (const auto& [k, v] : h.overhead.framework_s) f[std::string(to_string(k))] = v;
+    j["overhead"]["framework"] = {{"per_call_s", f}, {"derivation", h.overhead.framework_derivation}};
+  }
   j["operations"] = h.operations;
   j["fusions"] = h.fusions;
   j["warnings"] = h.warnings;
@@ -356,6 +367,7 @@ inline OperationCalibration read_operation(const JsonReader& r) {
     o.flops = s.at("flops").non_negative();
     o.bytes = s.at("bytes").non_negative();
     o.time = read_time(s.at("time"));
+    if (auto cold = s.find("cold_time")) o.cold = read_time(*cold);
     o.gflops = s.number_or("gflops", 0);
     o.gbps = s.number_or("gbps", 0);
     if (auto e = s.find("efficiency")) o.efficiency = e->non_negative();
@@ -517,6 +529,17 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
   if (auto o = r.find("overhead")) {
     h.overhead.per_call_s = o->at("per_call_s").non_negative();
     h.overhead.derivation = o->string_or("derivation", "");
+    if (auto f = o->find("framework")) {
+      const JsonReader per = f->at("per_call_s");
+      per.expect_object();
+      for (auto it = per.json().begin(); it != per.json().end(); ++it) {
+        const JsonReader item(*it, file, per.pointer() + "/" + detail::pointer_token(it.key()));
+        OpKind k;
+        if (!parse(it.key(), k)) item.fail("unknown op '" + it.key() + "'");
+        h.overhead.framework_s[k] = item.non_negative();
+      }
+      h.overhead.framework_derivation = f->string_or("derivation", "");
+    }
   }
   if (auto ops = r.find("operations"))
     for (std::size_t i = 0; i < ops->size(); ++i) h.operations.push_back(detail::read_operation(ops->at(i)));

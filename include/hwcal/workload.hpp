@@ -47,7 +47,7 @@ inline const std::set<std::string>& shape_fields(OpKind k) {
   static const std::set<std::string> adaptive{"n", "c", "h", "w", "out_h", "out_w"};
   static const std::set<std::string> map{"n", "c", "h", "w"};
   static const std::set<std::string> rows{"rows", "cols"};
-  static const std::set<std::string> elementwise{"elements", "inputs", "broadcast"};
+  static const std::set<std::string> elementwise{"elements", "inputs", "broadcast", "inplace"};
   static const std::set<std::string> attention{"batch", "heads", "seq_q", "seq_kv", "head_dim", "causal"};
   static const std::set<std::string> moves{"bytes"};
   static const std::set<std::string>* table[] = {&matmul, &conv, &pool, &adaptive, &map, &rows, &elementwise, &attention, &moves};

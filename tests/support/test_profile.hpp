@@ -14,13 +14,13 @@ namespace hwcal::test {
 
 inline constexpr double overhead_s = 1e-6;
 
-inline OpSample sample(OpKind k, Shape shape, Precision p, double rate) {
+inline OpSample sample(OpKind k, Shape shape, Precision p, double rate, double fixed = overhead_s) {
   OpSample s;
   s.shape = shape;
   const OpDesc op{k, shape};
   s.flops = flops(op);
   s.bytes = bytes(op, p);
-  s.time.median_s = overhead_s + work(op, p) / rate;
+  s.time.median_s = fixed + work(op, p) / rate;
   s.time.mad_s = 0.01 * s.time.median_s;
   s.time.p10_s = 0.98 * s.time.median_s;
   s.time.p90_s = 1.02 * s.time.median_s;
@@ -71,8 +71,16 @@ inline HardwareCalibration make_test_profile() {
 
   OperationCalibration relu;
   relu.op = OpKind::relu, relu.precision = Precision::fp32, relu.backend = "eigen", relu.variant = Variant::unary, relu.threads = 1;
-  relu.samples = {sample(OpKind::relu, ElementwiseShape{1 << 10, 1, 0}, Precision::fp32, 10e9),
+  relu.samples = {sample(OpKind::relu, ElementwiseShape{1 << 8, 1, 0}, Precision::fp32, 10e9),
+                  sample(OpKind::relu, ElementwiseShape{1 << 10, 1, 0}, Precision::fp32, 10e9),
+                  sample(OpKind::relu, ElementwiseShape{1 << 12, 1, 0}, Precision::fp32, 10e9),
                   sample(OpKind::relu, ElementwiseShape{1 << 20, 1, 0}, Precision::fp32, 100e9)};
+  // cold: the same sizes at half the rate (data one cache level out)
+  for (auto& s : relu.samples) {
+    TimeStats cold = s.time;
+    cold.median_s = overhead_s + 2 * (s.time.median_s - overhead_s);
+    s.cold = cold;
+  }
   h.operations.push_back(relu);
 
   OperationCalibration conv;

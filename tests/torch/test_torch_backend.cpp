@@ -266,3 +266,34 @@ TEST_CASE("torch backend: set_threads drives ATen and OpenBLAS", "[torch]") {
   CHECK_THROWS_AS(backend.set_threads(0), Error);
   backend.set_threads(before);
 }
+
+TEST_CASE("torch backend: in-place activations and adds, restored by prepare()", "[torch]") {
+  aten::TorchBackend backend;
+  for (const OpDesc& op : {OpDesc{OpKind::relu, ElementwiseShape{1000, 1, 0, true}}, OpDesc{OpKind::silu, ElementwiseShape{1000, 1, 0, true}},
+                           OpDesc{OpKind::add, ElementwiseShape{1000, 2, 0, true}}, OpDesc{OpKind::mul, ElementwiseShape{1000, 2, 10, true}}}) {
+    INFO(to_string(op.kind));
+    auto k = backend.make(op, Precision::fp32);  // make() runs once: the input is consumed
+    REQUIRE(k->needs_prepare());
+    k->prepare();
+    k->run();
+    CHECK(k->check().ok);
+    if (op.kind != OpKind::relu) {  // relu is idempotent; the others change on a second run
+      k->run();
+      CHECK_FALSE(k->check().ok);
+    }
+  }
+}
+
+TEST_CASE("torch backend: the framework cost is measured or says why not", "[torch]") {
+  aten::TorchBackend backend;
+  backend.set_threads(1);
+  MeasureOptions o = MeasureOptions::quick();
+  o.max_time_s = 0.01;
+  const std::optional<FrameworkCost> fc = backend.framework_cost(o);
+  REQUIRE(fc.has_value());
+  CHECK_FALSE(fc->derivation.empty());
+  if (fc->derivation.find("not measured") == std::string::npos) {
+    CHECK(fc->per_call_s.count(OpKind::conv2d) == 1);
+    for (const auto& [k, v] : fc->per_call_s) CHECK(v >= 0);
+  }
+}

@@ -58,6 +58,8 @@ TEST_CASE("a quick calibration of a few ops yields a valid profile", "[calibrato
         for (const auto& s : c.samples) {
           CHECK(s.time.median_s > 0);
           CHECK(s.check_error <= 1.0);
+          REQUIRE(s.cold.has_value());  // CPU samples are also timed with the private caches flushed
+          CHECK(s.cold->median_s > 0);
         }
       }
     CHECK(found);

@@ -51,6 +51,8 @@ std::vector<OpDesc> small_ops() {
   };
   for (OpKind k : {OpKind::relu, OpKind::gelu, OpKind::silu, OpKind::sigmoid, OpKind::hardswish, OpKind::hardsigmoid, OpKind::tanh})
     ops.push_back({k, ElementwiseShape{1037, 1, 0}});
+  ops.push_back({OpKind::silu, ElementwiseShape{1037, 1, 0, true}});
+  ops.push_back({OpKind::add, ElementwiseShape{1000, 2, 0, true}});
   return ops;
 }
 
@@ -140,4 +142,20 @@ TEST_CASE("fusion pairs compute the same result fused and unfused", "[cpu]") {
     }
   }
   CHECK_THROWS_AS(b.make_fusion(FusionPattern::conv_relu, OpDesc{OpKind::linear, MatmulShape{1, 2, 2, 2, true}}, Precision::fp32), Error);
+}
+
+TEST_CASE("in-place kernels consume their input and prepare() restores it", "[cpu]") {
+  cpu::EigenBackend b;
+  const OpDesc op{OpKind::add, ElementwiseShape{4096, 2, 0, true}};
+  CHECK(variant_of(op) == Variant::binary_inplace);
+  auto k = b.make(op, Precision::fp32);
+  REQUIRE(k->needs_prepare());
+  k->run();
+  REQUIRE(k->check().ok);
+  k->run();  // a second run adds twice
+  CHECK_FALSE(k->check().ok);
+  k->prepare();
+  k->run();
+  CHECK(k->check().ok);
+  CHECK_FALSE(b.make(OpDesc{OpKind::add, ElementwiseShape{4096, 2, 0, false}}, Precision::fp32)->needs_prepare());
 }

@@ -45,22 +45,30 @@ TEST_CASE("golden: a measured size is predicted as measured", "[mapper]") {
   CHECK(e.bound == Bound::compute);
   CHECK(e.efficiency == Approx(0.5).epsilon(1e-6));
   CHECK(e.warnings == 0);
+  CHECK(e.in_sequence_s == Approx(e.latency_s));  // no cold timing for this curve
   CHECK(e.interval_lo_s < e.latency_s);
   CHECK(e.interval_hi_s > e.latency_s);
 }
 
 TEST_CASE("golden: a 1-D curve interpolates linearly in log-log", "[mapper]") {
   const CalibratedMapper m(test::make_test_profile());
-  // relu at 2^15 elements, halfway (in log2) between 2^10 (10 GB/s) and 2^20 (100 GB/s):
-  // rate sqrt(10 * 100) = 31.62 GB/s; 262144 bytes -> 8.29 us, + 1 us overhead.
+  // relu at 2^15 elements, 3/8 of the way (in log2) from 2^12 (10 GB/s) to 2^20 (100 GB/s):
+  // rate 10^(1 + 3/8) = 23.71 GB/s; 262144 bytes -> 11.06 us, + the 1 us fixed cost
+  // (the intercept of the three smallest sizes, which share one rate).
+  const double rate = std::pow(10.0, 1.0 + 3.0 / 8.0) * 1e9;
   const Estimate e = m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 15, 1, 0}));
-  CHECK(e.memory_s == Approx(262144 / std::sqrt(10e9 * 100e9)).epsilon(1e-5));
-  CHECK(e.latency_s == Approx(1e-6 + 262144 / std::sqrt(10e9 * 100e9)).epsilon(1e-5));
+  CHECK(e.overhead_s == Approx(1e-6));
+  CHECK(e.memory_s == Approx(262144 / rate).epsilon(1e-5));
+  CHECK(e.latency_s == Approx(1e-6 + 262144 / rate).epsilon(1e-5));
   CHECK(e.bound == Bound::memory);
   CHECK(e.compute_s == Approx((1 << 15) / 100e9));
   // efficiency against the memory sweep at 256 KiB: 100 GB/s * 0.5^(4/6)
-  CHECK(e.efficiency == Approx(std::sqrt(10.0 * 100.0) / (100.0 * std::pow(0.5, 4.0 / 6.0))).epsilon(1e-4));
+  CHECK(e.efficiency == Approx(rate / (100e9 * std::pow(0.5, 4.0 / 6.0))).epsilon(1e-4));
   CHECK(e.warnings == 0);
+  // in a sequence: the cold bytes (the output: half of them; the input was just
+  // written by the previous layer) at the cold rate, half the warm one
+  CHECK(cold_byte_share(OpDesc{OpKind::relu, ElementwiseShape{1 << 15, 1, 0}}, Precision::fp32) == Approx(0.5));
+  CHECK(e.in_sequence_s == Approx(1e-6 + 1.5 * 262144 / rate).epsilon(1e-5));
   CHECK(m.bandwidth(1 << 20) == Approx(50e9));
   CHECK(m.bandwidth(1e12) == Approx(10e9));  // held beyond the sweep
 }
@@ -123,6 +131,8 @@ TEST_CASE("fused subgraphs: the unfused chain over the measured speedup", "[mapp
   CHECK(bn.warnings == 0);  // the batchnorm pass hits its measured shape
   const Estimate fused = m.estimate(sg(OpKind::conv2d, c, Precision::fp32, fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)));
   CHECK(fused.latency_s == Approx((conv.latency_s + bn.latency_s + relu.latency_s) / 1.25));
+  CHECK(fused.in_sequence_s == Approx((conv.in_sequence_s + bn.in_sequence_s + relu.in_sequence_s) / 1.25));
+  CHECK(fused.in_sequence_s > fused.latency_s);  // the relu pass is slower cold
   CHECK(fused.warnings == 0);
   CHECK(fused.compute_s + fused.memory_s + fused.overhead_s == Approx(fused.latency_s));
 
@@ -196,4 +206,24 @@ TEST_CASE("without curves at the requested thread count, all curves of the neare
   CHECK(e.compute_s == Approx(flops(OpDesc{OpKind::conv2d, c}) / 5e9));
   // the 2-thread matmul curve (50 GFLOP/s at 256^3), not the 8-thread copy
   CHECK(m.estimate(sg(OpKind::matmul, MatmulShape{1, 256, 256, 256, false})).compute_s == Approx(2.0 * 256 * 256 * 256 / 50e9));
+}
+
+TEST_CASE("each curve has its own fixed cost, from its smallest samples", "[mapper]") {
+  HardwareCalibration h = test::make_test_profile();
+  OperationCalibration& conv = h.operations[2];
+  REQUIRE(conv.op == OpKind::conv2d);
+  // three launch-bound 1x1 convolutions on small maps: 5 us + work at 20 GFLOP/s
+  for (i64 hw : {1, 2, 4}) {
+    Conv2dShape s;
+    s.n = 1, s.c = 16, s.h = s.w = hw, s.k = 16, s.r = s.s = 1, s.bias = false;
+    conv.samples.push_back(test::sample(OpKind::conv2d, s, Precision::fp32, 20e9, 5e-6));
+  }
+  const CalibratedMapper m(h);
+  Conv2dShape q;
+  q.n = 1, q.c = 16, q.h = q.w = 3, q.k = 16, q.r = q.s = 1, q.bias = false;
+  const Estimate e = m.estimate(sg(OpKind::conv2d, q));
+  CHECK(e.overhead_s == Approx(5e-6));
+  CHECK(e.latency_s == Approx(5e-6 + flops(OpDesc{OpKind::conv2d, q}) / 20e9).epsilon(0.01));
+  // the relu curve keeps the backend's 1 us
+  CHECK(m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 9, 1, 0})).overhead_s == Approx(1e-6));
 }

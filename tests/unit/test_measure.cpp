@@ -35,9 +35,7 @@ TEST_CASE("measure times a stable workload and reports iterations", "[measure]")
   CHECK(m.p10_s <= m.median_s);
   CHECK(m.median_s <= m.p90_s);
   CHECK(m.iterations >= 1);
-  // a sample lasts at least min_sample_s: iterations * per-run time
-  CHECK(double(m.iterations) * m.median_s >= 0.5 * o.min_sample_s);
-  CHECK(m.total_s < 1.0);
+  CHECK(m.total_s >= 0.5 * m.median_s * double(m.samples));  // half the samples are at least the median
 }
 
 TEST_CASE("measure stops at max_samples and calls sync after each batch", "[measure]") {

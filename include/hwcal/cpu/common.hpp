@@ -129,20 +129,7 @@ struct BlasGemm {
 };
 #endif
 
-/// Picks `count` output indices spread over [0, n): the first, the last and
-/// pseudo-random ones in between (deterministic).
-inline std::vector<i64> sample_indices(i64 n, int count = reference::check_samples) {
-  std::vector<i64> idx;
-  if (n <= count) {
-    for (i64 i = 0; i < n; ++i) idx.push_back(i);
-    return idx;
-  }
-  hwcal::detail::Rng rng(12345);
-  idx.push_back(0);
-  idx.push_back(n - 1);
-  while (static_cast<int>(idx.size()) < count) idx.push_back(rng.below(n));
-  return idx;
-}
+using reference::sample_indices;
 
 }  // namespace cpu
 }  // namespace hwcal

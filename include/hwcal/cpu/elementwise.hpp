@@ -78,37 +78,48 @@ class ElementwiseKernel final : public Kernel {
     // Inputs away from 0 for div's denominator; activations see [-4, 4).
     a_ = random_buffer<T>(s_.elements, 21, -4, 4);
     if (s_.inputs == 2) b_ = random_buffer<T>(s_.broadcast > 0 ? s_.broadcast : s_.elements, 22, 0.5, 2);
-    y_ = Buffer<T>::Zero(s_.elements);
+    if (s_.inplace)
+      pristine_ = a_;  // the result overwrites a_; prepare() restores it
+    else
+      y_ = Buffer<T>::Zero(s_.elements);
   }
   void run() override {
+    T* y = s_.inplace ? a_.data() : y_.data();
     if (s_.inputs == 2) {
-      parallel_chunks(threads_, s_.elements, [&](i64 i0, i64 i1) {
-        binary_range(kind_, a_.data(), b_.data(), s_.broadcast, y_.data(), i0, i1);
-      });
-    } else {
       parallel_chunks(threads_, s_.elements,
-                      [&](i64 i0, i64 i1) { unary_chunk(kind_, a_.data() + i0, y_.data() + i0, i1 - i0); });
+                      [&](i64 i0, i64 i1) { binary_range(kind_, a_.data(), b_.data(), s_.broadcast, y, i0, i1); });
+    } else {
+      parallel_chunks(threads_, s_.elements, [&](i64 i0, i64 i1) { unary_chunk(kind_, a_.data() + i0, y + i0, i1 - i0); });
     }
+  }
+  bool needs_prepare() const override { return s_.inplace; }
+  void prepare() override {
+    if (!s_.inplace) return;
+    parallel_chunks(threads_, s_.elements, [&](i64 i0, i64 i1) {
+      std::memcpy(a_.data() + i0, pristine_.data() + i0, sizeof(T) * static_cast<std::size_t>(i1 - i0));
+    });
   }
   CheckResult check() override {
     reference::SampledCheck chk(p_, 1);
     // Transcendentals are vectorised approximations (a few ulp): allow 8 ulp.
     reference::SampledCheck loose(p_, 64);
     const bool approx = kind_ == OpKind::gelu || kind_ == OpKind::silu || kind_ == OpKind::sigmoid || kind_ == OpKind::tanh;
+    const Buffer<T>& in = s_.inplace ? pristine_ : a_;
+    const Buffer<T>& out = s_.inplace ? a_ : y_;
     for (i64 i : sample_indices(s_.elements)) {
       const double b = s_.inputs == 2 ? hwcal::detail::as_double(b_[s_.broadcast > 0 ? i % s_.broadcast : i]) : 0.0;
-      (approx ? loose : chk).add(hwcal::detail::as_double(y_[i]), reference::elementwise(kind_, hwcal::detail::as_double(a_[i]), b), "y", i);
+      (approx ? loose : chk).add(hwcal::detail::as_double(out[i]), reference::elementwise(kind_, hwcal::detail::as_double(in[i]), b), "y", i);
     }
     return approx ? loose.result() : chk.result();
   }
-  T* output() noexcept { return y_.data(); }
+  T* output() noexcept { return s_.inplace ? a_.data() : y_.data(); }
 
  private:
   OpKind kind_;
   ElementwiseShape s_;
   Precision p_;
   int threads_;
-  Buffer<T> a_, b_, y_;
+  Buffer<T> a_, b_, y_, pristine_;
 };
 
 /// Shape a bytes-sized tensor takes for copy/transpose/concat: a near-square

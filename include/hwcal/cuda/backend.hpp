@@ -61,6 +61,8 @@ class CudaBackend final : public Backend {
 
   Support supports(const OpDesc& op, Precision p) const override {
     if (auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
+    if (const auto* e = std::get_if<ElementwiseShape>(&op.shape); e && e->inplace)
+      return {SupportLevel::unsupported, "this backend measures elementwise ops out of place only"};
     const DeviceInfo& d = ctx_->info();
     const int cc = d.cc_major * 10 + d.cc_minor;
     const bool low = p == Precision::int8 || p == Precision::fp8;

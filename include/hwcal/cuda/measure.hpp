@@ -145,13 +145,7 @@ class Timer {
     }
     // A device throttled throughout still gets a number; the ClockMonitor says so.
     if (samples.empty()) samples = std::move(discarded);
-    const bool converged = m.converged;
-    const std::int64_t iterations = m.iterations;
-    m = summarize(std::move(samples));
-    m.converged = converged;
-    m.iterations = iterations;
-    m.total_s = now_s() - start;
-    return m;
+    return finish_measurement(std::move(samples), m.iterations, m.converged, start);
   }
 
   /// Device time of one L2 flush, measured once (used to size queues).

@@ -291,5 +291,21 @@ class SampledCheck {
 /// How many outputs to sample per check.
 inline constexpr int check_samples = 64;
 
+/// Which outputs (or rows) a check compares: all of them when there are few,
+/// else the first, the last and pseudo-random ones in between (the same ones
+/// every time).
+inline std::vector<i64> sample_indices(i64 n, int count = check_samples) {
+  std::vector<i64> idx;
+  if (n <= count) {
+    for (i64 i = 0; i < n; ++i) idx.push_back(i);
+    return idx;
+  }
+  detail::Rng rng(12345);
+  idx.push_back(0);
+  idx.push_back(n - 1);
+  while (static_cast<int>(idx.size()) < count) idx.push_back(rng.below(n));
+  return idx;
+}
+
 }  // namespace reference
 }  // namespace hwcal

@@ -116,6 +116,7 @@ inline Shape shape_from_json(OpKind kind, const JsonReader& obj) {
       const bool binary = kind == OpKind::add || kind == OpKind::mul || kind == OpKind::div;
       s.inputs = static_cast<int>(obj.integer_or("inputs", binary ? 2 : 1));
       s.broadcast = obj.integer_or("broadcast", 0);
+      s.inplace = obj.boolean_or("inplace", false);
       shape = s;
       break;
     }
@@ -174,6 +175,7 @@ inline nlohmann::json shape_to_json(const OpDesc& op) {
                  [&](const ElementwiseShape& s) {
                    j = {{"elements", s.elements}, {"inputs", s.inputs}};
                    if (s.broadcast > 0) j["broadcast"] = s.broadcast;
+                   if (s.inplace) j["inplace"] = true;
                  },
                  [&](const AttentionShape& s) {
                    j = {{"batch", s.batch},   {"heads", s.heads},       {"seq_q", s.seq_q},
@@ -211,7 +213,7 @@ inline std::string shape_label(const OpDesc& op) {
           [&](const ElementwiseShape& s) {
             std::string t = x(s.elements);
             if (s.inputs == 2) t += s.broadcast > 0 ? " (+" + x(s.broadcast) + " bcast)" : " x2";
-            return t;
+            return s.inplace ? t + " in place" : t;
           },
           [&](const AttentionShape& s) {
             return x(s.batch) + "x" + x(s.heads) + " q" + x(s.seq_q) + " kv" + x(s.seq_kv) + " d" + x(s.head_dim) +

@@ -55,6 +55,8 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       // tokens x in x out: MLP heads, transformer projections and FFNs.
       const i64 shapes[][2] = {{768, 768}, {1024, 4096}, {4096, 1024}, {512, 512}, {768, 3072}, {3072, 768},
                                {2048, 1000}, {512, 2048}, {1280, 1000}, {4096, 4096}};
+      add({kind, MatmulShape{1, 1, 64, 64, true}}, true);  // launch-bound
+      add({kind, MatmulShape{1, 8, 128, 64, true}});
       for (i64 m : {1, 128, 8, 1024, 32, 256})
         for (auto& kn : shapes) {
           const bool q = (m == 1 || m == 128) && (kn[0] == 768 || kn[0] == 4096);
@@ -104,6 +106,13 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
         // grouped (ResNeXt-style)
         add(conv(n, 128, 56, 128, 3, 1, 32));
         add(conv(n, 512, 14, 512, 3, 2, 32));
+        // launch-bound: squeeze-excitation 1x1 convs on 1x1 maps, tiny maps
+        add(conv(n, 96, 1, 24, 1, 1), q);
+        add(conv(n, 24, 1, 96, 1, 1));
+        add(conv(n, 576, 1, 144, 1, 1));
+        add(conv(n, 16, 7, 16, 3, 1));
+        add(conv(n, 72, 7, 72, 3, 1, 72), q);
+        add(conv(n, 40, 14, 240, 1, 1));
       }
       add_device(conv(64, 512, 28, 512, 3, 1));
       add_device(conv(64, 256, 56, 256, 3, 1));
@@ -121,6 +130,7 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       add({kind, AttentionShape{1, 32, 1, 1024, 128, true}});
       add({kind, AttentionShape{8, 8, 128, 128, 64, true}});
       add({kind, AttentionShape{1, 16, 2048, 2048, 64, true}});
+      add({kind, AttentionShape{1, 1, 16, 16, 32, false}});  // launch-bound
       break;
     }
     case OpKind::maxpool:
@@ -139,6 +149,7 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
         pool(192, 28, 3, 1, 1, false);
         pool(64, 56, 3, 2, 1, false);
         pool(512, 7, 7, 1, 0, q);
+        pool(16, 8, 2, 2, 0, false);  // launch-bound
       }
       break;
     }
@@ -150,6 +161,7 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
         add({kind, AdaptivePoolShape{n, 672, 14, 14, 1, 1}});
         add({kind, AdaptivePoolShape{n, 256, 13, 13, 6, 6}});
         add({kind, AdaptivePoolShape{n, 16, 112, 112, 1, 1}});
+        add({kind, AdaptivePoolShape{n, 16, 4, 4, 1, 1}}, n == 1);  // launch-bound
       }
       break;
     }
@@ -162,6 +174,7 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
         add({kind, MapShape{n, 512, 7, 7}}, n == 1);
         add({kind, MapShape{n, 32, 112, 112}});
         add({kind, MapShape{n, 960, 7, 7}});
+        add({kind, MapShape{n, 16, 4, 4}}, n == 1);  // launch-bound
       }
       break;
     }
@@ -191,8 +204,15 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       const bool binary = kind == OpKind::add || kind == OpKind::mul || kind == OpKind::div;
       const int inputs = binary ? 2 : 1;
       for (i64 e : {i64{1} << 6, i64{1} << 24, i64{1} << 14, i64{1} << 20, i64{1} << 10, i64{1} << 17, i64{1} << 22, i64{1} << 12})
-        add({kind, ElementwiseShape{e, inputs, 0}}, e == (i64{1} << 6) || e == (i64{1} << 14) || e == (i64{1} << 20) ||
-                                                        e == (i64{1} << 24));
+        add({kind, ElementwiseShape{e, inputs, 0}}, e == (i64{1} << 6) || e == (i64{1} << 10) || e == (i64{1} << 14) ||
+                                                        e == (i64{1} << 20) || e == (i64{1} << 24));
+      // in place (nn.ReLU(inplace=True), `x += y`): the sizes activations have
+      for (i64 e : {i64{1} << 10, i64{1} << 20, i64{1} << 14, i64{1} << 17, i64{1} << 22}) {
+        ElementwiseShape s{e, inputs, 0, true};
+        if (kind == OpKind::relu || kind == OpKind::silu || kind == OpKind::hardswish || kind == OpKind::hardsigmoid ||
+            kind == OpKind::add)
+          add({kind, s}, e == (i64{1} << 10) || e == (i64{1} << 20));
+      }
       if (binary) {
         // per-channel broadcast (bias / SE scale) at a few sizes
         add({kind, ElementwiseShape{i64{1} << 20, 2, 256}}, true);
@@ -203,6 +223,31 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
     }
   }
   return v;
+}
+
+/// One tiny instance of every op a model calls as one library call (attention
+/// is several in eager frameworks and is left out): the framework-cost probe
+/// (torch/framework.hpp) and the other layers a cold sample runs before the
+/// timed one (calibrator.hpp).
+inline std::vector<OpDesc> tiny_ops() {
+  std::vector<OpDesc> ops;
+  Conv2dShape c;
+  c.n = 1, c.c = 8, c.h = c.w = 4, c.k = 8, c.r = c.s = 3, c.pad_h = c.pad_w = 1, c.bias = true;
+  ops.push_back({OpKind::conv2d, c});
+  ops.push_back({OpKind::linear, MatmulShape{1, 1, 16, 16, true}});
+  ops.push_back({OpKind::matmul, MatmulShape{1, 8, 8, 8, false}});
+  Pool2dShape p;
+  p.n = 1, p.c = 8, p.h = p.w = 4, p.r = p.s = 2, p.stride_h = p.stride_w = 2;
+  ops.push_back({OpKind::maxpool, p});
+  ops.push_back({OpKind::avgpool, p});
+  ops.push_back({OpKind::adaptive_avgpool, AdaptivePoolShape{1, 8, 4, 4, 1, 1}});
+  ops.push_back({OpKind::batchnorm, MapShape{1, 8, 4, 4}});
+  for (OpKind k : {OpKind::layernorm, OpKind::softmax, OpKind::reduce_mean}) ops.push_back({k, RowsShape{1, 16}});
+  for (OpKind k : {OpKind::add, OpKind::mul, OpKind::div}) ops.push_back({k, ElementwiseShape{64, 2, 0}});
+  for (OpKind k : {OpKind::relu, OpKind::gelu, OpKind::silu, OpKind::sigmoid, OpKind::hardswish, OpKind::hardsigmoid, OpKind::tanh})
+    ops.push_back({k, ElementwiseShape{64, 1, 0}});
+  for (OpKind k : {OpKind::copy, OpKind::transpose, OpKind::concat}) ops.push_back({k, BytesShape{256}});
+  return ops;
 }
 
 /// Anchor shapes of each fusion pattern (three sizes, small to large).

@@ -201,6 +201,8 @@ class OneDnnBackend final : public Backend {
 
   Support supports(const OpDesc& op, Precision p) const override {
     if (const auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
+    if (const auto* e = std::get_if<ElementwiseShape>(&op.shape); e && e->inplace)
+      return {SupportLevel::unsupported, "this backend measures elementwise ops out of place only"};
     if (const auto why = detail::precision_gap(op.kind, p); !why.empty()) return {SupportLevel::unsupported, why};
     // Implementations may depend on the thread count: ask for the one kernels get.
     omp_set_num_threads(ctx_.threads);

@@ -212,20 +212,7 @@ inline std::vector<float> read(const Context& c, const dnnl::memory& m, tag host
   return out;
 }
 
-/// Outputs (or rows) to compare: the first, the last, and pseudo-random ones
-/// in between; all of them when there are few.
-inline std::vector<i64> sample_indices(i64 n, int count = reference::check_samples) {
-  std::vector<i64> idx;
-  if (n <= count) {
-    for (i64 i = 0; i < n; ++i) idx.push_back(i);
-    return idx;
-  }
-  hwcal::detail::Rng rng(12345);
-  idx.push_back(0);
-  idx.push_back(n - 1);
-  while (static_cast<int>(idx.size()) < count) idx.push_back(rng.below(n));
-  return idx;
-}
+using reference::sample_indices;
 
 /// A prepared sequence of primitives on preallocated memories. run() executes
 /// each once through the C API with argument arrays built at make(), so hwcal

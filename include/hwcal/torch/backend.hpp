@@ -18,6 +18,7 @@
 //   kernel.hpp      TorchKernel and the shared check machinery
 //   op_kernels.hpp  one ATen entry point per op
 //   fusion.hpp      linear_bias, conv_bn, attention: fused and unfused
+//   framework.hpp   what PyTorch's Python layer adds per op (measured)
 
 #include <hwcal/config.hpp>
 
@@ -28,6 +29,7 @@
 #include <hwcal/error.hpp>
 #include <hwcal/kernel.hpp>
 #include <hwcal/schema.hpp>
+#include <hwcal/torch/framework.hpp>
 #include <hwcal/torch/fusion.hpp>
 #include <hwcal/torch/op_kernels.hpp>
 #include <hwcal/torch/runtime.hpp>
@@ -65,6 +67,9 @@ class TorchBackend final : public Backend {
       return k;
     });
   }
+
+  /// What PyTorch's Python layer adds per op (torch/framework.hpp).
+  std::optional<FrameworkCost> framework_cost(const MeasureOptions& opt) override { return measure_framework_cost(*this, opt); }
 
   Support supports_fusion(FusionPattern f, Precision p) const override { return fusion_support(f, p); }
 

@@ -36,9 +36,12 @@ class TorchKernel final : public Kernel {
  public:
   using Compute = std::function<at::Tensor()>;
   using Verify = std::function<CheckResult(const at::Tensor& output)>;
+  using Prepare = std::function<void()>;
 
-  TorchKernel(Compute compute, Verify verify, std::string implementation)
-      : compute_(std::move(compute)), verify_(std::move(verify)), implementation_(std::move(implementation)) {}
+  /// `prepare`, when given, restores what run() consumes (in-place ops).
+  TorchKernel(Compute compute, Verify verify, std::string implementation, Prepare prepare = {})
+      : compute_(std::move(compute)), verify_(std::move(verify)), implementation_(std::move(implementation)),
+        prepare_(std::move(prepare)) {}
 
   void run() override {
     at::NoGradGuard no_grad;
@@ -52,6 +55,12 @@ class TorchKernel final : public Kernel {
   }
 
   std::string implementation() const override { return implementation_; }
+  bool needs_prepare() const override { return static_cast<bool>(prepare_); }
+  void prepare() override {
+    if (!prepare_) return;
+    at::NoGradGuard no_grad;
+    prepare_();
+  }
 
   /// Output of the last run(); tests corrupt it to see check() fail.
   const at::Tensor& output() const noexcept { return out_; }
@@ -60,6 +69,7 @@ class TorchKernel final : public Kernel {
   Compute compute_;
   Verify verify_;
   std::string implementation_;
+  Prepare prepare_;
   at::Tensor out_;
 };
 
@@ -81,19 +91,7 @@ struct HostCopy {
   const double* p;
 };
 
-/// Which outputs a check compares: all of them when few, else the first, the
-/// last and random ones in between (the same ones every time).
-inline std::vector<i64> sample_indices(i64 n) {
-  std::vector<i64> idx;
-  if (n <= reference::check_samples) {
-    for (i64 i = 0; i < n; ++i) idx.push_back(i);
-    return idx;
-  }
-  idx = {0, n - 1};
-  hwcal::detail::Rng rng(0xC4EC);
-  while (idx.size() < static_cast<std::size_t>(reference::check_samples)) idx.push_back(rng.below(n));
-  return idx;
-}
+using reference::sample_indices;
 
 inline CheckResult wrong_size(const at::Tensor& out, i64 expected) {
   return {false, 0, 0, "output has " + std::to_string(out.numel()) + " elements, want " + std::to_string(expected)};

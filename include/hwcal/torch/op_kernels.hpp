@@ -237,9 +237,45 @@ inline at::Tensor unary(OpKind k, const at::Tensor& x) {
   }
 }
 
+/// In place, as nn.ReLU(inplace=True) and friends call them (no output tensor).
+inline at::Tensor unary_inplace(OpKind k, at::Tensor& x) {
+  switch (k) {
+    case OpKind::relu: return at::relu_(x);
+    case OpKind::gelu: return at::gelu_(x, "none");
+    case OpKind::silu: return at::silu_(x);
+    case OpKind::sigmoid: return at::sigmoid_(x);
+    case OpKind::hardswish: return at::hardswish_(x);
+    case OpKind::hardsigmoid: return at::hardsigmoid_(x);
+    default: return at::tanh_(x);
+  }
+}
+
 inline std::unique_ptr<TorchKernel> make_elementwise(const OpDesc& op, Precision p, at::ScalarType dt) {
   const auto s = std::get<ElementwiseShape>(op.shape);
   const OpKind k = op.kind;
+  if (s.inplace) {
+    // The op overwrites x; prepare() restores it from a pristine copy (untimed).
+    const i64 bc = s.inputs == 2 && s.broadcast > 0 ? s.broadcast : s.elements;
+    const at::Tensor pristine = s.inputs == 1 ? uniform({s.elements}, dt, 1, -4, 4) : uniform({s.elements / bc, bc}, dt, 1);
+    const at::Tensor b = s.inputs == 1 ? at::Tensor() : (k == OpKind::div ? uniform({bc}, dt, 2, 0.5, 1.5) : uniform({bc}, dt, 2));
+    at::Tensor x = pristine.clone();
+    TorchKernel::Compute compute = [=]() mutable -> at::Tensor {
+      if (s.inputs == 1) return unary_inplace(k, x);
+      return k == OpKind::add ? x.add_(b) : k == OpKind::mul ? x.mul_(b) : x.div_(b);
+    };
+    return std::make_unique<TorchKernel>(
+        std::move(compute),
+        [=](const at::Tensor& out) {
+          const HostCopy ad(pristine);
+          if (s.inputs == 1)
+            return compare_elements(out, s.elements, p, 1, to_string(k).data(),
+                                    [&](i64 i) { return reference::elementwise(k, ad.p[i]); });
+          const HostCopy bd(b);
+          return compare_elements(out, s.elements, p, 1, to_string(k).data(),
+                                  [&](i64 i) { return reference::elementwise(k, ad.p[i], bd.p[i % bc]); });
+        },
+        "at::" + std::string(to_string(k)) + "_ (in place)", [x, pristine]() mutable { x.copy_(pristine); });
+  }
   if (s.inputs == 1) {
     // [-4, 4) reaches the clamped parts of hardsigmoid/hardswish (|x| > 3).
     const at::Tensor a = uniform({s.elements}, dt, 1, -4, 4);
