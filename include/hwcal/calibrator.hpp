@@ -9,7 +9,6 @@
 // whose estimated cost no longer fits the remaining budget are skipped.
 
 #include <hwcal/cpu/detect.hpp>
-#include <hwcal/cpu/flush.hpp>
 #include <hwcal/cpu/peak.hpp>
 #include <hwcal/cpu/stream.hpp>
 #include <hwcal/detail/fit.hpp>
@@ -289,22 +288,6 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   int total_points = 0;
   for (const auto& c : curves) total_points += static_cast<int>(c.points.size());
 
-  // CPU samples are also timed cold (private caches flushed before each run):
-  // what a layer sees inside a model, where its data was last touched a whole
-  // forward pass ago. Devices already time with the L2 flushed.
-  std::optional<cpu::CacheFlusher> flusher;
-  // ...and after other layers ran: tiny instances of every other op on this
-  // backend run first, so the timed op's code paths are as cold as they are
-  // between two layers of a model.
-  std::vector<std::unique_ptr<Kernel>> other_layers;
-  if (cpu_target) {
-    flusher.emplace(h.host, h.threads);
-    for (const OpDesc& t : detail::tiny_ops())
-      if (backend.supports(t, Precision::fp32).usable()) other_layers.push_back(backend.make(t, Precision::fp32));
-  }
-  MeasureOptions cold_opt = mopt;
-  cold_opt.min_samples = std::min(mopt.min_samples, 5);
-  cold_opt.max_time_s = mopt.max_time_s / 2;
   std::map<std::tuple<OpKind, Precision, Variant, int>, OperationCalibration> results;
   int done = 0;
   int active_threads = h.threads;
@@ -347,15 +330,6 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
         s.flops = flops(op);
         s.bytes = bytes(op, c.precision);
         s.time = TimeStats::from(m);
-        if (flusher)
-          s.cold = TimeStats::from(measure_each([&] { kernel->run(); },
-                                                [&] {
-                                                  for (auto& other : other_layers) other->run();
-                                                  if (restores) kernel->prepare();
-                                                  flusher->flush();
-                                                  backend.sync();
-                                                },
-                                                cold_opt));
         s.gflops = s.flops / m.median_s / 1e9;
         s.gbps = s.bytes / m.median_s / 1e9;
         // The profile's peaks are for h.threads; a curve at c.threads is

@@ -15,15 +15,25 @@
 // this is linear interpolation in log-log between the bracketing sizes.
 // Beyond the measured range the nearest samples' rates are held (throughput
 // saturates; along one axis, the end sample's) and the estimate carries an
-// `extrapolated` warning once a feature is more than 2x outside the range. Rates are taken net of
+// `extrapolated` warning once a feature is more than 2x outside the range;
+// a memory op larger than its curve's largest sample has that sample's rate
+// scaled by the memory sweep's bandwidth ratio between the two sizes (the
+// data moves out a cache level, the kernel does not change). Rates are taken net of
 // the backend's per-call overhead, which is added back once.
 //
 // Two latencies per estimate: `latency_s`, the subgraph run on its own (data
 // warm, as the calibration's repeated timing and as timing one layer in
-// isolation), and `in_sequence_s`, the subgraph run inside a model's forward
-// pass, from the cold timings (private caches flushed before each run): a
-// layer's weights were last touched a whole pass ago. A model's total is the
-// sum of in_sequence_s.
+// isolation), and `in_sequence_s`, the subgraph inside a model's forward pass
+// (CPU targets; devices are timed with the L2 flushed and need no second
+// figure). In a pass, data arrives from the cache level its reuse distance
+// (the bytes touched since its last use) reaches, read off the memory sweep:
+//   weights and outputs (ops.hpp cold_byte_share): last touched a pass ago,
+//     reuse distance = the bytes the whole pass moves (SequenceContext);
+//   the activation input: written by the layer before, reuse distance about
+//     that layer's traffic and this one's, 2x the op's bytes;
+// against the op's own bytes in isolation. Each share of bytes adds
+// bytes x (1/bw(reuse distance) - 1/bw(own bytes)) when that is positive.
+// A model's total is the sum of in_sequence_s.
 //
 // Fused subgraphs (conv2d + batchnorm + relu, linear + relu/gelu, matmul +
 // softmax) are predicted as the unfused chain divided by the measured fusion
@@ -72,6 +82,23 @@ struct Subgraph {
   std::uint32_t fused = 0;  ///< fused_bit() of each op folded into `op`
 };
 
+/// Where a subgraph runs: the bytes its forward pass touches in all (the
+/// reuse distance of a layer's weights, last read one pass ago). 0: unknown.
+struct SequenceContext {
+  double pass_bytes = 0;
+};
+
+/// The context of a workload's subgraphs run one after the other.
+template <class It, class Project>
+SequenceContext sequence_context(It first, It last, Project graph_of) noexcept {
+  SequenceContext c;
+  for (; first != last; ++first) {
+    const Subgraph& g = graph_of(*first);
+    c.pass_bytes += bytes(g.op, g.precision);
+  }
+  return c;
+}
+
 enum class Bound : std::uint8_t { compute, memory, overhead };
 
 constexpr const char* to_string(Bound b) noexcept {
@@ -98,9 +125,9 @@ struct Estimate {
   /// timing one layer in isolation measures. Parts below refer to this.
   double latency_s = 0, compute_s = 0, memory_s = 0, overhead_s = 0;
   /// The subgraph run inside a sequence of others (a model's forward pass):
-  /// its data one cache level further out, from the profile's cold timings.
-  /// Equal to latency_s for devices (timed with the L2 flushed) and for
-  /// profiles without cold timings.
+  /// its data as far out as its reuse distance reaches (see the top of this
+  /// file). Equal to latency_s for devices (timed with the L2 flushed) and
+  /// without a SequenceContext.
   double in_sequence_s = 0;
   Bound bound = Bound::compute;
   /// compute ops: achieved / peak of the precision; memory ops: achieved /
@@ -198,8 +225,8 @@ class CalibratedMapper {
   }
 
   /// Latency of one subgraph. Allocation-free.
-  Estimate estimate(const Subgraph& g) const noexcept {
-    Estimate e = estimate_op(g.op, g.precision);
+  Estimate estimate(const Subgraph& g, const SequenceContext& ctx = {}) const noexcept {
+    Estimate e = estimate_op(g.op, g.precision, ctx);
     if (!g.fused) return e;
     // The unfused chain: the main op, then each folded op as its own pass over
     // the main op's output (summed, so their order does not matter).
@@ -214,7 +241,7 @@ class CalibratedMapper {
       OpDesc pass{kind, ElementwiseShape{rows * cols, 1, 0}};
       if (kind == OpKind::batchnorm) pass.shape = map;
       if (kind == OpKind::softmax) pass.shape = RowsShape{rows, cols};
-      const Estimate x = estimate_op(pass, g.precision);
+      const Estimate x = estimate_op(pass, g.precision, ctx);
       chain += x.latency_s;
       chain_seq += x.in_sequence_s;
       lo += x.interval_lo_s;
@@ -284,12 +311,12 @@ class CalibratedMapper {
     double fixed_s = 0;              ///< fixed cost of one call of this op (CPU; devices: the launch)
     std::size_t begin = 0, end = 0;  ///< samples in points_
     Features lo{}, hi{};
+    double max_bytes = 0;            ///< the largest sample's bytes
   };
   struct Point {
     Features x;
-    float log_rate;       ///< log(work per second), net of the per-call overhead
-    float log_rate_cold;  ///< the same from the cold timing (= log_rate without one)
-    float spread;         ///< relative p10-p90 half width
+    float log_rate;  ///< log(work per second), net of the per-call overhead
+    float spread;    ///< relative p10-p90 half width
   };
   struct FusionPoint {
     FeatureSet anchor;
@@ -352,9 +379,8 @@ class CalibratedMapper {
       const double t = s.time.median_s;
       // (a floor keeps launch-bound samples' tiny work time positive)
       auto net = [&](double seconds) { return overlap_ ? seconds : std::max(seconds - cv.fixed_s, 1e-3 * seconds); };
-      const double t_cold = s.cold ? s.cold->median_s : t;
-      points_.push_back({f.x, float(std::log(std::max(w, 1.0) / net(t))), float(std::log(std::max(w, 1.0) / net(t_cold))),
-                         float(s.time.rel_spread())});
+      points_.push_back({f.x, float(std::log(std::max(w, 1.0) / net(t))), float(s.time.rel_spread())});
+      cv.max_bytes = std::max(cv.max_bytes, bytes(op, c.precision));
       for (std::size_t d = 0; d < max_features; ++d) cv.lo[d] = std::min(cv.lo[d], f.x[d]), cv.hi[d] = std::max(cv.hi[d], f.x[d]);
     }
     cv.end = points_.size();
@@ -362,11 +388,11 @@ class CalibratedMapper {
   }
 
   struct Interpolated {
-    double log_rate = 0, log_rate_cold = 0, spread = 0.5;
+    double log_rate = 0, spread = 0.5;
     bool outside = false;  ///< a feature more than 2x beyond the measured range
   };
 
-  /// Interpolated (warm and cold) log rates at x, with the spread.
+  /// Interpolated log rate at x, with the spread.
   Interpolated interpolate(const Curve& c, const Features& x) const noexcept {
     Interpolated r;
     for (int d = 0; d < c.dims; ++d)
@@ -386,7 +412,6 @@ class CalibratedMapper {
       const double t = span > 1e-9 ? (x[0] - below->x[0]) / span : 0.0;
       auto lerp = [t](double a, double b) { return a + t * (b - a); };
       r.log_rate = lerp(below->log_rate, above->log_rate);
-      r.log_rate_cold = lerp(below->log_rate_cold, above->log_rate_cold);
       r.spread = lerp(below->spread, above->spread);
       return r;
     }
@@ -416,20 +441,18 @@ class CalibratedMapper {
     }
     if (best_d[0] < 1e-8) {
       const Point& p0 = points_[best_i[0]];
-      r.log_rate = p0.log_rate, r.log_rate_cold = p0.log_rate_cold, r.spread = p0.spread;
+      r.log_rate = p0.log_rate, r.spread = p0.spread;
       return r;
     }
-    double wsum = 0, acc = 0, acc_cold = 0, sp = 0;
+    double wsum = 0, acc = 0, sp = 0;
     for (int j = 0; j < found; ++j) {
       const double w = 1.0 / best_d[j];
       const Point& pj = points_[best_i[j]];
       wsum += w;
       acc += w * pj.log_rate;
-      acc_cold += w * pj.log_rate_cold;
       sp += w * pj.spread;
     }
     r.log_rate = acc / wsum;
-    r.log_rate_cold = acc_cold / wsum;
     // Disagreement between the neighbours adds to the measured spread.
     double var = 0;
     for (int j = 0; j < found; ++j) {
@@ -482,7 +505,7 @@ class CalibratedMapper {
     return false;
   }
 
-  Estimate estimate_op(const OpDesc& op, Precision p) const noexcept {
+  Estimate estimate_op(const OpDesc& op, Precision p, const SequenceContext& ctx) const noexcept {
     Estimate e;
     const bool compute = is_compute_op(op.kind);
     const double w = work(op, p);
@@ -512,24 +535,23 @@ class CalibratedMapper {
       if (c) e.warnings |= warn_equivalent_gemm;
     }
 
-    double rate = 0, rate_cold = 0, spread = 0.5, fixed = overhead_;
+    double rate = 0, spread = 0.5, fixed = overhead_;
     if (c) {
       fixed = c->fixed_s;
       const Interpolated in = interpolate(*c, features(lookup).x);
       rate = std::exp(in.log_rate) * scale;
-      rate_cold = std::exp(in.log_rate_cold) * scale;
+      if (!compute && by > c->max_bytes && c->max_bytes > 0 && !bw_.empty()) rate *= bandwidth(by) / bandwidth(c->max_bytes);
       spread = in.spread;
       if (in.outside) e.warnings |= warn_extrapolated;
       if (c->other_threads) e.warnings |= warn_other_threads;
       if (e.warnings & (warn_other_precision | warn_other_variant | warn_equivalent_gemm)) spread += 0.25;
     } else {
       e.warnings |= warn_no_curve;
-      rate = rate_cold = compute ? 0.5 * peak_any : bandwidth(by);
+      rate = compute ? 0.5 * peak_any : bandwidth(by);
     }
     // The curve's rate is FLOP/s for compute ops and B/s otherwise; an
     // equivalent-GEMM lookup keeps the op's own FLOP count.
     const double body = rate > 0 ? w / rate : 0;
-    const double body_cold = rate_cold > 0 ? w / rate_cold : 0;
     const double bw = bandwidth(by);
     if (bw_.empty()) e.warnings |= warn_no_bandwidth;
     if (compute) {
@@ -547,13 +569,17 @@ class CalibratedMapper {
     auto total = [&](double t) { return overlap_ ? std::max(e.overhead_s, t) : e.overhead_s + t; };
     e.latency_s = total(m);
     e.bound = e.overhead_s > m ? Bound::overhead : e.compute_s >= e.memory_s ? Bound::compute : Bound::memory;
-    e.interval_lo_s = total(m * std::exp(-spread));
-    e.interval_hi_s = total(m * std::exp(spread));
-    // In a sequence, the op's cold bytes (weights, outputs: cold_byte_share)
-    // come at the cold rate and its activation input at the warm one; the
-    // other bound (memory time of a compute op, arithmetic of a memory op) is
-    // unchanged.
-    const double body_seq = body + (body_cold - body) * cold_byte_share(op, p);
+    const double f = std::exp(spread);
+    e.interval_lo_s = total(m / f);
+    e.interval_hi_s = total(m * f);
+    // In a sequence (top of the file): each share of the op's bytes at the
+    // bandwidth of its reuse distance instead of the op's own working set.
+    double body_seq = body;
+    if (!overlap_ && ctx.pass_bytes > 0 && by > 0 && !bw_.empty()) {
+      const double cold = cold_byte_share(op, p), own = 1 / bandwidth(by);
+      auto extra = [&](double share, double reuse_bytes) { return share * by * std::max(0.0, 1 / bandwidth(reuse_bytes) - own); };
+      body_seq += extra(cold, std::max(ctx.pass_bytes, by)) + extra(1 - cold, 2 * by);
+    }
     e.in_sequence_s = total(std::max(body_seq, compute ? e.memory_s : e.compute_s));
     return e;
   }

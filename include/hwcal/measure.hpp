@@ -7,6 +7,8 @@
 // after at least min_samples and min_time_s, or at max_time_s / max_samples.
 // A sample is the mean of `iterations` back-to-back runs; iterations is
 // chosen once, after warm-up, so that a sample lasts at least min_sample_s.
+// The time cap never leaves a long kernel with one or two samples: it applies
+// from min_samples_at_cap on (and unconditionally at 4x max_time_s).
 
 #include <algorithm>
 #include <chrono>
@@ -46,7 +48,8 @@ struct MeasureOptions {
   double warmup_s = 0.01;           ///< run at least this long before sampling
   double min_sample_s = 50e-6;      ///< batch runs so a sample lasts at least this
   double min_time_s = 0.02;         ///< sample at least this long in total
-  double max_time_s = 0.5;          ///< give up converging after this long
+  double max_time_s = 0.5;          ///< give up converging after this long...
+  int min_samples_at_cap = 3;       ///< ...once this many samples exist (a median of 3 outvotes one outlier)
   int min_samples = 7;
   int max_samples = 400;
   double target_rel_spread = 0.01;  ///< stop when MAD/median falls under this
@@ -82,6 +85,10 @@ inline double quantile_sorted(const std::vector<double>& v, double q) {
   const std::size_t hi = std::min(lo + 1, v.size() - 1);
   const double frac = pos - static_cast<double>(lo);
   return v[lo] * (1 - frac) + v[hi] * frac;
+}
+
+inline bool time_is_up(const MeasureOptions& opt, int n, double elapsed_s) {
+  return elapsed_s >= 4 * opt.max_time_s || (elapsed_s >= opt.max_time_s && n >= opt.min_samples_at_cap);
 }
 }  // namespace detail
 
@@ -143,7 +150,7 @@ Measurement measure(Run&& run, Sync&& sync, const MeasureOptions& opt = {}) {
 
     const double elapsed = b - sampling_start;
     const int n = static_cast<int>(samples.size());
-    if (n >= opt.max_samples || elapsed >= opt.max_time_s) break;
+    if (n >= opt.max_samples || detail::time_is_up(opt, n, elapsed)) break;
     if (n >= opt.min_samples && elapsed >= opt.min_time_s) {
       Measurement s = summarize(samples);
       if (s.rel_spread() <= opt.target_rel_spread) {
@@ -178,7 +185,7 @@ Measurement measure_each(Run&& run, Prepare&& prepare, const MeasureOptions& opt
     samples.push_back(now_s() - a);
     const double elapsed = now_s() - sampling_start;
     const int n = static_cast<int>(samples.size());
-    if (n >= opt.max_samples || elapsed >= opt.max_time_s) break;
+    if (n >= opt.max_samples || detail::time_is_up(opt, n, elapsed)) break;
     if (n >= opt.min_samples && elapsed >= opt.min_time_s && summarize(samples).rel_spread() <= opt.target_rel_spread) {
       converged = true;
       break;

@@ -53,7 +53,6 @@ struct OpSample {
   Shape shape;
   double flops = 0, bytes = 0;
   TimeStats time;                     ///< warm: the kernel repeated, data in cache as it left it
-  std::optional<TimeStats> cold;     ///< CPU: each run after the private caches were flushed (data one level out)
   double gflops = 0, gbps = 0;
   std::optional<double> efficiency;  ///< achieved / peak of the precision (compute ops), when a peak is known
   double check_error = 0;            ///< max normalised error of the correctness check (<= 1 passed)
@@ -222,7 +221,6 @@ inline nlohmann::json sample_json(OpKind op, const OpSample& s) {
                       {"gbps", s.gbps},
                       {"check_error", s.check_error}};
   j["efficiency"] = s.efficiency ? nlohmann::json(*s.efficiency) : nlohmann::json(nullptr);
-  if (s.cold) j["cold_time"] = *s.cold;
   if (!s.implementation.empty()) j["implementation"] = s.implementation;
   return j;
 }
@@ -367,7 +365,6 @@ inline OperationCalibration read_operation(const JsonReader& r) {
     o.flops = s.at("flops").non_negative();
     o.bytes = s.at("bytes").non_negative();
     o.time = read_time(s.at("time"));
-    if (auto cold = s.find("cold_time")) o.cold = read_time(*cold);
     o.gflops = s.number_or("gflops", 0);
     o.gbps = s.number_or("gbps", 0);
     if (auto e = s.find("efficiency")) o.efficiency = e->non_negative();

@@ -75,12 +75,6 @@ inline HardwareCalibration make_test_profile() {
                   sample(OpKind::relu, ElementwiseShape{1 << 10, 1, 0}, Precision::fp32, 10e9),
                   sample(OpKind::relu, ElementwiseShape{1 << 12, 1, 0}, Precision::fp32, 10e9),
                   sample(OpKind::relu, ElementwiseShape{1 << 20, 1, 0}, Precision::fp32, 100e9)};
-  // cold: the same sizes at half the rate (data one cache level out)
-  for (auto& s : relu.samples) {
-    TimeStats cold = s.time;
-    cold.median_s = overhead_s + 2 * (s.time.median_s - overhead_s);
-    s.cold = cold;
-  }
   h.operations.push_back(relu);
 
   OperationCalibration conv;

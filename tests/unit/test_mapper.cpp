@@ -45,7 +45,7 @@ TEST_CASE("golden: a measured size is predicted as measured", "[mapper]") {
   CHECK(e.bound == Bound::compute);
   CHECK(e.efficiency == Approx(0.5).epsilon(1e-6));
   CHECK(e.warnings == 0);
-  CHECK(e.in_sequence_s == Approx(e.latency_s));  // no cold timing for this curve
+  CHECK(e.in_sequence_s == Approx(e.latency_s));  // no SequenceContext: the subgraph alone
   CHECK(e.interval_lo_s < e.latency_s);
   CHECK(e.interval_hi_s > e.latency_s);
 }
@@ -65,19 +65,37 @@ TEST_CASE("golden: a 1-D curve interpolates linearly in log-log", "[mapper]") {
   // efficiency against the memory sweep at 256 KiB: 100 GB/s * 0.5^(4/6)
   CHECK(e.efficiency == Approx(rate / (100e9 * std::pow(0.5, 4.0 / 6.0))).epsilon(1e-4));
   CHECK(e.warnings == 0);
-  // in a sequence: the cold bytes (the output: half of them; the input was just
-  // written by the previous layer) at the cold rate, half the warm one
-  CHECK(cold_byte_share(OpDesc{OpKind::relu, ElementwiseShape{1 << 15, 1, 0}}, Precision::fp32) == Approx(0.5));
-  CHECK(e.in_sequence_s == Approx(1e-6 + 1.5 * 262144 / rate).epsilon(1e-5));
   CHECK(m.bandwidth(1 << 20) == Approx(50e9));
   CHECK(m.bandwidth(1e12) == Approx(10e9));  // held beyond the sweep
+  // in a 64 MiB pass: the output (half the bytes: cold_byte_share) was last
+  // touched a pass ago and comes at the sweep's 64 MiB bandwidth; the input,
+  // just written by the layer before, at 2x the op's bytes (512 KiB); both
+  // instead of the 256 KiB the op moves alone
+  CHECK(cold_byte_share(OpDesc{OpKind::relu, ElementwiseShape{1 << 15, 1, 0}}, Precision::fp32) == Approx(0.5));
+  const double bw_own = 100e9 * std::pow(0.5, 4.0 / 6.0), bw_input = 100e9 * std::pow(0.5, 5.0 / 6.0);
+  const Estimate s = m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 15, 1, 0}), SequenceContext{64 << 20});
+  CHECK(s.latency_s == Approx(e.latency_s));
+  CHECK(s.in_sequence_s ==
+        Approx(1e-6 + 262144 / rate + 131072 * (1 / 10e9 - 1 / bw_own) + 131072 * (1 / bw_input - 1 / bw_own)).epsilon(1e-5));
+  // a pass that fits where the op's own bytes do adds only the input's share
+  const Estimate small = m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 15, 1, 0}), SequenceContext{16 << 10});
+  CHECK(small.in_sequence_s == Approx(1e-6 + 262144 / rate + 131072 * (1 / bw_input - 1 / bw_own)).epsilon(1e-5));
 }
 
 TEST_CASE("beyond the measured range the nearest rate is held and flagged", "[mapper]") {
   const CalibratedMapper m(test::make_test_profile());
   const Estimate e = m.estimate(sg(OpKind::relu, ElementwiseShape{i64{1} << 30, 1, 0}));
-  CHECK(e.memory_s == Approx(8.0 * (i64{1} << 30) / 100e9));
+  // a memory op: the largest sample's rate (100 GB/s at 8 MiB) scaled by the
+  // sweep's bandwidth ratio, 8 GiB (10 GB/s) over 8 MiB
+  const double by = 8.0 * (i64{1} << 30);
+  CHECK(m.bandwidth(8 << 20) == Approx(50e9 * std::sqrt(0.2)));
+  CHECK(e.memory_s == Approx(by / (100e9 * 10e9 / m.bandwidth(8 << 20))));
   CHECK((e.warnings & warn_extrapolated));
+  // a compute op holds its neighbours' rates: no faster than the fastest (80 GFLOP/s)
+  const Estimate g = m.estimate(sg(OpKind::matmul, MatmulShape{1, 8192, 8192, 8192, false}));
+  CHECK(g.compute_s >= 2.0 * 8192 * 8192 * 8192 / 80e9 * (1 - 1e-9));
+  CHECK(g.compute_s <= 2.0 * 8192 * 8192 * 8192 / 10e9);
+  CHECK((g.warnings & warn_extrapolated));
   // half an octave beyond is not flagged
   CHECK_FALSE((m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 20 | 1 << 19, 1, 0})).warnings & warn_extrapolated));
 }
@@ -131,8 +149,15 @@ TEST_CASE("fused subgraphs: the unfused chain over the measured speedup", "[mapp
   CHECK(bn.warnings == 0);  // the batchnorm pass hits its measured shape
   const Estimate fused = m.estimate(sg(OpKind::conv2d, c, Precision::fp32, fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)));
   CHECK(fused.latency_s == Approx((conv.latency_s + bn.latency_s + relu.latency_s) / 1.25));
-  CHECK(fused.in_sequence_s == Approx((conv.in_sequence_s + bn.in_sequence_s + relu.in_sequence_s) / 1.25));
-  CHECK(fused.in_sequence_s > fused.latency_s);  // the relu pass is slower cold
+  // in a sequence: each part's in-sequence time, over the same speedup
+  const SequenceContext ctx{64 << 20};
+  const Estimate fused_seq =
+      m.estimate(sg(OpKind::conv2d, c, Precision::fp32, fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)), ctx);
+  const double parts = m.estimate(sg(OpKind::conv2d, c), ctx).in_sequence_s +
+                       m.estimate(sg(OpKind::batchnorm, MapShape{1, 64, 56, 56}), ctx).in_sequence_s +
+                       m.estimate(sg(OpKind::relu, ElementwiseShape{64 * 56 * 56, 1, 0}), ctx).in_sequence_s;
+  CHECK(fused_seq.in_sequence_s == Approx(parts / 1.25));
+  CHECK(fused_seq.in_sequence_s > fused.latency_s);  // its weights and outputs come from further out
   CHECK(fused.warnings == 0);
   CHECK(fused.compute_s + fused.memory_s + fused.overhead_s == Approx(fused.latency_s));
 
@@ -226,4 +251,12 @@ TEST_CASE("each curve has its own fixed cost, from its smallest samples", "[mapp
   CHECK(e.latency_s == Approx(5e-6 + flops(OpDesc{OpKind::conv2d, q}) / 20e9).epsilon(0.01));
   // the relu curve keeps the backend's 1 us
   CHECK(m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 9, 1, 0})).overhead_s == Approx(1e-6));
+}
+
+TEST_CASE("a sequence's context is the bytes its subgraphs move", "[mapper]") {
+  const std::vector<Subgraph> pass = {sg(OpKind::relu, ElementwiseShape{1024, 1, 0}),
+                                      sg(OpKind::matmul, MatmulShape{1, 64, 64, 64, false}, Precision::fp64)};
+  const SequenceContext c = sequence_context(pass.begin(), pass.end(), [](const Subgraph& g) -> const Subgraph& { return g; });
+  CHECK(c.pass_bytes == Approx(2 * 1024 * 4 + 3 * 64 * 64 * 8));
+  CHECK(sequence_context(pass.begin(), pass.begin(), [](const Subgraph& g) -> const Subgraph& { return g; }).pass_bytes == 0);
 }

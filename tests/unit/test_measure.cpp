@@ -51,3 +51,20 @@ TEST_CASE("measure stops at max_samples and calls sync after each batch", "[meas
   CHECK_FALSE(m.converged);
   CHECK(syncs >= 10);  // warm-up run + one per sample
 }
+
+TEST_CASE("the time cap keeps at least min_samples_at_cap samples of a long run", "[measure]") {
+  MeasureOptions o;
+  o.warmup_s = 0;
+  o.max_time_s = 0.0018;  // shorter than one run (2 ms)
+  o.target_rel_spread = 0;
+  auto sleepy = [] {
+    const double t0 = now_s();
+    while (now_s() - t0 < 0.002) {
+    }
+  };
+  CHECK(measure(sleepy, o).samples == o.min_samples_at_cap);
+  CHECK(measure_each(sleepy, [] {}, o).samples == o.min_samples_at_cap);
+  // ...but never past 4x the cap
+  o.max_time_s = 0.0004;
+  CHECK(measure(sleepy, o).samples == 1);
+}

@@ -62,8 +62,10 @@ int run(const PredictArgs& a) {
   std::vector<Estimate> est;
   est.reserve(w.subgraphs.size());
   double total = 0, isolated = 0, lo = 0, hi = 0;
+  const SequenceContext ctx =
+      sequence_context(w.subgraphs.begin(), w.subgraphs.end(), [](const auto& s) -> const Subgraph& { return s.graph; });
   for (const auto& g : w.subgraphs) {
-    const Estimate& e = est.emplace_back(roofline ? mapper.roofline(g.graph) : mapper.estimate(g.graph));
+    const Estimate& e = est.emplace_back(roofline ? mapper.roofline(g.graph) : mapper.estimate(g.graph, ctx));
     total += e.in_sequence_s, isolated += e.latency_s;
     // the interval scales with the sequence time
     const double k = e.latency_s > 0 ? e.in_sequence_s / e.latency_s : 1;

@@ -95,10 +95,10 @@ void render_operations(const HardwareCalibration& h, const RenderOptions& opt) {
     std::printf("%s%s%s %s, %d thread(s), %s backend%s\n", std::string(to_string(c.op)).c_str(), c.variant == Variant::none ? "" : " ",
                 std::string(to_string(c.variant)).c_str(), std::string(to_string(c.precision)).c_str(), c.threads,
                 c.backend.c_str(), c.emulated ? " (EMULATED)" : "");
-    Table t({"shape", "FLOPs", "bytes", "time", "spread", "cold", "GFLOP/s", "GB/s", "efficiency"});
+    Table t({"shape", "FLOPs", "bytes", "time", "spread", "GFLOP/s", "GB/s", "efficiency"});
     for (const auto& s : c.samples)
       t.row({detail::shape_label(OpDesc{c.op, s.shape}), fmt_num(s.flops / 1e6) + " M", fmt_bytes(s.bytes), fmt_time(s.time.median_s),
-             fmt_num(100 * s.time.rel_spread(), 2) + "%", s.cold ? fmt_time(s.cold->median_s) : "-", fmt_num(s.gflops),
+             fmt_num(100 * s.time.rel_spread(), 2) + "%", fmt_num(s.gflops),
              fmt_num(s.gbps), s.efficiency ? fmt_num(100 * *s.efficiency, 3) + "%" : "-"});
     t.print();
     std::printf("\n");

@@ -126,7 +126,7 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, T* y, T* scrat
       const T* b = xg;
       if (!pointwise) {
         if (threaded_im2col)
-          parallel_for(threads, red, [&](i64 r0, i64 r1) { detail::im2col(s, xg, col, r0, r1); });
+          parallel_for(Gemm::side_threads(threads), red, [&](i64 r0, i64 r1) { detail::im2col(s, xg, col, r0, r1); });
         else
           detail::im2col(s, xg, col, 0, red);
         b = col;

@@ -31,7 +31,7 @@ void matmul_forward(const MatmulShape& s, const T* a, const T* b, T* c, int thre
 template <class Gemm, class T>
 void linear_forward(const MatmulShape& s, const T* x, const T* w, const T* bias, T* y, int threads) {
   if (bias) {
-    parallel_for(threads, s.m, [&](i64 r0, i64 r1) {
+    parallel_for(Gemm::side_threads(threads), s.m, [&](i64 r0, i64 r1) {
       for (i64 r = r0; r < r1; ++r) std::copy(bias, bias + s.n, y + r * s.n);
     });
   }

@@ -23,6 +23,8 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #define HWCAL_X86_KERNELS 1
 #else
 #define HWCAL_X86_KERNELS 0
@@ -235,6 +237,76 @@ __attribute__((target("avx512f,avx512fp16,avx512vl,avx512bw"))) inline double fm
 }
 #endif
 #undef HWCAL_UNROLL12
+
+// AMX: four independent 16x16 fp32 (int32) accumulator tiles, two source
+// tiles each side. A tile multiply does 16 x 16 x 32 bf16 (16 x 16 x 64 int8)
+// multiply-adds. Linux hands out AMX state only on request (arch_prctl).
+#if (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11) || (defined(__clang__) && __clang_major__ >= 12)
+#define HWCAL_HAVE_AMX_INTRINSICS 1
+inline bool amx_permitted() {
+  static const bool ok = [] {
+    constexpr long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
+    return ::syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
+  }();
+  return ok;
+}
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  std::uint16_t colsb[16] = {};
+  std::uint8_t rows[16] = {};
+  TileConfig() {
+    for (int t = 0; t < 8; ++t) colsb[t] = 64, rows[t] = 16;
+  }
+};
+__attribute__((target("amx-tile,amx-bf16"))) inline double amx_bf16(std::int64_t iters) {
+  static const TileConfig cfg;
+  alignas(64) static std::uint16_t data[16 * 32] = {};
+  alignas(64) float out[16 * 16];
+  _tile_loadconfig(&cfg);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_loadd(4, data, 64);
+  _tile_loadd(5, data, 64);
+  _tile_loadd(6, data, 64);
+  _tile_loadd(7, data, 64);
+  for (std::int64_t it = 0; it < iters; ++it) {
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_dpbf16ps(1, 4, 6);
+    _tile_dpbf16ps(2, 7, 5);
+    _tile_dpbf16ps(3, 7, 6);
+  }
+  _tile_stored(0, out, 64);
+  _tile_release();
+  do_not_optimize(out[0]);
+  return static_cast<double>(iters) * 4 * 16 * 16 * 32 * 2;
+}
+__attribute__((target("amx-tile,amx-int8"))) inline double amx_int8(std::int64_t iters) {
+  static const TileConfig cfg;
+  alignas(64) static std::int8_t data[16 * 64] = {};
+  alignas(64) std::int32_t out[16 * 16];
+  _tile_loadconfig(&cfg);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_loadd(4, data, 64);
+  _tile_loadd(5, data, 64);
+  _tile_loadd(6, data, 64);
+  _tile_loadd(7, data, 64);
+  for (std::int64_t it = 0; it < iters; ++it) {
+    _tile_dpbssd(0, 4, 5);
+    _tile_dpbssd(1, 4, 6);
+    _tile_dpbssd(2, 7, 5);
+    _tile_dpbssd(3, 7, 6);
+  }
+  _tile_stored(0, out, 64);
+  _tile_release();
+  do_not_optimize(out[0]);
+  return static_cast<double>(iters) * 4 * 16 * 16 * 64 * 2;
+}
+#endif
 #endif  // HWCAL_X86_KERNELS
 
 struct KernelChoice {
@@ -257,9 +329,15 @@ inline KernelChoice choose_kernel(Precision p, const HostInfo& h) {
       return {f32 ? sse_f32 : sse_f64, f32 ? "mulps+addps (xmm)" : "mulpd+addpd (xmm)", f32 ? 8.0 : 4.0, {}};
     }
     case Precision::bf16:
+#ifdef HWCAL_HAVE_AMX_INTRINSICS
+      if (has_isa(h, "amx_bf16") && amx_permitted()) return {amx_bf16, "tdpbf16ps (AMX tile)", 16.0 * 16 * 32 * 2, {}};
+#endif
       if (avx512 && has_isa(h, "avx512_bf16")) return {dp512_bf16, "vdpbf16ps (zmm)", 64.0, {}};
       return {nullptr, "", 0, "no native bf16 arithmetic (needs avx512_bf16; AMX tile throughput is not measured)"};
     case Precision::int8:
+#ifdef HWCAL_HAVE_AMX_INTRINSICS
+      if (has_isa(h, "amx_int8") && amx_permitted()) return {amx_int8, "tdpbssd (AMX tile)", 16.0 * 16 * 64 * 2, {}};
+#endif
       if (avx512 && has_isa(h, "avx512_vnni")) return {dp512_int8, "vpdpbusd (zmm)", 128.0, {}};
       if (has_isa(h, "avx_vnni")) return {dp256_int8, "vpdpbusd (ymm, AVX-VNNI)", 64.0, {}};
       return {nullptr, "", 0, "no int8 dot-product instruction (needs avx512_vnni or avx_vnni)"};
@@ -348,10 +426,12 @@ inline Peak derive_peak(Precision p, const HostInfo& host, int threads, const Cl
   double per_thread = 0;
   for (double r : rate) per_thread += r / threads;
   const double ipc = per_thread / (clock.ghz * 1e9 * k.ops_per_instruction);
-  // Issue rates are multiples of 1/2 per cycle on the cores we know; snap to
-  // the nearest when within 10%, else keep the measurement and say so.
-  const double rounded = std::round(ipc * 2) / 2;
-  const bool integral = rounded >= 0.5 && std::abs(ipc - rounded) <= 0.1 * rounded;
+  // Issue rates are multiples of 1/2 per cycle (vector units) or powers of
+  // 1/2 below that (AMX: 1/16); snap to the nearest when within 10%, else
+  // keep the measurement and say so.
+  double rounded = std::round(ipc * 2) / 2;
+  if (ipc < 0.375) rounded = std::exp2(std::round(std::log2(std::max(ipc, 1e-6))));
+  const bool integral = rounded > 0 && std::abs(ipc - rounded) <= 0.1 * rounded;
   const double issue = integral ? rounded : ipc;
   peak.gflops = threads * issue * k.ops_per_instruction * clock.ghz;
   std::ostringstream os;
@@ -359,7 +439,7 @@ inline Peak derive_peak(Precision p, const HostInfo& host, int threads, const Cl
   os << threads << " thread(s) x " << issue << " " << k.instruction << "/cycle (measured " << ipc << ") x "
      << k.ops_per_instruction << " ops/instruction x " << clock.ghz << " GHz (measured scalar clock); sustained "
      << threads * per_thread / 1e9 << " GFLOP/s measured (wide vectors may run at a lower clock)";
-  if (!integral) os << "; issue rate not a multiple of 1/2, measured value used";
+  if (!integral) os << "; issue rate not a multiple (or power) of 1/2, measured value used";
   peak.derivation = os.str();
   return peak;
 }

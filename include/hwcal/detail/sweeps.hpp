@@ -207,7 +207,7 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
         add({kind, ElementwiseShape{e, inputs, 0}}, e == (i64{1} << 6) || e == (i64{1} << 10) || e == (i64{1} << 14) ||
                                                         e == (i64{1} << 20) || e == (i64{1} << 24));
       // in place (nn.ReLU(inplace=True), `x += y`): the sizes activations have
-      for (i64 e : {i64{1} << 10, i64{1} << 20, i64{1} << 14, i64{1} << 17, i64{1} << 22}) {
+      for (i64 e : {i64{1} << 10, i64{1} << 20, i64{1} << 14, i64{1} << 17, i64{1} << 22, i64{1} << 24}) {
         ElementwiseShape s{e, inputs, 0, true};
         if (kind == OpKind::relu || kind == OpKind::silu || kind == OpKind::hardswish || kind == OpKind::hardsigmoid ||
             kind == OpKind::add)
@@ -227,8 +227,7 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
 
 /// One tiny instance of every op a model calls as one library call (attention
 /// is several in eager frameworks and is left out): the framework-cost probe
-/// (torch/framework.hpp) and the other layers a cold sample runs before the
-/// timed one (calibrator.hpp).
+/// (torch/framework.hpp).
 inline std::vector<OpDesc> tiny_ops() {
   std::vector<OpDesc> ops;
   Conv2dShape c;
