@@ -206,6 +206,19 @@ enum class Split { products, batch };
 
 const char* to_string(Split s) { return s == Split::products ? "threaded products" : "batch across threads"; }
 
+/// Every product of a batch: one after the other (each threaded by its
+/// library), or the batch split across threads.
+template <class One>
+void run_products(Split split, int threads, i64 batch, const One& one) {
+  if (split == Split::batch) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (i64 bi = 0; bi < batch; ++bi) one(bi);
+  } else {
+    for (i64 bi = 0; bi < batch; ++bi) one(bi);
+  }
+  hwcal::clobber_memory();
+}
+
 /// Direct cblas calls, one per product of the batch.
 template <class T>
 BaselinePoint measure_cblas(const MatmulShape& s, int threads, Split split) {
@@ -214,15 +227,7 @@ BaselinePoint measure_cblas(const MatmulShape& s, int threads, Split split) {
   auto one = [&](i64 bi) {
     cblas_gemm(g.a.data() + bi * s.m * s.k, g.b.data() + bi * s.k * s.n, g.c.data() + bi * s.m * s.n, s);
   };
-  auto run = [&] {
-    if (split == Split::batch) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-      for (i64 bi = 0; bi < s.batch; ++bi) one(bi);
-    } else {
-      for (i64 bi = 0; bi < s.batch; ++bi) one(bi);
-    }
-    hwcal::clobber_memory();
-  };
+  auto run = [&] { run_products(split, threads, s.batch, one); };
   BaselinePoint p;
   p.library = "cblas";
   p.split = to_string(split);
@@ -251,15 +256,7 @@ BaselinePoint measure_eigen(const MatmulShape& s, int threads, Split split) {
     C.push_back(Mat::Zero(s.m, s.n));
   }
   auto one = [&](i64 bi) { C[std::size_t(bi)].noalias() = A[std::size_t(bi)] * B[std::size_t(bi)]; };
-  auto run = [&] {
-    if (split == Split::batch) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-      for (i64 bi = 0; bi < s.batch; ++bi) one(bi);
-    } else {
-      for (i64 bi = 0; bi < s.batch; ++bi) one(bi);
-    }
-    hwcal::clobber_memory();
-  };
+  auto run = [&] { run_products(split, threads, s.batch, one); };
   BaselinePoint p;
   p.library = "eigen";
   p.split = to_string(split);

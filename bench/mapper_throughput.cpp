@@ -13,6 +13,9 @@
 // calibrated points (interpolation), not on them. The mix is walked in order,
 // cycling; the result of every estimate feeds a do-not-optimize sink.
 //
+// The same mix through EstimateCache (memoized estimates) is reported beside
+// it: the rate a search that asks for the same layers again sees.
+//
 // Without --profile it calibrates quickly with the Eigen backend at 1 thread
 // (the ops of the mix, memory and fusion) to get a profile.
 
@@ -20,6 +23,7 @@
 
 #include <hwcal/calibrator.hpp>
 #include <hwcal/cpu/backend.hpp>
+#include <hwcal/estimate_cache.hpp>
 #include <hwcal/mapper.hpp>
 #include <hwcal/measure.hpp>
 #include <hwcal/profile_io.hpp>
@@ -318,6 +322,18 @@ int main(int argc, char** argv) {
               mega(all.max).c_str(), all.median >= goal ? "met" : "not met");
   out["estimates_per_s"] = {{"median", all.median}, {"min", all.min}, {"max", all.max}, {"runs", all.runs}};
   out["goal_per_s"] = goal;
+
+  // Memoized (estimate_cache.hpp): the mix asked for again and again, as a
+  // design-space search asks for the same layers. The first pass fills the
+  // table; a subgraph whose slot another one took is computed again.
+  hwcal::EstimateCache cache(mapper);
+  const Rate cached = rate(mix, runs, seconds, [&cache](const Subgraph& g) { return cache.estimate(g); });
+  const double hit_rate = double(cache.hits()) / double(std::max<std::uint64_t>(1, cache.hits() + cache.misses()));
+  std::printf("  %-24s %12s  (%s - %s)   goal 20 M/s: %s; %.1f%% hits, %zu slots\n", "whole mix, EstimateCache",
+              mega(cached.median).c_str(), mega(cached.min).c_str(), mega(cached.max).c_str(),
+              cached.median >= goal ? "met" : "not met", 100 * hit_rate, cache.slots());
+  out["cached_estimates_per_s"] = {{"median", cached.median}, {"min", cached.min}, {"max", cached.max}, {"runs", cached.runs},
+                                   {"hit_rate", hit_rate}, {"slots", cache.slots()}};
 
   // Per category: where the time goes. Shorter runs: the mix is the headline.
   std::printf("\n  per category (each alone, %d runs):\n", std::max(3, runs / 3));

@@ -17,6 +17,7 @@
 #include <hwcal/auto_calibrate.hpp>
 #include <hwcal/calibrator.hpp>
 #include <hwcal/cpu/backend.hpp>
+#include <hwcal/estimate_cache.hpp>
 #include <hwcal/mapper.hpp>
 #include <hwcal/ops.hpp>
 #include <hwcal/profile_io.hpp>

@@ -25,14 +25,14 @@
 // warm, as the calibration's repeated timing and as timing one layer in
 // isolation), and `in_sequence_s`, the subgraph inside a model's forward pass
 // (CPU targets; devices are timed with the L2 flushed and need no second
-// figure). In a pass, data arrives from the cache level its reuse distance
-// (the bytes touched since its last use) reaches, read off the memory sweep:
-//   weights and outputs (ops.hpp cold_byte_share): last touched a pass ago,
-//     reuse distance = the bytes the whole pass moves (SequenceContext);
-//   the activation input: written by the layer before, reuse distance about
-//     that layer's traffic and this one's, 2x the op's bytes;
-// against the op's own bytes in isolation. Each share of bytes adds
-// bytes x (1/bw(reuse distance) - 1/bw(own bytes)) when that is positive.
+// figure). Run alone and repeated, an op finds its data at the cache level
+// its own bytes B fit in; inside a forward pass, the weights were last read a
+// pass ago, the output lands in a block last used layers ago, and even the
+// input, just written, shares the caches with everything the previous layer
+// and the framework touched in between. So the op's bytes are taken at the
+// memory sweep's bandwidth for the bytes the whole pass moves, P
+// (SequenceContext), instead of for B:
+//   extra = B x max(0, 1/bw(max(P, B)) - 1/bw(B))
 // A model's total is the sum of in_sequence_s.
 //
 // Fused subgraphs (conv2d + batchnorm + relu, linear + relu/gelu, matmul +
@@ -572,14 +572,11 @@ class CalibratedMapper {
     const double f = std::exp(spread);
     e.interval_lo_s = total(m / f);
     e.interval_hi_s = total(m * f);
-    // In a sequence (top of the file): each share of the op's bytes at the
-    // bandwidth of its reuse distance instead of the op's own working set.
+    // In a sequence (top of the file): the op's bytes at the bandwidth of the
+    // pass's footprint instead of its own.
     double body_seq = body;
-    if (!overlap_ && ctx.pass_bytes > 0 && by > 0 && !bw_.empty()) {
-      const double cold = cold_byte_share(op, p), own = 1 / bandwidth(by);
-      auto extra = [&](double share, double reuse_bytes) { return share * by * std::max(0.0, 1 / bandwidth(reuse_bytes) - own); };
-      body_seq += extra(cold, std::max(ctx.pass_bytes, by)) + extra(1 - cold, 2 * by);
-    }
+    if (!overlap_ && ctx.pass_bytes > 0 && by > 0 && !bw_.empty())
+      body_seq += by * std::max(0.0, 1 / bandwidth(std::max(ctx.pass_bytes, by)) - 1 / bandwidth(by));
     e.in_sequence_s = total(std::max(body_seq, compute ? e.memory_s : e.compute_s));
     return e;
   }

@@ -269,33 +269,6 @@ inline double fusion_bytes(FusionPattern f, const OpDesc& anchor, Precision p, b
   return anchor_bytes + extra;
 }
 
-/// Share of an op's bytes that are cold when it runs inside a model: all but
-/// its activation input, which the previous layer has just written (weights
-/// were last touched a whole pass ago; outputs land in freshly allocated
-/// memory; a second elementwise input is usually an older skip connection).
-/// In place, the output is the warm input itself.
-inline double cold_byte_share(const OpDesc& op, Precision p) noexcept {
-  using namespace detail;
-  const double total = bytes(op, p), e = element_bytes(p);
-  if (!(total > 0)) return 1.0;
-  const double warm = std::visit(
-      overloaded{
-          [&](const MatmulShape& s) { return double(s.batch) * s.m * s.k * e; },
-          [&](const Conv2dShape& s) { return double(s.n) * s.c * s.h * s.w * e; },
-          [&](const Pool2dShape& s) { return double(s.n) * s.c * s.h * s.w * e; },
-          [&](const AdaptivePoolShape& s) { return double(s.n) * s.c * s.h * s.w * e; },
-          [&](const MapShape& s) { return double(elements_of(s)) * e; },
-          [&](const RowsShape& s) { return double(s.rows) * s.cols * e; },
-          [&](const ElementwiseShape& s) { return (s.inplace ? 2.0 : 1.0) * double(s.elements) * e; },
-          [&](const AttentionShape& s) {  // Q, K and V come from the projection just before
-            return double(s.batch) * s.heads * (double(s.seq_q) + 2.0 * s.seq_kv) * s.head_dim * e;
-          },
-          [&](const BytesShape& s) { return double(s.bytes); },
-      },
-      op.shape);
-  return std::clamp(1.0 - warm / total, 0.0, 1.0);
-}
-
 /// Longest reduction an output element accumulates over (used for numerical
 /// tolerances when checking results).
 inline i64 reduction_length(const OpDesc& op) noexcept {

@@ -258,54 +258,37 @@ struct alignas(64) TileConfig {
     for (int t = 0; t < 8; ++t) colsb[t] = 64, rows[t] = 16;
   }
 };
-__attribute__((target("amx-tile,amx-bf16"))) inline double amx_bf16(std::int64_t iters) {
-  static const TileConfig cfg;
-  alignas(64) static std::uint16_t data[16 * 32] = {};
-  alignas(64) float out[16 * 16];
-  _tile_loadconfig(&cfg);
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  _tile_loadd(4, data, 64);
-  _tile_loadd(5, data, 64);
-  _tile_loadd(6, data, 64);
-  _tile_loadd(7, data, 64);
-  for (std::int64_t it = 0; it < iters; ++it) {
-    _tile_dpbf16ps(0, 4, 5);
-    _tile_dpbf16ps(1, 4, 6);
-    _tile_dpbf16ps(2, 7, 5);
-    _tile_dpbf16ps(3, 7, 6);
+// Four independent accumulator tiles (0-3) fed by four source tiles (4-7),
+// so consecutive tile products do not wait on each other.
+#define HWCAL_AMX_PEAK_KERNEL(name, features, T, Acc, k_bytes, tile_dot)                                   \
+  __attribute__((target(features))) inline double name(std::int64_t iters) {                             \
+    static const TileConfig cfg;                                                                         \
+    alignas(64) static T data[16 * 64 / sizeof(T)] = {};                                                 \
+    alignas(64) Acc out[16 * 16];                                                                        \
+    _tile_loadconfig(&cfg);                                                                              \
+    _tile_zero(0);                                                                                       \
+    _tile_zero(1);                                                                                       \
+    _tile_zero(2);                                                                                       \
+    _tile_zero(3);                                                                                       \
+    _tile_loadd(4, data, 64);                                                                            \
+    _tile_loadd(5, data, 64);                                                                            \
+    _tile_loadd(6, data, 64);                                                                            \
+    _tile_loadd(7, data, 64);                                                                            \
+    for (std::int64_t it = 0; it < iters; ++it) {                                                        \
+      tile_dot(0, 4, 5);                                                                                 \
+      tile_dot(1, 4, 6);                                                                                 \
+      tile_dot(2, 7, 5);                                                                                 \
+      tile_dot(3, 7, 6);                                                                                 \
+    }                                                                                                    \
+    _tile_stored(0, out, 64);                                                                            \
+    _tile_release();                                                                                     \
+    do_not_optimize(out[0]);                                                                             \
+    /* 4 tile products of 16 x 16 outputs, each a dot product of k elements, 2 ops per element */     \
+    return static_cast<double>(iters) * 4 * 16 * 16 * (k_bytes / sizeof(T)) * 2;                         \
   }
-  _tile_stored(0, out, 64);
-  _tile_release();
-  do_not_optimize(out[0]);
-  return static_cast<double>(iters) * 4 * 16 * 16 * 32 * 2;
-}
-__attribute__((target("amx-tile,amx-int8"))) inline double amx_int8(std::int64_t iters) {
-  static const TileConfig cfg;
-  alignas(64) static std::int8_t data[16 * 64] = {};
-  alignas(64) std::int32_t out[16 * 16];
-  _tile_loadconfig(&cfg);
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  _tile_loadd(4, data, 64);
-  _tile_loadd(5, data, 64);
-  _tile_loadd(6, data, 64);
-  _tile_loadd(7, data, 64);
-  for (std::int64_t it = 0; it < iters; ++it) {
-    _tile_dpbssd(0, 4, 5);
-    _tile_dpbssd(1, 4, 6);
-    _tile_dpbssd(2, 7, 5);
-    _tile_dpbssd(3, 7, 6);
-  }
-  _tile_stored(0, out, 64);
-  _tile_release();
-  do_not_optimize(out[0]);
-  return static_cast<double>(iters) * 4 * 16 * 16 * 64 * 2;
-}
+HWCAL_AMX_PEAK_KERNEL(amx_bf16, "amx-tile,amx-bf16", std::uint16_t, float, 64, _tile_dpbf16ps)
+HWCAL_AMX_PEAK_KERNEL(amx_int8, "amx-tile,amx-int8", std::int8_t, std::int32_t, 64, _tile_dpbssd)
+#undef HWCAL_AMX_PEAK_KERNEL
 #endif
 #endif  // HWCAL_X86_KERNELS
 

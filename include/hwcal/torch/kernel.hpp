@@ -45,6 +45,10 @@ class TorchKernel final : public Kernel {
 
   void run() override {
     at::NoGradGuard no_grad;
+    // Free the previous output first, as a caller that drops each result
+    // does: the allocator hands the same (cache-warm) block back, instead of
+    // two outputs alternating (twice the footprint, a cache level further out).
+    out_.reset();
     out_ = compute_();
   }
 
