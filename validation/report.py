@@ -20,7 +20,7 @@ Definitions (all errors relative to the measurement):
   APE         |predicted - measured| / measured;  MAPE = mean APE
   within10    share of units (or models) with APE <= 10%
   whole model hwcal's total_s (the subgraphs in sequence: the sum of in_sequence_s,
-              from the profile's cold timings) vs the measured whole-model median;
+              each op's bytes at the pass footprint's bandwidth) vs the measured whole-model median;
               the sum of isolated latencies and the measured sum of the scored
               layers are shown beside it
 """
@@ -176,7 +176,7 @@ def evaluate_config(cfg, mdoc, pred, roof):
 
     whole = clean_mean(mdoc["whole_model_s"], mdoc.get("whole_model_other_cpu"))
     # hwcal's whole-workload prediction: the subgraphs run in sequence (total_s, the sum of
-    # in_sequence_s: each layer with its data one cache level out, from the cold timings); the
+    # in_sequence_s: each layer's bytes at the bandwidth of the whole pass's footprint); the
     # per-layer predictions are the isolated latencies (latency_s), like the per-layer measurements.
     pred_total = pred.get("total_s", sum(s.get("in_sequence_s", s["latency_s"]) for s in pred.get("subgraphs", [])))
     pred_isolated = sum(s["latency_s"] for s in pred.get("subgraphs", []))

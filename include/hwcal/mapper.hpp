@@ -82,8 +82,8 @@ struct Subgraph {
   std::uint32_t fused = 0;  ///< fused_bit() of each op folded into `op`
 };
 
-/// Where a subgraph runs: the bytes its forward pass touches in all (the
-/// reuse distance of a layer's weights, last read one pass ago). 0: unknown.
+/// Where a subgraph runs: the bytes its whole forward pass moves, which sets
+/// how far out in the memory hierarchy a layer finds its data. 0: unknown.
 struct SequenceContext {
   double pass_bytes = 0;
 };
@@ -125,7 +125,7 @@ struct Estimate {
   /// timing one layer in isolation measures. Parts below refer to this.
   double latency_s = 0, compute_s = 0, memory_s = 0, overhead_s = 0;
   /// The subgraph run inside a sequence of others (a model's forward pass):
-  /// its data as far out as its reuse distance reaches (see the top of this
+  /// its bytes at the bandwidth of the pass's footprint (see the top of this
   /// file). Equal to latency_s for devices (timed with the L2 flushed) and
   /// without a SequenceContext.
   double in_sequence_s = 0;

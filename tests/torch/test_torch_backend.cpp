@@ -189,13 +189,17 @@ TEST_CASE("torch backend: a corrupted output fails check", "[torch]") {
     }
 }
 
-TEST_CASE("torch backend: outputs are allocated per run, as in eager PyTorch", "[torch]") {
+TEST_CASE("torch backend: outputs are allocated per run, the previous one freed first", "[torch]") {
   aten::TorchBackend backend;
   auto k = backend.make(ew(OpKind::relu, 4096), Precision::fp32);
   k->run();
-  const void* first = torch_kernel(*k).output().data_ptr();
+  const at::Tensor held = torch_kernel(*k).output();  // a caller keeping the result...
   k->run();
-  CHECK(torch_kernel(*k).output().data_ptr() != first);  // both were alive at once
+  CHECK(torch_kernel(*k).output().data_ptr() != held.data_ptr());  // ...gets a new tensor next run
+  const void* block = torch_kernel(*k).output().data_ptr();
+  k->run();  // nobody else holds the last output: freed before the run, its block comes back
+  CHECK(torch_kernel(*k).output().data_ptr() == block);
+  CHECK(k->check().ok);
 }
 
 TEST_CASE("torch backend: fusion pairs compute the same thing", "[torch]") {
