@@ -91,7 +91,8 @@ class EstimateCache {
   }
 
   /// The same Estimate as mapper.estimate(g, ctx), from the table when this
-  /// subgraph was asked for before.
+  /// subgraph was asked for before. The reference is valid until the next
+  /// call (which may reuse the slot); copy the Estimate to keep it.
   const Estimate& estimate(const Subgraph& g, const SequenceContext& ctx = {}) noexcept {
     const detail::EstimateKey key = detail::make_estimate_key(g, ctx);
     Slot& s = slots_[detail::hash(key) & mask_];
