@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,15 +108,6 @@ std::vector<BenchShape> shapes() {
   return v;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 std::vector<std::string> built_backends() {
   std::vector<std::string> v{"eigen"};
 #if HWCAL_HAS_OPENBLAS
@@ -195,7 +185,7 @@ int main(int argc, char** argv) {
   args.finish();
   if (threads < 1) args.fail("--threads must be positive");
   const std::vector<std::string> built = built_backends();
-  std::vector<std::string> wanted = backend_list.empty() ? built : split(backend_list);
+  std::vector<std::string> wanted = backend_list.empty() ? built : hwcal::detail::split_list(backend_list);
   for (const auto& b : wanted)
     if (std::find(built.begin(), built.end(), b) == built.end()) args.fail("backend '" + b + "' is not built into this program");
 

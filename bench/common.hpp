@@ -4,7 +4,7 @@
 // is the first explanation of a strange number), command-line scanning, and
 // writing the JSON result.
 
-#include <hwcal/calibrator.hpp>  // detail::utc_now
+#include <hwcal/detail/text.hpp>
 #include <hwcal/detail/atomic_file.hpp>
 
 #include <nlohmann/json.hpp>
@@ -123,22 +123,10 @@ class Args {
     return fallback;
   }
   int integer(const std::string& name, int fallback) {
-    const std::string v = value(name);
-    if (v.empty()) return fallback;
-    try {
-      return std::stoi(v);
-    } catch (const std::exception&) {
-      fail(name + " expects an integer, got '" + v + "'");
-    }
+    return parsed(name, fallback, "an integer", [](const std::string& v) { return std::stoi(v); });
   }
   double number(const std::string& name, double fallback) {
-    const std::string v = value(name);
-    if (v.empty()) return fallback;
-    try {
-      return std::stod(v);
-    } catch (const std::exception&) {
-      fail(name + " expects a number, got '" + v + "'");
-    }
+    return parsed(name, fallback, "a number", [](const std::string& v) { return std::stod(v); });
   }
   bool flag(const std::string& name) {
     for (std::size_t i = 0; i < args_.size(); ++i)
@@ -161,6 +149,16 @@ class Args {
   }
 
  private:
+  template <class T, class Parse>
+  T parsed(const std::string& name, T fallback, const char* what, Parse parse) {
+    const std::string v = value(name);
+    if (v.empty()) return fallback;
+    try {
+      return parse(v);
+    } catch (const std::exception&) {
+      fail(name + " expects " + what + ", got '" + v + "'");
+    }
+  }
   std::string usage_;
   std::vector<std::string> args_;
   std::vector<bool> used_;

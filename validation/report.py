@@ -35,6 +35,8 @@ import statistics
 import subprocess
 import sys
 
+import timing
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -56,13 +58,7 @@ def mean(xs):
 
 
 def quantile(xs, q):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    pos = q * (len(xs) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    return timing.quantile(sorted(xs), q)
 
 
 def ape(pred, meas):

@@ -13,7 +13,8 @@ import statistics
 import time
 
 
-def _quantile(sorted_xs, q):
+def quantile(sorted_xs, q):
+    """Linear-interpolated quantile of an already sorted list."""
     if not sorted_xs:
         return float("nan")
     pos = q * (len(sorted_xs) - 1)
@@ -60,5 +61,5 @@ def time_call(call, make_args, *, min_reps=20, budget_s=0.2, max_reps=500, slow_
         if gc_was_enabled:
             gc.enable()
     xs = sorted(samples)
-    return {"median": statistics.median(xs), "p10": _quantile(xs, 0.1), "p90": _quantile(xs, 0.9), "n": len(xs),
+    return {"median": statistics.median(xs), "p10": quantile(xs, 0.1), "p90": quantile(xs, 0.9), "n": len(xs),
             "total_s": total}

@@ -13,6 +13,7 @@
 #include <hwcal/cpu/stream.hpp>
 #include <hwcal/detail/fit.hpp>
 #include <hwcal/detail/sweeps.hpp>
+#include <hwcal/detail/text.hpp>
 #include <hwcal/kernel.hpp>
 #include <hwcal/measure.hpp>
 #include <hwcal/schema.hpp>
@@ -55,15 +56,6 @@ struct CalibrationOptions {
 };
 
 namespace detail {
-
-inline std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 inline std::uint64_t fnv1a(const std::string& s, std::uint64_t h = 1469598103934665603ull) {
   for (unsigned char c : s) {

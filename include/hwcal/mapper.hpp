@@ -575,8 +575,8 @@ class CalibratedMapper {
     // In a sequence (top of the file): the op's bytes at the bandwidth of the
     // pass's footprint instead of its own.
     double body_seq = body;
-    if (!overlap_ && ctx.pass_bytes > 0 && by > 0 && !bw_.empty())
-      body_seq += by * std::max(0.0, 1 / bandwidth(std::max(ctx.pass_bytes, by)) - 1 / bandwidth(by));
+    if (!overlap_ && ctx.pass_bytes > 0 && by > 0 && bw > 0)
+      body_seq += by * std::max(0.0, 1 / bandwidth(std::max(ctx.pass_bytes, by)) - 1 / bw);
     e.in_sequence_s = total(std::max(body_seq, compute ? e.memory_s : e.compute_s));
     return e;
   }

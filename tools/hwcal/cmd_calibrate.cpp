@@ -3,9 +3,9 @@
 #include "render.hpp"
 
 #include <hwcal/calibrator.hpp>
+#include <hwcal/detail/text.hpp>
 #include <hwcal/profile_io.hpp>
 
-#include <sstream>
 
 namespace hwcal::cli {
 namespace {
@@ -22,15 +22,6 @@ struct CalibrateArgs {
   bool quiet = false;
 };
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 /// --ops: op names plus groups; fills the op list and the memory/fusion switches.
 void parse_ops(const std::string& text, CalibrationOptions& o) {
   o.ops.clear();
@@ -38,7 +29,7 @@ void parse_ops(const std::string& text, CalibrationOptions& o) {
   auto add = [&o](OpKind k) {
     if (std::find(o.ops.begin(), o.ops.end(), k) == o.ops.end()) o.ops.push_back(k);
   };
-  for (const auto& name : split(text)) {
+  for (const auto& name : detail::split_list(text)) {
     OpKind k;
     if (name == "all") {
       for (OpKind a : all_ops()) add(a);
@@ -73,7 +64,7 @@ int run(const CalibrateArgs& a) {
   parse_ops(a.ops, o);
   const bool ops_only_groups = a.ops == "memory" || a.ops == "stream" || a.ops == "fusion" || a.ops == "memory,fusion";
   if (ops_only_groups) o.ops = {OpKind::relu};  // keeps the overhead fit meaningful
-  for (const auto& p : split(a.precisions)) {
+  for (const auto& p : detail::split_list(a.precisions)) {
     Precision x;
     if (!parse(p, x)) throw CLI::ValidationError("--precisions", "unknown precision '" + p + "'");
     o.precisions.push_back(x);

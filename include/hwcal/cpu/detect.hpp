@@ -3,6 +3,7 @@
 // hypervisor, memory, OS. Read from /proc and /sys (Linux); fields that are not
 // visible (common in VMs) are recorded as "unknown", never guessed.
 
+#include <hwcal/detail/text.hpp>
 #include <hwcal/schema.hpp>
 
 #include <algorithm>
@@ -55,11 +56,8 @@ inline std::int64_t parse_size(const std::string& s) {
 /// Number of CPUs in a sysfs cpu list such as "0-3,8-11".
 inline int count_cpu_list(const std::string& list) {
   int n = 0;
-  std::stringstream ss(list);
-  std::string part;
-  while (std::getline(ss, part, ',')) {
+  for (const std::string& part : hwcal::detail::split_list(list)) {
     const auto dash = part.find('-');
-    if (part.empty()) continue;
     if (dash == std::string::npos)
       ++n;
     else
