@@ -174,7 +174,10 @@ def evaluate_config(cfg, mdoc, pred, roof):
     # hwcal's whole-workload prediction: the subgraphs run in sequence (total_s, the sum of
     # in_sequence_s: each layer's bytes at the bandwidth of the whole pass's footprint); the
     # per-layer predictions are the isolated latencies (latency_s), like the per-layer measurements.
-    pred_total = pred.get("total_s", sum(s.get("in_sequence_s", s["latency_s"]) for s in pred.get("subgraphs", [])))
+    seq_sum = sum(s.get("in_sequence_s", s["latency_s"]) for s in pred.get("subgraphs", []))
+    pred_total = pred.get("total_s", seq_sum)
+    if abs(pred_total - seq_sum) > 1e-6 * max(abs(seq_sum), 1e-12):
+        problems.append(f"total_s {pred_total:.6g} s is not the sum of the subgraphs' in_sequence_s ({seq_sum:.6g} s)")
     pred_isolated = sum(s["latency_s"] for s in pred.get("subgraphs", []))
     roof_total = sum(s["latency_s"] for s in roof.get("subgraphs", [])) if roof is not None else None
     scored_sum = sum(unit_measured(u) for u in mdoc["units"] if u["category"] == "scored")
