@@ -12,7 +12,7 @@ if(OpenBLAS_INCLUDE_DIR AND EXISTS "${OpenBLAS_INCLUDE_DIR}/openblas_config.h")
 endif()
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(OpenBLAS REQUIRED_VARS OpenBLAS_LIBRARY OpenBLAS_INCLUDE_DIR
-  VERSION_VAR OpenBLAS_VERSION)
+  VERSION_VAR OpenBLAS_VERSION REASON_FAILURE_MESSAGE "Debian/Ubuntu: apt-get install libopenblas-dev")
 if(OpenBLAS_FOUND AND NOT TARGET OpenBLAS::OpenBLAS)
   add_library(OpenBLAS::OpenBLAS UNKNOWN IMPORTED)
   set_target_properties(OpenBLAS::OpenBLAS PROPERTIES

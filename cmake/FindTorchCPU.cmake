@@ -17,7 +17,7 @@ if(TorchCPU_INCLUDE_DIR AND EXISTS "${TorchCPU_INCLUDE_DIR}/torch/csrc/api/inclu
 endif()
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(TorchCPU REQUIRED_VARS TorchCPU_TORCH_LIBRARY TorchCPU_C10_LIBRARY TorchCPU_INCLUDE_DIR
-  VERSION_VAR TorchCPU_VERSION)
+  VERSION_VAR TorchCPU_VERSION REASON_FAILURE_MESSAGE "Debian/Ubuntu: apt-get install libtorch-dev")
 if(TorchCPU_FOUND AND NOT TARGET TorchCPU::TorchCPU)
   add_library(TorchCPU::TorchCPU INTERFACE IMPORTED)
   set_target_properties(TorchCPU::TorchCPU PROPERTIES
