@@ -105,13 +105,37 @@ TEST_CASE("a time budget covers every op coarsely before refining any", "[calibr
   o.threads = 1;
   o.budget_s = 1.0;
   o.measure = fast();
+  double ops_started_s = -1;  // budget time already spent when the first op was measured
+  std::vector<OpKind> measured;  // the op of each point measured, in order
+  o.progress = [&](const Progress& p) {
+    if (p.stage != "operations") return;
+    if (ops_started_s < 0) ops_started_s = p.elapsed_s;
+    for (OpKind k : {OpKind::sigmoid, OpKind::gelu, OpKind::copy, OpKind::layernorm})
+      if (p.label.rfind(std::string(to_string(k)) + " ", 0) == 0) measured.push_back(k);
+  };
   const HardwareCalibration h = calibrate(b, o);
   CHECK(h.mode == "budget");
-  // Round robin: every op got its first point although the budget ends the
-  // sweeps early. (How many points each op got beyond that depends on which
-  // large points the remaining budget could afford: not asserted.)
-  for (OpKind k : o.ops)
-    CHECK(std::any_of(h.operations.begin(), h.operations.end(), [k](const auto& c) { return c.op == k; }));
+  // Round robin, whatever the load: no op got a second point before every op
+  // that was measured at all had its first. (How many points fit in the budget
+  // depends on the machine and its load: not asserted.)
+  std::vector<OpKind> seen;
+  bool refining = false;
+  for (OpKind k : measured) {
+    INFO(to_string(k));
+    const bool again = std::find(seen.begin(), seen.end(), k) != seen.end();
+    if (!again) CHECK_FALSE(refining);
+    refining |= again;
+    if (!again) seen.push_back(k);
+  }
+  // Every op got its first point, the cheapest of its sweep, provided the timed
+  // stages before the operations (peaks) left them at least half the budget:
+  // how long those take on a loaded machine is not the calibrator's to decide.
+  if (ops_started_s >= 0 && ops_started_s < o.budget_s / 2) {
+    for (OpKind k : o.ops)
+      CHECK(std::any_of(h.operations.begin(), h.operations.end(), [k](const auto& c) { return c.op == k; }));
+  } else {
+    WARN("the peaks took " << ops_started_s << " s of the " << o.budget_s << " s budget: coverage not checked");
+  }
 }
 
 TEST_CASE("the per-call overhead is the intercept of the small elementwise samples", "[calibrator]") {

@@ -33,7 +33,7 @@ TEST_CASE("the host is described", "[detect]") {
 TEST_CASE("clock and peaks are measured, and missing units say why", "[detect]") {
   const HostInfo h = cpu::detect_host();
   const cpu::ClockMeasurement c = cpu::measure_clock(1, 0.01);
-  CHECK(c.ghz > 0.2);
+  CHECK(c.ghz > 0);   // (no lower bound: a round preempted on a busy machine reads slower, by any factor)
   CHECK(c.ghz < 10);  // a dependent chain cannot run faster than the clock
   CHECK(c.min_ghz <= c.max_ghz);
   const Peak fp32 = cpu::derive_peak(Precision::fp32, h, 1, c);
