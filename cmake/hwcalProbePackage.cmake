@@ -13,6 +13,10 @@
 # Used by hwcal's build (cmake/hwcalDependencies.cmake) and by the installed
 # hwcalConfig.cmake (optional components), so it is installed with it.
 function(hwcal_probe_package out pkg)
+  if(CMAKE_DISABLE_FIND_PACKAGE_${pkg})
+    set(${out} "disabled (CMAKE_DISABLE_FIND_PACKAGE_${pkg})" PARENT_SCOPE)
+    return()
+  endif()
   set(_dir "${CMAKE_BINARY_DIR}/CMakeFiles/hwcal-probe/${pkg}")
   file(REMOVE_RECURSE "${_dir}")  # never reuse a cached answer: the machine may have changed
   string(REPLACE ";" " " _args "${ARGN}")
@@ -41,20 +45,32 @@ function(hwcal_probe_package out pkg)
     set(${out} "" PARENT_SCOPE)
     return()
   endif()
-  # One line: where the first error was raised, and its message.
+  # One line: the first error's message, and where in the package it came
+  # from: the outermost frame below the probe's own find_package call (for
+  # Debian's oneDNN without OpenCL that is dnnl-config.cmake:70, not the
+  # FindPackageHandleStandardArgs.cmake line that raised the error).
   set(_why "find_package(${pkg}) failed")
   if(_err MATCHES "Could not find a package configuration file provided by")
     set(_why "not installed (no ${pkg} package configuration file found)")
-  elseif(_err MATCHES "CMake Error at ([^\n]*):([0-9]+) \\([^\n]*\n(.*)")
-    set(_file "${CMAKE_MATCH_1}")
-    set(_line "${CMAKE_MATCH_2}")
-    set(_msg "${CMAKE_MATCH_3}")
-    string(REGEX REPLACE "\n *Call Stack.*|\n\n.*" "" _msg "${_msg}")
+  elseif(_err MATCHES "CMake Error at ([^\n]*:[0-9]+) \\([^\n]*\n(.*)")
+    set(_where "${CMAKE_MATCH_1}")
+    set(_msg "${CMAKE_MATCH_2}")
+    string(REGEX REPLACE "\n\n.*" "" _block "${_msg}")        # this error's message and call stack
+    string(REGEX REPLACE "\n *Call Stack.*" "" _msg "${_block}")
+    if(_block MATCHES "Call Stack[^\n]*\n(.*)")
+      string(REGEX MATCHALL "[^\n]+:[0-9]+ \\(" _frames "${CMAKE_MATCH_1}")
+      list(POP_BACK _frames)  # the probe's CMakeLists.txt
+      if(_frames)
+        list(POP_BACK _frames _where)
+        string(REGEX REPLACE " \\($" "" _where "${_where}")
+      endif()
+    endif()
     string(REGEX REPLACE "[ \n\t]+" " " _msg "${_msg}")
     string(STRIP "${_msg}" _msg)
     string(REGEX REPLACE "\\.$" "" _msg "${_msg}")
-    get_filename_component(_file "${_file}" NAME)
-    set(_why "${_file}:${_line}: ${_msg}")
+    string(STRIP "${_where}" _where)
+    get_filename_component(_where "${_where}" NAME)
+    set(_why "${_where}: ${_msg}")
   endif()
   set(${out} "${_why}" PARENT_SCOPE)
 endfunction()
