@@ -10,8 +10,9 @@
 # merely optional must not be able to do that, so its config is tried out here
 # first. Costs one small configure (about a second) per probed package.
 #
-# Used by hwcal's build (cmake/hwcalDependencies.cmake) and by the installed
-# hwcalConfig.cmake (optional components), so it is installed with it.
+# Used by hwcal's build (cmake/hwcalDependencies.cmake: the onednn backend in
+# AUTO mode) and by the installed hwcalConfig.cmake (the onednn component, so
+# that a missing OpenCL is a reason, not a stop), so it is installed with it.
 function(hwcal_probe_package out pkg)
   if(CMAKE_DISABLE_FIND_PACKAGE_${pkg})
     set(${out} "disabled (CMAKE_DISABLE_FIND_PACKAGE_${pkg})" PARENT_SCOPE)
@@ -28,6 +29,7 @@ function(hwcal_probe_package out pkg)
   # An initial-cache script (-C) carries list values intact.
   set(_init "")
   get_cmake_property(_vars VARIABLES)
+  list(REMOVE_DUPLICATES _vars)  # (a variable can be both a normal and a cache variable)
   foreach(_v IN LISTS _vars)
     if(_v MATCHES "^CMAKE_(PREFIX_PATH|FRAMEWORK_PATH|APPBUNDLE_PATH|FIND_ROOT_PATH|SYSROOT|STAGING_PREFIX|TOOLCHAIN_FILE|MAKE_PROGRAM|CXX_COMPILER|FIND_PACKAGE_PREFER_CONFIG|IGNORE_PATH|IGNORE_PREFIX_PATH|SYSTEM_IGNORE_PATH|SYSTEM_IGNORE_PREFIX_PATH)$"
        OR _v MATCHES "^CMAKE_(DISABLE|REQUIRE)_FIND_PACKAGE_"
