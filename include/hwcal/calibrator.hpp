@@ -291,7 +291,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       const OpDesc op = c.points[c.next++];
       progress_made = true;
       const std::string label = std::string(to_string(op.kind)) + " " + std::string(to_string(c.precision)) + " " +
-                                hwcal::detail::shape_label(op) + (c.threads != h.threads ? " (1 thread)" : "");
+                                hwcal::shape_label(op) + (c.threads != h.threads ? " (1 thread)" : "");
       if (detail::estimate_cost(op, c.precision, c.rate, mopt) > remaining()) {
         ++done;
         continue;
@@ -321,7 +321,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
         s.shape = op.shape;
         s.flops = flops(op);
         s.bytes = bytes(op, c.precision);
-        s.time = TimeStats::from(m);
+        s.time = to_time_stats(m);
         s.gflops = s.flops / m.median_s / 1e9;
         s.gbps = s.bytes / m.median_s / 1e9;
         // The profile's peaks are for h.threads; a curve at c.threads is
@@ -379,7 +379,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       for (const auto& sp : detail::fusion_sweep(fusion_anchor(fp))) {
         if (quick && !sp.quick) continue;
         if (2 * detail::estimate_cost(sp.op, p, 0, mopt) > remaining()) continue;
-        report("fusion", std::string(to_string(fp)) + " " + hwcal::detail::shape_label(sp.op), fdone, total);
+        report("fusion", std::string(to_string(fp)) + " " + hwcal::shape_label(sp.op), fdone, total);
         try {
           FusionKernels k = backend.make_fusion(fp, sp.op, p);
           fc.note = k.note;
@@ -396,8 +396,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           s.flops = flops(sp.op);
           s.fused_bytes = fusion_bytes(fp, sp.op, p, true);
           s.unfused_bytes = fusion_bytes(fp, sp.op, p, false);
-          s.fused = TimeStats::from(backend.measure_kernel(*k.fused, mopt));
-          s.unfused = TimeStats::from(backend.measure_kernel(*k.unfused, mopt));
+          s.fused = to_time_stats(backend.measure_kernel(*k.fused, mopt));
+          s.unfused = to_time_stats(backend.measure_kernel(*k.unfused, mopt));
           fc.samples.push_back(std::move(s));
         } catch (const std::exception& e) {
           h.warnings.push_back(std::string(to_string(fp)) + ": " + e.what());

@@ -10,6 +10,8 @@
 // The time cap never leaves a long kernel with one or two samples: it applies
 // from min_samples_at_cap on (and unconditionally at 4x max_time_s).
 
+#include <hwcal/time_stats.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -76,6 +78,11 @@ struct Measurement {
 
   double rel_spread() const noexcept { return median_s > 0 ? mad_s / median_s : 0; }
 };
+
+/// What a profile keeps of a measurement.
+inline TimeStats to_time_stats(const Measurement& m) noexcept {
+  return {m.median_s, m.mad_s, m.p10_s, m.p90_s, m.samples, m.iterations, m.converged};
+}
 
 namespace detail {
 inline double quantile_sorted(const std::vector<double>& v, double q) {

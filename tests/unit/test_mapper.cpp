@@ -28,7 +28,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 using namespace hwcal;
 
 namespace {
-Subgraph sg(OpKind k, Shape s, Precision p = Precision::fp32, std::uint32_t fused = 0) { return {OpDesc{k, s}, p, fused}; }
+Subgraph sg(OpKind k, Shape s, Precision p = Precision::fp32, std::uint64_t fused = 0) { return {OpDesc{k, s}, p, fused}; }
 Conv2dShape test_conv() {
   Conv2dShape c;
   c.n = 1, c.c = 64, c.h = c.w = 56, c.k = 64, c.r = c.s = 3, c.pad_h = c.pad_w = 1, c.bias = false;

@@ -106,7 +106,7 @@ int run(const PredictArgs& a) {
     for (int k = 0; k < op_kind_count; ++k)
       if (g.graph.fused & fused_bit(static_cast<OpKind>(k))) op += "+" + std::string(to_string(static_cast<OpKind>(k)));
     all_warnings |= e.warnings;
-    t.row({g.name, op, detail::shape_label(g.graph.op), fmt_time(e.latency_s), fmt_time(e.in_sequence_s), fmt_time(e.compute_s),
+    t.row({g.name, op, shape_label(g.graph.op), fmt_time(e.latency_s), fmt_time(e.in_sequence_s), fmt_time(e.compute_s),
            fmt_time(e.memory_s),
            fmt_time(e.overhead_s), to_string(e.bound), e.efficiency > 0 ? fmt_num(100 * e.efficiency, 2) + "%" : "-",
            fmt_time(e.interval_lo_s) + " .. " + fmt_time(e.interval_hi_s), e.warnings ? "*" : ""});

@@ -6,7 +6,7 @@
 // without its one-definition hazard of two Eigens in one program).
 
 #include <hwcal/config.hpp>
-#include <hwcal/detail/reference.hpp>
+#include <hwcal/reference.hpp>
 #include <hwcal/ops.hpp>
 
 #include <Eigen/Core>

@@ -64,7 +64,7 @@ inline BandwidthPoint measure_bandwidth(int device, BandwidthKernel kernel, std:
   BandwidthPoint p;
   p.working_set_bytes = per_pass;
   p.kernel = std::string(to_string(kernel));
-  p.time = TimeStats::from(m);
+  p.time = to_time_stats(m);
   p.gbps = m.median_s > 0 ? static_cast<double>(per_pass) * static_cast<double>(passes) / m.median_s / 1e9 : 0;
   return p;
 }

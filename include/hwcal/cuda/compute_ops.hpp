@@ -17,7 +17,7 @@
 #include <hwcal/cuda/context.hpp>
 #include <hwcal/cuda/conv.hpp>
 #include <hwcal/cuda/gemm.hpp>
-#include <hwcal/detail/reference.hpp>
+#include <hwcal/reference.hpp>
 
 #include <cmath>
 #include <map>

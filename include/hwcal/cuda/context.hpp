@@ -13,7 +13,7 @@
 #include <hwcal/cuda/error.hpp>
 #include <hwcal/cuda/launch.hpp>
 #include <hwcal/cuda/runtime.hpp>
-#include <hwcal/detail/reference.hpp>
+#include <hwcal/reference.hpp>
 #include <hwcal/kernel.hpp>
 
 #include <cublasLt.h>

@@ -11,7 +11,7 @@
 
 #include <hwcal/cuda/compute_ops.hpp>
 #include <hwcal/cuda/context.hpp>
-#include <hwcal/detail/reference.hpp>
+#include <hwcal/reference.hpp>
 
 #include <cmath>
 #include <map>

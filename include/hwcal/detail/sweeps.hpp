@@ -119,6 +119,8 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       break;
     }
     case OpKind::attention: {
+      // {batch, heads, seq_q, seq_kv, head_dim, causal, kv_heads}
+      // full (encoders, ViT) ...
       add({kind, AttentionShape{1, 12, 197, 197, 64, false}}, true);
       add({kind, AttentionShape{8, 8, 128, 128, 64, false}}, true);
       add({kind, AttentionShape{1, 8, 512, 512, 64, false}});
@@ -126,11 +128,40 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       add({kind, AttentionShape{1, 8, 64, 64, 64, false}});
       add({kind, AttentionShape{1, 16, 1024, 1024, 64, false}});
       add({kind, AttentionShape{4, 12, 384, 384, 64, false}});
+      add({kind, AttentionShape{1, 1, 16, 16, 32, false}});  // launch-bound
+      // ... causal prefill (decoders; grouped-query with 4 and 8 queries per KV head) ...
       add({kind, AttentionShape{1, 12, 512, 512, 64, true}}, true);
-      add({kind, AttentionShape{1, 32, 1, 1024, 128, true}});
       add({kind, AttentionShape{8, 8, 128, 128, 64, true}});
       add({kind, AttentionShape{1, 16, 2048, 2048, 64, true}});
-      add({kind, AttentionShape{1, 1, 16, 16, 32, false}});  // launch-bound
+      add({kind, AttentionShape{1, 32, 128, 128, 128, true, 8}});
+      add({kind, AttentionShape{1, 32, 512, 512, 128, true, 8}}, true);
+      add({kind, AttentionShape{4, 32, 1024, 1024, 128, true, 8}});
+      add({kind, AttentionShape{1, 32, 2048, 2048, 128, true, 32}});
+      add({kind, AttentionShape{1, 32, 4096, 4096, 128, true, 8}});
+      add({kind, AttentionShape{2, 16, 256, 256, 128, true, 4}});
+      // ... and decode: one new token against a KV cache
+      for (i64 b : {1, 8, 32, 64})
+        for (i64 kv : {512, 2048, 8192, 32768}) {
+          if (b * kv > 64 * 8192) continue;  // beyond 2 GiB of bf16 cache: nothing new
+          add({kind, AttentionShape{b, 32, 1, kv, 128, false, 8}}, (b == 1 || b == 32) && kv == 2048);
+        }
+      add({kind, AttentionShape{8, 32, 1, 4096, 128, false, 32}});
+      add({kind, AttentionShape{16, 12, 1, 1024, 64, false, 12}});
+      break;
+    }
+    case OpKind::rotary: {
+      // {tokens, heads, head_dim}: decode steps to long prefills, q (32 heads) and k (8)
+      for (i64 t : {1, 8, 64, 512, 2048, 8192})
+        for (i64 h : {32, 8}) add({kind, RotaryShape{t, h, 128}}, (t == 1 || t == 512) && h == 32);
+      add({kind, RotaryShape{512, 12, 64}});
+      add({kind, RotaryShape{128, 16, 64}});
+      break;
+    }
+    case OpKind::embedding: {
+      // {tokens, vocab, dim}
+      for (i64 t : {1, 64, 512, 4096})
+        for (i64 d : {768, 4096}) add({kind, EmbeddingShape{t, d == 768 ? 30522 : 128256, d}}, t == 1 || t == 512);
+      add({kind, EmbeddingShape{16384, 32000, 2048}});
       break;
     }
     case OpKind::maxpool:
@@ -179,13 +210,16 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       break;
     }
     case OpKind::layernorm:
+    case OpKind::rmsnorm:
     case OpKind::softmax:
     case OpKind::reduce_mean: {
-      // (rows, cols): token x hidden for layernorm; score rows for softmax;
+      // (rows, cols): token x hidden for the norms; score rows for softmax;
       // spatial means for reduce_mean.
       std::vector<std::pair<i64, i64>> shapes;
       if (kind == OpKind::layernorm)
         shapes = {{197, 768}, {8, 512}, {1576, 768}, {128, 512}, {4096, 1024}, {1, 768}, {1024, 4096}, {16384, 768}};
+      else if (kind == OpKind::rmsnorm)
+        shapes = {{1, 4096}, {512, 4096}, {64, 4096}, {2048, 4096}, {8, 2048}, {8192, 4096}, {128, 8192}, {4096, 2048}};
       else if (kind == OpKind::softmax)
         shapes = {{2364, 197}, {8, 1000}, {8192, 128}, {18912, 197}, {1024, 64}, {4096, 512}, {1, 1000}, {16384, 1024}};
       else
@@ -201,8 +235,8 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       break;
     }
     default: {  // elementwise
-      const bool binary = kind == OpKind::add || kind == OpKind::mul || kind == OpKind::div;
-      const int inputs = binary ? 2 : 1;
+      const OpInfo& o = info(kind);
+      const int inputs = o.inputs;
       for (i64 e : {i64{1} << 6, i64{1} << 24, i64{1} << 14, i64{1} << 20, i64{1} << 10, i64{1} << 17, i64{1} << 22, i64{1} << 12})
         add({kind, ElementwiseShape{e, inputs, 0}}, e == (i64{1} << 6) || e == (i64{1} << 10) || e == (i64{1} << 14) ||
                                                         e == (i64{1} << 20) || e == (i64{1} << 24));
@@ -210,10 +244,10 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       for (i64 e : {i64{1} << 10, i64{1} << 20, i64{1} << 14, i64{1} << 17, i64{1} << 22, i64{1} << 24}) {
         ElementwiseShape s{e, inputs, 0, true};
         if (kind == OpKind::relu || kind == OpKind::silu || kind == OpKind::hardswish || kind == OpKind::hardsigmoid ||
-            kind == OpKind::add)
+            kind == OpKind::relu6 || kind == OpKind::hardtanh || kind == OpKind::add)
           add({kind, s}, e == (i64{1} << 10) || e == (i64{1} << 20));
       }
-      if (binary) {
+      if (o.broadcast) {
         // per-channel broadcast (bias / SE scale) at a few sizes
         add({kind, ElementwiseShape{i64{1} << 20, 2, 256}}, true);
         add({kind, ElementwiseShape{i64{1} << 14, 2, 64}});
@@ -241,11 +275,12 @@ inline std::vector<OpDesc> tiny_ops() {
   ops.push_back({OpKind::avgpool, p});
   ops.push_back({OpKind::adaptive_avgpool, AdaptivePoolShape{1, 8, 4, 4, 1, 1}});
   ops.push_back({OpKind::batchnorm, MapShape{1, 8, 4, 4}});
-  for (OpKind k : {OpKind::layernorm, OpKind::softmax, OpKind::reduce_mean}) ops.push_back({k, RowsShape{1, 16}});
-  for (OpKind k : {OpKind::add, OpKind::mul, OpKind::div}) ops.push_back({k, ElementwiseShape{64, 2, 0}});
-  for (OpKind k : {OpKind::relu, OpKind::gelu, OpKind::silu, OpKind::sigmoid, OpKind::hardswish, OpKind::hardsigmoid, OpKind::tanh})
-    ops.push_back({k, ElementwiseShape{64, 1, 0}});
+  for (OpKind k : {OpKind::layernorm, OpKind::rmsnorm, OpKind::softmax, OpKind::reduce_mean}) ops.push_back({k, RowsShape{1, 16}});
+  for (const OpInfo& o : op_table)
+    if (o.family == ShapeFamily::elementwise) ops.push_back({o.kind, ElementwiseShape{64, o.inputs, 0}});
   for (OpKind k : {OpKind::copy, OpKind::transpose, OpKind::concat}) ops.push_back({k, BytesShape{256}});
+  ops.push_back({OpKind::rotary, RotaryShape{1, 2, 8}});
+  ops.push_back({OpKind::embedding, EmbeddingShape{1, 16, 8}});
   return ops;
 }
 

@@ -14,7 +14,7 @@
 
 #include <oneapi/dnnl/dnnl_debug.h>
 
-#include <hwcal/detail/reference.hpp>
+#include <hwcal/reference.hpp>
 #include <hwcal/error.hpp>
 #include <hwcal/kernel.hpp>
 #include <hwcal/kinds.hpp>

@@ -20,7 +20,7 @@
 #error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
 #endif
 
-#include <hwcal/detail/reference.hpp>
+#include <hwcal/reference.hpp>
 #include <hwcal/error.hpp>
 #include <hwcal/ops.hpp>
 #include <hwcal/torch/kernel.hpp>
