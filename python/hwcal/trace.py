@@ -205,16 +205,21 @@ MODULE_NOOPS = (nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.Identity)
 RMSNORM_CLASSES = tuple(c for c in (getattr(nn, "RMSNorm", None),) if c is not None)  # torch >= 2.4
 
 
-def is_inplace(node: fx.Node, gm: fx.GraphModule) -> bool:
-    """Whether the node mutates its first tensor argument."""
-    if node.op == "call_module":
-        return bool(getattr(gm.get_submodule(node.target), "inplace", False))
+def _call_mutates(node: fx.Node) -> bool:
+    """Whether a call_function / call_method node mutates its first argument."""
     if node.op == "call_function":
         return _target_key(node) in INPLACE_FUNC_KEYS or bool(node.kwargs.get("inplace", False))
     if node.op == "call_method":
         t = str(node.target)
         return t.endswith("_") and not t.endswith("__")
     return False
+
+
+def is_inplace(node: fx.Node, gm: fx.GraphModule) -> bool:
+    """Whether the node mutates its first tensor argument."""
+    if node.op == "call_module":
+        return bool(getattr(gm.get_submodule(node.target), "inplace", False))
+    return _call_mutates(node)
 
 
 def _unit(category, kind=None, subgraphs=None, note=None):
@@ -380,17 +385,21 @@ def _rotary_subgraph(name, t: torch.Tensor):
 
 
 def _rotary_unit(name, ins, out):
-    """A rotary module/function applied to q or k: one rotary subgraph per output
-    tensor shaped like an input (a call rotating q and k together gives two)."""
+    """A rotary module/function applied to q or k: one rotary subgraph per output,
+    each output matched to a distinct input of its shape (a call rotating q and k
+    together gives two). Anything else (e.g. a module returning cos/sin tables
+    shaped like its input) stays unmapped."""
     outs = _tensors(out)
-    shapes = {tuple(t.shape) for t in ins}
-    applied = [t for t in outs if tuple(t.shape) in shapes and t.dim() in (3, 4)]
-    if not applied or len(applied) != len(outs):
-        return _unit("unmapped", note="rotary embedding that returns other tensors than rotated inputs "
-                                      "(cos/sin tables?)")
-    if len(applied) == 1:
-        return _unit("scored", "rotary", [_rotary_subgraph(name, applied[0])])
-    return _unit("scored", "rotary", [_rotary_subgraph(f"{name}.{i}", t) for i, t in enumerate(applied)])
+    free = [t for t in ins if t.dim() in (3, 4)]
+    for t in outs:
+        match = next((i for i, f in enumerate(free) if f.shape == t.shape), None)
+        if match is None:
+            return _unit("unmapped", note="rotary embedding that does not return its rotated inputs "
+                                          "(cos/sin tables?)")
+        free.pop(match)
+    if len(outs) == 1:
+        return _unit("scored", "rotary", [_rotary_subgraph(name, outs[0])])
+    return _unit("scored", "rotary", [_rotary_subgraph(f"{name}.{i}", t) for i, t in enumerate(outs)])
 
 
 def _named_leaf_unit(kind, name, mod, args, out):
@@ -553,8 +562,10 @@ def map_callable(node, args, kwargs, out):
     ins = _tensors(args) + _tensors(kwargs)
     if not _tensors(out):
         return _unit("view", note="metadata (no tensor produced)")
-    if key in NOOP_KEYS or (isinstance(out, torch.Tensor) and any(out is t for t in ins)):
-        return _unit("noop" if key in NOOP_KEYS else "view", note=f"{key} returns its input")
+    if key in NOOP_KEYS:
+        return _unit("noop", note=f"{key} returns its input")
+    if isinstance(out, torch.Tensor) and any(out is t for t in ins) and not _call_mutates(node):
+        return _unit("view", note=f"{key} returns its input")
     if key in VIEW_KEYS:
         return _view_or_copy(node, args, out)
     if node.op == "call_function" and _is_rotary_call(key):
@@ -610,16 +621,24 @@ def _profiled_call(fn):
     return out, [e.name for e in prof.events()]
 
 
+def _signature(mod, args):
+    """What decides an attention module's eval path: its class and its inputs."""
+    return (type(mod), tuple((tuple(t.shape), t.dtype, t.device.type) for t in _tensors(args)))
+
+
 class Capture(fx.Interpreter):
     """Runs the traced model once, keeping for every node the value it produced
     (a pre-mutation snapshot when a later in-place node overwrote it) and its
-    unit description: `units` is [(node, unit dict)] in graph order."""
+    unit description: `units` is [(node, unit dict)] in graph order. Attention
+    modules are profiled (CPU activity) to see which eval path ran, once per
+    distinct class and input signature."""
 
     def __init__(self, gm: fx.GraphModule):
         super().__init__(gm)
         self.gm = gm
         self.values = {}
         self.units = []
+        self._paths = {}
 
     def run_node(self, n):
         args, kwargs = self.fetch_args_kwargs_from_env(n)
@@ -629,14 +648,17 @@ class Capture(fx.Interpreter):
                 self.values[src] = self.values[src].clone()  # the value as produced, before the mutation
         events = None
         call = lambda: getattr(self, n.op)(n.target, args, kwargs)  # noqa: E731
-        if n.op == "call_module" and isinstance(self.gm.get_submodule(n.target),
-                                                (nn.MultiheadAttention, nn.TransformerEncoderLayer)):
-            out, events = _profiled_call(call)
+        mod = self.gm.get_submodule(n.target) if n.op == "call_module" else None
+        key = _signature(mod, args) if isinstance(mod, (nn.MultiheadAttention, nn.TransformerEncoderLayer)) else None
+        if key is not None and key not in self._paths:
+            out, self._paths[key] = _profiled_call(call)
         else:
             out = call()
+        if key is not None:
+            events = self._paths[key]
         self.values[n] = out
         if n.op == "call_module":
-            unit = map_module(n, self.gm.get_submodule(n.target), args, kwargs, out, events)
+            unit = map_module(n, mod, args, kwargs, out, events)
         elif n.op in ("call_function", "call_method"):
             unit = map_callable(n, args, kwargs, out)
         else:

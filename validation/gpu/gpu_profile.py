@@ -21,7 +21,7 @@ from torch.autograd import DeviceType
 
 PREFIX = "hwcal::"
 NAME_CHARS = 80
-NAMES_KEPT = 8
+NAMES_KEPT = 6
 
 
 class Annotated(fx.Interpreter):
@@ -44,11 +44,10 @@ def short_kernel_name(name: str) -> str:
 
 
 def _descendants(evt):
-    stack = [evt]
-    while stack:
-        e = stack.pop()
-        yield e
-        stack.extend(e.cpu_children)
+    """evt and every event nested in it, depth first in launch order."""
+    yield evt
+    for c in evt.cpu_children:
+        yield from _descendants(c)
 
 
 def _device_kernels(evt):

@@ -42,6 +42,7 @@ import gpu_profile  # noqa: E402
 import gpu_timing as gt  # noqa: E402
 import models_gpu  # noqa: E402
 from hwcal.trace import capture, make_call, workload_doc, workload_text  # noqa: E402
+from report_gpu import load_json  # noqa: E402 (torch-free)
 
 # torch >= 2.9 warns that allow_tf32 will be deprecated; the legacy setters still set every
 # TF32 flag consistently (mixing them with the new fp32_precision API is what torch rejects)
@@ -266,6 +267,19 @@ def time_units(run, gm, cap, per_node, rec):
     return timed
 
 
+def profile_nodes(run, gm, inputs, rec):
+    """Per-node kernels of one profiled forward (totals go into rec); {} when the
+    profiler fails (recorded: the timings do not depend on it)."""
+    try:
+        per_node, totals = gpu_profile.profile_forward(gm, inputs, run.cuda)
+    except Exception as e:  # noqa: BLE001
+        rec["profile_error"] = exc_text(e)
+        run.dev.sync()
+        return {}
+    rec.update(totals)
+    return per_node
+
+
 def time_whole(run, model, inputs, rec):
     fwd = lambda: model(*inputs)  # noqa: E731
     rec.update(gt.time_whole_eager(run.dev, fwd, run.rule))
@@ -315,8 +329,7 @@ def measure_config(run, cfg, tier):
             write_atomic(os.path.join(args.workloads_dir, rec["workload"]), workload_text(doc))
             rec["subgraph_count"] = len(doc["subgraphs"])
             steps["build_trace_s"], t = time.monotonic() - t, time.monotonic()
-            per_node, totals = gpu_profile.profile_forward(gm, inputs, run.cuda)
-            rec.update(totals)
+            per_node = profile_nodes(run, gm, inputs, rec)
             steps["profile_s"], t = time.monotonic() - t, time.monotonic()
             fwd = time_whole(run, model, inputs, rec)
             rec["gpu_after_model"] = run.nvml.sample()
@@ -447,8 +460,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.summary_of:
-        with open(args.summary_of) as f:
-            print_summary(json.load(f))
+        print_summary(load_json(args.summary_of))
         return 0
     if args.device == "cuda" and not torch.cuda.is_available():
         log("no CUDA device: use --device cpu --dry-run for a CPU check")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gzip
 import json
 import os
 import statistics
@@ -42,6 +43,12 @@ from report import (PredictError, ape, index_prediction, md_table, mean, ms, pct
                     round_floats)
 
 TOP_ERRORS = 15
+
+
+def load_json(path):
+    """A JSON file, gzip-compressed when its name ends in .gz."""
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
+        return json.load(f)
 
 
 def rel(path):
@@ -404,7 +411,7 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hwcal", required=True, help="path of the hwcal CLI")
     ap.add_argument("--profile", required=True, help="GPU profile (hwcal calibrate --backend cuda)")
-    ap.add_argument("--measured", required=True, help="measure_gpu.py's JSON")
+    ap.add_argument("--measured", required=True, help="measure_gpu.py's JSON (or .json.gz)")
     ap.add_argument("--workloads", required=True, help="the workloads directory, or its .tar.gz")
     ap.add_argument("--out-md", default=os.path.join(ROOT, "docs", "validation", "gpu", "gpu_report.md"))
     ap.add_argument("--out-json", default=None, help="default: gpu_results.json beside --out-md")
@@ -417,8 +424,7 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    with open(args.measured) as f:
-        mdoc = json.load(f)
+    mdoc = load_json(args.measured)
     eager = eager_mode(args.extra)
 
     def predict(wl, roofline):

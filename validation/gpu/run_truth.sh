@@ -3,8 +3,9 @@
 # the repository root:
 #   bash validation/gpu/run_truth.sh [budget seconds, default 420]
 # Writes under $OUT (5 files): gpu_measured.json (measure_gpu.py's results,
-# rewritten after every config), workloads.tar.gz (the hwcal workloads, one per
-# config), truth.log (everything printed), nvidia-smi.txt and summary.txt.
+# rewritten after every config; gzipped when over 15 MB), workloads.tar.gz (the
+# hwcal workloads, one per config), truth.log (everything printed),
+# nvidia-smi.txt and summary.txt.
 # measure_gpu.py stops starting configs at the budget; `timeout` is only the
 # backstop (SIGINT: the script writes what it measured and exits).
 set -uo pipefail
@@ -26,8 +27,12 @@ t0=$(date +%s)
     tar -C "$OUT" -czf "$OUT/workloads.tar.gz" workloads && rm -rf "$OUT/workloads"
   fi
 } 2>&1 | tee "$log"
-if [[ -f $OUT/gpu_measured.json ]]; then
-  python3 validation/gpu/measure_gpu.py --summary-of "$OUT/gpu_measured.json" | tee "$OUT/summary.txt"
+measured=$OUT/gpu_measured.json
+if [[ -f $measured ]] && (( $(stat -c %s "$measured") > 15000000 )); then
+  gzip -f "$measured" && measured=$measured.gz  # files come back only up to 16 MiB
+fi
+if [[ -f $measured ]]; then
+  python3 validation/gpu/measure_gpu.py --summary-of "$measured" | tee "$OUT/summary.txt"
 else
   echo "no gpu_measured.json was written" | tee "$OUT/summary.txt"
 fi
