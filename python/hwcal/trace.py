@@ -115,7 +115,10 @@ def _tensors(x):
 
 
 def _storage_ptr(t: torch.Tensor) -> int:
-    return t.storage().data_ptr()
+    """Address of a tensor's storage (untyped_storage on torch 2.x, where storage()
+    is deprecated)."""
+    storage = t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()
+    return storage.data_ptr()
 
 
 def _pair(v):

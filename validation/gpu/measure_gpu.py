@@ -295,7 +295,11 @@ def time_whole(run, model, inputs, rec):
 def second_pass(run, fwd, timed, rec):
     """Graph timings again (new captures, same R) for the run-to-run noise floor."""
     if "model_graph_s" in rec:
-        rec["model_graph_s"].append(gt.time_whole_graph(run.dev, fwd, run.rule)[0])
+        try:
+            rec["model_graph_s"].append(gt.time_whole_graph(run.dev, fwd, run.rule)[0])
+        except Exception as e:  # noqa: BLE001
+            rec["model_graph_error_pass2"] = exc_text(e)
+            run.dev.sync()
     for row, fn in timed:
         if run.over_budget():
             rec["incomplete"] = "budget ended during pass 2"
@@ -305,6 +309,7 @@ def second_pass(run, fwd, timed, rec):
                 row["graph_s"].append(gt.time_graph(run.dev, fn, row["graph_reps"], run.rule))
             except Exception as e:  # noqa: BLE001
                 row["graph_error_pass2"] = exc_text(e)
+                run.dev.sync()
 
 
 def measure_config(run, cfg, tier):
