@@ -577,7 +577,7 @@ def map_callable(node, args, kwargs, out):
         return _unit("unmapped", note=f"{key} returns {type(out).__name__}")
     if key in BINARY_KEYS:
         note = f"{key} mapped to add" if BINARY_KEYS[key] == "add" and "sub" in key else None
-        return _elementwise(name, BINARY_KEYS[key], out, ins, note)
+        return _elementwise(name, BINARY_KEYS[key], out, ins, note, inplace=_call_mutates(node))
     if key in ACT_KEYS:
         return _act_call_unit(key, name, kwargs, ins, out)
     if key in ("cat", "concat", "stack"):
@@ -649,7 +649,6 @@ class Capture(fx.Interpreter):
             src = n.args[0] if n.args else None
             if isinstance(src, fx.Node) and isinstance(self.values.get(src), torch.Tensor):
                 self.values[src] = self.values[src].clone()  # the value as produced, before the mutation
-        events = None
         call = lambda: getattr(self, n.op)(n.target, args, kwargs)  # noqa: E731
         mod = self.gm.get_submodule(n.target) if n.op == "call_module" else None
         key = _signature(mod, args) if isinstance(mod, (nn.MultiheadAttention, nn.TransformerEncoderLayer)) else None
@@ -657,11 +656,9 @@ class Capture(fx.Interpreter):
             out, self._paths[key] = _profiled_call(call)
         else:
             out = call()
-        if key is not None:
-            events = self._paths[key]
         self.values[n] = out
         if n.op == "call_module":
-            unit = map_module(n, mod, args, kwargs, out, events)
+            unit = map_module(n, mod, args, kwargs, out, self._paths.get(key))
         elif n.op in ("call_function", "call_method"):
             unit = map_callable(n, args, kwargs, out)
         else:

@@ -115,11 +115,11 @@ class Tracer(unittest.TestCase):
             def forward(self, x):
                 y = F.hardtanh(F.relu6(self.ht(self.r6(x))))
                 y = torch.clamp(y, 0.0, 1.0) + torch.clip(y, max=0.5)
-                return y.clamp_(min=0.1)
+                return y.clamp_(min=0.1).mul_(2.0)
 
         doc = T.trace_model(M().eval(), torch.randn(2, 8))
-        self.assertEqual(ops(doc), ["relu6", "hardtanh", "relu6", "hardtanh", "clamp", "clamp", "add", "clamp"])
-        self.assertTrue(doc["subgraphs"][-1]["inplace"])
+        self.assertEqual(ops(doc), ["relu6", "hardtanh", "relu6", "hardtanh", "clamp", "clamp", "add", "clamp", "mul"])
+        self.assertEqual([sg.get("inplace", False) for sg in doc["subgraphs"][-3:]], [False, True, True])
         self.assertEqual({sg["elements"] for sg in doc["subgraphs"]}, {16})
         self.assertEqual(doc["unmapped"], [])
 
