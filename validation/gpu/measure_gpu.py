@@ -153,16 +153,32 @@ def software_info(cuda):
     return info
 
 
+def tf32_state():
+    """TF32 as torch reports it: the legacy flags, and the fp32_precision strings
+    of torch >= 2.9 where they exist (read only: writing them next to the legacy
+    flags is the mix torch rejects)."""
+    state = {"cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+             "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32}
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        state["cuda.matmul.fp32_precision"] = torch.backends.cuda.matmul.fp32_precision
+        state["cudnn.conv.fp32_precision"] = conv.fp32_precision
+    return state
+
+
 def set_precision(precision):
     """TF32 on for cuBLAS and cuDNN only in the tf32 config (legacy setters: they
     set every TF32 flag consistently); cudnn.benchmark stays at its default
-    (False). Returns the flags as read back."""
+    (False). Returns tf32_state(), after checking that every reading agrees: a
+    config must not run with TF32 silently on or off."""
     tf32 = precision == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cudnn.benchmark = False
-    return {"cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-            "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32}
+    state = tf32_state()
+    if any((v in (True, "tf32")) != tf32 for v in state.values()):
+        raise RuntimeError(f"TF32 settings did not take effect: {state}")
+    return state
 
 
 def settings_info(args, rule):
