@@ -426,6 +426,7 @@ def run_all(args):
                 break
     except KeyboardInterrupt:
         doc["interrupted"] = True
+        doc["not_started"] = [c for c, _ in args.plan if c not in doc["configs"]]
         log("interrupted: writing what was measured")
     doc["finished"] = now()
     doc["elapsed_s"] = round(time.monotonic() - run.t0, 1)
