@@ -407,8 +407,7 @@ def run_all(args):
     try:
         for cfg, tier in args.plan:
             if run.over_budget():
-                doc["not_started"].append(cfg)
-                continue
+                break
             rec = measure_config(run, cfg, tier)
             doc["configs"][cfg] = rec
             doc["failed" if "error" in rec else "done"].append(cfg)
@@ -426,8 +425,8 @@ def run_all(args):
                 break
     except KeyboardInterrupt:
         doc["interrupted"] = True
-        doc["not_started"] = [c for c, _ in args.plan if c not in doc["configs"]]
         log("interrupted: writing what was measured")
+    doc["not_started"] = [c for c, _ in args.plan if c not in doc["configs"]]
     doc["finished"] = now()
     doc["elapsed_s"] = round(time.monotonic() - run.t0, 1)
     if run.cuda:
@@ -451,7 +450,8 @@ def print_summary(doc, out=sys.stdout):
     for cfg in doc["failed"]:
         print(f"FAILED {cfg}: {doc['configs'][cfg]['error'][:150]}", file=out)
     units = [u for rec in doc["configs"].values() for u in rec.get("units", [])]
-    print(f"configs done {len(doc['done'])}, failed {len(doc['failed'])}, not started {len(doc['not_started'])} "
+    not_started = len(doc["plan"]) - len(doc["configs"])  # also right in a file of a killed run
+    print(f"configs done {len(doc['done'])}, failed {len(doc['failed'])}, not started {not_started} "
           f"of {len(doc['plan'])} planned; units timed {len(units)} ({sum('graph_s' in u for u in units)} in CUDA "
           f"graphs); time used {doc['elapsed_s']} s of {doc['budget_s']} s budget"
           f"{'; INTERRUPTED' if doc.get('interrupted') else ''}{'; ' + doc['stopped'] if doc.get('stopped') else ''}",
