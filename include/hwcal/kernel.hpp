@@ -108,10 +108,18 @@ class Backend {
   /// Waits for queued work (asynchronous devices); no-op on CPU.
   virtual void sync() {}
 
-  /// Times one prepared kernel. CPU backends use the wall-clock harness;
-  /// devices override it with device-side timing (events, cold caches).
+  /// Times one prepared kernel, warm (repeated back to back). CPU backends use
+  /// the wall-clock harness; devices override it with device-side timing.
   virtual Measurement measure_kernel(Kernel& k, const MeasureOptions& opt) {
     return measure([&] { k.run(); }, [&] { sync(); }, opt);
+  }
+  /// Devices: the same with the caches flushed before every run (the op's
+  /// weights from memory, as in a model larger than the cache). Empty where
+  /// the backend does not measure it (CPUs: the mapper's footprint rule).
+  virtual std::optional<Measurement> measure_kernel_cold(Kernel&, const MeasureOptions&) { return std::nullopt; }
+  /// How measure_kernel (and measure_kernel_cold) time, for the profile.
+  virtual std::string timing() const {
+    return "wall clock per run, median of samples of back-to-back runs (data warm where the previous run left it)";
   }
 
   /// For non-CPU targets: fills the profile's device block, peaks, memory

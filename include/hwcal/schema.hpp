@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,12 +31,14 @@
 
 namespace hwcal {
 
-/// Version of the profile document. Readers accept exactly this version; a
-/// newer or older profile is rejected with a message saying so. Version 2:
-/// device samples are per-launch times inside CUDA graphs (warm) plus cold
-/// times, the overhead block has graph and eager launch costs, attention has
-/// kv_heads.
+/// Version of the profile document written. Version 2: device samples are
+/// per-launch times inside CUDA graphs (warm) plus cold times, the overhead
+/// block has graph and eager launch costs, attention has kv_heads and a
+/// decode variant. Readers also accept version 1 (its device samples are
+/// single launches after an L2 flush, between two events: `timing` says so)
+/// and reject any other with a message saying so.
 inline constexpr int schema_version = 2;
+inline constexpr int oldest_schema_version = 1;
 
 /// One measured size of an operation.
 struct OpSample {
@@ -296,7 +299,7 @@ inline void to_json(nlohmann::json& j, const BandwidthPoint& b) {
 
 inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
   j = nlohmann::json::object();
-  j["schema_version"] = h.schema_version;
+  j["schema_version"] = schema_version;  // what this writer writes (a v1 profile re-saved is v2, its timing kept)
   j["hwcal_version"] = h.hwcal_version;
   j["name"] = h.name;
   j["target"] = h.target;
@@ -363,7 +366,9 @@ inline TimeStats read_time(const JsonReader& r) {
   return t;
 }
 
-inline OperationCalibration read_operation(const JsonReader& r) {
+/// `regroup`: accept samples whose variant differs from the curve's (schema
+/// v1 had no decode variant); parse_profile splits such curves afterwards.
+inline OperationCalibration read_operation(const JsonReader& r, bool regroup) {
   OperationCalibration c;
   c.op = r.at("op").enumeration<OpKind>("op");
   c.precision = r.at("precision").enumeration<Precision>("precision");
@@ -387,12 +392,42 @@ inline OperationCalibration read_operation(const JsonReader& r) {
     o.check_error = s.number_or("check_error", 0);
     o.implementation = s.string_or("implementation", "");
     const OpDesc desc{c.op, o.shape};
-    if (variant_of(desc) != c.variant)
+    if (variant_of(desc) != c.variant && !regroup)
       s.at("shape").fail("shape is a " + std::string(to_string(variant_of(desc))) + " " + std::string(to_string(c.op)) +
                          ", curve variant is '" + std::string(to_string(c.variant)) + "'");
     c.samples.push_back(std::move(o));
   }
   return c;
+}
+
+/// Moves samples whose variant is not their curve's into curves of their own
+/// (reading schema v1, whose variants were coarser).
+inline void split_by_variant(std::vector<OperationCalibration>& ops) {
+  std::vector<OperationCalibration> extra;
+  for (auto& c : ops) {
+    std::vector<OpSample> keep;
+    for (auto& s : c.samples) {
+      const Variant v = variant_of(OpDesc{c.op, s.shape});
+      if (v == c.variant) {
+        keep.push_back(std::move(s));
+        continue;
+      }
+      auto it = std::find_if(extra.begin(), extra.end(), [&](const OperationCalibration& e) {
+        return e.op == c.op && e.precision == c.precision && e.threads == c.threads && e.variant == v;
+      });
+      if (it == extra.end()) {
+        OperationCalibration e = c;
+        e.samples.clear();
+        e.variant = v;
+        extra.push_back(std::move(e));
+        it = extra.end() - 1;
+      }
+      it->samples.push_back(std::move(s));
+    }
+    c.samples = std::move(keep);
+  }
+  ops.erase(std::remove_if(ops.begin(), ops.end(), [](const OperationCalibration& c) { return c.samples.empty(); }), ops.end());
+  for (auto& e : extra) ops.push_back(std::move(e));
 }
 
 inline FusionCalibration read_fusion(const JsonReader& r) {
@@ -497,9 +532,11 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
   HardwareCalibration h;
   const JsonReader ver = r.at("schema_version");
   const std::int64_t version = ver.integer();
-  if (version != schema_version)
+  if (version < oldest_schema_version || version > schema_version)
     ver.fail("unsupported schema version " + std::to_string(version) + " (this hwcal " HWCAL_VERSION_STRING
-             " reads version " + std::to_string(schema_version) + "; recalibrate or use a matching hwcal)");
+             " reads versions " + std::to_string(oldest_schema_version) + " to " + std::to_string(schema_version) +
+             "; recalibrate or use a matching hwcal)");
+  h.schema_version = static_cast<int>(version);
   h.hwcal_version = r.string_or("hwcal_version", "");
   h.name = r.string_or("name", "");
   h.target = r.at("target").string();
@@ -566,7 +603,13 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
     }
   }
   if (auto ops = r.find("operations"))
-    for (std::size_t i = 0; i < ops->size(); ++i) h.operations.push_back(detail::read_operation(ops->at(i)));
+    for (std::size_t i = 0; i < ops->size(); ++i) h.operations.push_back(detail::read_operation(ops->at(i), version < 2));
+  if (version < 2) {
+    detail::split_by_variant(h.operations);
+    if (h.timing.empty() && h.target != "cpu")
+      h.timing = "schema v1: each sample one launch after an L2 flush, between two CUDA events (launch and event latency "
+                 "included)";
+  }
   if (auto fus = r.find("fusions"))
     for (std::size_t i = 0; i < fus->size(); ++i) h.fusions.push_back(detail::read_fusion(fus->at(i)));
   if (auto w = r.find("warnings"))

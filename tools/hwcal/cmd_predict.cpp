@@ -17,6 +17,7 @@ struct PredictArgs {
   std::string workload;
   bool json = false;
   std::string model = "calibrated";
+  std::string mode = "device";
   int threads = 0;
   std::string backend;
   double budget = 4.0;
@@ -27,6 +28,8 @@ int run(const PredictArgs& a) {
     throw CLI::ValidationError("--profile/--auto", "give exactly one of --profile FILE or --auto");
   if (a.model != "calibrated" && a.model != "roofline")
     throw CLI::ValidationError("--model", "expected 'calibrated' or 'roofline', got '" + a.model + "'");
+  Mode mode = Mode::device;
+  if (!parse(a.mode, mode)) throw CLI::ValidationError("--mode", "expected 'device' or 'eager', got '" + a.mode + "'");
   const Workload w = load_workload(a.workload);  // validate input before any calibration
   std::vector<std::string> notes = w.warnings;
 
@@ -54,28 +57,35 @@ int run(const PredictArgs& a) {
   }
   MapperOptions mo;
   mo.threads = a.threads;
+  mo.mode = mode;
   const CalibratedMapper mapper(profile, mo);
   const bool roofline = a.model == "roofline";
+  // CPUs run every op on the calling thread: the mode only matters for devices.
+  const char* mode_name = mapper.device() ? to_string(mode) : "cpu";
 
-  // The workload's total is its subgraphs run one after the other (each one's
-  // in_sequence_s); the sum of isolated latencies is reported beside it.
+  // The workload's total is its subgraphs run one after the other
+  // (sequence_total of their in-sequence estimates); the sum of isolated
+  // latencies is reported beside it.
   std::vector<Estimate> est;
   est.reserve(w.subgraphs.size());
-  double total = 0, isolated = 0, lo = 0, hi = 0;
+  double isolated = 0, lo = 0, hi = 0;
   const SequenceContext ctx =
       sequence_context(w.subgraphs.begin(), w.subgraphs.end(), [](const auto& s) -> const Subgraph& { return s.graph; });
   for (const auto& g : w.subgraphs) {
     const Estimate& e = est.emplace_back(roofline ? mapper.roofline(g.graph) : mapper.estimate(g.graph, ctx));
-    total += e.in_sequence_s, isolated += e.latency_s;
+    isolated += e.latency_s;
     // the interval scales with the sequence time
     const double k = e.latency_s > 0 ? e.in_sequence_s / e.latency_s : 1;
     lo += e.interval_lo_s * k, hi += e.interval_hi_s * k;
   }
+  const double total = sequence_total(est.begin(), est.end(), [](const Estimate& e) -> const Estimate& { return e; });
+  lo = std::min(lo, total), hi = std::max(hi, total);
 
   if (a.json) {
-    nlohmann::json j = {{"workload", w.name}, {"profile", source}, {"model", a.model}, {"backend", profile.backend},
-                        {"threads", mapper.threads()}, {"total_s", total}, {"total_isolated_s", isolated},
-                        {"interval_s", {lo, hi}}, {"warnings", notes}};
+    nlohmann::json j = {{"workload", w.name},         {"profile", source},       {"model", a.model},
+                        {"mode", mode_name},          {"backend", profile.backend}, {"threads", mapper.threads()},
+                        {"total_s", total},           {"total_isolated_s", isolated}, {"interval_s", {lo, hi}},
+                        {"warnings", notes}};
     auto& subs = j["subgraphs"] = nlohmann::json::array();
     for (std::size_t i = 0; i < est.size(); ++i) {
       const Estimate& e = est[i];
@@ -83,6 +93,7 @@ int run(const PredictArgs& a) {
                       {"op", to_string(w.subgraphs[i].graph.op.kind)},
                       {"latency_s", e.latency_s},
                       {"in_sequence_s", e.in_sequence_s},
+                      {"host_s", e.host_s},
                       {"compute_s", e.compute_s},
                       {"memory_s", e.memory_s},
                       {"overhead_s", e.overhead_s},
@@ -95,8 +106,8 @@ int run(const PredictArgs& a) {
     return exit_ok;
   }
 
-  std::printf("%s: %zu subgraphs, %s model, profile %s (%s, %d thread(s))\n", w.name.c_str(), w.subgraphs.size(), a.model.c_str(),
-              source.c_str(), profile.backend.c_str(), mapper.threads());
+  std::printf("%s: %zu subgraphs, %s model, %s mode, profile %s (%s, %d thread(s))\n", w.name.c_str(), w.subgraphs.size(),
+              a.model.c_str(), mode_name, source.c_str(), profile.backend.c_str(), mapper.threads());
   Table t({"subgraph", "op", "shape", "alone", "in sequence", "compute", "memory", "overhead", "bound", "eff", "interval", "!"});
   std::uint32_t all_warnings = 0;
   for (std::size_t i = 0; i < est.size(); ++i) {
@@ -132,6 +143,9 @@ Action add_predict(CLI::App& app) {
   c->add_option("-w,--workload", args->workload, "Workload JSON (docs/workload.md)")->required();
   c->add_flag("--json", args->json, "JSON on stdout instead of a table");
   c->add_option("--model", args->model, "calibrated (default) or roofline (datasheet baseline: max(flops/peak, bytes/DRAM bandwidth))");
+  c->add_option("--mode", args->mode,
+                "GPU profiles: device (default; device time, as a CUDA-graph replay or a compiled runtime runs the model) "
+                "or eager (an eager framework issuing each op from the host)");
   c->add_option("--threads", args->threads, "Use curves measured at this thread count (default: the profile's)")->check(CLI::PositiveNumber);
   c->add_option("--backend", args->backend, "Backend for --auto (default " + default_backend() + ")");
   c->add_option("--budget", args->budget, "Calibration budget in seconds for --auto when nothing is cached")->capture_default_str();
