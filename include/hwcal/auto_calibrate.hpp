@@ -122,14 +122,20 @@ inline AutoCalibration auto_calibrate(Backend& backend, const AutoCalibrateOptio
   return result;
 }
 
-/// auto_calibrate with the default CPU backend: OpenBLAS-backed when the
-/// program links hwcal::openblas, Eigen otherwise.
-inline AutoCalibration auto_calibrate(const AutoCalibrateOptions& opt = {}) {
+/// The CPU backend auto_calibrate() uses: OpenBLAS-backed when the program
+/// links hwcal::openblas, Eigen otherwise.
 #if HWCAL_HAS_OPENBLAS
-  cpu::OpenBlasBackend backend;
+using DefaultCpuBackend = cpu::OpenBlasBackend;
 #else
-  cpu::EigenBackend backend;
+using DefaultCpuBackend = cpu::EigenBackend;
 #endif
+
+/// auto_calibrate with a CPU backend made here (the default one unless
+/// named). A template, so the CPU kernels are compiled only in a file that
+/// calls it, not in every file that includes <hwcal/calibration.hpp>.
+template <class CpuBackend = DefaultCpuBackend>
+AutoCalibration auto_calibrate(const AutoCalibrateOptions& opt = {}) {
+  CpuBackend backend;
   return auto_calibrate(backend, opt);
 }
 

@@ -121,8 +121,8 @@ class CalibratedMapper {
     r.bound = e.overhead_s > std::max(r.compute_s, r.memory_s) ? Bound::overhead
               : r.compute_s >= r.memory_s                     ? Bound::compute
                                                                : Bound::memory;
-    r.interval_lo_s = std::min(r.latency_s, chain.interval_lo_s / speedup * std::exp(-spread));
-    r.interval_hi_s = std::max(r.latency_s, chain.interval_hi_s / speedup * std::exp(spread));
+    r.interval_lo_s = std::min(r.latency_s, chain.interval_lo_s / speedup * detail::fast_exp(-spread));
+    r.interval_hi_s = std::max(r.latency_s, chain.interval_hi_s / speedup * detail::fast_exp(spread));
     return r;
   }
 
@@ -154,9 +154,10 @@ class CalibratedMapper {
   /// The roofline time of counts at precision p: warm, the bytes at the
   /// bandwidth of their own working set; cold, at the memory's.
   double ideal(const Counts& n, Precision p, bool cold) const noexcept {
-    const double pk = peak(p);
-    const double bw = cold ? bw_.memory() : bw_.at(n.bytes);
-    return std::max(pk > 0 ? n.flops / pk : 0.0, bw > 0 ? n.bytes / bw : 0.0);
+    return roofline_time(n, peak(p), cold ? bw_.memory() : bw_.at(n.bytes));
+  }
+  static double roofline_time(const Counts& n, double peak, double bw) noexcept {
+    return std::max(peak > 0 ? n.flops / peak : 0.0, bw > 0 ? n.bytes / bw : 0.0);
   }
 
   Estimate estimate_op(const OpDesc& op, Precision p, const SequenceContext& ctx, bool main_op) const noexcept {
@@ -186,7 +187,7 @@ class CalibratedMapper {
       }
     }
 
-    double log_eff = std::log(compute ? 0.5 : 1.0), log_eff_cold = log_eff, spread = 0.5, floor = 0;
+    double log_eff = compute ? -0.6931471805599453 : 0.0, log_eff_cold = log_eff, spread = 0.5, floor = 0;  // log(0.5), log(1)
     double fixed = device_ ? 0.0 : overhead_;
     if (c) {
       const detail::Interpolated in = curves_.efficiency(*c, x);
@@ -202,9 +203,8 @@ class CalibratedMapper {
       e.warnings |= warn_no_curve;
     }
 
-    const double ideal_warm = ideal(n, p, false);
-    const double body = ideal_warm / std::exp(log_eff);
     const double bw = bw_.at(n.bytes), pk = peak(p);
+    const double body = roofline_time(n, pk, bw) * detail::fast_exp(-log_eff);
     if (compute) {
       e.compute_s = body;
       e.memory_s = bw > 0 ? n.bytes / bw : 0;
@@ -214,7 +214,7 @@ class CalibratedMapper {
       e.compute_s = pk > 0 ? n.flops / pk : 0;
       e.efficiency = bw > 0 && body > 0 ? (n.bytes / body) / bw : 0;
     }
-    const double f = std::exp(spread);
+    const double f = detail::fast_exp(spread);
     if (!device_) {
       // CPU: the call's fixed cost and the framework's add to the work.
       e.overhead_s = fixed + framework_[static_cast<std::size_t>(op.kind)];
@@ -232,7 +232,7 @@ class CalibratedMapper {
       e.interval_hi_s = std::max(floor, body * f);
       double seq = e.latency_s;
       if (ctx.pass_bytes > l2_bytes_ && l2_bytes_ > 0 && n.weight_bytes > 0) {
-        const double cold = std::max(floor, ideal(n, p, true) / std::exp(log_eff_cold));
+        const double cold = std::max(floor, roofline_time(n, pk, bw_.memory()) * detail::fast_exp(-log_eff_cold));
         seq += n.weight_bytes / n.bytes * std::max(0.0, cold - e.latency_s);
       }
       e.in_sequence_s = e.device_s = seq;

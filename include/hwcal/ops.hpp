@@ -27,6 +27,7 @@
 // Every count is computed in double; a shape whose tensors exceed 2^50
 // elements, or a field above 2^40, is invalid, so nothing overflows.
 
+#include <hwcal/detail/fast_math.hpp>
 #include <hwcal/kinds.hpp>
 #include <hwcal/shapes.hpp>
 
@@ -84,23 +85,12 @@ inline bool parse(std::string_view s, Variant& out) noexcept {
 inline constexpr int max_features = 5;
 using Features = std::array<float, max_features>;
 
-namespace detail {
-/// log2 of x >= 1 to 3e-5: the exponent's bits plus a least-squares
-/// quintic in the mantissa. Features only set distances between shapes, and std::log2 costs
-/// more than the rest of a cached-curve lookup.
-inline float fast_log2(double x) noexcept {
-  if (!(x > 1.0)) return 0.0f;
-  int e = 0;
-  const double m = std::frexp(x, &e) * 2.0 - 1.0;  // x = (1 + m) 2^(e-1), m in [0, 1)
-  return static_cast<float>(
-      e - 1 + m * (1.4418258 + m * (-0.708682101 + m * (0.415421949 + m * (-0.194422672 + m * 0.0458855267)))));
-}
-}  // namespace detail
-
 struct FeatureSet {
   Features x{};
   int count = 0;
-  void push(double v) noexcept { x[static_cast<std::size_t>(count++)] = detail::fast_log2(v); }
+  /// log2 of a dimension (at least 1): distances between shapes, where a
+  /// libm call would cost more than the rest of a cached-curve lookup.
+  void push(double v) noexcept { x[static_cast<std::size_t>(count++)] = static_cast<float>(detail::fast_log2(std::max(v, 1.0))); }
 };
 
 /// What a tensor is to the op. Weights are parameters that stay the same
@@ -146,6 +136,21 @@ struct OutputLayout {
 
 /// How a field is bounded below.
 enum class FieldMin : std::uint8_t { positive, non_negative };
+
+/// A field's default that is another field's value (a pooling stride
+/// defaults to the window, seq_kv to seq_q).
+struct SameAs {
+  std::string_view field;
+  i64 value;
+};
+
+namespace detail {
+constexpr i64 default_value(SameAs d) noexcept { return d.value; }
+template <class T>
+constexpr i64 default_value(T d) noexcept {
+  return static_cast<i64>(d);
+}
+}  // namespace detail
 
 /// Largest value of any shape field, and the most elements of any tensor.
 inline constexpr double max_field_value = 1099511627776.0;   // 2^40
@@ -282,8 +287,8 @@ struct ShapeTraits<Pool2dShape> {
     v.integer("h", s.h);
     v.integer("w", s.w);
     v.integer("r", s.r);
-    v.integer("s", s.s, s.r);
-    v.pair("stride", s.stride_h, s.stride_w, s.r, s.s);  // PyTorch: the stride defaults to the window
+    v.integer("s", s.s, SameAs{"r", s.r});
+    v.pair("stride", s.stride_h, s.stride_w, SameAs{"r", s.r}, SameAs{"s", s.s});  // PyTorch: the stride is the window
     v.pair("padding", s.pad_h, s.pad_w, 0, 0, FieldMin::non_negative);
   }
   static ShapeProblem check(const S& s, OpKind) {
@@ -325,7 +330,7 @@ struct ShapeTraits<AdaptivePoolShape> {
     v.integer("h", s.h);
     v.integer("w", s.w);
     v.integer("out_h", s.out_h, 1);
-    v.integer("out_w", s.out_w, s.out_h);
+    v.integer("out_w", s.out_w, SameAs{"out_h", s.out_h});
   }
   static ShapeProblem check(const S&, OpKind) { return {}; }
   static void tensors(const S& s, OpKind, TensorList& t) {
@@ -463,9 +468,9 @@ struct ShapeTraits<AttentionShape> {
   static void fields(V& v, S& s, OpKind) {
     v.integer("batch", s.batch, 1);
     v.integer("heads", s.heads, 1);
-    v.integer("kv_heads", s.kv_heads, s.heads);
+    v.integer("kv_heads", s.kv_heads, SameAs{"heads", s.heads});
     v.integer("seq_q", s.seq_q);
-    v.integer("seq_kv", s.seq_kv, s.seq_q);
+    v.integer("seq_kv", s.seq_kv, SameAs{"seq_q", s.seq_q});
     v.integer("head_dim", s.head_dim);
     v.flag("causal", s.causal, false);
   }
@@ -746,8 +751,8 @@ struct FieldRangeCheck {
   void small_integer(std::string_view name, T& v, D) {
     check(name, double(v), FieldMin::positive);
   }
-  template <class D>
-  void pair(std::string_view name, i64& h, i64& w, D, D, FieldMin min = FieldMin::positive) {
+  template <class D, class E>
+  void pair(std::string_view name, i64& h, i64& w, D, E, FieldMin min = FieldMin::positive) {
     check(name, double(h), min);
     check(name, double(w), min);
   }

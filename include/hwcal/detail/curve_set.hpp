@@ -39,9 +39,8 @@ struct Curve {
   /// Devices: the shortest time of any sample, the floor below which no
   /// launch of this op goes; 0 on CPUs.
   double floor_s = 0;
-  std::uint32_t begin = 0, end = 0;            ///< warm points
-  std::uint32_t cold_begin = 0, cold_end = 0;  ///< cold points (devices), empty when not measured
-  FeatureRange range;
+  PointBlock warm;  ///< log efficiency of the warm samples
+  PointBlock cold;  ///< of the cold samples (devices); empty when not measured
 };
 
 class CurveSet {
@@ -82,13 +81,9 @@ class CurveSet {
   }
 
   /// Interpolated log efficiency of a curve at features x (cold: the cold
-  /// points, when the curve has them).
+  /// samples, when the curve has them).
   Interpolated efficiency(const Curve& c, const Features& x, bool cold = false) const noexcept {
-    const bool use_cold = cold && c.cold_end > c.cold_begin;
-    const std::uint32_t b = use_cold ? c.cold_begin : c.begin, e = use_cold ? c.cold_end : c.end;
-    Interpolated r = interpolate(points_.data() + b, e - b, c.dims, x);
-    r.outside = c.range.outside(x, c.dims);
-    return r;
+    return points_.interpolate(cold && c.cold.n > 0 ? c.cold : c.warm, x);
   }
 
   const std::vector<Curve>& curves() const noexcept { return curves_; }
@@ -118,33 +113,26 @@ class CurveSet {
     }
     // (a floor keeps the net time of launch-bound CPU samples positive)
     auto net = [&](double t) { return fixed_costs ? std::max(t - cv.fixed_s, 1e-3 * t) : t; };
-    auto push = [&](const OpSample& s, const TimeStats& t, bool cold) {
+    std::vector<PointStore::Point> warm, cold;
+    for (const auto& s : c.samples) {
       const OpDesc op{c.op, s.shape};
       const FeatureSet f = features(op);
       cv.dims = f.count;
-      const double id = ideal(op, c.precision, cold);
-      const double eff = id > 0 ? id / net(t.median_s) : 1e-9;
-      points_.push_back({f.x, float(std::log(eff)), float(t.rel_spread())});
-      cv.range.add(f.x);
-    };
-    cv.begin = static_cast<std::uint32_t>(points_.size());
-    for (const auto& s : c.samples) push(s, s.time, false);
-    cv.end = static_cast<std::uint32_t>(points_.size());
-    cv.cold_begin = cv.end;
-    for (const auto& s : c.samples)
-      if (s.cold) push(s, *s.cold, true);
-    cv.cold_end = static_cast<std::uint32_t>(points_.size());
-    // One feature: sorted, for the bracketing search.
-    if (cv.dims <= 1) {
-      auto by_x = [](const InterpolationPoint& a, const InterpolationPoint& b) { return a.x[0] < b.x[0]; };
-      std::sort(points_.begin() + cv.begin, points_.begin() + cv.end, by_x);
-      std::sort(points_.begin() + cv.cold_begin, points_.begin() + cv.cold_end, by_x);
+      auto point = [&](const TimeStats& t, bool is_cold) {
+        const double id = ideal(op, c.precision, is_cold);
+        const double eff = id > 0 ? id / net(t.median_s) : 1e-9;
+        return PointStore::Point{f.x, float(std::log(eff)), float(t.rel_spread())};
+      };
+      warm.push_back(point(s.time, false));
+      if (s.cold) cold.push_back(point(*s.cold, true));
     }
+    cv.warm = points_.add(std::move(warm), cv.dims);
+    if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims);
     curves_.push_back(cv);
   }
 
   std::vector<Curve> curves_;
-  std::vector<InterpolationPoint> points_;
+  PointStore points_;
   std::array<std::array<std::vector<int>, all_precisions.size()>, op_kind_count> by_key_;
 };
 

@@ -18,19 +18,15 @@ class FusionTable {
   FusionTable() = default;
   explicit FusionTable(const std::vector<FusionCalibration>& fusions) {
     for (const auto& f : fusions) {
-      Entry e;
-      e.pattern = f.pattern;
-      e.precision = f.precision;
+      std::vector<PointStore::Point> pts;
+      int dims = 0;
       for (const auto& s : f.samples) {
         if (s.fused.median_s <= 0 || s.unfused.median_s <= 0) continue;
         const FeatureSet x = features(OpDesc{fusion_anchor(f.pattern), s.shape});
-        e.dims = x.count;
-        e.points.push_back({x.x, float(std::log(s.speedup())), float(s.fused.rel_spread() + s.unfused.rel_spread())});
+        dims = x.count;
+        pts.push_back({x.x, float(std::log(s.speedup())), float(s.fused.rel_spread() + s.unfused.rel_spread())});
       }
-      if (e.points.empty()) continue;
-      if (e.dims <= 1)
-        std::sort(e.points.begin(), e.points.end(), [](const auto& a, const auto& b) { return a.x[0] < b.x[0]; });
-      entries_.push_back(std::move(e));
+      if (!pts.empty()) entries_.push_back({f.pattern, f.precision, points_.add(std::move(pts), dims)});
     }
   }
 
@@ -48,8 +44,8 @@ class FusionTable {
       const auto& s = std::get<MatmulShape>(g.op.shape);
       anchor = {OpKind::attention, AttentionShape{s.batch, 1, s.m, s.n, s.k, false}};
     }
-    const Interpolated r = interpolate(best->points.data(), best->points.size(), best->dims, features(anchor).x);
-    speedup = std::exp(r.value);
+    const Interpolated r = points_.interpolate(best->points, features(anchor).x);
+    speedup = fast_exp(r.value);
     spread = r.spread;
     return true;
   }
@@ -58,10 +54,10 @@ class FusionTable {
   struct Entry {
     FusionPattern pattern;
     Precision precision;
-    int dims = 0;
-    std::vector<InterpolationPoint> points;
+    PointBlock points;
   };
   std::vector<Entry> entries_;
+  PointStore points_;
 };
 
 }  // namespace detail

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace hwcal {
@@ -28,7 +29,7 @@ class FieldReader {
   template <class T, class D>
   void integer(std::string_view name, T& v, D def, FieldMin min = FieldMin::positive) {
     auto r = obj_.find(name);
-    v = r ? static_cast<T>(bounded(*r, min)) : static_cast<T>(def);
+    v = r ? static_cast<T>(bounded(*r, min)) : static_cast<T>(default_value(def));
   }
   /// A small count (inputs): read in 64 bits and range-checked before narrowing.
   template <class T, class D>
@@ -43,12 +44,12 @@ class FieldReader {
     v = static_cast<T>(x);
   }
   /// An integer for both height and width, or a pair [h, w].
-  template <class D>
-  void pair(std::string_view name, i64& h, i64& w, D def_h, D def_w, FieldMin min = FieldMin::positive) {
+  template <class D, class E>
+  void pair(std::string_view name, i64& h, i64& w, D def_h, E def_w, FieldMin min = FieldMin::positive) {
     auto r = obj_.find(name);
     if (!r) {
-      h = static_cast<i64>(def_h);
-      w = static_cast<i64>(def_w);
+      h = default_value(def_h);
+      w = default_value(def_w);
       return;
     }
     if (r->json().is_array()) {
@@ -94,22 +95,45 @@ class FieldWriter {
   nlohmann::json& j_;
 };
 
-/// Collects the field names (unknown-field warnings, docs).
-struct FieldLister {
-  std::vector<std::string> names;
-  template <class... Rest>
-  void integer(std::string_view name, Rest&&...) {
-    names.emplace_back(name);
+/// What the reader knows of a field: its name, kind, default and minimum
+/// (unknown-field warnings, `hwcal ops`, the docs).
+struct FieldSpec {
+  std::string name;
+  std::string type;          ///< "integer", "pair" (an integer or [h, w]), "boolean"
+  bool required = false;
+  nlohmann::json default_;   ///< null when required
+  std::string same_as;       ///< the default is this other field's value
+  int minimum = 1;
+};
+
+class FieldLister {
+ public:
+  std::vector<FieldSpec> fields;
+  template <class T>
+  void integer(std::string_view name, T&, FieldMin min = FieldMin::positive) {
+    fields.push_back({std::string(name), "integer", true, nullptr, {}, min == FieldMin::positive ? 1 : 0});
   }
-  template <class... Rest>
-  void small_integer(std::string_view name, Rest&&...) {
-    names.emplace_back(name);
+  template <class T, class D>
+  void integer(std::string_view name, T&, D def, FieldMin min = FieldMin::positive) {
+    add(name, "integer", def, min);
   }
-  template <class... Rest>
-  void pair(std::string_view name, Rest&&...) {
-    names.emplace_back(name);
+  template <class T, class D>
+  void small_integer(std::string_view name, T&, D def) {
+    add(name, "integer", def, FieldMin::positive);
   }
-  void flag(std::string_view name, bool&, bool) { names.emplace_back(name); }
+  template <class D, class E>
+  void pair(std::string_view name, i64&, i64&, D def, E, FieldMin min = FieldMin::positive) {
+    add(name, "pair", def, min);
+  }
+  void flag(std::string_view name, bool&, bool def) { fields.push_back({std::string(name), "boolean", false, def, {}, 0}); }
+
+ private:
+  template <class D>
+  void add(std::string_view name, const char* type, D def, FieldMin min) {
+    FieldSpec f{std::string(name), type, false, default_value(def), {}, min == FieldMin::positive ? 1 : 0};
+    if constexpr (std::is_same_v<D, SameAs>) f.default_ = nullptr, f.same_as = std::string(def.field);
+    fields.push_back(std::move(f));
+  }
 };
 
 /// Parses the shape fields of `kind` from the object `obj`. Field problems
@@ -144,12 +168,18 @@ inline nlohmann::json shape_to_json(const OpDesc& op) {
   return j;
 }
 
-/// The shape fields an op kind reads.
-inline std::vector<std::string> shape_fields(OpKind kind) {
+/// The shape fields an op kind reads, in order.
+inline std::vector<FieldSpec> shape_field_specs(OpKind kind) {
   FieldLister l;
   Shape s = default_shape(kind);
   std::visit([&](auto& x) { ShapeTraits<std::decay_t<decltype(x)>>::fields(l, x, kind); }, s);
-  return std::move(l.names);
+  return std::move(l.fields);
+}
+
+inline std::vector<std::string> shape_fields(OpKind kind) {
+  std::vector<std::string> names;
+  for (auto& f : shape_field_specs(kind)) names.push_back(std::move(f.name));
+  return names;
 }
 
 }  // namespace detail
