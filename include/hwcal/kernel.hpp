@@ -12,6 +12,7 @@
 #include <hwcal/kinds.hpp>
 #include <hwcal/measure.hpp>
 #include <hwcal/ops.hpp>
+#include <hwcal/schema.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -23,7 +24,6 @@
 
 namespace hwcal {
 
-struct HardwareCalibration;  // schema.hpp
 
 /// Outcome of comparing a kernel's output against the reference.
 struct CheckResult {
@@ -104,6 +104,10 @@ class Backend {
   virtual FusionKernels make_fusion(FusionPattern f, const OpDesc&, Precision) {
     throw UnavailableError(name() + " backend cannot measure fusion pattern " + std::string(to_string(f)));
   }
+
+  /// Device backends: the device they drive (as a profile records it), known
+  /// without calibrating; empty for CPU backends.
+  virtual std::optional<DeviceInfo> device_info() const { return std::nullopt; }
 
   /// Waits for queued work (asynchronous devices); no-op on CPU.
   virtual void sync() {}

@@ -20,7 +20,8 @@ struct PredictArgs {
   std::string mode = "device";
   int threads = 0;
   std::string backend;
-  double budget = 4.0;
+  std::string device = "cpu";
+  double budget = 0;  ///< 0: the default of the device (4 s CPU, 10 s GPU)
 };
 
 int run(const PredictArgs& a) {
@@ -36,16 +37,35 @@ int run(const PredictArgs& a) {
   HardwareCalibration profile;
   std::string source = a.profile;
   if (a.auto_profile) {
-    std::unique_ptr<Backend> backend = make_backend(a.backend.empty() ? default_backend() : a.backend);
+    // --device cpu | cuda | cuda:N picks what auto_calibrate() measures.
+    int gpu = -1;
+    if (a.device.rfind("cuda", 0) == 0) {
+      gpu = 0;
+      if (a.device.size() > 4) {
+        if (a.device[4] != ':') throw CLI::ValidationError("--device", "expected cpu, cuda or cuda:N, got '" + a.device + "'");
+        try {
+          gpu = std::stoi(a.device.substr(5));
+        } catch (const std::exception&) {
+          throw CLI::ValidationError("--device", "expected cpu, cuda or cuda:N, got '" + a.device + "'");
+        }
+        if (gpu < 0) throw CLI::ValidationError("--device", "a device index is not negative");
+      }
+    } else if (a.device != "cpu") {
+      throw CLI::ValidationError("--device", "expected cpu, cuda or cuda:N, got '" + a.device + "'");
+    }
+    if (gpu >= 0 && !a.backend.empty() && a.backend != "cuda")
+      throw CLI::ValidationError("--backend", "--device " + a.device + " calibrates with the cuda backend");
+    std::unique_ptr<Backend> backend = make_backend(gpu >= 0 ? "cuda" : (a.backend.empty() ? default_backend() : a.backend),
+                                                    std::max(gpu, 0));
     AutoCalibrateOptions o;
     o.threads = a.threads;
-    o.budget_s = a.budget;
+    const double budget = a.budget > 0 ? a.budget : (gpu >= 0 ? o.device_budget_s : o.budget_s);
     ProgressLine line;
     o.progress = [&](const Progress& p) {
       if (p.stage == "done") return line.finish();
-      line.update("hwcal: calibrating (" + fmt_time(p.elapsed_s) + " of ~" + fmt_time(a.budget) + "): " + p.label);
+      line.update("hwcal: calibrating " + a.device + " (" + fmt_time(p.elapsed_s) + " of ~" + fmt_time(budget) + "): " + p.label);
     };
-    AutoCalibration cal = auto_calibrate(*backend, o);
+    DeviceCalibration cal = auto_calibrate_one(*backend, o, budget, a.device);
     line.finish();
     profile = std::move(cal.profile);
     source = cal.path.empty() ? "(not cached)" : cal.path;
@@ -53,8 +73,8 @@ int run(const PredictArgs& a) {
     for (auto& n : cal.warnings) notes.push_back(n);
   } else {
     profile = load_profile(a.profile);
-    for (auto& m : profile_mismatch(profile, cpu::detect_host())) notes.push_back("profile does not match this machine: " + m);
   }
+  const std::vector<std::string> mismatch = a.auto_profile ? std::vector<std::string>{} : mismatch_notes(profile);
   MapperOptions mo;
   mo.threads = a.threads;
   mo.mode = mode;
@@ -85,7 +105,7 @@ int run(const PredictArgs& a) {
     nlohmann::json j = {{"workload", w.name},         {"profile", source},       {"model", a.model},
                         {"mode", mode_name},          {"backend", profile.backend}, {"threads", mapper.threads()},
                         {"total_s", total},           {"total_isolated_s", isolated}, {"interval_s", {lo, hi}},
-                        {"warnings", notes}};
+                        {"warnings", notes},          {"notes", mismatch}};
     auto& subs = j["subgraphs"] = nlohmann::json::array();
     for (std::size_t i = 0; i < est.size(); ++i) {
       const Estimate& e = est[i];
@@ -130,6 +150,7 @@ int run(const PredictArgs& a) {
     for (const auto& m : warning_messages(all_warnings)) std::printf("  - %s\n", m.c_str());
   }
   for (const auto& n : notes) std::fprintf(stderr, "hwcal: warning: %s\n", n.c_str());
+  for (const auto& n : mismatch) std::fprintf(stderr, "hwcal: note: %s\n", n.c_str());
   return exit_ok;
 }
 
@@ -148,7 +169,9 @@ Action add_predict(CLI::App& app) {
                 "or eager (an eager framework issuing each op from the host)");
   c->add_option("--threads", args->threads, "Use curves measured at this thread count (default: the profile's)")->check(CLI::PositiveNumber);
   c->add_option("--backend", args->backend, "Backend for --auto (default " + default_backend() + ")");
-  c->add_option("--budget", args->budget, "Calibration budget in seconds for --auto when nothing is cached")->capture_default_str();
+  c->add_option("--device", args->device, "Device for --auto: cpu (default), cuda or cuda:N");
+  c->add_option("--budget", args->budget,
+                "Calibration budget in seconds for --auto when nothing is cached (default: 4 on a CPU, 10 on a GPU)");
   c->footer("Exit code 2 for a malformed workload or profile; the message names the file, the subgraph and the field.");
   return [args] { return run(*args); };
 }

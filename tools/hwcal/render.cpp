@@ -37,7 +37,15 @@ void render_peaks(const HardwareCalibration& h) {
   Table t({"precision", "GFLOP/s", "derivation"});
   for (const auto& p : h.peaks) t.row({std::string(to_string(p.precision)), p.gflops ? fmt_num(*p.gflops) : "-", p.derivation});
   t.print();
-  std::printf("  per-call overhead: %s (%s)\n\n", fmt_time(h.overhead.per_call_s).c_str(), h.overhead.derivation.c_str());
+  std::printf("  per-call overhead: %s (%s)\n", fmt_time(h.overhead.per_call_s).c_str(), h.overhead.derivation.c_str());
+  if (h.overhead.graph_launch_s > 0) std::printf("  per kernel inside a CUDA graph: %s\n", fmt_time(h.overhead.graph_launch_s).c_str());
+  if (!h.overhead.framework_derivation.empty()) {
+    std::string per;
+    for (const auto& [k, v] : h.overhead.framework_s) per += (per.empty() ? "" : ", ") + std::string(to_string(k)) + " " + fmt_time(v);
+    std::printf("  framework per-op cost: %s\n    (%s)\n", per.empty() ? "-" : per.c_str(), h.overhead.framework_derivation.c_str());
+  }
+  if (!h.timing.empty()) std::printf("  timing: %s\n", h.timing.c_str());
+  std::printf("\n");
 }
 
 void render_memory(const HardwareCalibration& h, bool sweep) {

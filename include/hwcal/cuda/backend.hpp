@@ -57,6 +57,7 @@ class CudaBackend final : public Backend {
   int threads() const override { return 1; }
 
   const DeviceInfo& device() const noexcept { return ctx_->info(); }
+  std::optional<DeviceInfo> device_info() const override { return ctx_->info(); }
   cudaStream_t stream() const noexcept { return ctx_->stream(); }
 
   Support supports(const OpDesc& op, Precision p) const override {
