@@ -193,10 +193,13 @@ class CalibratedMapper {
       const detail::Interpolated in = curves_.efficiency(*c, x);
       log_eff = in.value;
       log_eff_cold = device_ ? curves_.efficiency(*c, x, true).value : in.value;
-      spread = in.spread;
+      // A sample's spread is its p10-p90 width; a profile may hold a wildly
+      // noisy one (the calibrator drops them, a hand-edited file may not):
+      // intervals stay within 20x of the estimate.
+      spread = std::min(in.spread, max_spread);
       if (in.outside) e.warnings |= warn_extrapolated;
       if (c->other_threads) e.warnings |= warn_other_threads;
-      if (e.warnings & (warn_other_precision | warn_other_variant | warn_equivalent_gemm)) spread += 0.25;
+      if (e.warnings & (warn_other_precision | warn_other_variant | warn_equivalent_gemm)) spread = std::min(spread + 0.25, max_spread);
       fixed = c->fixed_s;
       floor = c->floor_s;
     } else {
@@ -255,6 +258,9 @@ class CalibratedMapper {
     e.bound = e.overhead_s > m ? Bound::overhead : e.compute_s >= e.memory_s ? Bound::compute : Bound::memory;
     return e;
   }
+
+  /// Interval half-width in log space at most log(20).
+  static constexpr double max_spread = 3.0;
 
   int threads_ = 1;
   Mode mode_ = Mode::device;

@@ -120,8 +120,10 @@ class CurveSet {
       cv.dims = f.count;
       auto point = [&](const TimeStats& t, bool is_cold) {
         const double id = ideal(op, c.precision, is_cold);
-        const double eff = id > 0 ? id / net(t.median_s) : 1e-9;
-        return PointStore::Point{f.x, float(std::log(eff)), float(t.rel_spread())};
+        // efficiencies outside [1e-12, 1e12] are not measurements (a corrupt
+        // or hand-made profile); clamped so every prediction stays finite
+        const double eff = std::clamp(id > 0 ? id / net(t.median_s) : 1e-9, 1e-12, 1e12);
+        return PointStore::Point{f.x, float(std::log(eff)), float(std::min(t.rel_spread(), 3.0))};
       };
       warm.push_back(point(s.time, false));
       if (s.cold) cold.push_back(point(*s.cold, true));

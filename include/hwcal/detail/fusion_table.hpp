@@ -7,6 +7,7 @@
 #include <hwcal/estimate.hpp>
 #include <hwcal/schema.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -24,7 +25,10 @@ class FusionTable {
         if (s.fused.median_s <= 0 || s.unfused.median_s <= 0) continue;
         const FeatureSet x = features(OpDesc{fusion_anchor(f.pattern), s.shape});
         dims = x.count;
-        pts.push_back({x.x, float(std::log(s.speedup())), float(s.fused.rel_spread() + s.unfused.rel_spread())});
+        // a speedup is a ratio of two measured times: clamped to [1/100, 100]
+        // (a corrupt or hand-made profile), spreads to 3 in log space
+        pts.push_back({x.x, float(std::log(std::clamp(s.speedup(), 0.01, 100.0))),
+                       float(std::min(s.fused.rel_spread() + s.unfused.rel_spread(), 3.0))});
       }
       if (!pts.empty()) entries_.push_back({f.pattern, f.precision, points_.add(std::move(pts), dims)});
     }

@@ -81,6 +81,12 @@ class FieldWriter {
   void integer(std::string_view name, T& v, Rest...) {
     j_[std::string(name)] = static_cast<std::int64_t>(v);
   }
+  /// 0 in a field that defaults to another (AttentionShape::kv_heads) means
+  /// "the same": written as that field's value, so the document reads back.
+  template <class T, class... Rest>
+  void integer(std::string_view name, T& v, SameAs d, Rest...) {
+    j_[std::string(name)] = static_cast<std::int64_t>(v == 0 ? d.value : v);
+  }
   template <class T, class D>
   void small_integer(std::string_view name, T& v, D) {
     j_[std::string(name)] = static_cast<std::int64_t>(v);
