@@ -259,7 +259,7 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
   std::vector<PlanCurve> curves;
   for (OpKind k : all_ops()) {
     if (!wanted(opt.ops, k)) continue;
-    const auto sweep = default_sweep(k);
+    const auto sweep = default_sweep(k, !cpu_target);
     for (Precision p : precisions) {
       if (!precision_for(k, p, explicit_precisions, cpu_target)) continue;
       // Primary precisions get full sweeps: fp32, what the user named first,
@@ -269,7 +269,6 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
       std::vector<OpDesc> pts;
       std::string why;
       for (const auto& sp : sweep) {
-        if (sp.device_only && cpu_target) continue;
         // Secondary precisions measure the quick subset, except GEMMs.
         const bool take = quick ? sp.quick : (primary || sp.quick || k == OpKind::matmul || k == OpKind::linear);
         if (!take) continue;
