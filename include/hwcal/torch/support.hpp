@@ -11,24 +11,24 @@
 //    Smaller products run ATen's reference gemm with fp32 accumulation.
 //    Pooling, norms, softmax and activations keep bf16 in memory and compute
 //    in fp32 registers (Vectorized<BFloat16>), which is how every CPU does it.
-//  - fp16: only add/mul/div, mean (and adaptive_avg_pool2d to 1x1, which is
-//    a mean) and the data movers have kernels; ATen 1.13
-//    has no Vectorized<Half>, so the arithmetic runs a scalar loop through
-//    float (about 4x slower than fp32 here). Everything else throws
-//    "... not implemented for 'Half'".
+//  - fp16: only add/mul/div, neg, cat, mean (and adaptive_avg_pool2d to 1x1,
+//    which is a mean) and the data movers (embedding's index_select too)
+//    have kernels; ATen 1.13 has no Vectorized<Half>, so the arithmetic runs
+//    a scalar loop through float (about 4x slower than fp32 here). Of the
+//    chains, rotary (mul, neg, cat, add) and rmsnorm (LLaMA's upcasts to
+//    fp32; only the casts and the weight multiply are Half) therefore run;
+//    everything else throws "... not implemented for 'Half'" (silu for
+//    silu_mul, clamp_scalar for relu6/hardtanh/clamp).
 //  - tf32, int8, fp8: no eager CPU float ops at all.
 
-#include <hwcal/config.hpp>
-
-#if !HWCAL_HAS_TORCH
-#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
-#endif
+#include <hwcal/torch/guard.hpp>
 
 #include <hwcal/kernel.hpp>
 #include <hwcal/kinds.hpp>
 #include <hwcal/ops.hpp>
 
 #include <string>
+#include <variant>
 
 namespace hwcal {
 namespace aten {
@@ -87,6 +87,12 @@ inline Support bf16_support(const OpDesc& op) {
       const auto& s = std::get<AttentionShape>(op.shape);
       return bf16_gemm_support(double(s.batch) * s.heads * s.seq_q * s.seq_kv * s.head_dim);
     }
+    case OpKind::rmsnorm:
+      return {SupportLevel::native, "LLaMA's RMSNorm upcasts to fp32 (x.float()) and casts back before the weight"};
+    case OpKind::copy:
+    case OpKind::transpose:
+    case OpKind::concat:
+    case OpKind::embedding: return {SupportLevel::native, "data movement"};
     default: return {SupportLevel::native, "bf16 in memory, fp32 arithmetic in registers"};
   }
 }
@@ -102,12 +108,16 @@ inline Support fp16_support(const OpDesc& op) {
   switch (k) {
     case OpKind::copy:
     case OpKind::transpose:
-    case OpKind::concat: return {SupportLevel::native, "data movement"};
+    case OpKind::concat:
+    case OpKind::embedding: return {SupportLevel::native, "data movement"};
     case OpKind::add:
     case OpKind::mul:
     case OpKind::div:
     case OpKind::reduce_mean:
-      return {SupportLevel::emulated, "ATen 1.13 has no vectorised Half: scalar loop through float"};
+    case OpKind::rotary: return {SupportLevel::emulated, "ATen 1.13 has no vectorised Half: scalar loop through float"};
+    case OpKind::rmsnorm:
+      return {SupportLevel::emulated,
+              "LLaMA's RMSNorm computes in fp32; the casts and the weight multiply run a scalar Half loop"};
     default: return {SupportLevel::unsupported, "ATen 1.13 has no CPU fp16 kernel for " + std::string(to_string(k))};
   }
 }
@@ -120,12 +130,6 @@ inline Support op_support(const OpDesc& op, Precision p) {
     return {SupportLevel::unsupported, "invalid shape: " + std::string(why)};
   if (op.kind == OpKind::matmul && std::get<MatmulShape>(op.shape).bias)
     return {SupportLevel::unsupported, "matmul has no bias in the reference; use linear"};
-  if (is_elementwise(op.kind)) {
-    const int inputs = (op.kind == OpKind::add || op.kind == OpKind::mul || op.kind == OpKind::div) ? 2 : 1;
-    if (std::get<ElementwiseShape>(op.shape).inputs != inputs)
-      return {SupportLevel::unsupported,
-              std::string(to_string(op.kind)) + " takes " + std::to_string(inputs) + " input(s)"};
-  }
   switch (p) {
     case Precision::fp64:
     case Precision::fp32: return {SupportLevel::native, {}};
