@@ -253,6 +253,24 @@ TEST_CASE("torch backend: grouped-query attention repeats K and V over each grou
   CHECK(mha->implementation().find("repeat_kv") == std::string::npos);
 }
 
+TEST_CASE("torch backend: attention that eager PyTorch could not hold in memory is refused", "[torch]") {
+  aten::TorchBackend backend;
+  // 4096 sequences of 32768 keys: K and V alone are 2 TB in fp32.
+  const OpDesc huge{OpKind::attention, AttentionShape{4096, 32, 1, 32768, 128, false, 8}};
+  for (Precision p : {Precision::fp32, Precision::bf16}) {
+    const Support s = backend.supports(huge, p);
+    INFO(s.note);
+    CHECK(s.level == SupportLevel::unsupported);
+    CHECK(s.note.find("GB at once") != std::string::npos);
+    CHECK_THROWS_AS(backend.make(huge, p), UnavailableError);
+  }
+  // The footprint counts K and V repeated to all 32 heads, beyond the op's own tensors.
+  const AttentionShape gqa{8, 32, 1, 4096, 128, false, 8};
+  const double repeated = 2.0 * 8 * 32 * 4096 * 128 * 4;
+  CHECK(aten::detail::attention_footprint(gqa, Precision::fp32) >
+        counts({OpKind::attention, gqa}, Precision::fp32).bytes + repeated);
+}
+
 TEST_CASE("torch backend: decode attention (one query against a KV cache)", "[torch]") {
   aten::TorchBackend backend;
   for (Precision p : {Precision::fp32, Precision::bf16})
