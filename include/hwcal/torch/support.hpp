@@ -20,6 +20,8 @@
 //    everything else throws "... not implemented for 'Half'" (silu for
 //    silu_mul, clamp_scalar for relu6/hardtanh/clamp).
 //  - tf32, int8, fp8: no eager CPU float ops at all.
+// Attention is also refused where eager PyTorch would not fit in half of the
+// machine's memory (op_support).
 
 #include <hwcal/torch/guard.hpp>
 
@@ -179,7 +181,7 @@ inline Support op_support(const OpDesc& op, Precision p) {
     return {SupportLevel::unsupported, "invalid shape: " + std::string(why)};
   if (op.kind == OpKind::matmul && std::get<MatmulShape>(op.shape).bias)
     return {SupportLevel::unsupported, "matmul has no bias in the reference; use linear"};
-  Support s = detail::precision_support(op, p);
+  const Support s = detail::precision_support(op, p);
   if (s.usable() && op.kind == OpKind::attention) {
     const double need = detail::attention_footprint(std::get<AttentionShape>(op.shape), p);
     const double have = detail::physical_memory_bytes();
