@@ -269,8 +269,10 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
       std::vector<OpDesc> pts;
       std::string why;
       for (const auto& sp : sweep) {
-        // Secondary precisions measure the quick subset, except GEMMs.
-        const bool take = quick ? sp.quick : (primary || sp.quick || k == OpKind::matmul || k == OpKind::linear);
+        // Secondary precisions measure the quick subset, except CPU GEMMs (a
+        // device's GEMM sweep is dense enough that its quick subset covers it).
+        const bool take =
+            quick ? sp.quick : (primary || sp.quick || (cpu_target && (k == OpKind::matmul || k == OpKind::linear)));
         if (!take) continue;
         const Support s = backend.supports(sp.op, p);
         if (s.usable())

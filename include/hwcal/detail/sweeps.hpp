@@ -339,7 +339,7 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
     case ShapeFamily::rows: {
       // (rows, cols): tokens x hidden (norms), score rows (softmax), spatial means
       const i64 cols[] = {4096, 768, 64, 1024, 197, 2048, 512, 8192, 49, 128256};
-      for (i64 r : {1, 4096, 64, 65536, 16, 512, 16384, 256, 8})
+      for (i64 r : {1, 4096, 64, 65536, 16, 1024, 16384, 256, 4})
         for (i64 c : cols) {
           if (double(r) * c > double(i64{1} << 28) || (c == 128256 && r > 64)) continue;  // <= 256M elements
           if (kind == OpKind::reduce_mean && c == 128256) continue;
@@ -348,8 +348,8 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
       break;
     }
     case ShapeFamily::elementwise: {
-      for (i64 e : {i64{1} << 20, i64{1} << 6, i64{1} << 26, i64{1} << 14, i64{1} << 17, i64{1} << 23, i64{1} << 10,
-                    i64{1} << 28, i64{1} << 12, i64{1} << 24, i64{1} << 22, i64{1} << 16})
+      for (i64 e : {i64{1} << 20, i64{1} << 6, i64{1} << 26, i64{1} << 14, i64{1} << 18, i64{1} << 24, i64{1} << 10,
+                    i64{1} << 28, i64{1} << 12, i64{1} << 22, i64{1} << 16, i64{1} << 8})
         add({kind, ElementwiseShape{e, o.inputs, 0, false}}, e == (i64{1} << 6) || e == (i64{1} << 20) || e == (i64{1} << 26));
       if (o.broadcast)
         for (i64 e : {i64{1} << 20, i64{1} << 14, i64{1} << 24, i64{1} << 27})
