@@ -364,8 +364,8 @@ TEST_CASE("device mode: a convolution's bias is a kernel of its own", "[mapper][
   const Estimate plain = gpu.estimate(sg(OpKind::conv2d, c, Precision::bf16));
   c.bias = true;
   const Estimate biased = gpu.estimate(sg(OpKind::conv2d, c, Precision::bf16));
-  // the bias pass: a broadcast add over the 64x56x56 output, at least the relu curve's 2 us floor... here no add
-  // curve at all, so the memory sweep's bandwidth for its bytes
+  // plus a broadcast add over the 64x56x56 output (no add curve in this
+  // profile: its bytes at the memory sweep's bandwidth)
   CHECK(biased.latency_s > plain.latency_s);
   // CPUs add the bias inside the convolution
   const CalibratedMapper cpu(test::make_test_profile());
