@@ -463,7 +463,7 @@ struct ShapeTraits<AttentionShape> {
   static void fields(V& v, S& s, OpKind) {
     v.integer("batch", s.batch, 1);
     v.integer("heads", s.heads, 1);
-    v.integer("kv_heads", s.kv_heads, s.heads);
+    v.integer("kv_heads", s.kv_heads, s.heads, FieldMin::non_negative);  // 0: as many as heads
     v.integer("seq_q", s.seq_q);
     v.integer("seq_kv", s.seq_kv, s.seq_q);
     v.integer("head_dim", s.head_dim);
