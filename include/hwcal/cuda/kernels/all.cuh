@@ -88,10 +88,9 @@ cudaError_t binary(OpKind op, DType t, const void* a, const void* b, void* y, i6
 
 cudaError_t bias_act(OpKind act, DType t, void* y, const void* bias, i64 n, i64 channels, i64 inner,
                      cudaStream_t stream) {
-  if (act != OpKind::copy && act != OpKind::relu && act != OpKind::gelu) return cudaErrorInvalidValue;
   return dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
-    return dispatch_unary(act, 0, 0, [&](auto f) {
+    return dispatch_activation(act, [&](auto f) {
       return launch_channel(static_cast<const T*>(y), static_cast<T*>(y), n, channels, inner,
                             BiasParam<T>{static_cast<const T*>(bias)}, f, stream);
     });
@@ -104,7 +103,7 @@ cudaError_t batchnorm(DType t, const void* x, const void* mean, const void* var,
     using T = decltype(tag);
     const BatchnormParam<T> p{static_cast<const T*>(mean), static_cast<const T*>(var), static_cast<const T*>(gamma),
                               static_cast<const T*>(beta), static_cast<acc_t<T>>(eps)};
-    return dispatch_unary(relu ? OpKind::relu : OpKind::copy, 0, 0, [&](auto f) {
+    return dispatch_activation(relu ? OpKind::relu : OpKind::copy, [&](auto f) {
       return launch_channel(static_cast<const T*>(x), static_cast<T*>(y), n, channels, inner, p, f, stream);
     });
   });

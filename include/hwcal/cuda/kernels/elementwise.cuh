@@ -121,6 +121,17 @@ cudaError_t dispatch_unary(OpKind op, double lo, double hi, G&& g) {
   }
 }
 
+/// Calls g(F{}) with the activation of a bias or batchnorm pass: none (copy), relu or gelu.
+template <class G>
+cudaError_t dispatch_activation(OpKind op, G&& g) {
+  switch (op) {
+    case OpKind::copy: return g(Identity{});
+    case OpKind::relu: return g(Relu{});
+    case OpKind::gelu: return g(Gelu{});
+    default: return cudaErrorInvalidValue;
+  }
+}
+
 template <class G>
 cudaError_t dispatch_binary(OpKind op, G&& g) {
   switch (op) {
