@@ -878,14 +878,17 @@ def profile_kernels(run, items, rows):
         per_node, _ = gpu_profile.attribute(prof.events())
     except Exception as e:  # noqa: BLE001 (kernels are optional)
         return f"kernel profile failed after {done} samples: {exc_text(e)}"
+    if run.cuda and per_node and not any(v["kernels"] for v in per_node.values()):
+        return "the profiler saw no CUDA kernels (CUPTI unavailable?): kernels not listed"
     for key, v in per_node.items():
         try:
             i = int(key)
         except ValueError:
             continue
-        rows[i]["kernels"] = v["kernels"]
-        rows[i]["kernel_s"] = v["kernel_s"]
-        rows[i]["kernel_names"] = v["kernel_names"]
+        if run.cuda:  # a CPU run has aten ops but no kernels
+            rows[i]["kernels"] = v["kernels"]
+            rows[i]["kernel_s"] = v["kernel_s"]
+            rows[i]["kernel_names"] = v["kernel_names"]
         rows[i]["aten_ops"] = v["ops"]
     return None if done == len(todo) else f"kernels listed for {done} of {len(todo)} timed samples (budget)"
 
