@@ -163,7 +163,7 @@ nlohmann::json measure_shape(hwcal::Backend& backend, const BenchShape& s, const
     const hwcal::Measurement m = hwcal::measure([&] { kernel->run(); }, [&] { backend.sync(); }, mopt);
     r["ok"] = true;
     r["gflops"] = hwcal::flops(s.op) / m.median_s / 1e9;
-    r["time"] = hwcal::TimeStats::from(m);
+    r["time"] = hwcal::to_time_stats(m);
     r["rel_spread"] = m.rel_spread();
     r["check_error"] = chk.max_error;
     r["implementation"] = kernel->implementation();
@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
                        {"group", s.group},
                        {"op", hwcal::to_string(s.op.kind)},
                        {"shape", hwcal::detail::shape_to_json(s.op)},
-                       {"label", hwcal::detail::shape_label(s.op)},
+                       {"label", hwcal::shape_label(s.op)},
                        {"flops", hwcal::flops(s.op)}});
   auto& results = out["results"] = nlohmann::json::array();
   out["software"] = nlohmann::json::object();
@@ -243,10 +243,10 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
       if (r["ok"].get<bool>())
-        std::printf("  %-28s %-26s %9.1f %6.1f%% %s\n", s.name.c_str(), hwcal::detail::shape_label(s.op).c_str(),
+        std::printf("  %-28s %-26s %9.1f %6.1f%% %s\n", s.name.c_str(), hwcal::shape_label(s.op).c_str(),
                     r["gflops"].get<double>(), 100 * r["rel_spread"].get<double>(), r["implementation"].get<std::string>().c_str());
       else
-        std::printf("  %-28s %-26s %9s         %s\n", s.name.c_str(), hwcal::detail::shape_label(s.op).c_str(), "-",
+        std::printf("  %-28s %-26s %9s         %s\n", s.name.c_str(), hwcal::shape_label(s.op).c_str(), "-",
                     r["error"].get<std::string>().c_str());
       results.push_back(r);
     }

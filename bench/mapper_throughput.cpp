@@ -72,7 +72,7 @@ struct Rng {
   }
 };
 
-Subgraph conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups, std::uint32_t fused = 0) {
+Subgraph conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups, std::uint64_t fused = 0) {
   Conv2dShape s;
   s.n = n, s.c = c, s.h = s.w = hw, s.k = k, s.r = s.s = r;
   s.stride_h = s.stride_w = stride;
@@ -85,7 +85,7 @@ Subgraph conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups, std::u
 Subgraph make(const std::string& cat, Rng& rng) {
   const i64 n = rng.pick<i64>({1, 1, 2, 4, 8, 16, 32});
   const i64 tokens = rng.pick<i64>({1, 8, 64, 128, 197, 256, 512, 1024});
-  const std::uint32_t bn_relu = fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu);
+  const std::uint64_t bn_relu = fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu);
   if (cat == "conv 3x3") {
     const i64 c = rng.pick<i64>({32, 64, 96, 128, 192, 256, 384, 512});
     return conv(n, c, rng.pick<i64>({7, 14, 28, 56, 112}), c * rng.pick<i64>({1, 1, 2}), 3, rng.pick<i64>({1, 1, 2}), 1);

@@ -54,14 +54,11 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
-def workload_text(name, subgraphs):
-    """Workload format v1, one subgraph per line."""
-    head = json.dumps({"hwcal_workload": 1, "name": name, "precision": "fp32"})[:-1]
-    lines = [head + ', "subgraphs": [']
-    for i, sg in enumerate(subgraphs):
-        lines.append("  " + json.dumps(sg) + ("," if i + 1 < len(subgraphs) else ""))
-    lines.append("]}")
-    return "\n".join(lines) + "\n"
+def workload_text(name, cap):
+    """Workload format v1 of a Capture (fp32), one subgraph per line."""
+    from hwcal.trace import workload_doc, workload_text as text
+
+    return text(workload_doc(name, "fp32", cap.units))
 
 
 # --------------------------------------------------------------------------- machine info
@@ -189,14 +186,12 @@ def guarded_time(time_fn, cpus, stats):
 def capture(cfg):
     """Build, trace and run a config once. Returns (model, x, desc, gm, cap, diff)."""
     import torch
-    from fx_capture import Capture, trace
+    from hwcal.trace import capture as trace_capture
     from models import build
 
     model, x, desc = build(cfg)
-    gm = trace(model)
-    cap = Capture(gm)
+    gm, cap, out_traced = trace_capture(model, (x,))
     with torch.no_grad():
-        out_traced = cap.run(x)
         out_eager = model(x)
     diff = float((out_traced - out_eager).abs().max())
     return model, x, desc, gm, cap, diff
@@ -223,7 +218,7 @@ def cmd_workloads(args):
     for cfg in args.configs:
         _, _, _, _, cap, diff = capture(cfg)
         path = os.path.join(args.out_dir, cfg + ".json")
-        write_atomic(path, workload_text(cfg, unit_subgraphs(cap)))
+        write_atomic(path, workload_text(cfg, cap))
         log(f"{cfg}: {len(unit_subgraphs(cap))} subgraphs -> {rel(path)} (traced vs eager max diff {diff:.2g})")
 
 
@@ -232,7 +227,8 @@ def cmd_pass(args):
     per-unit records to args.out."""
     torch = set_threads(args.threads, args.blas_threads)
     import torchvision
-    from fx_capture import make_call, time_in_context
+    from hwcal.trace import make_call
+    from in_context import time_in_context
     from timing import time_call
 
     out = {"torch": {"version": torch.__version__, "torchvision": torchvision.__version__,
@@ -268,7 +264,7 @@ def cmd_pass(args):
         stats["waited_s"] = round(stats["waited_s"], 1)
         if args.write_workloads:
             wpath = os.path.join(args.workloads_dir, cfg + ".json")
-            write_atomic(wpath, workload_text(cfg, unit_subgraphs(cap)))
+            write_atomic(wpath, workload_text(cfg, cap))
         out["configs"][cfg] = {"description": desc, "input_shape": list(x.shape), "diff": diff, "whole": whole,
                                "units": units, "other_cpu": other, "steal_cpu": steal, "guard": stats,
                                "in_context_runs": ctx_runs, "in_context_other_cpu": ctx_other,
@@ -430,6 +426,7 @@ def dump_measurements(doc):
 
 def main(argv=None):
     sys.path.insert(0, HERE)
+    sys.path.insert(0, os.path.join(ROOT, "python"))
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)

@@ -1,12 +1,25 @@
 #pragma once
-// The calibrator: runs the plan (ops x sizes x precisions, fusion patterns,
-// memory, peaks) on a backend, under an optional time budget, reporting
-// progress, and assembles a HardwareCalibration.
+// The calibrator: measures a backend's target (peaks, memory, launch costs),
+// then its ops and fusion patterns, under an optional time budget, reporting
+// progress, and assembles a HardwareCalibration. The same phases for CPU and
+// device targets:
 //
-// Budget: every op keeps its sweep order (coarse first, detail/sweeps.hpp) and
-// the calibrator visits the ops round-robin, so stopping early leaves every op
-// covered coarsely rather than some ops finely and others not at all. Points
-// whose estimated cost no longer fits the remaining budget are skipped.
+//   target   peaks, the memory sweep, per-call costs (CPU here; devices in
+//            Backend::calibrate_target)
+//   plan     ops x precisions x sweep points (detail/sweeps.hpp), as curves
+//   per point, round-robin over the curves:
+//     build    Backend::make: inputs allocated and initialised
+//     check    one run, compared with the reference (garbage fast is not a measurement)
+//     measure  warm (Backend::measure_kernel), cold where the op has weights and
+//              the backend times it; re-measured when the spread says the
+//              machine was disturbed, dropped (and said) when it stays so
+//   fusion   the same build/check/measure for each pattern, fused and unfused
+//   fit      per-call overhead, the framework's per-op cost, the fingerprint
+//
+// Budget: every op keeps its sweep order (coarse first) and the calibrator
+// visits the ops round-robin, so stopping early leaves every op covered
+// coarsely rather than some ops finely and others not at all. Points whose
+// estimated cost no longer fits the remaining budget are skipped.
 
 #include <hwcal/cpu/detect.hpp>
 #include <hwcal/cpu/peak.hpp>
@@ -65,13 +78,6 @@ inline std::uint64_t fnv1a(const std::string& s, std::uint64_t h = 1469598103934
   return h;
 }
 
-/// A point of the plan.
-struct PlanPoint {
-  OpDesc op;
-  Precision precision;
-  int threads;
-};
-
 /// One curve's worth of plan points, measured in order.
 struct PlanCurve {
   OpKind kind;
@@ -99,8 +105,8 @@ inline double estimate_cost(const OpDesc& op, Precision p, double rate, const Me
 /// inference runs at on the target.
 inline std::vector<Precision> default_precisions(CalibrationMode mode, const std::string& target = "cpu") {
   if (target != "cpu") {
-    if (mode == CalibrationMode::quick) return {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16};
-    return {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16, Precision::fp64, Precision::int8, Precision::fp8};
+    if (mode == CalibrationMode::quick) return {Precision::bf16, Precision::fp32, Precision::tf32, Precision::fp16};
+    return {Precision::bf16, Precision::fp32, Precision::tf32, Precision::fp16, Precision::fp64, Precision::int8, Precision::fp8};
   }
   if (mode == CalibrationMode::quick) return {Precision::fp32};
   return {Precision::fp32, Precision::fp64, Precision::bf16, Precision::fp16, Precision::int8};
@@ -108,12 +114,12 @@ inline std::vector<Precision> default_precisions(CalibrationMode mode, const std
 
 inline std::vector<OpKind> all_ops() {
   std::vector<OpKind> v;
-  for (int i = 0; i < op_kind_count; ++i) v.push_back(static_cast<OpKind>(i));
+  for (const OpInfo& o : op_table) v.push_back(o.kind);
   return v;
 }
 
 /// Identity of the machine and software a profile describes; auto_calibrate
-/// caches by it and the mapper warns when a profile's does not match.
+/// caches by it and profile_mismatch() compares it.
 inline std::string fingerprint(const HostInfo& host, const std::optional<DeviceInfo>& device, const std::string& backend,
                                const std::map<std::string, std::string>& software) {
   std::ostringstream os;
@@ -122,7 +128,9 @@ inline std::string fingerprint(const HostInfo& host, const std::optional<DeviceI
   os << "|backend=" << backend;
   for (const auto& kv : software)
     if (kv.first != "compiler") os << '|' << kv.first << '=' << kv.second;
-  if (device) os << "|gpu=" << device->name << '|' << device->uuid << '|' << device->driver;
+  if (device)
+    os << "|gpu=" << device->name << '|' << device->uuid << '|' << device->sm_count << '|' << device->max_sm_clock_mhz << '|'
+       << device->max_mem_clock_mhz << '|' << device->memory_bytes << '|' << device->driver;
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(detail::fnv1a(os.str())));
   return buf;
@@ -131,7 +139,7 @@ inline std::string fingerprint(const HostInfo& host, const std::optional<DeviceI
 /// The backend's fixed cost of one call: the intercept of time vs bytes over
 /// the small (L1-sized, <= 64 KiB) samples of its cheapest ops (relu, add,
 /// copy; no broadcast), where the work itself is negligible. Ops with more
-/// fixed cost get their own from their curves (mapper.hpp).
+/// fixed cost get their own from their curves (detail/curve_set.hpp).
 inline OverheadCalibration fit_overhead(const std::vector<OperationCalibration>& ops) {
   OverheadCalibration o;
   std::vector<double> intercepts;
@@ -175,80 +183,99 @@ inline bool precision_for(OpKind k, Precision p, bool explicit_list, bool cpu) {
   return is_compute_op(k);
 }
 
-}  // namespace detail
+/// Relative p10-p90 width above which a measurement is taken again: the
+/// machine was disturbed (another process, a clock change), and a noisy
+/// point would become a mis-prediction.
+inline constexpr double noisy_spread = 0.25;
+/// Above this after the retries, the point is dropped and said so.
+inline constexpr double unusable_spread = 1.0;
+inline constexpr int noise_retries = 2;
 
-/// Runs a calibration of `backend`: the CPU it runs on, or the device a
-/// device backend drives (Backend::calibrate_target). Throws UnavailableError
-/// for a device backend that cannot describe its target.
-inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions& opt) {
-  const double t_start = now_s();
+inline double spread_of(const Measurement& m) { return m.median_s > 0 ? (m.p90_s - m.p10_s) / m.median_s : 1e9; }
+
+/// Phase "measure" of one prepared kernel: warm (and cold when asked and the
+/// backend can), re-measured while noisy. Empty (with `why`) when it stays
+/// unusable.
+struct Timed {
+  Measurement warm;
+  std::optional<Measurement> cold;
+  int retries = 0;
+};
+
+inline std::optional<Timed> measure_point(Backend& backend, Kernel& kernel, bool cold, const MeasureOptions& mopt,
+                                          std::string& why) {
+  Timed t;
+  auto once = [&]() -> Measurement {
+    // In-place kernels consume their input: on CPUs, time single runs,
+    // restoring it first (untimed). A device kernel's time does not depend on
+    // the values it reads, and single host-timed runs would time the host:
+    // devices time them back to back like any other.
+    if (kernel.needs_prepare() && backend.target() == "cpu")
+      return measure_each([&] { kernel.run(); },
+                          [&] {
+                            kernel.prepare();
+                            backend.sync();
+                          },
+                          mopt);
+    return backend.measure_kernel(kernel, mopt);
+  };
+  t.warm = once();
+  while (spread_of(t.warm) > noisy_spread && t.retries < noise_retries) {
+    ++t.retries;
+    const Measurement again = once();
+    if (spread_of(again) < spread_of(t.warm)) t.warm = again;
+  }
+  if (spread_of(t.warm) > unusable_spread) {
+    why = "p10-p90 spread " + std::to_string(static_cast<int>(100 * spread_of(t.warm))) + "% of the median after " +
+          std::to_string(t.retries + 1) + " measurements: machine too noisy, sample dropped";
+    return std::nullopt;
+  }
+  if (cold && !(kernel.needs_prepare() && backend.target() == "cpu")) t.cold = backend.measure_kernel_cold(kernel, mopt);
+  return t;
+}
+
+/// Phases "build" and "check" of one point: the kernel, run once and checked.
+/// `kernel` is empty (with `why`) when the output is wrong.
+struct Built {
+  std::unique_ptr<Kernel> kernel;
+  CheckResult check;
+};
+
+inline Built build_checked(Backend& backend, const OpDesc& op, Precision p, std::string& why) {
+  Built b{backend.make(op, p), {}};
+  if (b.kernel->needs_prepare()) b.kernel->prepare();  // restore the input a previous run consumed
+  b.kernel->run();
+  b.check = b.kernel->check();
+  if (!b.check.ok) {
+    why = "correctness check failed (" + b.check.detail + "); sample discarded";
+    b.kernel.reset();
+  }
+  return b;
+}
+
+/// Phase "plan": one curve per (op, precision[, thread count]) with the sweep
+/// points the backend can run.
+inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOptions& opt, const std::vector<Precision>& precisions,
+                                   bool explicit_precisions, HardwareCalibration& h) {
   const bool cpu_target = backend.target() == "cpu";
   const bool quick = opt.mode == CalibrationMode::quick;
-  const MeasureOptions mopt = opt.measure ? *opt.measure : (quick ? MeasureOptions::quick() : MeasureOptions{});
-  const bool explicit_precisions = !opt.precisions.empty();
-  const std::vector<Precision> precisions =
-      explicit_precisions ? opt.precisions : default_precisions(opt.mode, backend.target());
-
-  HardwareCalibration h;
-  h.target = backend.target();
-  h.backend = backend.name();
-  h.mode = opt.budget_s > 0 ? "budget" : (quick ? "quick" : "full");
-  h.host = cpu::detect_host();
-  h.threads = cpu_target ? (opt.threads > 0 ? opt.threads : h.host.logical_cpus) : 1;
-  h.host.threads_used = h.threads;
-  h.created_utc = detail::utc_now();
-  backend.set_threads(h.threads);
-
-  Progress prog;
-  auto report = [&](const std::string& stage, const std::string& label, int done, int total) {
-    if (!opt.progress) return;
-    prog.stage = stage;
-    prog.label = label;
-    prog.done = done;
-    prog.total = total;
-    prog.elapsed_s = now_s() - t_start;
-    if (opt.budget_s > 0)
-      prog.eta_s = std::max(0.0, opt.budget_s - prog.elapsed_s);
-    else
-      prog.eta_s = done > 0 && total > done ? prog.elapsed_s / done * (total - done) : -1;
-    opt.progress(prog);
-  };
-  auto remaining = [&] { return opt.budget_s > 0 ? opt.budget_s - (now_s() - t_start) : 1e300; };
-
-  if (cpu_target) {
-    // Peaks, with the clock measured while all calibration threads are busy.
-    report("peaks", "clock and FMA issue rate", 0, 1);
-    const cpu::ClockMeasurement clock = cpu::measure_clock(h.threads);
-    h.host.measured_clock_ghz = clock.ghz;
-    h.host.clock_method = clock.method;
-    for (Precision p : all_precisions) h.peaks.push_back(cpu::derive_peak(p, h.host, h.threads, clock));
-    if (opt.memory)
-      h.memory = cpu::calibrate_memory(h.host, h.threads, quick || opt.budget_s > 0, mopt,
-                                       [&](int d, int t, const std::string& l) { report("memory", l, d, t); }, &h.warnings);
-  } else {
-    const TargetOptions target_opt{quick || opt.budget_s > 0, opt.memory, mopt};
-    if (!backend.calibrate_target(h, target_opt, [&](const std::string& l) { report("target", l, 0, 1); }))
-      throw UnavailableError("calibrate(): backend '" + backend.name() + "' targets " + backend.target() +
-                             " but does not describe it (Backend::calibrate_target)");
-  }
-
-  // Operations: one curve per (op, precision, threads).
-  std::vector<detail::PlanCurve> curves;
+  std::vector<PlanCurve> curves;
   for (OpKind k : all_ops()) {
-    if (!detail::wanted(opt.ops, k)) continue;
-    const auto sweep = detail::default_sweep(k);
+    if (!wanted(opt.ops, k)) continue;
+    const auto sweep = default_sweep(k, !cpu_target);
     for (Precision p : precisions) {
-      if (!detail::precision_for(k, p, explicit_precisions, cpu_target)) continue;
+      if (!precision_for(k, p, explicit_precisions, cpu_target)) continue;
       // Primary precisions get full sweeps: fp32, what the user named first,
-      // and on devices the tensor-core formats inference runs at.
+      // and on devices the formats inference runs at.
       const bool primary = p == Precision::fp32 || (explicit_precisions && precisions.front() == p) ||
                            (!cpu_target && (p == Precision::tf32 || p == Precision::bf16 || p == Precision::fp16));
       std::vector<OpDesc> pts;
       std::string why;
       for (const auto& sp : sweep) {
-        if (sp.device_only && cpu_target) continue;
-        // Secondary precisions measure the quick subset, except GEMMs.
-        const bool take = quick ? sp.quick : (primary || sp.quick || k == OpKind::matmul || k == OpKind::linear);
+        // Secondary precisions measure the quick subset, except CPU GEMMs (a
+        // device's GEMM sweep is dense enough that its quick subset covers it).
+        const bool take =
+            quick ? sp.quick : (primary || sp.quick || (cpu_target && (k == OpKind::matmul || k == OpKind::linear)));
         if (!take) continue;
         const Support s = backend.supports(sp.op, p);
         if (s.usable())
@@ -272,14 +299,81 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       curves.push_back({k, p, h.threads, pts, 0, guess});
       // GEMMs also at one thread: single-thread efficiency is what one core of
       // a multi-tenant or pipelined deployment sees.
-      if (h.threads > 1 && (k == OpKind::matmul) && p == Precision::fp32)
-        curves.push_back({k, p, 1, quick ? std::vector<OpDesc>(pts.begin(), pts.begin() + std::min<std::size_t>(pts.size(), 3)) : pts, 0,
-                          guess / h.threads});
+      if (h.threads > 1 && k == OpKind::matmul && p == Precision::fp32)
+        curves.push_back({k, p, 1, quick ? std::vector<OpDesc>(pts.begin(), pts.begin() + std::min<std::size_t>(pts.size(), 3)) : pts,
+                          0, guess / h.threads});
     }
   }
+  return curves;
+}
+
+}  // namespace detail
+
+/// Runs a calibration of `backend`: the CPU it runs on, or the device a
+/// device backend drives (Backend::calibrate_target). Throws UnavailableError
+/// for a device backend that cannot describe its target.
+inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions& opt) {
+  const double t_start = now_s();
+  const bool cpu_target = backend.target() == "cpu";
+  const bool quick = opt.mode == CalibrationMode::quick;
+  const MeasureOptions mopt = opt.measure ? *opt.measure
+                              : cpu_target ? (quick ? MeasureOptions::quick() : MeasureOptions{})
+                                           : MeasureOptions::device();
+  const bool explicit_precisions = !opt.precisions.empty();
+  const std::vector<Precision> precisions =
+      explicit_precisions ? opt.precisions : default_precisions(opt.mode, backend.target());
+
+  HardwareCalibration h;
+  h.target = backend.target();
+  h.backend = backend.name();
+  h.mode = opt.budget_s > 0 ? "budget" : (quick ? "quick" : "full");
+  h.timing = backend.timing();
+  h.host = cpu::detect_host();
+  h.threads = cpu_target ? (opt.threads > 0 ? opt.threads : h.host.logical_cpus) : 1;
+  h.host.threads_used = h.threads;
+  h.created_utc = detail::utc_now();
+  backend.set_threads(h.threads);
+
+  Progress prog;
+  auto report = [&](const std::string& stage, const std::string& label, int done, int total) {
+    if (!opt.progress) return;
+    prog.stage = stage;
+    prog.label = label;
+    prog.done = done;
+    prog.total = total;
+    prog.elapsed_s = now_s() - t_start;
+    if (opt.budget_s > 0)
+      prog.eta_s = std::max(0.0, opt.budget_s - prog.elapsed_s);
+    else
+      prog.eta_s = done > 0 && total > done ? prog.elapsed_s / done * (total - done) : -1;
+    opt.progress(prog);
+  };
+  auto remaining = [&] { return opt.budget_s > 0 ? opt.budget_s - (now_s() - t_start) : 1e300; };
+
+  // Phase "target".
+  if (cpu_target) {
+    // Peaks, with the clock measured while all calibration threads are busy.
+    report("peaks", "clock and FMA issue rate", 0, 1);
+    const cpu::ClockMeasurement clock = cpu::measure_clock(h.threads);
+    h.host.measured_clock_ghz = clock.ghz;
+    h.host.clock_method = clock.method;
+    for (Precision p : all_precisions) h.peaks.push_back(cpu::derive_peak(p, h.host, h.threads, clock));
+    if (opt.memory)
+      h.memory = cpu::calibrate_memory(h.host, h.threads, quick || opt.budget_s > 0, mopt,
+                                       [&](int d, int t, const std::string& l) { report("memory", l, d, t); }, &h.warnings);
+  } else {
+    const TargetOptions target_opt{quick || opt.budget_s > 0, opt.memory, mopt};
+    if (!backend.calibrate_target(h, target_opt, [&](const std::string& l) { report("target", l, 0, 1); }))
+      throw UnavailableError("calibrate(): backend '" + backend.name() + "' targets " + backend.target() +
+                             " but does not describe it (Backend::calibrate_target)");
+  }
+
+  // Phase "plan".
+  std::vector<detail::PlanCurve> curves = detail::plan(backend, opt, precisions, explicit_precisions, h);
   int total_points = 0;
   for (const auto& c : curves) total_points += static_cast<int>(c.points.size());
 
+  // Phases "build", "check", "measure", round-robin over the curves.
   std::map<std::tuple<OpKind, Precision, Variant, int>, OperationCalibration> results;
   int done = 0;
   int active_threads = h.threads;
@@ -290,63 +384,55 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       if (c.next >= c.points.size()) continue;
       const OpDesc op = c.points[c.next++];
       progress_made = true;
+      const int index = done++;  // points finished before this one
       const std::string label = std::string(to_string(op.kind)) + " " + std::string(to_string(c.precision)) + " " +
-                                hwcal::detail::shape_label(op) + (c.threads != h.threads ? " (1 thread)" : "");
-      if (detail::estimate_cost(op, c.precision, c.rate, mopt) > remaining()) {
-        ++done;
-        continue;
-      }
-      report("operations", label, done, total_points);
+                                shape_label(op) + (c.threads != h.threads ? " (1 thread)" : "");
+      if (detail::estimate_cost(op, c.precision, c.rate, mopt) > remaining()) continue;
+      report("operations", label, index, total_points);
       if (c.threads != active_threads) backend.set_threads(active_threads = c.threads);
       try {
-        auto kernel = backend.make(op, c.precision);
-        if (kernel->needs_prepare()) kernel->prepare();  // restore the input a previous run consumed
-        kernel->run();
-        const CheckResult chk = kernel->check();
-        if (!chk.ok) {
-          h.warnings.push_back(label + ": correctness check failed (" + chk.detail + "); sample discarded");
-          ++done;
+        std::string why;
+        const detail::Built built = detail::build_checked(backend, op, c.precision, why);
+        const Counts n = counts(op, c.precision);
+        std::optional<detail::Timed> t;
+        if (built.kernel) t = detail::measure_point(backend, *built.kernel, n.weight_bytes > 0, mopt, why);
+        if (!t) {
+          h.warnings.push_back(label + ": " + why);
           continue;
         }
-        // In-place kernels consume their input: time single runs, restoring it first (untimed).
-        const bool restores = kernel->needs_prepare();
-        const Measurement m = restores ? measure_each([&] { kernel->run(); },
-                                                      [&] {
-                                                        kernel->prepare();
-                                                        backend.sync();
-                                                      },
-                                                      mopt)
-                                       : backend.measure_kernel(*kernel, mopt);
+        if (t->retries > 0)
+          h.warnings.push_back(label + ": measured " + std::to_string(t->retries + 1) + " times (noisy), least spread kept");
         OpSample s;
         s.shape = op.shape;
-        s.flops = flops(op);
-        s.bytes = bytes(op, c.precision);
-        s.time = TimeStats::from(m);
-        s.gflops = s.flops / m.median_s / 1e9;
-        s.gbps = s.bytes / m.median_s / 1e9;
+        s.flops = n.flops;
+        s.bytes = n.bytes;
+        s.time = to_time_stats(t->warm);
+        if (t->cold) s.cold = to_time_stats(*t->cold);
+        s.gflops = s.flops / t->warm.median_s / 1e9;
+        s.gbps = s.bytes / t->warm.median_s / 1e9;
         // The profile's peaks are for h.threads; a curve at c.threads is
         // measured against that share of them.
         if (auto pk = h.peak_gflops(c.precision); pk && is_compute_op(op.kind))
           s.efficiency = s.gflops / (*pk * double(c.threads) / double(h.threads));
-        s.check_error = chk.max_error;
-        s.implementation = kernel->implementation();
-        c.rate = work(op, c.precision) / m.median_s;
-        auto key = std::make_tuple(op.kind, c.precision, variant_of(op), c.threads);
-        auto& cal = results[key];
+        s.check_error = built.check.max_error;
+        s.implementation = built.kernel->implementation();
+        if (!t->warm.note.empty()) s.implementation += " [" + t->warm.note + "]";
+        c.rate = work(op, c.precision) / t->warm.median_s;
+        auto& cal = results[std::make_tuple(op.kind, c.precision, variant_of(op), c.threads)];
         if (cal.samples.empty()) {
+          const Support sup = backend.supports(op, c.precision);
           cal.op = op.kind;
           cal.precision = c.precision;
           cal.backend = backend.name();
           cal.variant = variant_of(op);
           cal.threads = c.threads;
-          cal.emulated = backend.supports(op, c.precision).level == SupportLevel::emulated;
-          cal.note = backend.supports(op, c.precision).note;
+          cal.emulated = sup.level == SupportLevel::emulated;
+          cal.note = sup.note;
         }
         cal.samples.push_back(std::move(s));
       } catch (const std::exception& e) {
         h.warnings.push_back(label + ": " + e.what());
       }
-      ++done;
     }
   }
   if (active_threads != h.threads) backend.set_threads(h.threads);
@@ -355,7 +441,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   for (auto& c : h.operations)
     std::sort(c.samples.begin(), c.samples.end(), [](const OpSample& a, const OpSample& b) { return a.flops + a.bytes < b.flops + b.bytes; });
 
-  // Fusion patterns.
+  // Phase "fusion": the same build/check/measure, fused and unfused.
   if (opt.fusion) {
     std::vector<std::pair<FusionPattern, Precision>> todo;
     for (int f = 0; f < fusion_pattern_count; ++f)
@@ -379,16 +465,25 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       for (const auto& sp : detail::fusion_sweep(fusion_anchor(fp))) {
         if (quick && !sp.quick) continue;
         if (2 * detail::estimate_cost(sp.op, p, 0, mopt) > remaining()) continue;
-        report("fusion", std::string(to_string(fp)) + " " + hwcal::detail::shape_label(sp.op), fdone, total);
+        const std::string label = std::string(to_string(fp)) + " " + std::string(to_string(p)) + " " + shape_label(sp.op);
+        report("fusion", label, fdone, total);
         try {
           FusionKernels k = backend.make_fusion(fp, sp.op, p);
           fc.note = k.note;
-          k.fused->run();
-          k.unfused->run();
-          const CheckResult a = k.fused->check(), b = k.unfused->check();
-          if (!a.ok || !b.ok) {
-            h.warnings.push_back(std::string(to_string(fp)) + ": correctness check failed (" + (a.ok ? b.detail : a.detail) +
-                                 "); sample discarded");
+          std::string why;
+          std::optional<detail::Timed> fused, unfused;
+          for (Kernel* kernel : {k.fused.get(), k.unfused.get()}) {
+            kernel->run();
+            const CheckResult chk = kernel->check();
+            if (!chk.ok) {
+              why = "correctness check failed (" + chk.detail + "); sample discarded";
+              break;
+            }
+            (kernel == k.fused.get() ? fused : unfused) = detail::measure_point(backend, *kernel, false, mopt, why);
+            if (!why.empty()) break;
+          }
+          if (!fused || !unfused) {
+            h.warnings.push_back(label + ": " + why);
             continue;
           }
           FusionSample s;
@@ -396,11 +491,11 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           s.flops = flops(sp.op);
           s.fused_bytes = fusion_bytes(fp, sp.op, p, true);
           s.unfused_bytes = fusion_bytes(fp, sp.op, p, false);
-          s.fused = TimeStats::from(backend.measure_kernel(*k.fused, mopt));
-          s.unfused = TimeStats::from(backend.measure_kernel(*k.unfused, mopt));
+          s.fused = to_time_stats(fused->warm);
+          s.unfused = to_time_stats(unfused->warm);
           fc.samples.push_back(std::move(s));
         } catch (const std::exception& e) {
-          h.warnings.push_back(std::string(to_string(fp)) + ": " + e.what());
+          h.warnings.push_back(label + ": " + e.what());
         }
       }
       ++fdone;
@@ -408,20 +503,21 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
     }
   }
 
+  // Phase "fit".
   if (h.overhead.derivation.empty()) h.overhead = fit_overhead(h.operations);
-  if (cpu_target) {
-    report("framework", "per-call cost of the framework the backend stands for", 0, 1);
-    if (std::optional<FrameworkCost> fc = backend.framework_cost(mopt)) {
-      h.overhead.framework_s = std::move(fc->per_call_s);
-      h.overhead.framework_derivation = std::move(fc->derivation);
-    }
+  report("framework", "per-call cost of the framework the backend stands for", 0, 1);
+  if (std::optional<FrameworkCost> fc = backend.framework_cost(mopt)) {
+    h.overhead.framework_s = std::move(fc->per_call_s);
+    h.overhead.framework_derivation = std::move(fc->derivation);
   }
   backend.annotate_profile(h);
   const nlohmann::json sw = backend.software();
   for (auto it = sw.begin(); it != sw.end(); ++it) h.software[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
   h.software["hwcal"] = HWCAL_VERSION_STRING;
   h.fingerprint = fingerprint(h.host, h.device, h.backend, h.software);
-  h.name = opt.name.empty() ? h.host.cpu_model + " (" + std::to_string(h.threads) + " threads, " + h.backend + ")" : opt.name;
+  h.name = opt.name.empty() ? (h.device ? h.device->name : h.host.cpu_model) + " (" +
+                                  (cpu_target ? std::to_string(h.threads) + " threads, " : std::string()) + h.backend + ")"
+                            : opt.name;
   h.calibration_s = now_s() - t_start;
   report("done", "", 1, 1);
   return h;

@@ -22,9 +22,10 @@ namespace hwcal {
 namespace detail {
 
 /// Every field that determines an estimate, packed into integers: the op,
-/// precision, fused ops, the shape's fields and the sequence context.
+/// precision, fused ops, the sequence context and the shape's fields (walked
+/// with the same field list the JSON reader uses, ops.hpp).
 struct EstimateKey {
-  static constexpr std::size_t words = 18;  // header 3 + Conv2dShape's 14 + 1 spare
+  static constexpr std::size_t words = 20;  // header 4 + Conv2dShape's 16 fields (pairs count 2)
   std::array<std::int64_t, words> w{};
 
   friend bool operator==(const EstimateKey& a, const EstimateKey& b) noexcept {
@@ -32,34 +33,46 @@ struct EstimateKey {
   }
 };
 
+/// Appends shape fields to a key.
+struct KeyWriter {
+  EstimateKey& k;
+  std::size_t i;
+  void put(std::int64_t v) noexcept {
+    if (i < EstimateKey::words) k.w[i++] = v;
+  }
+  template <class T, class... Rest>
+  void integer(std::string_view, T& v, Rest...) noexcept {
+    put(static_cast<std::int64_t>(v));
+  }
+  template <class T, class D>
+  void small_integer(std::string_view, T& v, D) noexcept {
+    put(static_cast<std::int64_t>(v));
+  }
+  template <class... Rest>
+  void pair(std::string_view, i64& h, i64& w, Rest...) noexcept {
+    put(h);
+    put(w);
+  }
+  void flag(std::string_view, bool& v, bool) noexcept { put(v); }
+};
+
+inline std::int64_t bits_of(double d) noexcept {
+  std::int64_t b = 0;
+  static_assert(sizeof b == sizeof d, "double is 64 bits");
+  std::memcpy(&b, &d, sizeof b);
+  return b;
+}
+
 inline EstimateKey make_estimate_key(const Subgraph& g, const SequenceContext& ctx) noexcept {
   EstimateKey k;
-  std::size_t i = 0;
-  k.w[i++] = static_cast<std::int64_t>(g.op.kind) | static_cast<std::int64_t>(g.precision) << 8 |
-             static_cast<std::int64_t>(g.op.shape.index()) << 16;
-  k.w[i++] = g.fused;
-  std::int64_t pass_bits = 0;
-  static_assert(sizeof pass_bits == sizeof ctx.pass_bytes, "double is 64 bits");
-  std::memcpy(&pass_bits, &ctx.pass_bytes, sizeof pass_bits);
-  k.w[i++] = pass_bits;
-  auto put = [&](std::initializer_list<std::int64_t> v) {
-    for (std::int64_t x : v) k.w[i++] = x;
-  };
-  std::visit(overloaded{
-                 [&](const MatmulShape& s) { put({s.batch, s.m, s.n, s.k, s.bias}); },
-                 [&](const Conv2dShape& s) {
-                   put({s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride_h, s.stride_w, s.pad_h, s.pad_w, s.dil_h, s.dil_w,
-                        s.groups * 2 + s.bias});
-                 },
-                 [&](const Pool2dShape& s) { put({s.n, s.c, s.h, s.w, s.r, s.s, s.stride_h, s.stride_w, s.pad_h, s.pad_w}); },
-                 [&](const AdaptivePoolShape& s) { put({s.n, s.c, s.h, s.w, s.out_h, s.out_w}); },
-                 [&](const MapShape& s) { put({s.n, s.c, s.h, s.w}); },
-                 [&](const RowsShape& s) { put({s.rows, s.cols}); },
-                 [&](const ElementwiseShape& s) { put({s.elements, s.inputs, s.broadcast, s.inplace}); },
-                 [&](const AttentionShape& s) { put({s.batch, s.heads, s.seq_q, s.seq_kv, s.head_dim, s.causal}); },
-                 [&](const BytesShape& s) { put({s.bytes}); },
-             },
-             g.op.shape);
+  k.w[0] = static_cast<std::int64_t>(g.op.kind) | static_cast<std::int64_t>(g.precision) << 8 |
+           static_cast<std::int64_t>(g.op.shape.index()) << 16;
+  k.w[1] = static_cast<std::int64_t>(g.fused);
+  k.w[2] = bits_of(ctx.pass_bytes);
+  k.w[3] = bits_of(ctx.pass_weight_bytes);
+  KeyWriter writer{k, 4};
+  Shape s = g.op.shape;
+  std::visit([&](auto& x) { ShapeTraits<std::decay_t<decltype(x)>>::fields(writer, x, g.op.kind); }, s);
   return k;
 }
 
@@ -82,7 +95,7 @@ inline std::uint64_t hash(const EstimateKey& k) noexcept {
 
 class EstimateCache {
  public:
-  /// `slots` is rounded up to a power of two. Each slot is about 240 bytes.
+  /// `slots` is rounded up to a power of two. Each slot is about 280 bytes.
   explicit EstimateCache(const CalibratedMapper& mapper, std::size_t slots = std::size_t{1} << 14) : mapper_(&mapper) {
     std::size_t n = 1;
     while (n < slots) n <<= 1;

@@ -12,6 +12,7 @@
 #include <hwcal/kinds.hpp>
 #include <hwcal/measure.hpp>
 #include <hwcal/ops.hpp>
+#include <hwcal/schema.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -23,7 +24,6 @@
 
 namespace hwcal {
 
-struct HardwareCalibration;  // schema.hpp
 
 /// Outcome of comparing a kernel's output against the reference.
 struct CheckResult {
@@ -37,7 +37,9 @@ struct CheckResult {
 class Kernel {
  public:
   virtual ~Kernel() = default;
-  /// One execution, synchronous (GPU kernels synchronise in Backend::sync).
+  /// One execution, synchronous on CPUs. Device kernels only enqueue it
+  /// (Backend::sync waits) and must be capturable in a CUDA graph: no
+  /// synchronisation, allocation or host transfer (cuda/context.hpp, CudaKernel).
   virtual void run() = 0;
   /// Compares (a sample of) the output of the last run() against the reference.
   virtual CheckResult check() = 0;
@@ -105,13 +107,25 @@ class Backend {
     throw UnavailableError(name() + " backend cannot measure fusion pattern " + std::string(to_string(f)));
   }
 
+  /// Device backends: the device they drive (as a profile records it), known
+  /// without calibrating; empty for CPU backends.
+  virtual std::optional<DeviceInfo> device_info() const { return std::nullopt; }
+
   /// Waits for queued work (asynchronous devices); no-op on CPU.
   virtual void sync() {}
 
-  /// Times one prepared kernel. CPU backends use the wall-clock harness;
-  /// devices override it with device-side timing (events, cold caches).
+  /// Times one prepared kernel, warm (repeated back to back). CPU backends use
+  /// the wall-clock harness; devices override it with device-side timing.
   virtual Measurement measure_kernel(Kernel& k, const MeasureOptions& opt) {
     return measure([&] { k.run(); }, [&] { sync(); }, opt);
+  }
+  /// Devices: the same with the caches flushed before every run (the op's
+  /// weights from memory, as in a model larger than the cache). Empty where
+  /// the backend does not measure it (CPUs: the mapper's footprint rule).
+  virtual std::optional<Measurement> measure_kernel_cold(Kernel&, const MeasureOptions&) { return std::nullopt; }
+  /// How measure_kernel (and measure_kernel_cold) time, for the profile.
+  virtual std::string timing() const {
+    return "wall clock per run, median of samples of back-to-back runs (data warm where the previous run left it)";
   }
 
   /// For non-CPU targets: fills the profile's device block, peaks, memory

@@ -1,7 +1,18 @@
 #pragma once
-// The vocabularies every other header speaks: precisions, operation kinds,
-// fusion patterns. Names are the JSON spellings; parse_* return false on an
-// unknown name so callers can report where it came from.
+// The vocabularies every other header speaks: precisions, the op table (one
+// entry per operation kind) and fusion patterns. Names are the JSON
+// spellings; parse() returns false on an unknown name so callers can report
+// where it came from.
+//
+// Adding an op kind: one enumerator in OpKind and one row in op_table (same
+// order; a static_assert checks it). When it is sized like an existing kind
+// (every elementwise op is an ElementwiseShape) that is all the description
+// it needs: JSON fields, validity, FLOP and byte counts, interpolation
+// features and docs follow from its family (ops.hpp). A new family adds a
+// struct to shapes.hpp and its ShapeTraits to ops.hpp. Then each backend that
+// can run it gets a kernel.
+
+#include <hwcal/shapes.hpp>
 
 #include <array>
 #include <cstdint>
@@ -29,16 +40,8 @@ constexpr int element_bytes(Precision p) noexcept {
 }
 
 constexpr std::string_view to_string(Precision p) noexcept {
-  switch (p) {
-    case Precision::fp64: return "fp64";
-    case Precision::fp32: return "fp32";
-    case Precision::tf32: return "tf32";
-    case Precision::fp16: return "fp16";
-    case Precision::bf16: return "bf16";
-    case Precision::int8: return "int8";
-    case Precision::fp8: return "fp8";
-  }
-  return "?";
+  constexpr std::array<std::string_view, 7> names{"fp64", "fp32", "tf32", "fp16", "bf16", "int8", "fp8"};
+  return names[static_cast<std::size_t>(p)];
 }
 
 inline bool parse(std::string_view s, Precision& out) noexcept {
@@ -50,8 +53,7 @@ inline bool parse(std::string_view s, Precision& out) noexcept {
   return false;
 }
 
-/// Operation kinds, one per workload "op" name. Grouped by what limits them:
-/// the first group is measured against FLOPs, the rest against bytes moved.
+/// Operation kinds, one per workload "op" name (op_table has their rows).
 enum class OpKind : std::uint8_t {
   matmul,
   linear,
@@ -62,11 +64,13 @@ enum class OpKind : std::uint8_t {
   adaptive_avgpool,
   batchnorm,
   layernorm,
+  rmsnorm,
   softmax,
   reduce_mean,
   add,
   mul,
   div,
+  silu_mul,
   relu,
   gelu,
   silu,
@@ -74,38 +78,133 @@ enum class OpKind : std::uint8_t {
   hardswish,
   hardsigmoid,
   tanh,
+  relu6,
+  hardtanh,
+  clamp,
   copy,
   transpose,
   concat,
+  rotary,
+  embedding,
 };
-inline constexpr int op_kind_count = static_cast<int>(OpKind::concat) + 1;
 
-constexpr std::string_view to_string(OpKind k) noexcept {
-  constexpr std::array<std::string_view, op_kind_count> names{
-      "matmul", "linear",  "conv2d",    "attention",   "maxpool", "avgpool", "adaptive_avgpool", "batchnorm",
-      "layernorm", "softmax", "reduce_mean", "add",     "mul",     "div",     "relu",             "gelu",
-      "silu",   "sigmoid", "hardswish", "hardsigmoid", "tanh",    "copy",    "transpose",        "concat"};
-  return names[static_cast<std::size_t>(k)];
+/// What an op's throughput is measured against: FLOPs (compute ops) or bytes
+/// moved (everything else).
+enum class OpAxis : std::uint8_t { flops, bytes };
+
+/// One row of the op table.
+struct OpInfo {
+  OpKind kind;
+  std::string_view name;
+  ShapeFamily family;
+  OpAxis axis;
+  /// Elementwise: inputs by default (1 unary, 2 binary); others 0.
+  std::uint8_t inputs;
+  /// Elementwise binary: the second input may be broadcast.
+  bool broadcast;
+  /// May be folded into a main op (a subgraph's "fused" list).
+  bool fusable;
+  /// May run in place (overwriting its first input).
+  bool inplace;
+  /// FLOPs per element (elementwise, rows, map and rotary families).
+  double flops_per_element;
+  /// Rows family: parameters read per column (layernorm gamma and beta: 2).
+  std::uint8_t params_per_col;
+  /// Rows family: one output per row instead of one per element.
+  bool reduces;
+  /// One line for docs and messages.
+  std::string_view summary;
+};
+
+namespace detail {
+constexpr OpInfo compute_op(OpKind k, std::string_view name, ShapeFamily f, std::string_view summary) {
+  return {k, name, f, OpAxis::flops, 0, false, false, false, 0, 0, false, summary};
 }
+constexpr OpInfo memory_op(OpKind k, std::string_view name, ShapeFamily f, double flops_per_element,
+                           std::string_view summary) {
+  return {k, name, f, OpAxis::bytes, 0, false, false, false, flops_per_element, 0, false, summary};
+}
+constexpr OpInfo rows_op(OpKind k, std::string_view name, double flops_per_element, std::uint8_t params_per_col,
+                         bool reduces, bool fusable, std::string_view summary) {
+  return {k,       name, ShapeFamily::rows, OpAxis::bytes, 0, false, fusable, false, flops_per_element, params_per_col,
+          reduces, summary};
+}
+constexpr OpInfo unary_op(OpKind k, std::string_view name, std::string_view summary) {
+  return {k, name, ShapeFamily::elementwise, OpAxis::bytes, 1, false, true, true, 1, 0, false, summary};
+}
+constexpr OpInfo binary_op(OpKind k, std::string_view name, bool broadcast, bool inplace, std::string_view summary) {
+  return {k, name, ShapeFamily::elementwise, OpAxis::bytes, 2, broadcast, false, inplace, 1, 0, false, summary};
+}
+}  // namespace detail
+
+/// The op table, in OpKind order.
+inline constexpr std::array op_table{
+    detail::compute_op(OpKind::matmul, "matmul", ShapeFamily::matmul, "batched GEMM C[b] = A[b] B[b]"),
+    detail::compute_op(OpKind::linear, "linear", ShapeFamily::matmul, "y = x W^T (+ bias), one weight for all rows"),
+    detail::compute_op(OpKind::conv2d, "conv2d", ShapeFamily::conv2d, "2-D convolution (dense, grouped, depthwise)"),
+    detail::compute_op(OpKind::attention, "attention", ShapeFamily::attention,
+                       "scaled dot-product attention, fused (flash-style), grouped-query and decode"),
+    detail::memory_op(OpKind::maxpool, "maxpool", ShapeFamily::pool2d, 1, "2-D max pooling"),
+    detail::memory_op(OpKind::avgpool, "avgpool", ShapeFamily::pool2d, 1, "2-D average pooling"),
+    detail::memory_op(OpKind::adaptive_avgpool, "adaptive_avgpool", ShapeFamily::adaptive_pool, 1,
+                      "adaptive average pooling to out_h x out_w"),
+    OpInfo{OpKind::batchnorm, "batchnorm", ShapeFamily::map, OpAxis::bytes, 0, false, true, false, 2, 0, false,
+           "inference batchnorm (running statistics)"},
+    detail::rows_op(OpKind::layernorm, "layernorm", 5, 2, false, false, "layer normalisation over the last dimension"),
+    detail::rows_op(OpKind::rmsnorm, "rmsnorm", 4, 1, false, false, "RMS normalisation over the last dimension"),
+    detail::rows_op(OpKind::softmax, "softmax", 5, 0, false, true, "softmax over the last dimension"),
+    detail::rows_op(OpKind::reduce_mean, "reduce_mean", 1, 0, true, false, "mean over the last dimension"),
+    detail::binary_op(OpKind::add, "add", true, true, "a + b (b may broadcast)"),
+    detail::binary_op(OpKind::mul, "mul", true, true, "a * b (b may broadcast)"),
+    detail::binary_op(OpKind::div, "div", true, true, "a / b (b may broadcast)"),
+    detail::binary_op(OpKind::silu_mul, "silu_mul", false, false, "silu(a) * b in one kernel (SwiGLU)"),
+    detail::unary_op(OpKind::relu, "relu", "max(x, 0)"),
+    detail::unary_op(OpKind::gelu, "gelu", "x * Phi(x) (erf form)"),
+    detail::unary_op(OpKind::silu, "silu", "x * sigmoid(x)"),
+    detail::unary_op(OpKind::sigmoid, "sigmoid", "1 / (1 + exp(-x))"),
+    detail::unary_op(OpKind::hardswish, "hardswish", "x * relu6(x + 3) / 6"),
+    detail::unary_op(OpKind::hardsigmoid, "hardsigmoid", "relu6(x + 3) / 6"),
+    detail::unary_op(OpKind::tanh, "tanh", "tanh(x)"),
+    detail::unary_op(OpKind::relu6, "relu6", "min(max(x, 0), 6)"),
+    detail::unary_op(OpKind::hardtanh, "hardtanh", "min(max(x, -1), 1)"),
+    detail::unary_op(OpKind::clamp, "clamp", "min(max(x, lo), hi)"),
+    detail::memory_op(OpKind::copy, "copy", ShapeFamily::bytes, 0, "a contiguous copy"),
+    detail::memory_op(OpKind::transpose, "transpose", ShapeFamily::bytes, 0,
+                      "a 2-D transpose materialised (permute + contiguous)"),
+    detail::memory_op(OpKind::concat, "concat", ShapeFamily::bytes, 0, "two tensors joined along the outer dimension"),
+    detail::memory_op(OpKind::rotary, "rotary", ShapeFamily::rotary, 3,
+                      "rotary position embedding of one tensor, one kernel"),
+    detail::memory_op(OpKind::embedding, "embedding", ShapeFamily::embedding, 0, "rows gathered from an embedding table"),
+};
+inline constexpr int op_kind_count = static_cast<int>(op_table.size());
+
+namespace detail {
+constexpr bool op_table_in_order() {
+  for (int i = 0; i < op_kind_count; ++i)
+    if (static_cast<int>(op_table[static_cast<std::size_t>(i)].kind) != i) return false;
+  return true;
+}
+}  // namespace detail
+static_assert(detail::op_table_in_order(), "op_table rows must follow the order of OpKind");
+static_assert(op_kind_count <= 64, "Subgraph::fused holds one bit per op kind");
+
+constexpr const OpInfo& info(OpKind k) noexcept { return op_table[static_cast<std::size_t>(k)]; }
+constexpr std::string_view to_string(OpKind k) noexcept { return info(k).name; }
 
 inline bool parse(std::string_view s, OpKind& out) noexcept {
-  for (int i = 0; i < op_kind_count; ++i)
-    if (to_string(static_cast<OpKind>(i)) == s) {
-      out = static_cast<OpKind>(i);
+  for (const OpInfo& o : op_table)
+    if (o.name == s) {
+      out = o.kind;
       return true;
     }
   return false;
 }
 
-/// Ops whose cost is dominated by arithmetic (efficiency is measured against the
-/// FLOP peak); all others are measured as achieved bandwidth over bytes moved.
-constexpr bool is_compute_op(OpKind k) noexcept {
-  return k == OpKind::matmul || k == OpKind::linear || k == OpKind::conv2d || k == OpKind::attention;
-}
-
-constexpr bool is_elementwise(OpKind k) noexcept {
-  return k >= OpKind::add && k <= OpKind::tanh;
-}
+/// Ops measured against FLOPs (the rest against bytes moved).
+constexpr bool is_compute_op(OpKind k) noexcept { return info(k).axis == OpAxis::flops; }
+constexpr bool is_elementwise(OpKind k) noexcept { return info(k).family == ShapeFamily::elementwise; }
+/// Ops that may be folded into a main op: batchnorm, softmax and the unary activations.
+constexpr bool is_fusable(OpKind k) noexcept { return info(k).fusable; }
 
 /// Fusion patterns measured fused vs unfused.
 enum class FusionPattern : std::uint8_t {
@@ -134,6 +233,21 @@ inline bool parse(std::string_view s, FusionPattern& out) noexcept {
       return true;
     }
   return false;
+}
+
+/// The op each fusion pattern is anchored on (the shape its samples record).
+constexpr OpKind fusion_anchor(FusionPattern f) noexcept {
+  switch (f) {
+    case FusionPattern::linear_bias:
+    case FusionPattern::linear_bias_relu:
+    case FusionPattern::linear_bias_gelu: return OpKind::linear;
+    case FusionPattern::conv_relu:
+    case FusionPattern::conv_bn:
+    case FusionPattern::conv_bn_relu: return OpKind::conv2d;
+    case FusionPattern::qkt_softmax:
+    case FusionPattern::attention: return OpKind::attention;
+  }
+  return OpKind::linear;
 }
 
 }  // namespace hwcal

@@ -10,10 +10,13 @@
 // The time cap never leaves a long kernel with one or two samples: it applies
 // from min_samples_at_cap on (and unconditionally at 4x max_time_s).
 
+#include <hwcal/time_stats.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -54,6 +57,18 @@ struct MeasureOptions {
   int max_samples = 400;
   double target_rel_spread = 0.01;  ///< stop when MAD/median falls under this
 
+  /// Device timing (CUDA events around graph replays): steadier than a
+  /// shared CPU, so fewer and shorter samples reach the same spread.
+  static MeasureOptions device() {
+    MeasureOptions o;
+    o.warmup_s = 0.002;
+    o.min_time_s = 0.003;
+    o.max_time_s = 0.1;
+    o.min_samples = 5;
+    o.target_rel_spread = 0.01;
+    return o;
+  }
+
   /// Short runs for quick calibrations and tests.
   static MeasureOptions quick() {
     MeasureOptions o;
@@ -73,9 +88,15 @@ struct Measurement {
   std::int64_t iterations = 1;  ///< runs averaged into each sample
   double total_s = 0;           ///< wall time spent, warm-up included
   bool converged = false;       ///< spread target met before the caps
+  std::string note;             ///< how it was timed when that differs from the usual (a fallback)
 
   double rel_spread() const noexcept { return median_s > 0 ? mad_s / median_s : 0; }
 };
+
+/// What a profile keeps of a measurement.
+inline TimeStats to_time_stats(const Measurement& m) noexcept {
+  return {m.median_s, m.mad_s, m.p10_s, m.p90_s, m.samples, m.iterations, m.converged};
+}
 
 namespace detail {
 inline double quantile_sorted(const std::vector<double>& v, double q) {
@@ -85,10 +106,6 @@ inline double quantile_sorted(const std::vector<double>& v, double q) {
   const std::size_t hi = std::min(lo + 1, v.size() - 1);
   const double frac = pos - static_cast<double>(lo);
   return v[lo] * (1 - frac) + v[hi] * frac;
-}
-
-inline bool time_is_up(const MeasureOptions& opt, int n, double elapsed_s) {
-  return elapsed_s >= 4 * opt.max_time_s || (elapsed_s >= opt.max_time_s && n >= opt.min_samples_at_cap);
 }
 }  // namespace detail
 
@@ -111,6 +128,38 @@ inline Measurement summarize(std::vector<double> samples) {
   m.mad_s = detail::quantile_sorted(dev, 0.5);
   return m;
 }
+
+/// The one stopping rule of every timing loop, CPU and device (nvbench's):
+/// keep sampling until at least min_samples and min_time_s are reached and
+/// MAD/median is under target_rel_spread, or until a cap: max_samples, or
+/// max_time_s once min_samples_at_cap samples exist (unconditionally at 4x
+/// max_time_s), so a long kernel is never left with one or two samples.
+/// Time is whatever clock the caller passes (seconds since sampling began).
+class StopRule {
+ public:
+  explicit StopRule(const MeasureOptions& opt) : opt_(opt) { samples_.reserve(static_cast<std::size_t>(opt.min_samples) * 2); }
+
+  void add(double seconds_per_run) { samples_.push_back(seconds_per_run); }
+
+  /// Whether to stop, given the time spent sampling so far.
+  bool done(double elapsed_s) {
+    const int n = static_cast<int>(samples_.size());
+    if (n >= opt_.min_samples && elapsed_s >= opt_.min_time_s && summarize(samples_).rel_spread() <= opt_.target_rel_spread) {
+      converged_ = true;
+      return true;
+    }
+    return n >= opt_.max_samples || elapsed_s >= 4 * opt_.max_time_s ||
+           (elapsed_s >= opt_.max_time_s && n >= opt_.min_samples_at_cap);
+  }
+
+  bool converged() const noexcept { return converged_; }
+  std::vector<double>& samples() noexcept { return samples_; }
+
+ private:
+  MeasureOptions opt_;
+  std::vector<double> samples_;
+  bool converged_ = false;
+};
 
 /// The summary of a finished sampling loop, keeping its bookkeeping.
 inline Measurement finish_measurement(std::vector<double> samples, std::int64_t iterations, bool converged, double start_s) {
@@ -136,30 +185,19 @@ Measurement measure(Run&& run, Sync&& sync, const MeasureOptions& opt = {}) {
   } while (now_s() - t0 < opt.warmup_s && warm_runs < 1000000);
   const double per_run = (now_s() - t0) / static_cast<double>(warm_runs);
 
-  Measurement m;
-  m.iterations = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(opt.min_sample_s / std::max(per_run, 1e-9))));
-  std::vector<double> samples;
-  samples.reserve(static_cast<std::size_t>(opt.min_samples) * 2);
+  const std::int64_t iterations =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(opt.min_sample_s / std::max(per_run, 1e-9))));
+  StopRule rule(opt);
   const double sampling_start = now_s();
   for (;;) {
     const double a = now_s();
-    for (std::int64_t i = 0; i < m.iterations; ++i) run();
+    for (std::int64_t i = 0; i < iterations; ++i) run();
     sync();
     const double b = now_s();
-    samples.push_back((b - a) / static_cast<double>(m.iterations));
-
-    const double elapsed = b - sampling_start;
-    const int n = static_cast<int>(samples.size());
-    if (n >= opt.max_samples || detail::time_is_up(opt, n, elapsed)) break;
-    if (n >= opt.min_samples && elapsed >= opt.min_time_s) {
-      Measurement s = summarize(samples);
-      if (s.rel_spread() <= opt.target_rel_spread) {
-        m.converged = true;
-        break;
-      }
-    }
+    rule.add((b - a) / static_cast<double>(iterations));
+    if (rule.done(b - sampling_start)) break;
   }
-  return finish_measurement(std::move(samples), m.iterations, m.converged, start);
+  return finish_measurement(std::move(rule.samples()), iterations, rule.converged(), start);
 }
 
 template <class Run>
@@ -168,30 +206,24 @@ Measurement measure(Run&& run, const MeasureOptions& opt = {}) {
 }
 
 /// Times single runs of `run`, calling `prepare` (untimed) before each: for
-/// cold-cache timing, where every run must start from the state `prepare`
+/// in-place kernels, where every run must start from the state `prepare`
 /// leaves. Same stop rule; a sample is one run.
 template <class Run, class Prepare>
 Measurement measure_each(Run&& run, Prepare&& prepare, const MeasureOptions& opt = {}) {
   const double start = now_s();
   prepare();
   run();  // warm the code, not the data
-  std::vector<double> samples;
-  bool converged = false;
+  StopRule rule(opt);
   const double sampling_start = now_s();
   for (;;) {
     prepare();
     const double a = now_s();
     run();
-    samples.push_back(now_s() - a);
-    const double elapsed = now_s() - sampling_start;
-    const int n = static_cast<int>(samples.size());
-    if (n >= opt.max_samples || detail::time_is_up(opt, n, elapsed)) break;
-    if (n >= opt.min_samples && elapsed >= opt.min_time_s && summarize(samples).rel_spread() <= opt.target_rel_spread) {
-      converged = true;
-      break;
-    }
+    const double b = now_s();
+    rule.add(b - a);
+    if (rule.done(b - sampling_start)) break;
   }
-  return finish_measurement(std::move(samples), 1, converged, start);
+  return finish_measurement(std::move(rule.samples()), 1, rule.converged(), start);
 }
 
 }  // namespace hwcal

@@ -9,14 +9,27 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include <sys/stat.h>
+
 namespace hwcal {
 
+/// Largest document read (a full profile is a few MB; a workload of every
+/// layer of a large model a few hundred KB).
+inline constexpr std::int64_t max_document_bytes = std::int64_t{1} << 30;
+
 /// Reads a JSON document, turning I/O and syntax errors into DocumentError.
+/// Only regular files of at most max_document_bytes are read (not a FIFO that
+/// blocks, not /dev/zero that never ends).
 inline nlohmann::json read_json_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw DocumentError(path, "", std::string("cannot open: ") + detail::errno_text());
+  if (!S_ISREG(st.st_mode)) throw DocumentError(path, "", "not a regular file");
+  if (st.st_size > max_document_bytes) throw DocumentError(path, "", "larger than 1 GiB, not a profile or workload");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DocumentError(path, "", std::string("cannot open: ") + detail::errno_text());
   std::ostringstream ss;
@@ -25,8 +38,9 @@ inline nlohmann::json read_json_file(const std::string& path) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw DocumentError(path, "", "file is empty");
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
+    // (or out_of_range.406 for a number beyond double range, e.g. 1e309)
     std::string what = e.what();
     const auto pos = what.find("] ");
     if (pos != std::string::npos) what = what.substr(pos + 2);

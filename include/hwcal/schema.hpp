@@ -17,12 +17,13 @@
 #include <hwcal/detail/json_reader.hpp>
 #include <hwcal/detail/shape_json.hpp>
 #include <hwcal/kinds.hpp>
-#include <hwcal/measure.hpp>
 #include <hwcal/ops.hpp>
+#include <hwcal/time_stats.hpp>
 #include <hwcal/version.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,29 +31,24 @@
 
 namespace hwcal {
 
-/// Version of the profile document. Readers accept exactly this version; a
-/// newer or older profile is rejected with a message saying so.
-inline constexpr int schema_version = 1;
-
-/// Time statistics of one measured point, seconds per run.
-struct TimeStats {
-  double median_s = 0, mad_s = 0, p10_s = 0, p90_s = 0;
-  int samples = 0;
-  std::int64_t iterations = 1;  ///< runs averaged per sample
-  bool converged = false;
-
-  static TimeStats from(const Measurement& m) {
-    return {m.median_s, m.mad_s, m.p10_s, m.p90_s, m.samples, m.iterations, m.converged};
-  }
-  /// Half the p10-p90 width relative to the median.
-  double rel_spread() const noexcept { return median_s > 0 ? (p90_s - p10_s) / (2 * median_s) : 0; }
-};
+/// Version of the profile document written. Version 2: device samples are
+/// per-launch times inside CUDA graphs (warm) plus cold times, the overhead
+/// block has graph and eager launch costs, attention has kv_heads and a
+/// decode variant. Readers also accept version 1 (its device samples are
+/// single launches after an L2 flush, between two events: `timing` says so)
+/// and reject any other with a message saying so.
+inline constexpr int schema_version = 2;
+inline constexpr int oldest_schema_version = 1;
 
 /// One measured size of an operation.
 struct OpSample {
   Shape shape;
   double flops = 0, bytes = 0;
-  TimeStats time;                     ///< warm: the kernel repeated, data in cache as it left it
+  /// Warm: the op repeated back to back, its data where the previous run left
+  /// it (CPU: timed on the host clock; devices: per launch inside a CUDA graph).
+  TimeStats time;
+  /// Devices: every run after an L2 flush (weights and inputs from memory).
+  std::optional<TimeStats> cold;
   double gflops = 0, gbps = 0;
   std::optional<double> efficiency;  ///< achieved / peak of the precision (compute ops), when a peak is known
   double check_error = 0;            ///< max normalised error of the correctness check (<= 1 passed)
@@ -164,8 +160,13 @@ struct MemoryCalibration {
 };
 
 struct OverheadCalibration {
-  double per_call_s = 0;  ///< fixed cost of one op call on this backend
+  /// Fixed cost of one op call on this backend: CPU, the call's own time;
+  /// devices, one eager kernel launch (host launch-to-launch).
+  double per_call_s = 0;
   std::string derivation;
+  /// Devices: one kernel inside a CUDA graph (launch-to-launch on the device
+  /// clock); 0 on CPUs.
+  double graph_launch_s = 0;
   /// What the framework the backend stands for adds per call, by op
   /// (TorchBackend: Python and nn.Module dispatch); empty for plain libraries.
   std::map<OpKind, double> framework_s;
@@ -179,6 +180,7 @@ struct HardwareCalibration {
   std::string target;       ///< "cpu" or "cuda"
   std::string backend;      ///< backend that produced the operations
   std::string mode;         ///< "quick", "full", "budget" (time-limited) or "auto" (auto_calibrate)
+  std::string timing;       ///< how samples were timed (clock, cache state, launches per sample)
   int threads = 1;
   std::string fingerprint;  ///< machine + software identity (auto_calibrate cache key)
   std::string created_utc;
@@ -220,6 +222,7 @@ inline nlohmann::json sample_json(OpKind op, const OpSample& s) {
                       {"gflops", s.gflops},
                       {"gbps", s.gbps},
                       {"check_error", s.check_error}};
+  if (s.cold) j["cold_time"] = *s.cold;
   j["efficiency"] = s.efficiency ? nlohmann::json(*s.efficiency) : nlohmann::json(nullptr);
   if (!s.implementation.empty()) j["implementation"] = s.implementation;
   return j;
@@ -296,12 +299,13 @@ inline void to_json(nlohmann::json& j, const BandwidthPoint& b) {
 
 inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
   j = nlohmann::json::object();
-  j["schema_version"] = h.schema_version;
+  j["schema_version"] = schema_version;  // what this writer writes (a v1 profile re-saved is v2, its timing kept)
   j["hwcal_version"] = h.hwcal_version;
   j["name"] = h.name;
   j["target"] = h.target;
   j["backend"] = h.backend;
   j["mode"] = h.mode;
+  j["timing"] = h.timing;
   j["threads"] = h.threads;
   j["fingerprint"] = h.fingerprint;
   j["created_utc"] = h.created_utc;
@@ -320,7 +324,9 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
     levels.push_back({{"name", l.name}, {"size_bytes", l.size_bytes}, {"measured_at_bytes", l.measured_at_bytes}, {"gbps", l.gbps}});
   mem["sweep"] = h.memory.sweep;
   mem["stream"] = h.memory.stream;
-  j["overhead"] = {{"per_call_s", h.overhead.per_call_s}, {"derivation", h.overhead.derivation}};
+  j["overhead"] = {{"per_call_s", h.overhead.per_call_s},
+                   {"derivation", h.overhead.derivation},
+                   {"graph_launch_s", h.overhead.graph_launch_s}};
   if (!h.overhead.framework_derivation.empty()) {
     nlohmann::json f = nlohmann::json::object();
     for (const auto& [k, v] : h.overhead.framework_s) f[std::string(to_string(k))] = v;
@@ -335,26 +341,40 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
 
 namespace detail {
 
+/// A duration: positive, finite, below an hour (anything longer is not one
+/// op's time; a corrupt value must not reach the mapper).
+inline double read_seconds(const JsonReader& r, bool allow_zero = false) {
+  const double v = r.number();
+  if (v < 0 || (!allow_zero && v == 0)) r.fail(allow_zero ? "must not be negative" : "must be positive");
+  if (v > 3600) r.fail("more than an hour, not a plausible time");
+  return v;
+}
+
 inline TimeStats read_time(const JsonReader& r) {
   TimeStats t;
-  t.median_s = r.at("median_s").non_negative();
-  t.mad_s = r.at("mad_s").non_negative();
-  t.p10_s = r.at("p10_s").non_negative();
-  t.p90_s = r.at("p90_s").non_negative();
-  t.samples = static_cast<int>(r.at("samples").non_negative_integer());
-  t.iterations = r.integer_or("iterations", 1);
+  t.median_s = read_seconds(r.at("median_s"));
+  t.mad_s = read_seconds(r.at("mad_s"), true);
+  t.p10_s = read_seconds(r.at("p10_s"), true);
+  t.p90_s = read_seconds(r.at("p90_s"), true);
+  const std::int64_t n = r.at("samples").non_negative_integer();
+  if (n > 100000000) r.at("samples").fail("implausibly many samples");
+  t.samples = static_cast<int>(n);
+  if (auto it = r.find("iterations")) t.iterations = it->positive_integer();
   t.converged = r.boolean_or("converged", false);
-  if (t.median_s <= 0) r.at("median_s").fail("must be positive");
+  if (t.p10_s > t.median_s) r.at("p10_s").fail("p10 is above the median");
+  if (t.p90_s < t.median_s) r.at("p90_s").fail("p90 is below the median");
   return t;
 }
 
-inline OperationCalibration read_operation(const JsonReader& r) {
+/// `regroup`: accept samples whose variant differs from the curve's (schema
+/// v1 had no decode variant); parse_profile splits such curves afterwards.
+inline OperationCalibration read_operation(const JsonReader& r, bool regroup) {
   OperationCalibration c;
   c.op = r.at("op").enumeration<OpKind>("op");
   c.precision = r.at("precision").enumeration<Precision>("precision");
   c.backend = r.at("backend").string();
   c.variant = r.find("variant") ? r.at("variant").enumeration<Variant>("variant") : Variant::none;
-  c.threads = static_cast<int>(r.at("threads").positive_integer());
+  c.threads = r.at("threads").int_in(1, 1 << 20);
   c.emulated = r.boolean_or("emulated", false);
   c.note = r.string_or("note", "");
   const JsonReader samples = r.at("samples");
@@ -365,13 +385,14 @@ inline OperationCalibration read_operation(const JsonReader& r) {
     o.flops = s.at("flops").non_negative();
     o.bytes = s.at("bytes").non_negative();
     o.time = read_time(s.at("time"));
+    if (auto cold = s.find("cold_time")) o.cold = read_time(*cold);
     o.gflops = s.number_or("gflops", 0);
     o.gbps = s.number_or("gbps", 0);
     if (auto e = s.find("efficiency")) o.efficiency = e->non_negative();
     o.check_error = s.number_or("check_error", 0);
     o.implementation = s.string_or("implementation", "");
     const OpDesc desc{c.op, o.shape};
-    if (variant_of(desc) != c.variant)
+    if (variant_of(desc) != c.variant && !regroup)
       s.at("shape").fail("shape is a " + std::string(to_string(variant_of(desc))) + " " + std::string(to_string(c.op)) +
                          ", curve variant is '" + std::string(to_string(c.variant)) + "'");
     c.samples.push_back(std::move(o));
@@ -379,12 +400,42 @@ inline OperationCalibration read_operation(const JsonReader& r) {
   return c;
 }
 
+/// Moves samples whose variant is not their curve's into curves of their own
+/// (reading schema v1, whose variants were coarser).
+inline void split_by_variant(std::vector<OperationCalibration>& ops) {
+  std::vector<OperationCalibration> extra;
+  for (auto& c : ops) {
+    std::vector<OpSample> keep;
+    for (auto& s : c.samples) {
+      const Variant v = variant_of(OpDesc{c.op, s.shape});
+      if (v == c.variant) {
+        keep.push_back(std::move(s));
+        continue;
+      }
+      auto it = std::find_if(extra.begin(), extra.end(), [&](const OperationCalibration& e) {
+        return e.op == c.op && e.precision == c.precision && e.threads == c.threads && e.variant == v;
+      });
+      if (it == extra.end()) {
+        OperationCalibration e = c;
+        e.samples.clear();
+        e.variant = v;
+        extra.push_back(std::move(e));
+        it = extra.end() - 1;
+      }
+      it->samples.push_back(std::move(s));
+    }
+    c.samples = std::move(keep);
+  }
+  ops.erase(std::remove_if(ops.begin(), ops.end(), [](const OperationCalibration& c) { return c.samples.empty(); }), ops.end());
+  for (auto& e : extra) ops.push_back(std::move(e));
+}
+
 inline FusionCalibration read_fusion(const JsonReader& r) {
   FusionCalibration f;
   f.pattern = r.at("pattern").enumeration<FusionPattern>("fusion pattern");
   f.precision = r.at("precision").enumeration<Precision>("precision");
   f.backend = r.at("backend").string();
-  f.threads = static_cast<int>(r.at("threads").positive_integer());
+  f.threads = r.at("threads").int_in(1, 1 << 20);
   f.note = r.string_or("note", "");
   const JsonReader samples = r.at("samples");
   for (std::size_t i = 0; i < samples.size(); ++i) {
@@ -401,11 +452,19 @@ inline FusionCalibration read_fusion(const JsonReader& r) {
   return f;
 }
 
+/// A bandwidth: positive and below 10^6 GB/s (no memory of this era is near it).
+inline double read_gbps(const JsonReader& r) {
+  const double v = r.number();
+  if (v <= 0) r.fail("must be positive");
+  if (v > 1e6) r.fail("more than 10^6 GB/s, not a plausible bandwidth");
+  return v;
+}
+
 inline BandwidthPoint read_bandwidth(const JsonReader& r) {
   BandwidthPoint b;
   b.working_set_bytes = r.at("working_set_bytes").positive_integer();
   b.kernel = r.at("kernel").string();
-  b.gbps = r.at("gbps").non_negative();
+  b.gbps = read_gbps(r.at("gbps"));
   b.time = read_time(r.at("time"));
   return b;
 }
@@ -417,21 +476,21 @@ inline HostInfo read_host(const JsonReader& r) {
   h.arch = r.string_or("arch", "");
   if (auto isa = r.find("isa"))
     for (std::size_t i = 0; i < isa->size(); ++i) h.isa.push_back(isa->at(i).string());
-  h.physical_cores = static_cast<int>(r.at("physical_cores").non_negative_integer());
-  h.logical_cpus = static_cast<int>(r.at("logical_cpus").positive_integer());
-  h.threads_used = static_cast<int>(r.at("threads_used").positive_integer());
+  h.physical_cores = r.at("physical_cores").int_in(0, 1 << 20);
+  h.logical_cpus = r.at("logical_cpus").int_in(1, 1 << 20);
+  h.threads_used = r.at("threads_used").int_in(1, 1 << 20);
   h.measured_clock_ghz = r.number_or("measured_clock_ghz", 0);
   h.clock_method = r.string_or("clock_method", "");
   h.governor = r.string_or("governor", "unknown");
   h.turbo = r.string_or("turbo", "unknown");
   h.hypervisor = r.string_or("hypervisor", "");
-  h.memory_bytes = r.integer_or("memory_bytes", 0);
+  h.memory_bytes = r.non_negative_or("memory_bytes", 0);
   h.os = r.string_or("os", "");
   if (auto caches = r.find("caches"))
     for (std::size_t i = 0; i < caches->size(); ++i) {
       const JsonReader c = caches->at(i);
-      h.caches.push_back({static_cast<int>(c.at("level").positive_integer()), c.at("type").string(),
-                          c.at("size_bytes").positive_integer(), static_cast<int>(c.integer_or("shared_by", 1))});
+      h.caches.push_back({c.at("level").int_in(1, 8), c.at("type").string(), c.at("size_bytes").positive_integer(),
+                          c.int_in_or("shared_by", 1, 1 << 20, 1)});
     }
   return h;
 }
@@ -440,8 +499,8 @@ inline DeviceInfo read_device(const JsonReader& r) {
   DeviceInfo d;
   d.name = r.at("name").string();
   d.uuid = r.string_or("uuid", "");
-  d.index = static_cast<int>(r.integer_or("index", 0));
-  d.sm_count = static_cast<int>(r.at("sm_count").positive_integer());
+  d.index = r.int_in_or("index", 0, 1 << 20, 0);
+  d.sm_count = r.at("sm_count").int_in(1, 1 << 20);
   const std::string cc = r.string_or("compute_capability", "0.0");
   const auto dot = cc.find('.');
   if (dot == std::string::npos) r.at("compute_capability").fail("expected 'major.minor'");
@@ -451,13 +510,13 @@ inline DeviceInfo read_device(const JsonReader& r) {
   } catch (const std::exception&) {
     r.at("compute_capability").fail("expected 'major.minor'");
   }
-  d.memory_bytes = r.integer_or("memory_bytes", 0);
-  d.l2_bytes = r.integer_or("l2_bytes", 0);
+  d.memory_bytes = r.non_negative_or("memory_bytes", 0);
+  d.l2_bytes = r.non_negative_or("l2_bytes", 0);
   d.max_sm_clock_mhz = r.number_or("max_sm_clock_mhz", 0);
   d.max_mem_clock_mhz = r.number_or("max_mem_clock_mhz", 0);
   d.measured_sm_clock_mhz = r.number_or("measured_sm_clock_mhz", 0);
   d.measured_mem_clock_mhz = r.number_or("measured_mem_clock_mhz", 0);
-  d.memory_bus_bits = static_cast<int>(r.integer_or("memory_bus_bits", 0));
+  d.memory_bus_bits = r.int_in_or("memory_bus_bits", 0, 1 << 20, 0);
   d.driver = r.string_or("driver", "");
   d.throttled = r.boolean_or("throttled", false);
   return d;
@@ -472,20 +531,23 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
   r.expect_object();
   HardwareCalibration h;
   const JsonReader ver = r.at("schema_version");
-  h.schema_version = static_cast<int>(ver.integer());
-  if (h.schema_version != schema_version)
-    ver.fail("unsupported schema version " + std::to_string(h.schema_version) + " (this hwcal " HWCAL_VERSION_STRING
-             " reads version " + std::to_string(schema_version) + "; recalibrate or use a matching hwcal)");
+  const std::int64_t version = ver.integer();
+  if (version < oldest_schema_version || version > schema_version)
+    ver.fail("unsupported schema version " + std::to_string(version) + " (this hwcal " HWCAL_VERSION_STRING
+             " reads versions " + std::to_string(oldest_schema_version) + " to " + std::to_string(schema_version) +
+             "; recalibrate or use a matching hwcal)");
+  h.schema_version = static_cast<int>(version);
   h.hwcal_version = r.string_or("hwcal_version", "");
   h.name = r.string_or("name", "");
   h.target = r.at("target").string();
   if (h.target != "cpu" && h.target != "cuda") r.at("target").fail("expected \"cpu\" or \"cuda\", got \"" + h.target + "\"");
   h.backend = r.at("backend").string();
   h.mode = r.string_or("mode", "");
-  h.threads = static_cast<int>(r.at("threads").positive_integer());
+  h.timing = r.string_or("timing", "");
+  h.threads = r.at("threads").int_in(1, 1 << 20);
   h.fingerprint = r.string_or("fingerprint", "");
   h.created_utc = r.string_or("created_utc", "");
-  h.calibration_s = r.number_or("calibration_s", 0);
+  h.calibration_s = r.find("calibration_s") ? r.at("calibration_s").non_negative() : 0.0;
   h.host = detail::read_host(r.at("host"));
   if (auto d = r.find("device")) h.device = detail::read_device(*d);
   if (auto sw = r.find("software")) {
@@ -503,6 +565,7 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
     if (auto g = p.find("gflops")) {
       k.gflops = g->number();
       if (*k.gflops <= 0) g->fail("must be positive (use null when unknown)");
+      if (*k.gflops > 1e9) g->fail("more than an exaFLOP/s per device, not a plausible peak");
     }
     k.derivation = p.string_or("derivation", "");
     h.peaks.push_back(std::move(k));
@@ -513,10 +576,9 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
       const JsonReader l = levels->at(i);
       MemoryLevel m;
       m.name = l.at("name").string();
-      m.size_bytes = l.integer_or("size_bytes", 0);
-      m.measured_at_bytes = l.integer_or("measured_at_bytes", 0);
-      m.gbps = l.at("gbps").number();
-      if (m.gbps <= 0) l.at("gbps").fail("must be positive");
+      m.size_bytes = l.non_negative_or("size_bytes", 0);
+      m.measured_at_bytes = l.non_negative_or("measured_at_bytes", 0);
+      m.gbps = detail::read_gbps(l.at("gbps"));
       h.memory.levels.push_back(std::move(m));
     }
   if (auto sweep = mem.find("sweep"))
@@ -524,8 +586,10 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
   if (auto stream = mem.find("stream"))
     for (std::size_t i = 0; i < stream->size(); ++i) h.memory.stream.push_back(detail::read_bandwidth(stream->at(i)));
   if (auto o = r.find("overhead")) {
-    h.overhead.per_call_s = o->at("per_call_s").non_negative();
+    h.overhead.per_call_s = detail::read_seconds(o->at("per_call_s"), true);
+    if (h.overhead.per_call_s > 1) o->at("per_call_s").fail("more than a second per call, not a plausible overhead");
     h.overhead.derivation = o->string_or("derivation", "");
+    if (auto g = o->find("graph_launch_s")) h.overhead.graph_launch_s = detail::read_seconds(*g, true);
     if (auto f = o->find("framework")) {
       const JsonReader per = f->at("per_call_s");
       per.expect_object();
@@ -533,13 +597,19 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
         const JsonReader item(*it, file, per.pointer() + "/" + detail::pointer_token(it.key()));
         OpKind k;
         if (!parse(it.key(), k)) item.fail("unknown op '" + it.key() + "'");
-        h.overhead.framework_s[k] = item.non_negative();
+        h.overhead.framework_s[k] = detail::read_seconds(item, true);
       }
       h.overhead.framework_derivation = f->string_or("derivation", "");
     }
   }
   if (auto ops = r.find("operations"))
-    for (std::size_t i = 0; i < ops->size(); ++i) h.operations.push_back(detail::read_operation(ops->at(i)));
+    for (std::size_t i = 0; i < ops->size(); ++i) h.operations.push_back(detail::read_operation(ops->at(i), version < 2));
+  if (version < 2) {
+    detail::split_by_variant(h.operations);
+    if (h.timing.empty() && h.target != "cpu")
+      h.timing = "schema v1: each sample one launch after an L2 flush, between two CUDA events (launch and event latency "
+                 "included)";
+  }
   if (auto fus = r.find("fusions"))
     for (std::size_t i = 0; i < fus->size(); ++i) h.fusions.push_back(detail::read_fusion(fus->at(i)));
   if (auto w = r.find("warnings"))

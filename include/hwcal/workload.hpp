@@ -15,7 +15,7 @@
 #include <hwcal/mapper.hpp>
 #include <hwcal/profile_io.hpp>
 
-#include <set>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -34,27 +34,6 @@ struct Workload {
   std::vector<WorkloadSubgraph> subgraphs;
   std::vector<std::string> warnings;  ///< ignored fields and the like
 };
-
-namespace detail {
-
-/// Shape fields each op reads (the rest of a subgraph's keys are unknown).
-inline const std::set<std::string>& shape_fields(OpKind k) {
-  static const std::set<std::string> matmul{"batch", "m", "n", "k", "bias"};
-  static const std::set<std::string> linear{"m", "n", "k", "bias"};  // rows of all leading dims are m
-  if (k == OpKind::linear) return linear;
-  static const std::set<std::string> conv{"n", "c", "h", "w", "k", "r", "s", "stride", "padding", "dilation", "groups", "bias"};
-  static const std::set<std::string> pool{"n", "c", "h", "w", "r", "s", "stride", "padding"};
-  static const std::set<std::string> adaptive{"n", "c", "h", "w", "out_h", "out_w"};
-  static const std::set<std::string> map{"n", "c", "h", "w"};
-  static const std::set<std::string> rows{"rows", "cols"};
-  static const std::set<std::string> elementwise{"elements", "inputs", "broadcast", "inplace"};
-  static const std::set<std::string> attention{"batch", "heads", "seq_q", "seq_kv", "head_dim", "causal"};
-  static const std::set<std::string> moves{"bytes"};
-  static const std::set<std::string>* table[] = {&matmul, &conv, &pool, &adaptive, &map, &rows, &elementwise, &attention, &moves};
-  return *table[shape_index(k)];
-}
-
-}  // namespace detail
 
 inline Workload parse_workload(const nlohmann::json& j, const std::string& file) {
   using detail::JsonReader;
@@ -89,10 +68,12 @@ inline Workload parse_workload(const nlohmann::json& j, const std::string& file)
         if ((g.graph.fused & fused_bit(OpKind::batchnorm)) && kind != OpKind::conv2d && kind != OpKind::linear)
           fused->fail("batchnorm can only be fused into conv2d or linear");
       }
-      const auto& known = detail::shape_fields(kind);
+      const std::vector<std::string> known = detail::shape_fields(kind);
       for (auto it = s.json().begin(); it != s.json().end(); ++it) {
         const std::string& key = it.key();
-        if (key == "name" || key == "op" || key == "precision" || key == "fused" || known.count(key)) continue;
+        if (key == "name" || key == "op" || key == "precision" || key == "fused" ||
+            std::find(known.begin(), known.end(), key) != known.end())
+          continue;
         w.warnings.push_back("subgraph '" + g.name + "': field '" + key + "' is not used by op " + std::string(to_string(kind)) +
                              " and was ignored");
       }

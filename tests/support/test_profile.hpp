@@ -5,6 +5,7 @@
 
 #include <hwcal/schema.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -100,6 +101,72 @@ inline HardwareCalibration make_test_profile() {
   fs.fused.samples = fs.unfused.samples = 5;
   f.samples.push_back(fs);
   h.fusions.push_back(f);
+  return h;
+}
+
+/// A small GPU profile with round numbers: device samples are warm per-launch
+/// times (CUDA-graph semantics), linear samples also cold; a 2 us floor for
+/// tiny ops; an L2 of 50 MiB; launch costs 0.7 us (graph) and 5 us (eager);
+/// PyTorch's per-op host cost measured for linear (10 us) only.
+inline HardwareCalibration make_test_gpu_profile() {
+  HardwareCalibration h;
+  h.name = "test GPU";
+  h.target = "cuda";
+  h.backend = "cuda";
+  h.mode = "custom";
+  h.timing = "test: warm per-launch device time; cold after an L2 flush";
+  h.threads = 1;
+  h.host.cpu_model = "Test CPU";
+  h.host.logical_cpus = 16;
+  h.host.threads_used = 1;
+  DeviceInfo d;
+  d.name = "Test GPU";
+  d.sm_count = 100;
+  d.l2_bytes = 50 << 20;
+  d.memory_bytes = std::int64_t{80} << 30;
+  h.device = d;
+  h.peaks = {{Precision::bf16, 1000e3, "test"}, {Precision::fp32, 50e3, "test"}};  // GFLOP/s
+  // bandwidth: 10 TB/s in the L2 (up to 32 MiB), 4 TB/s from memory (from 128 MiB)
+  for (auto [ws, gbps] : {std::pair<std::int64_t, double>{1 << 20, 10000}, {32 << 20, 10000}, {128 << 20, 4000}, {1 << 30, 4000}}) {
+    BandwidthPoint b;
+    b.working_set_bytes = ws;
+    b.kernel = "triad";
+    b.gbps = gbps;
+    b.time.median_s = b.time.p10_s = b.time.p90_s = double(ws) / (gbps * 1e9);
+    b.time.samples = 5;
+    h.memory.sweep.push_back(b);
+  }
+  h.overhead.per_call_s = 5e-6;
+  h.overhead.graph_launch_s = 0.7e-6;
+  h.overhead.derivation = "test";
+  h.overhead.framework_s[OpKind::linear] = 10e-6;
+  h.overhead.framework_derivation = "test";
+
+  // relu: 2 us floor up to 2^16 elements, then 2 TB/s (bf16: 4 bytes per element)
+  OperationCalibration relu;
+  relu.op = OpKind::relu, relu.precision = Precision::bf16, relu.backend = "cuda", relu.variant = Variant::unary, relu.threads = 1;
+  for (i64 e : {i64{1} << 10, i64{1} << 16, i64{1} << 24}) {
+    OpSample s = sample(OpKind::relu, ElementwiseShape{e, 1, 0}, Precision::bf16, 2000e9, 0);
+    const double t = std::max(2e-6, s.time.median_s);
+    s.time.median_s = t, s.time.mad_s = 0.01 * t, s.time.p10_s = 0.99 * t, s.time.p90_s = 1.01 * t;
+    relu.samples.push_back(s);
+  }
+  h.operations.push_back(relu);
+  // linear bf16: 500 TFLOP/s warm; cold adds the weights at 4 TB/s
+  OperationCalibration lin;
+  lin.op = OpKind::linear, lin.precision = Precision::bf16, lin.backend = "cuda", lin.threads = 1;
+  for (i64 m : {i64{1}, i64{64}, i64{4096}}) {
+    const MatmulShape shape{1, m, 4096, 4096, true};
+    OpSample s = sample(OpKind::linear, shape, Precision::bf16, 500e12, 0);
+    s.time.median_s = std::max(s.time.median_s, bytes(OpDesc{OpKind::linear, shape}, Precision::bf16) / 8000e9);
+    s.time.p10_s = 0.99 * s.time.median_s, s.time.p90_s = 1.01 * s.time.median_s;
+    TimeStats cold = s.time;
+    cold.median_s += counts(OpDesc{OpKind::linear, shape}, Precision::bf16).weight_bytes / 4000e9;
+    cold.p10_s = 0.99 * cold.median_s, cold.p90_s = 1.01 * cold.median_s;
+    s.cold = cold;
+    lin.samples.push_back(s);
+  }
+  h.operations.push_back(lin);
   return h;
 }
 

@@ -58,7 +58,42 @@ TEST_CASE("auto_calibrate caches its profile and reuses it", "[auto]") {
   AutoCalibrateOptions forced = o;
   forced.force = true;
   CHECK_FALSE(auto_calibrate(forced).from_cache);
+
+  // a valid profile of another machine at the cache path is never used
+  HardwareCalibration foreign = test::make_test_profile();
+  foreign.fingerprint = "ffffffffffffffff";
+  save_profile(first.path, foreign);
+  const AutoCalibration again = auto_calibrate(o);
+  CHECK_FALSE(again.from_cache);
+  REQUIRE(again.warnings.size() == 1);
+  CHECK(again.warnings[0].find("describes another machine") != std::string::npos);
+  CHECK(again.profile.fingerprint != foreign.fingerprint);
+
+  // without CUDA in the program, auto_calibrate() covers the CPU only
+  CHECK(second.gpus.empty());
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a GPU profile is checked against the visible devices", "[auto]") {
+  const HostInfo here = cpu::detect_host();
+  const HardwareCalibration gpu = test::make_test_gpu_profile();
+  // no device visible: one note naming the profile's GPU and why
+  auto none = profile_mismatch(gpu, here, {}, "this hwcal cannot see GPUs");
+  REQUIRE(none.size() == 1);
+  CHECK(none[0].find("Test GPU (100 SMs") != std::string::npos);
+  CHECK(none[0].find("cannot see GPUs") != std::string::npos);
+  // the same GPU: no note, whatever the CPU
+  CHECK(profile_mismatch(gpu, here, {*gpu.device}).empty());
+  // another GPU (a synthetic A100-like device): a note naming both
+  DeviceInfo other = *gpu.device;
+  other.name = "Other GPU", other.sm_count = 108;
+  auto m = profile_mismatch(gpu, here, {other});
+  REQUIRE(m.size() == 1);
+  CHECK(m[0].find("this machine has Other GPU (108 SMs)") != std::string::npos);
+  // same name, another memory size (an H100 80 GB vs a 94 GB part): a note
+  other = *gpu.device;
+  other.memory_bytes = gpu.device->memory_bytes / 2;
+  CHECK(profile_mismatch(gpu, here, {other}).size() == 1);
 }
 
 TEST_CASE("a profile of another machine is reported", "[auto]") {

@@ -2,6 +2,7 @@
 #include "catch.hpp"
 
 #include <hwcal/ops.hpp>
+#include <hwcal/reference.hpp>
 
 using namespace hwcal;
 
@@ -67,16 +68,103 @@ TEST_CASE("features are log2 of the dimensions that move an op", "[ops]") {
   CHECK(features(OpDesc{OpKind::relu, ElementwiseShape{1 << 20, 1, 0}}).count == 1);
 }
 
-TEST_CASE("invalid shapes say why", "[ops]") {
-  CHECK(invalid_reason(OpDesc{OpKind::matmul, MatmulShape{1, 0, 4, 4, false}}) == "batch, m, n and k must be positive");
+TEST_CASE("invalid shapes say why, naming the field at fault", "[ops]") {
+  CHECK(invalid_reason(OpDesc{OpKind::matmul, MatmulShape{1, 0, 4, 4, false}}) == "m: must be a positive integer, got 0");
   Conv2dShape s;
   s.n = 1, s.c = 6, s.h = s.w = 8, s.k = 4, s.r = s.s = 3, s.groups = 4;
-  CHECK(invalid_reason(OpDesc{OpKind::conv2d, s}) == "groups must divide both c and k");
+  CHECK(invalid_reason(OpDesc{OpKind::conv2d, s}) == "groups: groups must divide both c and k");
   s.groups = 1, s.r = 9;
-  CHECK(invalid_reason(OpDesc{OpKind::conv2d, s}) == "kernel larger than the padded input");
+  CHECK(invalid_reason(OpDesc{OpKind::conv2d, s}) == "r: kernel larger than the padded input");
+  s.r = 3, s.dil_h = i64{1} << 39;  // dil * (r - 1) beyond any input, computed without overflow
+  CHECK(invalid_reason(OpDesc{OpKind::conv2d, s}) == "r: kernel larger than the padded input");
   CHECK(invalid_reason(OpDesc{OpKind::relu, MatmulShape{}}) == "shape does not match the op");
-  CHECK(invalid_reason(OpDesc{OpKind::add, ElementwiseShape{100, 2, 7}}) == "broadcast must divide elements");
+  CHECK(invalid_reason(OpDesc{OpKind::add, ElementwiseShape{100, 2, 7}}) == "broadcast: broadcast must divide elements");
   CHECK(invalid_reason(OpDesc{OpKind::add, ElementwiseShape{100, 2, 10}}).empty());
+  // arity comes from the op table: a relu with two inputs is no relu
+  CHECK(invalid_reason(OpDesc{OpKind::relu, ElementwiseShape{100, 2, 0}}) == "inputs: relu takes 1 input");
+  CHECK(invalid_reason(OpDesc{OpKind::silu_mul, ElementwiseShape{100, 2, 10}}) == "broadcast: silu_mul has no broadcast input");
+  CHECK(invalid_reason(OpDesc{OpKind::linear, MatmulShape{2, 4, 4, 4, true}}).find("batch") == 0);
+  // 2^40 per field, 2^50 elements per tensor: every count stays exact in a double
+  CHECK(invalid_reason(OpDesc{OpKind::batchnorm, MapShape{i64{1} << 30, i64{1} << 30, 1, 1}}) ==
+        "tensor 'x' would have more than 2^50 elements");
+  CHECK(invalid_reason(OpDesc{OpKind::relu, ElementwiseShape{i64{1} << 41, 1, 0}}) == "elements: is larger than 2^40, the most hwcal accepts");
+}
+
+TEST_CASE("every op kind of the table has a valid default-sized shape family", "[ops]") {
+  for (const OpInfo& o : op_table) {
+    INFO(o.name);
+    CHECK(info(o.kind).kind == o.kind);
+    OpKind parsed;
+    REQUIRE(parse(o.name, parsed));
+    CHECK(parsed == o.kind);
+    CHECK(default_shape(o.kind).index() == static_cast<std::size_t>(o.family));
+    CHECK(is_compute_op(o.kind) == (o.axis == OpAxis::flops));
+  }
+  OpKind k;
+  CHECK_FALSE(parse("dense", k));
+}
+
+TEST_CASE("grouped-query attention reads K and V once per KV head", "[ops][llm]") {
+  // LLaMA-style decode: 32 query heads sharing 8 KV heads, one token against 4096 cached
+  const AttentionShape gqa{8, 32, 1, 4096, 128, false, 8};
+  const OpDesc op{OpKind::attention, gqa};
+  const double q = 8.0 * 32 * 1 * 128, kv = 8.0 * 8 * 4096 * 128;
+  CHECK(bytes(op, Precision::bf16) == 2.0 * (2 * q + 2 * kv));
+  AttentionShape mha = gqa;
+  mha.kv_heads = 32;
+  CHECK(bytes(OpDesc{OpKind::attention, mha}, Precision::bf16) == 2.0 * (2 * q + 2 * 4 * kv));
+  CHECK(flops(op) == flops(OpDesc{OpKind::attention, mha}));  // the arithmetic is per query head
+  CHECK(variant_of(op) == Variant::decode);
+  CHECK(features(op).count == 5);
+  CHECK(features(op).x[4] == Approx(2.0f).margin(1e-3));  // log2 of 4 query heads per KV head
+  AttentionShape prefill{1, 32, 512, 512, 128, true, 8};
+  CHECK(variant_of(OpDesc{OpKind::attention, prefill}) == Variant::causal);
+  CHECK(tensors(op).count == 4);
+}
+
+TEST_CASE("the LLM op kinds count what their kernels move", "[ops][llm]") {
+  // rmsnorm: x in, y out, gamma (one per column)
+  CHECK(bytes(OpDesc{OpKind::rmsnorm, RowsShape{512, 4096}}, Precision::bf16) == 2.0 * (2 * 512 * 4096 + 4096));
+  CHECK(flops(OpDesc{OpKind::rmsnorm, RowsShape{512, 4096}}) == 4.0 * 512 * 4096);
+  CHECK(bytes(OpDesc{OpKind::layernorm, RowsShape{512, 4096}}, Precision::bf16) == 2.0 * (2 * 512 * 4096 + 2 * 4096));
+  // silu_mul: gate and up in, one out
+  CHECK(bytes(OpDesc{OpKind::silu_mul, ElementwiseShape{1000, 2, 0}}, Precision::fp32) == 12000);
+  CHECK(bytes(OpDesc{OpKind::relu6, ElementwiseShape{1000, 1, 0}}, Precision::fp32) == 8000);
+  // rotary: x in and out, cos and sin tables of tokens x head_dim
+  CHECK(bytes(OpDesc{OpKind::rotary, RotaryShape{16, 32, 128}}, Precision::fp16) == 2.0 * (2 * 16 * 32 * 128 + 2 * 16 * 128));
+  // embedding: int64 indices, the gathered rows (weights), the output
+  const Counts e = counts(OpDesc{OpKind::embedding, EmbeddingShape{64, 128256, 4096}}, Precision::bf16);
+  CHECK(e.bytes == 8.0 * 64 + 2.0 * 64 * 4096 * 2);
+  CHECK(e.weight_bytes == 2.0 * 64 * 4096);
+  CHECK(e.flops == 0);
+  // weights are what a forward pass reads from far away
+  CHECK(counts(OpDesc{OpKind::linear, MatmulShape{1, 8, 4096, 4096, true}}, Precision::bf16).weight_bytes ==
+        2.0 * (4096 * 4096 + 4096));
+  CHECK(counts(OpDesc{OpKind::matmul, MatmulShape{8, 64, 64, 64, false}}, Precision::bf16).weight_bytes == 0);
+}
+
+TEST_CASE("analyze() agrees with the separate counts", "[ops]") {
+  Conv2dShape c;
+  c.n = 2, c.c = 32, c.h = c.w = 28, c.k = 64, c.r = c.s = 3, c.pad_h = c.pad_w = 1;
+  for (const OpDesc& op : {OpDesc{OpKind::conv2d, c}, OpDesc{OpKind::attention, AttentionShape{2, 8, 64, 128, 64, true, 2}},
+                           OpDesc{OpKind::rotary, RotaryShape{8, 4, 64}}, OpDesc{OpKind::add, ElementwiseShape{4096, 2, 64}}}) {
+    const OpAnalysis a = analyze(op, Precision::fp16);
+    CHECK(a.counts.flops == flops(op));
+    CHECK(a.counts.bytes == bytes(op, Precision::fp16));
+    CHECK(a.variant == variant_of(op));
+    CHECK(a.features.count == features(op).count);
+  }
+}
+
+TEST_CASE("one move geometry for every backend", "[ops]") {
+  const reference::MoveGeometry g = reference::move_geometry(4096 * 4, 4);  // 4096 fp32 elements
+  CHECK(g.rows == 64);
+  CHECK(g.cols == 64);
+  const reference::MoveGeometry p = reference::move_geometry(4 * 4099, 4);  // a prime: floor(sqrt) rows, a few fewer elements
+  CHECK(p.rows == 64);
+  CHECK(p.elements() <= 4099);
+  CHECK(p.elements() > 4000);
+  CHECK(reference::move_geometry(1, 4).elements() == 1);
 }
 
 TEST_CASE("fusion traffic: fused reads inputs and writes the result once", "[ops]") {

@@ -59,7 +59,25 @@ TEST_CASE("malformed workloads name the subgraph and the field", "[workload]") {
   CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "linear"}, {"m", 1}, {"n", 4}})) ==
         "w.json: field '/subgraphs/0/k': subgraph 'fc1': missing required field");
   CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "linear"}, {"m", -1}, {"n", 4}, {"k", 4}})) ==
-        "w.json: field '/subgraphs/0': subgraph 'fc1': linear shape: batch, m, n and k must be positive");
+        "w.json: field '/subgraphs/0/m': subgraph 'fc1': must be a positive integer, got -1");
+  CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "linear"}, {"m", 1}, {"n", 4}, {"k", 1e15}})) ==
+        "w.json: field '/subgraphs/0/k': subgraph 'fc1': is larger than 2^40, the most hwcal accepts");
+  // products of fields beyond 2^50 elements: the shape, not a field, is at fault
+  CHECK(error_of(with_subgraph({{"name", "bn"}, {"op", "batchnorm"}, {"n", 1 << 30}, {"c", 1 << 30}})) ==
+        "w.json: field '/subgraphs/0': subgraph 'bn': batchnorm shape: tensor 'x' would have more than 2^50 elements");
+  CHECK(error_of(with_subgraph({{"name", "a"}, {"op", "attention"}, {"heads", 32}, {"kv_heads", 5}, {"seq_q", 1}, {"seq_kv", 8},
+                                {"head_dim", 64}})) ==
+        "w.json: field '/subgraphs/0/kv_heads': subgraph 'a': attention shape: kv_heads must divide heads");
+  CHECK(error_of(with_subgraph({{"name", "r"}, {"op", "relu"}, {"elements", 4}, {"inputs", 2}})) ==
+        "w.json: field '/subgraphs/0/inputs': subgraph 'r': relu shape: relu takes 1 input");
+  CHECK(error_of(with_subgraph({{"name", "r"}, {"op", "relu"}, {"elements", 4}, {"inputs", 4294967297.0}})) ==
+        "w.json: field '/subgraphs/0/inputs': subgraph 'r': must be between 1 and 64, got 4294967297");
+  CHECK(error_of(with_subgraph({{"name", "rot"}, {"op", "rotary"}, {"tokens", 8}, {"heads", 2}, {"head_dim", 7}})) ==
+        "w.json: field '/subgraphs/0/head_dim': subgraph 'rot': rotary shape: rotary embedding rotates pairs: head_dim must be even");
+  CHECK(error_of(with_subgraph({{"name", "e"}, {"op", "embedding"}, {"tokens", 8}, {"dim", 64}})) ==
+        "w.json: field '/subgraphs/0/vocab': subgraph 'e': missing required field");
+  CHECK(error_of(with_subgraph({{"name", "p"}, {"op", "maxpool"}, {"n", 1}, {"c", 1}, {"h", 4}, {"w", 4}, {"r", 2},
+                                {"stride", nullptr}})) == "");  // null is absent: the stride defaults to the window
   CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "linear"}, {"m", "8"}, {"n", 4}, {"k", 4}})) ==
         "w.json: field '/subgraphs/0/m': subgraph 'fc1': expected an integer, got a string");
   CHECK(error_of(with_subgraph({{"name", "c"}, {"op", "conv2d"}, {"n", 1}, {"c", 3}, {"h", 8}, {"w", 8}, {"k", 4}, {"r", 3}, {"s", 3},

@@ -4,5 +4,6 @@
 
 extern "C" {
 __attribute__((visibility("default"))) const char* hwcal_plugin_abi() { return HWCAL_VERSION_STRING; }
-__attribute__((visibility("default"))) hwcal::Backend* hwcal_create_backend() { return new hwcal::aten::TorchBackend(); }
+// `device` is ignored: the ATen backend runs on the CPU.
+__attribute__((visibility("default"))) hwcal::Backend* hwcal_create_backend(int /*device*/) { return new hwcal::aten::TorchBackend(); }
 }

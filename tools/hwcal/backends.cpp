@@ -1,14 +1,18 @@
 // Backend registry and terminal formatting for the CLI.
 #include "cli.hpp"
 
+#include <hwcal/auto_calibrate.hpp>
 #include <hwcal/cpu/backend.hpp>
 #include <hwcal/error.hpp>
 #include <hwcal/measure.hpp>
+#include <hwcal/version.hpp>
 
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -32,8 +36,11 @@ std::string executable_dir() {
 
 /// The ATen and CUDA backends live in plugins so that only `--backend torch`
 /// or `--backend cuda` pays for loading libtorch or cuBLAS/cuDNN. Searched:
-/// $HWCAL_PLUGIN_DIR, next to the executable, the install directory.
-std::unique_ptr<Backend> load_plugin(const std::string& name) {
+/// $HWCAL_PLUGIN_DIR, next to the executable, the install directory. The
+/// handle is kept for the process (the backend's vtable lives in the plugin).
+void* open_plugin(const std::string& name) {
+  static std::map<std::string, void*> opened;
+  if (auto it = opened.find(name); it != opened.end()) return it->second;
   const std::string file = "hwcal_backend_" + name + ".so";
   std::vector<std::string> dirs;
   if (const char* d = std::getenv("HWCAL_PLUGIN_DIR")) dirs.push_back(d);
@@ -46,7 +53,6 @@ std::unique_ptr<Backend> load_plugin(const std::string& name) {
       tried += (tried.empty() ? "" : ", ") + path;
       continue;
     }
-    // Never dlclose: the backend's vtable lives in the plugin.
     void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) {
       last_error = ::dlerror();
@@ -54,16 +60,22 @@ std::unique_ptr<Backend> load_plugin(const std::string& name) {
       continue;
     }
     using AbiFn = const char* (*)();
-    using CreateFn = Backend* (*)();
     auto abi = reinterpret_cast<AbiFn>(::dlsym(h, "hwcal_plugin_abi"));
-    auto create = reinterpret_cast<CreateFn>(::dlsym(h, "hwcal_create_backend"));
-    if (!abi || !create) throw UnavailableError(path + " is not an hwcal backend plugin");
+    if (!abi) throw UnavailableError(path + " is not an hwcal backend plugin");
     if (std::string(abi()) != HWCAL_VERSION_STRING)
       throw UnavailableError(path + " was built for hwcal " + abi() + ", this is hwcal " HWCAL_VERSION_STRING);
-    return std::unique_ptr<Backend>(create());
+    return opened[name] = h;
   }
   throw UnavailableError("backend '" + name + "' plugin not found (looked for " + tried + ")" +
                          (last_error.empty() ? "" : ": " + last_error));
+}
+
+std::unique_ptr<Backend> load_plugin(const std::string& name, int device = 0) {
+  void* h = open_plugin(name);
+  using CreateFn = Backend* (*)(int);
+  auto create = reinterpret_cast<CreateFn>(::dlsym(h, "hwcal_create_backend"));
+  if (!create) throw UnavailableError("backend '" + name + "' plugin has no hwcal_create_backend");
+  return std::unique_ptr<Backend>(create(device));
 }
 #endif
 
@@ -94,7 +106,39 @@ std::vector<std::string> available_backends() {
 
 std::string default_backend() { return available_backends().front(); }
 
-std::unique_ptr<Backend> make_backend(const std::string& name) {
+std::vector<DeviceInfo> visible_devices(std::string& why_none) {
+#if HWCAL_TOOL_CUDA
+  try {
+    using ListFn = const char* (*)();
+    auto list = reinterpret_cast<ListFn>(::dlsym(open_plugin("cuda"), "hwcal_visible_devices"));
+    if (!list) throw UnavailableError("the cuda plugin cannot list devices");
+    const nlohmann::json j = nlohmann::json::parse(list());
+    if (j.contains("error")) why_none = "no CUDA device is visible (" + j["error"].get<std::string>() + ")";
+    std::vector<DeviceInfo> out;
+    for (const auto& d : j.value("devices", nlohmann::json::array())) out.push_back(detail::read_device(detail::JsonReader(d, "cuda plugin")));
+    if (out.empty() && why_none.empty()) why_none = "no CUDA device is visible";
+    return out;
+  } catch (const std::exception& e) {
+    why_none = std::string("GPUs cannot be listed: ") + e.what();
+    return {};
+  }
+#else
+  why_none = "this hwcal was built without the CUDA backend, so it cannot see this machine's GPUs";
+  return {};
+#endif
+}
+
+std::vector<std::string> mismatch_notes(const HardwareCalibration& profile) {
+  std::vector<DeviceInfo> devices;
+  std::string why_none;
+  if (profile.target != "cpu") devices = visible_devices(why_none);
+  std::vector<std::string> notes;
+  for (auto& m : profile_mismatch(profile, cpu::detect_host(), devices, why_none))
+    notes.push_back("profile does not match this machine (a note: predicting another machine is fine): " + m);
+  return notes;
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& name, [[maybe_unused]] int device) {
   if (name == "eigen") return std::make_unique<cpu::EigenBackend>();
 #if HWCAL_HAS_OPENBLAS
   if (name == "openblas") return std::make_unique<cpu::OpenBlasBackend>();
@@ -106,7 +150,7 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
   if (name == "torch") return load_plugin("torch");
 #endif
 #if HWCAL_TOOL_CUDA
-  if (name == "cuda") return load_plugin("cuda");
+  if (name == "cuda") return load_plugin("cuda", device);
 #endif
   std::string known;
   for (const auto& b : available_backends()) known += (known.empty() ? "" : ", ") + b;

@@ -25,14 +25,21 @@ Action add_calibrate(CLI::App& app);
 Action add_show(CLI::App& app);
 Action add_predict(CLI::App& app);
 Action add_compare(CLI::App& app);
+Action add_ops(CLI::App& app);
 
 /// Backends compiled into (or loadable by) this binary, in preference order.
 std::vector<std::string> available_backends();
 /// The backend `hwcal calibrate` uses when none is named.
 std::string default_backend();
-/// Creates a backend; throws UnavailableError (naming what is missing) for a
-/// backend this binary was not built with.
-std::unique_ptr<Backend> make_backend(const std::string& name);
+/// Creates a backend (device backends: on device `device`); throws
+/// UnavailableError (naming what is missing) for a backend this binary was
+/// not built with.
+std::unique_ptr<Backend> make_backend(const std::string& name, int device = 0);
+/// This machine's GPUs as the CUDA plugin sees them; empty with the reason in
+/// `why_none` when there are none or they cannot be listed.
+std::vector<DeviceInfo> visible_devices(std::string& why_none);
+/// One-line notes (not errors) when `profile` describes another machine or device.
+std::vector<std::string> mismatch_notes(const HardwareCalibration& profile);
 
 // --- formatting -----------------------------------------------------------
 

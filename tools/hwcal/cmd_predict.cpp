@@ -17,9 +17,11 @@ struct PredictArgs {
   std::string workload;
   bool json = false;
   std::string model = "calibrated";
+  std::string mode = "device";
   int threads = 0;
   std::string backend;
-  double budget = 4.0;
+  std::string device = "cpu";
+  double budget = 0;  ///< 0: the default of the device (4 s CPU, 10 s GPU)
 };
 
 int run(const PredictArgs& a) {
@@ -27,22 +29,43 @@ int run(const PredictArgs& a) {
     throw CLI::ValidationError("--profile/--auto", "give exactly one of --profile FILE or --auto");
   if (a.model != "calibrated" && a.model != "roofline")
     throw CLI::ValidationError("--model", "expected 'calibrated' or 'roofline', got '" + a.model + "'");
+  Mode mode = Mode::device;
+  if (!parse(a.mode, mode)) throw CLI::ValidationError("--mode", "expected 'device' or 'eager', got '" + a.mode + "'");
   const Workload w = load_workload(a.workload);  // validate input before any calibration
   std::vector<std::string> notes = w.warnings;
 
   HardwareCalibration profile;
   std::string source = a.profile;
   if (a.auto_profile) {
-    std::unique_ptr<Backend> backend = make_backend(a.backend.empty() ? default_backend() : a.backend);
+    // --device cpu | cuda | cuda:N picks what auto_calibrate() measures.
+    int gpu = -1;
+    if (a.device.rfind("cuda", 0) == 0) {
+      gpu = 0;
+      if (a.device.size() > 4) {
+        if (a.device[4] != ':') throw CLI::ValidationError("--device", "expected cpu, cuda or cuda:N, got '" + a.device + "'");
+        try {
+          gpu = std::stoi(a.device.substr(5));
+        } catch (const std::exception&) {
+          throw CLI::ValidationError("--device", "expected cpu, cuda or cuda:N, got '" + a.device + "'");
+        }
+        if (gpu < 0) throw CLI::ValidationError("--device", "a device index is not negative");
+      }
+    } else if (a.device != "cpu") {
+      throw CLI::ValidationError("--device", "expected cpu, cuda or cuda:N, got '" + a.device + "'");
+    }
+    if (gpu >= 0 && !a.backend.empty() && a.backend != "cuda")
+      throw CLI::ValidationError("--backend", "--device " + a.device + " calibrates with the cuda backend");
+    std::unique_ptr<Backend> backend = make_backend(gpu >= 0 ? "cuda" : (a.backend.empty() ? default_backend() : a.backend),
+                                                    std::max(gpu, 0));
     AutoCalibrateOptions o;
     o.threads = a.threads;
-    o.budget_s = a.budget;
+    const double budget = a.budget > 0 ? a.budget : (gpu >= 0 ? o.device_budget_s : o.budget_s);
     ProgressLine line;
     o.progress = [&](const Progress& p) {
       if (p.stage == "done") return line.finish();
-      line.update("hwcal: calibrating (" + fmt_time(p.elapsed_s) + " of ~" + fmt_time(a.budget) + "): " + p.label);
+      line.update("hwcal: calibrating " + a.device + " (" + fmt_time(p.elapsed_s) + " of ~" + fmt_time(budget) + "): " + p.label);
     };
-    AutoCalibration cal = auto_calibrate(*backend, o);
+    DeviceCalibration cal = auto_calibrate_one(*backend, o, budget, a.device);
     line.finish();
     profile = std::move(cal.profile);
     source = cal.path.empty() ? "(not cached)" : cal.path;
@@ -50,32 +73,39 @@ int run(const PredictArgs& a) {
     for (auto& n : cal.warnings) notes.push_back(n);
   } else {
     profile = load_profile(a.profile);
-    for (auto& m : profile_mismatch(profile, cpu::detect_host())) notes.push_back("profile does not match this machine: " + m);
   }
+  const std::vector<std::string> mismatch = a.auto_profile ? std::vector<std::string>{} : mismatch_notes(profile);
   MapperOptions mo;
   mo.threads = a.threads;
+  mo.mode = mode;
   const CalibratedMapper mapper(profile, mo);
   const bool roofline = a.model == "roofline";
+  // CPUs run every op on the calling thread: the mode only matters for devices.
+  const char* mode_name = mapper.device() ? to_string(mode) : "cpu";
 
-  // The workload's total is its subgraphs run one after the other (each one's
-  // in_sequence_s); the sum of isolated latencies is reported beside it.
+  // The workload's total is its subgraphs run one after the other
+  // (sequence_total of their in-sequence estimates); the sum of isolated
+  // latencies is reported beside it.
   std::vector<Estimate> est;
   est.reserve(w.subgraphs.size());
-  double total = 0, isolated = 0, lo = 0, hi = 0;
+  double isolated = 0, lo = 0, hi = 0;
   const SequenceContext ctx =
       sequence_context(w.subgraphs.begin(), w.subgraphs.end(), [](const auto& s) -> const Subgraph& { return s.graph; });
   for (const auto& g : w.subgraphs) {
     const Estimate& e = est.emplace_back(roofline ? mapper.roofline(g.graph) : mapper.estimate(g.graph, ctx));
-    total += e.in_sequence_s, isolated += e.latency_s;
+    isolated += e.latency_s;
     // the interval scales with the sequence time
     const double k = e.latency_s > 0 ? e.in_sequence_s / e.latency_s : 1;
     lo += e.interval_lo_s * k, hi += e.interval_hi_s * k;
   }
+  const double total = sequence_total(est.begin(), est.end(), [](const Estimate& e) -> const Estimate& { return e; });
+  lo = std::min(lo, total), hi = std::max(hi, total);
 
   if (a.json) {
-    nlohmann::json j = {{"workload", w.name}, {"profile", source}, {"model", a.model}, {"backend", profile.backend},
-                        {"threads", mapper.threads()}, {"total_s", total}, {"total_isolated_s", isolated},
-                        {"interval_s", {lo, hi}}, {"warnings", notes}};
+    nlohmann::json j = {{"workload", w.name},         {"profile", source},       {"model", a.model},
+                        {"mode", mode_name},          {"backend", profile.backend}, {"threads", mapper.threads()},
+                        {"total_s", total},           {"total_isolated_s", isolated}, {"interval_s", {lo, hi}},
+                        {"warnings", notes},          {"notes", mismatch}};
     auto& subs = j["subgraphs"] = nlohmann::json::array();
     for (std::size_t i = 0; i < est.size(); ++i) {
       const Estimate& e = est[i];
@@ -83,6 +113,7 @@ int run(const PredictArgs& a) {
                       {"op", to_string(w.subgraphs[i].graph.op.kind)},
                       {"latency_s", e.latency_s},
                       {"in_sequence_s", e.in_sequence_s},
+                      {"host_s", e.host_s},
                       {"compute_s", e.compute_s},
                       {"memory_s", e.memory_s},
                       {"overhead_s", e.overhead_s},
@@ -95,8 +126,8 @@ int run(const PredictArgs& a) {
     return exit_ok;
   }
 
-  std::printf("%s: %zu subgraphs, %s model, profile %s (%s, %d thread(s))\n", w.name.c_str(), w.subgraphs.size(), a.model.c_str(),
-              source.c_str(), profile.backend.c_str(), mapper.threads());
+  std::printf("%s: %zu subgraphs, %s model, %s mode, profile %s (%s, %d thread(s))\n", w.name.c_str(), w.subgraphs.size(),
+              a.model.c_str(), mode_name, source.c_str(), profile.backend.c_str(), mapper.threads());
   Table t({"subgraph", "op", "shape", "alone", "in sequence", "compute", "memory", "overhead", "bound", "eff", "interval", "!"});
   std::uint32_t all_warnings = 0;
   for (std::size_t i = 0; i < est.size(); ++i) {
@@ -106,7 +137,7 @@ int run(const PredictArgs& a) {
     for (int k = 0; k < op_kind_count; ++k)
       if (g.graph.fused & fused_bit(static_cast<OpKind>(k))) op += "+" + std::string(to_string(static_cast<OpKind>(k)));
     all_warnings |= e.warnings;
-    t.row({g.name, op, detail::shape_label(g.graph.op), fmt_time(e.latency_s), fmt_time(e.in_sequence_s), fmt_time(e.compute_s),
+    t.row({g.name, op, shape_label(g.graph.op), fmt_time(e.latency_s), fmt_time(e.in_sequence_s), fmt_time(e.compute_s),
            fmt_time(e.memory_s),
            fmt_time(e.overhead_s), to_string(e.bound), e.efficiency > 0 ? fmt_num(100 * e.efficiency, 2) + "%" : "-",
            fmt_time(e.interval_lo_s) + " .. " + fmt_time(e.interval_hi_s), e.warnings ? "*" : ""});
@@ -119,6 +150,7 @@ int run(const PredictArgs& a) {
     for (const auto& m : warning_messages(all_warnings)) std::printf("  - %s\n", m.c_str());
   }
   for (const auto& n : notes) std::fprintf(stderr, "hwcal: warning: %s\n", n.c_str());
+  for (const auto& n : mismatch) std::fprintf(stderr, "hwcal: note: %s\n", n.c_str());
   return exit_ok;
 }
 
@@ -132,9 +164,14 @@ Action add_predict(CLI::App& app) {
   c->add_option("-w,--workload", args->workload, "Workload JSON (docs/workload.md)")->required();
   c->add_flag("--json", args->json, "JSON on stdout instead of a table");
   c->add_option("--model", args->model, "calibrated (default) or roofline (datasheet baseline: max(flops/peak, bytes/DRAM bandwidth))");
+  c->add_option("--mode", args->mode,
+                "GPU profiles: device (default; device time, as a CUDA-graph replay or a compiled runtime runs the model) "
+                "or eager (an eager framework issuing each op from the host)");
   c->add_option("--threads", args->threads, "Use curves measured at this thread count (default: the profile's)")->check(CLI::PositiveNumber);
   c->add_option("--backend", args->backend, "Backend for --auto (default " + default_backend() + ")");
-  c->add_option("--budget", args->budget, "Calibration budget in seconds for --auto when nothing is cached")->capture_default_str();
+  c->add_option("--device", args->device, "Device for --auto: cpu (default), cuda or cuda:N");
+  c->add_option("--budget", args->budget,
+                "Calibration budget in seconds for --auto when nothing is cached (default: 4 on a CPU, 10 on a GPU)");
   c->footer("Exit code 2 for a malformed workload or profile; the message names the file, the subgraph and the field.");
   return [args] { return run(*args); };
 }

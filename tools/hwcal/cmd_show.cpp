@@ -4,6 +4,8 @@
 
 #include <hwcal/profile_io.hpp>
 
+#include <cstdio>
+
 namespace hwcal::cli {
 namespace {
 
@@ -33,6 +35,7 @@ int run(const ShowArgs& a) {
     render_fusions(h);
     render_warnings(h);
   }
+  for (const auto& n : mismatch_notes(h)) std::fprintf(stderr, "hwcal: note: %s\n", n.c_str());
   return exit_ok;
 }
 

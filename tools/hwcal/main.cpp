@@ -12,10 +12,11 @@ int main(int argc, char** argv) {
   CLI::App app{"hwcal " HWCAL_VERSION_STRING
                ": measures what this machine achieves per DNN operation and predicts subgraph latency from it.\n"
                "Typical use:\n"
-               "  hwcal calibrate --quick -o profile.json     # measure this machine (~1 minute)\n"
+               "  hwcal calibrate --quick -o profile.json     # measure this machine (seconds; full: minutes)\n"
                "  hwcal show profile.json                     # read the profile as tables\n"
                "  hwcal predict --profile profile.json --workload model.json\n"
-               "  hwcal compare old.json new.json             # what changed between two profiles",
+               "  hwcal compare old.json new.json             # what changed between two profiles\n"
+               "  hwcal ops                                   # the op kinds a workload can use",
                "hwcal"};
   app.set_version_flag("--version", HWCAL_VERSION_STRING);
   app.require_subcommand(1);
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   reg(add_show);
   reg(add_predict);
   reg(add_compare);
+  reg(add_ops);
 
   try {
     app.parse(argc, argv);

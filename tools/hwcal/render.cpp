@@ -37,7 +37,15 @@ void render_peaks(const HardwareCalibration& h) {
   Table t({"precision", "GFLOP/s", "derivation"});
   for (const auto& p : h.peaks) t.row({std::string(to_string(p.precision)), p.gflops ? fmt_num(*p.gflops) : "-", p.derivation});
   t.print();
-  std::printf("  per-call overhead: %s (%s)\n\n", fmt_time(h.overhead.per_call_s).c_str(), h.overhead.derivation.c_str());
+  std::printf("  per-call overhead: %s (%s)\n", fmt_time(h.overhead.per_call_s).c_str(), h.overhead.derivation.c_str());
+  if (h.overhead.graph_launch_s > 0) std::printf("  per kernel inside a CUDA graph: %s\n", fmt_time(h.overhead.graph_launch_s).c_str());
+  if (!h.overhead.framework_derivation.empty()) {
+    std::string per;
+    for (const auto& [k, v] : h.overhead.framework_s) per += (per.empty() ? "" : ", ") + std::string(to_string(k)) + " " + fmt_time(v);
+    std::printf("  framework per-op cost: %s\n    (%s)\n", per.empty() ? "-" : per.c_str(), h.overhead.framework_derivation.c_str());
+  }
+  if (!h.timing.empty()) std::printf("  timing: %s\n", h.timing.c_str());
+  std::printf("\n");
 }
 
 void render_memory(const HardwareCalibration& h, bool sweep) {
@@ -83,7 +91,7 @@ void render_operations(const HardwareCalibration& h, const RenderOptions& opt) {
       t.row({std::string(to_string(c.op)) + (c.emulated ? " (emulated)" : ""), std::string(to_string(c.variant)),
              std::string(to_string(c.precision)), std::to_string(c.threads), std::to_string(c.samples.size()),
              compute ? fmt_num(best->gflops) + " GFLOP/s" : fmt_num(best->gbps) + " GB/s",
-             detail::shape_label(OpDesc{c.op, best->shape}),
+             shape_label(OpDesc{c.op, best->shape}),
              emax > 0 ? fmt_num(100 * emin, 2) + "-" + fmt_num(100 * emax, 2) + "%" : "-", fmt_time(lo) + " .. " + fmt_time(hi)});
     }
     t.print();
@@ -97,7 +105,7 @@ void render_operations(const HardwareCalibration& h, const RenderOptions& opt) {
                 c.backend.c_str(), c.emulated ? " (EMULATED)" : "");
     Table t({"shape", "FLOPs", "bytes", "time", "spread", "GFLOP/s", "GB/s", "efficiency"});
     for (const auto& s : c.samples)
-      t.row({detail::shape_label(OpDesc{c.op, s.shape}), fmt_num(s.flops / 1e6) + " M", fmt_bytes(s.bytes), fmt_time(s.time.median_s),
+      t.row({shape_label(OpDesc{c.op, s.shape}), fmt_num(s.flops / 1e6) + " M", fmt_bytes(s.bytes), fmt_time(s.time.median_s),
              fmt_num(100 * s.time.rel_spread(), 2) + "%", fmt_num(s.gflops),
              fmt_num(s.gbps), s.efficiency ? fmt_num(100 * *s.efficiency, 3) + "%" : "-"});
     t.print();
@@ -112,7 +120,7 @@ void render_fusions(const HardwareCalibration& h) {
   for (const auto& f : h.fusions)
     for (const auto& s : f.samples)
       t.row({std::string(to_string(f.pattern)), std::string(to_string(f.precision)),
-             detail::shape_label(OpDesc{fusion_anchor(f.pattern), s.shape}), fmt_time(s.fused.median_s), fmt_time(s.unfused.median_s),
+             shape_label(OpDesc{fusion_anchor(f.pattern), s.shape}), fmt_time(s.fused.median_s), fmt_time(s.unfused.median_s),
              fmt_num(s.speedup(), 3) + "x", fmt_num(100 * s.memory_reduction(), 2) + "%"});
   t.print();
   for (const auto& f : h.fusions) std::printf("  %s: %s\n", std::string(to_string(f.pattern)).c_str(), f.note.c_str());

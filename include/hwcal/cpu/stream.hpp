@@ -96,7 +96,7 @@ inline BandwidthPoint measure_stream(StreamArrays& arrays, StreamKernel k, i64 w
   p.kernel = to_string(k);
   p.working_set_bytes = n * nar * i64(sizeof(double));
   p.gbps = static_cast<double>(p.working_set_bytes) / m.median_s / 1e9;
-  p.time = TimeStats::from(m);
+  p.time = to_time_stats(m);
   return p;
 }
 

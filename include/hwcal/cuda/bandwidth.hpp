@@ -6,7 +6,8 @@
 // 64 KiB working set measures L2, not the SMs' L1. Small working sets are
 // revisited `passes` times within one launch so a launch moves at least
 // ~512 MiB and launch overhead stays out of the number. Timing is warm (no
-// flush): the working set itself decides where the data lives.
+// flush; graph-replayed like every device sample, cuda/measure.hpp): the
+// working set itself decides where the data lives.
 // Bytes counted per element visit: read 16, copy 32 (read + write), triad 48.
 
 #include <hwcal/config.hpp>
@@ -55,16 +56,18 @@ inline BandwidthPoint measure_bandwidth(int device, BandwidthKernel kernel, std:
   const std::int64_t passes = std::max<std::int64_t>(1, (target + per_pass - 1) / per_pass);
 
   Timer timer(device, 1);
+  DeviceMeasureOptions o;
+  o.stop = opt;
   const Measurement m = timer.measure(
       [&] {
         HWCAL_CUDA_CHECK(launch::bandwidth(kernel, a.get(), b.get(), c.get(), vectors, passes, sms, stream.get()));
       },
-      stream.get(), DeviceMeasureOptions::warm_batches(opt), clocks);
+      stream.get(), o, clocks);
 
   BandwidthPoint p;
   p.working_set_bytes = per_pass;
   p.kernel = std::string(to_string(kernel));
-  p.time = TimeStats::from(m);
+  p.time = to_time_stats(m);
   p.gbps = m.median_s > 0 ? static_cast<double>(per_pass) * static_cast<double>(passes) / m.median_s / 1e9 : 0;
   return p;
 }

@@ -1,22 +1,31 @@
 #pragma once
-// Device timing with CUDA events, after nvbench and triton's do_bench.
+// Device timing with CUDA events and CUDA graphs, after nvbench and triton's
+// do_bench. What a model's forward pass sees is a sequence of kernels with
+// ~1 us between them (a CUDA-graph replay or a compiled runtime); a kernel
+// timed alone between two events carries the event and launch latency
+// instead (a 64-element add measured 3.8 us that way, 1.5 us in a graph).
+// So:
 //
-//  - cold (default): before every sample the L2 is flushed by writing a buffer
-//    of at least twice its size (256 MiB minimum, as do_bench) with
-//    cudaMemsetAsync; the sample is one run between two events. Weights in a
-//    real forward pass come from HBM, and do_bench overstated bandwidth up to
-//    1.6x without the flush. Several samples are queued before the host waits,
-//    so the flush (tens of microseconds) hides the host's launch latency and
-//    the events time the GPU, not the CPU.
-//  - warm: no flush; a sample is a batch of back-to-back runs between two
-//    events, sized so it lasts at least min_sample_s. For tiny kernels, where
-//    one launch is shorter than the event resolution.
+//  - warm (Timer::measure): R back-to-back runs of the op are captured into
+//    one CUDA graph and the graph is replayed between events; a sample is
+//    the replay's time over R: the op's device time per launch inside a
+//    graph, with its data where the previous run left it (in the L2 when it
+//    fits, as when a layer is timed alone by replaying it). R is chosen so a
+//    replay lasts ~100 us, which makes the replay's own launch cost vanish.
+//  - cold (Timer::measure_cold): the same with an L2 flush (a memset of at
+//    least twice the L2, 256 MiB minimum, as do_bench) before every run, minus
+//    a graph of the flushes alone: the op with its weights and inputs coming
+//    from memory, as the weights of a model larger than the L2 do on every
+//    pass. Flushing bandwidth would otherwise be overstated (do_bench: up to
+//    1.6x).
 //
-// The stop rule is hwcal::measure's (include/hwcal/measure.hpp): at least
-// min_samples and min_time_s, then stop when MAD/median <= target_rel_spread,
-// or at max_time_s / max_samples. With a ClockMonitor, clocks are sampled
-// after each queued batch and samples of a batch taken while throttled are
-// discarded (nvbench), unless that would discard everything.
+// Both use the one stop rule of hwcal::measure (StopRule, include/hwcal/
+// measure.hpp). With a ClockMonitor, clocks are sampled after each queued
+// batch and samples of a batch taken while throttled are discarded
+// (nvbench), unless that would discard everything.
+//
+// Every Kernel::run() of the backend is capturable (no allocation, no host
+// synchronisation, no host copies): see CudaKernel.
 //
 // measure_launch_overhead() times an empty kernel: eager launch-to-launch on
 // the host clock, and per kernel inside a CUDA graph on the device clock.
@@ -37,28 +46,62 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace hwcal {
 namespace cuda {
 
-enum class CacheState : std::uint8_t { cold, warm };
+/// A captured CUDA graph, instantiated. Capture with begin()/end() around the
+/// launches on `stream`.
+class Graph {
+ public:
+  Graph() = default;
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+  ~Graph() { reset(); }
+
+  /// Captures what `enqueue()` launches on `stream` (thread-local capture mode:
+  /// other threads' CUDA calls are not affected).
+  template <class Enqueue>
+  void capture(cudaStream_t stream, Enqueue&& enqueue) {
+    reset();
+    HWCAL_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    try {
+      enqueue();
+    } catch (...) {
+      cudaGraph_t g = nullptr;
+      cudaStreamEndCapture(stream, &g);  // leave the stream usable
+      if (g) cudaGraphDestroy(g);
+      cudaGetLastError();
+      throw;
+    }
+    HWCAL_CUDA_CHECK(cudaStreamEndCapture(stream, &graph_));
+    HWCAL_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
+  }
+  void launch(cudaStream_t stream) const { HWCAL_CUDA_CHECK(cudaGraphLaunch(exec_, stream)); }
+
+ private:
+  void reset() noexcept {
+    if (exec_) cudaGraphExecDestroy(exec_);
+    if (graph_) cudaGraphDestroy(graph_);
+    exec_ = nullptr;
+    graph_ = nullptr;
+  }
+  cudaGraph_t graph_ = nullptr;
+  cudaGraphExec_t exec_ = nullptr;
+};
 
 struct DeviceMeasureOptions {
-  MeasureOptions stop = {};  ///< warm-up, stop rule and caps (seconds of wall time)
-  CacheState cache = CacheState::cold;
-  int max_queued = 16;            ///< samples enqueued before the host waits for them
-  bool discard_throttled = true;  ///< drop batches a ClockMonitor saw throttled
+  MeasureOptions stop = {};           ///< warm-up, stop rule and caps (seconds of wall time)
+  double graph_s = 100e-6;            ///< device time one graph replay aims at
+  int max_launches = 256;             ///< most runs captured into one graph
+  int max_queued = 16;                ///< samples enqueued before the host waits for them
+  bool discard_throttled = true;      ///< drop batches a ClockMonitor saw throttled
 
   static DeviceMeasureOptions quick() {
     DeviceMeasureOptions o;
     o.stop = MeasureOptions::quick();
-    return o;
-  }
-  static DeviceMeasureOptions warm_batches(MeasureOptions stop = {}) {
-    DeviceMeasureOptions o;
-    o.stop = stop;
-    o.cache = CacheState::warm;
     return o;
   }
 };
@@ -86,81 +129,152 @@ class Timer {
     HWCAL_CUDA_CHECK(cudaMemsetAsync(flush_.get(), flush_value_, static_cast<std::size_t>(flush_.bytes()), stream));
   }
 
-  /// Times `run` (enqueues exactly one execution on `stream`); seconds per run.
+  /// Warm device time per launch of `run` (which enqueues exactly one
+  /// execution on `stream`) inside a CUDA graph of back-to-back launches.
   template <class Run>
   Measurement measure(Run&& run, cudaStream_t stream, const DeviceMeasureOptions& opt = {},
                       ClockMonitor* clocks = nullptr) {
     DeviceGuard guard(device_);
     const double start = now_s();
-    const bool cold = opt.cache == CacheState::cold;
-
-    // Warm-up, which also estimates one run's device time.
-    ensure_events(2);
-    std::int64_t warm_runs = 0;
-    double warm_device_s = 0;
-    const double w0 = now_s();
-    do {
-      events_[0].record(stream);
-      run();
-      events_[1].record(stream);
-      HWCAL_CUDA_CHECK(cudaEventSynchronize(events_[1].get()));
-      warm_device_s += events_[1].since(events_[0]) * 1e-3;
-      ++warm_runs;
-    } while (now_s() - w0 < opt.stop.warmup_s && warm_runs < 100000);
-    const double per_run = std::max(warm_device_s / static_cast<double>(warm_runs), 1e-7);
-
-    Measurement m;
-    m.iterations =
-        cold ? 1 : std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(opt.stop.min_sample_s / per_run)));
-    // Queue enough samples to cover ~2 ms of device time, so the host stays ahead.
-    const double per_sample = per_run * static_cast<double>(m.iterations) + (cold ? flush_estimate_s_ : 0.0);
-    const int queued = std::clamp(static_cast<int>(2e-3 / per_sample) + 1, 1, std::max(1, opt.max_queued));
-    ensure_events(2 * queued);
-
-    std::vector<double> samples, discarded;
-    samples.reserve(static_cast<std::size_t>(opt.stop.min_samples) * 2);
-    const double sampling_start = now_s();
-    for (;;) {
-      for (int q = 0; q < queued; ++q) {
-        if (cold) flush_l2(stream);
-        events_[2 * q].record(stream);
-        for (std::int64_t i = 0; i < m.iterations; ++i) run();
-        events_[2 * q + 1].record(stream);
-      }
-      HWCAL_CUDA_CHECK(cudaEventSynchronize(events_[2 * queued - 1].get()));
-      const bool throttled = clocks && clocks->sample().throttled && opt.discard_throttled;
-      for (int q = 0; q < queued; ++q) {
-        const double s = events_[2 * q + 1].since(events_[2 * q]) * 1e-3 / static_cast<double>(m.iterations);
-        (throttled ? discarded : samples).push_back(s);
-      }
-
-      const double elapsed = now_s() - sampling_start;
-      const int n = static_cast<int>(samples.size());
-      if (n >= opt.stop.max_samples || elapsed >= opt.stop.max_time_s) break;
-      if (n >= opt.stop.min_samples && elapsed >= opt.stop.min_time_s &&
-          summarize(samples).rel_spread() <= opt.stop.target_rel_spread) {
-        m.converged = true;
-        break;
-      }
+    const double one = warm_up(run, stream, opt.stop.warmup_s);
+    const int launches = std::clamp(static_cast<int>(std::ceil(opt.graph_s / one)), 1, opt.max_launches);
+    Graph g;
+    std::string why;
+    try {
+      g.capture(stream, [&] {
+        for (int i = 0; i < launches; ++i) run();
+      });
+      g.launch(stream);  // the first replay uploads the graph
+      HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+    } catch (const std::exception& e) {
+      // A kernel that cannot be captured is still timed, back to back on the
+      // stream (launch gaps of an eager stream instead of a graph's), and says so.
+      why = std::string("timed as eager back-to-back launches: graph capture failed (") + e.what() + ")";
+      cudaGetLastError();
+      HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
     }
-    // A device throttled throughout still gets a number; the ClockMonitor says so.
-    if (samples.empty()) samples = std::move(discarded);
-    return finish_measurement(std::move(samples), m.iterations, m.converged, start);
+    Measurement m = why.empty() ? sample([&](int) { g.launch(stream); }, stream, one * launches, opt, clocks,
+                                         [&](double s) { return s / launches; })
+                                : sample(
+                                      [&](int) {
+                                        for (int i = 0; i < launches; ++i) run();
+                                      },
+                                      stream, one * launches, opt, clocks, [&](double s) { return s / launches; });
+    m.iterations = launches;
+    m.total_s = now_s() - start;
+    m.note = std::move(why);
+    return m;
   }
 
-  /// Device time of one L2 flush, measured once (used to size queues).
-  void calibrate_flush(cudaStream_t stream) {
+  /// Cold device time per launch of `run`: each run after an L2 flush, in a
+  /// graph, minus a graph of the flushes alone.
+  template <class Run>
+  Measurement measure_cold(Run&& run, cudaStream_t stream, const DeviceMeasureOptions& opt = {},
+                           ClockMonitor* clocks = nullptr) {
     DeviceGuard guard(device_);
+    const double start = now_s();
+    const double one = warm_up(run, stream, opt.stop.warmup_s);
+    // Few launches per graph: each carries a ~60 us flush.
+    const int launches = std::clamp(static_cast<int>(std::ceil(opt.graph_s / (one + flush_time(stream)))), 1, 8);
+    Graph with, flushes;
+    with.capture(stream, [&] {
+      for (int i = 0; i < launches; ++i) {
+        flush_l2(stream);
+        run();
+      }
+    });
+    flushes.capture(stream, [&] {
+      for (int i = 0; i < launches; ++i) flush_l2(stream);
+    });
+    with.launch(stream);
+    flushes.launch(stream);
+    HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+    // A sample pairs one replay of each, back to back, so slow drifts cancel.
+    ensure_events(3);
+    std::vector<double> diffs;
+    StopRule rule(opt.stop);
+    const double sampling_start = now_s();
+    for (;;) {
+      events_[0].record(stream);
+      with.launch(stream);
+      events_[1].record(stream);
+      flushes.launch(stream);
+      events_[2].record(stream);
+      HWCAL_CUDA_CHECK(cudaEventSynchronize(events_[2].get()));
+      const double a = events_[1].since(events_[0]) * 1e-3, b = events_[2].since(events_[1]) * 1e-3;
+      if (!(clocks && opt.discard_throttled && clocks->sample().throttled)) rule.add(std::max(a - b, 0.0) / launches);
+      if (rule.done(now_s() - sampling_start)) break;
+    }
+    Measurement m = finish_measurement(std::move(rule.samples()), launches, rule.converged(), start);
+    return m;
+  }
+
+  /// Device time of one flush (measured once).
+  double flush_time(cudaStream_t stream) {
+    if (flush_s_ > 0) return flush_s_;
     ensure_events(2);
     flush_l2(stream);  // first touch of the buffer is slower
     events_[0].record(stream);
     flush_l2(stream);
     events_[1].record(stream);
     HWCAL_CUDA_CHECK(cudaEventSynchronize(events_[1].get()));
-    flush_estimate_s_ = events_[1].since(events_[0]) * 1e-3;
+    return flush_s_ = std::max(events_[1].since(events_[0]) * 1e-3, 1e-6);
   }
 
  private:
+  /// Runs `run` eagerly for `seconds` (at least 3 times); returns the device
+  /// time of one run (events around the last), at least 1 us.
+  template <class Run>
+  double warm_up(Run& run, cudaStream_t stream, double seconds) {
+    ensure_events(2);
+    double one = 0;
+    int n = 0;
+    const double t0 = now_s();
+    do {
+      events_[0].record(stream);
+      run();
+      events_[1].record(stream);
+      HWCAL_CUDA_CHECK(cudaEventSynchronize(events_[1].get()));
+      one = events_[1].since(events_[0]) * 1e-3;
+      ++n;
+    } while (n < 3 || now_s() - t0 < seconds);
+    return std::max(one, 1e-6);
+  }
+
+  /// The sampling loop: `launch(q)` enqueues one sample's work; samples are
+  /// queued `queued` at a time between events, then converted with `per`.
+  template <class Launch, class Per>
+  Measurement sample(Launch&& launch, cudaStream_t stream, double per_sample_s, const DeviceMeasureOptions& opt,
+                     ClockMonitor* clocks, Per&& per) {
+    // Queue ~2 ms of device time so the host stays ahead of the device.
+    const int queued = std::clamp(static_cast<int>(2e-3 / std::max(per_sample_s, 1e-7)) + 1, 1, std::max(1, opt.max_queued));
+    ensure_events(2 * queued);
+    StopRule rule(opt.stop);
+    std::vector<double> discarded;
+    const double sampling_start = now_s();
+    for (;;) {
+      for (int q = 0; q < queued; ++q) {
+        events_[static_cast<std::size_t>(2 * q)].record(stream);
+        launch(q);
+        events_[static_cast<std::size_t>(2 * q + 1)].record(stream);
+      }
+      HWCAL_CUDA_CHECK(cudaEventSynchronize(events_[static_cast<std::size_t>(2 * queued - 1)].get()));
+      const bool throttled = clocks && opt.discard_throttled && clocks->sample().throttled;
+      for (int q = 0; q < queued; ++q) {
+        const double s = per(events_[static_cast<std::size_t>(2 * q + 1)].since(events_[static_cast<std::size_t>(2 * q)]) * 1e-3);
+        if (throttled)
+          discarded.push_back(s);
+        else
+          rule.add(s);
+      }
+      if (rule.done(now_s() - sampling_start)) break;
+    }
+    // A device throttled throughout still gets a number; the ClockMonitor says so.
+    std::vector<double> samples = std::move(rule.samples());
+    if (samples.empty()) samples = std::move(discarded);
+    return finish_measurement(std::move(samples), 1, rule.converged(), now_s());
+  }
+
   void ensure_events(int n) {
     while (static_cast<int>(events_.size()) < n) events_.emplace_back();
   }
@@ -168,7 +282,7 @@ class Timer {
   int device_;
   DeviceBuffer flush_;
   int flush_value_ = 0;
-  double flush_estimate_s_ = 100e-6;  // 256 MiB at ~3 TB/s, until calibrate_flush()
+  double flush_s_ = 0;
   std::vector<Event> events_;
 };
 
@@ -176,38 +290,18 @@ class Timer {
 struct LaunchOverhead {
   Measurement eager;  ///< launch-to-launch on the host clock: what an eager framework pays per op, at best
   Measurement graph;  ///< per kernel inside a CUDA graph, device clock
-  int graph_kernels = 0;
 };
 
-inline LaunchOverhead measure_launch_overhead(int device, const MeasureOptions& opt = {}, int graph_kernels = 100) {
+inline LaunchOverhead measure_launch_overhead(int device, const MeasureOptions& opt = {}) {
   DeviceGuard guard(device);
   Stream stream;
   LaunchOverhead out;
-  out.graph_kernels = graph_kernels;
   out.eager = hwcal::measure([&] { HWCAL_CUDA_CHECK(launch::empty(stream.get())); }, [&] { stream.sync(); }, opt);
-
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  HWCAL_CUDA_CHECK(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeThreadLocal));
-  for (int i = 0; i < graph_kernels; ++i) launch::empty(stream.get());
-  HWCAL_CUDA_CHECK(cudaStreamEndCapture(stream.get(), &graph));
-  struct GraphGuard {
-    cudaGraph_t& g;
-    cudaGraphExec_t& e;
-    ~GraphGuard() {
-      if (e) cudaGraphExecDestroy(e);
-      if (g) cudaGraphDestroy(g);
-    }
-  } graph_guard{graph, exec};
-  HWCAL_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-
-  Timer timer(device, 1);  // warm: no flush buffer needed
-  out.graph = timer.measure([&] { HWCAL_CUDA_CHECK(cudaGraphLaunch(exec, stream.get())); }, stream.get(),
-                            DeviceMeasureOptions::warm_batches(opt));
-  const double k = graph_kernels;
-  for (double* v :
-       {&out.graph.median_s, &out.graph.mad_s, &out.graph.p10_s, &out.graph.p90_s, &out.graph.min_s, &out.graph.mean_s})
-    *v /= k;
+  Timer timer(device, 1);  // no flushes
+  DeviceMeasureOptions o;
+  o.stop = opt;
+  o.graph_s = 200e-6;
+  out.graph = timer.measure([&] { HWCAL_CUDA_CHECK(launch::empty(stream.get())); }, stream.get(), o);
   return out;
 }
 

@@ -119,6 +119,12 @@ class JsonReader {
     if (v < 0) fail("must not be negative, got " + std::to_string(v));
     return v;
   }
+  /// An integer in [lo, hi], range-checked before it is narrowed to int.
+  int int_in(std::int64_t lo, std::int64_t hi) const {
+    const std::int64_t v = integer();
+    if (v < lo || v > hi) fail("must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(v));
+    return static_cast<int>(v);
+  }
   bool boolean() const {
     if (!j_->is_boolean()) fail("expected true or false, got " + json_type_name(*j_));
     return j_->get<bool>();
@@ -144,6 +150,14 @@ class JsonReader {
   std::int64_t integer_or(std::string_view key, std::int64_t def) const {
     auto r = find(key);
     return r ? r->integer() : def;
+  }
+  int int_in_or(std::string_view key, std::int64_t lo, std::int64_t hi, int def) const {
+    auto r = find(key);
+    return r ? r->int_in(lo, hi) : def;
+  }
+  std::int64_t non_negative_or(std::string_view key, std::int64_t def) const {
+    auto r = find(key);
+    return r ? r->non_negative_integer() : def;
   }
   bool boolean_or(std::string_view key, bool def) const {
     auto r = find(key);

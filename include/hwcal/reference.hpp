@@ -1,9 +1,13 @@
 #pragma once
 // Straightforward reference definitions of every op, one output element (or
-// row) at a time, in double precision. Kernels are checked by sampling outputs
-// and comparing against these, so a check costs the same at any size.
+// row) at a time, in double precision, and the one tensor geometry every
+// backend sets its benchmarks up with (how copy, transpose and concat lay out
+// their bytes, which bounds clamp uses). Kernels are checked by sampling
+// outputs and comparing against these, so a check costs the same at any size.
 // Layouts: row-major matrices, NCHW activations, [K][C/g][R][S] conv weights,
-// [N][K] linear weights, [B][H][S][D] attention tensors.
+// [N][K] linear weights, [B][H][S][D] attention tensors ([B][kv_heads][S][D]
+// for K and V; query head h reads kv head h / (heads / kv_heads)),
+// [tokens][heads][head_dim] rotary inputs with [tokens][head_dim] cos and sin.
 
 #include <hwcal/kernel.hpp>
 #include <hwcal/kinds.hpp>
@@ -61,6 +65,10 @@ inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double silu(double x) { return x * sigmoid(x); }
 inline double hardsigmoid(double x) { return std::min(std::max(x / 6.0 + 0.5, 0.0), 1.0); }
 inline double hardswish(double x) { return x * hardsigmoid(x); }
+inline double clamp_to(double x, double lo, double hi) { return std::min(std::max(x, lo), hi); }
+
+/// The bounds the `clamp` op is benchmarked with (any bounds cost the same).
+inline constexpr double clamp_lo = -0.5, clamp_hi = 0.5;
 
 /// Elementwise op on one element; b is ignored by unary ops.
 inline double elementwise(OpKind k, double a, double b = 0) {
@@ -75,6 +83,10 @@ inline double elementwise(OpKind k, double a, double b = 0) {
     case OpKind::hardswish: return hardswish(a);
     case OpKind::hardsigmoid: return hardsigmoid(a);
     case OpKind::tanh: return std::tanh(a);
+    case OpKind::relu6: return clamp_to(a, 0, 6);
+    case OpKind::hardtanh: return clamp_to(a, -1, 1);
+    case OpKind::clamp: return clamp_to(a, clamp_lo, clamp_hi);
+    case OpKind::silu_mul: return silu(a) * b;
     case OpKind::copy: return a;
     default: return std::numeric_limits<double>::quiet_NaN();
   }
@@ -195,6 +207,27 @@ void layernorm_row(const T* x, const T* gamma, const T* beta, i64 cols, double e
              (beta ? detail::as_double(beta[j]) : 0.0);
 }
 
+/// y = x / sqrt(mean(x^2) + eps) * gamma (LLaMA's RMSNorm).
+template <class T>
+void rmsnorm_row(const T* x, const T* gamma, i64 cols, double eps, double* out) {
+  double ms = 0;
+  for (i64 j = 0; j < cols; ++j) ms += detail::as_double(x[j]) * detail::as_double(x[j]);
+  const double inv = 1.0 / std::sqrt(ms / static_cast<double>(cols) + eps);
+  for (i64 j = 0; j < cols; ++j) out[j] = detail::as_double(x[j]) * inv * (gamma ? detail::as_double(gamma[j]) : 1.0);
+}
+
+/// Rotary embedding of element (t, h, j) of x [tokens][heads][head_dim], the
+/// rotate-half convention (HF LLaMA): pairs (j, j + d/2) rotated by the
+/// angle whose cos/sin are cos[t][j], sin[t][j] (the tables repeat their
+/// first half: cos[t][j] == cos[t][j + d/2]).
+template <class T>
+double rotary_at(const T* x, const T* cos, const T* sin, const RotaryShape& s, i64 t, i64 h, i64 j) {
+  const i64 d = s.head_dim, half = d / 2;
+  const T* xr = x + (t * s.heads + h) * d;
+  const double rot = j < half ? -detail::as_double(xr[j + half]) : detail::as_double(xr[j - half]);
+  return detail::as_double(xr[j]) * detail::as_double(cos[t * d + j]) + rot * detail::as_double(sin[t * d + j]);
+}
+
 template <class T>
 double reduce_mean_row(const T* x, i64 cols) {
   double acc = 0;
@@ -202,32 +235,69 @@ double reduce_mean_row(const T* x, i64 cols) {
   return acc / static_cast<double>(cols);
 }
 
-/// Row i of softmax(Q K^T / sqrt(d) [+ causal mask]) V for head (b, h).
+/// Keys query i attends to (keys [0, n)): all of them, or with the causal
+/// mask aligned at the end when seq_kv > seq_q (the query block is the last
+/// seq_q positions), j < i + 1 + seq_kv - seq_q.
+inline i64 visible_keys(const AttentionShape& s, i64 i) noexcept {
+  return s.causal ? std::min(s.seq_kv, i + 1 + (s.seq_kv - s.seq_q)) : s.seq_kv;
+}
+
+/// Row i of softmax(Q K^T / sqrt(d) [+ causal mask]) for query head (b, h),
+/// which reads key head h / (heads / kv_heads): seq_kv values, 0 beyond the mask.
 template <class T>
-void attention_row(const T* q, const T* k, const T* v, const AttentionShape& s, i64 b, i64 h, i64 i, double* out) {
-  const i64 d = s.head_dim;
+void attention_probabilities_row(const T* q, const T* k, const AttentionShape& s, i64 b, i64 h, i64 i, double* p) {
+  const i64 d = s.head_dim, kvh = h / (s.heads / s.kv()), limit = visible_keys(s, i);
   const T* qh = q + ((b * s.heads + h) * s.seq_q + i) * d;
-  const T* kh = k + (b * s.heads + h) * s.seq_kv * d;
-  const T* vh = v + (b * s.heads + h) * s.seq_kv * d;
-  // Causal masks keys after the query's position, aligned at the end when
-  // seq_kv > seq_q (the query block is the last seq_q positions).
-  const i64 limit = s.causal ? std::min(s.seq_kv, i + 1 + (s.seq_kv - s.seq_q)) : s.seq_kv;
-  std::vector<double> p(static_cast<std::size_t>(std::max<i64>(limit, 1)));
+  const T* kh = k + (b * s.kv() + kvh) * s.seq_kv * d;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   double m = -std::numeric_limits<double>::infinity();
   for (i64 j = 0; j < limit; ++j) {
     double acc = 0;
     for (i64 t = 0; t < d; ++t) acc += detail::as_double(qh[t]) * detail::as_double(kh[j * d + t]);
-    p[static_cast<std::size_t>(j)] = acc * scale;
-    m = std::max(m, acc * scale);
+    p[j] = acc * scale;
+    m = std::max(m, p[j]);
   }
   double sum = 0;
-  for (i64 j = 0; j < limit; ++j) sum += (p[static_cast<std::size_t>(j)] = std::exp(p[static_cast<std::size_t>(j)] - m));
+  for (i64 j = 0; j < limit; ++j) sum += (p[j] = std::exp(p[j] - m));
+  for (i64 j = 0; j < s.seq_kv; ++j) p[j] = j < limit ? p[j] / sum : 0.0;
+}
+
+/// Row i of softmax(Q K^T / sqrt(d) [+ causal mask]) V for query head (b, h),
+/// which reads key/value head h / (heads / kv_heads).
+template <class T>
+void attention_row(const T* q, const T* k, const T* v, const AttentionShape& s, i64 b, i64 h, i64 i, double* out) {
+  const i64 d = s.head_dim, kvh = h / (s.heads / s.kv()), limit = visible_keys(s, i);
+  std::vector<double> p(static_cast<std::size_t>(s.seq_kv));
+  attention_probabilities_row(q, k, s, b, h, i, p.data());
+  const T* vh = v + (b * s.kv() + kvh) * s.seq_kv * d;
   for (i64 t = 0; t < d; ++t) {
     double acc = 0;
     for (i64 j = 0; j < limit; ++j) acc += p[static_cast<std::size_t>(j)] * detail::as_double(vh[j * d + t]);
-    out[t] = acc / sum;
+    out[t] = acc;
   }
+}
+
+/// The 2-D tensor every backend moves for copy, transpose and concat: `n`
+/// elements as rows x cols, the most square exact factorisation (rows <=
+/// cols); when n has no divisor near sqrt(n), floor(sqrt n) rows and n / rows
+/// columns (a few elements fewer), so a transpose still moves data.
+/// transpose: y[c][r] = x[r][c]; concat: y = [x0; x1] along rows, x0 the
+/// first rows / 2 rows (two contiguous blocks, as torch.cat along dim 0 or a
+/// KV cache's outer dimension); copy: y = x.
+struct MoveGeometry {
+  i64 rows = 1, cols = 1;
+  i64 elements() const noexcept { return rows * cols; }
+  i64 first_rows() const noexcept { return rows / 2; }  ///< concat: rows of x0
+};
+
+inline MoveGeometry move_geometry(i64 bytes, int element_bytes) {
+  const i64 n = std::max<i64>(1, bytes / std::max(element_bytes, 1));
+  i64 r = static_cast<i64>(std::sqrt(static_cast<double>(n)));
+  while (r > 1 && r * r > n) --r;
+  const i64 square = r;
+  while (r > 1 && n % r != 0) --r;
+  if (r * 4 < square) r = square;  // no divisor near the square root
+  return {std::max<i64>(r, 1), n / std::max<i64>(r, 1)};
 }
 
 /// Unit round-off of results at a precision (what the output rounding costs).

@@ -1,0 +1,68 @@
+#pragma once
+// Measured fusion speedups (unfused chain time / fused time) per pattern and
+// precision, interpolated over the anchor op's features like op
+// efficiencies (interpolate.hpp).
+
+#include <hwcal/detail/interpolate.hpp>
+#include <hwcal/estimate.hpp>
+#include <hwcal/schema.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace hwcal {
+namespace detail {
+
+class FusionTable {
+ public:
+  FusionTable() = default;
+  explicit FusionTable(const std::vector<FusionCalibration>& fusions) {
+    for (const auto& f : fusions) {
+      std::vector<PointStore::Point> pts;
+      int dims = 0;
+      for (const auto& s : f.samples) {
+        if (s.fused.median_s <= 0 || s.unfused.median_s <= 0) continue;
+        const FeatureSet x = features(OpDesc{fusion_anchor(f.pattern), s.shape});
+        dims = x.count;
+        // a speedup is a ratio of two measured times: clamped to [1/100, 100]
+        // (a corrupt or hand-made profile), spreads to 3 in log space
+        pts.push_back({x.x, float(std::log(std::clamp(s.speedup(), 0.01, 100.0))),
+                       float(std::min(s.fused.rel_spread() + s.unfused.rel_spread(), 3.0))});
+      }
+      if (!pts.empty()) entries_.push_back({f.pattern, f.precision, points_.add(std::move(pts), dims)});
+    }
+  }
+
+  /// The speedup of pattern f for subgraph g (its precision's measurement,
+  /// else another precision's, flagged); false when the pattern was not measured.
+  bool speedup(FusionPattern f, const Subgraph& g, double& speedup, double& spread, std::uint32_t& warnings) const noexcept {
+    const Entry* best = nullptr;
+    for (const auto& e : entries_)
+      if (e.pattern == f && (e.precision == g.precision || !best)) best = &e;
+    if (!best) return false;
+    if (best->precision != g.precision) warnings |= warn_fusion_other;
+    OpDesc anchor = g.op;
+    if (f == FusionPattern::qkt_softmax) {
+      // a matmul + softmax subgraph is the QK^T half of attention
+      const auto& s = std::get<MatmulShape>(g.op.shape);
+      anchor = {OpKind::attention, AttentionShape{s.batch, 1, s.m, s.n, s.k, false}};
+    }
+    const Interpolated r = points_.interpolate(best->points, features(anchor).x);
+    speedup = fast_exp(r.value);
+    spread = r.spread;
+    return true;
+  }
+
+ private:
+  struct Entry {
+    FusionPattern pattern;
+    Precision precision;
+    PointBlock points;
+  };
+  std::vector<Entry> entries_;
+  PointStore points_;
+};
+
+}  // namespace detail
+}  // namespace hwcal

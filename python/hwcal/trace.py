@@ -1,0 +1,827 @@
+"""Trace a PyTorch model with torch.fx, run it once on real inputs while keeping
+every node's inputs, and map each node to hwcal workload subgraphs
+(docs/workload.md, format v1).
+
+    from hwcal.trace import trace_model
+    doc = trace_model(model.eval(), (x,))          # {"hwcal_workload": 1, ..., "subgraphs": [...], "unmapped": [...]}
+
+Every graph node that does work becomes one *unit*. A unit is what a
+measurement script times in isolation; it carries zero or more hwcal subgraphs,
+and the unit's measured time is compared with the sum of its subgraphs'
+predictions. Categories:
+
+  scored    mapped to >= 1 subgraph
+  view      pure view / metadata (view, reshape or flatten of a contiguous tensor,
+            permute, expand, getitem, .shape, _assert, int arithmetic)
+  noop      returns its input unchanged in eval (Dropout, Identity, StochasticDepth)
+  unmapped  produces a tensor but has no mapping: listed (workload "unmapped"),
+            never dropped silently
+
+Works with torch 1.13 and 2.x. Leaf modules: everything in torch.nn (the fx
+default, so MultiheadAttention and TransformerEncoderLayer stay single nodes),
+plus modules recognised by class name (`LEAF_KINDS`): *RMSNorm*, rotary
+embeddings (*Rotary* / *RoPE*) and fused SiLU-and-multiply activations
+(*SiluAndMul* / *SwiGLU* without parameters), which a framework runs as one
+kernel each. Eager decompositions (HF's rotate_half, silu(g) * u) are traced as
+their primitive ops.
+"""
+from __future__ import annotations
+
+import dis
+import inspect
+import json
+import math
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+from torch.fx.proxy import Proxy
+
+CALL_OPS = ("call_module", "call_function", "call_method")
+
+# --------------------------------------------------------------------------- tracing
+
+
+def _proxy_iter(self):
+    """torch 1.13's Proxy.__iter__ finds the UNPACK_SEQUENCE after the call by
+    indexing instructions with f_lasti // 2, which is wrong on Python 3.11 (cache
+    entries); look the instruction up by offset instead, so `n, c, h, w = x.shape`
+    (torchvision's ViT) traces. torch 2.x does the same lookup itself."""
+    frame = inspect.currentframe().f_back
+    for inst in dis.get_instructions(frame.f_code):
+        if inst.offset == frame.f_lasti:
+            if inst.opname == "UNPACK_SEQUENCE":
+                return (self[i] for i in range(inst.argval))
+            break
+    return self.tracer.iter(self)
+
+
+def _needs_iter_fix() -> bool:
+    return int(torch.__version__.split(".")[0]) < 2
+
+
+def leaf_kind(mod: nn.Module):
+    """The workload op a module outside torch.nn is recognised as by its class
+    name ("rmsnorm", "rotary", "silu_mul"), or None. Rotary and SiLU-and-multiply
+    modules qualify only without parameters (a `SwiGLU` holding its linears is an
+    MLP, traced through)."""
+    lname = type(mod).__name__.lower()
+    has_params = any(True for _ in mod.parameters())
+    if "rmsnorm" in lname:
+        return "rmsnorm"
+    if ("rotary" in lname or "rope" in lname) and not has_params:
+        return "rotary"
+    if ("siluandmul" in lname or "swiglu" in lname) and not has_params:
+        return "silu_mul"
+    return None
+
+
+class LeafTracer(fx.Tracer):
+    """fx's default leaves (torch.nn modules) plus the modules `leaf_kind`
+    recognises."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return super().is_leaf_module(m, module_qualified_name) or leaf_kind(m) is not None
+
+
+def trace(model: nn.Module) -> fx.GraphModule:
+    """symbolic_trace with `LeafTracer`."""
+    orig = Proxy.__iter__
+    if _needs_iter_fix():
+        Proxy.__iter__ = _proxy_iter
+    try:
+        tracer = LeafTracer()
+        graph = tracer.trace(model)
+    finally:
+        Proxy.__iter__ = orig
+    return fx.GraphModule(tracer.root, graph)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _tensors(x):
+    """Flat list of the tensors inside args/kwargs/tuples."""
+    out = []
+    if isinstance(x, torch.Tensor):
+        out.append(x)
+    elif isinstance(x, (list, tuple)):
+        for y in x:
+            out.extend(_tensors(y))
+    elif isinstance(x, dict):
+        for y in x.values():
+            out.extend(_tensors(y))
+    return out
+
+
+def _storage_ptr(t: torch.Tensor) -> int:
+    """Address of a tensor's storage (untyped_storage on torch 2.x, where storage()
+    is deprecated)."""
+    storage = t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()
+    return storage.data_ptr()
+
+
+def _pair(v):
+    if isinstance(v, (tuple, list)):
+        a, b = int(v[0]), int(v[1]) if len(v) > 1 else int(v[0])
+    else:
+        a = b = int(v)
+    return a if a == b else [a, b]
+
+
+def _pair2(v):
+    p = _pair(v)
+    return (p, p) if isinstance(p, int) else tuple(p)
+
+
+def _nchw(x: torch.Tensor):
+    if x.dim() == 4:
+        return [int(d) for d in x.shape]
+    if x.dim() == 3:  # unbatched CHW
+        return [1] + [int(d) for d in x.shape]
+    raise ValueError(f"expected a 3-D or 4-D input, got {tuple(x.shape)}")
+
+
+def _arg(args, kwargs, index, name, default=None):
+    """A call's argument by position or keyword."""
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)
+
+
+def _target_key(node: fx.Node) -> str:
+    if node.op == "call_method":
+        return str(node.target)
+    t = node.target
+    return getattr(t, "__name__", str(t))
+
+
+def target_label(node: fx.Node, gm: fx.GraphModule) -> str:
+    """Human-readable description of what a node calls."""
+    if node.op == "call_module":
+        return type(gm.get_submodule(node.target)).__name__
+    if node.op == "call_method":
+        return "Tensor." + str(node.target)
+    t = node.target
+    mod = getattr(t, "__module__", None) or ""
+    name = getattr(t, "__name__", str(t))
+    if mod in ("_operator", "operator"):
+        return "operator." + name
+    if mod.startswith("torch"):
+        return ("torch." if mod == "torch" else mod + ".") + name
+    return (mod + "." if mod else "") + name
+
+
+# Functions/methods that are views or metadata when their output shares storage
+# with an input (or is not a tensor); otherwise they materialize a copy.
+VIEW_KEYS = {
+    "view", "reshape", "flatten", "permute", "transpose", "t", "expand", "expand_as", "unsqueeze", "squeeze",
+    "getitem", "chunk", "split", "unbind", "narrow", "select", "contiguous", "view_as", "reshape_as",
+    "size", "dim", "getattr", "_assert", "detach", "type_as", "to", "float",
+}
+NOOP_KEYS = {"dropout", "stochastic_depth", "alpha_dropout", "feature_alpha_dropout", "identity"}
+BINARY_KEYS = {
+    "add": "add", "iadd": "add", "add_": "add", "radd": "add",
+    "sub": "add", "isub": "add", "sub_": "add", "rsub": "add",
+    "mul": "mul", "imul": "mul", "mul_": "mul", "rmul": "mul",
+    "truediv": "div", "itruediv": "div", "div": "div", "div_": "div",
+}
+ACT_KEYS = {
+    "relu": "relu", "relu_": "relu", "relu6": "relu6", "hardtanh": "hardtanh", "hardtanh_": "hardtanh",
+    "clamp": "clamp", "clamp_": "clamp", "clip": "clamp", "clip_": "clamp", "clamp_min": "clamp",
+    "clamp_min_": "clamp", "clamp_max": "clamp", "clamp_max_": "clamp",
+    "gelu": "gelu", "silu": "silu", "silu_": "silu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
+    "hardswish": "hardswish", "hardswish_": "hardswish", "hardsigmoid": "hardsigmoid", "hardsigmoid_": "hardsigmoid",
+    "tanh": "tanh", "tanh_": "tanh",
+}
+# elementwise and reduction functions with no op in the workload format: unmapped, said so
+NO_KIND_KEYS = {"neg", "exp", "rsqrt", "sqrt", "pow", "log", "abs", "reciprocal", "sin", "cos", "where",
+                "masked_fill", "tril", "triu", "sum", "amax", "max", "min", "var", "std", "norm"}
+COPY_KEYS = {"repeat_interleave": "repeat_interleave", "repeat": "repeat"}
+INPLACE_FUNC_KEYS = {"iadd", "isub", "imul", "itruediv"}
+
+MODULE_ACTS = {
+    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardtanh: "hardtanh", nn.GELU: "gelu", nn.SiLU: "silu",
+    nn.Sigmoid: "sigmoid", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid", nn.Tanh: "tanh",
+}
+MODULE_NOOPS = (nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.Identity)
+RMSNORM_CLASSES = tuple(c for c in (getattr(nn, "RMSNorm", None),) if c is not None)  # torch >= 2.4
+
+
+def _call_mutates(node: fx.Node) -> bool:
+    """Whether a call_function / call_method node mutates its first argument."""
+    if node.op == "call_function":
+        return _target_key(node) in INPLACE_FUNC_KEYS or bool(node.kwargs.get("inplace", False))
+    if node.op == "call_method":
+        t = str(node.target)
+        return t.endswith("_") and not t.endswith("__")
+    return False
+
+
+def is_inplace(node: fx.Node, gm: fx.GraphModule) -> bool:
+    """Whether the node mutates its first tensor argument."""
+    if node.op == "call_module":
+        return bool(getattr(gm.get_submodule(node.target), "inplace", False))
+    return _call_mutates(node)
+
+
+def _unit(category, kind=None, subgraphs=None, note=None):
+    u = {"category": category, "kind": kind, "subgraphs": subgraphs or []}
+    if note:
+        u["note"] = note
+    return u
+
+
+def _join(*notes):
+    return "; ".join(n for n in notes if n) or None
+
+
+def _elementwise(name, op, out, tensors_in, note=None, inplace=False):
+    """Unary or binary elementwise subgraph; a broadcast second input counts its
+    own element count (`broadcast`); `inplace` when the op overwrites its input
+    (nn.ReLU(inplace=True) and friends)."""
+    sg = {"name": name, "op": op, "elements": int(out.numel())}
+    if inplace:
+        sg["inplace"] = True
+    if len(tensors_in) >= 2:
+        sg["inputs"] = 2
+        small = min(int(t.numel()) for t in tensors_in[:2])
+        if small < out.numel():
+            if small > 0 and out.numel() % small == 0:
+                sg["broadcast"] = small
+            else:
+                note = _join(note, f"broadcast input of {small} elements does not divide the output")
+    else:
+        sg["inputs"] = 1
+    return _unit("scored", op, [sg], note)
+
+
+def _bytes(t: torch.Tensor) -> int:
+    return int(t.numel() * t.element_size())
+
+
+def _copy_unit(name, out, inputs, note=None):
+    """A reshape/contiguous that materialized: a strided gather (transpose) when
+    the source was non-contiguous, else a plain copy."""
+    src_noncontig = any(not t.is_contiguous() for t in inputs)
+    op = "transpose" if src_noncontig else "copy"
+    return _unit("scored", op, [{"name": name, "op": op, "bytes": _bytes(out)}], note)
+
+
+def _rows_cols(name, op, x, cols):
+    return _unit("scored", op, [{"name": name, "op": op, "rows": int(x.numel()) // cols, "cols": cols}])
+
+
+# --------------------------------------------------------------------------- attention
+
+
+def _mha_subgraphs(prefix, mha: nn.MultiheadAttention, q, k, v, batch_first):
+    """Self- or cross-attention as qkv projection(s), head split, attention, head
+    merge and output projection."""
+    if batch_first:
+        B, L, E = (int(d) for d in q.shape)
+        S = int(k.shape[1])
+    else:
+        L, B, E = (int(d) for d in q.shape)
+        S = int(k.shape[0])
+    H = mha.num_heads
+    D = E // H
+    bias = mha.in_proj_bias is not None
+    es = q.element_size()
+    sgs = []
+    if q is k and k is v and mha._qkv_same_embed_dim:
+        sgs.append({"name": f"{prefix}.qkv", "op": "linear", "m": B * L, "n": 3 * E, "k": E, "bias": bias})
+    else:
+        sgs.append({"name": f"{prefix}.q", "op": "linear", "m": B * L, "n": E, "k": E, "bias": bias})
+        sgs.append({"name": f"{prefix}.k", "op": "linear", "m": B * S, "n": E, "k": int(k.shape[-1]), "bias": bias})
+        sgs.append({"name": f"{prefix}.v", "op": "linear", "m": B * S, "n": E, "k": int(v.shape[-1]), "bias": bias})
+    # both paths rearrange q, k, v into [B*H, L, D] (fast path: _transform_bias_rescale_qkv;
+    # slow path: .contiguous() of the chunked projections)
+    sgs.append({"name": f"{prefix}.split_heads", "op": "transpose", "bytes": (B * L + 2 * B * S) * E * es})
+    sgs.append({"name": f"{prefix}.attn", "op": "attention", "batch": B, "heads": H, "seq_q": L, "seq_kv": S,
+                "head_dim": D, "causal": False})
+    sgs.append({"name": f"{prefix}.merge_heads", "op": "transpose", "bytes": B * L * E * es})
+    sgs.append({"name": f"{prefix}.out_proj", "op": "linear", "m": B * L, "n": E, "k": E,
+                "bias": mha.out_proj.bias is not None})
+    return sgs
+
+
+def _fast_path_of(events):
+    names = set(events)
+    if "aten::_transformer_encoder_layer_fwd" in names:
+        return "native _transformer_encoder_layer_fwd"
+    if "aten::_native_multi_head_attention" in names:
+        return "native _native_multi_head_attention"
+    return "python (F.multi_head_attention_forward)"
+
+
+def _tel_subgraphs(prefix, tel: nn.TransformerEncoderLayer, x, events):
+    sgs = _mha_subgraphs(prefix + ".self_attn", tel.self_attn, x, x, x, tel.self_attn.batch_first)
+    B_L = int(x.numel()) // int(x.shape[-1])
+    E = int(x.shape[-1])
+    FF = tel.linear1.out_features
+    act_name = "gelu" if tel.activation_relu_or_gelu == 2 else "relu" if tel.activation_relu_or_gelu == 1 else None
+    if act_name is None:
+        act = tel.activation
+        act_name = MODULE_ACTS.get(type(act)) or getattr(act, "__name__", "relu")
+    ln1 = {"name": f"{prefix}.norm1", "op": "layernorm", "rows": B_L, "cols": E}
+    ln2 = {"name": f"{prefix}.norm2", "op": "layernorm", "rows": B_L, "cols": E}
+    add1 = {"name": f"{prefix}.add1", "op": "add", "elements": B_L * E, "inputs": 2}
+    add2 = {"name": f"{prefix}.add2", "op": "add", "elements": B_L * E, "inputs": 2}
+    l1 = {"name": f"{prefix}.linear1", "op": "linear", "m": B_L, "n": FF, "k": E, "bias": tel.linear1.bias is not None}
+    l2 = {"name": f"{prefix}.linear2", "op": "linear", "m": B_L, "n": E, "k": FF, "bias": tel.linear2.bias is not None}
+    ffn = [l1]
+    # the native path computes linear1 + bias + activation in one addmm (_addmm_activation)
+    if "aten::_addmm_activation" in set(events):
+        l1["fused"] = [act_name]
+    else:
+        ffn.append({"name": f"{prefix}.{act_name}", "op": act_name, "elements": B_L * FF, "inputs": 1})
+    ffn.append(l2)
+    if tel.norm_first:
+        return [ln1] + sgs + [add1, ln2] + ffn + [add2]
+    return sgs + [add1, ln1] + ffn + [add2, ln2]
+
+
+def _sdpa_unit(name, args, kwargs):
+    """F.scaled_dot_product_attention(q [B, H, L, D], k [B, Hkv, S, D], v, attn_mask,
+    dropout_p, is_causal, scale, enable_gqa) -> one attention subgraph."""
+    q, k, v = (_arg(args, kwargs, i, n) for i, n in enumerate(("query", "key", "value")))
+    if q.dim() < 3:
+        return _unit("unmapped", note=f"attention on a {q.dim()}-D query")
+    L, D = int(q.shape[-2]), int(q.shape[-1])
+    H, Hkv, S = int(q.shape[-3]), int(k.shape[-3]), int(k.shape[-2])
+    sg = {"name": name, "op": "attention", "batch": int(q.numel()) // (H * L * D), "heads": H, "kv_heads": Hkv,
+          "seq_q": L, "seq_kv": S, "head_dim": D, "causal": bool(_arg(args, kwargs, 5, "is_causal", False))}
+    notes = []
+    if _arg(args, kwargs, 3, "attn_mask") is not None:
+        notes.append("attn_mask given: mask predicted as unmasked")
+    if float(_arg(args, kwargs, 4, "dropout_p", 0.0) or 0.0) > 0:
+        notes.append("dropout_p > 0 not modelled")
+    if int(v.shape[-1]) != D:
+        notes.append(f"value head_dim {int(v.shape[-1])} differs from the query's {D}")
+    return _unit("scored", "attention", [sg], _join(*notes))
+
+
+# --------------------------------------------------------------------------- named leaves
+
+
+def _rmsnorm_unit(name, mod, x):
+    shape = getattr(mod, "normalized_shape", None)
+    weight = getattr(mod, "weight", None)
+    if shape:
+        cols = math.prod(shape)
+    elif isinstance(weight, torch.Tensor):
+        cols = int(weight.numel())
+    else:
+        cols = int(x.shape[-1])
+    return _rows_cols(name, "rmsnorm", x, cols)
+
+
+def _rotary_subgraph(name, t: torch.Tensor):
+    """Rotary embedding of one tensor laid out [batch, heads, seq, head_dim] (SDPA's
+    layout; 3-D: [tokens, heads, head_dim])."""
+    if t.dim() == 4:
+        B, H, L, D = (int(d) for d in t.shape)
+        return {"name": name, "op": "rotary", "tokens": B * L, "heads": H, "head_dim": D}
+    T, H, D = (int(d) for d in t.shape)
+    return {"name": name, "op": "rotary", "tokens": T, "heads": H, "head_dim": D}
+
+
+def _rotary_unit(name, ins, out):
+    """A rotary module/function applied to q or k: one rotary subgraph per output,
+    each output matched to a distinct input of its shape (a call rotating q and k
+    together gives two). Anything else (e.g. a module returning cos/sin tables
+    shaped like its input) stays unmapped."""
+    outs = _tensors(out)
+    free = [t for t in ins if t.dim() in (3, 4)]
+    for t in outs:
+        match = next((i for i, f in enumerate(free) if f.shape == t.shape), None)
+        if match is None:
+            return _unit("unmapped", note="rotary embedding that does not return its rotated inputs "
+                                          "(cos/sin tables?)")
+        free.pop(match)
+    if len(outs) == 1:
+        return _unit("scored", "rotary", [_rotary_subgraph(name, outs[0])])
+    return _unit("scored", "rotary", [_rotary_subgraph(f"{name}.{i}", t) for i, t in enumerate(outs)])
+
+
+def _named_leaf_unit(kind, name, mod, args, out):
+    ins = _tensors(args)
+    if kind == "rmsnorm":
+        return _rmsnorm_unit(name, mod, ins[0])
+    if kind == "rotary":
+        return _rotary_unit(name, ins, out)
+    return _unit("scored", "silu_mul", [{"name": name, "op": "silu_mul", "elements": int(out.numel()), "inputs": 2}])
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _conv_unit(name, mod: nn.Conv2d, x):
+    n, c, h, w = _nchw(x)
+    pad = mod.padding
+    if isinstance(pad, str):
+        pad = (0, 0) if pad == "valid" else tuple(d * (k - 1) // 2 for d, k in zip(mod.dilation, mod.kernel_size))
+    sg = {"name": name, "op": "conv2d", "n": n, "c": c, "h": h, "w": w, "k": mod.out_channels,
+          "r": mod.kernel_size[0], "s": mod.kernel_size[1], "stride": _pair(mod.stride), "padding": _pair(pad),
+          "dilation": _pair(mod.dilation), "groups": mod.groups, "bias": mod.bias is not None}
+    note = None if mod.padding_mode == "zeros" else f"padding_mode={mod.padding_mode} predicted as zero padding"
+    return _unit("scored", "conv2d", [sg], note)
+
+
+def _pool_unit(name, mod, x, out):
+    n, c, h, w = _nchw(x)
+    r, s = _pair2(mod.kernel_size)
+    st = mod.stride if mod.stride is not None else mod.kernel_size
+    sh, sw = _pair2(st)
+    ph, pw = _pair2(mod.padding)
+    op = "maxpool" if isinstance(mod, nn.MaxPool2d) else "avgpool"
+    sg = {"name": name, "op": op, "n": n, "c": c, "h": h, "w": w, "r": r, "s": s, "stride": _pair((sh, sw)),
+          "padding": _pair((ph, pw))}
+    notes = []
+    if isinstance(mod, nn.MaxPool2d) and _pair(mod.dilation) != 1:
+        notes.append("dilated maxpool predicted as undilated")
+    floor_h, floor_w = (h + 2 * ph - r) // sh + 1, (w + 2 * pw - s) // sw + 1
+    if (int(out.shape[-2]), int(out.shape[-1])) != (floor_h, floor_w):
+        notes.append("ceil_mode changes the output size; predicted with floor")
+    if isinstance(mod, nn.AvgPool2d) and (not mod.count_include_pad or mod.divisor_override):
+        notes.append("avgpool divisor differs from the default")
+    return _unit("scored", op, [sg], _join(*notes))
+
+
+def _adaptive_pool_unit(name, x, out):
+    n, c, h, w = _nchw(x)
+    return _unit("scored", "adaptive_avgpool", [{"name": name, "op": "adaptive_avgpool", "n": n, "c": c, "h": h,
+                                                 "w": w, "out_h": int(out.shape[-2]), "out_w": int(out.shape[-1])}])
+
+
+def _module_act_unit(name, mod, x, out):
+    op = MODULE_ACTS[type(mod)]
+    note = None
+    if isinstance(mod, nn.GELU) and getattr(mod, "approximate", "none") != "none":
+        note = "GELU(approximate='tanh') predicted as gelu"
+    return _elementwise(name, op, out, [x], note, inplace=bool(getattr(mod, "inplace", False)))
+
+
+def _embedding_unit(name, ids, vocab, dim, note=None):
+    return _unit("scored", "embedding", [{"name": name, "op": "embedding", "tokens": int(ids.numel()),
+                                          "vocab": int(vocab), "dim": int(dim)}], note)
+
+
+def map_module(node, mod, args, kwargs, out, events=None):
+    """Unit of a call_module node, given its real inputs and output. `events`: the
+    aten op names the module ran (profiled for attention modules, whose eval path
+    depends on the inputs)."""
+    name = node.name
+    x = args[0] if args else None
+    if isinstance(mod, MODULE_NOOPS):
+        return _unit("noop", note=type(mod).__name__ + " in eval returns its input")
+    if type(mod).__name__ == "StochasticDepth":
+        return _unit("noop", note="StochasticDepth in eval returns its input")
+    kind = "rmsnorm" if isinstance(mod, RMSNORM_CLASSES) else leaf_kind(mod)
+    if kind is not None:
+        return _named_leaf_unit(kind, name, mod, args, out)
+    if isinstance(mod, nn.Conv2d):
+        return _conv_unit(name, mod, x)
+    if isinstance(mod, nn.BatchNorm2d):
+        n, c, h, w = _nchw(x)
+        return _unit("scored", "batchnorm", [{"name": name, "op": "batchnorm", "n": n, "c": c, "h": h, "w": w}])
+    if isinstance(mod, nn.BatchNorm1d):
+        n, c = int(x.shape[0]), int(x.shape[1])
+        hw = int(x.numel()) // (n * c)
+        return _unit("scored", "batchnorm", [{"name": name, "op": "batchnorm", "n": n, "c": c, "h": hw, "w": 1}])
+    if type(mod) in MODULE_ACTS:
+        return _module_act_unit(name, mod, x, out)
+    if isinstance(mod, nn.Linear):
+        m = int(x.numel()) // mod.in_features
+        return _unit("scored", "linear", [{"name": name, "op": "linear", "m": m, "n": mod.out_features,
+                                           "k": mod.in_features, "bias": mod.bias is not None}])
+    if isinstance(mod, nn.Embedding):
+        note = "max_norm renormalisation not modelled" if mod.max_norm is not None else None
+        return _embedding_unit(name, x, mod.num_embeddings, mod.embedding_dim, note)
+    if isinstance(mod, (nn.MaxPool2d, nn.AvgPool2d)):
+        return _pool_unit(name, mod, x, out)
+    if isinstance(mod, nn.AdaptiveAvgPool2d):
+        return _adaptive_pool_unit(name, x, out)
+    if isinstance(mod, nn.LayerNorm):
+        return _rows_cols(name, "layernorm", x, math.prod(mod.normalized_shape))
+    if isinstance(mod, nn.Softmax):
+        dim = mod.dim if mod.dim is not None else -1
+        u = _rows_cols(name, "softmax", x, int(x.shape[dim]))
+        if dim not in (-1, x.dim() - 1):
+            u["note"] = "softmax over a non-last dimension"
+        return u
+    if isinstance(mod, nn.Flatten):
+        return _view_or_copy(node, args, out)
+    if isinstance(mod, nn.MultiheadAttention):
+        q = _arg(args, kwargs, 0, "query")
+        k = _arg(args, kwargs, 1, "key")
+        v = _arg(args, kwargs, 2, "value")
+        sgs = _mha_subgraphs(name, mod, q, k, v, mod.batch_first)
+        return _unit("scored", "mha", sgs, "path: " + _fast_path_of(events or []))
+    if isinstance(mod, nn.TransformerEncoderLayer):
+        sgs = _tel_subgraphs(name, mod, x, events or [])
+        return _unit("scored", "encoder_layer", sgs, "path: " + _fast_path_of(events or []))
+    return _unit("unmapped", note=f"no mapping for module {type(mod).__name__}")
+
+
+def _view_or_copy(node, args, out):
+    ins = _tensors(args)
+    if not isinstance(out, torch.Tensor):
+        return _unit("view", note="metadata")
+    if any(out is t for t in ins):
+        return _unit("view", note="returns its input")
+    if any(_storage_ptr(out) == _storage_ptr(t) for t in ins if t.numel() > 0):
+        return _unit("view")
+    return _copy_unit(node.name, out, ins, note=f"{_target_key(node)} materialized a copy")
+
+
+def _matmul_unit(name, a, b, out):
+    m, k = int(a.shape[-2]) if a.dim() > 1 else 1, int(a.shape[-1])
+    n = int(b.shape[-1]) if b.dim() > 1 else 1
+    batch = int(out.numel()) // (m * n)
+    return _unit("scored", "matmul", [{"name": name, "op": "matmul", "batch": batch, "m": m, "n": n, "k": k}])
+
+
+def _act_call_unit(key, name, kwargs, ins, out):
+    note = None
+    if key == "gelu" and kwargs.get("approximate", "none") != "none":
+        note = "gelu(approximate='tanh') predicted as gelu"
+    if ACT_KEYS[key] == "clamp" and len(ins) > 1:
+        note = "tensor bounds predicted as scalar bounds"
+    inplace = key.endswith("_") or bool(kwargs.get("inplace", False))
+    return _elementwise(name, ACT_KEYS[key], out, ins[:1], note, inplace=inplace)
+
+
+def _is_rotary_call(key: str) -> bool:
+    k = key.lower()
+    return "rotary" in k or "rope" in k
+
+
+def map_callable(node, args, kwargs, out):
+    """Unit of a call_function / call_method node."""
+    key = _target_key(node)
+    name = node.name
+    ins = _tensors(args) + _tensors(kwargs)
+    if not _tensors(out):
+        return _unit("view", note="metadata (no tensor produced)")
+    if key in NOOP_KEYS:
+        return _unit("noop", note=f"{key} returns its input")
+    if isinstance(out, torch.Tensor) and any(out is t for t in ins) and not _call_mutates(node):
+        return _unit("view", note=f"{key} returns its input")
+    if key in VIEW_KEYS:
+        return _view_or_copy(node, args, out)
+    if node.op == "call_function" and _is_rotary_call(key):
+        return _rotary_unit(name, ins, out)
+    if not isinstance(out, torch.Tensor):
+        return _unit("unmapped", note=f"{key} returns {type(out).__name__}")
+    if key in BINARY_KEYS:
+        note = f"{key} mapped to add" if BINARY_KEYS[key] == "add" and "sub" in key else None
+        return _elementwise(name, BINARY_KEYS[key], out, ins, note, inplace=_call_mutates(node))
+    if key in ACT_KEYS:
+        return _act_call_unit(key, name, kwargs, ins, out)
+    if key in ("cat", "concat", "stack"):
+        return _unit("scored", "concat", [{"name": name, "op": "concat", "bytes": _bytes(out)}])
+    if key == "clone":
+        return _copy_unit(name, out, ins)
+    if key in COPY_KEYS:
+        return _unit("scored", "copy", [{"name": name, "op": "copy", "bytes": _bytes(out)}],
+                     f"{key} mapped to a copy of its output (it reads only the smaller input)")
+    if key in ("matmul", "bmm", "mm"):
+        return _matmul_unit(name, ins[0], ins[1], out)
+    if key == "scaled_dot_product_attention":
+        return _sdpa_unit(name, args, kwargs)
+    if key == "embedding":
+        w = ins[1]
+        return _embedding_unit(name, ins[0], w.shape[0], w.shape[1])
+    if key == "mean":
+        rows = max(int(out.numel()), 1)
+        return _unit("scored", "reduce_mean", [{"name": name, "op": "reduce_mean", "rows": rows,
+                                                "cols": int(ins[0].numel()) // rows}])
+    if key in ("softmax", "_softmax"):
+        return _rows_cols(name, "softmax", ins[0], int(ins[0].shape[_arg(args, kwargs, 1, "dim", -1)]))
+    if key == "layer_norm":
+        return _rows_cols(name, "layernorm", ins[0], math.prod(_arg(args, kwargs, 1, "normalized_shape")))
+    if key == "linear":
+        x, w = ins[0], ins[1]
+        return _unit("scored", "linear", [{"name": name, "op": "linear", "m": int(x.numel()) // int(w.shape[1]),
+                                           "n": int(w.shape[0]), "k": int(w.shape[1]), "bias": len(ins) > 2}])
+    if key == "adaptive_avg_pool2d":
+        return _adaptive_pool_unit(name, ins[0], out)
+    if key in NO_KIND_KEYS:
+        return _unit("unmapped", note=f"{key}: no op kind in the workload format")
+    return _unit("unmapped", note=f"no mapping for {key}")
+
+
+# --------------------------------------------------------------------------- capture
+
+
+def _profiled_call(fn):
+    """(output, aten op names) of fn(); the names tell which eval path an attention
+    module took."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        out = fn()
+    return out, [e.name for e in prof.events()]
+
+
+def _signature(mod, args):
+    """What decides an attention module's eval path: its class and its inputs."""
+    return (type(mod), tuple((tuple(t.shape), t.dtype, t.device.type) for t in _tensors(args)))
+
+
+class Capture(fx.Interpreter):
+    """Runs the traced model once, keeping for every node the value it produced
+    (a pre-mutation snapshot when a later in-place node overwrote it) and its
+    unit description: `units` is [(node, unit dict)] in graph order. Attention
+    modules are profiled (CPU activity) to see which eval path ran, once per
+    distinct class and input signature."""
+
+    def __init__(self, gm: fx.GraphModule):
+        super().__init__(gm)
+        self.gm = gm
+        self.values = {}
+        self.units = []
+        self._paths = {}
+
+    def run_node(self, n):
+        args, kwargs = self.fetch_args_kwargs_from_env(n)
+        if n.op in CALL_OPS and is_inplace(n, self.gm):
+            src = n.args[0] if n.args else None
+            if isinstance(src, fx.Node) and isinstance(self.values.get(src), torch.Tensor):
+                self.values[src] = self.values[src].clone()  # the value as produced, before the mutation
+        call = lambda: getattr(self, n.op)(n.target, args, kwargs)  # noqa: E731
+        mod = self.gm.get_submodule(n.target) if n.op == "call_module" else None
+        key = _signature(mod, args) if isinstance(mod, (nn.MultiheadAttention, nn.TransformerEncoderLayer)) else None
+        if key is not None and key not in self._paths:
+            out, self._paths[key] = _profiled_call(call)
+        else:
+            out = call()
+        self.values[n] = out
+        if n.op == "call_module":
+            unit = map_module(n, mod, args, kwargs, out, self._paths.get(key))
+        elif n.op in ("call_function", "call_method"):
+            unit = map_callable(n, args, kwargs, out)
+        else:
+            unit = None
+        if unit is not None:
+            unit["name"] = n.name
+            unit["target"] = target_label(n, self.gm)
+            unit["inplace"] = is_inplace(n, self.gm)
+            self.units.append((n, unit))
+        return out
+
+
+def make_call(node: fx.Node, gm: fx.GraphModule, values: dict):
+    """(call, make_args): call(args) runs the node once; make_args() returns the
+    args, a fresh clone of the mutated input for in-place nodes (made outside the
+    timed region)."""
+    args = fx.node.map_arg(node.args, lambda a: values[a])
+    kwargs = fx.node.map_arg(node.kwargs, lambda a: values[a])
+    if node.op == "call_module":
+        mod = gm.get_submodule(node.target)
+
+        def call(a):
+            return mod(*a, **kwargs)
+    elif node.op == "call_function":
+        fn = node.target
+
+        def call(a):
+            return fn(*a, **kwargs)
+    else:
+        meth = str(node.target)
+
+        def call(a):
+            return getattr(a[0], meth)(*a[1:], **kwargs)
+
+    args = tuple(args)
+    if is_inplace(node, gm) and args and isinstance(args[0], torch.Tensor):
+        src, rest = args[0], args[1:]
+
+        def make_args():
+            return (src.clone(),) + rest
+    else:
+        def make_args():
+            return args
+    return call, make_args
+
+
+# --------------------------------------------------------------------------- workloads
+
+FUSABLE_ACTS = {"relu", "gelu", "silu", "sigmoid", "hardswish", "hardsigmoid", "tanh"}
+PRECISIONS = {torch.float32: "fp32", torch.float64: "fp64", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+def _sole_user(node: fx.Node):
+    users = list(node.users)
+    return users[0] if len(users) == 1 else None
+
+
+def _fusion_chain(node, kind, by_node):
+    """Nodes a fusing framework folds into `node`: conv2d [+ batchnorm] [+ relu],
+    linear + one activation. Each folded node is the sole user of the previous."""
+    if kind == "conv2d":
+        allowed = [("batchnorm",), ("relu",)]
+    elif kind == "linear":
+        allowed = [tuple(FUSABLE_ACTS)]
+    else:
+        return []
+    chain = []
+    cur = node
+    for kinds in allowed:
+        nxt = _sole_user(cur)
+        u = by_node.get(nxt)
+        if u is not None and u["kind"] in kinds and len(u["subgraphs"]) == 1:
+            chain.append(nxt)
+            cur = nxt
+        elif kind == "conv2d" and kinds == ("batchnorm",):
+            continue  # conv + relu without a batchnorm
+        else:
+            break
+    return chain
+
+
+def fused_subgraphs(units):
+    """The scored units' subgraphs with Conv+BN(+ReLU), Conv+ReLU and
+    Linear+activation folded into one subgraph with "fused", as a fusing
+    framework (TensorRT, torch.compile, ...) runs them."""
+    by_node = {n: u for n, u in units if u["category"] == "scored"}
+    folded, extra = set(), {}
+    for n, u in units:
+        if n in folded or u["category"] != "scored" or len(u["subgraphs"]) != 1:
+            continue
+        chain = _fusion_chain(n, u["kind"], by_node)
+        if chain:
+            folded.update(chain)
+            extra[n] = [by_node[c]["kind"] for c in chain]
+    out = []
+    for n, u in units:
+        if u["category"] != "scored" or n in folded:
+            continue
+        for sg in u["subgraphs"]:
+            out.append(dict(sg, fused=extra[n]) if n in extra else sg)
+    return out
+
+
+def unmapped_entries(units):
+    """[{"name", "target", "note"}] of the unmapped units."""
+    return [{"name": u["name"], "target": u["target"], "note": u.get("note", "")}
+            for _, u in units if u["category"] == "unmapped"]
+
+
+def workload_doc(name, precision, units, *, fuse=False):
+    """Workload format v1 from Capture units; `unmapped` lists what has no mapping."""
+    subgraphs = fused_subgraphs(units) if fuse else [sg for _, u in units if u["category"] == "scored"
+                                                     for sg in u["subgraphs"]]
+    return {"hwcal_workload": 1, "name": name, "precision": precision, "subgraphs": subgraphs,
+            "unmapped": unmapped_entries(units)}
+
+
+def workload_text(doc):
+    """A workload as JSON text, one subgraph (and one unmapped node) per line. An
+    empty `unmapped` list is not written, so fully mapped models give the same
+    files as before the field existed."""
+    head = {k: v for k, v in doc.items() if k not in ("subgraphs", "unmapped")}
+    lines = [json.dumps(head)[:-1] + ', "subgraphs": [']
+    sgs = doc["subgraphs"]
+    lines += ["  " + json.dumps(sg) + ("," if i + 1 < len(sgs) else "") for i, sg in enumerate(sgs)]
+    unmapped = doc.get("unmapped") or []
+    if unmapped:
+        lines.append('], "unmapped": [')
+        lines += ["  " + json.dumps(u) + ("," if i + 1 < len(unmapped) else "") for i, u in enumerate(unmapped)]
+    lines.append("]}")
+    return "\n".join(lines) + "\n"
+
+
+def precision_of(model: nn.Module, inputs) -> str:
+    """Workload precision from the first floating-point parameter (else input):
+    fp32, fp64, fp16 or bf16. TF32 cannot be seen on tensors: pass it explicitly."""
+    tensors = list(model.parameters()) + _tensors(list(inputs))
+    for t in tensors:
+        if t.is_floating_point():
+            return PRECISIONS.get(t.dtype, "fp32")
+    return "fp32"
+
+
+def capture(model: nn.Module, inputs):
+    """(GraphModule, Capture, output) of one traced run on `inputs` (a tuple of
+    positional arguments), under torch.no_grad()."""
+    gm = trace(model)
+    cap = Capture(gm)
+    with torch.no_grad():
+        out = cap.run(*inputs)
+    return gm, cap, out
+
+
+def trace_model(model: nn.Module, example_inputs, *, fuse=False, name=None, precision=None) -> dict:
+    """Trace `model` (in eval mode) on `example_inputs` (a tensor or a tuple of
+    positional arguments) and return its workload (format v1) with `unmapped`
+    listing every node that produces a tensor but has no mapping.
+
+    fuse=False (default) gives one subgraph per op, as eager PyTorch runs them;
+    fuse=True folds Conv+BN(+ReLU), Conv+ReLU and Linear+activation into one
+    subgraph with "fused", as a fusing framework would. `precision` defaults to
+    the parameters' dtype (say "tf32" yourself)."""
+    inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+    _, cap, _ = capture(model, inputs)
+    return workload_doc(name or type(model).__name__, precision or precision_of(model, inputs), cap.units,
+                        fuse=fuse)

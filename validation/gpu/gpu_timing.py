@@ -1,0 +1,184 @@
+"""Device-side timing of one callable on a GPU: CUDA events around eager calls
+and around CUDA-graph replays.
+
+Three numbers per callable (each a median; `Rule` says how many samples):
+
+  eager_s   events around N back-to-back eager calls, / N: what an eager
+            framework pays per call (kernel time, or the CPU's launch time when
+            that is longer)
+  graph1_s  a CUDA graph of ONE call, replayed K times back-to-back between
+            events, / K: the call plus one graph launch per call
+  graph_s   a CUDA graph of R back-to-back calls, each replay between events,
+            / R: the kernels alone, launch gaps amortised over R calls
+
+N, K and R are chosen so that a timed region lasts at least Rule.target_s
+(R at most Rule.max_graph_reps). The graph is captured on a side stream after
+warm-up calls there (lazy initialisation, library workspaces), as PyTorch's
+documentation prescribes; its inputs are static (the captured tensors).
+
+`CpuDevice` is the same interface for CPU dry runs: perf_counter instead of
+events, and no graphs (GraphUnavailable, recorded like any capture failure).
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import namedtuple
+
+import torch
+
+Rule = namedtuple("Rule", "target_s max_eager_reps eager_samples max_graph_reps graph_replays graph1_samples "
+                          "whole_min_reps whole_budget_s whole_max_reps")
+
+# R, K and N are chosen so a timed region runs >= 200 us (launch and event
+# granularity ~ 1-2 us stay below 1 %), capped so tiny ops do not take long.
+FULL = Rule(target_s=200e-6, max_eager_reps=50, eager_samples=5, max_graph_reps=50, graph_replays=7,
+            graph1_samples=3, whole_min_reps=10, whole_budget_s=0.1, whole_max_reps=50)
+# dry runs only check that the code runs
+DRY = Rule(target_s=1e-6, max_eager_reps=2, eager_samples=2, max_graph_reps=2, graph_replays=2, graph1_samples=1,
+           whole_min_reps=2, whole_budget_s=0.0, whole_max_reps=2)
+
+
+class GraphUnavailable(RuntimeError):
+    pass
+
+
+class CudaDevice:
+    """CUDA events on the current stream; graphs captured on one side stream."""
+
+    kind = "cuda"
+
+    def __init__(self):
+        self.stream = torch.cuda.Stream()
+        self.start = torch.cuda.Event(enable_timing=True)
+        self.end = torch.cuda.Event(enable_timing=True)
+
+    def sync(self):
+        torch.cuda.synchronize()
+
+    def elapsed(self, fn, reps):
+        """Seconds between events around `reps` back-to-back calls of fn(), the
+        GPU idle before the first."""
+        torch.cuda.synchronize()
+        self.start.record()
+        for _ in range(reps):
+            fn()
+        self.end.record()
+        self.end.synchronize()
+        return self.start.elapsed_time(self.end) * 1e-3
+
+    def graph(self, fn, reps):
+        """A CUDA graph of `reps` calls of fn(); returns its replay function.
+        Warm-up calls run on the capture stream first. capture_end runs even when
+        a call fails, so the stream and allocator leave capture mode."""
+        torch.cuda.synchronize()
+        with torch.cuda.stream(self.stream):
+            fn()
+            fn()
+            self.stream.synchronize()
+            g = torch.cuda.CUDAGraph()
+            g.capture_begin()
+            try:
+                for _ in range(reps):
+                    fn()
+            finally:
+                g.capture_end()
+        torch.cuda.synchronize()
+        return g.replay
+
+
+class CpuDevice:
+    """perf_counter timing for CPU dry runs; no graphs."""
+
+    kind = "cpu"
+
+    def sync(self):
+        pass
+
+    def elapsed(self, fn, reps):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        return time.perf_counter() - t0
+
+    def graph(self, fn, reps):
+        raise GraphUnavailable("CUDA graphs need a GPU (CPU dry run)")
+
+
+def reps_for(t_one, rule, cap):
+    """Calls per timed region so that it lasts >= rule.target_s, in [1, cap]."""
+    if not t_one or t_one <= 0:
+        return cap
+    return max(1, min(cap, math.ceil(rule.target_s / t_one)))
+
+
+def median_per_call(dev, fn, reps, samples):
+    return statistics.median(dev.elapsed(fn, reps) / reps for _ in range(samples))
+
+
+def time_eager(dev, fn, rule):
+    """{"eager_s", "eager_reps"}: two warm-up calls, one timed call to choose N,
+    then the median over rule.eager_samples regions of N calls."""
+    fn()
+    fn()
+    n = reps_for(dev.elapsed(fn, 1), rule, rule.max_eager_reps)
+    return {"eager_s": median_per_call(dev, fn, n, rule.eager_samples), "eager_reps": n}
+
+
+def time_graph1(dev, fn, rule):
+    """{"graph1_s", "graph1_reps"}: a graph of one call, replayed K times per
+    timed region."""
+    replay = dev.graph(fn, 1)
+    replay()
+    k = reps_for(dev.elapsed(replay, 1), rule, rule.max_graph_reps)
+    return {"graph1_s": median_per_call(dev, replay, k, rule.graph1_samples), "graph1_reps": k}
+
+
+def time_graph(dev, fn, reps, rule):
+    """Seconds per call from a graph of `reps` calls: median over
+    rule.graph_replays replays, each between its own events."""
+    replay = dev.graph(fn, reps)
+    replay()
+    return median_per_call(dev, replay, 1, rule.graph_replays) / reps
+
+
+def time_unit(dev, fn, rule, graphs=True):
+    """eager_s, graph1_s and graph_s of one callable (see the module docstring);
+    a failed graph capture is recorded as graph_error and leaves the graph
+    numbers out. graph_reps is R, reused by later passes (`time_graph`)."""
+    out = time_eager(dev, fn, rule)
+    if not graphs:
+        return out
+    try:
+        out.update(time_graph1(dev, fn, rule))
+        out["graph_reps"] = reps_for(out["graph1_s"], rule, rule.max_graph_reps)
+        out["graph_s"] = [time_graph(dev, fn, out["graph_reps"], rule)]
+    except Exception as e:  # noqa: BLE001 (any capture failure is recorded, the run goes on)
+        out["graph_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        dev.sync()
+    return out
+
+
+def whole_reps(t_one, rule):
+    if not t_one or t_one <= 0:
+        return rule.whole_min_reps
+    return max(rule.whole_min_reps, min(rule.whole_max_reps, math.ceil(rule.whole_budget_s / t_one)))
+
+
+def time_whole_eager(dev, fn, rule):
+    """{"model_eager_s", "model_eager_reps"}: median over forwards, each between
+    its own events (after two warm-up forwards)."""
+    fn()
+    fn()
+    n = whole_reps(dev.elapsed(fn, 1), rule)
+    return {"model_eager_s": statistics.median(dev.elapsed(fn, 1) for _ in range(n)), "model_eager_reps": n}
+
+
+def time_whole_graph(dev, fn, rule):
+    """(seconds, replays): a graph of one forward, median over replays each
+    between its own events."""
+    replay = dev.graph(fn, 1)
+    replay()
+    n = whole_reps(dev.elapsed(replay, 1), rule)
+    return statistics.median(dev.elapsed(replay, 1) for _ in range(n)), n

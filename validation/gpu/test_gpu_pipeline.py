@@ -1,0 +1,569 @@
+#!/usr/bin/env python3
+"""Tests of the GPU validation pipeline that run on a CPU (torch 1.13 or 2.x):
+the tracer's mappings (python/hwcal/trace.py), the kernel attribution of the
+in-context profile, the timing logic (graphs emulated, and CudaDevice against a
+stand-in torch.cuda), measure_gpu.py end to end in dry-run mode, and
+report_gpu.py's arithmetic against a fake `hwcal` (and the real one when built).
+
+  /usr/bin/python3 validation/gpu/test_gpu_pipeline.py
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+from collections import namedtuple
+from unittest import mock
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, HERE)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import gpu_profile  # noqa: E402
+import gpu_timing as gt  # noqa: E402
+import measure_gpu  # noqa: E402
+import models_gpu  # noqa: E402
+import report_gpu  # noqa: E402
+from hwcal import trace as T  # noqa: E402
+
+
+# --------------------------------------------------------------------------- functions the tracer keeps whole
+
+
+def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, enable_gqa=False):
+    """Stands in for F.scaled_dot_product_attention (missing in torch 1.13): the
+    tracer maps it by name, on the real tensors."""
+    rep = q.shape[-3] // k.shape[-3]
+    k, v = k.repeat_interleave(rep, dim=-3), v.repeat_interleave(rep, dim=-3)
+    return torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
+
+
+def apply_rotary_emb(q, k):
+    return q * 2.0, k * 2.0
+
+
+torch.fx.wrap("scaled_dot_product_attention")
+torch.fx.wrap("apply_rotary_emb")
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def ops(doc):
+    return [sg["op"] for sg in doc["subgraphs"]]
+
+
+def by_name(doc):
+    return {sg["name"]: sg for sg in doc["subgraphs"]}
+
+
+class MyRMSNorm(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return self.weight * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+
+
+class SiluAndMul(nn.Module):
+    def forward(self, x):
+        a, b = x.chunk(2, dim=-1)
+        return F.silu(a) * b
+
+
+class SwiGLU(nn.Module):
+    """Holds its linears: an MLP, traced through (not a silu_mul leaf)."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.w1, self.w3 = nn.Linear(d, d), nn.Linear(d, d)
+
+    def forward(self, x):
+        return F.silu(self.w1(x)) * self.w3(x)
+
+
+class RopeTables(nn.Module):
+    """HF-style rotary module that returns cos/sin tables, not rotated inputs."""
+
+    def forward(self, x):
+        return x.cos(), x.sin()
+
+
+# --------------------------------------------------------------------------- tracer
+
+
+class Tracer(unittest.TestCase):
+    def test_clamps_are_their_own_ops(self):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.r6, self.ht = nn.ReLU6(), nn.Hardtanh(-2.0, 2.0)
+
+            def forward(self, x):
+                y = F.hardtanh(F.relu6(self.ht(self.r6(x))))
+                y = torch.clamp(y, 0.0, 1.0) + torch.clip(y, max=0.5)
+                return y.clamp_(min=0.1).mul_(2.0)
+
+        doc = T.trace_model(M().eval(), torch.randn(2, 8))
+        self.assertEqual(ops(doc), ["relu6", "hardtanh", "relu6", "hardtanh", "clamp", "clamp", "add", "clamp", "mul"])
+        self.assertEqual([sg.get("inplace", False) for sg in doc["subgraphs"][-3:]], [False, True, True])
+        self.assertEqual({sg["elements"] for sg in doc["subgraphs"]}, {16})
+        self.assertEqual(doc["unmapped"], [])
+
+    def test_rmsnorm_leaf(self):
+        doc = T.trace_model(nn.Sequential(MyRMSNorm(16)).eval(), torch.randn(2, 3, 16))
+        self.assertEqual(doc["subgraphs"], [{"name": "_0", "op": "rmsnorm", "rows": 6, "cols": 16}])
+
+    def test_rotary_leaf_module(self):
+        rope = models_gpu.RotaryEmbedding(8, 16)
+        doc = T.trace_model(nn.Sequential(rope).eval(), torch.randn(2, 4, 5, 8))
+        self.assertEqual(doc["subgraphs"], [{"name": "_0", "op": "rotary", "tokens": 10, "heads": 4, "head_dim": 8}])
+
+    def test_rotary_tables_are_unmapped_not_dropped(self):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rope = RopeTables()
+
+            def forward(self, x):
+                cos, sin = self.rope(x)
+                return x * cos + x * sin
+
+        doc = T.trace_model(M().eval(), torch.randn(2, 4, 5, 8))
+        self.assertEqual([u["name"] for u in doc["unmapped"]], ["rope"])
+        self.assertIn("cos/sin", doc["unmapped"][0]["note"])
+        self.assertIn("unmapped", T.workload_text(doc))
+
+    def test_rotary_function_on_q_and_k(self):
+        class M(nn.Module):
+            def forward(self, q, k):
+                q, k = apply_rotary_emb(q, k)
+                return q + k
+
+        doc = T.trace_model(M().eval(), (torch.randn(1, 4, 3, 8), torch.randn(1, 4, 3, 8)))
+        self.assertEqual([sg for sg in doc["subgraphs"] if sg["op"] == "rotary"],
+                         [{"name": "apply_rotary_emb.0", "op": "rotary", "tokens": 3, "heads": 4, "head_dim": 8},
+                          {"name": "apply_rotary_emb.1", "op": "rotary", "tokens": 3, "heads": 4, "head_dim": 8}])
+
+    def test_sdpa_with_grouped_kv_heads_and_mask(self):
+        class M(nn.Module):
+            def forward(self, q, k, v, m):
+                return scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=True, enable_gqa=True)
+
+        q, k = torch.randn(2, 8, 5, 16), torch.randn(2, 2, 7, 16)
+        gm = T.trace(M())
+        cap = T.Capture(gm)
+        cap.run(q, k, k.clone(), torch.zeros(5, 7))
+        (_, unit), = [(n, u) for n, u in cap.units if u["kind"] == "attention"]
+        self.assertEqual(unit["subgraphs"], [{"name": "scaled_dot_product_attention", "op": "attention", "batch": 2,
+                                              "heads": 8, "kv_heads": 2, "seq_q": 5, "seq_kv": 7, "head_dim": 16,
+                                              "causal": True}])
+        self.assertIn("mask predicted as unmasked", unit["note"])
+
+    def test_embedding_module_and_function(self):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(100, 12)
+
+            def forward(self, ids):
+                return self.emb(ids) + F.embedding(ids, self.emb.weight)
+
+        doc = T.trace_model(M().eval(), torch.randint(0, 100, (2, 5)))
+        self.assertEqual([sg for sg in doc["subgraphs"] if sg["op"] == "embedding"],
+                         [{"name": "emb", "op": "embedding", "tokens": 10, "vocab": 100, "dim": 12},
+                          {"name": "embedding", "op": "embedding", "tokens": 10, "vocab": 100, "dim": 12}])
+        self.assertEqual(doc["precision"], "fp32")
+
+    def test_silu_mul_leaf_and_eager_swiglu(self):
+        doc = T.trace_model(nn.Sequential(SiluAndMul()).eval(), torch.randn(3, 8))
+        self.assertEqual(doc["subgraphs"], [{"name": "_0", "op": "silu_mul", "elements": 12, "inputs": 2}])
+        doc = T.trace_model(SwiGLU(8).eval(), torch.randn(3, 8))
+        self.assertEqual(ops(doc), ["linear", "silu", "linear", "mul"])
+
+    def test_notes_and_unmapped(self):
+        class M(nn.Module):
+            def forward(self, x):
+                y = F.gelu(x, approximate="tanh")
+                return torch.neg(y).repeat_interleave(2, dim=0)
+
+        gm = T.trace(M())
+        cap = T.Capture(gm)
+        cap.run(torch.randn(2, 4))
+        units = {u["name"]: u for _, u in cap.units}
+        self.assertIn("tanh", units["gelu"]["note"])
+        self.assertEqual(units["neg"]["category"], "unmapped")
+        self.assertIn("no op kind", units["neg"]["note"])
+        self.assertEqual(units["repeat_interleave"]["subgraphs"][0], {"name": "repeat_interleave", "op": "copy",
+                                                                      "bytes": 64})
+        doc = T.workload_doc("m", "fp32", cap.units)
+        self.assertEqual(doc["unmapped"], [{"name": "neg", "target": "torch.neg",
+                                            "note": "neg: no op kind in the workload format"}])
+        parsed = json.loads(T.workload_text(doc))
+        self.assertEqual(parsed, doc)
+
+    def test_fuse(self):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv, self.bn, self.relu = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace=True)
+                self.conv2 = nn.Conv2d(4, 4, 1)
+                self.fc, self.act = nn.Linear(4, 4), nn.GELU()
+
+            def forward(self, x):
+                y = self.conv2(self.relu(self.bn(self.conv(x))))
+                y = torch.relu(y)
+                return self.act(self.fc(y.mean((2, 3))))
+
+        x = torch.randn(1, 3, 8, 8)
+        eager = T.trace_model(M().eval(), x)
+        fused = T.trace_model(M().eval(), x, fuse=True)
+        self.assertEqual(ops(eager), ["conv2d", "batchnorm", "relu", "conv2d", "relu", "reduce_mean", "linear", "gelu"])
+        self.assertEqual([(sg["op"], sg.get("fused")) for sg in fused["subgraphs"]],
+                         [("conv2d", ["batchnorm", "relu"]), ("conv2d", ["relu"]), ("reduce_mean", None),
+                          ("linear", ["gelu"])])
+
+    def test_precision_and_empty_unmapped_not_written(self):
+        m = nn.Sequential(nn.Linear(4, 4)).to(torch.bfloat16).eval()
+        doc = T.trace_model(m, torch.randn(2, 4, dtype=torch.bfloat16))
+        self.assertEqual(doc["precision"], "bf16")
+        self.assertNotIn("unmapped", T.workload_text(doc))
+
+    def test_every_gpu_model_traces_small(self):
+        for name in models_gpu.MODELS:
+            if name in ("resnet50", "resnext50_32x4d", "vit_b_16", "efficientnet_b0"):
+                continue  # slow on a CPU; measure_gpu's dry run covers them
+            model, inputs, _ = models_gpu.build(name, 2, "fp32", "cpu", small=True)
+            doc = T.trace_model(model, inputs, name=name)
+            self.assertEqual(doc["unmapped"], [], name)
+            self.assertGreater(len(doc["subgraphs"]), 0, name)
+
+
+# --------------------------------------------------------------------------- profile attribution
+
+Kernel = namedtuple("Kernel", "name device duration")
+
+
+class Evt:
+    def __init__(self, name, children=(), kernels=(), device_type=None):
+        self.name, self.cpu_children, self.kernels = name, list(children), list(kernels)
+        self.device_type = device_type or gpu_profile.DeviceType.CPU
+
+
+class Profile(unittest.TestCase):
+    def test_attribute(self):
+        mm = Evt("aten::mm", kernels=[Kernel("void cutlass_gemm<float>(Params)", 0, 10.0)])
+        add = Evt("aten::add", kernels=[Kernel("void at::native::(anonymous namespace)::add_kernel", 0, 2.0),
+                                        Kernel("hwcal::lin", 0, 50.0)])  # a GPU-side copy of our range
+        lin = Evt("hwcal::lin", children=[mm, add])
+        gpu_copy = Evt("hwcal::lin", device_type=gpu_profile.DeviceType.CUDA)
+        stray = Evt("aten::copy_", kernels=[Kernel("copy", 0, 1.0)])
+        per_node, totals = gpu_profile.attribute([gpu_copy, lin, mm, add, stray])
+        self.assertEqual(per_node["lin"]["kernels"], 2)
+        self.assertAlmostEqual(per_node["lin"]["kernel_s"], 12e-6)
+        self.assertEqual(per_node["lin"]["kernel_names"], [["cutlass_gemm<float>(Params)", 1], ["at::native::add_kernel", 1]])
+        self.assertEqual(per_node["lin"]["ops"], ["aten::mm", "aten::add"])
+        self.assertEqual(totals["forward_kernels"], 3)
+        self.assertEqual(totals["kernels_outside_nodes"], 1)
+        self.assertAlmostEqual(totals["kernel_s_outside_nodes"], 1e-6)
+
+    def test_profile_forward_on_cpu(self):
+        model, inputs, _ = models_gpu.build("llama_decode_kv1k", 1, "fp32", "cpu", small=True)
+        gm = T.trace(model)
+        per_node, totals = gpu_profile.profile_forward(gm, inputs, cuda=False)
+        self.assertIn("in_norm", per_node)
+        self.assertIn("aten::linear", per_node["q_proj"]["ops"])
+        self.assertEqual(totals["forward_kernels"], 0)
+
+
+# --------------------------------------------------------------------------- timing
+
+
+class GraphCpuDevice(gt.CpuDevice):
+    """CPU device with emulated graphs (a replay calls fn reps times)."""
+
+    def __init__(self):
+        self.captures = []
+
+    def graph(self, fn, reps):
+        self.captures.append(reps)
+        return lambda: [fn() for _ in range(reps)]
+
+
+class FakeEvent:
+    clock = [0.0]
+
+    def __init__(self, enable_timing=False):
+        self.t = None
+
+    def record(self):
+        FakeEvent.clock[0] += 1e-3  # each event 1 ms after the previous one
+        self.t = FakeEvent.clock[0]
+
+    def synchronize(self):
+        pass
+
+    def elapsed_time(self, other):
+        return (other.t - self.t) * 1e3
+
+
+class FakeGraph:
+    def __init__(self):
+        self.calls = 0
+
+    def capture_begin(self):
+        pass
+
+    def capture_end(self):
+        pass
+
+    def replay(self):
+        self.calls += 1
+
+
+def fake_cuda():
+    """Patches torch.cuda with stand-ins, to run CudaDevice's code on a CPU."""
+    return contextlib.ExitStack(), [mock.patch.object(torch.cuda, "Stream", lambda: mock.Mock()),
+                                    mock.patch.object(torch.cuda, "Event", FakeEvent),
+                                    mock.patch.object(torch.cuda, "CUDAGraph", FakeGraph),
+                                    mock.patch.object(torch.cuda, "synchronize", lambda: None),
+                                    mock.patch.object(torch.cuda, "stream", lambda s: contextlib.nullcontext())]
+
+
+class Timing(unittest.TestCase):
+    def test_reps(self):
+        r = gt.FULL
+        self.assertEqual(gt.reps_for(1e-6, r, 50), 50)
+        self.assertEqual(gt.reps_for(10e-6, r, 50), 20)
+        self.assertEqual(gt.reps_for(1e-3, r, 50), 1)
+        self.assertEqual(gt.whole_reps(1e-3, r), 100 if r.whole_max_reps >= 100 else r.whole_max_reps)
+        self.assertEqual(gt.whole_reps(1.0, r), r.whole_min_reps)
+
+    def test_time_unit_with_graphs(self):
+        dev = GraphCpuDevice()
+        x = torch.randn(64, 64)
+        t = gt.time_unit(dev, lambda: x @ x, gt.FULL)
+        self.assertEqual(set(t), {"eager_s", "eager_reps", "graph1_s", "graph1_reps", "graph_reps", "graph_s"})
+        self.assertEqual(len(t["graph_s"]), 1)
+        self.assertTrue(1 <= t["graph_reps"] <= gt.FULL.max_graph_reps)
+        self.assertEqual(dev.captures, [1, t["graph_reps"]])
+
+    def test_time_unit_records_capture_failure(self):
+        t = gt.time_unit(gt.CpuDevice(), lambda: None, gt.DRY)
+        self.assertIn("GraphUnavailable", t["graph_error"])
+        self.assertNotIn("graph_s", t)
+
+    def test_cuda_device_code_with_stand_ins(self):
+        stack, patches = fake_cuda()
+        with stack:
+            for p in patches:
+                stack.enter_context(p)
+            dev = gt.CudaDevice()
+            calls = []
+            t = gt.time_unit(dev, lambda: calls.append(1), gt.FULL)
+            # every timed region lasts 1 ms of fake event time
+            self.assertAlmostEqual(t["eager_s"], 1e-3 / t["eager_reps"])
+            self.assertAlmostEqual(t["graph_s"][0], 1e-3 / t["graph_reps"])
+            g, n = gt.time_whole_graph(dev, lambda: calls.append(1), gt.FULL)
+            self.assertAlmostEqual(g, 1e-3)
+            self.assertEqual(n, gt.whole_reps(1e-3, gt.FULL))
+
+
+# --------------------------------------------------------------------------- measure_gpu
+
+
+def run_args(tmp, **kw):
+    args = measure_gpu.parse_args(["--device", "cpu", "--dry-run", "--small", "--out", os.path.join(tmp, "m.json")])
+    args.workloads_dir = os.path.join(tmp, "workloads")
+    for k, v in kw.items():
+        setattr(args, k, v)
+    return args
+
+
+class Measure(unittest.TestCase):
+    def test_config_with_two_passes(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            run = measure_gpu.Run(run_args(tmp))
+            run.dev = GraphCpuDevice()
+            rec = measure_gpu.measure_config(run, "llama_decode_kv1k_b1_fp32", 0)
+            self.assertNotIn("error", rec)
+            self.assertEqual(len(rec["model_graph_s"]), 2)
+            scored = [u for u in rec["units"] if u["category"] == "scored"]
+            self.assertEqual(len(scored), 23)
+            self.assertTrue(all(len(u["graph_s"]) == 2 for u in scored))
+            self.assertEqual(rec["excluded"]["view"]["kernels"], 0)
+            with open(os.path.join(tmp, "workloads", rec["workload"])) as f:
+                wl = json.load(f)
+            self.assertEqual([sg["name"] for sg in wl["subgraphs"]], [s for u in scored for s in u["subgraphs"]])
+            rec1 = measure_gpu.measure_config(run, "mlp_b1_bf16", 2)
+            self.assertEqual(len(rec1["model_graph_s"]), 1)
+
+    def test_error_and_budget(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            run = measure_gpu.Run(run_args(tmp))
+            with mock.patch.object(models_gpu, "build", side_effect=RuntimeError("boom\nmore")):
+                rec = measure_gpu.measure_config(run, "mlp_b1_fp32", 0)
+            self.assertEqual(rec["error"], "RuntimeError: boom")
+            args = run_args(tmp, budget_s=0.0, plan=models_gpu.plan(["mlp"]))
+            doc = measure_gpu.run_all(args)
+            self.assertEqual(doc["not_started"], [c for c, _ in args.plan])
+            self.assertEqual(load(args.out)["configs"], {})
+
+    def test_main_dry_run(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "m.json")
+            rc = measure_gpu.main(["--device", "cpu", "--dry-run", "--small", "--out", out, "--configs",
+                                   "mlp_b1_fp32", "bert_base_b1_bf16"])
+            self.assertEqual(rc, 0)
+            doc = load(out)
+            self.assertEqual(doc["done"], ["mlp_b1_fp32", "bert_base_b1_bf16"])
+            self.assertEqual(sorted(os.listdir(os.path.join(tmp, "workloads"))),
+                             ["bert_base_b1_bf16.json", "mlp_b1_fp32.json"])
+            self.assertEqual(doc["configs"]["bert_base_b1_bf16"]["tier"], 0)
+
+    def test_plan_order(self):
+        plan = models_gpu.plan()
+        names = [c for c, _ in plan]
+        self.assertEqual(len(names), len(set(names)))
+        self.assertEqual(names[:4], ["resnet18_b1_fp32", "resnet18_b1_bf16", "resnet50_b1_fp32", "resnet50_b1_bf16"])
+        tiers = [t for _, t in plan]
+        self.assertEqual(tiers, sorted(tiers))
+        first_tf32 = names.index("resnet18_b1_tf32")
+        self.assertTrue(all(c.endswith(("fp32", "bf16")) for c in names[:first_tf32]))
+        self.assertEqual(models_gpu.parse_config("vit_b_16_b32_fp16"), ("vit_b_16", 32, "fp16"))
+
+
+# --------------------------------------------------------------------------- report_gpu
+
+FAKE_HWCAL = r'''#!/usr/bin/env python3
+import json, sys
+a = sys.argv[1:]
+wl = json.load(open(a[a.index("--workload") + 1]))
+if any(sg["op"] == "rmsnorm" for sg in wl["subgraphs"]):
+    print("hwcal: error: unknown op 'rmsnorm'", file=sys.stderr)
+    sys.exit(2)
+lat = 1e-5 if "roofline" in a else 2e-5
+sgs = [{"name": sg["name"], "latency_s": lat, "in_sequence_s": lat, "bound": "memory", "warnings": []}
+       for sg in wl["subgraphs"]]
+print(json.dumps({"total_s": lat * len(sgs), "subgraphs": sgs}))
+'''
+
+
+def measured_doc():
+    """Two configs: one scored (2 units of one subgraph each, the second measured
+    twice), one whose workload the fake hwcal rejects, one failed."""
+    units = [{"name": "fc1", "target": "Linear", "category": "scored", "kind": "linear", "subgraphs": ["fc1"],
+              "graph_s": [1e-5], "eager_s": 2e-5, "kernels": 1, "kernel_names": [["gemm", 1]]},
+             {"name": "act", "target": "ReLU", "category": "scored", "kind": "relu", "subgraphs": ["act"],
+              "graph_s": [4e-5, 3e-5], "eager_s": 1e-5, "kernels": 1},
+             {"name": "odd", "target": "torch.neg", "category": "unmapped", "kind": None, "subgraphs": [],
+              "graph_s": [1e-6], "eager_s": 5e-6, "note": "neg: no op kind"}]
+    cfg = {"model": "mlp", "batch": 1, "precision": "fp32", "workload": "a.json", "units": units,
+           "model_graph_s": [5e-5, 4e-5], "model_eager_s": 8e-5, "forward_kernels": 3, "forward_kernel_s": 4e-5}
+    rejected = dict(cfg, workload="b.json", precision="bf16")
+    return {"configs": {"mlp_b1_fp32": cfg, "llama_b1_bf16": rejected, "bad_b1_fp16": {"error": "RuntimeError: x"}},
+            "plan": ["mlp_b1_fp32", "llama_b1_bf16", "bad_b1_fp16", "x"], "not_started": ["x"],
+            "machine": {"software": {"torch": "2.11"}, "nvidia_smi_start": {"name": "GPU"}}, "settings": {"a": 1},
+            "command": "measure"}
+
+
+def write_inputs(tmp):
+    wdir = os.path.join(tmp, "w")
+    os.makedirs(wdir)
+    for name, op in (("a.json", "linear"), ("b.json", "rmsnorm")):
+        with open(os.path.join(wdir, name), "w") as f:
+            json.dump({"hwcal_workload": 1, "subgraphs": [{"name": "fc1", "op": op}, {"name": "act", "op": "relu"}]}, f)
+    hw = os.path.join(tmp, "hwcal")
+    with open(hw, "w") as f:
+        f.write(FAKE_HWCAL.replace("#!/usr/bin/env python3", "#!" + sys.executable))
+    os.chmod(hw, os.stat(hw).st_mode | stat.S_IEXEC)
+    mpath = os.path.join(tmp, "m.json")
+    with open(mpath, "w") as f:
+        json.dump(measured_doc(), f)
+    return wdir, hw, mpath
+
+
+class Report(unittest.TestCase):
+    def test_arithmetic_against_fake_hwcal(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            wdir, hw, mpath = write_inputs(tmp)
+            md = os.path.join(tmp, "out", "r.md")
+            rc = report_gpu.main(["--hwcal", hw, "--profile", "p.json", "--measured", mpath, "--workloads", wdir,
+                                  "--out-md", md, "--", "--mode", "eager"])
+            self.assertEqual(rc, 0)
+            res = load(os.path.join(tmp, "out", "gpu_results.json"))
+            s = res["summary"]
+            # fc1: 2e-5 vs 1e-5 -> +100 %; act: 2e-5 vs 3.5e-5 -> -42.857 %
+            self.assertAlmostEqual(s["layers"]["mape"], (1.0 + 1.5e-5 / 3.5e-5) / 2, places=4)
+            self.assertAlmostEqual(s["layers"]["bias"], (1.0 - 1.5e-5 / 3.5e-5) / 2, places=4)
+            self.assertAlmostEqual(s["layers"]["roofline_mape"], (0.0 + 2.5e-5 / 3.5e-5) / 2, places=4)
+            self.assertEqual(s["layers"]["within10"], 0.0)
+            # whole: total 4e-5 vs mean(5e-5, 4e-5) = 4.5e-5
+            self.assertAlmostEqual(s["whole"]["mape"], 0.5e-5 / 4.5e-5, places=4)
+            self.assertAlmostEqual(s["noise"]["layer_median"], 1e-5 / 3.5e-5, places=4)
+            self.assertAlmostEqual(s["noise"]["whole_median"], 1e-5 / 4.5e-5, places=4)
+            # eager: fc1 2e-5 vs 2e-5, act 2e-5 vs 1e-5; whole 4e-5 vs 8e-5
+            self.assertAlmostEqual(s["eager"]["layers"]["mape"], 0.5, places=4)
+            self.assertAlmostEqual(s["eager"]["whole"]["mape"], 0.5, places=4)
+            self.assertEqual([r[0] for r in res["rejected"]], ["llama_b1_bf16"])
+            self.assertIn("unknown op 'rmsnorm'", res["rejected"][0][1])
+            self.assertEqual(res["failed"], [["bad_b1_fp16", "RuntimeError: x"]])
+            text = open(md).read()
+            for needle in ("## Eager mode", "llama_b1_bf16", "Unmapped nodes", "neg: no op kind", "Noise floor"):
+                self.assertIn(needle, text)
+
+    def test_eager_mode_detection(self):
+        self.assertTrue(report_gpu.eager_mode(["--mode", "eager"]))
+        self.assertTrue(report_gpu.eager_mode(["--mode=eager"]))
+        self.assertFalse(report_gpu.eager_mode(["--mode", "graph"]))
+
+    def test_workloads_tarball(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            wdir, _, _ = write_inputs(tmp)
+            tar = os.path.join(tmp, "w.tar.gz")
+            subprocess.run(["tar", "-C", tmp, "-czf", tar, "w"], check=True)
+            with tempfile.TemporaryDirectory() as x:
+                self.assertEqual(sorted(os.listdir(report_gpu.open_workloads(tar, x))), ["a.json", "b.json"])
+
+    @unittest.skipUnless(os.path.exists(os.path.join(ROOT, "build", "tools", "hwcal", "hwcal")), "hwcal not built")
+    def test_real_hwcal_on_a_dry_run(self):
+        hw = os.path.join(ROOT, "build", "tools", "hwcal", "hwcal")
+        profile = os.path.join(ROOT, "profiles", "gpu", "nvidia-h200-cuda.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "m.json")
+            measure_gpu.main(["--device", "cpu", "--dry-run", "--small", "--out", out, "--configs", "mlp_b1_fp32",
+                              "gpt2_layer_b1_bf16", "llama_decode_kv1k_b1_fp32"])
+            doc = load(out)
+            for rec in doc["configs"].values():  # CPU dry runs have no graphs: stand in eager times
+                rec["model_graph_s"] = [rec["model_eager_s"]]
+                for u in rec["units"]:
+                    u["graph_s"] = [u["eager_s"]]
+            with open(out, "w") as f:
+                json.dump(doc, f)
+            md = os.path.join(tmp, "r.md")
+            rc = report_gpu.main(["--hwcal", hw, "--profile", profile, "--measured", out, "--workloads",
+                                  os.path.join(tmp, "workloads"), "--out-md", md])
+            self.assertEqual(rc, 0)
+            res = load(os.path.join(tmp, "gpu_results.json"))
+            self.assertEqual(sorted(res["configs"]), ["gpt2_layer_b1_bf16", "mlp_b1_fp32"])
+            self.assertEqual(res["summary"]["whole"]["n"], 2)
+            rejected = dict(res["rejected"])
+            # this binary may or may not know rmsnorm yet: either scored or reported, never a crash
+            self.assertTrue("llama_decode_kv1k_b1_fp32" in rejected or "llama_decode_kv1k_b1_fp32" in res["configs"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
