@@ -4,6 +4,7 @@
 #include <hwcal/measure.hpp>
 
 #include <cmath>
+#include <vector>
 
 using namespace hwcal;
 
@@ -50,8 +51,8 @@ TEST_CASE("measure stops at max_samples and calls sync after each batch", "[meas
   o.min_time_s = 0;
   o.max_samples = 9;
   o.min_samples = 9;
-  o.max_time_s = 1e9;       // no time cap: on a loaded machine it could end the run first
-  o.target_rel_spread = 0;  // never converges
+  o.max_time_s = 1e9;        // no time cap: on a loaded machine it could end the run first
+  o.target_rel_spread = -1;  // never converges (a spread of 0 is possible with equal clock readings)
   int syncs = 0;
   const Measurement m = measure([] {}, [&] { ++syncs; }, o);
   CHECK(m.samples == 9);
@@ -59,18 +60,76 @@ TEST_CASE("measure stops at max_samples and calls sync after each batch", "[meas
   CHECK(syncs >= 10);  // warm-up run + one per sample
 }
 
-TEST_CASE("the stop rule: the time cap applies from min_samples_at_cap samples on, and always at 4x", "[measure]") {
-  // The rule on given elapsed times: no clock, so no load can move it.
+// The stop rule on synthetic sample times and elapsed times: no clock, so no
+// load can move it.
+TEST_CASE("the stop rule converges only from min_samples and min_time_s on", "[measure]") {
   MeasureOptions o;
+  o.min_samples = 5;
+  o.min_time_s = 0.02;
+  o.max_time_s = 0.5;
+  o.target_rel_spread = 0.01;
+  StopRule rule(o);
+  for (int i = 0; i < 4; ++i) {
+    rule.add(1e-3);
+    CHECK_FALSE(rule.done(0.1));  // spread 0, past min_time_s, but fewer than min_samples
+  }
+  rule.add(1e-3);
+  CHECK_FALSE(rule.done(0.019));  // min_samples, spread 0, but before min_time_s
+  CHECK_FALSE(rule.converged());
+  CHECK(rule.done(0.02));
+  CHECK(rule.converged());
+  CHECK(rule.samples().size() == 5);
+}
+
+TEST_CASE("the stop rule keeps sampling while the spread is over the target", "[measure]") {
+  MeasureOptions o;
+  o.min_samples = 3;
+  o.min_time_s = 0;
+  o.max_time_s = 1.0;
+  o.max_samples = 50;
+  o.target_rel_spread = 0.01;
+  StopRule rule(o);
+  // 1.0, 1.1, 1.2, 1.0, ... ms: MAD/median 5-9 % (over 1 %) until the run of
+  // equal samples below outvotes them.
+  for (int i = 0; i < 6; ++i) {
+    rule.add((1.0 + 0.1 * (i % 3)) * 1e-3);
+    CHECK_FALSE(rule.done(0.5));
+  }
+  for (int i = 0; i < 6; ++i) rule.add(1.0e-3);  // 8 of 12 samples equal: MAD 0
+  CHECK(rule.done(0.5));
+  CHECK(rule.converged());
+}
+
+TEST_CASE("the stop rule's caps: max_samples, the time cap from min_samples_at_cap samples on, and always 4x", "[measure]") {
+  MeasureOptions o;
+  o.min_samples = 7;
+  o.min_time_s = 0;
   o.max_time_s = 1.0;
   o.min_samples_at_cap = 3;
-  CHECK_FALSE(detail::time_is_up(o, 1, 0.5));
-  CHECK_FALSE(detail::time_is_up(o, 1, 1.5));  // past the cap with too few samples: keep going...
-  CHECK_FALSE(detail::time_is_up(o, 2, 3.99));
-  CHECK(detail::time_is_up(o, 2, 4.0));  // ...but never past 4x the cap
-  CHECK(detail::time_is_up(o, 1, 10.0));
-  CHECK(detail::time_is_up(o, 3, 1.0));  // enough samples: the cap applies
-  CHECK_FALSE(detail::time_is_up(o, 100, 0.99));
+  o.max_samples = 10;
+  o.target_rel_spread = 0.01;
+  const auto noisy = [](int n) {  // 1, 2, 3, 1, ... ms: MAD/median ~50 % from 7 samples on, never converges
+    std::vector<double> v;
+    for (int i = 0; i < n; ++i) v.push_back((1 + i % 3) * 1e-3);
+    return v;
+  };
+  const auto rule_with = [&](int n) {
+    StopRule rule(o);
+    for (double s : noisy(n)) rule.add(s);
+    return rule;
+  };
+  CHECK_FALSE(rule_with(1).done(0.5));
+  CHECK_FALSE(rule_with(1).done(1.5));   // past the cap with too few samples: keep going...
+  CHECK_FALSE(rule_with(2).done(3.99));
+  CHECK(rule_with(2).done(4.0));         // ...but never past 4x the cap
+  CHECK(rule_with(1).done(10.0));
+  CHECK_FALSE(rule_with(3).done(0.99));
+  CHECK(rule_with(3).done(1.0));         // enough samples: the cap applies
+  CHECK_FALSE(rule_with(9).done(0.5));
+  CHECK(rule_with(10).done(0.0));        // max_samples, whatever the time
+  StopRule capped = rule_with(3);
+  CHECK(capped.done(1.0));
+  CHECK_FALSE(capped.converged());       // a cap is not convergence
 }
 
 TEST_CASE("a run longer than the time cap ends by the stop rule", "[measure]") {
