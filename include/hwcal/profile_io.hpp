@@ -4,6 +4,7 @@
 // interrupted calibration never corrupts the previous profile.
 
 #include <hwcal/detail/atomic_file.hpp>
+#include <hwcal/detail/json_locate.hpp>
 #include <hwcal/error.hpp>
 #include <hwcal/schema.hpp>
 
@@ -22,6 +23,23 @@ namespace hwcal {
 /// layer of a large model a few hundred KB).
 inline constexpr std::int64_t max_document_bytes = std::int64_t{1} << 30;
 
+/// Parses the text of the document `path`, turning syntax errors into
+/// DocumentError; a number beyond double range (1e309) is named by its field.
+inline nlohmann::json parse_json_document(const std::string& text, const std::string& path) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw DocumentError(path, "", "file is empty");
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
+    // (or out_of_range.406, "number overflow parsing '1e309'", which names no field)
+    std::string what = e.what();
+    const auto pos = what.find("] ");
+    if (pos != std::string::npos) what = what.substr(pos + 2);
+    if (e.id == 406) throw DocumentError(path, detail::json_error_pointer(text), "not a finite number (" + what + ")");
+    throw DocumentError(path, "", "not valid JSON (" + what + ")");
+  }
+}
+
 /// Reads a JSON document, turning I/O and syntax errors into DocumentError.
 /// Only regular files of at most max_document_bytes are read (not a FIFO that
 /// blocks, not /dev/zero that never ends).
@@ -34,18 +52,7 @@ inline nlohmann::json read_json_file(const std::string& path) {
   if (!in) throw DocumentError(path, "", std::string("cannot open: ") + detail::errno_text());
   std::ostringstream ss;
   ss << in.rdbuf();
-  const std::string text = ss.str();
-  if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw DocumentError(path, "", "file is empty");
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
-    // (or out_of_range.406 for a number beyond double range, e.g. 1e309)
-    std::string what = e.what();
-    const auto pos = what.find("] ");
-    if (pos != std::string::npos) what = what.substr(pos + 2);
-    throw DocumentError(path, "", "not valid JSON (" + what + ")");
-  }
+  return parse_json_document(ss.str(), path);
 }
 
 inline HardwareCalibration load_profile(const std::string& path) { return parse_profile(read_json_file(path), path); }

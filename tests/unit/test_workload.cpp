@@ -113,6 +113,28 @@ TEST_CASE("load_workload reports files that are not JSON", "[workload]") {
   }
 }
 
+TEST_CASE("a number beyond double range is named by its field", "[workload]") {
+  test::TempFile f("workload.json");
+  const auto error = [&](const std::string& text) {
+    f.write(text);
+    try {
+      load_workload(f.path);
+    } catch (const DocumentError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error(R"({"hwcal_workload": 1, "subgraphs": [{"name": "big", "op": "relu", "elements": 1e309}]})") ==
+        f.path + ": field '/subgraphs/0/elements': not a finite number (number overflow parsing '1e309')");
+  // arrays count every kind of element before the offending one; keys are escaped (RFC 6901)
+  CHECK(error(R"({"a": [null, true, 1, -1, 2.5, "s", [], {"x": [3]}, -1e400]})") ==
+        f.path + ": field '/a/8': not a finite number (number overflow parsing '-1e400')");
+  CHECK(error(R"({"a/b~c": {"d": 1}, "e": {"f": [1, {"g": 1E+999}]}})") ==
+        f.path + ": field '/e/f/1/g': not a finite number (number overflow parsing '1E+999')");
+  CHECK(error("1e309") == f.path + ": not a finite number (number overflow parsing '1e309')");
+  CHECK(error(R"({"a/b~c": 1e309})") == f.path + ": field '/a~1b~0c': not a finite number (number overflow parsing '1e309')");
+}
+
 TEST_CASE("linear has no batch field and pooling stride null means the default", "[workload]") {
   const Workload w = parse_workload(with_subgraph({{"name", "fc"}, {"op", "linear"}, {"batch", 8}, {"m", 4}, {"n", 4}, {"k", 4}}), "w.json");
   REQUIRE(w.warnings.size() == 1);
