@@ -25,6 +25,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,9 @@ inline std::string fingerprint_of(Backend& backend, const HostInfo& host) {
 /// device backend drives).
 inline DeviceCalibration auto_calibrate_one(Backend& backend, const AutoCalibrateOptions& opt, double budget_s,
                                             const std::string& device) {
+  if (!valid_budget(budget_s))
+    throw std::invalid_argument("auto_calibrate: budget " + std::to_string(budget_s) + " s is outside (0, " +
+                                std::to_string(max_budget_s) + "] s");
   DeviceCalibration result;
   result.device = device;
   const HostInfo host = cpu::detect_host();

@@ -38,6 +38,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -55,6 +56,13 @@ struct Progress {
 };
 using ProgressFn = std::function<void(const Progress&)>;
 
+/// Largest time budget accepted (a week): beyond it a budget is a mistake,
+/// and budgets are turned into integer milliseconds (the cache key).
+inline constexpr double max_budget_s = 7 * 24 * 3600.0;
+
+/// Whether `budget_s` is a usable time budget (NaN is not).
+inline bool valid_budget(double budget_s) noexcept { return budget_s > 0 && budget_s <= max_budget_s; }
+
 struct CalibrationOptions {
   CalibrationMode mode = CalibrationMode::full;
   std::vector<OpKind> ops;              ///< empty: every op
@@ -62,7 +70,7 @@ struct CalibrationOptions {
   bool fusion = true;                   ///< fusion patterns
   std::vector<Precision> precisions;    ///< empty: fp32 and fp64 (full) / fp32 (quick), + native low precisions for compute ops (full)
   int threads = 0;                      ///< 0: every logical CPU
-  double budget_s = 0;                  ///< 0: no budget
+  double budget_s = 0;                  ///< 0: no budget; else in (0, max_budget_s]
   std::optional<MeasureOptions> measure;  ///< default: from mode
   ProgressFn progress;
   std::string name;                     ///< profile label; default from the host
@@ -313,6 +321,9 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
 /// device backend drives (Backend::calibrate_target). Throws UnavailableError
 /// for a device backend that cannot describe its target.
 inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions& opt) {
+  if (opt.budget_s != 0 && !valid_budget(opt.budget_s))
+    throw std::invalid_argument("calibrate(): budget " + std::to_string(opt.budget_s) + " s is outside (0, " +
+                                std::to_string(max_budget_s) + "] s (0: none)");
   const double t_start = now_s();
   const bool cpu_target = backend.target() == "cpu";
   const bool quick = opt.mode == CalibrationMode::quick;

@@ -4,6 +4,7 @@
 
 #include <hwcal/auto_calibrate.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -72,6 +73,20 @@ TEST_CASE("auto_calibrate caches its profile and reuses it", "[auto]") {
   // without CUDA in the program, auto_calibrate() covers the CPU only
   CHECK(second.gpus.empty());
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a budget outside (0, a week] is refused before anything is measured or cached", "[auto]") {
+  const std::string dir = std::filesystem::temp_directory_path() / ("hwcal-budget-" + std::to_string(::getpid()));
+  AutoCalibrateOptions o;
+  o.cache_dir = dir;
+  for (double b : {0.0, -1.0, 1e300, max_budget_s * 1.0001, std::nan(""), HUGE_VAL}) {
+    INFO(b);
+    o.budget_s = b;
+    CHECK_THROWS_AS(auto_calibrate(o), std::invalid_argument);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir));
+  CHECK(valid_budget(max_budget_s));
+  CHECK(valid_budget(1e-3));
 }
 
 TEST_CASE("a GPU profile is checked against the visible devices", "[auto]") {

@@ -27,6 +27,10 @@ Action add_predict(CLI::App& app);
 Action add_compare(CLI::App& app);
 Action add_ops(CLI::App& app);
 
+/// --budget: seconds in (0, max_budget_s]; anything else (0, -1, nan, 1e300)
+/// is a usage error, exit 2.
+CLI::Validator budget_validator();
+
 /// Backends compiled into (or loadable by) this binary, in preference order.
 std::vector<std::string> available_backends();
 /// The backend `hwcal calibrate` uses when none is named.

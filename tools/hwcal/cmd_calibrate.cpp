@@ -75,6 +75,11 @@ int run(const CalibrateArgs& a) {
 
   const std::string backend_name = a.backend.empty() ? default_backend() : a.backend;
   std::unique_ptr<Backend> backend = make_backend(backend_name);
+  try {
+    detail::check_writable(a.output);
+  } catch (const Error& e) {
+    throw CLI::ValidationError("--output", e.what());
+  }
   ProgressLine line;
   if (!a.quiet) {
     std::fprintf(stderr, "hwcal calibrate: backend %s, %s, %s\n", backend_name.c_str(), a.quick ? "quick" : "full",
@@ -104,6 +109,18 @@ int run(const CalibrateArgs& a) {
 
 }  // namespace
 
+CLI::Validator budget_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        // (lexical_cast reads "nan" and "inf" too: valid_budget refuses them)
+        if (!CLI::detail::lexical_cast(text, v) || !valid_budget(v))
+          return "expected seconds in (0, " + fmt_num(max_budget_s, 6) + "], got '" + text + "'";
+        return {};
+      },
+      "SECONDS");
+}
+
 Action add_calibrate(CLI::App& app) {
   auto args = std::make_shared<CalibrateArgs>();
   CLI::App* c = app.add_subcommand("calibrate", "Measure this machine per operation and write a profile");
@@ -124,7 +141,7 @@ Action add_calibrate(CLI::App& app) {
   for (const auto& b : available_backends()) backends += (backends.empty() ? "" : "|") + b;
   c->add_option("--backend", args->backend, "Kernel library to measure: " + backends + " (default " + default_backend() + ")");
   c->add_option("--budget", args->budget, "Stop after about this many seconds, covering every op coarsely first")
-      ->check(CLI::PositiveNumber);
+      ->check(budget_validator());
   c->add_option("-o,--output", args->output, "Profile to write")->capture_default_str();
   c->add_option("--name", args->name, "Label stored in the profile");
   c->add_flag("-q,--quiet", args->quiet, "No progress and no summary");

@@ -171,7 +171,8 @@ Action add_predict(CLI::App& app) {
   c->add_option("--backend", args->backend, "Backend for --auto (default " + default_backend() + ")");
   c->add_option("--device", args->device, "Device for --auto: cpu (default), cuda or cuda:N");
   c->add_option("--budget", args->budget,
-                "Calibration budget in seconds for --auto when nothing is cached (default: 4 on a CPU, 10 on a GPU)");
+                "Calibration budget in seconds for --auto when nothing is cached (default: 4 on a CPU, 10 on a GPU)")
+      ->check(budget_validator());
   c->footer("Exit code 2 for a malformed workload or profile; the message names the file, the subgraph and the field.");
   return [args] { return run(*args); };
 }

@@ -28,6 +28,16 @@ inline std::string parent_dir(const std::string& path) {
   return path.substr(0, slash);
 }
 
+/// Throws Error unless write_file_atomic(path, ...) could create its temporary
+/// file: checked before a long calibration, not after it.
+inline void check_writable(const std::string& path) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(path + ": cannot write there: " + errno_text());
+  ::close(fd);
+  ::unlink(tmp.c_str());
+}
+
 /// Writes `content` to `path` atomically. `after_chunk(bytes_written)` is
 /// called after each chunk; tests use it to stop the process mid-write.
 inline void write_file_atomic(const std::string& path, std::string_view content,
