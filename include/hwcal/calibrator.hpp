@@ -14,6 +14,7 @@
 //              the backend times it; re-measured when the spread says the
 //              machine was disturbed, dropped (and said) when it stays so
 //   fusion   the same build/check/measure for each pattern, fused and unfused
+//   collectives  (when asked) every collective on 2, 4, ... GPUs (collectives.hpp)
 //   fit      per-call overhead, the framework's per-op cost, the fingerprint
 //
 // Budget: every op keeps its sweep order (coarse first) and the calibrator
@@ -66,6 +67,7 @@ struct CalibrationOptions {
   std::optional<MeasureOptions> measure;  ///< default: from mode
   ProgressFn progress;
   std::string name;                     ///< profile label; default from the host
+  std::optional<CollectiveOptions> collectives;  ///< also calibrate the collectives (device backends with 2+ GPUs)
 };
 
 namespace detail {
@@ -112,9 +114,12 @@ inline std::vector<Precision> default_precisions(CalibrationMode mode, const std
   return {Precision::fp32, Precision::fp64, Precision::bf16, Precision::fp16, Precision::int8};
 }
 
+/// Every op a backend runs as a kernel (the collectives are calibrated
+/// through a Communicator instead: collectives.hpp).
 inline std::vector<OpKind> all_ops() {
   std::vector<OpKind> v;
-  for (const OpInfo& o : op_table) v.push_back(o.kind);
+  for (const OpInfo& o : op_table)
+    if (!is_collective(o.kind)) v.push_back(o.kind);
   return v;
 }
 
@@ -309,6 +314,40 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
 
 }  // namespace detail
 
+/// GPU counts a collective calibration covers: `asked`, or 2, 4, 8, ... up to
+/// `available`, and `available` itself. Throws UnavailableError when fewer
+/// than 2 GPUs are visible or a count asked for exceeds them (never a
+/// smaller group instead).
+inline std::vector<int> collective_gpu_counts(const std::vector<int>& asked, int available) {
+  if (available < 2)
+    throw UnavailableError("collectives need at least 2 GPUs; this machine has " + std::to_string(available));
+  std::vector<int> v = asked;
+  if (v.empty()) {
+    for (int g = 2; g <= available; g *= 2) v.push_back(g);
+    if (v.back() != available) v.push_back(available);
+  }
+  for (int g : v)
+    if (g < 2 || g > available)
+      throw UnavailableError("cannot calibrate collectives on " + std::to_string(g) + " GPUs: between 2 and " +
+                             std::to_string(available) + " on this machine");
+  return v;
+}
+
+/// The profile's collectives section: every GPU count of
+/// collective_gpu_counts(), each on a communicator over GPUs 0 .. count-1.
+inline CollectivesCalibration calibrate_collective_section(Backend& backend, const CollectiveOptions& opt,
+                                                           std::vector<std::string>& warnings,
+                                                           const CollectiveProgress& progress = {}) {
+  CollectivesCalibration section;
+  bool described = false;
+  for (int g : collective_gpu_counts(opt.gpu_counts, backend.device_count())) {
+    std::unique_ptr<Communicator> comm = backend.make_communicator(g);
+    if (!described) section = comm->describe(), described = true;
+    for (auto& c : calibrate_collectives(*comm, opt, warnings, progress)) section.curves.push_back(std::move(c));
+  }
+  return section;
+}
+
 /// Runs a calibration of `backend`: the CPU it runs on, or the device a
 /// device backend drives (Backend::calibrate_target). Throws UnavailableError
 /// for a device backend that cannot describe its target.
@@ -319,6 +358,13 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   const MeasureOptions mopt = opt.measure ? *opt.measure
                               : cpu_target ? (quick ? MeasureOptions::quick() : MeasureOptions{})
                                            : MeasureOptions::device();
+  // Collectives asked for where they cannot run: say so before measuring anything.
+  if (opt.collectives) {
+    if (cpu_target)
+      throw UnavailableError("collectives: backend '" + backend.name() +
+                             "' targets the CPU; they need --backend cuda on a machine with 2 or more GPUs");
+    collective_gpu_counts(opt.collectives->gpu_counts, backend.device_count());
+  }
   const bool explicit_precisions = !opt.precisions.empty();
   const std::vector<Precision> precisions =
       explicit_precisions ? opt.precisions : default_precisions(opt.mode, backend.target());
@@ -502,6 +548,11 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       if (!fc.samples.empty()) h.fusions.push_back(std::move(fc));
     }
   }
+
+  // Phase "collectives".
+  if (opt.collectives)
+    h.collectives = calibrate_collective_section(backend, *opt.collectives, h.warnings,
+                                                 [&](const std::string& l, int d, int t) { report("collectives", l, d, t); });
 
   // Phase "fit".
   if (h.overhead.derivation.empty()) h.overhead = fit_overhead(h.operations);

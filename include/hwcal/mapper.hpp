@@ -31,6 +31,14 @@
 // softmax) are the unfused chain divided by the measured fusion speedup of
 // their pattern.
 //
+// Collectives (all_reduce ... send_recv) come from the profile's collectives
+// section instead (detail/collective_table.hpp): the curve of the op, GPU
+// count, precision and launch mode (device mode: graph; eager: eager),
+// interpolated in log-log between measured sizes and along its alpha-beta
+// fit outside them; Estimate::bus_gbps reports the bus bandwidth. A profile
+// without any curve of the op gives latency 0 and warn_no_collective:
+// missing_curve() says so first, and `hwcal predict` stops on it.
+//
 // Fallbacks, each flagged in Estimate::warnings, never silent:
 //   no curve for the variant   -> another variant of the op (grouped -> dense)
 //   no curve at the precision  -> the op's curve at another precision (its
@@ -39,11 +47,13 @@
 //                                 equivalent GEMM; otherwise half the peak
 //                                 (compute) or the memory sweep (others)
 //   fusion pattern unmeasured  -> the unfused chain
+//   collective: other launch mode or precision, then the nearest GPU count
 //
 // The mapper is immutable after construction, so it is thread-safe, and
 // estimate() allocates nothing.
 
 #include <hwcal/detail/bandwidth_model.hpp>
+#include <hwcal/detail/collective_table.hpp>
 #include <hwcal/detail/curve_set.hpp>
 #include <hwcal/detail/fusion_table.hpp>
 #include <hwcal/estimate.hpp>
@@ -76,6 +86,7 @@ class CalibratedMapper {
         curves_(profile, threads_, !device_, overhead_,
                 [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); }),
         fusions_(profile.fusions),
+        collectives_(profile.collectives),
         roofline_(profile) {
     for (const auto& [k, v] : profile.overhead.framework_s) framework_[static_cast<std::size_t>(k)] = v;
   }
@@ -125,6 +136,15 @@ class CalibratedMapper {
     return r;
   }
 
+  /// Why this profile cannot predict `g` at all, or empty: a collective
+  /// without any curve of its kind (other GPU counts, precisions and launch
+  /// modes are fallbacks, flagged in the estimate).
+  std::string missing_curve(const Subgraph& g) const {
+    if (!is_collective(g.op.kind) || collectives_.has(g.op.kind)) return {};
+    return std::string(to_string(g.op.kind)) + ": the profile has no " + std::string(to_string(g.op.kind)) +
+           " curve (calibrate a machine with 2 or more GPUs with `hwcal calibrate --backend cuda --collectives`)";
+  }
+
   /// The datasheet-roofline baseline of the same profile.
   Estimate roofline(const Subgraph& g) const noexcept { return roofline_.estimate(g); }
 
@@ -170,7 +190,42 @@ class CalibratedMapper {
     return std::max(peak > 0 ? n.flops / peak : 0.0, bw > 0 ? n.bytes / bw : 0.0);
   }
 
+  /// The eager host's per-op cost overlapping the device's work of an op.
+  void overlap_host(Estimate& e, OpKind k) const noexcept {
+    double host = framework_[static_cast<std::size_t>(k)];
+    if (!(host > 0)) {
+      host = overhead_;
+      e.warnings |= warn_no_host_cost;
+    }
+    e.host_s = host;
+    e.latency_s = std::max(host, e.latency_s);
+    e.interval_lo_s = std::max(host, e.interval_lo_s);
+    e.interval_hi_s = std::max(host, e.interval_hi_s);
+    e.in_sequence_s = std::max(host, e.in_sequence_s);
+  }
+
+  Estimate estimate_collective(const OpDesc& op, Precision p, bool main_op) const noexcept {
+    Estimate e;
+    const auto& s = std::get<CollectiveShape>(op.shape);
+    const LaunchMode launch = mode_ == Mode::eager ? LaunchMode::eager : LaunchMode::graph;
+    const detail::CollectiveTable::Lookup r = collectives_.time(op.kind, s.bytes, s.gpus, p, launch);
+    e.warnings = r.warnings;
+    if (!r.found) {
+      e.warnings |= warn_no_collective;
+      return e;
+    }
+    e.latency_s = e.in_sequence_s = e.device_s = r.latency_s;
+    e.interval_lo_s = r.lo_s;
+    e.interval_hi_s = r.hi_s;
+    e.overhead_s = r.alpha_s;
+    e.bound = r.alpha_s * 2 > r.latency_s ? Bound::overhead : Bound::communication;
+    e.bus_gbps = r.latency_s > 0 ? double(s.bytes) / r.latency_s / 1e9 * collective_bus_factor(op.kind, s.gpus) : 0;
+    if (mode_ == Mode::eager && main_op) overlap_host(e, op.kind);
+    return e;
+  }
+
   Estimate estimate_op(const OpDesc& op, Precision p, const SequenceContext& ctx, bool main_op) const noexcept {
+    if (is_collective(op.kind)) return estimate_collective(op, p, main_op);
     Estimate e;
     const OpAnalysis a = analyze(op, p);
     const Counts& n = a.counts;
@@ -249,20 +304,9 @@ class CalibratedMapper {
         seq += n.weight_bytes / n.bytes * std::max(0.0, cold - e.latency_s);
       }
       e.in_sequence_s = e.device_s = seq;
-      if (mode_ == Mode::eager && main_op) {
-        // The host's per-op cost (framework dispatch and launch) overlaps the
-        // device's work; measured per op where the profile has it.
-        double host = framework_[static_cast<std::size_t>(op.kind)];
-        if (!(host > 0)) {
-          host = overhead_;
-          e.warnings |= warn_no_host_cost;
-        }
-        e.host_s = host;
-        e.latency_s = std::max(host, e.latency_s);
-        e.interval_lo_s = std::max(host, e.interval_lo_s);
-        e.interval_hi_s = std::max(host, e.interval_hi_s);
-        e.in_sequence_s = std::max(host, e.in_sequence_s);
-      }
+      // The host's per-op cost (framework dispatch and launch) overlaps the
+      // device's work; measured per op where the profile has it.
+      if (mode_ == Mode::eager && main_op) overlap_host(e, op.kind);
     }
     const double m = std::max(e.compute_s, e.memory_s);
     e.bound = e.overhead_s > m ? Bound::overhead : e.compute_s >= e.memory_s ? Bound::compute : Bound::memory;
@@ -282,6 +326,7 @@ class CalibratedMapper {
   detail::BandwidthModel bw_;
   detail::CurveSet curves_;
   detail::FusionTable fusions_;
+  detail::CollectiveTable collectives_;
   RooflineMapper roofline_;
 };
 

@@ -8,12 +8,15 @@
 //     overhead                     fixed cost per call of the backend
 //     operations[]                 OperationCalibration: a curve of samples over size
 //     fusions[]                    FusionCalibration: fused vs unfused per size
+//     collectives (optional)       CollectivesCalibration: NCCL curves of time vs
+//                                  message size per collective and GPU count
 //
 // to_json writes every field; from_json validates everything it reads and
 // throws DocumentError naming the JSON pointer of the first bad field.
 // docs/schema.md describes each field; profiles/hwcal-profile.schema.json is
 // the JSON Schema of the same document.
 
+#include <hwcal/detail/collective_model.hpp>
 #include <hwcal/detail/json_reader.hpp>
 #include <hwcal/detail/shape_json.hpp>
 #include <hwcal/kinds.hpp>
@@ -37,6 +40,12 @@ namespace hwcal {
 /// decode variant. Readers also accept version 1 (its device samples are
 /// single launches after an L2 flush, between two events: `timing` says so)
 /// and reject any other with a message saying so.
+///
+/// The optional `collectives` section did not change the version: every
+/// version 2 document without it means what it meant, and a reader that
+/// predates it reads the compute curves of one with it and ignores the
+/// section (it reads fields by name), where a version 3 would have made it
+/// refuse the whole profile (docs/collectives.md).
 inline constexpr int schema_version = 2;
 inline constexpr int oldest_schema_version = 1;
 
@@ -87,6 +96,64 @@ struct FusionCalibration {
   int threads = 1;
   std::string note;  ///< how the fused version is realised
   std::vector<FusionSample> samples;
+};
+
+/// How a collective curve's calls were issued: captured in CUDA graphs
+/// (device time, as a graphed model runs them) or one call at a time from
+/// the host (as an eager framework does).
+enum class LaunchMode : std::uint8_t { graph, eager };
+
+constexpr std::string_view to_string(LaunchMode m) noexcept { return m == LaunchMode::graph ? "graph" : "eager"; }
+
+inline bool parse(std::string_view s, LaunchMode& out) noexcept {
+  if (s == "graph") return out = LaunchMode::graph, true;
+  if (s == "eager") return out = LaunchMode::eager, true;
+  return false;
+}
+
+/// One message size of a collective curve.
+struct CollectiveSample {
+  std::int64_t bytes = 0;  ///< per GPU, as CollectiveShape::bytes
+  TimeStats time;          ///< per call: the slowest GPU's
+};
+
+/// A collective (all_reduce ... send_recv) over `gpus` GPUs at one precision
+/// and launch mode, measured over message sizes, with its alpha-beta fit.
+struct CollectiveCurve {
+  OpKind op = OpKind::all_reduce;
+  int gpus = 2;
+  Precision precision = Precision::bf16;
+  LaunchMode launch = LaunchMode::graph;
+  std::vector<CollectiveSample> samples;  ///< ascending bytes, distinct
+  double alpha_s = 0;                     ///< fitted latency
+  double beta_gbps = 0;                   ///< fitted algorithm bandwidth (bytes / time), GB/s; 0: not bandwidth-bound
+  double fit_error = 0;                   ///< largest |fit - median| / median over the samples
+  std::string algorithm;                  ///< NCCL's algorithm/protocol where known; empty: its own choice
+
+  double bus_factor() const noexcept { return collective_bus_factor(op, gpus); }
+  /// Bus bandwidth of a sample (nccl-tests' busbw), GB/s.
+  double busbw_gbps(const CollectiveSample& s) const noexcept {
+    return s.time.median_s > 0 ? double(s.bytes) / s.time.median_s / 1e9 * bus_factor() : 0;
+  }
+  detail::AlphaBeta fit() const noexcept { return {alpha_s, beta_gbps * 1e9}; }
+};
+
+/// The collectives of a multi-GPU machine, as the library that ran them.
+struct CollectivesCalibration {
+  std::string library;        ///< "nccl"
+  std::string version;        ///< e.g. "2.21.5"
+  std::string process_model;  ///< how ranks were driven (one process for all GPUs, ...)
+  std::string topology;       ///< links between the GPUs, in words (NVLink count, P2P)
+  std::vector<int> nvlinks;   ///< active NVLinks per GPU (index = CUDA ordinal); empty when unknown
+  std::string algorithm;      ///< NCCL_ALGO / NCCL_PROTO in force, or that NCCL chose per call
+  std::string timing;         ///< how a sample was timed
+  std::vector<CollectiveCurve> curves;
+
+  const CollectiveCurve* find(OpKind op, int gpus, Precision p, LaunchMode m) const noexcept {
+    for (const auto& c : curves)
+      if (c.op == op && c.gpus == gpus && c.precision == p && c.launch == m) return &c;
+    return nullptr;
+  }
 };
 
 struct CacheLevel {
@@ -194,6 +261,7 @@ struct HardwareCalibration {
   OverheadCalibration overhead;
   std::vector<OperationCalibration> operations;
   std::vector<FusionCalibration> fusions;
+  std::optional<CollectivesCalibration> collectives;  ///< multi-GPU targets calibrated with --collectives
   std::vector<std::string> warnings;
 
   const Peak* peak(Precision p) const noexcept {
@@ -254,6 +322,30 @@ inline void to_json(nlohmann::json& j, const FusionCalibration& f) {
                    {"unfused_time", s.unfused},
                    {"speedup", s.speedup()},
                    {"memory_reduction", s.memory_reduction()}});
+}
+
+inline void to_json(nlohmann::json& j, const CollectiveCurve& c) {
+  j = {{"op", to_string(c.op)},
+       {"gpus", c.gpus},
+       {"precision", to_string(c.precision)},
+       {"launch", to_string(c.launch)},
+       {"alpha_s", c.alpha_s},
+       {"beta_gbps", c.beta_gbps},
+       {"busbw_gbps", c.beta_gbps * c.bus_factor()},
+       {"fit_error", c.fit_error}};
+  if (!c.algorithm.empty()) j["algorithm"] = c.algorithm;
+  auto& arr = j["samples"] = nlohmann::json::array();
+  for (const auto& s : c.samples)
+    arr.push_back({{"bytes", s.bytes},
+                   {"time", s.time},
+                   {"algbw_gbps", double(s.bytes) / s.time.median_s / 1e9},
+                   {"busbw_gbps", c.busbw_gbps(s)}});
+}
+
+inline void to_json(nlohmann::json& j, const CollectivesCalibration& c) {
+  j = {{"library", c.library},   {"version", c.version}, {"process_model", c.process_model},
+       {"topology", c.topology}, {"nvlinks", c.nvlinks}, {"algorithm", c.algorithm},
+       {"timing", c.timing},     {"curves", c.curves}};
 }
 
 inline void to_json(nlohmann::json& j, const HostInfo& h) {
@@ -334,6 +426,7 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
   }
   j["operations"] = h.operations;
   j["fusions"] = h.fusions;
+  if (h.collectives) j["collectives"] = *h.collectives;
   j["warnings"] = h.warnings;
 }
 
@@ -371,6 +464,8 @@ inline TimeStats read_time(const JsonReader& r) {
 inline OperationCalibration read_operation(const JsonReader& r, bool regroup) {
   OperationCalibration c;
   c.op = r.at("op").enumeration<OpKind>("op");
+  if (is_collective(c.op))
+    r.at("op").fail("'" + std::string(to_string(c.op)) + "' is a collective: its curves belong in the collectives section");
   c.precision = r.at("precision").enumeration<Precision>("precision");
   c.backend = r.at("backend").string();
   c.variant = r.find("variant") ? r.at("variant").enumeration<Variant>("variant") : Variant::none;
@@ -467,6 +562,55 @@ inline BandwidthPoint read_bandwidth(const JsonReader& r) {
   b.gbps = read_gbps(r.at("gbps"));
   b.time = read_time(r.at("time"));
   return b;
+}
+
+inline CollectiveCurve read_collective_curve(const JsonReader& r) {
+  CollectiveCurve c;
+  const JsonReader op = r.at("op");
+  c.op = op.enumeration<OpKind>("op");
+  if (!is_collective(c.op)) op.fail("'" + std::string(to_string(c.op)) + "' is not a collective (those belong in operations)");
+  c.gpus = r.at("gpus").int_in(2, 1 << 20);
+  c.precision = r.at("precision").enumeration<Precision>("precision");
+  c.launch = r.at("launch").enumeration<LaunchMode>("launch mode (graph or eager)");
+  c.alpha_s = read_seconds(r.at("alpha_s"), true);
+  const JsonReader beta = r.at("beta_gbps");
+  c.beta_gbps = beta.number() == 0 ? 0.0 : read_gbps(beta);
+  c.fit_error = r.at("fit_error").non_negative();
+  c.algorithm = r.string_or("algorithm", "");
+  const JsonReader samples = r.at("samples");
+  if (samples.size() == 0) samples.fail("a collective curve needs at least one sample");
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const JsonReader s = samples.at(i);
+    CollectiveSample x;
+    const JsonReader bytes = s.at("bytes");
+    x.bytes = bytes.positive_integer();
+    if (!c.samples.empty() && x.bytes <= c.samples.back().bytes) bytes.fail("samples must be in ascending bytes, each size once");
+    if (const std::string why = invalid_reason(OpDesc{c.op, CollectiveShape{x.bytes, c.gpus}}); !why.empty()) bytes.fail(why);
+    x.time = read_time(s.at("time"));
+    c.samples.push_back(x);
+  }
+  return c;
+}
+
+inline CollectivesCalibration read_collectives(const JsonReader& r) {
+  CollectivesCalibration c;
+  c.library = r.at("library").string();
+  c.version = r.string_or("version", "");
+  c.process_model = r.string_or("process_model", "");
+  c.topology = r.string_or("topology", "");
+  if (auto links = r.find("nvlinks"))
+    for (std::size_t i = 0; i < links->size(); ++i) c.nvlinks.push_back(links->at(i).int_in(0, 1024));
+  c.algorithm = r.string_or("algorithm", "");
+  c.timing = r.string_or("timing", "");
+  const JsonReader curves = r.at("curves");
+  for (std::size_t i = 0; i < curves.size(); ++i) {
+    CollectiveCurve k = read_collective_curve(curves.at(i));
+    if (c.find(k.op, k.gpus, k.precision, k.launch))
+      curves.at(i).fail("a second " + std::string(to_string(k.op)) + " curve for " + std::to_string(k.gpus) + " GPUs, " +
+                        std::string(to_string(k.precision)) + ", " + std::string(to_string(k.launch)));
+    c.curves.push_back(std::move(k));
+  }
+  return c;
 }
 
 inline HostInfo read_host(const JsonReader& r) {
@@ -612,6 +756,7 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
   }
   if (auto fus = r.find("fusions"))
     for (std::size_t i = 0; i < fus->size(); ++i) h.fusions.push_back(detail::read_fusion(fus->at(i)));
+  if (auto col = r.find("collectives")) h.collectives = detail::read_collectives(*col);
   if (auto w = r.find("warnings"))
     for (std::size_t i = 0; i < w->size(); ++i) h.warnings.push_back(w->at(i).string());
   return h;

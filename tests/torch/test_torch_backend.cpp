@@ -69,6 +69,7 @@ std::vector<OpDesc> small_shapes(const OpInfo& o) {
       return {{k, BytesShape{6000}}, {k, BytesShape{4036}}, {k, BytesShape{4}}};
     case ShapeFamily::rotary: return {{k, RotaryShape{5, 3, 8}}, {k, RotaryShape{3, 4, 64}}};
     case ShapeFamily::embedding: return {{k, EmbeddingShape{7, 50, 24}}, {k, EmbeddingShape{1, 1000, 16}}};
+    case ShapeFamily::collective: return {{k, CollectiveShape{4096, 2}}};  // refused: no backend's kernel
   }
   return {};
 }

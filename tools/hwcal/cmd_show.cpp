@@ -31,6 +31,7 @@ int run(const ShowArgs& a) {
     render_memory(h, a.sweep || !a.summary);
   }
   render_operations(h, o);
+  if (!o.op || is_collective(*o.op)) render_collectives(h, o);
   if (!o.op) {
     render_fusions(h);
     render_warnings(h);
@@ -43,7 +44,7 @@ int run(const ShowArgs& a) {
 
 Action add_show(CLI::App& app) {
   auto args = std::make_shared<ShowArgs>();
-  CLI::App* c = app.add_subcommand("show", "Print a profile as tables: peaks, bandwidth per level, efficiency per op and size, fusion");
+  CLI::App* c = app.add_subcommand("show", "Print a profile as tables: peaks, bandwidth per level, efficiency per op and size, fusion, collectives");
   c->add_option("profile", args->file, "Profile JSON written by hwcal calibrate")->required();
   c->add_option("--op", args->op, "Only this op's curves");
   c->add_flag("--summary", args->summary, "One row per curve instead of one per size");

@@ -127,6 +127,37 @@ void render_fusions(const HardwareCalibration& h) {
   std::printf("\n");
 }
 
+void render_collectives(const HardwareCalibration& h, const RenderOptions& opt) {
+  if (!h.collectives) return;
+  const CollectivesCalibration& c = *h.collectives;
+  std::printf("Collectives (%s %s; %s)\n  topology: %s\n  algorithm: %s\n  timing: %s\n", c.library.c_str(),
+              c.version.c_str(), c.process_model.c_str(), c.topology.c_str(), c.algorithm.c_str(), c.timing.c_str());
+  // One row per curve: the alpha-beta fit and the bus bandwidth it implies.
+  Table t({"collective", "GPUs", "precision", "launch", "sizes", "latency (alpha)", "algbw (beta)", "busbw", "fit error"});
+  for (const auto& k : c.curves) {
+    if (opt.op && k.op != *opt.op) continue;
+    t.row({std::string(to_string(k.op)), std::to_string(k.gpus), std::string(to_string(k.precision)),
+           std::string(to_string(k.launch)), std::to_string(k.samples.size()), fmt_time(k.alpha_s),
+           k.beta_gbps > 0 ? fmt_num(k.beta_gbps) + " GB/s" : "-",
+           k.beta_gbps > 0 ? fmt_num(k.beta_gbps * k.bus_factor()) + " GB/s" : "-", fmt_num(100 * k.fit_error, 2) + "%"});
+  }
+  t.print();
+  std::printf("\n");
+  if (!opt.samples) return;
+  for (const auto& k : c.curves) {
+    if (opt.op && k.op != *opt.op) continue;
+    std::printf("%s on %d GPUs, %s, %s%s\n", std::string(to_string(k.op)).c_str(), k.gpus,
+                std::string(to_string(k.precision)).c_str(), std::string(to_string(k.launch)).c_str(),
+                k.algorithm.empty() ? "" : (" (" + k.algorithm + ")").c_str());
+    Table s({"bytes", "time", "spread", "algbw GB/s", "busbw GB/s", "calls/sample"});
+    for (const auto& x : k.samples)
+      s.row({fmt_bytes(double(x.bytes)), fmt_time(x.time.median_s), fmt_num(100 * x.time.rel_spread(), 2) + "%",
+             fmt_num(double(x.bytes) / x.time.median_s / 1e9), fmt_num(k.busbw_gbps(x)), std::to_string(x.time.iterations)});
+    s.print();
+    std::printf("\n");
+  }
+}
+
 void render_warnings(const HardwareCalibration& h) {
   if (h.warnings.empty()) return;
   std::printf("Notes and warnings (%zu)\n", h.warnings.size());

@@ -87,6 +87,7 @@ class CudaBackend final : public Backend {
 
   Support supports(const OpDesc& op, Precision p) const override {
     if (auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
+    if (is_collective(op.kind)) return {SupportLevel::unsupported, std::string(collective_not_kernel)};
     const DeviceInfo& d = ctx_->info();
     const int cc = d.cc_major * 10 + d.cc_minor;
     const bool low = p == Precision::int8 || p == Precision::fp8;
@@ -151,6 +152,7 @@ class CudaBackend final : public Backend {
       case ShapeFamily::bytes: return std::make_unique<MoveKernel>(ctx_, op, p);
       case ShapeFamily::rotary: return std::make_unique<RotaryKernel>(ctx_, op, p);
       case ShapeFamily::embedding: return std::make_unique<EmbeddingKernel>(ctx_, op, p);
+      case ShapeFamily::collective: break;  // supports() refused it
     }
     throw UnavailableError("cuda backend: no kernel for " + std::string(to_string(op.kind)));
   }
