@@ -80,6 +80,12 @@ int run(const PredictArgs& a) {
   mo.mode = mode;
   const CalibratedMapper mapper(profile, mo);
   const bool roofline = a.model == "roofline";
+  // A subgraph the profile has no curve of its kind for (a collective
+  // without a collectives curve) is an error, not a latency of 0.
+  for (std::size_t i = 0; i < w.subgraphs.size(); ++i)
+    if (const std::string why = mapper.missing_curve(w.subgraphs[i].graph); !why.empty())
+      throw DocumentError(a.workload, "/subgraphs/" + std::to_string(i),
+                          "subgraph '" + w.subgraphs[i].name + "': " + why + " (profile " + source + ")");
   // CPUs run every op on the calling thread: the mode only matters for devices.
   const char* mode_name = mapper.device() ? to_string(mode) : "cpu";
 
@@ -119,6 +125,7 @@ int run(const PredictArgs& a) {
                       {"overhead_s", e.overhead_s},
                       {"bound", to_string(e.bound)},
                       {"efficiency", e.efficiency},
+                      {"bus_gbps", e.bus_gbps},
                       {"interval_s", {e.interval_lo_s, e.interval_hi_s}},
                       {"warnings", warning_messages(e.warnings)}});
     }
@@ -139,7 +146,8 @@ int run(const PredictArgs& a) {
     all_warnings |= e.warnings;
     t.row({g.name, op, shape_label(g.graph.op), fmt_time(e.latency_s), fmt_time(e.in_sequence_s), fmt_time(e.compute_s),
            fmt_time(e.memory_s),
-           fmt_time(e.overhead_s), to_string(e.bound), e.efficiency > 0 ? fmt_num(100 * e.efficiency, 2) + "%" : "-",
+           fmt_time(e.overhead_s), to_string(e.bound),
+           e.bus_gbps > 0 ? "bus " + fmt_num(e.bus_gbps) + " GB/s" : e.efficiency > 0 ? fmt_num(100 * e.efficiency, 2) + "%" : "-",
            fmt_time(e.interval_lo_s) + " .. " + fmt_time(e.interval_hi_s), e.warnings ? "*" : ""});
   }
   t.print();
@@ -172,7 +180,8 @@ Action add_predict(CLI::App& app) {
   c->add_option("--device", args->device, "Device for --auto: cpu (default), cuda or cuda:N");
   c->add_option("--budget", args->budget,
                 "Calibration budget in seconds for --auto when nothing is cached (default: 4 on a CPU, 10 on a GPU)");
-  c->footer("Exit code 2 for a malformed workload or profile; the message names the file, the subgraph and the field.");
+  c->footer("Exit code 2 for a malformed workload or profile, or a collective the profile has no curve of; the message\n"
+            "names the file, the subgraph and the field. Collectives report their bus bandwidth in the eff column.");
   return [args] { return run(*args); };
 }
 

@@ -6,6 +6,7 @@
 #                                                               # fidelity vs PyTorch, auto_calibrate start-up
 #   bash validation/gpu/run_all.sh truth PART [BUDGET_S]        # ground truth, part 1 or 2 (truth_parts.py)
 #   bash validation/gpu/run_all.sh fidelity [PROFILE] [BUDGET_S]   # only torch_ops.py (no build)
+#   bash validation/gpu/run_all.sh collectives [BUDGET_S]       # 2+ GPUs: NCCL collectives vs torch.distributed
 #
 # Every stage writes at most 8 files under $OUT (more is tarred), keeps going
 # past a failing step (each step has its own time cap, all inside the stage's
@@ -61,6 +62,37 @@ print_summary() {
   } | tee "$file"
 }
 
+# build LOGDIR TARGET...: configure (Ninja where the image has it) and build only TARGETs, Release, sm_90,
+# .deps/* first in CMAKE_PREFIX_PATH; notes the outcome; ok_build=1 when both succeeded
+build() {
+  local logs=$1; shift
+  local targets=("$@")
+  local deps="" d
+  for d in .deps/*/; do [[ -d $d ]] && deps+="${deps:+;}$PWD/${d%/}"; done
+  [[ -n $deps ]] || note "no .deps/: the image's own Catch2/CLI11/Eigen/nlohmann are used"
+  stamp "configure (prefixes: ${deps:-none})"
+  local t
+  ok_build=1
+  t=$(now_ms)
+  # Ninja builds the listed targets in parallel (a Makefile build makes them one after another,
+  # and three of them each compile all of hwcal's kernels with nvcc)
+  local gen=()
+  [[ -f $BUILD/CMakeCache.txt ]] || ! command -v ninja >/dev/null || gen=(-G Ninja)
+  timeout "$(cap 120)" cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DHWCAL_ENABLE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DHWCAL_BUILD_EXAMPLES=OFF -DHWCAL_WITH_TORCH=OFF -DHWCAL_WITH_ONEDNN=OFF \
+    -DCMAKE_PREFIX_PATH="$deps" -DCMAKE_FIND_USE_CMAKE_SYSTEM_PATH=ON > "$logs/configure.log" 2>&1 \
+    || { ok_build=0; tail -25 "$logs/configure.log"; }
+  grep -E '^(Catch2|CLI11|Eigen3|nlohmann_json|CUDNN[A-Za-z_]*|HWCAL_NCCL[A-Z_]*)(_DIR|_INCLUDE_DIR|_LIBRARY)?:' "$BUILD/CMakeCache.txt" >> "$logs/configure.log" 2>/dev/null
+  if (( ok_build )); then
+    stamp "build ${targets[*]}"
+    local keep=(-k)
+    grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja' "$BUILD/CMakeCache.txt" 2>/dev/null && keep=(-k 0)
+    timeout "$(cap "${BUILD_CAP_S:-330}")" cmake --build "$BUILD" -j16 --target "${targets[@]}" -- "${keep[@]}" > "$logs/build.log" 2>&1 \
+      || { ok_build=0; grep -E "error|Error" "$logs/build.log" | head -30; }
+  fi
+  note "configure + build: $( (( ok_build )) && echo ok || echo FAILED) in $(since "$t") s (logs.tar.gz: configure.log, build.log)"
+}
+
 # ------------------------------------------------------------------ calibrate
 
 calibrate() {
@@ -79,35 +111,12 @@ calibrate() {
   note "machine: $(smi_line "$logs/nvidia-smi-before.csv")"
   note "python: $(py_info)"
 
-  # configure + build: only what this stage runs
-  local deps="" d
-  for d in .deps/*/; do [[ -d $d ]] && deps+="${deps:+;}$PWD/${d%/}"; done
-  [[ -n $deps ]] || note "no .deps/: the image's own Catch2/CLI11/Eigen/nlohmann are used"
-  stamp "configure (prefixes: ${deps:-none})"
-  local t ok_build=1
-  t=$(now_ms)
-  # Ninja builds the listed targets in parallel (a Makefile build makes them one after another,
-  # and three of them each compile all of hwcal's kernels with nvcc)
-  local gen=()
-  [[ -f $BUILD/CMakeCache.txt ]] || ! command -v ninja >/dev/null || gen=(-G Ninja)
-  timeout "$(cap 120)" cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DHWCAL_ENABLE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DHWCAL_BUILD_EXAMPLES=OFF -DHWCAL_WITH_TORCH=OFF -DHWCAL_WITH_ONEDNN=OFF \
-    -DCMAKE_PREFIX_PATH="$deps" -DCMAKE_FIND_USE_CMAKE_SYSTEM_PATH=ON > "$logs/configure.log" 2>&1 \
-    || { ok_build=0; tail -25 "$logs/configure.log"; }
-  grep -E '^(Catch2|CLI11|Eigen3|nlohmann_json|CUDNN[A-Za-z_]*)_(DIR|INCLUDE_DIR|LIBRARY)' "$BUILD/CMakeCache.txt" >> "$logs/configure.log" 2>/dev/null
   local targets=(hwcal_cli hwcal_backend_cuda hwcal_bench_auto_calibrate_start cuda_test_host) f n
   for f in tests/cuda/test_*.cpp; do
     n=$(basename "$f" .cpp)
     [[ $n == test_host ]] || targets+=("cuda_$n")
   done
-  if (( ok_build )); then
-    stamp "build ${targets[*]}"
-    local keep=(-k)
-    grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja' "$BUILD/CMakeCache.txt" 2>/dev/null && keep=(-k 0)
-    timeout "$(cap "${BUILD_CAP_S:-330}")" cmake --build "$BUILD" -j16 --target "${targets[@]}" -- "${keep[@]}" > "$logs/build.log" 2>&1 \
-      || { ok_build=0; grep -E "error|Error" "$logs/build.log" | head -30; }
-  fi
-  note "configure + build: $( (( ok_build )) && echo ok || echo FAILED) in $(since "$t") s (logs.tar.gz: configure.log, build.log)"
+  build "$logs" "${targets[@]}"
   local hw=$BUILD/tools/hwcal/hwcal
   [[ -x $hw ]] || note "hwcal CLI not built"
 
@@ -242,9 +251,89 @@ fidelity_only() {
   print_summary "$OUT/summary_fidelity.txt"
 }
 
+# ------------------------------------------------------------------ collectives
+
+# Issue 15 on a machine with 2+ GPUs: build, the NCCL GPU test, `hwcal calibrate --collectives` (the
+# collectives section on 2, 4, 8, ... GPUs), torch.distributed's NCCL collectives on 2 GPUs and on all of
+# them (collectives_torch.py measure), and hwcal predict against them (collectives_torch.py compare).
+# Everything goes into $OUT/collectives.tar.gz plus $OUT/summary_collectives.txt.
+collectives() {
+  local budget=${1:-560}
+  deadline=$(( t0 + budget ))
+  local dir=$OUT/collectives logs=$OUT/collectives/logs
+  mkdir -p "$logs"
+  # NVLink multicast stays off on the lent machines (KINDS.md), here and in every rank
+  export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+  smi > "$logs/nvidia-smi-before.csv" 2>&1
+  {
+    echo "== $(date -Is) run_all.sh collectives, stage budget ${budget}s, OUT=$OUT, build $BUILD"
+    git log -1 --format='commit %H %s' 2>/dev/null || true
+    nvidia-smi topo -m 2>&1
+    nvidia-smi nvlink --status 2>&1 | head -60
+    py_info
+    "$PY" -c 'import torch; print("torch nccl", torch.cuda.nccl.version())' 2>&1 | tail -1
+    ls -l /usr/local/cuda/lib64/libnccl* 2>&1
+  } > "$logs/topology.txt" 2>&1
+  local gpus
+  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+  note "machine: ${gpus} GPUs; $(smi_line "$logs/nvidia-smi-before.csv")"
+  note "python: $(py_info)"
+
+  build "$logs" hwcal_cli hwcal_backend_cuda cuda_test_host cuda_test_nccl
+  grep -q 'HWCAL_NCCL_LIBRARY:FILEPATH=/' "$BUILD/CMakeCache.txt" || note "NCCL NOT FOUND by the configure: no collectives"
+  local hw=$BUILD/tools/hwcal/hwcal t rc
+  if [[ -x $BUILD/tests/cuda/cuda_test_nccl ]]; then
+    stamp "ctest -R '^cuda\.(host|nccl)$'"
+    (cd "$BUILD" && timeout "$(cap 120)" ctest -R '^cuda\.(host|nccl)$' --output-on-failure --timeout 110) > "$dir/cuda_tests.log" 2>&1
+    note "cuda tests: $(grep -E 'tests passed|tests failed' "$dir/cuda_tests.log" | tail -1)"
+  fi
+
+  # the collectives section (with --ops memory: peaks and the bandwidth sweep, no op curves)
+  local profile=$dir/nccl.json
+  if [[ -x $hw ]]; then
+    local c=$(( $(left) - 200 ))  # leaves time for torch and the comparison
+    (( c > 330 )) && c=330
+    stamp "hwcal calibrate --backend cuda --ops memory --collectives (cap ${c}s)"
+    t=$(now_ms)
+    timeout --signal=INT -k 15 "$c" "$hw" calibrate --backend cuda --ops memory --collectives -o "$profile" \
+      > "$logs/calibrate_collectives.log" 2>&1
+    rc=$?
+    note "calibrate --collectives: exit $rc, wall $(since "$t") s$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); c=p.get("collectives") or {}; print(", %d curves, nccl %s, calibration_s %.1f" % (len(c.get("curves", [])), c.get("version"), p["calibration_s"]))' "$profile" 2>/dev/null)"
+    if [[ $rc != 0 || ! -f $profile ]]; then
+      stamp "retry quick: hwcal calibrate --backend cuda --ops memory --collectives --quick"
+      timeout --signal=INT -k 10 "$(cap 150)" "$hw" calibrate --backend cuda --ops memory --collectives --quick \
+        -o "$profile" > "$logs/calibrate_collectives_quick.log" 2>&1
+      note "calibrate --collectives --quick: exit $?"
+    fi
+    [[ -f $profile ]] && "$hw" show --summary "$profile" > "$dir/nccl_show.txt" 2>&1
+  fi
+
+  # torch.distributed on 2 GPUs and on all of them, each compared with hwcal predict
+  local n
+  for n in 2 "$gpus"; do
+    [[ $n == 2 && $gpus == 2 && -f $dir/torch_2.json ]] && continue
+    (( $(left) > 40 )) || { note "torch $n GPUs: skipped (time)"; continue; }
+    stamp "collectives_torch.py measure --gpus $n"
+    timeout --signal=INT -k 10 "$(cap 150)" "$PY" validation/gpu/collectives_torch.py measure --gpus "$n" \
+      --out "$dir/torch_$n.json" > "$logs/torch_$n.log" 2>&1
+    note "torch measure $n GPUs: exit $?"
+    if [[ -f $dir/torch_$n.json && -f $profile && -x $hw ]]; then
+      "$PY" validation/gpu/collectives_torch.py compare --measured "$dir/torch_$n.json" --profile "$profile" \
+        --hwcal "$hw" --md "$dir/report_$n.md" --json "$dir/report_$n.json" > "$logs/compare_$n.log" 2>&1
+      note "compare $n GPUs: exit $? ($(grep -m1 'Graph rows within' "$dir/report_$n.md" 2>/dev/null))"
+    fi
+  done
+  smi > "$logs/nvidia-smi-after.csv" 2>&1
+  note "nvidia-smi after: $(smi_line "$logs/nvidia-smi-after.csv")"
+  print_summary "$OUT/summary_collectives.txt"
+  cp "$OUT/summary_collectives.txt" "$dir/"
+  tar -C "$OUT" -czf "$OUT/collectives.tar.gz" collectives && rm -rf "$dir"
+}
+
 case $stage in
   calibrate) calibrate "$@" ;;
   truth) truth "$@" ;;
   fidelity) fidelity_only "$@" ;;
-  *) sed -n '2,18p' "$0"; exit 2 ;;
+  collectives) collectives "$@" ;;
+  *) sed -n '2,20p' "$0"; exit 2 ;;
 esac

@@ -48,6 +48,9 @@
 #include <hwcal/cuda/gemm.hpp>
 #include <hwcal/cuda/measure.hpp>
 #include <hwcal/cuda/move.hpp>
+#if HWCAL_HAS_NCCL
+#include <hwcal/cuda/nccl.hpp>
+#endif
 #include <hwcal/cuda/nvml.hpp>
 #include <hwcal/cuda/peaks.hpp>
 #include <hwcal/cuda/pool.hpp>
@@ -82,6 +85,24 @@ class CudaBackend final : public Backend {
 
   const DeviceInfo& device() const noexcept { return ctx_->info(); }
   std::optional<DeviceInfo> device_info() const override { return ctx_->info(); }
+
+  int device_count() const override {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return n;
+  }
+  /// NCCL over GPUs 0 .. gpus-1 (whichever device this backend drives).
+  std::unique_ptr<Communicator> make_communicator([[maybe_unused]] int gpus) override {
+#if HWCAL_HAS_NCCL
+    return std::make_unique<NcclCommunicator>(gpus);
+#else
+    throw UnavailableError("this hwcal was built without NCCL (nccl.h and libnccl were not found when it was configured): "
+                           "no collectives");
+#endif
+  }
   const CudaOptions& options() const noexcept { return ctx_->options(); }
   cudaStream_t stream() const noexcept { return ctx_->stream(); }
 
