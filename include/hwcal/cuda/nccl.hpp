@@ -119,9 +119,11 @@ class NcclCommunicator final : public Communicator {
 
   std::string unsupported(OpKind op, Precision p) const override {
     ncclDataType_t t;
+    // named before the checks: on the path after them GCC sees no valid precision left and warns
+    const std::string name(to_string(p));
     if (!is_collective(op)) return std::string(to_string(op)) + " is not a collective";
     if (p == Precision::tf32) return "tf32 is an arithmetic mode, not a storage format: its tensors travel as fp32";
-    if (!nccl_type(p, t)) return "NCCL " + version() + " has no " + std::string(to_string(p)) + " data type";
+    if (!nccl_type(p, t)) return "NCCL " + version() + " has no " + name + " data type";
     return {};
   }
 
