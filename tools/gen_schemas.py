@@ -125,7 +125,7 @@ FIELD_DOCS = {
     ("embedding", "dim"): "Width of one row (the model's hidden size).",
     ("collective", "bytes"): "Message size per GPU, bytes: the buffer each GPU sends and receives (all_reduce, "
                              "broadcast: the buffer; nccl-tests' size).",
-    ("collective", "gpus"): "GPUs taking part, at least 2 (the C++ reader checks; the schema says 1). Predicted from the profile's collectives curve at this "
+    ("collective", "gpus"): "GPUs taking part, at least 2 (checked by the C++ reader; the schema's minimum is 1). Predicted from the profile's collectives curve at this "
                             "count, else the nearest count's alpha and bus bandwidth (a warning).",
     ("all_gather", "bytes"): "Gathered output per GPU, bytes (each GPU contributes bytes / gpus); a multiple of gpus.",
     ("reduce_scatter", "bytes"): "Input per GPU before the scatter, bytes (each GPU keeps bytes / gpus of the sum); "

@@ -138,12 +138,13 @@ inline std::vector<CollectiveCurve> calibrate_collectives(Communicator& comm, co
         }
         CollectiveCurve c;
         c.op = op, c.gpus = gpus, c.precision = p, c.launch = mode;
-        for (std::int64_t bytes : sizes) {
+        // whole elements, split into gpus equal pieces where the op splits the message
+        const bool splits = op == OpKind::all_gather || op == OpKind::reduce_scatter || op == OpKind::all_to_all;
+        const std::int64_t unit = std::int64_t{element_bytes(p)} * (splits ? gpus : 1);
+        for (std::int64_t size : sizes) {
+          const std::int64_t bytes = size - size % unit;  // 6 GPUs: 4 KiB -> 4092 B
           if (progress) progress(name + " " + std::to_string(bytes) + " B", done, total);
           ++done;
-          // bytes must split into gpus pieces of whole elements (all_gather ...)
-          const std::int64_t unit = std::int64_t{gpus} * element_bytes(p);
-          if (bytes % unit != 0) continue;
           try {
             // one warm-up call (NCCL sets up its connections on first use),
             // then calls per sample sized for opt.sample_s
@@ -154,7 +155,7 @@ inline std::vector<CollectiveCurve> calibrate_collectives(Communicator& comm, co
             c.samples.push_back({bytes, detail::collective_stats(std::move(t), calls)});
           } catch (const std::exception& e) {
             warnings.push_back(name + ": stopped at " + std::to_string(bytes) + " B: " + e.what());
-            done += static_cast<int>(sizes.end() - std::find(sizes.begin(), sizes.end(), bytes)) - 1;
+            done += static_cast<int>(sizes.end() - std::find(sizes.begin(), sizes.end(), size)) - 1;
             break;
           }
         }

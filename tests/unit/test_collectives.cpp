@@ -179,6 +179,25 @@ TEST_CASE("a failing size ends its curve and is reported", "[collectives]") {
   CHECK_THROWS_AS(calibrate_collectives(comm, o, warnings), Error);
 }
 
+TEST_CASE("6 GPUs: messages rounded down to pieces of whole elements, none skipped", "[collectives]") {
+  std::vector<std::string> warnings;
+  FakeCommunicator comm(6);
+  CollectiveOptions o;
+  o.quick = true;
+  o.ops = {OpKind::all_gather, OpKind::all_reduce};
+  o.launches = {LaunchMode::graph};
+  o.precisions = {Precision::fp32};
+  const auto curves = calibrate_collectives(comm, o, warnings);
+  REQUIRE(curves.size() == 2);
+  CHECK(warnings.empty());
+  for (const auto& c : curves) {
+    REQUIRE(c.samples.size() == 10);
+    for (const auto& s : c.samples) CHECK(invalid_reason({c.op, CollectiveShape{s.bytes, 6}}).empty());
+  }
+  CHECK(curves[0].samples[0].bytes == 4096 - 4096 % 24);  // all_gather: 6 pieces of fp32
+  CHECK(curves[1].samples[0].bytes == 4096);              // all_reduce: whole fp32 elements
+}
+
 TEST_CASE("GPU counts of a collective calibration", "[collectives]") {
   CHECK(collective_gpu_counts({}, 8) == std::vector<int>{2, 4, 8});
   CHECK(collective_gpu_counts({}, 6) == std::vector<int>{2, 4, 6});

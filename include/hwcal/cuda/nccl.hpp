@@ -19,7 +19,8 @@
 // calls (graph mode: captured once per GPU into a CUDA graph and replayed;
 // eager: issued one group call at a time); the slowest GPU's elapsed time
 // divided by `calls`. all_to_all is grouped ncclSend/ncclRecv pairs, as
-// torch.distributed's all_to_all_single runs it.
+// torch.distributed's all_to_all_single runs it. The constructor checks one
+// all_reduce's result; the timed calls run on zeros.
 
 #include <hwcal/config.hpp>
 #if !HWCAL_HAS_CUDA || !HWCAL_HAS_NCCL
@@ -93,6 +94,7 @@ class NcclCommunicator final : public Communicator {
       HWCAL_CUDA_CHECK(cudaEventCreate(&r.stop));
       ranks_.push_back(r);
     }
+    verify();
   }
   ~NcclCommunicator() override {
     drop_graphs();
@@ -235,6 +237,32 @@ class NcclCommunicator final : public Communicator {
     void* send = nullptr;
     void* recv = nullptr;
   };
+
+  /// A communicator that computes garbage fast is not a measurement: one
+  /// fp32 all_reduce of GPU d's value d + 1 must give n (n + 1) / 2 everywhere.
+  void verify() {
+    constexpr std::size_t count = 256;
+    reserve(std::int64_t{count} * 4);
+    for (int d = 0; d < n_; ++d) {
+      DeviceGuard g(d);
+      const std::vector<float> v(count, float(d + 1));
+      HWCAL_CUDA_CHECK(cudaMemcpy(ranks_[static_cast<std::size_t>(d)].send, v.data(), count * 4, cudaMemcpyHostToDevice));
+    }
+    enqueue(OpKind::all_reduce, Precision::fp32, std::int64_t{count} * 4);
+    const float want = float(n_) * float(n_ + 1) / 2;
+    for (int d = 0; d < n_; ++d) {
+      DeviceGuard g(d);
+      const Rank& r = ranks_[static_cast<std::size_t>(d)];
+      HWCAL_CUDA_CHECK(cudaStreamSynchronize(r.stream));
+      std::vector<float> got(count);
+      HWCAL_CUDA_CHECK(cudaMemcpy(got.data(), r.recv, count * 4, cudaMemcpyDeviceToHost));
+      for (float x : got)
+        if (x != want)
+          throw Error("NCCL all_reduce check failed on GPU " + std::to_string(d) + ": got " + std::to_string(x) +
+                      ", want " + std::to_string(want));
+      HWCAL_CUDA_CHECK(cudaMemset(r.send, 0, count * 4));
+    }
+  }
 
   /// One collective on every GPU, as one group call.
   void enqueue(OpKind op, Precision p, std::int64_t bytes) {
