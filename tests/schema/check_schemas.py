@@ -402,7 +402,7 @@ def gpu_profile_mutations(p):
          BOTH),
         ("causal curve sample with causal false", setter(causal + "/samples/0/shape/causal", False), BOTH),
         ("full curve labelled decode", setter(full + "/variant", "decode"), BOTH),
-        ("attention kv_heads 0", setter(dec + "/samples/0/shape/kv_heads", 0), BOTH),
+        ("attention kv_heads -1", setter(dec + "/samples/0/shape/kv_heads", -1), BOTH),  # 0 is valid: = heads
         ("attention kv_heads a string", setter(dec + "/samples/0/shape/kv_heads", "8"), BOTH),
         ("cold_time.median_s 0", setter(dec + "/samples/0/cold_time/median_s", 0), BOTH),
         ("rotary sample without head_dim", remover(rot + "/samples/0/shape/head_dim"), BOTH),
@@ -577,6 +577,7 @@ def check_workload_cases(hwcal, validator, profile_path, work, voc):
         sub("conv2d", "depthwise", c=8, k=8, groups=8, padding=[1, 1], fused=["relu6"]),
         sub("attention", batch=2, heads=4, seq_kv=64, causal=True),
         sub("attention", "gqa", batch=2, heads=8, kv_heads=2, seq_kv=32),
+        sub("attention", "kv_heads_0", heads=4, kv_heads=0),
         sub("attention", "decode", batch=8, heads=32, kv_heads=8, seq_q=1, seq_kv=4096, head_dim=128, causal=True),
         sub("attention", "mqa_decode", heads=16, kv_heads=1, seq_q=16, seq_kv=17),
         sub("maxpool", s=3, r=3, stride=2, padding=1),
@@ -632,7 +633,7 @@ def check_workload_cases(hwcal, validator, profile_path, work, voc):
         ("add inputs 3", workload([sub("add", inputs=3)]), BOTH),
         ("add broadcast negative", workload([sub("add", broadcast=-2)]), BOTH),
         ("attention causal 1", workload([sub("attention", causal=1)]), BOTH),
-        ("attention kv_heads 0", workload([sub("attention", kv_heads=0)]), BOTH),
+        ("attention kv_heads -1", workload([sub("attention", kv_heads=-1)]), BOTH),  # 0 is valid: = heads
         ("rotary heads 0", workload([sub("rotary", heads=0)]), BOTH),
         ("all_reduce gpus 1", workload([sub("all_reduce", gpus=1)]), CXX_ONLY),
         ("all_reduce gpus 0", workload([sub("all_reduce", gpus=0)]), BOTH),
