@@ -49,15 +49,15 @@ class Communicator {
 };
 
 struct CollectiveOptions {
-  std::vector<int> gpu_counts;           ///< empty: 2, 4, 8, ... up to every GPU, and every GPU
-  std::vector<OpKind> ops;               ///< empty: all six
-  std::vector<Precision> precisions;     ///< empty: bf16, fp16, fp32 (quick: bf16)
+  std::vector<int> gpu_counts;        ///< empty: 2, 4, 8, ... up to every GPU, and every GPU
+  std::vector<OpKind> ops;            ///< empty: all six
+  std::vector<Precision> precisions;  ///< empty: bf16, fp16, fp32 (quick: bf16)
   std::vector<LaunchMode> launches{LaunchMode::graph, LaunchMode::eager};
-  bool quick = false;                    ///< sizes 4x apart instead of 2x
+  bool quick = false;  ///< sizes 4x apart instead of 2x
   std::int64_t max_bytes = std::int64_t{1} << 30;
-  int samples = 15;                      ///< timed samples per size (quick: 7)
-  double sample_s = 2e-3;                ///< target duration of one sample (calls per sample follow from it)
-  int max_calls = 1000;                  ///< calls per sample at most
+  int samples = 15;        ///< timed samples per size (quick: 7)
+  double sample_s = 2e-3;  ///< target duration of one sample (calls per sample follow from it)
+  int max_calls = 1000;    ///< calls per sample at most
 };
 
 /// Progress of a collective calibration: what is measured and how far.
@@ -110,7 +110,8 @@ inline std::vector<CollectiveCurve> calibrate_collectives(Communicator& comm, co
     for (const OpInfo& o : op_table)
       if (is_collective(o.kind)) ops.push_back(o.kind);
   for (OpKind k : ops)
-    if (!is_collective(k)) throw Error("calibrate_collectives: '" + std::string(to_string(k)) + "' is not a collective");
+    if (!is_collective(k))
+      throw Error("calibrate_collectives: '" + std::string(to_string(k)) + "' is not a collective");
   std::vector<Precision> precisions = opt.precisions;
   if (precisions.empty())
     precisions = opt.quick ? std::vector<Precision>{Precision::bf16}

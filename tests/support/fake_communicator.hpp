@@ -37,7 +37,8 @@ class FakeCommunicator final : public hwcal::Communicator {
     return p == hwcal::Precision::fp8 ? "the fake has no fp8" : "";
   }
   void reserve(std::int64_t bytes) override { reserved_ = bytes; }
-  double time_calls(hwcal::OpKind op, hwcal::Precision, hwcal::LaunchMode mode, std::int64_t bytes, int calls) override {
+  double time_calls(hwcal::OpKind op, hwcal::Precision, hwcal::LaunchMode mode, std::int64_t bytes,
+                    int calls) override {
     if (bytes > reserved_) throw hwcal::Error("fake communicator: message larger than the reserved buffers");
     if (m_.fail_at_bytes && bytes == m_.fail_at_bytes) throw hwcal::Error("fake failure");
     ++calls_;

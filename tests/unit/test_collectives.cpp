@@ -231,7 +231,8 @@ TEST_CASE("collectives section: JSON round trip", "[collectives][schema]") {
   // busbw is written for readers, from the fit and from each sample
   const CollectiveCurve& c0 = h.collectives->curves[0];
   CHECK(j["collectives"]["curves"][0]["busbw_gbps"].get<double>() == Approx(c0.beta_gbps * c0.bus_factor()));
-  CHECK(j["collectives"]["curves"][0]["samples"][9]["busbw_gbps"].get<double>() == Approx(c0.busbw_gbps(c0.samples[9])));
+  CHECK(j["collectives"]["curves"][0]["samples"][9]["busbw_gbps"].get<double>() ==
+        Approx(c0.busbw_gbps(c0.samples[9])));
   // a profile without the section reads as before
   HardwareCalibration plain = test::make_test_profile();
   CHECK_FALSE(parse_profile(nlohmann::json(plain), "plain.json").collectives);
@@ -354,15 +355,17 @@ TEST_CASE("mapper: collective fallbacks are warnings, a missing kind is an error
   }
   // only eager curves: device mode uses them, flagged
   auto& curves = h.collectives->curves;
-  curves.erase(std::remove_if(curves.begin(), curves.end(), [](const CollectiveCurve& c) { return c.launch == LaunchMode::graph; }),
+  curves.erase(std::remove_if(curves.begin(), curves.end(),
+                              [](const CollectiveCurve& c) { return c.launch == LaunchMode::graph; }),
                curves.end());
   {
     const CalibratedMapper m(h);
     CHECK(m.estimate(collective(OpKind::broadcast, MiB, 8)).warnings & warn_collective_other_launch);
   }
   // no curve of the op at all: not predicted, and said so
-  curves.erase(std::remove_if(curves.begin(), curves.end(), [](const CollectiveCurve& c) { return c.op == OpKind::send_recv; }),
-               curves.end());
+  curves.erase(
+      std::remove_if(curves.begin(), curves.end(), [](const CollectiveCurve& c) { return c.op == OpKind::send_recv; }),
+      curves.end());
   const CalibratedMapper m(h);
   const Estimate none = m.estimate(collective(OpKind::send_recv, MiB, 8));
   CHECK(none.warnings & warn_no_collective);

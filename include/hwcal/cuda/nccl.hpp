@@ -47,7 +47,8 @@ namespace cuda {
 namespace detail {
 
 inline void check_nccl(ncclResult_t r, const char* call, const char* file, int line) {
-  if (r != ncclSuccess) throw Error(std::string("NCCL error ") + ncclGetErrorString(r) + " in " + where(call, file, line));
+  if (r != ncclSuccess)
+    throw Error(std::string("NCCL error ") + ncclGetErrorString(r) + " in " + where(call, file, line));
 }
 
 }  // namespace detail
@@ -149,17 +150,20 @@ class NcclCommunicator final : public Communicator {
   }
 
   double time_calls(OpKind op, Precision p, LaunchMode mode, std::int64_t bytes, int calls) override {
-    if (bytes > reserved_) throw Error("NCCL communicator: " + std::to_string(bytes) + " B is more than the reserved buffers");
+    if (bytes > reserved_)
+      throw Error("NCCL communicator: " + std::to_string(bytes) + " B is more than the reserved buffers");
     if (const std::string why = unsupported(op, p); !why.empty()) throw UnavailableError(why);
     if (mode == LaunchMode::graph) capture(op, p, bytes, calls);
     for (int d = 0; d < n_; ++d) {
       DeviceGuard g(d);
-      HWCAL_CUDA_CHECK(cudaEventRecord(ranks_[static_cast<std::size_t>(d)].start, ranks_[static_cast<std::size_t>(d)].stream));
+      HWCAL_CUDA_CHECK(
+          cudaEventRecord(ranks_[static_cast<std::size_t>(d)].start, ranks_[static_cast<std::size_t>(d)].stream));
     }
     if (mode == LaunchMode::graph) {
       for (int d = 0; d < n_; ++d) {
         DeviceGuard g(d);
-        HWCAL_CUDA_CHECK(cudaGraphLaunch(graphs_[static_cast<std::size_t>(d)], ranks_[static_cast<std::size_t>(d)].stream));
+        HWCAL_CUDA_CHECK(
+            cudaGraphLaunch(graphs_[static_cast<std::size_t>(d)], ranks_[static_cast<std::size_t>(d)].stream));
       }
     } else {
       for (int i = 0; i < calls; ++i) enqueue(op, p, bytes);
@@ -190,9 +194,10 @@ class NcclCommunicator final : public Communicator {
     CollectivesCalibration c;
     c.library = "nccl";
     c.version = version();
-    c.process_model = "one process drives every GPU: ncclCommInitAll over GPUs 0..n-1, each collective one "
-                      "ncclGroupStart/End of the n per-GPU calls from one host thread (torchrun runs one process per GPU; "
-                      "device time is the same, eager host issue differs)";
+    c.process_model =
+        "one process drives every GPU: ncclCommInitAll over GPUs 0..n-1, each collective one "
+        "ncclGroupStart/End of the n per-GPU calls from one host thread (torchrun runs one process per GPU; "
+        "device time is the same, eager host issue differs)";
     std::string topo;
     auto& nvml = detail::Nvml::instance();
     for (int d = 0; d < n_; ++d) {
@@ -215,11 +220,14 @@ class NcclCommunicator final : public Communicator {
     c.topology = topo + " (P2P performance rank r: 0 best, CUDA's cudaDevP2PAttrPerformanceRank)";
     const char* algo = std::getenv("NCCL_ALGO");
     const char* proto = std::getenv("NCCL_PROTO");
-    c.algorithm = (algo || proto) ? std::string("NCCL_ALGO=") + (algo ? algo : "(unset)") + " NCCL_PROTO=" + (proto ? proto : "(unset)")
-                                  : "NCCL's own choice per call and size (its API does not report it; NCCL_DEBUG=INFO logs it)";
-    c.timing = "CUDA events on every GPU's stream around back-to-back calls (graph: captured once per GPU in a CUDA "
-               "graph and replayed; eager: one group call at a time from the host); the slowest GPU's elapsed time / "
-               "calls, median of samples";
+    c.algorithm =
+        (algo || proto)
+            ? std::string("NCCL_ALGO=") + (algo ? algo : "(unset)") + " NCCL_PROTO=" + (proto ? proto : "(unset)")
+            : "NCCL's own choice per call and size (its API does not report it; NCCL_DEBUG=INFO logs it)";
+    c.timing =
+        "CUDA events on every GPU's stream around back-to-back calls (graph: captured once per GPU in a CUDA "
+        "graph and replayed; eager: one group call at a time from the host); the slowest GPU's elapsed time / "
+        "calls, median of samples";
     return c;
   }
 
@@ -246,7 +254,8 @@ class NcclCommunicator final : public Communicator {
     for (int d = 0; d < n_; ++d) {
       DeviceGuard g(d);
       const std::vector<float> v(count, float(d + 1));
-      HWCAL_CUDA_CHECK(cudaMemcpy(ranks_[static_cast<std::size_t>(d)].send, v.data(), count * 4, cudaMemcpyHostToDevice));
+      HWCAL_CUDA_CHECK(
+          cudaMemcpy(ranks_[static_cast<std::size_t>(d)].send, v.data(), count * 4, cudaMemcpyHostToDevice));
     }
     enqueue(OpKind::all_reduce, Precision::fp32, std::int64_t{count} * 4);
     const float want = float(n_) * float(n_ + 1) / 2;
@@ -279,7 +288,9 @@ class NcclCommunicator final : public Communicator {
       switch (op) {
         case OpKind::all_reduce: HWCAL_NCCL_CHECK(ncclAllReduce(send, recv, count, t, ncclSum, c, r.stream)); break;
         case OpKind::all_gather: HWCAL_NCCL_CHECK(ncclAllGather(send, recv, piece, t, c, r.stream)); break;
-        case OpKind::reduce_scatter: HWCAL_NCCL_CHECK(ncclReduceScatter(send, recv, piece, t, ncclSum, c, r.stream)); break;
+        case OpKind::reduce_scatter:
+          HWCAL_NCCL_CHECK(ncclReduceScatter(send, recv, piece, t, ncclSum, c, r.stream));
+          break;
         case OpKind::broadcast: HWCAL_NCCL_CHECK(ncclBroadcast(send, recv, count, t, 0, c, r.stream)); break;
         case OpKind::all_to_all:
           for (int peer = 0; peer < n_; ++peer) {

@@ -46,8 +46,10 @@ inline AlphaBeta fit_alpha_beta(const std::vector<std::pair<double, double>>& pt
     // one parameter: the better of latency only and bandwidth only
     const double a_only = u1 / uu, g_only = vv > 0 ? v1 / vv : 0;
     const double err_a = uu * a_only * a_only - 2 * a_only * u1, err_g = vv * g_only * g_only - 2 * g_only * v1;
-    if (gamma < 0 || (alpha >= 0 && err_a <= err_g)) alpha = a_only, gamma = 0;
-    else alpha = 0, gamma = g_only;
+    if (gamma < 0 || (alpha >= 0 && err_a <= err_g))
+      alpha = a_only, gamma = 0;
+    else
+      alpha = 0, gamma = g_only;
   }
   f.alpha_s = alpha;
   f.bytes_per_s = gamma > 0 ? 1 / gamma : 0;

@@ -81,8 +81,10 @@ class CollectiveTable {
     bool outside = false, o2 = false;
     const std::size_t n = best->lb.size();
     r.latency_s = interpolate_loglog(best->lb.data(), best->lt.data(), n, best->fit, b, outside);
-    r.lo_s = std::min(r.latency_s, interpolate_loglog(best->lb.data(), best->lp10.data(), n, best->fit, b, o2)) * std::exp(-spread);
-    r.hi_s = std::max(r.latency_s, interpolate_loglog(best->lb.data(), best->lp90.data(), n, best->fit, b, o2)) * std::exp(spread);
+    r.lo_s = std::min(r.latency_s, interpolate_loglog(best->lb.data(), best->lp10.data(), n, best->fit, b, o2)) *
+             std::exp(-spread);
+    r.hi_s = std::max(r.latency_s, interpolate_loglog(best->lb.data(), best->lp90.data(), n, best->fit, b, o2)) *
+             std::exp(spread);
     if (outside) r.warnings |= warn_extrapolated;
     r.alpha_s = std::min(best->fit.alpha_s, r.latency_s);
     return r;
