@@ -143,9 +143,11 @@ def _rank_main(rank, world, sizes, samples, port, results_path):
 def measure(a):
     import torch
     import torch.multiprocessing as mp
-    world = a.gpus or torch.cuda.device_count()
-    if world < 2:
-        raise SystemExit("collectives_torch.py measure: needs 2 or more GPUs, %d visible" % world)
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    world = a.gpus or visible
+    if world < 2 or world > visible:
+        raise SystemExit("collectives_torch.py measure: %d GPUs asked for (2 or more needed), %d visible"
+                         % (world, visible))
     sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else DEFAULT_SIZES
     mp.spawn(_rank_main, args=(world, sizes, a.samples, a.port, a.out), nprocs=world, join=True)
     print("wrote %s (%d GPUs, sizes %s)" % (a.out, world, sizes))

@@ -253,9 +253,10 @@ fidelity_only() {
 
 # ------------------------------------------------------------------ collectives
 
-# Issue 15 on a machine with 2+ GPUs: build, the NCCL GPU test, `hwcal calibrate --collectives` (the
-# collectives section on 2, 4, 8, ... GPUs), torch.distributed's NCCL collectives on 2 GPUs and on all of
-# them (collectives_torch.py measure), and hwcal predict against them (collectives_torch.py compare).
+# Issue 15 on a machine with 2+ GPUs, what matters first first: build the CLI and the CUDA plugin;
+# `hwcal calibrate --collectives --quick` (2, 4, 8, ... GPUs; nccl_quick.json); torch.distributed's NCCL
+# collectives on 2 GPUs and on all of them (collectives_torch.py measure), each compared with hwcal predict;
+# then, in the time left, the full calibration (nccl.json, compared again) and the NCCL GPU test.
 # Everything goes into $OUT/collectives.tar.gz plus $OUT/summary_collectives.txt.
 collectives() {
   local budget=${1:-560}
@@ -279,50 +280,57 @@ collectives() {
   note "machine: ${gpus} GPUs; $(smi_line "$logs/nvidia-smi-before.csv")"
   note "python: $(py_info)"
 
-  build "$logs" hwcal_cli hwcal_backend_cuda cuda_test_host cuda_test_nccl
+  build "$logs" hwcal_cli hwcal_backend_cuda
   grep -q 'HWCAL_NCCL_LIBRARY:FILEPATH=/' "$BUILD/CMakeCache.txt" || note "NCCL NOT FOUND by the configure: no collectives"
-  local hw=$BUILD/tools/hwcal/hwcal t rc
-  if [[ -x $BUILD/tests/cuda/cuda_test_nccl ]]; then
-    stamp "ctest -R '^cuda\.(host|nccl)$'"
-    (cd "$BUILD" && timeout "$(cap 120)" ctest -R '^cuda\.(host|nccl)$' --output-on-failure --timeout 110) > "$dir/cuda_tests.log" 2>&1
-    note "cuda tests: $(grep -E 'tests passed|tests failed' "$dir/cuda_tests.log" | tail -1)"
-  fi
-
-  # the collectives section (with --ops memory: peaks and the bandwidth sweep, no op curves)
-  local profile=$dir/nccl.json
-  if [[ -x $hw ]]; then
-    local c=$(( $(left) - 200 ))  # leaves time for torch and the comparison
-    (( c > 330 )) && c=330
-    stamp "hwcal calibrate --backend cuda --ops memory --collectives (cap ${c}s)"
+  local hw=$BUILD/tools/hwcal/hwcal t rc n
+  # calibrate MODE FILE CAP: the collectives section (--ops memory: peaks and the bandwidth sweep, no op curves)
+  calibrate_collectives() {
+    [[ -x $hw ]] || { note "calibrate --collectives $1: no hwcal CLI (build failed)"; return 1; }
+    stamp "hwcal calibrate --backend cuda --ops memory --collectives $1 (cap $3 s)"
     t=$(now_ms)
-    timeout --signal=INT -k 15 "$c" "$hw" calibrate --backend cuda --ops memory --collectives -o "$profile" \
-      > "$logs/calibrate_collectives.log" 2>&1
+    timeout --signal=INT -k 15 "$3" "$hw" calibrate --backend cuda --ops memory --collectives $1 -o "$2" \
+      > "$logs/calibrate_$(basename "$2" .json).log" 2>&1
     rc=$?
-    note "calibrate --collectives: exit $rc, wall $(since "$t") s$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); c=p.get("collectives") or {}; print(", %d curves, nccl %s, calibration_s %.1f" % (len(c.get("curves", [])), c.get("version"), p["calibration_s"]))' "$profile" 2>/dev/null)"
-    if [[ $rc != 0 || ! -f $profile ]]; then
-      stamp "retry quick: hwcal calibrate --backend cuda --ops memory --collectives --quick"
-      timeout --signal=INT -k 10 "$(cap 150)" "$hw" calibrate --backend cuda --ops memory --collectives --quick \
-        -o "$profile" > "$logs/calibrate_collectives_quick.log" 2>&1
-      note "calibrate --collectives --quick: exit $?"
-    fi
-    [[ -f $profile ]] && "$hw" show --summary "$profile" > "$dir/nccl_show.txt" 2>&1
-  fi
+    note "calibrate --collectives $1: exit $rc, wall $(since "$t") s$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); c=p.get("collectives") or {}; print(", %d curves, nccl %s, calibration_s %.1f" % (len(c.get("curves", [])), c.get("version"), p["calibration_s"]))' "$2" 2>/dev/null)"
+    [[ $rc == 0 && -f $2 ]] && "$hw" show --summary "$2" > "$dir/$(basename "$2" .json)_show.txt" 2>&1
+    [[ $rc == 0 && -f $2 ]]
+  }
+  # compare_with PROFILE TAG: every torch measurement against PROFILE
+  compare_with() {
+    for n in 2 "$gpus"; do
+      [[ -f $dir/torch_$n.json ]] || continue
+      "$PY" validation/gpu/collectives_torch.py compare --measured "$dir/torch_$n.json" --profile "$1" \
+        --hwcal "$hw" --md "$dir/report_${2}_$n.md" --json "$dir/report_${2}_$n.json" > "$logs/compare_${2}_$n.log" 2>&1
+      note "compare $2 profile, $n GPUs: exit $? ($(grep -m1 'Graph rows within' "$dir/report_${2}_$n.md" 2>/dev/null))"
+    done
+  }
 
-  # torch.distributed on 2 GPUs and on all of them, each compared with hwcal predict
-  local n
+  local quick=$dir/nccl_quick.json full=$dir/nccl.json
+  calibrate_collectives --quick "$quick" "$(cap 170)"
   for n in 2 "$gpus"; do
     [[ $n == 2 && $gpus == 2 && -f $dir/torch_2.json ]] && continue
-    (( $(left) > 40 )) || { note "torch $n GPUs: skipped (time)"; continue; }
+    (( $(left) > 60 )) || { note "torch $n GPUs: skipped (time)"; continue; }
     stamp "collectives_torch.py measure --gpus $n"
-    timeout --signal=INT -k 10 "$(cap 150)" "$PY" validation/gpu/collectives_torch.py measure --gpus "$n" \
+    timeout --signal=INT -k 10 "$(cap 120)" "$PY" validation/gpu/collectives_torch.py measure --gpus "$n" \
       --out "$dir/torch_$n.json" > "$logs/torch_$n.log" 2>&1
     note "torch measure $n GPUs: exit $?"
-    if [[ -f $dir/torch_$n.json && -f $profile && -x $hw ]]; then
-      "$PY" validation/gpu/collectives_torch.py compare --measured "$dir/torch_$n.json" --profile "$profile" \
-        --hwcal "$hw" --md "$dir/report_$n.md" --json "$dir/report_$n.json" > "$logs/compare_$n.log" 2>&1
-      note "compare $n GPUs: exit $? ($(grep -m1 'Graph rows within' "$dir/report_$n.md" 2>/dev/null))"
-    fi
   done
+  [[ -f $quick && -x $hw ]] && compare_with "$quick" quick
+  # the full calibration in what is left (the profile to commit), compared again
+  if (( $(left) > 150 )); then
+    calibrate_collectives "" "$full" $(( $(left) - 40 )) && compare_with "$full" full
+  else
+    note "calibrate --collectives (full): skipped ($(left) s left)"
+  fi
+  if (( $(left) > 120 )); then
+    mkdir -p "$logs/tests"
+    build "$logs/tests" cuda_test_host cuda_test_nccl
+    stamp "ctest -R '^cuda\.(host|nccl)$'"
+    (cd "$BUILD" && timeout "$(cap 90)" ctest -R '^cuda\.(host|nccl)$' --output-on-failure --timeout 80) > "$dir/cuda_tests.log" 2>&1
+    note "cuda tests: $(grep -E 'tests passed|tests failed' "$dir/cuda_tests.log" | tail -1)"
+  else
+    note "cuda_test_nccl: not built ($(left) s left)"
+  fi
   smi > "$logs/nvidia-smi-after.csv" 2>&1
   note "nvidia-smi after: $(smi_line "$logs/nvidia-smi-after.csv")"
   print_summary "$OUT/summary_collectives.txt"
