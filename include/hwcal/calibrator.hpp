@@ -206,8 +206,11 @@ inline std::optional<Timed> measure_point(Backend& backend, Kernel& kernel, bool
                                           std::string& why) {
   Timed t;
   auto once = [&]() -> Measurement {
-    // In-place kernels consume their input: time single runs, restoring it first (untimed).
-    if (kernel.needs_prepare())
+    // In-place kernels consume their input: on CPUs, time single runs,
+    // restoring it first (untimed). A device kernel's time does not depend on
+    // the values it reads, and single host-timed runs would time the host:
+    // devices time them back to back like any other.
+    if (kernel.needs_prepare() && backend.target() == "cpu")
       return measure_each([&] { kernel.run(); },
                           [&] {
                             kernel.prepare();
@@ -227,7 +230,7 @@ inline std::optional<Timed> measure_point(Backend& backend, Kernel& kernel, bool
           std::to_string(t.retries + 1) + " measurements: machine too noisy, sample dropped";
     return std::nullopt;
   }
-  if (cold && !kernel.needs_prepare()) t.cold = backend.measure_kernel_cold(kernel, mopt);
+  if (cold && !(kernel.needs_prepare() && backend.target() == "cpu")) t.cold = backend.measure_kernel_cold(kernel, mopt);
   return t;
 }
 
@@ -259,7 +262,7 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
   std::vector<PlanCurve> curves;
   for (OpKind k : all_ops()) {
     if (!wanted(opt.ops, k)) continue;
-    const auto sweep = default_sweep(k);
+    const auto sweep = default_sweep(k, !cpu_target);
     for (Precision p : precisions) {
       if (!precision_for(k, p, explicit_precisions, cpu_target)) continue;
       // Primary precisions get full sweeps: fp32, what the user named first,
@@ -269,9 +272,10 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
       std::vector<OpDesc> pts;
       std::string why;
       for (const auto& sp : sweep) {
-        if (sp.device_only && cpu_target) continue;
-        // Secondary precisions measure the quick subset, except GEMMs.
-        const bool take = quick ? sp.quick : (primary || sp.quick || k == OpKind::matmul || k == OpKind::linear);
+        // Secondary precisions measure the quick subset, except CPU GEMMs (a
+        // device's GEMM sweep is dense enough that its quick subset covers it).
+        const bool take =
+            quick ? sp.quick : (primary || sp.quick || (cpu_target && (k == OpKind::matmul || k == OpKind::linear)));
         if (!take) continue;
         const Support s = backend.supports(sp.op, p);
         if (s.usable())
@@ -412,6 +416,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           s.efficiency = s.gflops / (*pk * double(c.threads) / double(h.threads));
         s.check_error = built.check.max_error;
         s.implementation = built.kernel->implementation();
+        if (!t->warm.note.empty()) s.implementation += " [" + t->warm.note + "]";
         c.rate = work(op, c.precision) / t->warm.median_s;
         auto& cal = results[std::make_tuple(op.kind, c.precision, variant_of(op), c.threads)];
         if (cal.samples.empty()) {

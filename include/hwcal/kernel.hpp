@@ -37,7 +37,9 @@ struct CheckResult {
 class Kernel {
  public:
   virtual ~Kernel() = default;
-  /// One execution, synchronous (GPU kernels synchronise in Backend::sync).
+  /// One execution, synchronous on CPUs. Device kernels only enqueue it
+  /// (Backend::sync waits) and must be capturable in a CUDA graph: no
+  /// synchronisation, allocation or host transfer (cuda/context.hpp, CudaKernel).
   virtual void run() = 0;
   /// Compares (a sample of) the output of the last run() against the reference.
   virtual CheckResult check() = 0;

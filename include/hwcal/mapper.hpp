@@ -83,24 +83,23 @@ class CalibratedMapper {
   /// Latency of one subgraph. Allocation-free.
   Estimate estimate(const Subgraph& g, const SequenceContext& ctx = {}) const noexcept {
     Estimate e = estimate_op(g.op, g.precision, ctx, true);
+    const OutputLayout out = output_layout(g.op);
+    // On a device a convolution's bias is a kernel of its own: cuDNN's
+    // convolution has no bias, frameworks add it afterwards (PyTorch's
+    // _convolution: output.add_(bias)), a broadcast add over the output.
+    if (const auto* c = std::get_if<Conv2dShape>(&g.op.shape); c && c->bias && device_)
+      add_pass(e, estimate_op({OpKind::add, ElementwiseShape{out.rows * out.cols, 2, c->k, false}}, g.precision, ctx, false));
     if (!g.fused) return e;
     // The unfused chain: the main op, then each folded op as its own pass over
     // the main op's output (summed, so their order does not matter).
     Estimate chain = e;
-    const OutputLayout out = output_layout(g.op);
     for (int k = 0; k < op_kind_count; ++k) {
       const auto kind = static_cast<OpKind>(k);
       if (!(g.fused & fused_bit(kind))) continue;
       OpDesc pass{kind, ElementwiseShape{out.rows * out.cols, 1, 0, false}};
       if (kind == OpKind::batchnorm) pass.shape = out.map;
       if (kind == OpKind::softmax) pass.shape = RowsShape{out.rows, out.cols};
-      const Estimate x = estimate_op(pass, g.precision, ctx, false);
-      chain.latency_s += x.latency_s;
-      chain.in_sequence_s += x.in_sequence_s;
-      chain.device_s += x.device_s;
-      chain.interval_lo_s += x.interval_lo_s;
-      chain.interval_hi_s += x.interval_hi_s;
-      chain.warnings |= x.warnings;
+      add_pass(chain, estimate_op(pass, g.precision, ctx, false));
     }
     FusionPattern pattern;
     double speedup = 1, spread = 0;
@@ -139,6 +138,17 @@ class CalibratedMapper {
 
  private:
   static constexpr std::size_t index(Precision p) noexcept { return static_cast<std::size_t>(p); }
+
+  /// Adds a separate pass (a kernel of its own after the main op) to an estimate.
+  static void add_pass(Estimate& e, const Estimate& x) noexcept {
+    e.latency_s += x.latency_s;
+    e.in_sequence_s += x.in_sequence_s;
+    e.device_s += x.device_s;
+    e.memory_s += x.latency_s;
+    e.interval_lo_s += x.interval_lo_s;
+    e.interval_hi_s += x.interval_hi_s;
+    e.warnings |= x.warnings;
+  }
 
   static std::array<double, all_precisions.size()> peaks_of(const HardwareCalibration& profile) noexcept {
     std::array<double, all_precisions.size()> out{};

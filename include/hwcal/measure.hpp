@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -87,6 +88,7 @@ struct Measurement {
   std::int64_t iterations = 1;  ///< runs averaged into each sample
   double total_s = 0;           ///< wall time spent, warm-up included
   bool converged = false;       ///< spread target met before the caps
+  std::string note;             ///< how it was timed when that differs from the usual (a fallback)
 
   double rel_spread() const noexcept { return median_s > 0 ? mad_s / median_s : 0; }
 };

@@ -468,7 +468,8 @@ struct ShapeTraits<AttentionShape> {
   static void fields(V& v, S& s, OpKind) {
     v.integer("batch", s.batch, 1);
     v.integer("heads", s.heads, 1);
-    v.integer("kv_heads", s.kv_heads, SameAs{"heads", s.heads});
+    // 0, the struct default, means kv_heads == heads: valid, and written as heads
+    v.integer("kv_heads", s.kv_heads, SameAs{"heads", s.heads}, FieldMin::non_negative);
     v.integer("seq_q", s.seq_q);
     v.integer("seq_kv", s.seq_kv, SameAs{"seq_q", s.seq_q});
     v.integer("head_dim", s.head_dim);

@@ -235,32 +235,45 @@ double reduce_mean_row(const T* x, i64 cols) {
   return acc / static_cast<double>(cols);
 }
 
-/// Row i of softmax(Q K^T / sqrt(d) [+ causal mask]) V for query head (b, h),
-/// which reads key/value head h / (heads / kv_heads).
+/// Keys query i attends to (keys [0, n)): all of them, or with the causal
+/// mask aligned at the end when seq_kv > seq_q (the query block is the last
+/// seq_q positions), j < i + 1 + seq_kv - seq_q.
+inline i64 visible_keys(const AttentionShape& s, i64 i) noexcept {
+  return s.causal ? std::min(s.seq_kv, i + 1 + (s.seq_kv - s.seq_q)) : s.seq_kv;
+}
+
+/// Row i of softmax(Q K^T / sqrt(d) [+ causal mask]) for query head (b, h),
+/// which reads key head h / (heads / kv_heads): seq_kv values, 0 beyond the mask.
 template <class T>
-void attention_row(const T* q, const T* k, const T* v, const AttentionShape& s, i64 b, i64 h, i64 i, double* out) {
-  const i64 d = s.head_dim, kvh = h / (s.heads / s.kv());
+void attention_probabilities_row(const T* q, const T* k, const AttentionShape& s, i64 b, i64 h, i64 i, double* p) {
+  const i64 d = s.head_dim, kvh = h / (s.heads / s.kv()), limit = visible_keys(s, i);
   const T* qh = q + ((b * s.heads + h) * s.seq_q + i) * d;
   const T* kh = k + (b * s.kv() + kvh) * s.seq_kv * d;
-  const T* vh = v + (b * s.kv() + kvh) * s.seq_kv * d;
-  // Causal masks keys after the query's position, aligned at the end when
-  // seq_kv > seq_q (the query block is the last seq_q positions).
-  const i64 limit = s.causal ? std::min(s.seq_kv, i + 1 + (s.seq_kv - s.seq_q)) : s.seq_kv;
-  std::vector<double> p(static_cast<std::size_t>(std::max<i64>(limit, 1)));
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   double m = -std::numeric_limits<double>::infinity();
   for (i64 j = 0; j < limit; ++j) {
     double acc = 0;
     for (i64 t = 0; t < d; ++t) acc += detail::as_double(qh[t]) * detail::as_double(kh[j * d + t]);
-    p[static_cast<std::size_t>(j)] = acc * scale;
-    m = std::max(m, acc * scale);
+    p[j] = acc * scale;
+    m = std::max(m, p[j]);
   }
   double sum = 0;
-  for (i64 j = 0; j < limit; ++j) sum += (p[static_cast<std::size_t>(j)] = std::exp(p[static_cast<std::size_t>(j)] - m));
+  for (i64 j = 0; j < limit; ++j) sum += (p[j] = std::exp(p[j] - m));
+  for (i64 j = 0; j < s.seq_kv; ++j) p[j] = j < limit ? p[j] / sum : 0.0;
+}
+
+/// Row i of softmax(Q K^T / sqrt(d) [+ causal mask]) V for query head (b, h),
+/// which reads key/value head h / (heads / kv_heads).
+template <class T>
+void attention_row(const T* q, const T* k, const T* v, const AttentionShape& s, i64 b, i64 h, i64 i, double* out) {
+  const i64 d = s.head_dim, kvh = h / (s.heads / s.kv()), limit = visible_keys(s, i);
+  std::vector<double> p(static_cast<std::size_t>(s.seq_kv));
+  attention_probabilities_row(q, k, s, b, h, i, p.data());
+  const T* vh = v + (b * s.kv() + kvh) * s.seq_kv * d;
   for (i64 t = 0; t < d; ++t) {
     double acc = 0;
     for (i64 j = 0; j < limit; ++j) acc += p[static_cast<std::size_t>(j)] * detail::as_double(vh[j * d + t]);
-    out[t] = acc / sum;
+    out[t] = acc;
   }
 }
 

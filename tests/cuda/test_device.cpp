@@ -73,7 +73,10 @@ TEST_CASE("the backend identifies itself and refuses what it cannot run") {
   CHECK_FALSE(b.supports(bad, Precision::fp32).usable());
   const OpDesc huge{OpKind::copy, BytesShape{std::int64_t{1} << 50}};
   CHECK_FALSE(b.supports(huge, Precision::fp32).usable());
-  CHECK_FALSE(b.supports_fusion(FusionPattern::attention, Precision::bf16).usable());
+  CHECK(b.supports_fusion(FusionPattern::attention, Precision::bf16).usable());
+  CHECK_FALSE(b.supports_fusion(FusionPattern::attention, Precision::fp32).usable());
+  CHECK_FALSE(b.supports_fusion(FusionPattern::qkt_softmax, Precision::bf16).usable());
+  CHECK(b.software().at("cuda_options") == "algorithm=heuristic_first conv_layout=nchw");
   const OpDesc linear{OpKind::linear, MatmulShape{1, 16, 16, 16, true}};
   CHECK_THROWS_AS(b.make_fusion(FusionPattern::conv_relu, linear, Precision::fp16), UnavailableError);
 }

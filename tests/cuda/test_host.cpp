@@ -157,20 +157,57 @@ TEST_CASE("GEMMs are configured like PyTorch's, int8 and fp8 in the TN form") {
   CHECK_FALSE(gemm_unsupported_reason(Precision::int8, BLayout::nk, 3, 64, 62, Epilogue::none, 9, 0).empty());
 }
 
-TEST_CASE("convolution layouts and strides") {
-  CHECK(conv_layout(Precision::bf16) == ConvLayout::nhwc);
-  CHECK(conv_layout(Precision::tf32) == ConvLayout::nhwc);
-  CHECK(conv_layout(Precision::fp32) == ConvLayout::nchw);
+TEST_CASE("options default to what PyTorch runs; convolution layouts and strides") {
+  const CudaOptions defaults;
+  CHECK(defaults.algorithm == Algorithm::heuristic_first);
+  CHECK(defaults.conv_layout == ConvLayout::nchw);
+  CHECK(defaults.describe() == "algorithm=heuristic_first conv_layout=nchw");
+  CHECK(CudaOptions{Algorithm::fastest, ConvLayout::nhwc}.describe() == "algorithm=fastest conv_layout=nhwc");
   const Dims4 nhwc = dims4(2, 3, 4, 5, ConvLayout::nhwc);
   CHECK(nhwc.strides == std::array<std::int64_t, 4>{60, 1, 15, 3});
   const Dims4 nchw = dims4(2, 3, 4, 5, ConvLayout::nchw);
   CHECK(nchw.strides == std::array<std::int64_t, 4>{60, 20, 5, 1});
 }
 
-TEST_CASE("helpers: square factorisation, sweep sizes, clock reasons, UUIDs") {
-  CHECK(square_rows(12) == 3);
-  CHECK(square_rows(13) == 1);
-  CHECK(square_rows(std::int64_t{1} << 20) == 1024);
+TEST_CASE("row ops keep rows in registers up to 4096 vectors, streaming beyond") {
+  using launch::row_layout;
+  using Kind = launch::RowLayout::Kind;
+  const auto ln768 = row_layout(DType::bf16, 768);  // 96 vectors: a warp, 4 per lane
+  CHECK(ln768.kind == Kind::group);
+  CHECK(ln768.width == 32);
+  CHECK(ln768.per_thread == 4);
+  const auto sm197 = row_layout(DType::bf16, 197);  // ViT softmax: single elements, 25 vectors' worth
+  CHECK(sm197.kind == Kind::group);
+  CHECK_FALSE(sm197.aligned);
+  CHECK(sm197.width == 32);
+  CHECK(row_layout(DType::f32, 49).width == 16);  // several rows per warp
+  const auto rms8k = row_layout(DType::bf16, 8192);  // 1024 vectors: a block of 128, 8 each
+  CHECK(rms8k.kind == Kind::block);
+  CHECK(rms8k.width == 128);
+  CHECK(row_layout(DType::bf16, 32768).kind == Kind::block);
+  CHECK(row_layout(DType::bf16, 32776).kind == Kind::stream);
+  CHECK(row_layout(DType::f32, 4099).kind == Kind::stream);
+  CHECK(row_layout(DType::f64, 512).per_thread == 8);
+  CHECK_FALSE(rms8k.describe().empty());
+}
+
+TEST_CASE("decode attention splits the KV cache to fill the GPU") {
+  int splits = 0;
+  i64 chunk = 0;
+  decode_split(AttentionShape{1, 32, 1, 2048, 128, false, 8}, 132, splits, chunk);
+  CHECK(chunk % 64 == 0);
+  CHECK(chunk >= 128);
+  CHECK(splits * chunk >= 2048);
+  CHECK((splits - 1) * chunk < 2048);
+  CHECK(splits == 16);
+  decode_split(AttentionShape{64, 32, 1, 8192, 128, false, 8}, 132, splits, chunk);  // 512 groups: 2 chunks
+  CHECK(splits == 2);
+  decode_split(AttentionShape{1, 32, 1, 100, 128, false, 8}, 132, splits, chunk);  // short cache: one chunk
+  CHECK(splits == 1);
+  CHECK(chunk >= 100);
+}
+
+TEST_CASE("helpers: sweep sizes, clock reasons, UUIDs") {
   const auto sizes = bandwidth_sizes(std::int64_t{64} << 10, std::int64_t{1} << 30, 1);
   REQUIRE(sizes.size() == 15);
   CHECK(sizes.front() == 65536);

@@ -1,7 +1,11 @@
-// Every op at every precision, small sizes: supported ones must match the
-// reference, the rest must refuse (runs on a GPU machine; skipped without one).
+// Every op kind at every precision, small sizes: supported ones must match
+// the reference, the rest must refuse (runs on a GPU machine; skipped without
+// one). Attention's paths have their own tests (test_attention.cpp).
 #include "gpu_support.hpp"
 
+#include <hwcal/detail/sweeps.hpp>
+
+#include <string>
 #include <vector>
 
 using namespace hwcal;
@@ -45,19 +49,32 @@ TEST_CASE("matmul and linear") {
   all_precisions_of({OpKind::linear, MatmulShape{1, 33, 48, 40, false}});
 }
 
-TEST_CASE("conv2d") {
-  all_precisions_of({OpKind::conv2d, conv(2, 16, 14, 32, 3, 1, 1, 1, true)});
-  all_precisions_of({OpKind::conv2d, conv(2, 32, 15, 64, 1, 2, 0, 1, false)});
-  all_precisions_of({OpKind::conv2d, conv(2, 32, 14, 32, 3, 1, 1, 32, false)});  // depthwise
-  all_precisions_of({OpKind::conv2d, conv(1, 32, 9, 64, 3, 2, 1, 4, true)});     // grouped
-  all_precisions_of({OpKind::conv2d, conv(4, 64, 28, 64, 3, 1, 1, 1, false)});
+TEST_CASE("conv2d, NCHW and NHWC, first heuristic and fastest") {
+  const std::vector<OpDesc> convs{{OpKind::conv2d, conv(2, 16, 14, 32, 3, 1, 1, 1, true)},
+                                  {OpKind::conv2d, conv(2, 32, 15, 64, 1, 2, 0, 1, false)},
+                                  {OpKind::conv2d, conv(2, 32, 14, 32, 3, 1, 1, 32, false)},  // depthwise
+                                  {OpKind::conv2d, conv(1, 32, 9, 64, 3, 2, 1, 4, true)},     // grouped
+                                  {OpKind::conv2d, conv(4, 64, 28, 64, 3, 1, 1, 1, false)}};
+  for (const OpDesc& op : convs) all_precisions_of(op);
+  using hwcal::cuda::Algorithm;
+  using hwcal::cuda::ConvLayout;
+  auto& nhwc = hwcal_test::backend({Algorithm::heuristic_first, ConvLayout::nhwc});
+  auto& fastest = hwcal_test::backend({Algorithm::fastest, ConvLayout::nchw});
+  for (const OpDesc& op : convs)
+    for (Precision p : {Precision::fp32, Precision::tf32, Precision::fp16, Precision::bf16}) {
+      check_op(op, p, nhwc);
+      check_op(op, p, fastest);
+    }
 }
 
-TEST_CASE("attention") {
+TEST_CASE("attention at every precision (fused paths, the chain, grouped-query, decode)") {
   all_precisions_of({OpKind::attention, AttentionShape{2, 3, 64, 64, 32, false}});
   all_precisions_of({OpKind::attention, AttentionShape{1, 2, 48, 80, 64, true}});
   all_precisions_of({OpKind::attention, AttentionShape{1, 1, 80, 48, 64, true}});  // queries past the keys
   all_precisions_of({OpKind::attention, AttentionShape{1, 2, 100, 1500, 128, false}});
+  all_precisions_of({OpKind::attention, AttentionShape{2, 8, 128, 128, 64, true, 2}});   // grouped-query
+  all_precisions_of({OpKind::attention, AttentionShape{2, 8, 1, 1000, 128, false, 2}});  // decode
+  all_precisions_of({OpKind::attention, AttentionShape{1, 4, 8, 256, 80, true, 4}});     // head_dim 80: chain
 }
 
 TEST_CASE("pooling") {
@@ -71,35 +88,93 @@ TEST_CASE("pooling") {
 TEST_CASE("batchnorm and row ops") {
   all_precisions_of({OpKind::batchnorm, MapShape{2, 16, 7, 9}});
   all_precisions_of({OpKind::batchnorm, MapShape{2, 3, 8, 8}});
-  for (OpKind k : {OpKind::softmax, OpKind::layernorm, OpKind::reduce_mean}) {
-    all_precisions_of({k, RowsShape{33, 768}});
-    all_precisions_of({k, RowsShape{40, 1000}});
-    all_precisions_of({k, RowsShape{7, 4099}});
-    all_precisions_of({k, RowsShape{100, 49}});
-    all_precisions_of({k, RowsShape{3, 50000}});
+  // Every row layout (launch::row_layout): groups of 1 to 32 lanes, vectors or
+  // single elements, a block per row, streamed rows.
+  for (OpKind k : {OpKind::softmax, OpKind::layernorm, OpKind::rmsnorm, OpKind::reduce_mean})
+    for (RowsShape s : {RowsShape{33, 768}, RowsShape{40, 1000}, RowsShape{7, 4099}, RowsShape{100, 49},
+                        RowsShape{3, 50000}, RowsShape{5, 4}, RowsShape{9, 3}, RowsShape{70, 197},
+                        RowsShape{130, 2048}, RowsShape{3, 8192}, RowsShape{2, 32768}, RowsShape{1, 1}})
+      all_precisions_of({k, s});
+}
+
+TEST_CASE("elementwise, out of place and in place") {
+  for (const OpInfo& o : op_table) {
+    if (o.family != ShapeFamily::elementwise) continue;
+    if (o.inputs == 1) {
+      all_precisions_of({o.kind, ElementwiseShape{10007, 1, 0}});
+      all_precisions_of({o.kind, ElementwiseShape{1 << 20, 1, 0}});
+      all_precisions_of({o.kind, ElementwiseShape{5, 1, 0}});
+    } else {
+      all_precisions_of({o.kind, ElementwiseShape{10007, 2, 0}});
+      all_precisions_of({o.kind, ElementwiseShape{1 << 20, 2, 0}});
+    }
+    if (o.broadcast) {
+      all_precisions_of({o.kind, ElementwiseShape{64 * 157, 2, 64}});  // vector broadcast
+      all_precisions_of({o.kind, ElementwiseShape{3 * 1001, 2, 3}});   // scalar broadcast
+      all_precisions_of({o.kind, ElementwiseShape{4096, 2, 1}});
+    }
+    if (o.inplace) {
+      all_precisions_of({o.kind, ElementwiseShape{10007, o.inputs, 0, true}});
+      all_precisions_of({o.kind, ElementwiseShape{1 << 20, o.inputs, 0, true}});
+    }
   }
 }
 
-TEST_CASE("elementwise") {
-  for (OpKind k : {OpKind::relu, OpKind::gelu, OpKind::silu, OpKind::sigmoid, OpKind::hardswish, OpKind::hardsigmoid,
-                   OpKind::tanh}) {
-    all_precisions_of({k, ElementwiseShape{10007, 1, 0}});
-    all_precisions_of({k, ElementwiseShape{1 << 20, 1, 0}});
-  }
-  for (OpKind k : {OpKind::add, OpKind::mul, OpKind::div}) {
-    all_precisions_of({k, ElementwiseShape{10007, 2, 0}});
-    all_precisions_of({k, ElementwiseShape{64 * 157, 2, 64}});
-    all_precisions_of({k, ElementwiseShape{3 * 1001, 2, 3}});
-    all_precisions_of({k, ElementwiseShape{4096, 2, 1}});
-  }
-}
-
-TEST_CASE("data movement") {
+TEST_CASE("data movement on the shared geometry (reference::move_geometry)") {
   for (OpKind k : {OpKind::copy, OpKind::transpose, OpKind::concat}) {
     all_precisions_of({k, BytesShape{(1 << 20) + 24}});
     all_precisions_of({k, BytesShape{4 * 12 * 1000}});
     all_precisions_of({k, BytesShape{8 * 4099}});
+    all_precisions_of({k, BytesShape{64 << 20}});
+    all_precisions_of({k, BytesShape{2 * 3 * 1001}});  // concat's second half starts mid-vector
+    all_precisions_of({k, BytesShape{16}});
   }
+}
+
+TEST_CASE("rotary embedding and embedding lookup") {
+  for (RotaryShape s : {RotaryShape{7, 4, 128}, RotaryShape{512, 8, 64}, RotaryShape{3, 2, 6}, RotaryShape{1, 32, 128}})
+    all_precisions_of({OpKind::rotary, s});
+  for (EmbeddingShape s : {EmbeddingShape{7, 1000, 768}, EmbeddingShape{512, 32000, 2048}, EmbeddingShape{5, 11, 3},
+                           EmbeddingShape{1, 128256, 4096}})
+    all_precisions_of({OpKind::embedding, s});
+}
+
+TEST_CASE("every op kind of the op table has a kernel") {
+  std::vector<OpDesc> ops = hwcal::detail::tiny_ops();  // one of every kind but attention
+  ops.push_back({OpKind::attention, AttentionShape{1, 2, 16, 16, 64, true}});
+  std::vector<bool> seen(op_kind_count, false);
+  for (const OpDesc& op : ops) {
+    seen[static_cast<std::size_t>(op.kind)] = true;
+    for (Precision p : {Precision::fp32, Precision::bf16}) {
+      INFO(hwcal_test::describe(op, p));
+      CHECK(hwcal_test::backend().supports(op, p).usable());
+      check_op(op, p);
+    }
+  }
+  for (int k = 0; k < op_kind_count; ++k) CHECK(seen[static_cast<std::size_t>(k)]);
+}
+
+TEST_CASE("unsupported combinations throw UnavailableError naming the reason") {
+  auto& b = hwcal_test::backend();
+  auto reason_of = [&](const OpDesc& op, Precision p) {
+    try {
+      b.make(op, p);
+    } catch (const UnavailableError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no exception");
+  };
+  const std::string tf32 = reason_of({OpKind::rotary, RotaryShape{4, 2, 8}}, Precision::tf32);
+  CHECK(tf32.find("tf32") != std::string::npos);
+  CHECK(reason_of({OpKind::embedding, EmbeddingShape{4, 10, 8}}, Precision::int8).find("fp64, fp32, fp16 and bf16") !=
+        std::string::npos);
+  CHECK(reason_of({OpKind::attention, AttentionShape{1, 2, 8, 8, 64, false}}, Precision::fp8).find("int8/fp8") !=
+        std::string::npos);
+  CHECK(reason_of({OpKind::rotary, RotaryShape{4, 2, 7}}, Precision::fp32).find("head_dim") != std::string::npos);
+  CHECK(reason_of({OpKind::silu_mul, ElementwiseShape{64, 2, 0, true}}, Precision::fp32).find("in place") !=
+        std::string::npos);
+  CHECK(reason_of({OpKind::attention, AttentionShape{1, 6, 8, 8, 64, false, 4}}, Precision::bf16).find("kv_heads") !=
+        std::string::npos);
 }
 
 TEST_CASE("a check fails when the output is wrong") {

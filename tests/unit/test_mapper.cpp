@@ -357,3 +357,20 @@ TEST_CASE("the cache returns exactly what the mapper does, for every family", "[
   // kv_heads is part of the key: GQA and MHA differ
   CHECK(cache.estimate(gs[1]).latency_s != cache.estimate(gs[2]).latency_s);
 }
+
+TEST_CASE("device mode: a convolution's bias is a kernel of its own", "[mapper][gpu]") {
+  const CalibratedMapper gpu(test::make_test_gpu_profile());
+  Conv2dShape c = test_conv();
+  const Estimate plain = gpu.estimate(sg(OpKind::conv2d, c, Precision::bf16));
+  c.bias = true;
+  const Estimate biased = gpu.estimate(sg(OpKind::conv2d, c, Precision::bf16));
+  // plus a broadcast add over the 64x56x56 output (no add curve in this
+  // profile: its bytes at the memory sweep's bandwidth)
+  CHECK(biased.latency_s > plain.latency_s);
+  // CPUs add the bias inside the convolution
+  const CalibratedMapper cpu(test::make_test_profile());
+  Conv2dShape d = test_conv();
+  const double without = cpu.estimate(sg(OpKind::conv2d, d)).latency_s;
+  d.bias = true;
+  CHECK(cpu.estimate(sg(OpKind::conv2d, d)).latency_s == Approx(without).epsilon(1e-3));
+}

@@ -5,6 +5,7 @@
 #include <hwcal/cpu/backend.hpp>
 #include <hwcal/error.hpp>
 #include <hwcal/measure.hpp>
+#include <hwcal/version.hpp>
 
 #include <cctype>
 #include <cmath>

@@ -3,17 +3,22 @@
 //   EigenBackend     every op through Eigen (header-only, always available)
 //   OpenBlasBackend  the same kernels with every matrix product computed by
 //                    OpenBLAS (needs hwcal::openblas; HWCAL_HAS_OPENBLAS)
-// Both compute fp32 and fp64. Lower precisions are refused: Eigen has no
-// native bf16/fp16 GEMM kernels and would convert element by element.
+// Both run every op kind of the op table, in fp32 and fp64, one kernel class
+// per shape family (a file each, the same names as the other backends').
+// Lower precisions are refused: Eigen has no native bf16/fp16 GEMM kernels and
+// would convert element by element.
 
 #include <hwcal/cpu/attention.hpp>
+#include <hwcal/cpu/batchnorm.hpp>
 #include <hwcal/cpu/conv.hpp>
 #include <hwcal/cpu/elementwise.hpp>
+#include <hwcal/cpu/embedding.hpp>
 #include <hwcal/cpu/fusion.hpp>
 #include <hwcal/cpu/gemm.hpp>
-#include <hwcal/cpu/norm.hpp>
+#include <hwcal/cpu/move.hpp>
 #include <hwcal/cpu/pool.hpp>
-#include <hwcal/cpu/softmax.hpp>
+#include <hwcal/cpu/rotary.hpp>
+#include <hwcal/cpu/rows.hpp>
 #include <hwcal/kernel.hpp>
 
 #include <memory>
@@ -70,8 +75,9 @@ class CpuBackend : public Backend {
   Support supports(const OpDesc& op, Precision p) const override {
     if (auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
     if (p == Precision::fp32 || p == Precision::fp64) return {SupportLevel::native, {}};
-    return {SupportLevel::unsupported, std::string(to_string(p)) + ": the " + name() +
-                                           " backend computes fp32 and fp64 only (Eigen has no native low-precision kernels)"};
+    return {SupportLevel::unsupported,
+            std::string(to_string(p)) + ": the " + name() +
+                " backend computes fp32 and fp64 only (Eigen has no native low-precision kernels)"};
   }
 
   std::unique_ptr<Kernel> make(const OpDesc& op, Precision p) override {
@@ -94,27 +100,23 @@ class CpuBackend : public Backend {
   }
 
  private:
+  /// The one dispatch: the op's shape family picks the kernel class.
   template <class T>
   std::unique_ptr<Kernel> make_typed(const OpDesc& op, Precision p) {
-    switch (op.kind) {
-      case OpKind::matmul:
-      case OpKind::linear: return std::make_unique<MatmulKernel<Gemm, T>>(op, p, threads_);
-      case OpKind::conv2d: return std::make_unique<Conv2dKernel<Gemm, T>>(op, p, threads_);
-      case OpKind::attention:
-        return std::make_unique<AttentionKernel<Gemm, T>>(std::get<AttentionShape>(op.shape), p, threads_,
-                                                          AttentionSchedule::per_head, false);
-      case OpKind::maxpool:
-      case OpKind::avgpool:
-      case OpKind::adaptive_avgpool: return std::make_unique<PoolKernel<T>>(op, p, threads_);
-      case OpKind::batchnorm: return std::make_unique<BatchNormKernel<T>>(op, p, threads_);
-      case OpKind::layernorm: return std::make_unique<LayerNormKernel<T>>(op, p, threads_);
-      case OpKind::softmax:
-      case OpKind::reduce_mean: return std::make_unique<RowsKernel<T>>(op, p, threads_);
-      case OpKind::copy:
-      case OpKind::transpose:
-      case OpKind::concat: return std::make_unique<MoveKernel<T>>(op, p, threads_);
-      default: return std::make_unique<ElementwiseKernel<T>>(op, p, threads_);
+    switch (info(op.kind).family) {
+      case ShapeFamily::matmul: return std::make_unique<GemmKernel<Gemm, T>>(op, p, threads_);
+      case ShapeFamily::conv2d: return std::make_unique<ConvKernel<Gemm, T>>(op, p, threads_);
+      case ShapeFamily::attention: return std::make_unique<AttentionKernel<Gemm, T>>(op, p, threads_);
+      case ShapeFamily::pool2d:
+      case ShapeFamily::adaptive_pool: return std::make_unique<PoolKernel<T>>(op, p, threads_);
+      case ShapeFamily::map: return std::make_unique<BatchNormKernel<T>>(op, p, threads_);
+      case ShapeFamily::rows: return std::make_unique<RowsKernel<T>>(op, p, threads_);
+      case ShapeFamily::elementwise: return std::make_unique<ElementwiseKernel<T>>(op, p, threads_);
+      case ShapeFamily::bytes: return std::make_unique<MoveKernel<T>>(op, p, threads_);
+      case ShapeFamily::rotary: return std::make_unique<RotaryKernel<T>>(op, p, threads_);
+      case ShapeFamily::embedding: return std::make_unique<EmbeddingKernel<T>>(op, p, threads_);
     }
+    throw Error(name() + " backend: no kernel for shape family of " + std::string(to_string(op.kind)));
   }
 
   int threads_ = 1;

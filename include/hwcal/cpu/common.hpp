@@ -1,13 +1,13 @@
 #pragma once
-// Building blocks shared by the CPU kernels: aligned buffers, a parallel loop
+// Building blocks shared by the CPU kernels: aligned buffers, parallel loops
 // over the calibration threads, and the GEMM policies that distinguish the
 // "eigen" backend (Eigen's own GEMM) from the "openblas" backend (everything
 // else identical, products computed by OpenBLAS: what EIGEN_USE_BLAS does,
 // without its one-definition hazard of two Eigens in one program).
 
 #include <hwcal/config.hpp>
-#include <hwcal/reference.hpp>
 #include <hwcal/ops.hpp>
+#include <hwcal/reference.hpp>
 
 #include <Eigen/Core>
 
@@ -62,6 +62,31 @@ void parallel_for(int threads, i64 n, F&& f) {
   if (n > 0) f(i64{0}, n);
 }
 
+/// Chunks of [0, n) handed to threads stay a multiple of 64 elements so
+/// neighbouring threads never share a cache line.
+template <class F>
+void parallel_chunks(int threads, i64 n, F&& f) {
+  const i64 blocks = (n + 63) / 64;
+  parallel_for(threads, blocks, [&](i64 b0, i64 b1) { f(b0 * 64, std::min(n, b1 * 64)); });
+}
+
+/// The calling thread's index inside parallel_for (its per-thread scratch).
+inline int thread_index() noexcept {
+#if HWCAL_HAS_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+/// Epsilon of every normalisation (batchnorm, layernorm, rmsnorm): PyTorch's default.
+inline constexpr double norm_eps = 1e-5;
+
+template <class T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
 template <class T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <class T>
@@ -109,13 +134,13 @@ struct BlasGemm {
   static constexpr const char* backend = "openblas";
   static void gemm(bool trans_b, i64 m, i64 n, i64 k, const float* a, i64 lda, const float* b, i64 ldb, bool accumulate,
                    float* c, i64 ldc) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), 1.0f, a, int(lda), b,
-                int(ldb), accumulate ? 1.0f : 0.0f, c, int(ldc));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), 1.0f, a,
+                int(lda), b, int(ldb), accumulate ? 1.0f : 0.0f, c, int(ldc));
   }
-  static void gemm(bool trans_b, i64 m, i64 n, i64 k, const double* a, i64 lda, const double* b, i64 ldb, bool accumulate,
-                   double* c, i64 ldc) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), 1.0, a, int(lda), b,
-                int(ldb), accumulate ? 1.0 : 0.0, c, int(ldc));
+  static void gemm(bool trans_b, i64 m, i64 n, i64 k, const double* a, i64 lda, const double* b, i64 ldb,
+                   bool accumulate, double* c, i64 ldc) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), 1.0, a,
+                int(lda), b, int(ldb), accumulate ? 1.0 : 0.0, c, int(ldc));
   }
   static void set_threads(int n) { openblas_set_num_threads(n); }
   /// OpenBLAS (Debian's pthread build) threads its products on a pool of its

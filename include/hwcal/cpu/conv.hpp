@@ -1,5 +1,5 @@
 #pragma once
-// 2-D convolution, NCHW: im2col + GEMM per image and group (1x1 stride-1
+// ConvKernel: 2-D convolution, NCHW: im2col + GEMM per image and group (1x1 stride-1
 // convolutions skip im2col), and a direct loop for depthwise convolutions,
 // where a GEMM would have one row. An epilogue runs on each output channel of
 // an image right after it is computed, while it is still in cache: bias,
@@ -12,6 +12,7 @@
 
 namespace hwcal {
 namespace cpu {
+namespace detail {
 
 /// Adds the bias of output channel k (or nothing).
 template <class T>
@@ -23,8 +24,6 @@ struct BiasEpilogue {
     for (i64 i = 0; i < len; ++i) row[i] += b;
   }
 };
-
-namespace detail {
 
 inline bool is_pointwise(const Conv2dShape& s) {
   return s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
@@ -94,11 +93,9 @@ void depthwise_channel(const Conv2dShape& s, const T* x, const T* w, i64 n, i64 
   }
 }
 
-}  // namespace detail
-
 /// Scratch one image needs for im2col (0 for pointwise and depthwise).
 inline i64 conv_scratch_elements(const Conv2dShape& s) {
-  if (s.groups == s.c || detail::is_pointwise(s)) return 0;
+  if (s.groups == s.c || is_pointwise(s)) return 0;
   return (s.c / s.groups) * s.r * s.s * s.out_h() * s.out_w();
 }
 
@@ -111,13 +108,13 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, T* y, T* scrat
   if (s.groups == s.c) {  // depthwise: independent planes
     parallel_for(threads, s.n * s.k, [&](i64 p0, i64 p1) {
       for (i64 p = p0; p < p1; ++p) {
-        detail::depthwise_channel(s, x, w, p / s.k, p % s.k, y);
+        depthwise_channel(s, x, w, p / s.k, p % s.k, y);
         ep(p % s.k, y + p * hw_out, hw_out);
       }
     });
     return;
   }
-  const bool pointwise = detail::is_pointwise(s);
+  const bool pointwise = is_pointwise(s);
   // One image at a time: im2col (threaded) then the threaded GEMM.
   auto image = [&](i64 n, T* col, bool threaded_im2col) {
     for (i64 g = 0; g < s.groups; ++g) {
@@ -126,9 +123,9 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, T* y, T* scrat
       const T* b = xg;
       if (!pointwise) {
         if (threaded_im2col)
-          parallel_for(Gemm::side_threads(threads), red, [&](i64 r0, i64 r1) { detail::im2col(s, xg, col, r0, r1); });
+          parallel_for(Gemm::side_threads(threads), red, [&](i64 r0, i64 r1) { im2col(s, xg, col, r0, r1); });
         else
-          detail::im2col(s, xg, col, 0, red);
+          im2col(s, xg, col, 0, red);
         b = col;
       }
       Gemm::gemm(false, kg, hw_out, red, w + g * kg * red, red, b, hw_out, false, yg, hw_out);
@@ -139,11 +136,7 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, T* y, T* scrat
     // Enough images to give each thread its own: serial GEMMs, no fork per product.
     typename Gemm::SerialScope serial(threads);
     parallel_for(threads, s.n, [&](i64 n0, i64 n1) {
-#if HWCAL_HAS_OPENMP
-      T* col = scratch + per_thread * omp_get_thread_num();
-#else
-      T* col = scratch;
-#endif
+      T* col = scratch + per_thread * thread_index();
       for (i64 n = n0; n < n1; ++n) image(n, col, false);
     });
   } else {
@@ -151,20 +144,22 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, T* y, T* scrat
   }
 }
 
+}  // namespace detail
+
 template <class Gemm, class T>
-class Conv2dKernel final : public Kernel {
+class ConvKernel final : public Kernel {
  public:
-  Conv2dKernel(const OpDesc& op, Precision p, int threads)
+  ConvKernel(const OpDesc& op, Precision p, int threads)
       : s_(std::get<Conv2dShape>(op.shape)), p_(p), threads_(threads) {
     x_ = random_buffer<T>(s_.n * s_.c * s_.h * s_.w, 11);
     w_ = random_buffer<T>(s_.k * (s_.c / s_.groups) * s_.r * s_.s, 12);
     if (s_.bias) bias_ = random_buffer<T>(s_.k, 13);
     y_ = Buffer<T>::Zero(s_.n * s_.k * s_.out_h() * s_.out_w());
-    scratch_ = Buffer<T>::Zero(std::max<i64>(1, conv_scratch_elements(s_) * std::max(1, threads_)));
+    scratch_ = Buffer<T>::Zero(std::max<i64>(1, detail::conv_scratch_elements(s_) * std::max(1, threads_)));
   }
   void run() override {
-    conv2d_forward<Gemm>(s_, x_.data(), w_.data(), y_.data(), scratch_.data(), threads_,
-                         BiasEpilogue<T>{s_.bias ? bias_.data() : nullptr});
+    detail::conv2d_forward<Gemm>(s_, x_.data(), w_.data(), y_.data(), scratch_.data(), threads_,
+                                 detail::BiasEpilogue<T>{s_.bias ? bias_.data() : nullptr});
   }
   CheckResult check() override {
     reference::SampledCheck chk(p_, (s_.c / s_.groups) * s_.r * s_.s);

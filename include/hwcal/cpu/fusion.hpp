@@ -18,25 +18,33 @@
 // the output, not the GEMM's own store; the note in each profile says so.
 
 #include <hwcal/cpu/attention.hpp>
+#include <hwcal/cpu/batchnorm.hpp>
 #include <hwcal/cpu/conv.hpp>
+#include <hwcal/cpu/elementwise.hpp>
 #include <hwcal/cpu/gemm.hpp>
-#include <hwcal/cpu/norm.hpp>
-#include <hwcal/schema.hpp>
+#include <hwcal/kernel.hpp>
 
 namespace hwcal {
 namespace cpu {
 
 inline const char* fusion_note(FusionPattern f) {
   switch (f) {
-    case FusionPattern::linear_bias: return "fused: bias pre-filled and accumulated by the GEMM (addmm); unfused: GEMM then a bias pass";
+    case FusionPattern::linear_bias:
+      return "fused: bias pre-filled and accumulated by the GEMM (addmm); unfused: GEMM then a bias pass";
     case FusionPattern::linear_bias_relu:
     case FusionPattern::linear_bias_gelu:
-      return "fused: addmm then one activation pass (no GEMM epilogue in this library); unfused: GEMM, bias pass, activation pass";
-    case FusionPattern::conv_relu: return "fused: bias+relu applied per output channel while in cache; unfused: conv then a relu pass";
-    case FusionPattern::conv_bn: return "fused: batchnorm folded into conv weights and bias; unfused: conv then a batchnorm pass";
-    case FusionPattern::conv_bn_relu: return "fused: folded batchnorm + relu in the conv epilogue; unfused: conv, batchnorm pass, relu pass";
-    case FusionPattern::qkt_softmax: return "fused: per head, scores softmaxed while in cache; unfused: all scores materialised, then softmax";
-    case FusionPattern::attention: return "fused: per head QK^T, softmax, PV back to back; unfused: three passes over materialised scores";
+      return "fused: addmm then one activation pass (no GEMM epilogue in this library); unfused: GEMM, bias pass, "
+             "activation pass";
+    case FusionPattern::conv_relu:
+      return "fused: bias+relu applied per output channel while in cache; unfused: conv then a relu pass";
+    case FusionPattern::conv_bn:
+      return "fused: batchnorm folded into conv weights and bias; unfused: conv then a batchnorm pass";
+    case FusionPattern::conv_bn_relu:
+      return "fused: folded batchnorm + relu in the conv epilogue; unfused: conv, batchnorm pass, relu pass";
+    case FusionPattern::qkt_softmax:
+      return "fused: per head, scores softmaxed while in cache; unfused: all scores materialised, then softmax";
+    case FusionPattern::attention:
+      return "fused: per head QK^T, softmax, PV back to back; unfused: three passes over materialised scores";
   }
   return "";
 }
@@ -62,8 +70,8 @@ class EpilogueFusionKernel final : public Kernel {
     w_ = random_buffer<T>(conv_.k * (conv_.c / conv_.groups) * conv_.r * conv_.s, 12);
     bias_ = random_buffer<T>(conv_.k, 13);
     y_ = Buffer<T>::Zero(conv_.n * conv_.k * conv_.out_h() * conv_.out_w());
-    scratch_ = Buffer<T>::Zero(std::max<i64>(1, conv_scratch_elements(conv_) * std::max(1, threads_)));
-    bn_ = BatchNormParams<T>(conv_.k);
+    scratch_ = Buffer<T>::Zero(std::max<i64>(1, detail::conv_scratch_elements(conv_) * std::max(1, threads_)));
+    bn_ = detail::BatchNormParams<T>(conv_.k);
     if (has_bn() && fused_) {
       // Inference engines fold once, at load time: not part of the timed run.
       bn_.fold(scale_, shift_);
@@ -92,12 +100,9 @@ class EpilogueFusionKernel final : public Kernel {
         want = reference::linear_at(x_.data(), w_.data(), bias_.data(), lin_, idx / lin_.n, idx % lin_.n);
       } else {
         const i64 ohw = conv_.out_h() * conv_.out_w(), n = idx / (conv_.k * ohw), k = (idx / ohw) % conv_.k;
-        want = reference::conv2d_at(x_.data(), w_.data(), bias_.data(), conv_, n, k, (idx % ohw) / conv_.out_w(), idx % conv_.out_w());
-        if (has_bn()) {
-          const double inv = 1.0 / std::sqrt(hwcal::detail::as_double(bn_.var[k]) + norm_eps);
-          want = (want - hwcal::detail::as_double(bn_.mean[k])) * inv * hwcal::detail::as_double(bn_.gamma[k]) +
-                 hwcal::detail::as_double(bn_.beta[k]);
-        }
+        want = reference::conv2d_at(x_.data(), w_.data(), bias_.data(), conv_, n, k, (idx % ohw) / conv_.out_w(),
+                                    idx % conv_.out_w());
+        if (has_bn()) want = bn_.apply(want, k);
       }
       if (activation() != OpKind::copy) want = reference::elementwise(activation(), want);
       (approx ? loose : chk).add(hwcal::detail::as_double(y_[idx]), want, "y", idx);
@@ -120,44 +125,47 @@ class EpilogueFusionKernel final : public Kernel {
   }
   void activation_pass() {
     if (activation() == OpKind::copy) return;
-    parallel_chunks(threads_, y_.size(), [&](i64 i0, i64 i1) { unary_chunk(activation(), y_.data() + i0, y_.data() + i0, i1 - i0); });
+    parallel_chunks(threads_, y_.size(), [&](i64 i0, i64 i1) {
+      detail::unary_chunk(activation(), y_.data() + i0, y_.data() + i0, i1 - i0);
+    });
   }
 
   void run_linear() {
     if (fused_) {
-      linear_forward<Gemm>(lin_, x_.data(), w_.data(), bias_.data(), y_.data(), threads_);
+      detail::linear_forward<Gemm>(lin_, x_.data(), w_.data(), bias_.data(), y_.data(), threads_);
     } else {
       MatmulShape no_bias = lin_;
       no_bias.bias = false;
-      linear_forward<Gemm>(no_bias, x_.data(), w_.data(), static_cast<const T*>(nullptr), y_.data(), threads_);
+      detail::linear_forward<Gemm>(no_bias, x_.data(), w_.data(), static_cast<const T*>(nullptr), y_.data(), threads_);
       parallel_for(threads_, lin_.m, [&](i64 r0, i64 r1) {
-        for (i64 r = r0; r < r1; ++r) ArrayMap<T>(y_.data() + r * lin_.n, lin_.n) += ConstArrayMap<T>(bias_.data(), lin_.n);
+        for (i64 r = r0; r < r1; ++r)
+          ArrayMap<T>(y_.data() + r * lin_.n, lin_.n) += ConstArrayMap<T>(bias_.data(), lin_.n);
       });
     }
     activation_pass();
   }
 
   void run_conv() {
-    const i64 hw = conv_.out_h() * conv_.out_w();
     if (fused_) {
       const T* w = has_bn() ? folded_w_.data() : w_.data();
       const T* b = has_bn() ? folded_b_.data() : bias_.data();
       const bool relu = activation() == OpKind::relu;
-      conv2d_forward<Gemm>(conv_, x_.data(), w, y_.data(), scratch_.data(), threads_, [b, relu](i64 k, T* row, i64 len) {
-        ArrayMap<T> y(row, len);
-        if (relu)
-          y = (y + b[k]).max(T(0));
-        else
-          y += b[k];
-      });
+      detail::conv2d_forward<Gemm>(conv_, x_.data(), w, y_.data(), scratch_.data(), threads_,
+                                   [b, relu](i64 k, T* row, i64 len) {
+                                     ArrayMap<T> y(row, len);
+                                     if (relu)
+                                       y = (y + b[k]).max(T(0));
+                                     else
+                                       y += b[k];
+                                   });
       return;
     }
-    conv2d_forward<Gemm>(conv_, x_.data(), w_.data(), y_.data(), scratch_.data(), threads_, BiasEpilogue<T>{bias_.data()});
+    detail::conv2d_forward<Gemm>(conv_, x_.data(), w_.data(), y_.data(), scratch_.data(), threads_,
+                                 detail::BiasEpilogue<T>{bias_.data()});
     if (has_bn()) {
       bn_.fold(scale_, shift_);  // a standalone batchnorm derives scale/shift on every call
-      parallel_for(threads_, conv_.n * conv_.k, [&](i64 p0, i64 p1) {
-        for (i64 p = p0; p < p1; ++p) scale_shift(y_.data() + p * hw, y_.data() + p * hw, hw, scale_[p % conv_.k], shift_[p % conv_.k]);
-      });
+      detail::batchnorm_planes(MapShape{conv_.n, conv_.k, conv_.out_h(), conv_.out_w()}, y_.data(), y_.data(), scale_,
+                               shift_, threads_);
     }
     activation_pass();
   }
@@ -168,7 +176,7 @@ class EpilogueFusionKernel final : public Kernel {
   bool fused_;
   MatmulShape lin_{};
   Conv2dShape conv_{};
-  BatchNormParams<T> bn_{};
+  detail::BatchNormParams<T> bn_{};
   Buffer<T> x_, w_, bias_, y_, scratch_, scale_, shift_, folded_w_, folded_b_;
 };
 
@@ -177,10 +185,9 @@ FusionKernels make_cpu_fusion(FusionPattern f, const OpDesc& anchor, Precision p
   FusionKernels k;
   k.note = fusion_note(f);
   if (f == FusionPattern::qkt_softmax || f == FusionPattern::attention) {
-    const auto& s = std::get<AttentionShape>(anchor.shape);
     const bool stop = f == FusionPattern::qkt_softmax;
-    k.fused = std::make_unique<AttentionKernel<Gemm, T>>(s, p, threads, AttentionSchedule::per_head, stop);
-    k.unfused = std::make_unique<AttentionKernel<Gemm, T>>(s, p, threads, AttentionSchedule::staged, stop);
+    k.fused = std::make_unique<AttentionKernel<Gemm, T>>(anchor, p, threads, AttentionSchedule::per_head, stop);
+    k.unfused = std::make_unique<AttentionKernel<Gemm, T>>(anchor, p, threads, AttentionSchedule::staged, stop);
     return k;
   }
   k.fused = std::make_unique<EpilogueFusionKernel<Gemm, T>>(f, anchor, p, threads, true);

@@ -1,5 +1,5 @@
 #pragma once
-// Matrix products: batched matmul and linear (y = x W^T + b), templated on the
+// GemmKernel: batched matmul and linear (y = x W^T + b), templated on the
 // scalar type and on the GEMM policy (cpu/common.hpp).
 
 #include <hwcal/cpu/common.hpp>
@@ -7,6 +7,7 @@
 
 namespace hwcal {
 namespace cpu {
+namespace detail {
 
 /// C[b] = A[b] * B[b] for every batch. Small batched products run one per
 /// thread; large ones use the threaded GEMM one after the other.
@@ -38,12 +39,14 @@ void linear_forward(const MatmulShape& s, const T* x, const T* w, const T* bias,
   Gemm::gemm(true, s.m, s.n, s.k, x, s.k, w, s.k, bias != nullptr, y, s.n);
 }
 
+}  // namespace detail
+
+/// matmul (one B per batch entry) and linear (one weight matrix for all rows).
 template <class Gemm, class T>
-class MatmulKernel final : public Kernel {
+class GemmKernel final : public Kernel {
  public:
-  MatmulKernel(const OpDesc& op, Precision p, int threads)
-      : op_(op), s_(std::get<MatmulShape>(op.shape)), p_(p), threads_(threads) {
-    linear_ = op.kind == OpKind::linear;
+  GemmKernel(const OpDesc& op, Precision p, int threads)
+      : s_(std::get<MatmulShape>(op.shape)), p_(p), threads_(threads), linear_(op.kind == OpKind::linear) {
     if (linear_) {
       a_ = random_buffer<T>(s_.m * s_.k, 1);
       b_ = random_buffer<T>(s_.n * s_.k, 2);
@@ -57,17 +60,18 @@ class MatmulKernel final : public Kernel {
   }
   void run() override {
     if (linear_)
-      linear_forward<Gemm>(s_, a_.data(), b_.data(), s_.bias ? bias_.data() : nullptr, c_.data(), threads_);
+      detail::linear_forward<Gemm>(s_, a_.data(), b_.data(), s_.bias ? bias_.data() : nullptr, c_.data(), threads_);
     else
-      matmul_forward<Gemm>(s_, a_.data(), b_.data(), c_.data(), threads_);
+      detail::matmul_forward<Gemm>(s_, a_.data(), b_.data(), c_.data(), threads_);
   }
   CheckResult check() override {
     reference::SampledCheck chk(p_, s_.k);
     const i64 mn = s_.m * s_.n;
     for (i64 idx : sample_indices(c_.size())) {
       const i64 bi = idx / mn, i = (idx % mn) / s_.n, j = idx % s_.n;
-      const double want = linear_ ? reference::linear_at(a_.data(), b_.data(), s_.bias ? bias_.data() : nullptr, s_, i, j)
-                                  : reference::matmul_at(a_.data(), b_.data(), s_, bi, i, j);
+      const double want = linear_
+                              ? reference::linear_at(a_.data(), b_.data(), s_.bias ? bias_.data() : nullptr, s_, i, j)
+                              : reference::matmul_at(a_.data(), b_.data(), s_, bi, i, j);
       chk.add(hwcal::detail::as_double(c_[idx]), want, "C", idx);
     }
     return chk.result();
@@ -75,11 +79,10 @@ class MatmulKernel final : public Kernel {
   T* output() noexcept { return c_.data(); }
 
  private:
-  OpDesc op_;
   MatmulShape s_;
   Precision p_;
   int threads_;
-  bool linear_ = false;
+  bool linear_;
   Buffer<T> a_, b_, bias_, c_;
 };
 

@@ -1,5 +1,5 @@
 #pragma once
-// Max and average pooling (NCHW, padding counted in the average as PyTorch's
+// PoolKernel: max and average pooling (NCHW, padding counted in the average as PyTorch's
 // default) and adaptive average pooling with PyTorch's bin edges. Planes are
 // independent, so threads split the N*C planes.
 
@@ -10,6 +10,7 @@
 
 namespace hwcal {
 namespace cpu {
+namespace detail {
 
 template <class T>
 void pool_plane(bool max, const Pool2dShape& s, const T* x, T* y) {
@@ -48,6 +49,8 @@ void adaptive_avgpool_plane(const AdaptivePoolShape& s, const T* x, T* y) {
   }
 }
 
+}  // namespace detail
+
 template <class T>
 class PoolKernel final : public Kernel {
  public:
@@ -68,9 +71,11 @@ class PoolKernel final : public Kernel {
     parallel_for(threads_, planes_, [&](i64 p0, i64 p1) {
       for (i64 p = p0; p < p1; ++p) {
         if (kind_ == OpKind::adaptive_avgpool)
-          adaptive_avgpool_plane(std::get<AdaptivePoolShape>(shape_), x_.data() + p * in_, y_.data() + p * out_);
+          detail::adaptive_avgpool_plane(std::get<AdaptivePoolShape>(shape_), x_.data() + p * in_,
+                                         y_.data() + p * out_);
         else
-          pool_plane(kind_ == OpKind::maxpool, std::get<Pool2dShape>(shape_), x_.data() + p * in_, y_.data() + p * out_);
+          detail::pool_plane(kind_ == OpKind::maxpool, std::get<Pool2dShape>(shape_), x_.data() + p * in_,
+                             y_.data() + p * out_);
       }
     });
   }
@@ -84,8 +89,9 @@ class PoolKernel final : public Kernel {
         want = reference::adaptive_avgpool_at(x_.data(), s, plane / s.c, plane % s.c, o / s.out_w, o % s.out_w);
       } else {
         const auto& s = std::get<Pool2dShape>(shape_);
-        want = kind_ == OpKind::maxpool ? reference::maxpool_at(x_.data(), s, plane / s.c, plane % s.c, o / s.out_w(), o % s.out_w())
-                                        : reference::avgpool_at(x_.data(), s, plane / s.c, plane % s.c, o / s.out_w(), o % s.out_w());
+        want = kind_ == OpKind::maxpool
+                   ? reference::maxpool_at(x_.data(), s, plane / s.c, plane % s.c, o / s.out_w(), o % s.out_w())
+                   : reference::avgpool_at(x_.data(), s, plane / s.c, plane % s.c, o / s.out_w(), o % s.out_w());
       }
       chk.add(hwcal::detail::as_double(y_[idx]), want, "y", idx);
     }

@@ -1,18 +1,31 @@
 #pragma once
-// hwcal::cuda::CudaBackend: the Backend of one NVIDIA GPU.
+// hwcal::cuda::CudaBackend: the Backend of one NVIDIA GPU. One kernel class
+// per shape family, in the layout every backend shares:
 //
-//   matmul, linear            cuBLASLt (gemm.hpp), fp64 fp32 tf32 fp16 bf16 int8 fp8
-//   conv2d                    cuDNN 9 graph API, legacy API fallback (conv.hpp), fp64 fp32 tf32 fp16 bf16
-//   attention                 cuBLASLt Q K^T -> softmax kernel -> cuBLASLt P V, fp64 fp32 tf32 fp16 bf16
-//   everything else           hwcal's kernels (kernels/*.cuh), fp64 fp32 fp16 bf16
-//                             (copy/transpose/concat also int8 and fp8)
-//   fusions                   linear_bias[_relu|_gelu]: cuBLASLt epilogues vs GEMM + kernels;
-//                             conv_relu / conv_bn / conv_bn_relu (tf32, fp16, bf16): one cuDNN
-//                             graph (batchnorm folded) vs conv + kernels; no fused attention yet
+//   matmul, linear       gemm.hpp        GemmKernel        cuBLASLt, fp64 fp32 tf32 fp16 bf16 int8 fp8
+//   conv2d               conv.hpp        ConvKernel        cuDNN 9 graph API, legacy API fallback;
+//                                                          fp64 fp32 tf32 fp16 bf16
+//   attention            attention.hpp   AttentionKernel   cuDNN fused SDPA / hwcal flash and split-KV
+//                                                          decode kernels (fp16, bf16); cuBLASLt QK^T ->
+//                                                          softmax -> PV chain; fp64 fp32 tf32 fp16 bf16
+//   *pool                pool.hpp        PoolKernel        hwcal kernels (kernels/*.cuh) from here on:
+//   batchnorm            batchnorm.hpp   BatchNormKernel   fp64 fp32 fp16 bf16 (as PyTorch)
+//   layernorm, rmsnorm,  rows.hpp        RowsKernel
+//   softmax, reduce_mean
+//   elementwise kinds    elementwise.hpp ElementwiseKernel (out of place and in place)
+//   copy, transpose,     move.hpp        MoveKernel        also int8 and fp8 (1-byte elements)
+//   concat
+//   rotary               rotary.hpp      RotaryKernel
+//   embedding            embedding.hpp   EmbeddingKernel
+//   fusion patterns      fusion.hpp
 //
-// Kernel::run() enqueues on the backend's stream and returns; sync() waits.
-// Never falls back to the CPU or to another precision: a missing device, or an
-// (op, precision) without a native path, is an UnavailableError.
+// CudaOptions (context.hpp) choose what a framework runs: the library's
+// first heuristic choice (default) or the fastest candidate, and NCHW
+// (default) or NHWC convolutions; software() and every support note record
+// them. Kernel::run() enqueues on the backend's stream, returns, and can be
+// captured in a CUDA graph (CudaKernel's contract); sync() waits. Never falls
+// back to the CPU or to another precision: a missing device, or an (op,
+// precision) without a native path, is an UnavailableError.
 //
 // A program using it compiles <hwcal/cuda/kernels/all.cuh> into exactly one
 // .cu file (see launch.hpp); everything else builds with any C++17 compiler.
@@ -22,14 +35,24 @@
 #error "hwcal/cuda headers need the hwcal::cuda CMake target (HWCAL_HAS_CUDA=1)"
 #endif
 
+#include <hwcal/cuda/attention.hpp>
 #include <hwcal/cuda/bandwidth.hpp>
-#include <hwcal/cuda/compute_ops.hpp>
+#include <hwcal/cuda/batchnorm.hpp>
 #include <hwcal/cuda/context.hpp>
+#include <hwcal/cuda/conv.hpp>
 #include <hwcal/cuda/device.hpp>
+#include <hwcal/cuda/elementwise.hpp>
+#include <hwcal/cuda/embedding.hpp>
+#include <hwcal/cuda/framework.hpp>
+#include <hwcal/cuda/fusion.hpp>
+#include <hwcal/cuda/gemm.hpp>
 #include <hwcal/cuda/measure.hpp>
-#include <hwcal/cuda/memory_ops.hpp>
+#include <hwcal/cuda/move.hpp>
 #include <hwcal/cuda/nvml.hpp>
 #include <hwcal/cuda/peaks.hpp>
+#include <hwcal/cuda/pool.hpp>
+#include <hwcal/cuda/rotary.hpp>
+#include <hwcal/cuda/rows.hpp>
 #include <hwcal/kernel.hpp>
 #include <hwcal/schema.hpp>
 
@@ -43,13 +66,14 @@ class CudaBackend final : public Backend {
  public:
   /// Throws UnavailableError when device `index` does not exist (no driver,
   /// no GPU, index out of range).
-  explicit CudaBackend(int index = 0) : ctx_(make_context(index)) {}
+  explicit CudaBackend(int index = 0, CudaOptions options = {}) : ctx_(make_context(index, options)) {}
 
   std::string name() const override { return "cuda"; }
   std::string target() const override { return "cuda"; }
   nlohmann::json software() const override {
     nlohmann::json j = nlohmann::json::object();
     for (const auto& [k, v] : software_versions()) j[k] = v;
+    j["cuda_options"] = ctx_->options().describe();
     return j;
   }
   /// The GPU's parallelism is not a thread count: always 1.
@@ -58,18 +82,16 @@ class CudaBackend final : public Backend {
 
   const DeviceInfo& device() const noexcept { return ctx_->info(); }
   std::optional<DeviceInfo> device_info() const override { return ctx_->info(); }
+  const CudaOptions& options() const noexcept { return ctx_->options(); }
   cudaStream_t stream() const noexcept { return ctx_->stream(); }
 
   Support supports(const OpDesc& op, Precision p) const override {
     if (auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
-    if (const auto* e = std::get_if<ElementwiseShape>(&op.shape); e && e->inplace)
-      return {SupportLevel::unsupported, "this backend measures elementwise ops out of place only"};
     const DeviceInfo& d = ctx_->info();
     const int cc = d.cc_major * 10 + d.cc_minor;
     const bool low = p == Precision::int8 || p == Precision::fp8;
-    switch (op.kind) {
-      case OpKind::matmul:
-      case OpKind::linear: {
+    switch (info(op.kind).family) {
+      case ShapeFamily::matmul: {
         const auto& s = std::get<MatmulShape>(op.shape);
         const bool linear = op.kind == OpKind::linear;
         const BLayout b = linear || low ? BLayout::nk : BLayout::kn;
@@ -80,26 +102,24 @@ class CudaBackend final : public Backend {
         if (p == Precision::tf32 && cc < 80) return {SupportLevel::unsupported, "tf32 needs compute capability 8.0"};
         break;
       }
-      case OpKind::conv2d:
+      case ShapeFamily::conv2d:
         if (low)
           return {SupportLevel::unsupported,
                   "hwcal measures cuDNN convolutions at fp64, fp32, tf32, fp16 and bf16 only"};
         if ((p == Precision::tf32 || p == Precision::bf16) && cc < 80)
           return {SupportLevel::unsupported, std::string(to_string(p)) + " convolutions need compute capability 8.0"};
         break;
-      case OpKind::attention:
+      case ShapeFamily::attention:
         if (low)
           return {SupportLevel::unsupported,
                   "attention runs at fp64, fp32, tf32, fp16 and bf16 (PyTorch has no int8/fp8 SDPA)"};
         break;
-      case OpKind::copy:
-      case OpKind::transpose:
-      case OpKind::concat:
+      case ShapeFamily::bytes:
         if (p == Precision::tf32) return {SupportLevel::unsupported, tf32_memory_note};
         if (std::get<BytesShape>(op.shape).bytes < element_bytes(p))
           return {SupportLevel::unsupported, "fewer bytes than one element"};
         break;
-      default:
+      default:  // pooling, batchnorm, rows, elementwise, rotary, embedding: hwcal's kernels
         if (p == Precision::tf32) return {SupportLevel::unsupported, tf32_memory_note};
         if (low)
           return {SupportLevel::unsupported, "memory-bound kernels run at fp64, fp32, fp16 and bf16 (as PyTorch)"};
@@ -116,42 +136,27 @@ class CudaBackend final : public Backend {
   std::unique_ptr<Kernel> make(const OpDesc& op, Precision p) override {
     require(supports(op, p), std::string(to_string(op.kind)) + " at " + std::string(to_string(p)));
     DeviceGuard guard(ctx_->device());
-    switch (op.kind) {
-      case OpKind::matmul: return std::make_unique<GemmKernel>(ctx_, op, p, GemmPostOps{});
-      case OpKind::linear:
-        return std::make_unique<GemmKernel>(ctx_, op, p, linear_post_ops(p, std::get<MatmulShape>(op.shape).bias));
-      case OpKind::conv2d: return std::make_unique<ConvKernel>(ctx_, op, p, ConvPostOps{});
-      case OpKind::attention: return std::make_unique<AttentionKernel>(ctx_, op, p);
-      case OpKind::maxpool:
-      case OpKind::avgpool:
-      case OpKind::adaptive_avgpool: return std::make_unique<PoolKernel>(ctx_, op, p);
-      case OpKind::batchnorm: return std::make_unique<BatchnormKernel>(ctx_, op, p);
-      case OpKind::layernorm:
-      case OpKind::softmax:
-      case OpKind::reduce_mean: return std::make_unique<RowsKernel>(ctx_, op, p);
-      case OpKind::copy:
-      case OpKind::transpose:
-      case OpKind::concat: return std::make_unique<BytesKernel>(ctx_, op, p);
-      default: return std::make_unique<ElementwiseKernel>(ctx_, op, p);
+    switch (info(op.kind).family) {
+      case ShapeFamily::matmul: {
+        const bool bias = op.kind == OpKind::linear && std::get<MatmulShape>(op.shape).bias;
+        return std::make_unique<GemmKernel>(ctx_, op, p, linear_post_ops(p, bias));
+      }
+      case ShapeFamily::conv2d: return std::make_unique<ConvKernel>(ctx_, op, p, ConvPostOps{});
+      case ShapeFamily::attention: return std::make_unique<AttentionKernel>(ctx_, op, p);
+      case ShapeFamily::pool2d:
+      case ShapeFamily::adaptive_pool: return std::make_unique<PoolKernel>(ctx_, op, p);
+      case ShapeFamily::map: return std::make_unique<BatchNormKernel>(ctx_, op, p);
+      case ShapeFamily::rows: return std::make_unique<RowsKernel>(ctx_, op, p);
+      case ShapeFamily::elementwise: return std::make_unique<ElementwiseKernel>(ctx_, op, p);
+      case ShapeFamily::bytes: return std::make_unique<MoveKernel>(ctx_, op, p);
+      case ShapeFamily::rotary: return std::make_unique<RotaryKernel>(ctx_, op, p);
+      case ShapeFamily::embedding: return std::make_unique<EmbeddingKernel>(ctx_, op, p);
     }
+    throw UnavailableError("cuda backend: no kernel for " + std::string(to_string(op.kind)));
   }
 
   Support supports_fusion(FusionPattern f, Precision p) const override {
-    if (f == FusionPattern::qkt_softmax || f == FusionPattern::attention)
-      return {SupportLevel::unsupported,
-              "no fused attention yet: cuDNN SDPA (graph API) is not wired up, and a hand-written kernel "
-              "would understate what FlashAttention-class kernels gain"};
-    if (p != Precision::fp32 && p != Precision::tf32 && p != Precision::fp16 && p != Precision::bf16)
-      return {SupportLevel::unsupported, "fusion patterns are measured at fp32, tf32, fp16 and bf16"};
-    if (fusion_anchor(f) == OpKind::conv2d && conv_layout(p) != ConvLayout::nhwc)
-      return {SupportLevel::unsupported,
-              "cuDNN fuses conv + bias + relu in NHWC tensor-core graphs; fp32 convolutions run NCHW without tensor cores"};
-    if (fusion_anchor(f) == OpKind::linear)
-      return {SupportLevel::native, "fused: cuBLASLt epilogue; unfused: GEMM + separate bias / activation kernels"};
-    return {SupportLevel::native,
-            "fused: one cuDNN graph (conv + bias + relu, batchnorm folded into weights and bias; "
-            "cuDNN may have no fused engine for a shape, then make_fusion throws UnavailableError); "
-            "unfused: conv + separate bias / batchnorm / relu kernels"};
+    return fusion_support(f, p, ctx_->options());
   }
 
   FusionKernels make_fusion(FusionPattern f, const OpDesc& main, Precision p) override {
@@ -161,43 +166,7 @@ class CudaBackend final : public Backend {
       throw UnavailableError(what + ": the anchor op must be " + std::string(to_string(fusion_anchor(f))));
     require(supports(main, p), what);
     DeviceGuard guard(ctx_->device());
-    FusionKernels out;
-    if (fusion_anchor(f) == OpKind::linear) {
-      OpDesc op = main;
-      std::get<MatmulShape>(op.shape).bias = true;
-      GemmPostOps fused, unfused;
-      unfused.bias_kernel = true;
-      switch (f) {
-        case FusionPattern::linear_bias: fused.epilogue = Epilogue::bias; break;
-        case FusionPattern::linear_bias_relu:
-          fused.epilogue = Epilogue::bias_relu;
-          unfused.act_kernel = OpKind::relu;
-          break;
-        default:
-          fused.epilogue = Epilogue::bias_gelu;
-          unfused.act_kernel = OpKind::gelu;
-          break;
-      }
-      out.fused = std::make_unique<GemmKernel>(ctx_, op, p, fused);
-      out.unfused = std::make_unique<GemmKernel>(ctx_, op, p, unfused);
-      out.note = f == FusionPattern::linear_bias_gelu
-                     ? "fused: cuBLASLt GELU_BIAS epilogue (tanh-approximate GELU); unfused: GEMM + bias kernel + GELU "
-                       "(erf) kernel"
-                     : "fused: cuBLASLt bias epilogue; unfused: GEMM + separate kernels";
-      return out;
-    }
-    ConvPostOps post;
-    post.batchnorm = f != FusionPattern::conv_relu;
-    post.relu = f != FusionPattern::conv_bn;
-    ConvPostOps fused = post;
-    fused.fused = true;
-    out.fused = std::make_unique<ConvKernel>(ctx_, main, p, fused);
-    out.unfused = std::make_unique<ConvKernel>(ctx_, main, p, post);
-    out.note =
-        post.batchnorm
-            ? "fused: one cuDNN graph with batchnorm folded into weights and bias; unfused: conv + separate kernels"
-            : "fused: one cuDNN graph (conv [+ bias] + relu); unfused: conv + separate kernels";
-    return out;
+    return make_fusion_kernels(ctx_, f, main, p);
   }
 
   void sync() override {
@@ -266,6 +235,13 @@ class CudaBackend final : public Backend {
   }
 
   /// Clocks and throttling seen over the whole calibration.
+  /// PyTorch's eager per-op host cost on this GPU (cuda/framework.hpp): what
+  /// the mapper's eager mode overlaps with device time. Not measured, and
+  /// said so, without a python3 whose torch sees the device.
+  std::optional<FrameworkCost> framework_cost(const MeasureOptions& opt) override {
+    return measure_framework_cost(ctx_->device(), opt);
+  }
+
   void annotate_profile(HardwareCalibration& h) override {
     if (!h.device) return;
     if (!clocks_ || !clocks_->available()) {
@@ -294,7 +270,7 @@ class CudaBackend final : public Backend {
   static constexpr const char* tf32_memory_note =
       "tf32 changes only tensor-core math; memory-bound ops at tf32 are the fp32 kernels (measure fp32)";
 
-  static std::shared_ptr<DeviceContext> make_context(int index) {
+  static std::shared_ptr<DeviceContext> make_context(int index, const CudaOptions& options) {
     int n = 0;
     const cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
@@ -305,34 +281,31 @@ class CudaBackend final : public Backend {
     if (index < 0 || index >= n)
       throw UnavailableError("cuda backend: device " + std::to_string(index) + " requested, " + std::to_string(n) +
                              " CUDA devices visible");
-    return std::make_shared<DeviceContext>(index);
-  }
-
-  /// A linear layer's bias: cuBLASLt's bias epilogue, as PyTorch's addmm uses
-  /// it; at fp64 (where hwcal uses no epilogues) a separate bias kernel.
-  static GemmPostOps linear_post_ops(Precision p, bool bias) {
-    GemmPostOps post;
-    if (bias && p == Precision::fp64)
-      post.bias_kernel = true;
-    else if (bias)
-      post.epilogue = Epilogue::bias;
-    return post;
+    return std::make_shared<DeviceContext>(index, options);
   }
 
   static void require(const Support& s, const std::string& what) {
     if (!s.usable()) throw UnavailableError("cuda backend cannot run " + what + ": " + s.note);
   }
 
-  static std::string note(OpKind k, Precision p) {
-    switch (k) {
-      case OpKind::matmul:
-      case OpKind::linear:
-        return std::string("cuBLASLt, ") + (p == Precision::int8   ? "int8 in, int32 out"
-                                            : p == Precision::fp8  ? "e4m3 in, bf16 out, unit scales"
-                                            : p == Precision::tf32 ? "CUBLAS_COMPUTE_32F_FAST_TF32"
-                                                                   : "fp32 accumulate");
-      case OpKind::conv2d: return std::string("cuDNN, ") + (conv_layout(p) == ConvLayout::nhwc ? "NHWC" : "NCHW");
-      case OpKind::attention: return "cuBLASLt QK^T + softmax kernel + cuBLASLt PV (PyTorch's math path)";
+  /// The support note: the library or kernel and the options that choose it.
+  std::string note(OpKind k, Precision p) const {
+    const CudaOptions& o = ctx_->options();
+    const std::string choice = o.algorithm == Algorithm::fastest ? "fastest candidate" : "first heuristic choice";
+    switch (info(k).family) {
+      case ShapeFamily::matmul:
+        return std::string("cuBLASLt, ") +
+               (p == Precision::int8   ? "int8 in, int32 out"
+                : p == Precision::fp8  ? "e4m3 in, bf16 out, unit scales"
+                : p == Precision::tf32 ? "CUBLAS_COMPUTE_32F_FAST_TF32"
+                                       : "fp32 accumulate") +
+               ", " + choice;
+      case ShapeFamily::conv2d: return "cuDNN, " + std::string(to_string(o.conv_layout)) + ", " + choice;
+      case ShapeFamily::attention:
+        return p == Precision::fp16 || p == Precision::bf16
+                   ? "fused: cuDNN SDPA, else hwcal flash / split-KV decode kernel (" + choice +
+                         "); the cuBLASLt chain where neither runs the shape"
+                   : "cuBLASLt QK^T + softmax kernel + cuBLASLt PV (PyTorch's math path), " + choice;
       default: return "hwcal CUDA kernel";
     }
   }
@@ -345,7 +318,9 @@ class CudaBackend final : public Backend {
       const double out = static_cast<double>(m->batch) * m->m * m->n;
       b += out * (dtype_bytes(gemm_output_of(p)) - e);  // int32 / bf16 outputs
     } else if (const auto* a = std::get_if<AttentionShape>(&op.shape)) {
-      b += static_cast<double>(a->batch) * a->heads * a->seq_q * a->seq_kv * e;  // scores
+      b += static_cast<double>(a->batch) * a->heads * a->seq_q * a->seq_kv * e;  // scores, if the chain runs
+    } else if (const auto* t = std::get_if<EmbeddingShape>(&op.shape)) {
+      b += static_cast<double>(t->vocab - t->tokens) * t->dim * e;  // the whole table, not only the rows read
     }
     return b + static_cast<double>(gemm_workspace_bytes);
   }

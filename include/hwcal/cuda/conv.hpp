@@ -1,29 +1,37 @@
 #pragma once
-// 2-D convolutions through cuDNN 9, optionally with a fused bias add and relu.
+// 2-D convolutions through cuDNN 9 (ConvKernel), optionally with a fused bias
+// add and relu, and the unfused post-op kernels of the conv fusion patterns.
 //
 // Primary path: the graph (backend) API, as PyTorch's cudnn-frontend does:
-// build the operation graph (conv -> [+ bias] -> [relu]), ask heuristics
-// (mode A, then the fallback list), finalize plans, time up to `candidates`
-// of them and keep the fastest (what torch.backends.cudnn.benchmark does).
-// When no engine builds for a plain convolution, the legacy API
-// (cudnnFindConvolutionForwardAlgorithm, deprecated in cuDNN 9 but present)
-// is used instead; implementation() says which path and engine ran.
+// the operation graph conv -> [+ bias] -> [relu], then GraphPlan
+// (cudnn_graph.hpp) picks the engine as the backend's Algorithm says
+// (heuristics mode A's first engine that runs, PyTorch's choice with
+// cudnn.benchmark = False; or the fastest of 8). When no engine builds for a
+// plain convolution, the legacy API is used instead
+// (cudnnGetConvolutionForwardAlgorithm_v7's first choice, or
+// cudnnFindConvolutionForwardAlgorithm's fastest); implementation() says
+// which path and engine ran.
 //
-// Layouts: NHWC (filters KRSC) for fp16, bf16 and tf32, the tensor-core
-// layouts; NCHW (filters KCRS) for fp32 and fp64. fp32 excludes engines
-// noted TENSOR_CORE, DOWN_CONVERT_INPUTS or REDUCED_PRECISION_REDUCTION, so it
-// is true fp32 (Winograd and FFT stay allowed: they compute in fp32); tf32
-// excludes only down-conversion.
+// Layout: the backend's ConvLayout for every precision. NCHW (filters KCRS)
+// is PyTorch's default contiguous format: cuDNN then runs what PyTorch runs,
+// including the engines that transpose NCHW half-precision tensors for their
+// tensor-core kernels; NHWC (filters KRSC) is channels_last. fp32 excludes
+// engines noted TENSOR_CORE, DOWN_CONVERT_INPUTS or
+// REDUCED_PRECISION_REDUCTION, so it is true fp32 (Winograd and FFT stay
+// allowed: they compute in fp32); tf32 excludes only down-conversion.
 
 #include <hwcal/config.hpp>
 #if !HWCAL_HAS_CUDA
 #error "hwcal/cuda headers need the hwcal::cuda CMake target (HWCAL_HAS_CUDA=1)"
 #endif
 
+#include <hwcal/cuda/context.hpp>
+#include <hwcal/cuda/cudnn_graph.hpp>
 #include <hwcal/cuda/dtype.hpp>
 #include <hwcal/cuda/error.hpp>
 #include <hwcal/cuda/runtime.hpp>
 #include <hwcal/ops.hpp>
+#include <hwcal/reference.hpp>
 
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
@@ -32,6 +40,7 @@
 #include <cstdint>
 #include <deque>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -39,24 +48,6 @@
 
 namespace hwcal {
 namespace cuda {
-
-enum class ConvLayout : std::uint8_t { nchw, nhwc };
-
-constexpr ConvLayout conv_layout(Precision p) noexcept {
-  return p == Precision::fp16 || p == Precision::bf16 || p == Precision::tf32 ? ConvLayout::nhwc : ConvLayout::nchw;
-}
-
-inline cudnnDataType_t cudnn_type(DType t) noexcept {
-  switch (t) {
-    case DType::f64: return CUDNN_DATA_DOUBLE;
-    case DType::f16: return CUDNN_DATA_HALF;
-    case DType::bf16: return CUDNN_DATA_BFLOAT16;
-    case DType::i8: return CUDNN_DATA_INT8;
-    case DType::i32: return CUDNN_DATA_INT32;
-    case DType::e4m3: return CUDNN_DATA_FP8_E4M3;
-    default: return CUDNN_DATA_FLOAT;
-  }
-}
 
 /// Dimensions in cuDNN's logical order (n, c, h, w) and strides of the
 /// physical layout. Filters: (k, c/g, r, s).
@@ -72,6 +63,8 @@ inline Dims4 dims4(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t 
 struct ConvProblem {
   Conv2dShape shape;
   Precision precision = Precision::fp32;
+  ConvLayout layout = ConvLayout::nchw;
+  Algorithm algorithm = Algorithm::heuristic_first;
   bool bias = false;  ///< fused bias add (the graph's second op)
   bool relu = false;  ///< fused relu
 };
@@ -83,85 +76,6 @@ struct ConvPointers {
   const void* bias = nullptr;  ///< k elements, when ConvProblem::bias
 };
 
-namespace detail {
-
-/// RAII cudnnBackendDescriptor_t with typed attribute setters.
-class BackendDesc {
- public:
-  explicit BackendDesc(cudnnBackendDescriptorType_t t) { HWCAL_CUDNN_CHECK(cudnnBackendCreateDescriptor(t, &d_)); }
-  ~BackendDesc() {
-    if (d_) cudnnBackendDestroyDescriptor(d_);
-  }
-  BackendDesc(BackendDesc&& o) noexcept : d_(std::exchange(o.d_, nullptr)) {}
-  BackendDesc& operator=(BackendDesc&& o) noexcept {
-    std::swap(d_, o.d_);
-    return *this;
-  }
-  BackendDesc(const BackendDesc&) = delete;
-  BackendDesc& operator=(const BackendDesc&) = delete;
-
-  cudnnBackendDescriptor_t get() const noexcept { return d_; }
-
-  template <class T>
-  BackendDesc& set(cudnnBackendAttributeName_t a, cudnnBackendAttributeType_t t, const T* v, std::int64_t n) {
-    HWCAL_CUDNN_CHECK(cudnnBackendSetAttribute(d_, a, t, n, v));
-    return *this;
-  }
-  template <class T>
-  BackendDesc& set(cudnnBackendAttributeName_t a, cudnnBackendAttributeType_t t, const T& v) {
-    return set(a, t, &v, 1);
-  }
-  BackendDesc& set(cudnnBackendAttributeName_t a, const BackendDesc& v) {
-    const cudnnBackendDescriptor_t raw = v.get();
-    return set(a, CUDNN_TYPE_BACKEND_DESCRIPTOR, raw);
-  }
-  BackendDesc& finalize() {
-    HWCAL_CUDNN_CHECK(cudnnBackendFinalize(d_));
-    return *this;
-  }
-  /// Finalize that may fail (an engine that does not apply to the graph).
-  bool try_finalize() noexcept { return cudnnBackendFinalize(d_) == CUDNN_STATUS_SUCCESS; }
-
- private:
-  cudnnBackendDescriptor_t d_ = nullptr;
-};
-
-inline BackendDesc tensor(std::int64_t uid, cudnnDataType_t type, const Dims4& d, bool is_virtual) {
-  BackendDesc t(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
-  const std::int64_t alignment = 16;
-  const bool virt = is_virtual;
-  t.set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, type)
-      .set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, d.dims.data(), 4)
-      .set(CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, d.strides.data(), 4)
-      .set(CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, uid)
-      .set(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, alignment)
-      .set(CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, virt)
-      .finalize();
-  return t;
-}
-
-inline BackendDesc pointwise_op(cudnnPointwiseMode_t mode, const BackendDesc& x, const BackendDesc* b,
-                                const BackendDesc& y) {
-  BackendDesc pw(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
-  const cudnnDataType_t prec = CUDNN_DATA_FLOAT;
-  pw.set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, mode)
-      .set(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, prec)
-      .finalize();
-  BackendDesc op(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
-  op.set(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw).set(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, x);
-  if (b) op.set(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, *b);
-  op.set(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, y).finalize();
-  return op;
-}
-
-inline std::int64_t get_int64(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t a) {
-  std::int64_t v = 0, n = 0;
-  HWCAL_CUDNN_CHECK(cudnnBackendGetAttribute(d, a, CUDNN_TYPE_INT64, 1, &n, &v));
-  return v;
-}
-
-}  // namespace detail
-
 /// A prepared convolution; run() enqueues on the cuDNN handle's stream.
 class Convolution {
  public:
@@ -170,32 +84,33 @@ class Convolution {
   virtual std::string implementation() const = 0;
 };
 
-/// Graph-API convolution [+ bias] [+ relu], autotuned over heuristic engines.
+/// Graph-API convolution [+ bias] [+ relu].
 class GraphConvolution final : public Convolution {
  public:
-  GraphConvolution(cudnnHandle_t handle, const ConvProblem& p, const ConvPointers& ptr, cudaStream_t stream,
-                   int candidates = 8, std::int64_t max_workspace = std::int64_t{512} << 20)
-      : handle_(handle) {
+  GraphConvolution(cudnnHandle_t handle, const ConvProblem& p, const ConvPointers& ptr, cudaStream_t stream) {
     const Conv2dShape& s = p.shape;
-    const ConvLayout layout = conv_layout(p.precision);
     const cudnnDataType_t io = cudnn_type(storage_of(p.precision));
     const bool dbl = p.precision == Precision::fp64;
     const cudnnDataType_t compute = dbl ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
     enum : std::int64_t { uid_x = 1, uid_w, uid_y, uid_bias, uid_conv_out, uid_bias_out };
 
     using detail::BackendDesc;
-    using detail::tensor;
-    // Every descriptor stays alive as long as the plans built from it.
+    auto tensor = [&](std::int64_t uid, cudnnDataType_t type, const Dims4& d, bool is_virtual) -> const BackendDesc& {
+      keep_.push_back(detail::tensor({uid, type, {d.dims.begin(), d.dims.end()},
+                                      {d.strides.begin(), d.strides.end()}, is_virtual, false}));
+      return keep_.back();
+    };
+    // Every descriptor stays alive as long as the plan built from it.
     auto keep = [this](BackendDesc d) -> const BackendDesc& {
       keep_.push_back(std::move(d));
       return keep_.back();
     };
-    const Dims4 yd = dims4(s.n, s.k, s.out_h(), s.out_w(), layout);
-    const BackendDesc& x = keep(tensor(uid_x, io, dims4(s.n, s.c, s.h, s.w, layout), false));
-    const BackendDesc& w = keep(tensor(uid_w, io, dims4(s.k, s.c / s.groups, s.r, s.s, layout), false));
-    const BackendDesc& y = keep(tensor(uid_y, io, yd, false));
+    const Dims4 yd = dims4(s.n, s.k, s.out_h(), s.out_w(), p.layout);
+    const BackendDesc& x = tensor(uid_x, io, dims4(s.n, s.c, s.h, s.w, p.layout), false);
+    const BackendDesc& w = tensor(uid_w, io, dims4(s.k, s.c / s.groups, s.r, s.s, p.layout), false);
+    const BackendDesc& y = tensor(uid_y, io, yd, false);
     const bool fused = p.bias || p.relu;
-    const BackendDesc& conv_out = fused ? keep(tensor(uid_conv_out, compute, yd, true)) : y;
+    const BackendDesc& conv_out = fused ? tensor(uid_conv_out, compute, yd, true) : y;
 
     BackendDesc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
     const std::int64_t dims = 2;
@@ -232,14 +147,17 @@ class GraphConvolution final : public Convolution {
     std::vector<void*> data{const_cast<void*>(ptr.x), const_cast<void*>(ptr.w), ptr.y};
     const BackendDesc* last = &conv_out;
     if (p.bias) {
-      const BackendDesc& bias = keep(tensor(uid_bias, io, Dims4{{1, s.k, 1, 1}, {s.k, 1, 1, 1}}, false));
-      const BackendDesc& out = p.relu ? keep(tensor(uid_bias_out, compute, yd, true)) : y;
-      ops.push_back(keep(detail::pointwise_op(CUDNN_POINTWISE_ADD, *last, &bias, out)).get());
+      const BackendDesc& bias = tensor(uid_bias, io, Dims4{{1, s.k, 1, 1}, {s.k, 1, 1, 1}}, false);
+      const BackendDesc& out = p.relu ? tensor(uid_bias_out, compute, yd, true) : y;
+      ops.push_back(
+          keep(detail::pointwise_op(CUDNN_POINTWISE_ADD, CUDNN_DATA_FLOAT, *last, &bias, nullptr, out)).get());
       last = &out;
       uids.push_back(uid_bias);
       data.push_back(const_cast<void*>(ptr.bias));
     }
-    if (p.relu) ops.push_back(keep(detail::pointwise_op(CUDNN_POINTWISE_RELU_FWD, *last, nullptr, y)).get());
+    if (p.relu)
+      ops.push_back(
+          keep(detail::pointwise_op(CUDNN_POINTWISE_RELU_FWD, CUDNN_DATA_FLOAT, *last, nullptr, nullptr, y)).get());
 
     BackendDesc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
     graph
@@ -247,49 +165,22 @@ class GraphConvolution final : public Convolution {
              static_cast<std::int64_t>(ops.size()))
         .set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, handle)
         .finalize();
-    const BackendDesc& graph_desc = keep(std::move(graph));
 
-    // Plans from heuristics mode A, then the fallback list.
-    for (cudnnBackendHeurMode_t heur_mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
-      collect_plans(graph_desc, heur_mode, p.precision, candidates, max_workspace);
-      if (!plans_.empty()) break;
-    }
-    if (plans_.empty())
-      throw UnavailableError("cuDNN graph API: no engine for this " + std::string(to_string(p.precision)) +
-                             " convolution" + (fused ? " with fused bias/relu" : ""));
-
-    std::int64_t ws = 0;
-    for (const auto& c : plans_) ws = std::max(ws, c.workspace);
-    workspace_ = DeviceBuffer(ws);
-    HWCAL_CUDNN_CHECK(cudnnSetStream(handle, stream));
-    pack_ = make_pack(uids, data);
-    tune(stream);
-    // Keep only the winner and its workspace.
-    Plan best = std::move(plans_[chosen_]);
-    plans_.clear();
-    plans_.push_back(std::move(best));
-    chosen_ = 0;
-    if (plans_[0].workspace < workspace_.bytes()) {
-      workspace_ = DeviceBuffer(plans_[0].workspace);
-      pack_ = make_pack(uids, data);
-    }
-    layout_ = layout == ConvLayout::nhwc ? "NHWC" : "NCHW";
+    PlanChoice choice;
+    choice.algorithm = p.algorithm;
+    // Fused graphs may use runtime-compiled engines (NVRTC, slow to build): fewer timed candidates.
+    choice.candidates = fused ? 4 : 8;
+    const Precision precision = p.precision;
+    choice.excluded = [precision](cudnnBackendDescriptor_t engine) { return excluded(engine, precision); };
+    plan_ = std::make_unique<GraphPlan>(handle, graph, choice, std::move(uids), std::move(data), stream);
+    layout_ = std::string(to_string(p.layout));
   }
 
-  void run() override { HWCAL_CUDNN_CHECK(cudnnBackendExecute(handle_, plans_[chosen_].plan.get(), pack_.get())); }
+  void run() override { plan_->run(); }
 
-  std::string implementation() const override {
-    return "cudnn graph engine " + std::to_string(plans_[chosen_].engine) + " " + layout_ +
-           (tuned_ > 1 ? " (fastest of " + std::to_string(tuned_) + " engines)" : "");
-  }
+  std::string implementation() const override { return "cudnn graph " + plan_->describe() + " " + layout_; }
 
  private:
-  struct Plan {
-    detail::BackendDesc plan;
-    std::int64_t engine = -1;
-    std::int64_t workspace = 0;
-  };
-
   static bool excluded(cudnnBackendDescriptor_t engine, Precision p) {
     std::array<cudnnBackendNumericalNote_t, CUDNN_NUMERICAL_NOTE_TYPE_COUNT> notes{};
     std::int64_t n = 0;
@@ -307,104 +198,21 @@ class GraphConvolution final : public Convolution {
     return false;
   }
 
-  void collect_plans(const detail::BackendDesc& graph, cudnnBackendHeurMode_t mode, Precision p, int candidates,
-                     std::int64_t max_workspace) {
-    detail::BackendDesc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
-    heur.set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph).set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, mode);
-    if (!heur.try_finalize()) return;
-    std::int64_t count = 0;
-    if (cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count,
-                                 nullptr) != CUDNN_STATUS_SUCCESS ||
-        count <= 0)
-      return;
-    std::vector<detail::BackendDesc> configs;
-    std::vector<cudnnBackendDescriptor_t> raw;
-    for (std::int64_t i = 0; i < count; ++i) {
-      configs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
-      raw.push_back(configs.back().get());
-    }
-    std::int64_t got = 0;
-    HWCAL_CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                               count, &got, raw.data()));
-    for (auto& c : configs) keep_.push_back(std::move(c));
-    const auto first = keep_.end() - static_cast<std::ptrdiff_t>(configs.size());
-    for (std::int64_t i = 0; i < got && static_cast<int>(plans_.size()) < candidates; ++i) {
-      detail::BackendDesc engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
-      cudnnBackendDescriptor_t raw_engine = engine.get();
-      std::int64_t n = 0;
-      if (cudnnBackendGetAttribute(raw[static_cast<std::size_t>(i)], CUDNN_ATTR_ENGINECFG_ENGINE,
-                                   CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &raw_engine) != CUDNN_STATUS_SUCCESS)
-        continue;
-      if (excluded(raw_engine, p)) continue;
-      Plan c{detail::BackendDesc(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR), -1, 0};
-      c.plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, handle_)
-          .set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, *(first + static_cast<std::ptrdiff_t>(i)));
-      if (!c.plan.try_finalize()) continue;
-      c.workspace = detail::get_int64(c.plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE);
-      if (c.workspace > max_workspace) continue;
-      std::int64_t idx = -1;
-      if (cudnnBackendGetAttribute(raw_engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &idx) ==
-          CUDNN_STATUS_SUCCESS)
-        c.engine = idx;
-      plans_.push_back(std::move(c));
-    }
-  }
-
-  detail::BackendDesc make_pack(const std::vector<std::int64_t>& uids, const std::vector<void*>& data) {
-    detail::BackendDesc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-    void* ws = workspace_.get();
-    pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, uids.data(), static_cast<std::int64_t>(uids.size()))
-        .set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, data.data(),
-             static_cast<std::int64_t>(data.size()))
-        .set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, ws)
-        .finalize();
-    return pack;
-  }
-
-  /// 1 warm-up + 3 timed executions per plan; plans that fail to execute are skipped.
-  void tune(cudaStream_t stream) {
-    Event start, stop;
-    float best = std::numeric_limits<float>::infinity();
-    bool any = false;
-    for (std::size_t i = 0; i < plans_.size(); ++i) {
-      const auto plan = plans_[i].plan.get();
-      if (cudnnBackendExecute(handle_, plan, pack_.get()) != CUDNN_STATUS_SUCCESS) continue;
-      start.record(stream);
-      bool ok = true;
-      for (int r = 0; r < 3 && ok; ++r) ok = cudnnBackendExecute(handle_, plan, pack_.get()) == CUDNN_STATUS_SUCCESS;
-      stop.record(stream);
-      HWCAL_CUDA_CHECK(cudaEventSynchronize(stop.get()));
-      const float ms = stop.since(start);
-      if (ok && ms < best) {
-        best = ms;
-        chosen_ = i;
-        any = true;
-      }
-    }
-    if (!any) throw UnavailableError("cuDNN graph API: every candidate engine failed to execute");
-    tuned_ = static_cast<int>(plans_.size());
-  }
-
-  cudnnHandle_t handle_;
   std::deque<detail::BackendDesc> keep_;
-  std::vector<Plan> plans_;
-  std::size_t chosen_ = 0;
-  int tuned_ = 1;
-  DeviceBuffer workspace_;
-  detail::BackendDesc pack_{CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR};
+  std::unique_ptr<GraphPlan> plan_;
   std::string layout_;
 };
 
-/// Legacy-API convolution (no fusion): cudnnFindConvolutionForwardAlgorithm
-/// times cuDNN's algorithms and the fastest that fits in memory is kept.
+/// Legacy-API convolution (no fusion): cudnnGetConvolutionForwardAlgorithm_v7's
+/// first choice that runs (heuristic_first) or cudnnFindConvolutionForwardAlgorithm's
+/// fastest (fastest), within 512 MiB of workspace.
 class LegacyConvolution final : public Convolution {
  public:
   LegacyConvolution(cudnnHandle_t handle, const ConvProblem& p, const ConvPointers& ptr, cudaStream_t stream,
                     std::string why = {})
       : handle_(handle), ptr_(ptr), dbl_(p.precision == Precision::fp64), why_(std::move(why)) {
     const Conv2dShape& s = p.shape;
-    const ConvLayout layout = conv_layout(p.precision);
-    const cudnnTensorFormat_t fmt = layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    const cudnnTensorFormat_t fmt = p.layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     const cudnnDataType_t io = cudnn_type(storage_of(p.precision));
     HWCAL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_));
     HWCAL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_));
@@ -426,17 +234,25 @@ class LegacyConvolution final : public Convolution {
     HWCAL_CUDNN_CHECK(cudnnSetStream(handle, stream));
     std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
     int returned = 0;
-    HWCAL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(handle, x_, w_, conv_, y_, static_cast<int>(perf.size()),
-                                                           &returned, perf.data()));
-    for (int k = 0; k < returned; ++k)  // sorted fastest first
-      if (perf[static_cast<std::size_t>(k)].status == CUDNN_STATUS_SUCCESS) {
-        algo_ = perf[static_cast<std::size_t>(k)].algo;
-        workspace_ = DeviceBuffer(static_cast<std::int64_t>(perf[static_cast<std::size_t>(k)].memory));
-        found_ = true;
-        break;
-      }
-    if (!found_) throw UnavailableError("cuDNN legacy API: no algorithm for this convolution");
-    layout_ = layout == ConvLayout::nhwc ? "NHWC" : "NCHW";
+    const bool find = p.algorithm == Algorithm::fastest;
+    if (find)
+      HWCAL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(handle, x_, w_, conv_, y_, static_cast<int>(perf.size()),
+                                                             &returned, perf.data()));
+    else
+      HWCAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, x_, w_, conv_, y_, static_cast<int>(perf.size()),
+                                                               &returned, perf.data()));
+    constexpr std::size_t max_workspace = std::size_t{512} << 20;
+    for (int k = 0; k < returned && !found_; ++k) {  // sorted: fastest (or most promising) first
+      const cudnnConvolutionFwdAlgoPerf_t& a = perf[static_cast<std::size_t>(k)];
+      if (a.status != CUDNN_STATUS_SUCCESS || a.memory > max_workspace) continue;
+      algo_ = a.algo;
+      workspace_ = DeviceBuffer(static_cast<std::int64_t>(a.memory));
+      found_ = launch() == CUDNN_STATUS_SUCCESS;
+    }
+    if (!found_) throw UnavailableError("cuDNN legacy API: no algorithm runs this convolution");
+    HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+    layout_ = std::string(to_string(p.layout));
+    choice_ = find ? "fastest of cudnnFind" : "first of cudnnGet_v7 that runs";
   }
   ~LegacyConvolution() override {
     if (conv_) cudnnDestroyConvolutionDescriptor(conv_);
@@ -447,25 +263,27 @@ class LegacyConvolution final : public Convolution {
   LegacyConvolution(const LegacyConvolution&) = delete;
   LegacyConvolution& operator=(const LegacyConvolution&) = delete;
 
-  void run() override {
-    const double one_d = 1, zero_d = 0;
-    const float one_f = 1, zero_f = 0;
-    const void* one = dbl_ ? static_cast<const void*>(&one_d) : static_cast<const void*>(&one_f);
-    const void* zero = dbl_ ? static_cast<const void*>(&zero_d) : static_cast<const void*>(&zero_f);
-    HWCAL_CUDNN_CHECK(cudnnConvolutionForward(handle_, one, x_, ptr_.x, w_, ptr_.w, conv_, algo_, workspace_.get(),
-                                              static_cast<std::size_t>(workspace_.bytes()), zero, y_, ptr_.y));
-  }
+  void run() override { HWCAL_CUDNN_CHECK(launch()); }
 
   std::string implementation() const override {
     static constexpr const char* names[] = {
         "implicit_gemm", "implicit_precomp_gemm", "gemm", "direct", "fft", "fft_tiling",
         "winograd",      "winograd_nonfused"};
     const auto a = static_cast<std::size_t>(algo_);
-    return std::string("cudnn legacy ") + (a < 8 ? names[a] : "algo " + std::to_string(a)) + " " + layout_ +
-           (why_.empty() ? "" : " (graph API: " + why_ + ")");
+    return std::string("cudnn legacy ") + (a < 8 ? names[a] : "algo " + std::to_string(a)) + " (" + choice_ + ") " +
+           layout_ + (why_.empty() ? "" : " (graph API: " + why_ + ")");
   }
 
  private:
+  cudnnStatus_t launch() const {
+    const double one_d = 1, zero_d = 0;
+    const float one_f = 1, zero_f = 0;
+    const void* one = dbl_ ? static_cast<const void*>(&one_d) : static_cast<const void*>(&one_f);
+    const void* zero = dbl_ ? static_cast<const void*>(&zero_d) : static_cast<const void*>(&zero_f);
+    return cudnnConvolutionForward(handle_, one, x_, ptr_.x, w_, ptr_.w, conv_, algo_, workspace_.get(),
+                                   static_cast<std::size_t>(workspace_.bytes()), zero, y_, ptr_.y);
+  }
+
   cudnnHandle_t handle_;
   ConvPointers ptr_;
   bool dbl_;
@@ -476,7 +294,7 @@ class LegacyConvolution final : public Convolution {
   cudnnConvolutionFwdAlgo_t algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   bool found_ = false;
   DeviceBuffer workspace_;
-  std::string layout_;
+  std::string layout_, choice_;
 };
 
 /// The graph API first; for a plain convolution the legacy API when no graph
@@ -485,14 +303,153 @@ inline std::unique_ptr<Convolution> make_convolution(cudnnHandle_t handle, const
                                                      const ConvPointers& ptr, cudaStream_t stream) {
   std::string why;
   try {
-    // Fused graphs may use runtime-compiled engines (NVRTC, slow to build): fewer candidates.
-    return std::make_unique<GraphConvolution>(handle, p, ptr, stream, p.bias || p.relu ? 4 : 8);
+    return std::make_unique<GraphConvolution>(handle, p, ptr, stream);
   } catch (const Error& e) {
     if (p.bias || p.relu) throw;
     why = e.what();
   }
   return std::make_unique<LegacyConvolution>(handle, p, ptr, stream, why);
 }
+
+/// Post-ops of a convolution, fused in the cuDNN graph or as separate kernels.
+struct ConvPostOps {
+  bool batchnorm = false;  ///< inference batchnorm after the conv (and its bias)
+  bool relu = false;
+  bool fused = false;  ///< one cuDNN graph: conv (+ bias, batchnorm folded into w and bias) (+ relu)
+};
+
+/// conv2d, and the fused / unfused halves of conv_relu, conv_bn, conv_bn_relu.
+class ConvKernel final : public CudaKernel {
+ public:
+  ConvKernel(std::shared_ptr<DeviceContext> c, const OpDesc& op, Precision p, ConvPostOps post)
+      : CudaKernel(std::move(c)), precision_(p), post_(post), shape_(std::get<Conv2dShape>(op.shape)),
+        layout_(options().conv_layout) {
+    const Conv2dShape& s = shape_;
+    const DType t = storage_of(p);
+    const i64 per_k = (s.c / s.groups) * s.r * s.s;
+    x_ = ctx().random(t, s.n * s.c * s.h * s.w, compute_input_lo, compute_input_hi);
+    w_ = ctx().random(t, s.k * per_k, compute_input_lo, compute_input_hi);
+    y_ = DeviceTensor(t, s.n * s.k * s.out_h() * s.out_w());
+    if (s.bias) bias_ = ctx().random(t, s.k, -0.5, 0.5);
+    if (post_.batchnorm) {
+      mean_ = ctx().random(t, s.k, -0.5, 0.5);
+      var_ = ctx().random(t, s.k, 0.5, 1.5);
+      gamma_ = ctx().random(t, s.k, 0.5, 1.5);
+      beta_ = ctx().random(t, s.k, -0.5, 0.5);
+    }
+    ConvProblem problem{s, p, layout_, options().algorithm, false, post_.fused && post_.relu};
+    ConvPointers ptr{x_.get(), w_.get(), y_.get(), nullptr};
+    if (post_.fused && post_.batchnorm) {
+      // Inference-time folding, as TensorRT and torch.compile do: w' = w s, b' = (b - mean) s + beta.
+      w_fold_ = DeviceTensor(t, s.k * per_k);
+      bias_fold_ = DeviceTensor(t, s.k);
+      HWCAL_CUDA_CHECK(launch::fold_batchnorm(t, w_.get(), s.bias ? bias_.get() : nullptr, mean_.get(), var_.get(),
+                                              gamma_.get(), beta_.get(), w_fold_.get(), bias_fold_.get(), s.k, per_k,
+                                              norm_eps, stream()));
+      ptr.w = w_fold_.get();
+      ptr.bias = bias_fold_.get();
+      problem.bias = true;
+    } else if (post_.fused && s.bias) {
+      ptr.bias = bias_.get();
+      problem.bias = true;
+    }
+    ctx().sync();  // inputs ready before cuDNN runs (and times) its candidates
+    conv_ = make_convolution(ctx().dnn(), problem, ptr, stream());
+  }
+
+  void run() override {
+    conv_->run();
+    if (post_.fused) return;
+    const Conv2dShape& s = shape_;
+    const i64 total = y_.elements, inner = layout_ == ConvLayout::nhwc ? 1 : s.out_h() * s.out_w();
+    if (s.bias)
+      HWCAL_CUDA_CHECK(launch::bias_act(OpKind::copy, y_.dtype, y_.get(), bias_.get(), total, s.k, inner, stream()));
+    if (post_.batchnorm)
+      HWCAL_CUDA_CHECK(launch::batchnorm(y_.dtype, y_.get(), mean_.get(), var_.get(), gamma_.get(), beta_.get(),
+                                         y_.get(), total, s.k, inner, norm_eps, false, stream()));
+    if (post_.relu) HWCAL_CUDA_CHECK(launch::unary(OpKind::relu, y_.dtype, y_.get(), y_.get(), total, stream()));
+  }
+
+  CheckResult check() override {
+    finish();
+    const Conv2dShape& s = shape_;
+    const i64 cg = s.c / s.groups, oh_n = s.out_h(), ow_n = s.out_w();
+    // Weights as [k][c/g][r][s] whatever the device layout.
+    const std::vector<double> w_dev = fetch_all(w_);
+    std::vector<double> w(w_dev.size());
+    for (i64 k = 0; k < s.k; ++k)
+      for (i64 c = 0; c < cg; ++c)
+        for (i64 r = 0; r < s.r; ++r)
+          for (i64 q = 0; q < s.s; ++q)
+            w[static_cast<std::size_t>(((k * cg + c) * s.r + r) * s.s + q)] = w_dev[static_cast<std::size_t>(
+                layout_ == ConvLayout::nhwc ? ((k * s.r + r) * s.s + q) * cg + c : ((k * cg + c) * s.r + r) * s.s + q)];
+    const std::vector<double> bias = s.bias ? fetch_all(bias_) : std::vector<double>();
+    std::vector<double> mean, var, gamma, beta;
+    if (post_.batchnorm) {
+      mean = fetch_all(mean_);
+      var = fetch_all(var_);
+      gamma = fetch_all(gamma_);
+      beta = fetch_all(beta_);
+    }
+    // Samples come from a few images only, so a check reads at most four of them.
+    hwcal::detail::Rng rng = sampler();
+    const i64 images[4] = {0, s.n - 1, rng.below(s.n), rng.below(s.n)};
+    std::map<i64, std::vector<double>> slices;
+    Conv2dShape one = s;
+    one.n = 1;
+    reference::SampledCheck chk(precision_, reduction_length(OpDesc{OpKind::conv2d, s}));
+    for (int t = 0; t < reference::check_samples; ++t) {
+      const i64 n = images[rng.below(4)], k = rng.below(s.k), oh = rng.below(oh_n), ow = rng.below(ow_n);
+      auto& x = slices[n];
+      if (x.empty()) x = image(n);
+      double want = reference::conv2d_at(x.data(), w.data(), s.bias ? bias.data() : nullptr, one, 0, k, oh, ow);
+      if (post_.batchnorm) {
+        const auto ck = static_cast<std::size_t>(k);
+        want = reference::batchnorm_at(&want, &mean[ck], &var[ck], &gamma[ck], &beta[ck], norm_eps,
+                                       MapShape{1, 1, 1, 1}, 0);
+      }
+      if (post_.relu) want = reference::relu(want);
+      const i64 at = layout_ == ConvLayout::nhwc ? ((n * oh_n + oh) * ow_n + ow) * s.k + k
+                                                 : ((n * s.k + k) * oh_n + oh) * ow_n + ow;
+      chk.add(fetch_one(y_, at), want, "y", at);
+    }
+    return chk.result();
+  }
+
+  std::string implementation() const override {
+    std::string s = conv_->implementation();
+    if (post_.fused) {
+      if (post_.batchnorm) s += " (batchnorm folded)";
+      return s;
+    }
+    if (shape_.bias) s += " + bias kernel";
+    if (post_.batchnorm) s += " + batchnorm kernel";
+    if (post_.relu) s += " + relu kernel";
+    return s;
+  }
+
+ private:
+  /// Image n of the input, as [c][h][w].
+  std::vector<double> image(i64 n) const {
+    const Conv2dShape& s = shape_;
+    const i64 chw = s.c * s.h * s.w;
+    std::vector<double> dev = fetch(x_, n * chw, chw);
+    if (layout_ == ConvLayout::nchw) return dev;
+    std::vector<double> x(dev.size());
+    for (i64 c = 0; c < s.c; ++c)
+      for (i64 h = 0; h < s.h; ++h)
+        for (i64 w = 0; w < s.w; ++w)
+          x[static_cast<std::size_t>((c * s.h + h) * s.w + w)] = dev[static_cast<std::size_t>((h * s.w + w) * s.c + c)];
+    return x;
+  }
+
+  Precision precision_;
+  ConvPostOps post_;
+  Conv2dShape shape_;
+  ConvLayout layout_;
+  DeviceTensor x_, w_, y_, bias_, mean_, var_, gamma_, beta_, w_fold_, bias_fold_;
+  std::unique_ptr<Convolution> conv_;
+};
 
 }  // namespace cuda
 }  // namespace hwcal

@@ -21,12 +21,13 @@
 namespace hwcal {
 namespace cuda {
 
-/// Storage formats the kernels are instantiated for.
-enum class DType : std::uint8_t { f64, f32, f16, bf16, i8, i32, e4m3 };
+/// Storage formats the kernels are instantiated for (i64: embedding indices).
+enum class DType : std::uint8_t { f64, f32, f16, bf16, i8, i32, e4m3, i64 };
 
 constexpr int dtype_bytes(DType t) noexcept {
   switch (t) {
-    case DType::f64: return 8;
+    case DType::f64:
+    case DType::i64: return 8;
     case DType::f32:
     case DType::i32: return 4;
     case DType::f16:
@@ -46,6 +47,7 @@ constexpr std::string_view to_string(DType t) noexcept {
     case DType::i8: return "i8";
     case DType::i32: return "i32";
     case DType::e4m3: return "e4m3";
+    case DType::i64: return "i64";
   }
   return "?";
 }
@@ -144,6 +146,11 @@ inline double decode(DType t, const void* data, std::int64_t i) noexcept {
       return static_cast<double>(v);
     }
     case DType::e4m3: return detail::decode_e4m3(*p);
+    case DType::i64: {
+      std::int64_t v;
+      std::memcpy(&v, p, sizeof v);
+      return static_cast<double>(v);
+    }
   }
   return std::numeric_limits<double>::quiet_NaN();
 }

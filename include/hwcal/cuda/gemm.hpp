@@ -1,9 +1,12 @@
 #pragma once
-// Row-major GEMMs through cuBLASLt, configured the way PyTorch does:
+// Row-major GEMMs through cuBLASLt (LtGemm), configured the way PyTorch does:
 // operands swapped so cuBLASLt's column-major D^T = B^T A^T is our row-major
-// D = A B, a large workspace, and the compute type of each precision. Unlike
-// PyTorch, which takes cuBLASLt's first heuristic, tune() times the first few
-// and keeps the fastest (once, when the kernel is prepared).
+// D = A B, a large workspace, and the compute type of each precision; and the
+// matmul / linear kernel built on it (GemmKernel), with the post-ops of the
+// linear fusion patterns. The algorithm is the backend's choice: cuBLASLt's
+// first heuristic that launches (PyTorch's cuBLAS calls take the library's
+// own first choice), or the fastest of the first six, timed once when the
+// kernel is prepared.
 //
 // Problem: D[b] (m x n) = alpha * A[b] (m x k) * B[b] (+ bias[n], relu/gelu),
 // with B stored either [k][n] (row-major matmul) or [n][k] (a linear layer's
@@ -17,10 +20,12 @@
 #error "hwcal/cuda headers need the hwcal::cuda CMake target (HWCAL_HAS_CUDA=1)"
 #endif
 
+#include <hwcal/cuda/context.hpp>
 #include <hwcal/cuda/dtype.hpp>
 #include <hwcal/cuda/error.hpp>
 #include <hwcal/cuda/runtime.hpp>
 #include <hwcal/kinds.hpp>
+#include <hwcal/reference.hpp>
 
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
@@ -61,6 +66,7 @@ inline cudaDataType_t cuda_type(DType t) noexcept {
     case DType::i8: return CUDA_R_8I;
     case DType::i32: return CUDA_R_32I;
     case DType::e4m3: return CUDA_R_8F_E4M3;
+    case DType::i64: return CUDA_R_64I;
   }
   return CUDA_R_32F;
 }
@@ -172,12 +178,41 @@ class LtGemm {
   LtGemm(const LtGemm&) = delete;
   LtGemm& operator=(const LtGemm&) = delete;
 
-  /// Enqueues one GEMM with the chosen algorithm.
+  /// Enqueues one GEMM with the chosen algorithm (capturable: the workspace is preallocated).
   void run(cudaStream_t stream) const { HWCAL_CUBLAS_CHECK(launch(algos_[chosen_].algo, stream)); }
 
+  /// Picks the algorithm run() uses, as `algorithm` says, and waits for the
+  /// GEMMs this enqueued. Inputs must be initialised.
+  void choose(Algorithm algorithm, cudaStream_t stream) {
+    if (algorithm == Algorithm::fastest)
+      tune(stream, 6);
+    else
+      first_that_launches(stream);
+    HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+  }
+
+  /// "cublasLt algo 66 tile 20 stages 8 splitK 1 (fastest of 6 heuristics)".
+  std::string implementation() const {
+    const cublasLtMatmulAlgo_t& a = algos_[chosen_].algo;
+    auto attr = [&](cublasLtMatmulAlgoConfigAttributes_t which) {
+      std::int32_t v = 0;
+      std::size_t written = 0;
+      cublasLtMatmulAlgoConfigGetAttribute(&a, which, &v, sizeof v, &written);
+      return std::to_string(v);
+    };
+    std::string s = "cublasLt algo " + attr(CUBLASLT_ALGO_CONFIG_ID) + " tile " + attr(CUBLASLT_ALGO_CONFIG_TILE_ID) +
+                    " stages " + attr(CUBLASLT_ALGO_CONFIG_STAGES_ID) + " splitK " +
+                    attr(CUBLASLT_ALGO_CONFIG_SPLITK_NUM);
+    s += tuned_ > 0 ? " (fastest of " + std::to_string(tuned_) + " heuristics)"
+                    : chosen_ == 0 ? " (first heuristic)"
+                                   : " (heuristic " + std::to_string(chosen_ + 1) + ", the first that launched)";
+    return s;
+  }
+
+ private:
   /// Times up to `candidates` heuristic algorithms (1 warm-up + 3 timed runs
-  /// each) and keeps the fastest. Inputs must be initialised.
-  void tune(cudaStream_t stream, int candidates = 6) {
+  /// each) and keeps the fastest.
+  void tune(cudaStream_t stream, int candidates) {
     Event start, stop;
     float best = std::numeric_limits<float>::infinity();
     const int n = std::min<int>(candidates, static_cast<int>(algos_.size()));
@@ -195,29 +230,22 @@ class LtGemm {
       }
     }
     tuned_ = n;
-    HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
     if (!std::isfinite(best))
       throw UnavailableError("cuBLASLt offered " + std::to_string(n) +
                              " algorithms for this problem and none launched (CUBLAS_STATUS_NOT_SUPPORTED)");
   }
 
-  /// "cublasLt algo 66 tile 20 stages 8 splitK 1 (fastest of 6 heuristics)".
-  std::string implementation() const {
-    const cublasLtMatmulAlgo_t& a = algos_[chosen_].algo;
-    auto attr = [&](cublasLtMatmulAlgoConfigAttributes_t which) {
-      std::int32_t v = 0;
-      std::size_t written = 0;
-      cublasLtMatmulAlgoConfigGetAttribute(&a, which, &v, sizeof v, &written);
-      return std::to_string(v);
-    };
-    std::string s = "cublasLt algo " + attr(CUBLASLT_ALGO_CONFIG_ID) + " tile " + attr(CUBLASLT_ALGO_CONFIG_TILE_ID) +
-                    " stages " + attr(CUBLASLT_ALGO_CONFIG_STAGES_ID) + " splitK " +
-                    attr(CUBLASLT_ALGO_CONFIG_SPLITK_NUM);
-    s += tuned_ > 1 ? " (fastest of " + std::to_string(tuned_) + " heuristics)" : " (first heuristic)";
-    return s;
+  /// The heuristic's first algorithm, or the next one when it does not launch.
+  void first_that_launches(cudaStream_t stream) {
+    for (int i = 0; i < static_cast<int>(algos_.size()); ++i)
+      if (launch(algos_[i].algo, stream) == CUBLAS_STATUS_SUCCESS) {
+        chosen_ = i;
+        return;
+      }
+    throw UnavailableError("cuBLASLt offered " + std::to_string(algos_.size()) +
+                           " algorithms for this problem and none launched (CUBLAS_STATUS_NOT_SUPPORTED)");
   }
 
- private:
   template <class T>
   void set(cublasLtMatmulDescAttributes_t a, const T& v) {
     HWCAL_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), a, &v, sizeof v));
@@ -311,11 +339,126 @@ class LtGemm {
   Desc desc_;
   Layout la_, lb_, lc_;
   std::vector<cublasLtMatmulHeuristicResult_t> algos_;
-  int chosen_ = 0, tuned_ = 1;
+  int chosen_ = 0, tuned_ = 0;
   cudaDataType_t scale_type_ = CUDA_R_32F;
   double alpha_d_ = 1, zero_d_ = 0;
   float alpha_f_ = 1, zero_f_ = 0;
   std::int32_t alpha_i_ = 1, zero_i_ = 0;
+};
+
+namespace detail {
+/// cuBLASLt's GELU epilogue is the tanh approximation (PyTorch falls back to
+/// gelu(approximate="tanh") where it cannot use the epilogue).
+inline double gelu_tanh(double x) {
+  const double c = std::sqrt(2.0 / 3.14159265358979323846);
+  return 0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x)));
+}
+}  // namespace detail
+
+/// Post-ops of a GEMM: fused in cuBLASLt's epilogue, or separate kernels.
+struct GemmPostOps {
+  Epilogue epilogue = Epilogue::none;  ///< fused: bias, bias+relu, bias+gelu(tanh)
+  bool bias_kernel = false;            ///< separate bias-add kernel
+  OpKind act_kernel = OpKind::copy;    ///< separate activation kernel: relu or gelu (erf); copy = none
+  bool has_bias() const noexcept { return epilogue != Epilogue::none || bias_kernel; }
+};
+
+/// A linear layer's bias: cuBLASLt's bias epilogue, as PyTorch's addmm uses
+/// it; at fp64 (where hwcal uses no epilogues) a separate bias kernel.
+inline GemmPostOps linear_post_ops(Precision p, bool bias) {
+  GemmPostOps post;
+  if (bias && p == Precision::fp64)
+    post.bias_kernel = true;
+  else if (bias)
+    post.epilogue = Epilogue::bias;
+  return post;
+}
+
+/// matmul (row-major, batched) or linear (y = x W^T [+ b], batch folded into rows).
+class GemmKernel final : public CudaKernel {
+ public:
+  GemmKernel(std::shared_ptr<DeviceContext> c, const OpDesc& op, Precision p, GemmPostOps post)
+      : CudaKernel(std::move(c)), precision_(p), post_(post), linear_(op.kind == OpKind::linear) {
+    const auto& s = std::get<MatmulShape>(op.shape);
+    batch_ = linear_ ? 1 : s.batch;
+    m_ = linear_ ? s.batch * s.m : s.m;
+    n_ = s.n;
+    k_ = s.k;
+    layout_ = linear_ || p == Precision::int8 || p == Precision::fp8 ? BLayout::nk : BLayout::kn;
+    const DType in = storage_of(p), out = gemm_output_of(p);
+    const double lo = p == Precision::int8 ? -8 : compute_input_lo, hi = p == Precision::int8 ? 8 : compute_input_hi;
+    a_ = ctx().random(in, batch_ * m_ * k_, lo, hi);
+    b_ = ctx().random(in, batch_ * k_ * n_, lo, hi);
+    d_ = DeviceTensor(out, batch_ * m_ * n_);
+    LtGemm::Pointers ptr{a_.get(), b_.get(), d_.get(), nullptr, nullptr, nullptr};
+    if (post_.has_bias()) {
+      bias_ = ctx().random(out, n_, -0.5, 0.5);
+      ptr.bias = bias_.get();
+    }
+    if (p == Precision::fp8) {
+      // Unit scales, as torch._scaled_mm with scale 1; each scalar on its own
+      // 16-byte boundary (cuBLASLt rejects misaligned scale pointers).
+      scales_ = ctx().random(DType::f32, 8, 1.0, 1.0);
+      ptr.scale_a = scales_.memory.as<float>();
+      ptr.scale_b = scales_.memory.as<float>() + 4;
+    }
+    GemmProblem problem{p, layout_, batch_, m_, n_, k_, post_.epilogue, 1.0};
+    gemm_ = std::make_unique<LtGemm>(ctx().lt(), problem, ptr, ctx().gemm_workspace(), ctx().gemm_workspace_size());
+    gemm_->choose(options().algorithm, stream());
+  }
+
+  void run() override {
+    gemm_->run(stream());
+    const i64 total = batch_ * m_ * n_;
+    if (post_.bias_kernel)
+      HWCAL_CUDA_CHECK(launch::bias_act(OpKind::copy, d_.dtype, d_.get(), bias_.get(), total, n_, 1, stream()));
+    if (post_.act_kernel != OpKind::copy)
+      HWCAL_CUDA_CHECK(launch::unary(post_.act_kernel, d_.dtype, d_.get(), d_.get(), total, stream()));
+  }
+
+  CheckResult check() override {
+    finish();
+    reference::SampledCheck chk(precision_, k_);
+    hwcal::detail::Rng rng = sampler();
+    const MatmulShape one{1, 1, 1, k_, false};
+    for (int t = 0; t < reference::check_samples; ++t) {
+      const i64 b = rng.below(batch_), i = rng.below(m_), j = rng.below(n_);
+      const std::vector<double> a = fetch(a_, (b * m_ + i) * k_, k_);
+      // Column j of B: a row of the [n][k] layout, a strided column of [k][n].
+      const std::vector<double> bc =
+          layout_ == BLayout::nk ? fetch(b_, (b * n_ + j) * k_, k_) : fetch(b_, b * k_ * n_ + j, k_, n_);
+      double want;
+      if (post_.has_bias()) {
+        const double bias = fetch_one(bias_, j);
+        want = reference::linear_at(a.data(), bc.data(), &bias, one, 0, 0);
+      } else {
+        want = reference::matmul_at(a.data(), bc.data(), one, 0, 0, 0);
+      }
+      if (post_.epilogue == Epilogue::bias_relu || post_.act_kernel == OpKind::relu) want = reference::relu(want);
+      if (post_.epilogue == Epilogue::bias_gelu) want = detail::gelu_tanh(want);
+      if (post_.act_kernel == OpKind::gelu) want = reference::gelu(want);
+      const i64 at = (b * m_ + i) * n_ + j;
+      chk.add(fetch_one(d_, at), want, "D", at);
+    }
+    return chk.result();
+  }
+
+  std::string implementation() const override {
+    std::string s = gemm_->implementation();
+    if (!linear_ && layout_ == BLayout::nk) s += "; B kept as [n][k] (TN)";
+    if (post_.bias_kernel) s += " + bias kernel";
+    if (post_.act_kernel != OpKind::copy) s += " + " + std::string(to_string(post_.act_kernel)) + " kernel";
+    return s;
+  }
+
+ private:
+  Precision precision_;
+  GemmPostOps post_;
+  bool linear_;
+  i64 batch_ = 1, m_ = 0, n_ = 0, k_ = 0;
+  BLayout layout_ = BLayout::kn;
+  DeviceTensor a_, b_, d_, bias_, scales_;
+  std::unique_ptr<LtGemm> gemm_;
 };
 
 }  // namespace cuda

@@ -46,6 +46,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace hwcal {
@@ -138,15 +139,30 @@ class Timer {
     const double one = warm_up(run, stream, opt.stop.warmup_s);
     const int launches = std::clamp(static_cast<int>(std::ceil(opt.graph_s / one)), 1, opt.max_launches);
     Graph g;
-    g.capture(stream, [&] {
-      for (int i = 0; i < launches; ++i) run();
-    });
-    g.launch(stream);  // the first replay uploads the graph
-    HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
-    Measurement m = sample(
-        [&](int) { g.launch(stream); }, stream, one * launches, opt, clocks, [&](double s) { return s / launches; });
+    std::string why;
+    try {
+      g.capture(stream, [&] {
+        for (int i = 0; i < launches; ++i) run();
+      });
+      g.launch(stream);  // the first replay uploads the graph
+      HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+    } catch (const std::exception& e) {
+      // A kernel that cannot be captured is still timed, back to back on the
+      // stream (launch gaps of an eager stream instead of a graph's), and says so.
+      why = std::string("timed as eager back-to-back launches: graph capture failed (") + e.what() + ")";
+      cudaGetLastError();
+      HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    Measurement m = why.empty() ? sample([&](int) { g.launch(stream); }, stream, one * launches, opt, clocks,
+                                         [&](double s) { return s / launches; })
+                                : sample(
+                                      [&](int) {
+                                        for (int i = 0; i < launches; ++i) run();
+                                      },
+                                      stream, one * launches, opt, clocks, [&](double s) { return s / launches; });
     m.iterations = launches;
     m.total_s = now_s() - start;
+    m.note = std::move(why);
     return m;
   }
 

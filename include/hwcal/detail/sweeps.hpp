@@ -1,13 +1,19 @@
 #pragma once
 // The default sweep of every op: shapes that span launch-bound, cache-resident
 // and DRAM-bound regimes, taken from the layers of common networks (ResNet,
-// MobileNet, EfficientNet, ViT/BERT, MLPs) rather than from any one model.
-// Each list is ordered so that any prefix covers the space coarsely (the
-// calibrator takes prefixes under a time budget); `quick` marks the points a
-// quick calibration measures.
+// MobileNet, EfficientNet, ViT/BERT, LLaMA-style decoders, MLPs) rather than
+// from any one model. Each list is ordered so that any prefix covers the
+// space coarsely (the calibrator takes prefixes under a time budget); `quick`
+// marks the points a quick calibration measures.
+//
+// Devices get their own, denser sweeps (device_sweep): a GPU times a point in
+// milliseconds, and its efficiency moves with sizes a CPU sweep never
+// reaches (thousands of tokens, 14336-wide projections, KV caches of 32k):
+// no gap of more than 4x along any axis real layers use.
 
 #include <hwcal/ops.hpp>
 
+#include <type_traits>
 #include <vector>
 
 namespace hwcal {
@@ -16,7 +22,6 @@ namespace detail {
 struct SweepPoint {
   OpDesc op;
   bool quick = false;
-  bool device_only = false;  ///< too large to time on a CPU in reasonable time
 };
 
 inline OpDesc conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups = 1) {
@@ -29,12 +34,10 @@ inline OpDesc conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups = 
   return {OpKind::conv2d, s};
 }
 
-inline std::vector<SweepPoint> default_sweep(OpKind kind) {
+/// The CPU sweep of an op.
+inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
   std::vector<SweepPoint> v;
-  auto add = [&v](OpDesc op, bool quick = false) { v.push_back({op, quick, false}); };
-  // Sizes where GPUs reach their ceilings (ANCHORS.md compares against them),
-  // first in the list so a budgeted device calibration measures them early.
-  auto add_device = [&v](OpDesc op) { v.insert(v.begin(), {op, false, true}); };
+  auto add = [&v](OpDesc op, bool quick = false) { v.push_back({op, quick}); };
   switch (kind) {
     case OpKind::matmul: {
       // Square GEMMs (bisection order: ends first), skinny rows, then batched
@@ -48,7 +51,6 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
       add({kind, MatmulShape{8, 512, 512, 64, false}});
       add({kind, MatmulShape{12, 197, 64, 197, false}});
       add({kind, MatmulShape{32, 64, 64, 64, false}});
-      add_device({kind, MatmulShape{1, 8192, 8192, 8192, false}});
       break;
     }
     case OpKind::linear: {
@@ -63,7 +65,6 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
           if (double(m) * kn[0] * kn[1] > 2.5e9) continue;  // > 5 GFLOP: slow, nothing new
           add({kind, MatmulShape{1, m, kn[1], kn[0], true}}, q);
         }
-      add_device({kind, MatmulShape{1, 8192, 4096, 4096, true}});
       break;
     }
     case OpKind::conv2d: {
@@ -114,8 +115,6 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
         add(conv(n, 72, 7, 72, 3, 1, 72), q);
         add(conv(n, 40, 14, 240, 1, 1));
       }
-      add_device(conv(64, 512, 28, 512, 3, 1));
-      add_device(conv(64, 256, 56, 256, 3, 1));
       break;
     }
     case OpKind::attention: {
@@ -257,6 +256,150 @@ inline std::vector<SweepPoint> default_sweep(OpKind kind) {
     }
   }
   return v;
+}
+
+/// The device (GPU) sweep of an op: the CPU sweep's shapes where they still
+/// matter, plus the sizes GPUs run (batch 64, thousands of tokens, LLM
+/// projections, long KV caches), with at most 4x between neighbours along
+/// each axis. Quick points: a coarse cover of every op (the 10 s
+/// auto_calibrate budget), the most important first.
+inline std::vector<SweepPoint> device_sweep(OpKind kind) {
+  std::vector<SweepPoint> v;
+  auto add = [&v](OpDesc op, bool quick = false) { v.push_back({op, quick}); };
+  const OpInfo& o = info(kind);
+  switch (o.family) {
+    case ShapeFamily::matmul: {
+      if (kind == OpKind::linear) {
+        // (in, out) of MLPs, encoders (BERT/ViT), decoders (LLaMA 7-8B: qkv with
+        // GQA 4096 -> 6144, MLP 4096 <-> 14336 / 11008, the LM head) and heads.
+        const i64 kn[][2] = {{4096, 4096}, {768, 768},   {4096, 14336}, {14336, 4096}, {768, 3072}, {3072, 768},
+                             {1024, 4096}, {4096, 1024}, {4096, 6144},  {2048, 2048},  {512, 512},  {1024, 1024},
+                             {4096, 11008}, {11008, 4096}, {8192, 8192}, {784, 1024}, {2048, 1000}, {4096, 128256}};
+        // token counts in bisection order: decode steps to long prefills
+        for (i64 m : {1, 1024, 64, 8192, 16, 256, 4, 4096, 2, 32, 128, 512, 2048, 16384})
+          for (const auto& p : kn) {
+            if (double(m) * p[0] * p[1] > 4e12) continue;  // > 8 TFLOP: seconds, nothing new
+            add({kind, MatmulShape{1, m, p[1], p[0], true}}, (m == 1 || m == 1024) && (p[0] == 4096 || p[0] == 768));
+          }
+      } else {
+        // square, then batched products of attention (b*h, seq, seq, d) and skinny rows
+        for (i64 n : {1024, 4096, 256, 8192, 64, 2048, 512, 128, 16384})
+          add({kind, MatmulShape{1, n, n, n, false}}, n == 256 || n == 4096);
+        for (i64 bh : {12, 96, 384})
+          for (i64 seq : {128, 512, 2048}) {
+            add({kind, MatmulShape{bh, seq, seq, 64, false}}, bh == 96 && seq == 512);  // Q K^T
+            add({kind, MatmulShape{bh, seq, 64, seq, false}});                          // P V
+          }
+        add({kind, MatmulShape{12, 197, 197, 64, false}});
+        add({kind, MatmulShape{96, 197, 64, 197, false}});
+        for (i64 m : {1, 16, 64, 4})
+          for (i64 kn : {4096, 1024}) add({kind, MatmulShape{1, m, kn, kn, false}}, m == 1 && kn == 4096);
+      }
+      break;
+    }
+    case ShapeFamily::conv2d: {
+      // the CPU sweep's convolution shapes at batch 1 to 64 (4x apart)
+      for (i64 n : {1, 16, 4, 64}) {
+        for (const SweepPoint& p : cpu_sweep(kind)) {
+          auto s = std::get<Conv2dShape>(p.op.shape);
+          if (s.n != 1) continue;  // one batch of the CPU list as the template
+          s.n = n;
+          if (double(s.n) * s.k * s.out_h() * s.out_w() * (s.c / s.groups) * s.r * s.s > 2e12) continue;
+          add({kind, s}, p.quick && (n == 1 || n == 16));
+        }
+        add(conv(n, 768, 224 / 16, 768, 1, 1), false);  // (ViT-like 1x1 at 14x14)
+      }
+      add(conv(1, 3, 224, 768, 16, 16), true);  // ViT patch embedding
+      add(conv(64, 3, 224, 768, 16, 16));
+      break;
+    }
+    case ShapeFamily::attention: {
+      // {batch, heads, seq_q, seq_kv, head_dim, causal, kv_heads}
+      // decode: one token against a KV cache, MHA and GQA 4:1
+      for (i64 b : {1, 16, 64, 4})
+        for (i64 kv : {2048, 512, 32768, 8192}) {
+          if (b * kv > 64 * 8192) continue;
+          add({kind, AttentionShape{b, 32, 1, kv, 128, false, 8}}, (b == 1 || b == 16) && kv == 2048);
+          add({kind, AttentionShape{b, 32, 1, kv, 128, false, 32}}, b == 1 && kv == 2048);
+        }
+      add({kind, AttentionShape{8, 12, 1, 1024, 64, false, 12}});
+      // prefill (causal), GQA 4:1 and MHA, and encoders (full)
+      for (i64 seq : {512, 2048, 128, 8192, 1024, 4096, 256})
+        for (i64 b : {1, 4}) {
+          if (b * seq > 16384) continue;
+          add({kind, AttentionShape{b, 32, seq, seq, 128, true, 8}}, b == 1 && (seq == 512 || seq == 2048));
+          add({kind, AttentionShape{b, 16, seq, seq, 64, true, 16}}, b == 1 && seq == 512);
+          add({kind, AttentionShape{b, 12, seq, seq, 64, false, 12}}, b == 1 && seq == 128);
+        }
+      for (i64 b : {1, 8, 32, 64}) add({kind, AttentionShape{b, 12, 197, 197, 64, false, 12}}, b == 8);
+      for (i64 b : {1, 8, 32}) add({kind, AttentionShape{b, 8, 128, 128, 64, false, 8}});
+      add({kind, AttentionShape{1, 1, 16, 16, 32, false, 1}});  // launch-bound
+      break;
+    }
+    case ShapeFamily::rows: {
+      // (rows, cols): tokens x hidden (norms), score rows (softmax), spatial means
+      const i64 cols[] = {4096, 768, 64, 1024, 197, 2048, 512, 8192, 49, 128256};
+      for (i64 r : {1, 4096, 64, 65536, 16, 1024, 16384, 256, 4})
+        for (i64 c : cols) {
+          if (double(r) * c > double(i64{1} << 28) || (c == 128256 && r > 64)) continue;  // <= 256M elements
+          if (kind == OpKind::reduce_mean && c == 128256) continue;
+          add({kind, RowsShape{r, c}}, (r == 1 || r == 4096) && (c == 4096 || c == 768));
+        }
+      break;
+    }
+    case ShapeFamily::elementwise: {
+      for (i64 e : {i64{1} << 20, i64{1} << 6, i64{1} << 26, i64{1} << 14, i64{1} << 18, i64{1} << 24, i64{1} << 10,
+                    i64{1} << 28, i64{1} << 12, i64{1} << 22, i64{1} << 16, i64{1} << 8})
+        add({kind, ElementwiseShape{e, o.inputs, 0, false}}, e == (i64{1} << 6) || e == (i64{1} << 20) || e == (i64{1} << 26));
+      if (o.broadcast)
+        for (i64 e : {i64{1} << 20, i64{1} << 14, i64{1} << 24, i64{1} << 27})
+          add({kind, ElementwiseShape{e, 2, 256, false}}, e == (i64{1} << 20));
+      break;
+    }
+    case ShapeFamily::bytes: {
+      for (i64 b : {i64{1} << 20, i64{4} << 10, i64{256} << 20, i64{64} << 10, i64{16} << 20, i64{1} << 30, i64{256} << 10,
+                    i64{4} << 20, i64{64} << 20, i64{16} << 10})
+        add({kind, BytesShape{b}}, b == (i64{4} << 10) || b == (i64{1} << 20) || b == (i64{256} << 20));
+      break;
+    }
+    case ShapeFamily::rotary: {
+      for (i64 t : {1, 1024, 16, 16384, 256, 4096, 64, 4})
+        for (i64 h : {32, 8}) add({kind, RotaryShape{t, h, 128}}, (t == 1 || t == 1024) && h == 32);
+      for (i64 t : {128, 2048}) add({kind, RotaryShape{t, 16, 64}});
+      break;
+    }
+    case ShapeFamily::embedding: {
+      for (i64 t : {1, 1024, 16, 16384, 256, 4096, 64})
+        for (i64 d : {4096, 768}) add({kind, EmbeddingShape{t, d == 768 ? 30522 : 128256, d}}, (t == 1 || t == 1024) && d == 4096);
+      break;
+    }
+    default: {
+      // pooling and batchnorm: the CPU shapes at batch 1 to 64
+      for (i64 n : {1, 16, 4, 64})
+        for (const SweepPoint& p : cpu_sweep(kind)) {
+          OpDesc op = p.op;
+          bool keep = true;
+          std::visit(
+              [&](auto& s) {
+                using S = std::decay_t<decltype(s)>;
+                if constexpr (std::is_same_v<S, Pool2dShape> || std::is_same_v<S, AdaptivePoolShape> ||
+                              std::is_same_v<S, MapShape>) {
+                  keep = s.n == 1;
+                  s.n = n;
+                }
+              },
+              op.shape);
+          if (keep) add(op, p.quick && (n == 1 || n == 16));
+        }
+      break;
+    }
+  }
+  return v;
+}
+
+/// The sweep of an op on a CPU or a device target.
+inline std::vector<SweepPoint> default_sweep(OpKind kind, bool device = false) {
+  return device ? device_sweep(kind) : cpu_sweep(kind);
 }
 
 /// One tiny instance of every op a model calls as one library call (attention

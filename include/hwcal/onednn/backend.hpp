@@ -1,5 +1,8 @@
 #pragma once
-// hwcal::onednn::OneDnnBackend: every hwcal op on oneDNN's CPU primitives.
+// hwcal::onednn::OneDnnBackend: the hwcal ops oneDNN has primitives for, one
+// kernel class per shape family (a file each, the same names as the other
+// backends'). rmsnorm, rotary and embedding have no oneDNN 2.6 primitive and
+// are refused with that reason.
 // PyTorch runs its CPU convolutions (and bf16 matmuls) on oneDNN, so a profile
 // made with this backend predicts what the framework gets.
 //
@@ -18,20 +21,82 @@
 #endif
 
 #include <hwcal/onednn/attention.hpp>
+#include <hwcal/onednn/batchnorm.hpp>
+#include <hwcal/onednn/conv.hpp>
 #include <hwcal/onednn/detail.hpp>
+#include <hwcal/onednn/elementwise.hpp>
 #include <hwcal/onednn/fusion.hpp>
-#include <hwcal/onednn/ops.hpp>
+#include <hwcal/onednn/gemm.hpp>
+#include <hwcal/onednn/move.hpp>
+#include <hwcal/onednn/pool.hpp>
+#include <hwcal/onednn/rows.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hwcal {
 namespace onednn {
 namespace detail {
 
-/// Why oneDNN (or hwcal on it) cannot run op kind `k` at precision p at all;
+/// What the backend runs for one shape family: its kernel class (the
+/// primitives it plans, how it is made, how it realises an op), whether hwcal
+/// measures it in int8, or why oneDNN cannot run the family at all.
+struct Family {
+  std::vector<dnnl::primitive_desc_base> (*plan)(const Context&, const OpDesc&, Precision) = nullptr;
+  std::unique_ptr<Kernel> (*make)(const Context&, const OpDesc&, Precision) = nullptr;
+  std::string (*realisation)(const OpDesc&, Precision) = nullptr;
+  bool int8 = false;
+  std::string_view missing;
+};
+
+template <class K>
+Family family_of(bool int8) {
+  return {&K::plan,
+          [](const Context& c, const OpDesc& op, Precision p) -> std::unique_ptr<Kernel> {
+            return std::make_unique<K>(c, op, p);
+          },
+          &K::realisation,
+          int8,
+          {}};
+}
+
+/// The one dispatch: the op's shape family picks the kernel class. int8 is
+/// the u8 x s8 -> f32 compute of convolutions and products, and s8 data movement.
+inline Family family(ShapeFamily f) {
+  switch (f) {
+    case ShapeFamily::matmul:
+      return family_of<GemmKernel>(true);
+    case ShapeFamily::conv2d:
+      return family_of<ConvKernel>(true);
+    case ShapeFamily::attention:
+      return family_of<AttentionKernel>(false);
+    case ShapeFamily::pool2d:
+    case ShapeFamily::adaptive_pool:
+      return family_of<PoolKernel>(false);
+    case ShapeFamily::map:
+      return family_of<BatchNormKernel>(false);
+    case ShapeFamily::rows:
+      return family_of<RowsKernel>(false);
+    case ShapeFamily::elementwise:
+      return family_of<ElementwiseKernel>(false);
+    case ShapeFamily::bytes:
+      return family_of<MoveKernel>(true);
+    case ShapeFamily::rotary:
+      return {nullptr, nullptr, nullptr, false,
+              "oneDNN 2.6 has no rotary-embedding primitive (and no single primitive that computes x cos + "
+              "rotate_half(x) sin); hwcal runs no other library's kernel under the onednn name"};
+    case ShapeFamily::embedding:
+      return {nullptr, nullptr, nullptr, false,
+              "oneDNN 2.6 has no gather primitive for an embedding lookup; hwcal runs no other library's kernel under "
+              "the onednn name"};
+  }
+  return {};
+}
+
+/// Why oneDNN (or hwcal on it) cannot run family `f` at precision p at all;
 /// empty when it depends on the shape and the primitives.
-inline std::string precision_gap(OpKind k, Precision p) {
+inline std::string precision_gap(const Family& f, Precision p) {
   switch (p) {
     case Precision::fp32:
     case Precision::bf16:
@@ -44,114 +109,10 @@ inline std::string precision_gap(OpKind k, Precision p) {
     case Precision::fp8:
       return "oneDNN 2.6 has no fp8 data types";
     case Precision::int8:
-      if (k == OpKind::conv2d || k == OpKind::matmul || k == OpKind::linear || k == OpKind::copy || k == OpKind::transpose ||
-          k == OpKind::concat)
-        return {};
+      if (f.int8) return {};
       return "hwcal measures int8 on oneDNN only for conv2d, matmul and linear (u8 x s8 -> f32) and data movement";
   }
   return "unknown precision";
-}
-
-/// The primitive descriptors an op runs, created without allocating anything.
-inline std::vector<dnnl::primitive_desc_base> plan(const Context& c, const OpDesc& op, Precision p) {
-  switch (op.kind) {
-    case OpKind::conv2d: {
-      const auto& s = std::get<Conv2dShape>(op.shape);
-      return {conv_pd(c, s, p, s.bias)};
-    }
-    case OpKind::matmul:
-      return {matmul_pd(c, std::get<MatmulShape>(op.shape), p)};
-    case OpKind::linear: {
-      const auto& s = std::get<MatmulShape>(op.shape);
-      return {linear_pd(c, s, p, s.bias)};
-    }
-    case OpKind::attention:
-      return attention_pds(c, std::get<AttentionShape>(op.shape), p);
-    case OpKind::maxpool:
-      return {pool_pd(c, std::get<Pool2dShape>(op.shape), algorithm::pooling_max, p)};
-    case OpKind::avgpool:
-      return {pool_pd(c, std::get<Pool2dShape>(op.shape), algorithm::pooling_avg_include_padding, p)};
-    case OpKind::adaptive_avgpool:
-      return {pool_pd(c, adaptive_as_pool(std::get<AdaptivePoolShape>(op.shape)), algorithm::pooling_avg_include_padding, p)};
-    case OpKind::batchnorm: {
-      const auto& s = std::get<MapShape>(op.shape);
-      return {batchnorm_pd(c, md({s.n, s.c, s.h, s.w}, types_of(p).src, tag::nchw))};
-    }
-    case OpKind::layernorm:
-      return {layernorm_pd(c, std::get<RowsShape>(op.shape), p)};
-    case OpKind::softmax:
-      return {softmax_pd(c, rows_md(std::get<RowsShape>(op.shape), p), 1)};
-    case OpKind::reduce_mean:
-      return {reduce_mean_pd(c, std::get<RowsShape>(op.shape), p)};
-    case OpKind::copy:
-    case OpKind::transpose:
-    case OpKind::concat:
-      return data_movement_pds(c, op.kind, std::get<BytesShape>(op.shape), p);
-    default:
-      break;
-  }
-  const auto& s = std::get<ElementwiseShape>(op.shape);
-  check_arity(op.kind, s);
-  md a, b;
-  binary_mds(s, types_of(p).src, a, b);
-  algorithm alg{};
-  float alpha = 0;
-  if (is_binary(op.kind)) return {binary_pd(c, binary_alg(op.kind), a, b, a)};
-  if (eltwise_alg(op.kind, alg, alpha)) return {eltwise_pd(c, a, alg, alpha, 0.f)};
-  return {hardsigmoid_pd(c, a)};
-}
-
-inline std::unique_ptr<ChainKernel> build(const Context& c, const OpDesc& op, Precision p) {
-  switch (op.kind) {
-    case OpKind::conv2d:
-      return make_conv2d(c, std::get<Conv2dShape>(op.shape), p);
-    case OpKind::matmul:
-      return make_matmul(c, std::get<MatmulShape>(op.shape), p);
-    case OpKind::linear:
-      return make_linear(c, std::get<MatmulShape>(op.shape), p);
-    case OpKind::attention:
-      return make_attention(c, std::get<AttentionShape>(op.shape), p);
-    case OpKind::maxpool:
-    case OpKind::avgpool:
-    case OpKind::adaptive_avgpool:
-      return make_pool(c, op, p);
-    case OpKind::batchnorm:
-      return make_batchnorm(c, std::get<MapShape>(op.shape), p);
-    case OpKind::layernorm:
-    case OpKind::softmax:
-    case OpKind::reduce_mean:
-      return make_rows(c, op.kind, std::get<RowsShape>(op.shape), p);
-    case OpKind::copy:
-    case OpKind::transpose:
-    case OpKind::concat:
-      return make_data_movement(c, op.kind, std::get<BytesShape>(op.shape), p);
-    default:
-      return make_elementwise(c, op.kind, std::get<ElementwiseShape>(op.shape), p);
-  }
-}
-
-/// How an op without a primitive of its own is realised; empty for the rest.
-inline std::string realisation(const OpDesc& op) {
-  switch (op.kind) {
-    case OpKind::hardsigmoid:
-      return "oneDNN 2.6 has no hardsigmoid: one binary primitive computes x + 3 with clip(0, 6) and linear(1/6) post-ops";
-    case OpKind::adaptive_avgpool: {
-      const Pool2dShape q = adaptive_as_pool(std::get<AdaptivePoolShape>(op.shape));
-      return "average pooling with PyTorch's (uniform) bins: window " + std::to_string(q.r) + "x" + std::to_string(q.s) +
-             ", stride " + std::to_string(q.stride_h) + "x" + std::to_string(q.stride_w);
-    }
-    case OpKind::attention:
-      return "no fused attention in oneDNN 2.6: QK^T matmul (scale as output scale, causal mask as binary post-op), softmax "
-             "in place, PV matmul";
-    case OpKind::transpose:
-      return "reorder of an [r][c] matrix to column-major, r the largest divisor of the elements <= sqrt";
-    case OpKind::concat:
-      return "concat primitive: two [1][n/2] halves along dim 0";
-    case OpKind::copy:
-      return "reorder between two plain buffers";
-    default:
-      return {};
-  }
 }
 
 inline std::string isa() { return isa_name(dnnl::get_effective_cpu_isa()); }
@@ -161,7 +122,7 @@ inline std::string isa() { return isa_name(dnnl::get_effective_cpu_isa()); }
 inline Support judge(const std::vector<std::string>& impls, bool reference_impl, Precision p, OpKind kind,
                      const std::string& how) {
   const std::string what(to_string(kind));
-  const bool moves_only = kind == OpKind::copy || kind == OpKind::transpose || kind == OpKind::concat;
+  const bool moves_only = info(kind).family == ShapeFamily::bytes;
   std::string list;
   for (const auto& s : impls) list += (list.empty() ? "" : ", ") + s;
   if (p != Precision::fp32 && reference_impl)
@@ -203,23 +164,25 @@ class OneDnnBackend final : public Backend {
     if (const auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
     if (const auto* e = std::get_if<ElementwiseShape>(&op.shape); e && e->inplace)
       return {SupportLevel::unsupported, "this backend measures elementwise ops out of place only"};
-    if (const auto why = detail::precision_gap(op.kind, p); !why.empty()) return {SupportLevel::unsupported, why};
+    const detail::Family f = detail::family(info(op.kind).family);
+    if (!f.missing.empty()) return {SupportLevel::unsupported, std::string(f.missing)};
+    if (const auto why = detail::precision_gap(f, p); !why.empty()) return {SupportLevel::unsupported, why};
     // Implementations may depend on the thread count: ask for the one kernels get.
     omp_set_num_threads(ctx_.threads);
     const std::string what(to_string(op.kind));
     try {
       std::vector<std::string> impls;
       bool reference_impl = false;
-      for (const auto& pd : detail::plan(ctx_, op, p)) {
+      for (const auto& pd : f.plan(ctx_, op, p)) {
         impls.push_back(pd.impl_info_str());
         reference_impl = reference_impl || detail::is_reference_impl(pd);
       }
-      return detail::judge(impls, reference_impl, p, op.kind, detail::realisation(op));
+      return detail::judge(impls, reference_impl, p, op.kind, f.realisation(op, p));
     } catch (const UnavailableError& e) {
       return {SupportLevel::unsupported, e.what()};
     } catch (const dnnl::error& e) {
-      return {SupportLevel::unsupported, "oneDNN has no " + std::string(to_string(p)) + " implementation of this " + what +
-                                             " on this CPU (ISA " + detail::isa() + "): " + e.what()};
+      return {SupportLevel::unsupported, "oneDNN has no " + std::string(to_string(p)) + " implementation of this " +
+                                             what + " on this CPU (ISA " + detail::isa() + "): " + e.what()};
     }
   }
 
@@ -228,10 +191,10 @@ class OneDnnBackend final : public Backend {
   std::unique_ptr<Kernel> make(const OpDesc& op, Precision p) override {
     const Support s = supports(op, p);
     if (!s.usable())
-      throw UnavailableError("onednn cannot run " + std::string(to_string(op.kind)) + " in " + std::string(to_string(p)) + ": " +
-                             s.note);
+      throw UnavailableError("onednn cannot run " + std::string(to_string(op.kind)) + " in " +
+                             std::string(to_string(p)) + ": " + s.note);
     omp_set_num_threads(ctx_.threads);
-    return detail::build(ctx_, op, p);
+    return detail::family(info(op.kind).family).make(ctx_, op, p);
   }
 
   Support supports_fusion(FusionPattern, Precision p) const override {
@@ -251,7 +214,8 @@ class OneDnnBackend final : public Backend {
     if (op.kind != fusion_anchor(f))
       throw UnavailableError("onednn: " + what + " is anchored on a " + std::string(to_string(fusion_anchor(f))) +
                              " shape, got " + std::string(to_string(op.kind)));
-    if (const auto why = invalid_reason(op); !why.empty()) throw UnavailableError("onednn: " + what + ": " + std::string(why));
+    if (const auto why = invalid_reason(op); !why.empty())
+      throw UnavailableError("onednn: " + what + ": " + std::string(why));
     omp_set_num_threads(ctx_.threads);
     FusionKernels k;
     try {
@@ -268,11 +232,12 @@ class OneDnnBackend final : public Backend {
           break;
         case FusionPattern::qkt_softmax:
         case FusionPattern::attention:
-          k = detail::make_attention_fusion(ctx_, f, std::get<AttentionShape>(op.shape), p);
+          k = detail::make_attention_fusion(ctx_, f, op, p);
           break;
       }
     } catch (const dnnl::error& e) {
-      throw UnavailableError("onednn has no " + std::string(to_string(p)) + " implementation for " + what + " here: " + e.what());
+      throw UnavailableError("onednn has no " + std::string(to_string(p)) + " implementation for " + what +
+                             " here: " + e.what());
     }
     for (const Kernel* kernel : {k.fused.get(), k.unfused.get()})
       if (p != Precision::fp32 && static_cast<const detail::ChainKernel*>(kernel)->uses_reference_impl())

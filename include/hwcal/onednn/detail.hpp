@@ -1,7 +1,9 @@
 #pragma once
 // Plumbing shared by the oneDNN kernels: the engine and stream a backend
 // shares, inputs filled once at make() (and the plain fp32 copy the reference
-// reads), and ChainKernel, a prepared sequence of primitives timed as one run.
+// reads), the primitive descriptors several families build (eltwise, binary,
+// softmax), and ChainKernel, a prepared sequence of primitives timed as one
+// run, which every family's kernel class is.
 //
 // Every primitive descriptor is created with a user-managed scratchpad so
 // run() never allocates one; the scratchpad memory is allocated at make().
@@ -14,11 +16,11 @@
 
 #include <oneapi/dnnl/dnnl_debug.h>
 
-#include <hwcal/reference.hpp>
 #include <hwcal/error.hpp>
 #include <hwcal/kernel.hpp>
 #include <hwcal/kinds.hpp>
 #include <hwcal/ops.hpp>
+#include <hwcal/reference.hpp>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #if DNNL_CPU_THREADING_RUNTIME != DNNL_RUNTIME_OMP
@@ -43,6 +45,8 @@ namespace hwcal {
 namespace onednn {
 namespace detail {
 
+using dnnl::algorithm;
+using dnnl::prop_kind;
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 using dims = dnnl::memory::dims;
@@ -109,7 +113,8 @@ inline std::string format_of(const md& d) {
     for (int j = 0; j < b.inner_nblks; ++j) blocked = blocked || b.inner_idxs[j] == i;
     out += static_cast<char>((blocked ? 'A' : 'a') + i);
   }
-  for (int j = 0; j < b.inner_nblks; ++j) out += std::to_string(b.inner_blks[j]) + static_cast<char>('a' + b.inner_idxs[j]);
+  for (int j = 0; j < b.inner_nblks; ++j)
+    out += std::to_string(b.inner_blks[j]) + static_cast<char>('a' + b.inner_idxs[j]);
   return out;
 }
 
@@ -190,10 +195,24 @@ inline Tensor make_input(const Context& c, const md& target, tag host_tag, std::
 }
 
 /// An input filled with deterministic values in [lo, hi) (then rounded).
-inline Tensor make_random(const Context& c, const md& target, tag host_tag, std::uint64_t seed, double lo = -1, double hi = 1) {
+inline Tensor make_random(const Context& c, const md& target, tag host_tag, std::uint64_t seed, double lo = -1,
+                          double hi = 1) {
   std::vector<float> values(elements(target.dims()));
   hwcal::detail::fill_uniform(values.data(), static_cast<i64>(values.size()), seed, lo, hi);
   return make_input(c, target, host_tag, std::move(values));
+}
+
+/// Input value range of a data type: [-1, 1) for floats; small integers for
+/// int8 so that products and sums stay exact.
+inline std::pair<double, double> value_range(dt t) {
+  if (t == dt::u8) return {0, 32};
+  if (t == dt::s8) return {-16, 16};
+  return {-1, 1};
+}
+
+inline Tensor make_activation(const Context& c, const md& target, tag host_tag, std::uint64_t seed) {
+  const auto [lo, hi] = value_range(target.data_type());
+  return make_random(c, target, host_tag, seed, lo, hi);
 }
 
 /// An output, filled with NaN (all bits set) so a check before any run fails.
@@ -214,11 +233,34 @@ inline std::vector<float> read(const Context& c, const dnnl::memory& m, tag host
 
 using reference::sample_indices;
 
+/// Applied by checkers to the reference value of output channel `ch` (fused
+/// activations, folded batchnorm); empty for none.
+using Post = std::function<double(double value, i64 ch)>;
+
+/// Epsilon of batch and layer normalisation: PyTorch's default.
+inline constexpr float norm_eps = 1e-5f;
+
+inline dnnl::eltwise_forward::primitive_desc eltwise_pd(const Context& c, const md& data, algorithm alg, float alpha,
+                                                        float beta) {
+  return {dnnl::eltwise_forward::desc(prop_kind::forward_inference, alg, data, alpha, beta), user_scratchpad(),
+          c.engine};
+}
+
+inline dnnl::binary::primitive_desc binary_pd(const Context& c, algorithm alg, const md& a, const md& b, const md& dst,
+                                              const dnnl::post_ops& po = dnnl::post_ops()) {
+  return {dnnl::binary::desc(alg, a, b, dst), user_scratchpad(po), c.engine};
+}
+
+inline dnnl::softmax_forward::primitive_desc softmax_pd(const Context& c, const md& data, int axis) {
+  return {dnnl::softmax_forward::desc(prop_kind::forward_inference, data, axis), user_scratchpad(), c.engine};
+}
+
 /// A prepared sequence of primitives on preallocated memories. run() executes
 /// each once through the C API with argument arrays built at make(), so hwcal
 /// allocates nothing per run; oneDNN itself builds a small argument map inside
-/// each execute (a few bytes of heap, no tensors).
-class ChainKernel final : public Kernel {
+/// each execute (a few bytes of heap, no tensors). The kernel classes of the
+/// op families are chains their constructors build.
+class ChainKernel : public Kernel {
  public:
   /// Compares the output (fp32, in the plain layout given to set_output).
   using Checker = std::function<CheckResult(const std::vector<float>&)>;

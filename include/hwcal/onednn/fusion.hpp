@@ -12,7 +12,14 @@
 #endif
 
 #include <hwcal/onednn/attention.hpp>
-#include <hwcal/onednn/ops.hpp>
+#include <hwcal/onednn/batchnorm.hpp>
+#include <hwcal/onednn/conv.hpp>
+#include <hwcal/onednn/detail.hpp>
+#include <hwcal/onednn/gemm.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace hwcal {
 namespace onednn {
@@ -38,7 +45,8 @@ inline FusionKernels make_linear_fusion(const Context& c, FusionPattern f, const
     LinearInputs in = make_linear_inputs(c, pd, s);
     const dnnl::memory y = make_output(c, pd.dst_desc());
     k->add(pd, {{DNNL_ARG_SRC, in.x.mem}, {DNNL_ARG_WEIGHTS, in.w.mem}, {DNNL_ARG_BIAS, in.b.mem}, {DNNL_ARG_DST, y}});
-    k->set_output(y, tag::nc, linear_checker(s, p, std::move(in.x.host), std::move(in.w.host), std::move(in.b.host), post));
+    k->set_output(y, tag::nc,
+                  linear_checker(s, p, std::move(in.x.host), std::move(in.w.host), std::move(in.b.host), post));
     out.fused = std::move(k);
   }
   auto k = std::make_unique<ChainKernel>(c);
@@ -59,13 +67,15 @@ inline FusionKernels make_linear_fusion(const Context& c, FusionPattern f, const
     k->add(binary_pd(c, algorithm::binary_add, pd.dst_desc(), row, pd.dst_desc()),
            {{DNNL_ARG_SRC_0, y0}, {DNNL_ARG_SRC_1, bias_row}, {DNNL_ARG_DST, y}});
   }
-  k->set_output(y, tag::nc, linear_checker(s, p, std::move(in.x.host), std::move(in.w.host), std::move(in.b.host), post));
+  k->set_output(y, tag::nc,
+                linear_checker(s, p, std::move(in.x.host), std::move(in.w.host), std::move(in.b.host), post));
   out.unfused = std::move(k);
   out.note =
       act ? "fused: one inner_product with bias and a " +
                 std::string(f == FusionPattern::linear_bias_gelu ? "gelu_erf" : "relu") +
                 " eltwise post-op; unfused: inner_product with bias, then an eltwise primitive writing a new tensor"
-          : "fused: one inner_product with bias; unfused: inner_product without bias, then a binary add of the [1][N] bias "
+          : "fused: one inner_product with bias; unfused: inner_product without bias, then a binary add of the [1][N] "
+            "bias "
             "writing a new tensor";
   return out;
 }
@@ -105,7 +115,8 @@ inline FusionKernels make_conv_fusion(const Context& c, FusionPattern f, const C
     args[DNNL_ARG_DST] = y;
     k->add(pd, std::move(args));
     k->describe(conv_formats(pd));
-    k->set_output(y, tag::nchw, conv_checker(s, p, std::move(in.x.host), std::move(in.w.host), std::move(in.b.host), post));
+    k->set_output(y, tag::nchw,
+                  conv_checker(s, p, std::move(in.x.host), std::move(in.w.host), std::move(in.b.host), post));
     out.fused = std::move(k);
   }
 
@@ -128,7 +139,8 @@ inline FusionKernels make_conv_fusion(const Context& c, FusionPattern f, const C
     k->add(eltwise_pd(c, pd.dst_desc(), algorithm::eltwise_relu, 0.f, 0.f), {{DNNL_ARG_SRC, y}, {DNNL_ARG_DST, z}});
     y = z;
   }
-  k->set_output(y, tag::nchw, conv_checker(s, p, std::move(in.x.host), std::move(in.w.host), std::move(in.b.host), post));
+  k->set_output(y, tag::nchw,
+                conv_checker(s, p, std::move(in.x.host), std::move(in.w.host), std::move(in.b.host), post));
   out.unfused = std::move(k);
   const std::string unfused = bn && relu ? "conv, batch_normalization and relu eltwise primitives"
                               : bn       ? "conv, then a batch_normalization primitive"
@@ -140,19 +152,20 @@ inline FusionKernels make_conv_fusion(const Context& c, FusionPattern f, const C
   return out;
 }
 
-inline FusionKernels make_attention_fusion(const Context& c, FusionPattern f, const AttentionShape& s, Precision p) {
+inline FusionKernels make_attention_fusion(const Context& c, FusionPattern f, const OpDesc& op, Precision p) {
+  const auto& s = std::get<AttentionShape>(op.shape);
+  const bool stop = f == FusionPattern::qkt_softmax;
   FusionKernels out;
+  out.fused = std::make_unique<AttentionKernel>(c, op, p, true, stop);
+  out.unfused = std::make_unique<AttentionKernel>(c, op, p, false, stop);
   const std::string mask = s.causal ? " and the causal mask (binary-add post-op)" : "";
-  if (f == FusionPattern::qkt_softmax) {
-    out.fused = make_qkt_softmax(c, s, p, true);
-    out.unfused = make_qkt_softmax(c, s, p, false);
-    out.note = "fused: the QK^T matmul applies the 1/sqrt(d) scale (output scale)" + mask +
-               ", softmax runs in place as a separate primitive (oneDNN 2.6 has no softmax post-op); unfused: matmul, eltwise "
-               "linear scale" +
-               (s.causal ? ", binary add of the mask" : "") + " and softmax, each writing a new score tensor";
+  if (stop) {
+    out.note =
+        "fused: the QK^T matmul applies the 1/sqrt(d) scale (output scale)" + mask +
+        ", softmax runs in place as a separate primitive (oneDNN 2.6 has no softmax post-op); unfused: matmul, eltwise "
+        "linear scale" +
+        (s.causal ? ", binary add of the mask" : "") + " and softmax, each writing a new score tensor";
   } else {
-    out.fused = make_attention(c, s, p, true);
-    out.unfused = make_attention(c, s, p, false);
     out.note =
         "nothing is fused across the softmax: oneDNN 2.6 has no fused attention. 'fused' is the shortest chain, QK^T "
         "matmul with the scale" +

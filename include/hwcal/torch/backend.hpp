@@ -13,25 +13,44 @@
 // The namespace is hwcal::aten, not hwcal::torch, so that ::torch (libtorch's
 // own namespace) stays unambiguous in user code.
 //
-//   runtime.hpp     dtypes, threads, versions
-//   support.hpp     which op runs at which precision, verified against 1.13
-//   kernel.hpp      TorchKernel and the shared check machinery
-//   op_kernels.hpp  one ATen entry point per op
-//   fusion.hpp      linear_bias, conv_bn, attention: fused and unfused
-//   framework.hpp   what PyTorch's Python layer adds per op (measured)
+// One file per shape family, the same names in every backend (docs/backends.md
+// maps each op to its file, class and ATen calls):
+//   gemm.hpp         GemmKernel         matmul, linear
+//   conv.hpp         ConvKernel         conv2d
+//   attention.hpp    AttentionKernel    attention (full, causal, grouped-query, decode)
+//   pool.hpp         PoolKernel         maxpool, avgpool, adaptive_avgpool
+//   batchnorm.hpp    BatchNormKernel    batchnorm
+//   rows.hpp         RowsKernel         layernorm, rmsnorm, softmax, reduce_mean
+//   elementwise.hpp  ElementwiseKernel  activations, clamps, add/mul/div, silu_mul
+//   move.hpp         MoveKernel         copy, transpose, concat
+//   rotary.hpp       RotaryKernel       rotary
+//   embedding.hpp    EmbeddingKernel    embedding
+//   fusion.hpp       linear_bias, conv_bn, attention: fused and unfused
+// and around them:
+//   guard.hpp        the compile-time check that libtorch is linked
+//   kernel.hpp       TorchKernel (what every family's make() returns) and the shared checks
+//   support.hpp      which op runs at which precision, verified against 1.13
+//   runtime.hpp      dtypes, threads, versions
+//   framework.hpp    what PyTorch's Python layer adds per op (measured)
 
-#include <hwcal/config.hpp>
-
-#if !HWCAL_HAS_TORCH
-#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
-#endif
+#include <hwcal/torch/guard.hpp>
 
 #include <hwcal/error.hpp>
 #include <hwcal/kernel.hpp>
 #include <hwcal/schema.hpp>
+#include <hwcal/torch/attention.hpp>
+#include <hwcal/torch/batchnorm.hpp>
+#include <hwcal/torch/conv.hpp>
+#include <hwcal/torch/elementwise.hpp>
+#include <hwcal/torch/embedding.hpp>
 #include <hwcal/torch/framework.hpp>
 #include <hwcal/torch/fusion.hpp>
-#include <hwcal/torch/op_kernels.hpp>
+#include <hwcal/torch/gemm.hpp>
+#include <hwcal/torch/kernel.hpp>
+#include <hwcal/torch/move.hpp>
+#include <hwcal/torch/pool.hpp>
+#include <hwcal/torch/rotary.hpp>
+#include <hwcal/torch/rows.hpp>
 #include <hwcal/torch/runtime.hpp>
 #include <hwcal/torch/support.hpp>
 
@@ -47,6 +66,27 @@
 
 namespace hwcal {
 namespace aten {
+
+/// The kernel of one op, by its shape family; support must have been checked
+/// (TorchBackend::make).
+inline std::unique_ptr<TorchKernel> make_op_kernel(const OpDesc& op, Precision p) {
+  const auto dt = scalar_type(p);
+  if (!dt) throw UnavailableError("torch backend: no ATen dtype for " + std::string(to_string(p)));
+  switch (info(op.kind).family) {
+    case ShapeFamily::matmul: return GemmKernel::make(op, p, *dt);
+    case ShapeFamily::conv2d: return ConvKernel::make(op, p, *dt);
+    case ShapeFamily::attention: return AttentionKernel::make(op, p, *dt);
+    case ShapeFamily::pool2d:
+    case ShapeFamily::adaptive_pool: return PoolKernel::make(op, p, *dt);
+    case ShapeFamily::map: return BatchNormKernel::make(op, p, *dt);
+    case ShapeFamily::rows: return RowsKernel::make(op, p, *dt);
+    case ShapeFamily::elementwise: return ElementwiseKernel::make(op, p, *dt);
+    case ShapeFamily::bytes: return MoveKernel::make(op, p, *dt);
+    case ShapeFamily::rotary: return RotaryKernel::make(op, p, *dt);
+    case ShapeFamily::embedding: return EmbeddingKernel::make(op, p, *dt);
+  }
+  throw UnavailableError("torch backend: no kernel for the shape family of " + std::string(to_string(op.kind)));
+}
 
 class TorchBackend final : public Backend {
  public:
@@ -70,8 +110,10 @@ class TorchBackend final : public Backend {
 
   nlohmann::json software() const override {
     nlohmann::json sw = aten::software();
-    sw["malloc"] = heap_only_ ? "glibc heap only, never trimmed (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=INT_MAX): warm-process allocation"
-                              : "allocator defaults";
+    sw["malloc"] =
+        heap_only_
+            ? "glibc heap only, never trimmed (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=INT_MAX): warm-process allocation"
+            : "allocator defaults";
     return sw;
   }
 
@@ -95,7 +137,9 @@ class TorchBackend final : public Backend {
   }
 
   /// What PyTorch's Python layer adds per op (torch/framework.hpp).
-  std::optional<FrameworkCost> framework_cost(const MeasureOptions& opt) override { return measure_framework_cost(*this, opt); }
+  std::optional<FrameworkCost> framework_cost(const MeasureOptions& opt) override {
+    return measure_framework_cost(*this, opt);
+  }
 
   Support supports_fusion(FusionPattern f, Precision p) const override { return fusion_support(f, p); }
 

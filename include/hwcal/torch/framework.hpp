@@ -2,41 +2,49 @@
 // What eager PyTorch adds to every op above the ATen call the torch backend
 // times: the Python layer (nn.Module.__call__, the functional wrapper's
 // checks, argument parsing) and the trip into C++. Measured, not assumed: a
-// Python subprocess (the python3 that has torch: $HWCAL_PYTHON, else
-// /usr/bin/python3, else python3) calls each op the way a model does
-// (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, x + y, ...) on a tiny input, and the
-// same tiny shape is timed here through ATen; the difference is the
-// framework's per-call cost. Without a Python that imports torch the cost is
-// recorded as not measured, never guessed.
+// Python subprocess calls each op of detail::tiny_ops() the way a model does
+// (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, x + y, LLaMA's RMSNorm and rotary
+// code, ...) on a tiny input, and the same tiny shape is timed here through
+// ATen; the difference is the framework's per-call cost.
+//
+// The Python: $HWCAL_PYTHON when set (and then only it), else the first of
+// /usr/bin/python3 and python3 that imports torch. Without one the cost is
+// recorded as not measured, with each candidate's reason, never guessed.
 
-#include <hwcal/config.hpp>
-
-#if !HWCAL_HAS_TORCH
-#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
-#endif
+#include <hwcal/torch/guard.hpp>
 
 #include <hwcal/detail/atomic_file.hpp>
 #include <hwcal/detail/shape_json.hpp>
 #include <hwcal/detail/sweeps.hpp>
+#include <hwcal/error.hpp>
 #include <hwcal/kernel.hpp>
 #include <hwcal/measure.hpp>
+#include <hwcal/reference.hpp>
+#include <hwcal/torch/rows.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace hwcal {
 namespace aten {
 namespace detail {
 
-/// The Python side: reads [{"op": ..., <shape fields>}, ...] from argv[1],
-/// times each op called as a model calls it, prints per-call seconds as JSON.
+/// The Python side: reads {"threads": n, "ops": [{"op": ..., <shape fields>,
+/// <set-up facts>}, ...]} from argv[1], times each op called as a model calls
+/// it, prints {"seconds": [per-call s or null], "errors": {op: why}} as JSON.
+/// The set-up facts are what the C++ side fixes for the same op: the move
+/// geometry (rows, cols, first_rows), clamp's bounds, RMSNorm's eps.
 inline constexpr const char* framework_script = R"PY(
 import json, sys, time
 import torch
@@ -49,6 +57,29 @@ torch.set_grad_enabled(False)
 
 def pair(v):
     return tuple(v) if isinstance(v, list) else (v, v)
+
+class RMSNorm(nn.Module):
+    # LLaMA's (Meta's and Hugging Face's): torch 1.13 has no nn.RMSNorm
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return h.type_as(x) * self.weight
+
+def rotate_half(x):
+    x1 = x[..., : x.shape[-1] // 2]
+    x2 = x[..., x.shape[-1] // 2 :]
+    return torch.cat((-x2, x1), dim=-1)
+
+def apply_rotary(x, cos, sin):
+    return (x * cos) + (rotate_half(x) * sin)
+
+UNARY = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish,
+         "hardsigmoid": nn.Hardsigmoid, "tanh": nn.Tanh, "relu6": nn.ReLU6, "hardtanh": nn.Hardtanh}
 
 def build(o):
     k = o["op"]
@@ -65,7 +96,8 @@ def build(o):
         return lambda: torch.matmul(a, b)
     if k in ("maxpool", "avgpool"):
         cls = nn.MaxPool2d if k == "maxpool" else nn.AvgPool2d
-        m = cls((o["r"], o["s"]), pair(o["stride"]), pair(o["padding"])); x = torch.randn(o["n"], o["c"], o["h"], o["w"])
+        m = cls((o["r"], o["s"]), pair(o["stride"]), pair(o["padding"]))
+        x = torch.randn(o["n"], o["c"], o["h"], o["w"])
         return lambda: m(x)
     if k == "adaptive_avgpool":
         m = nn.AdaptiveAvgPool2d((o["out_h"], o["out_w"])); x = torch.randn(o["n"], o["c"], o["h"], o["w"])
@@ -76,6 +108,9 @@ def build(o):
     if k == "layernorm":
         m = nn.LayerNorm(o["cols"]).eval(); x = torch.randn(o["rows"], o["cols"])
         return lambda: m(x)
+    if k == "rmsnorm":
+        m = RMSNorm(o["cols"], o["eps"]).eval(); x = torch.randn(o["rows"], o["cols"])
+        return lambda: m(x)
     if k == "softmax":
         m = nn.Softmax(dim=-1); x = torch.randn(o["rows"], o["cols"])
         return lambda: m(x)
@@ -85,21 +120,32 @@ def build(o):
     if k in ("add", "mul", "div"):
         a = torch.randn(o["elements"]); b = torch.rand(o["elements"]) + 0.5
         return {"add": lambda: a + b, "mul": lambda: a * b, "div": lambda: a / b}[k]
-    unary = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish,
-             "hardsigmoid": nn.Hardsigmoid, "tanh": nn.Tanh}
-    if k in unary:
-        m = unary[k](); x = torch.randn(o["elements"])
+    if k == "silu_mul":  # LLaMA's MLP: act_fn(gate_proj(x)) * up_proj(x)
+        act = nn.SiLU(); a = torch.randn(o["elements"]); b = torch.randn(o["elements"])
+        return lambda: act(a) * b
+    if k in UNARY:
+        m = UNARY[k](); x = torch.randn(o["elements"])
         return lambda: m(x)
-    n = max(1, o["bytes"] // 4)
-    x = torch.randn(n)
-    if k == "copy":
-        return lambda: x.clone()
-    if k == "transpose":
-        y = x.reshape(2, -1) if n % 2 == 0 else x.reshape(1, -1)
-        return lambda: y.transpose(-1, -2).contiguous()
-    if k == "concat":
-        return lambda: torch.cat([x, x])
-    return None
+    if k == "clamp":
+        x = torch.randn(o["elements"]); lo, hi = o["lo"], o["hi"]
+        return lambda: torch.clamp(x, lo, hi)
+    if k in ("copy", "transpose", "concat"):
+        rows, cols, first = o["rows"], o["cols"], o["first_rows"]
+        x = torch.randn(rows, cols)
+        if k == "copy":
+            return lambda: x.clone()
+        if k == "transpose":
+            return lambda: x.transpose(-1, -2).contiguous()
+        x0 = torch.randn(first, cols); x1 = torch.randn(rows - first, cols)
+        return lambda: torch.cat([x0, x1])
+    if k == "rotary":
+        x = torch.randn(o["tokens"], o["heads"], o["head_dim"])
+        cos = torch.randn(o["tokens"], 1, o["head_dim"]); sin = torch.randn(o["tokens"], 1, o["head_dim"])
+        return lambda: apply_rotary(x, cos, sin)
+    if k == "embedding":
+        m = nn.Embedding(o["vocab"], o["dim"]); idx = torch.randint(o["vocab"], (o["tokens"],))
+        return lambda: m(idx)
+    raise NotImplementedError("no Python call for " + k)
 
 def per_call(fn, calls=2000, repeats=7):
     for _ in range(200):
@@ -113,81 +159,147 @@ def per_call(fn, calls=2000, repeats=7):
     times.sort()
     return times[len(times) // 2]
 
-out = []
+seconds, errors = [], {}
 for o in spec["ops"]:
-    fn = build(o)
-    out.append(None if fn is None else per_call(fn))
-print(json.dumps({"python": sys.version.split()[0], "torch": torch.__version__, "seconds": out}))
+    try:
+        seconds.append(per_call(build(o)))
+    except Exception as e:
+        seconds.append(None)
+        errors[o["op"]] = type(e).__name__ + ": " + str(e).splitlines()[0] if str(e) else type(e).__name__
+print(json.dumps({"python": sys.version.split()[0], "torch": torch.__version__, "seconds": seconds, "errors": errors}))
 )PY";
 
-/// The first of $HWCAL_PYTHON, /usr/bin/python3, python3 that imports torch.
-inline std::string python_with_torch() {
-  std::vector<std::string> candidates;
-  if (const char* p = std::getenv("HWCAL_PYTHON"); p && *p) candidates.push_back(p);
-  candidates.push_back("/usr/bin/python3");
-  candidates.push_back("python3");
-  for (const auto& py : candidates) {
-    const std::string cmd = "'" + py + "' -c 'import torch' >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) == 0) return py;
-  }
-  return {};
+struct CommandResult {
+  int status = -1;  ///< exit status; -1 when it did not exit normally
+  std::string output;
+};
+
+inline CommandResult run_capture(const std::string& cmd) {
+  CommandResult r;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(f);
+  if (status != -1 && WIFEXITED(status)) r.status = WEXITSTATUS(status);
+  return r;
 }
 
-inline std::string run_capture(const std::string& cmd) {
-  std::string out;
-  if (FILE* f = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    ::pclose(f);
+/// The last non-empty line of a command's output (an error's summary).
+inline std::string last_line(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  return last;
+}
+
+inline std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+/// A Python that imports torch, or why there is none.
+struct PythonWithTorch {
+  std::string python;   ///< empty: none found
+  std::string why_not;  ///< each candidate and its failure
+};
+
+inline PythonWithTorch find_python_with_torch() {
+  std::vector<std::string> candidates;
+  if (const char* p = std::getenv("HWCAL_PYTHON"); p && *p)
+    candidates.push_back(p);  // an explicit choice is not silently replaced by another Python
+  else
+    candidates = {"/usr/bin/python3", "python3"};
+  PythonWithTorch found;
+  for (const auto& py : candidates) {
+    const CommandResult r = run_capture(quoted(py) + " -c 'import torch' 2>&1");
+    if (r.status == 0) {
+      found.python = py;
+      return found;
+    }
+    const std::string why = last_line(r.output);
+    found.why_not += (found.why_not.empty() ? "" : "; ") + py + ": " +
+                     (why.empty() ? "exit status " + std::to_string(r.status) : why);
   }
-  return out;
+  return found;
+}
+
+/// One op of the Python spec: its shape fields and what the C++ kernel fixes.
+inline nlohmann::json python_op(const OpDesc& op) {
+  nlohmann::json o = hwcal::detail::shape_to_json(op);
+  o["op"] = to_string(op.kind);
+  if (info(op.kind).family == ShapeFamily::bytes) {
+    const auto g = reference::move_geometry(std::get<BytesShape>(op.shape).bytes, element_bytes(Precision::fp32));
+    o["rows"] = g.rows;
+    o["cols"] = g.cols;
+    o["first_rows"] = g.first_rows();
+  }
+  if (op.kind == OpKind::clamp) {
+    o["lo"] = reference::clamp_lo;
+    o["hi"] = reference::clamp_hi;
+  }
+  if (op.kind == OpKind::rmsnorm) o["eps"] = rmsnorm_eps;
+  return o;
 }
 
 }  // namespace detail
 
 /// Per-op framework cost: Python per-call time of a tiny op minus the same op
-/// timed through ATen by `backend` (at its current thread count).
+/// timed through ATen by `backend` (at its current thread count, fp32).
 inline FrameworkCost measure_framework_cost(Backend& backend, const MeasureOptions& opt) {
   FrameworkCost fc;
-  const std::string py = detail::python_with_torch();
-  if (py.empty()) {
-    fc.derivation = "not measured: no python3 that imports torch ($HWCAL_PYTHON, /usr/bin/python3, python3)";
+  const detail::PythonWithTorch py = detail::find_python_with_torch();
+  if (py.python.empty()) {
+    fc.derivation = "not measured: no python3 that imports torch (" + py.why_not + ")";
     return fc;
   }
   const std::vector<OpDesc> ops = hwcal::detail::tiny_ops();
   nlohmann::json spec = {{"threads", backend.threads()}, {"ops", nlohmann::json::array()}};
-  for (const auto& op : ops) {
-    nlohmann::json o = hwcal::detail::shape_to_json(op);
-    o["op"] = to_string(op.kind);
-    spec["ops"].push_back(o);
-  }
-  const std::string dir = (std::filesystem::temp_directory_path() / ("hwcal-framework-" + std::to_string(::getpid()))).string();
-  const std::string script = dir + ".py", input = dir + ".json";
+  for (const auto& op : ops) spec["ops"].push_back(detail::python_op(op));
+  const std::string base =
+      (std::filesystem::temp_directory_path() / ("hwcal-framework-" + std::to_string(::getpid()))).string();
+  const std::string script = base + ".py", input = base + ".json", errors = base + ".err";
   hwcal::detail::write_file_atomic(script, detail::framework_script);
   hwcal::detail::write_file_atomic(input, spec.dump());
   const std::string threads = std::to_string(backend.threads());
   const std::string env = "OMP_NUM_THREADS=" + threads + " OPENBLAS_NUM_THREADS=" + threads + " ";
-  const std::string out = detail::run_capture(env + "'" + py + "' " + script + " " + input + " 2>/dev/null");
-  std::remove(script.c_str());
-  std::remove(input.c_str());
+  const detail::CommandResult run = detail::run_capture(env + detail::quoted(py.python) + " " + detail::quoted(script) +
+                                                        " " + detail::quoted(input) + " 2>" + detail::quoted(errors));
+  std::string stderr_text;
+  if (std::ifstream err{errors}) stderr_text.assign(std::istreambuf_iterator<char>(err), {});
+  for (const std::string& f : {script, input, errors}) std::remove(f.c_str());
   nlohmann::json res;
   try {
-    res = nlohmann::json::parse(out);
+    res = nlohmann::json::parse(run.output);
   } catch (const std::exception&) {
-    fc.derivation = "not measured: " + py + " did not return timings";
+    const std::string why = detail::last_line(stderr_text);
+    fc.derivation = "not measured: " + py.python + " did not return timings (exit status " +
+                    std::to_string(run.status) + (why.empty() ? "" : ": " + why) + ")";
     return fc;
   }
+  std::string missing;
   const auto& seconds = res.at("seconds");
+  const auto& python_errors = res.value("errors", nlohmann::json::object());
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    if (!seconds[i].is_number()) continue;
-    auto k = backend.make(ops[i], Precision::fp32);
-    const double cpp = measure([&] { k->run(); }, opt).median_s;
-    fc.per_call_s[ops[i].kind] = std::max(0.0, seconds[i].get<double>() - cpp);
+    const std::string name(to_string(ops[i].kind));
+    std::string why;
+    if (!seconds[i].is_number()) {
+      why = python_errors.value(name, "no timing");
+    } else {
+      try {
+        auto k = backend.make(ops[i], Precision::fp32);
+        const double cpp = measure([&] { k->run(); }, opt).median_s;
+        fc.per_call_s[ops[i].kind] = std::max(0.0, seconds[i].get<double>() - cpp);
+      } catch (const Error& e) {
+        why = e.what();
+      }
+    }
+    if (!why.empty()) missing += (missing.empty() ? "" : "; ") + name + " (" + why + ")";
   }
-  fc.derivation = "per op: Python per-call time of a tiny instance called as a model calls it (nn.Module or operator; " + py +
-                  ", Python " + res.value("python", "?") + ", torch " + res.value("torch", "?") +
-                  ") minus the same shape timed through ATen from C++";
+  fc.derivation =
+      "per op: Python per-call time of a tiny instance called as a model calls it (nn.Module or operator; " +
+      py.python + ", Python " + res.value("python", "?") + ", torch " + res.value("torch", "?") +
+      ") minus the same shape timed through ATen from C++";
+  if (!missing.empty()) fc.derivation += "; not measured: " + missing;
   return fc;
 }
 

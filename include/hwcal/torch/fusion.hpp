@@ -5,21 +5,19 @@
 //   conv_bn      at::conv2d with the batchnorm folded into weights and bias
 //                (what torch.ao.quantization.fuse_modules / torch.fx's
 //                fuse do before inference)  vs  at::conv2d + at::batch_norm
-//   attention    at::_scaled_dot_product_attention  vs  nn.MultiheadAttention's
-//                div, bmm, softmax, bmm (op_kernels.hpp)
+//   attention    at::_scaled_dot_product_attention (attention.hpp)  vs
+//                nn.MultiheadAttention's div, bmm, softmax, bmm
 // Each side is checked against the reference of what it computes.
 
-#include <hwcal/config.hpp>
+#include <hwcal/torch/guard.hpp>
 
-#if !HWCAL_HAS_TORCH
-#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
-#endif
-
-#include <hwcal/reference.hpp>
 #include <hwcal/error.hpp>
 #include <hwcal/kernel.hpp>
+#include <hwcal/reference.hpp>
+#include <hwcal/torch/attention.hpp>
+#include <hwcal/torch/batchnorm.hpp>
+#include <hwcal/torch/gemm.hpp>
 #include <hwcal/torch/kernel.hpp>
-#include <hwcal/torch/op_kernels.hpp>
 #include <hwcal/torch/runtime.hpp>
 #include <hwcal/torch/support.hpp>
 
@@ -27,6 +25,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -98,6 +97,37 @@ inline FusionKernels make_conv_bn(const OpDesc& op, Precision p, at::ScalarType 
       "at::conv2d, at::batch_norm");
   f.note = fusion_support(FusionPattern::conv_bn, p).note;
   return f;
+}
+
+/// The chain nn.MultiheadAttention runs in 1.13 (F.multi_head_attention_forward):
+/// q / sqrt(d), bmm with k^T (baddbmm onto an additive float mask when
+/// causal), softmax, bmm with v, on [B*H][S][D] views. With grouped-query
+/// heads K and V are repeated first, as for the fused side.
+inline std::unique_ptr<TorchKernel> make_attention_chain(const OpDesc& op, Precision p, at::ScalarType dt) {
+  const AttentionInputs in(std::get<AttentionShape>(op.shape), dt);
+  const auto& s = in.s;
+  const i64 bh = s.batch * s.heads, group = in.group();
+  const at::Tensor q = in.q.view({bh, s.seq_q, s.head_dim});
+  const double scale = std::sqrt(static_cast<double>(s.head_dim));
+  at::Tensor mask;  // [1][Sq][Skv], 0 where attended, -inf where masked
+  if (s.causal) {
+    const auto keep = at::ones({1, s.seq_q, s.seq_kv}, at::TensorOptions().dtype(at::kBool)).tril(s.seq_kv - s.seq_q);
+    mask = at::zeros({1, s.seq_q, s.seq_kv}, q.options())
+               .masked_fill_(keep.logical_not(), -std::numeric_limits<double>::infinity());
+  }
+  const std::array<i64, 4> out_shape{s.batch, s.heads, s.seq_q, s.head_dim};
+  return std::make_unique<TorchKernel>(
+      [=] {
+        const at::Tensor k = repeat_kv(in.k, group).view({bh, s.seq_kv, s.head_dim});
+        const at::Tensor v = repeat_kv(in.v, group).view({bh, s.seq_kv, s.head_dim});
+        const at::Tensor q_scaled = at::div(q, scale);
+        const at::Tensor scores =
+            mask.defined() ? at::baddbmm(mask, q_scaled, k.transpose(-2, -1)) : at::bmm(q_scaled, k.transpose(-2, -1));
+        return at::bmm(at::softmax(scores, -1), v).view(out_shape);
+      },
+      [=](const at::Tensor& out) { return in.check(out, p, reduction_length(op)); },
+      repeat_kv_note(s) + (s.causal ? "div, baddbmm, softmax, bmm (nn.MultiheadAttention)"
+                                    : "div, bmm, softmax, bmm (nn.MultiheadAttention)"));
 }
 
 }  // namespace detail

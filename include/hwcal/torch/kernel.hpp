@@ -4,15 +4,12 @@
 // filled from hwcal's deterministic generator, fp64 copies for the
 // reference, sampled comparison.
 
-#include <hwcal/config.hpp>
+#include <hwcal/torch/guard.hpp>
 
-#if !HWCAL_HAS_TORCH
-#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
-#endif
-
-#include <hwcal/reference.hpp>
+#include <hwcal/error.hpp>
 #include <hwcal/kernel.hpp>
 #include <hwcal/ops.hpp>
+#include <hwcal/reference.hpp>
 
 #include <ATen/ATen.h>
 
@@ -28,10 +25,10 @@ namespace aten {
 /// A prepared ATen op. run() calls it once under torch.no_grad() (what
 /// nn.Module inference in Python runs under by default) and keeps the result.
 ///
-/// Every run() allocates its output, and freeing the previous one happens
-/// after the new one exists, exactly as `y = f(x)` in eager PyTorch: c10's
-/// CPU allocator is plain malloc/free, and that allocation (page faults
-/// included for large outputs) is part of what eager PyTorch costs.
+/// Every run() allocates its output (and a chain its intermediates), as eager
+/// PyTorch does: c10's CPU allocator is plain malloc/free, and that
+/// allocation is part of what eager PyTorch costs. The previous output is
+/// freed first (see run()).
 class TorchKernel final : public Kernel {
  public:
   using Compute = std::function<at::Tensor()>;
@@ -40,7 +37,9 @@ class TorchKernel final : public Kernel {
 
   /// `prepare`, when given, restores what run() consumes (in-place ops).
   TorchKernel(Compute compute, Verify verify, std::string implementation, Prepare prepare = {})
-      : compute_(std::move(compute)), verify_(std::move(verify)), implementation_(std::move(implementation)),
+      : compute_(std::move(compute)),
+        verify_(std::move(verify)),
+        implementation_(std::move(implementation)),
         prepare_(std::move(prepare)) {}
 
   void run() override {
@@ -96,6 +95,13 @@ struct HostCopy {
 };
 
 using reference::sample_indices;
+
+/// An op kind of the family's shape that the family's kernel has no ATen
+/// call for (a kind added to the op table before its torch kernel).
+[[noreturn]] inline void no_kernel(OpKind k, const char* family) {
+  throw UnavailableError("torch backend: " + std::string(family) + " has no ATen call for " +
+                         std::string(to_string(k)));
+}
 
 inline CheckResult wrong_size(const at::Tensor& out, i64 expected) {
   return {false, 0, 0, "output has " + std::to_string(out.numel()) + " elements, want " + std::to_string(expected)};

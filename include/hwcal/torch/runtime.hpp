@@ -12,11 +12,7 @@
 // does not have to link OpenBLAS itself, and software() says whether it was
 // found.
 
-#include <hwcal/config.hpp>
-
-#if !HWCAL_HAS_TORCH
-#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
-#endif
+#include <hwcal/torch/guard.hpp>
 
 #include <hwcal/error.hpp>
 #include <hwcal/kinds.hpp>

@@ -11,24 +11,29 @@
 //    Smaller products run ATen's reference gemm with fp32 accumulation.
 //    Pooling, norms, softmax and activations keep bf16 in memory and compute
 //    in fp32 registers (Vectorized<BFloat16>), which is how every CPU does it.
-//  - fp16: only add/mul/div, mean (and adaptive_avg_pool2d to 1x1, which is
-//    a mean) and the data movers have kernels; ATen 1.13
-//    has no Vectorized<Half>, so the arithmetic runs a scalar loop through
-//    float (about 4x slower than fp32 here). Everything else throws
-//    "... not implemented for 'Half'".
+//  - fp16: only add/mul/div, neg, cat, mean (and adaptive_avg_pool2d to 1x1,
+//    which is a mean) and the data movers (embedding's index_select too)
+//    have kernels; ATen 1.13 has no Vectorized<Half>, so the arithmetic runs
+//    a scalar loop through float (about 4x slower than fp32 here). Of the
+//    chains, rotary (mul, neg, cat, add) and rmsnorm (LLaMA's upcasts to
+//    fp32; only the casts and the weight multiply are Half) therefore run;
+//    everything else throws "... not implemented for 'Half'" (silu for
+//    silu_mul, clamp_scalar for relu6/hardtanh/clamp).
 //  - tf32, int8, fp8: no eager CPU float ops at all.
+// Attention is also refused where eager PyTorch would not fit in half of the
+// machine's memory (op_support).
 
-#include <hwcal/config.hpp>
-
-#if !HWCAL_HAS_TORCH
-#error "hwcal/torch/ needs libtorch: link hwcal::torch (or define HWCAL_HAS_TORCH=1 and link torch_cpu and c10)"
-#endif
+#include <hwcal/torch/guard.hpp>
 
 #include <hwcal/kernel.hpp>
 #include <hwcal/kinds.hpp>
 #include <hwcal/ops.hpp>
 
+#include <cstdio>
 #include <string>
+#include <variant>
+
+#include <unistd.h>
 
 namespace hwcal {
 namespace aten {
@@ -87,6 +92,12 @@ inline Support bf16_support(const OpDesc& op) {
       const auto& s = std::get<AttentionShape>(op.shape);
       return bf16_gemm_support(double(s.batch) * s.heads * s.seq_q * s.seq_kv * s.head_dim);
     }
+    case OpKind::rmsnorm:
+      return {SupportLevel::native, "LLaMA's RMSNorm upcasts to fp32 (x.float()) and casts back before the weight"};
+    case OpKind::copy:
+    case OpKind::transpose:
+    case OpKind::concat:
+    case OpKind::embedding: return {SupportLevel::native, "data movement"};
     default: return {SupportLevel::native, "bf16 in memory, fp32 arithmetic in registers"};
   }
 }
@@ -102,41 +113,85 @@ inline Support fp16_support(const OpDesc& op) {
   switch (k) {
     case OpKind::copy:
     case OpKind::transpose:
-    case OpKind::concat: return {SupportLevel::native, "data movement"};
+    case OpKind::concat:
+    case OpKind::embedding: return {SupportLevel::native, "data movement"};
     case OpKind::add:
     case OpKind::mul:
     case OpKind::div:
     case OpKind::reduce_mean:
-      return {SupportLevel::emulated, "ATen 1.13 has no vectorised Half: scalar loop through float"};
+    case OpKind::rotary: return {SupportLevel::emulated, "ATen 1.13 has no vectorised Half: scalar loop through float"};
+    case OpKind::rmsnorm:
+      return {SupportLevel::emulated,
+              "LLaMA's RMSNorm computes in fp32; the casts and the weight multiply run a scalar Half loop"};
     default: return {SupportLevel::unsupported, "ATen 1.13 has no CPU fp16 kernel for " + std::string(to_string(k))};
   }
 }
 
-}  // namespace detail
-
-/// Support of one op at one precision; cheap (a table lookup and a shape test).
-inline Support op_support(const OpDesc& op, Precision p) {
-  if (const auto why = invalid_reason(op); !why.empty())
-    return {SupportLevel::unsupported, "invalid shape: " + std::string(why)};
-  if (op.kind == OpKind::matmul && std::get<MatmulShape>(op.shape).bias)
-    return {SupportLevel::unsupported, "matmul has no bias in the reference; use linear"};
-  if (is_elementwise(op.kind)) {
-    const int inputs = (op.kind == OpKind::add || op.kind == OpKind::mul || op.kind == OpKind::div) ? 2 : 1;
-    if (std::get<ElementwiseShape>(op.shape).inputs != inputs)
-      return {SupportLevel::unsupported,
-              std::string(to_string(op.kind)) + " takes " + std::to_string(inputs) + " input(s)"};
-  }
+/// What ATen 1.13 has for the op at precision p.
+inline Support precision_support(const OpDesc& op, Precision p) {
   switch (p) {
     case Precision::fp64:
     case Precision::fp32: return {SupportLevel::native, {}};
-    case Precision::bf16: return detail::bf16_support(op);
-    case Precision::fp16: return detail::fp16_support(op);
+    case Precision::bf16: return bf16_support(op);
+    case Precision::fp16: return fp16_support(op);
     case Precision::tf32: return {SupportLevel::unsupported, "tf32 is a CUDA math mode; ATen's CPU ops have none"};
     case Precision::int8:
       return {SupportLevel::unsupported, "eager ATen float ops have no int8; quantized ops are a separate API"};
     case Precision::fp8: return {SupportLevel::unsupported, "ATen 1.13 has no fp8 dtype"};
   }
   return {SupportLevel::unsupported, "unknown precision"};
+}
+
+inline double physical_memory_bytes() noexcept {
+  static const double bytes = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
+  }();
+  return bytes;
+}
+
+/// Bytes one attention call holds at once here, far more than its tensors:
+/// Q, K, V and O; K and V repeated over each group (grouped-query); the 1.13
+/// math path's scaled copies of Q and K and its scores and probabilities; and
+/// check()'s fp64 copies of Q, K and V. A decode step of 64 sequences against
+/// 8192 fp32 keys of 8 KV heads (32 query heads) needs about 39 GB.
+inline double attention_footprint(const AttentionShape& s, Precision p) noexcept {
+  const double e = element_bytes(p), bh = double(s.batch) * double(s.heads), d = double(s.head_dim);
+  const double q = bh * double(s.seq_q) * d, kv = double(s.batch) * double(s.kv()) * double(s.seq_kv) * d;
+  const double all_heads = bh * double(s.seq_kv) * d, scores = bh * double(s.seq_q) * double(s.seq_kv);
+  const double repeated = s.kv() == s.heads ? 0.0 : 2 * all_heads;
+  return e * (2 * q + 2 * kv + repeated + q + all_heads + 2 * scores) + 8 * (q + 2 * kv);
+}
+
+inline std::string gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+  return buf;
+}
+
+}  // namespace detail
+
+/// Support of one op at one precision; cheap (a table lookup and shape
+/// arithmetic). Attention shapes that eager PyTorch could not hold in half
+/// of this machine's memory are refused: the rest is the process's, the
+/// heap's kept blocks (TorchBackend never trims it) and the system's, and a
+/// calibration killed by the OOM killer loses every measurement before it.
+inline Support op_support(const OpDesc& op, Precision p) {
+  if (const auto why = invalid_reason(op); !why.empty())
+    return {SupportLevel::unsupported, "invalid shape: " + std::string(why)};
+  if (op.kind == OpKind::matmul && std::get<MatmulShape>(op.shape).bias)
+    return {SupportLevel::unsupported, "matmul has no bias in the reference; use linear"};
+  const Support s = detail::precision_support(op, p);
+  if (s.usable() && op.kind == OpKind::attention) {
+    const double need = detail::attention_footprint(std::get<AttentionShape>(op.shape), p);
+    const double have = detail::physical_memory_bytes();
+    if (have > 0 && need > have / 2)
+      return {SupportLevel::unsupported, "eager attention would hold about " + detail::gigabytes(need) +
+                                             " at once (K/V repeated per group, scores materialised, fp64 check "
+                                             "copies), more than half of this machine's " +
+                                             detail::gigabytes(have)};
+  }
+  return s;
 }
 
 /// Fusion patterns eager ATen runs as one call. The rest have no fused

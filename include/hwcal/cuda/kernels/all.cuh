@@ -12,11 +12,13 @@
 #error "hwcal/cuda headers need the hwcal::cuda CMake target (HWCAL_HAS_CUDA=1)"
 #endif
 
+#include <hwcal/cuda/kernels/attention.cuh>
 #include <hwcal/cuda/kernels/common.cuh>
 #include <hwcal/cuda/kernels/elementwise.cuh>
 #include <hwcal/cuda/kernels/fill.cuh>
 #include <hwcal/cuda/kernels/memory.cuh>
 #include <hwcal/cuda/kernels/pool.cuh>
+#include <hwcal/cuda/kernels/rotary.cuh>
 #include <hwcal/cuda/kernels/rows.cuh>
 
 namespace hwcal {
@@ -34,28 +36,51 @@ cudaError_t fill_uniform(DType t, void* p, i64 n, std::uint64_t seed, double lo,
     case DType::i8: return fill_as<std::int8_t>(p, n, seed, lo, hi, stream);
     case DType::i32: return fill_as<std::int32_t>(p, n, seed, lo, hi, stream);
     case DType::e4m3: return fill_as<__nv_fp8_e4m3>(p, n, seed, lo, hi, stream);
+    case DType::i64: return fill_as<std::int64_t>(p, n, seed, lo, hi, stream);
   }
   return cudaErrorInvalidValue;
 }
 
-cudaError_t unary(OpKind op, DType t, const void* x, void* y, i64 n, cudaStream_t stream) {
+namespace {
+cudaError_t unary_with(OpKind op, DType t, const void* x, void* y, i64 n, double lo, double hi, cudaStream_t stream) {
   return dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
-    return dispatch_unary(op, [&](auto f) {
+    return dispatch_unary(op, lo, hi, [&](auto f) {
       unary_kernel<<<elementwise_grid<T>(n), elementwise_threads, 0, stream>>>(static_cast<const T*>(x),
                                                                                static_cast<T*>(y), n, f);
       return cudaGetLastError();
     });
   });
 }
+}  // namespace
+
+cudaError_t unary(OpKind op, DType t, const void* x, void* y, i64 n, cudaStream_t stream) {
+  if (op == OpKind::clamp) return cudaErrorInvalidValue;  // needs its bounds: launch::clamp
+  return unary_with(op, t, x, y, n, 0, 0, stream);
+}
+
+cudaError_t clamp(DType t, const void* x, void* y, i64 n, double lo, double hi, cudaStream_t stream) {
+  return unary_with(OpKind::clamp, t, x, y, n, lo, hi, stream);
+}
 
 cudaError_t binary(OpKind op, DType t, const void* a, const void* b, void* y, i64 n, i64 broadcast,
                    cudaStream_t stream) {
+  if (op == OpKind::silu_mul && broadcast > 0) return cudaErrorInvalidValue;
   return dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
+    constexpr int V = VecWidth<T>::value;
+    const i64 period = broadcast > 0 ? broadcast : n;
     return dispatch_binary(op, [&](auto f) {
-      binary_kernel<<<elementwise_grid<T>(n), elementwise_threads, 0, stream>>>(
-          static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(y), n, broadcast, f);
+      const auto* ap = static_cast<const T*>(a);
+      const auto* bp = static_cast<const T*>(b);
+      auto* yp = static_cast<T*>(y);
+      const unsigned grid = elementwise_grid<T>(n);
+      if (period == n)
+        binary_kernel<T, Broadcast::none><<<grid, elementwise_threads, 0, stream>>>(ap, bp, yp, n, period, f);
+      else if (period % V == 0)
+        binary_kernel<T, Broadcast::vector><<<grid, elementwise_threads, 0, stream>>>(ap, bp, yp, n, period, f);
+      else
+        binary_kernel<T, Broadcast::scalar><<<grid, elementwise_threads, 0, stream>>>(ap, bp, yp, n, period, f);
       return cudaGetLastError();
     });
   });
@@ -63,14 +88,11 @@ cudaError_t binary(OpKind op, DType t, const void* a, const void* b, void* y, i6
 
 cudaError_t bias_act(OpKind act, DType t, void* y, const void* bias, i64 n, i64 channels, i64 inner,
                      cudaStream_t stream) {
-  if (act != OpKind::copy && act != OpKind::relu && act != OpKind::gelu) return cudaErrorInvalidValue;
   return dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
-    return dispatch_unary(act, [&](auto f) {
-      channel_kernel<<<elementwise_grid<T>(n), elementwise_threads, 0, stream>>>(
-          static_cast<const T*>(y), static_cast<T*>(y), n, channels, inner, BiasParam<T>{static_cast<const T*>(bias)},
-          f);
-      return cudaGetLastError();
+    return dispatch_activation(act, [&](auto f) {
+      return launch_channel(static_cast<const T*>(y), static_cast<T*>(y), n, channels, inner,
+                            BiasParam<T>{static_cast<const T*>(bias)}, f, stream);
     });
   });
 }
@@ -81,10 +103,8 @@ cudaError_t batchnorm(DType t, const void* x, const void* mean, const void* var,
     using T = decltype(tag);
     const BatchnormParam<T> p{static_cast<const T*>(mean), static_cast<const T*>(var), static_cast<const T*>(gamma),
                               static_cast<const T*>(beta), static_cast<acc_t<T>>(eps)};
-    return dispatch_unary(relu ? OpKind::relu : OpKind::copy, [&](auto f) {
-      channel_kernel<<<elementwise_grid<T>(n), elementwise_threads, 0, stream>>>(
-          static_cast<const T*>(x), static_cast<T*>(y), n, channels, inner, p, f);
-      return cudaGetLastError();
+    return dispatch_activation(relu ? OpKind::relu : OpKind::copy, [&](auto f) {
+      return launch_channel(static_cast<const T*>(x), static_cast<T*>(y), n, channels, inner, p, f, stream);
     });
   });
 }
@@ -102,50 +122,22 @@ cudaError_t fold_batchnorm(DType t, const void* w, const void* bias, const void*
   });
 }
 
-cudaError_t softmax(DType t, const void* x, void* y, i64 rows, i64 cols, i64 causal_q, cudaStream_t stream) {
+cudaError_t row_op(OpKind op, DType t, const void* x, const void* gamma, const void* beta, void* y, i64 rows,
+                   i64 cols,
+                   double eps, i64 causal_q, cudaStream_t stream) {
   return dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
-    const auto* xp = static_cast<const T*>(x);
-    auto* yp = static_cast<T*>(y);
-    if (cols <= warp_row_limit)
-      softmax_kernel<T, false>
-          <<<row_grid<T>(rows, cols), row_threads<T>(cols), 0, stream>>>(xp, yp, rows, cols, causal_q);
-    else
-      softmax_kernel<T, true>
-          <<<row_grid<T>(rows, cols), row_threads<T>(cols), 0, stream>>>(xp, yp, rows, cols, causal_q);
-    return cudaGetLastError();
-  });
-}
-
-cudaError_t layernorm(DType t, const void* x, const void* gamma, const void* beta, void* y, i64 rows, i64 cols,
-                      double eps, cudaStream_t stream) {
-  return dispatch_float(t, [&](auto tag) {
-    using T = decltype(tag);
-    const auto* xp = static_cast<const T*>(x);
-    const auto* g = static_cast<const T*>(gamma);
-    const auto* b = static_cast<const T*>(beta);
-    auto* yp = static_cast<T*>(y);
-    const auto e = static_cast<acc_t<T>>(eps);
-    if (cols <= warp_row_limit)
-      layernorm_kernel<T, false>
-          <<<row_grid<T>(rows, cols), row_threads<T>(cols), 0, stream>>>(xp, g, b, yp, rows, cols, e);
-    else
-      layernorm_kernel<T, true>
-          <<<row_grid<T>(rows, cols), row_threads<T>(cols), 0, stream>>>(xp, g, b, yp, rows, cols, e);
-    return cudaGetLastError();
-  });
-}
-
-cudaError_t reduce_mean(DType t, const void* x, void* y, i64 rows, i64 cols, cudaStream_t stream) {
-  return dispatch_float(t, [&](auto tag) {
-    using T = decltype(tag);
-    const auto* xp = static_cast<const T*>(x);
-    auto* yp = static_cast<T*>(y);
-    if (cols <= warp_row_limit)
-      reduce_mean_kernel<T, false><<<row_grid<T>(rows, cols), row_threads<T>(cols), 0, stream>>>(xp, yp, rows, cols);
-    else
-      reduce_mean_kernel<T, true><<<row_grid<T>(rows, cols), row_threads<T>(cols), 0, stream>>>(xp, yp, rows, cols);
-    return cudaGetLastError();
+    const RowParams<T> p{static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta),
+                         static_cast<T*>(y),       rows,
+                         cols,                     static_cast<acc_t<T>>(eps),
+                         causal_q};
+    switch (op) {
+      case OpKind::softmax: return launch_rows<T, OpKind::softmax>(p, stream);
+      case OpKind::layernorm: return launch_rows<T, OpKind::layernorm>(p, stream);
+      case OpKind::rmsnorm: return launch_rows<T, OpKind::rmsnorm>(p, stream);
+      case OpKind::reduce_mean: return launch_rows<T, OpKind::reduce_mean>(p, stream);
+      default: return cudaErrorInvalidValue;
+    }
   });
 }
 
@@ -175,33 +167,88 @@ cudaError_t adaptive_avgpool(DType t, const void* x, void* y, const AdaptivePool
 }
 
 cudaError_t copy(const void* x, void* y, i64 bytes, cudaStream_t stream) {
-  const i64 vectors = bytes / 16;
-  const i64 work = vectors > 0 ? (vectors + 3) / 4 : bytes;
-  copy_kernel<<<grid_for(work, 256), 256, 0, stream>>>(static_cast<const unsigned char*>(x),
-                                                       static_cast<unsigned char*>(y), bytes);
+  return concat(x, bytes, nullptr, 0, y, stream);
+}
+
+cudaError_t concat(const void* a, i64 bytes_a, const void* b, i64 bytes_b, void* y, cudaStream_t stream) {
+  auto* dst = static_cast<unsigned char*>(y);
+  const CopySegment sa{static_cast<const unsigned char*>(a), dst, bytes_a};
+  const CopySegment sb{static_cast<const unsigned char*>(b), dst + bytes_a, bytes_b};
+  const unsigned blocks_a = copy_blocks(bytes_a), blocks_b = copy_blocks(bytes_b);
+  if (blocks_a + blocks_b == 0) return cudaSuccess;
+  copy_kernel<<<blocks_a + blocks_b, 256, 0, stream>>>(sa, sb, blocks_a);
   return cudaGetLastError();
 }
 
 cudaError_t transpose(int element_bytes, const void* x, void* y, i64 rows, i64 cols, cudaStream_t stream) {
   return dispatch_bytes(element_bytes, [&](auto tag) {
     using U = decltype(tag);
-    const i64 tiles = ((rows + 31) / 32) * ((cols + 31) / 32);
-    transpose_kernel<U>
-        <<<grid_for(tiles, 1), dim3(32, 8), 0, stream>>>(static_cast<const U*>(x), static_cast<U*>(y), rows, cols);
+    constexpr int T = transpose_tile<U>, V = 16 / static_cast<int>(sizeof(U));
+    const i64 tiles = ((rows + T - 1) / T) * ((cols + T - 1) / T);
+    const auto* xp = static_cast<const U*>(x);
+    auto* yp = static_cast<U*>(y);
+    if (rows % V == 0 && cols % V == 0)
+      transpose_kernel<U, true><<<grid_for(tiles, 1), 256, 0, stream>>>(xp, yp, rows, cols);
+    else
+      transpose_kernel<U, false><<<grid_for(tiles, 1), 256, 0, stream>>>(xp, yp, rows, cols);
     return cudaGetLastError();
   });
 }
 
-cudaError_t concat(int element_bytes, const void* a, const void* b, void* y, i64 rows, i64 cols_a, i64 cols_b,
-                   cudaStream_t stream) {
-  return dispatch_bytes(element_bytes, [&](auto tag) {
-    using U = decltype(tag);
-    const i64 cols = cols_a + cols_b;
-    const unsigned gx = grid_for(cols, 256);
-    const unsigned gy = static_cast<unsigned>(rows < 65535 ? rows : 65535);
-    concat_kernel<U><<<dim3(gx, gy), 256, 0, stream>>>(static_cast<const U*>(a), static_cast<const U*>(b),
-                                                       static_cast<U*>(y), rows, cols_a, cols_b);
+cudaError_t rotary(DType t, const void* x, const void* cos, const void* sin, void* y, i64 tokens, i64 heads,
+                   i64 head_dim, cudaStream_t stream) {
+  if (head_dim % 2 != 0 || heads * head_dim >= (i64{1} << 31)) return cudaErrorInvalidValue;
+  return dispatch_float(t, [&](auto tag) {
+    using T = decltype(tag);
+    const bool vector = (head_dim / 2) % VecWidth<T>::value == 0;
+    const int v = vector ? VecWidth<T>::value : 1;
+    const i64 per_head = head_dim / 2 / v, items = heads * per_head;
+    const int threads = items >= 256 ? 256 : (items <= 32 ? 32 : next_pow2(items));
+    const unsigned grid = static_cast<unsigned>(tokens < (i64{1} << 20) ? tokens : (i64{1} << 20));
+    const Divider<std::uint32_t> by_per_head(static_cast<std::uint32_t>(per_head));
+    const auto* xp = static_cast<const T*>(x);
+    const auto* cp = static_cast<const T*>(cos);
+    const auto* sp = static_cast<const T*>(sin);
+    auto* yp = static_cast<T*>(y);
+    const int h = static_cast<int>(heads), d = static_cast<int>(head_dim);
+    if (vector)
+      rotary_kernel<T, true><<<grid, threads, 0, stream>>>(xp, cp, sp, yp, tokens, h, d, by_per_head);
+    else
+      rotary_kernel<T, false><<<grid, threads, 0, stream>>>(xp, cp, sp, yp, tokens, h, d, by_per_head);
     return cudaGetLastError();
+  });
+}
+
+cudaError_t embedding(DType t, const std::int64_t* indices, const void* table, void* y, i64 tokens, i64 vocab, i64 dim,
+                      cudaStream_t stream) {
+  return dispatch_float(t, [&](auto tag) {
+    using T = decltype(tag);
+    const bool vector = dim % VecWidth<T>::value == 0;
+    const i64 per_row = vector ? dim / VecWidth<T>::value : dim;
+    // Enough threads that four vectors each cover the row (a 4096-wide bf16 row: 128).
+    const i64 want = (per_row + 3) / 4;
+    const int threads = want >= 256 ? 256 : (want <= 32 ? 32 : next_pow2(want));
+    const unsigned grid = static_cast<unsigned>(tokens < (i64{1} << 20) ? tokens : (i64{1} << 20));
+    const auto* tp = static_cast<const T*>(table);
+    auto* yp = static_cast<T*>(y);
+    if (vector)
+      embedding_kernel<T, true><<<grid, threads, 0, stream>>>(indices, tp, yp, tokens, vocab, dim);
+    else
+      embedding_kernel<T, false><<<grid, threads, 0, stream>>>(indices, tp, yp, tokens, vocab, dim);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t flash_attention(DType t, const AttentionArgs& args, cudaStream_t stream) {
+  return dispatch_attention(t, args.head_dim, [&](auto tag, auto d) {
+    return launch_flash<decltype(tag), decltype(d)::value>(args, stream);
+  });
+}
+
+cudaError_t decode_attention(DType t, const AttentionArgs& args, cudaStream_t stream) {
+  if (args.splits > 1 && !args.partial) return cudaErrorInvalidValue;
+  return dispatch_attention(t, args.head_dim, [&](auto tag, auto d) {
+    return launch_decode<decltype(tag), decltype(d)::value>(args, stream);
   });
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Shared pieces of hwcal's kernels: compute types per storage format,
-// conversions, vector loads, reductions and type dispatch.
+// conversions, vector types, reductions and type dispatch.
 // Only for nvcc; see <hwcal/cuda/launch.hpp> for how the kernels are used.
 
 #include <hwcal/config.hpp>
@@ -20,6 +20,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 namespace hwcal {
 namespace cuda {
@@ -70,6 +71,8 @@ __device__ __forceinline__ float m_erf(float x) { return erff(x); }
 __device__ __forceinline__ double m_erf(double x) { return erf(x); }
 __device__ __forceinline__ float m_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double m_tanh(double x) { return tanh(x); }
+__device__ __forceinline__ float m_rsqrt(float x) { return rsqrtf(x); }
+__device__ __forceinline__ double m_rsqrt(double x) { return rsqrt(x); }
 __device__ __forceinline__ float m_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double m_sqrt(double x) { return sqrt(x); }
 template <class A>
@@ -77,7 +80,7 @@ __device__ __forceinline__ A m_neg_inf() {
   return -static_cast<A>(INFINITY);
 }
 
-/// V elements of T in one aligned 16-byte (or 8-byte for fp64 pairs) access.
+/// Elements of T in one aligned 16-byte access.
 template <class T>
 struct VecWidth {
   static constexpr int value = 16 / static_cast<int>(sizeof(T));
@@ -95,6 +98,40 @@ inline unsigned grid_for(i64 work, int threads) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
 }
 
+/// Smallest power of two >= n (n >= 1).
+inline int next_pow2(i64 n) {
+  int p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/// Division by a loop-invariant divisor. 32-bit: multiply-high, add and
+/// shift instead of a division instruction sequence (PyTorch's IntDivider),
+/// exact for dividends below 2^31 and divisors in [1, 2^31]; 64-bit: plain
+/// division, for tensors past 2^31 elements.
+template <class I>
+struct Divider {
+  I d = 1;
+  Divider() = default;
+  explicit Divider(I divisor) : d(divisor) {}
+  __device__ __forceinline__ I div(I n) const { return n / d; }
+};
+template <>
+struct Divider<std::uint32_t> {
+  std::uint32_t d = 1, magic = 1, shift = 0;
+  Divider() = default;
+  explicit Divider(std::uint32_t divisor) : d(divisor) {
+    while (shift < 31 && (std::uint32_t{1} << shift) < divisor) ++shift;
+    const std::uint64_t one = 1;
+    magic = static_cast<std::uint32_t>(((one << 32) * ((one << shift) - divisor)) / divisor + 1);
+  }
+  __device__ __forceinline__ std::uint32_t div(std::uint32_t n) const { return (__umulhi(n, magic) + n) >> shift; }
+};
+
+/// 32-bit index arithmetic is safe for tensors below this many elements
+/// (indices plus one grid stride of vectors stay below 2^31).
+constexpr i64 index32_limit = (i64{1} << 31) - (i64{1} << 29);
+
 __device__ __forceinline__ i64 global_thread() { return static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x; }
 __device__ __forceinline__ i64 grid_threads() { return static_cast<i64>(gridDim.x) * blockDim.x; }
 
@@ -106,69 +143,44 @@ struct SumOp {
     return a + b;
   }
 };
-
-/// Running (max, sum of exp(x - max)) of online softmax.
-template <class A>
-struct MaxSum {
-  A m, s;
+struct MaxOp {
+  template <class A>
+  __device__ __forceinline__ A operator()(A a, A b) const {
+    return a > b ? a : b;
+  }
 };
 
-template <class A>
-__device__ __forceinline__ MaxSum<A> combine(MaxSum<A> a, MaxSum<A> b) {
-  const A m = a.m > b.m ? a.m : b.m;
-  if (m == m_neg_inf<A>()) return {m, A(0)};
-  return {m, a.s * m_exp(a.m - m) + b.s * m_exp(b.m - m)};
-}
-
-template <class A>
-__device__ __forceinline__ void push(MaxSum<A>& r, A v) {
-  if (v > r.m) {
-    r.s = r.s * m_exp(r.m - v) + A(1);
-    r.m = v;
-  } else {
-    r.s += m_exp(v - r.m);
-  }
-}
-
-template <class A>
-__device__ __forceinline__ A warp_sum(A v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+/// Reduction over aligned groups of `width` lanes (a power of two <= 32):
+/// xor partners below `width` stay inside the group. Result in every lane.
+template <class A, class Op>
+__device__ __forceinline__ A group_reduce(A v, int width, Op op) {
+  for (int o = width >> 1; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
 
-template <class A>
-__device__ __forceinline__ MaxSum<A> warp_maxsum(MaxSum<A> r) {
-  for (int o = 16; o > 0; o >>= 1) {
-    MaxSum<A> other{__shfl_xor_sync(0xffffffffu, r.m, o), __shfl_xor_sync(0xffffffffu, r.s, o)};
-    r = combine(r, other);
-  }
-  return r;
-}
-
-/// Sum over the block, result in every thread. `smem` holds 32 values.
-template <class A>
-__device__ __forceinline__ A block_sum(A v, A* smem) {
+/// Reduction over the whole block, result in every thread. `smem` holds 32
+/// values; the leading barrier lets a block run several reductions in a row.
+template <class A, class Op>
+__device__ __forceinline__ A block_reduce(A v, A* smem, Op op, A identity) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-  v = warp_sum(v);
-  __syncthreads();  // smem may still be read from a previous reduction
+  v = group_reduce(v, 32, op);
+  __syncthreads();
   if (lane == 0) smem[warp] = v;
   __syncthreads();
-  v = lane < warps ? smem[lane] : A(0);
-  return warp_sum(v);
-}
-
-template <class A>
-__device__ __forceinline__ MaxSum<A> block_maxsum(MaxSum<A> r, MaxSum<A>* smem) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-  r = warp_maxsum(r);
-  __syncthreads();
-  if (lane == 0) smem[warp] = r;
-  __syncthreads();
-  r = lane < warps ? smem[lane] : MaxSum<A>{m_neg_inf<A>(), A(0)};
-  return warp_maxsum(r);
+  v = lane < warps ? smem[lane] : identity;
+  return group_reduce(v, 32, op);
 }
 
 // ---------------------------------------------------------------- dispatch
+
+/// The storage format of a C++ element type.
+template <class T>
+constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<T, double>) return DType::f64;
+  else if constexpr (std::is_same_v<T, float>) return DType::f32;
+  else if constexpr (std::is_same_v<T, __half>) return DType::f16;
+  else return DType::bf16;
+}
 
 /// Calls f(T{}) with T the C++ type of a floating storage format.
 template <class F>

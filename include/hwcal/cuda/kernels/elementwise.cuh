@@ -1,8 +1,11 @@
 #pragma once
-// Elementwise kernels: activations, binary ops with broadcast, bias +
-// activation (the unfused halves of fusion patterns), inference batchnorm and
-// batchnorm folding. Memory-bound, so each thread moves 16-byte vectors and
-// computes in fp32 (fp64 for fp64), like PyTorch's vectorised kernels.
+// Elementwise kernels: activations, binary ops with broadcast, SwiGLU's
+// silu(a) * b, bias + activation (the unfused halves of fusion patterns),
+// inference batchnorm and batchnorm folding. Memory-bound: each thread keeps
+// four independent 16-byte vectors in flight per input before computing (one
+// vector per thread leaves HBM latency uncovered on an H100/H200), loops with
+// a grid stride, and computes in fp32 (fp64 for fp64), as PyTorch's
+// vectorised kernels do.
 
 #include <hwcal/config.hpp>
 #if !HWCAL_HAS_CUDA
@@ -66,6 +69,14 @@ struct Tanh {
     return m_tanh(x);
   }
 };
+/// min(max(x, lo), hi): relu6, hardtanh and clamp. NaN passes through, as in PyTorch.
+struct Clamp {
+  double lo, hi;
+  template <class A>
+  __device__ __forceinline__ A operator()(A x) const {
+    return x < A(lo) ? A(lo) : (x > A(hi) ? A(hi) : x);
+  }
+};
 struct Add {
   template <class A>
   __device__ __forceinline__ A operator()(A a, A b) const {
@@ -84,10 +95,16 @@ struct Div {
     return a / b;
   }
 };
+struct SiluMul {  // SwiGLU: silu(gate) * up
+  template <class A>
+  __device__ __forceinline__ A operator()(A a, A b) const {
+    return Silu{}(a) * b;
+  }
+};
 
-/// Calls f(F{}) with the functor of a unary op kind.
+/// Calls g(F{}) with the functor of a unary op kind; clamp uses [lo, hi].
 template <class G>
-cudaError_t dispatch_unary(OpKind op, G&& g) {
+cudaError_t dispatch_unary(OpKind op, double lo, double hi, G&& g) {
   switch (op) {
     case OpKind::copy: return g(Identity{});
     case OpKind::relu: return g(Relu{});
@@ -97,6 +114,20 @@ cudaError_t dispatch_unary(OpKind op, G&& g) {
     case OpKind::hardswish: return g(Hardswish{});
     case OpKind::hardsigmoid: return g(Hardsigmoid{});
     case OpKind::tanh: return g(Tanh{});
+    case OpKind::relu6: return g(Clamp{0.0, 6.0});
+    case OpKind::hardtanh: return g(Clamp{-1.0, 1.0});
+    case OpKind::clamp: return g(Clamp{lo, hi});
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+/// Calls g(F{}) with the activation of a bias or batchnorm pass: none (copy), relu or gelu.
+template <class G>
+cudaError_t dispatch_activation(OpKind op, G&& g) {
+  switch (op) {
+    case OpKind::copy: return g(Identity{});
+    case OpKind::relu: return g(Relu{});
+    case OpKind::gelu: return g(Gelu{});
     default: return cudaErrorInvalidValue;
   }
 }
@@ -107,92 +138,156 @@ cudaError_t dispatch_binary(OpKind op, G&& g) {
     case OpKind::add: return g(Add{});
     case OpKind::mul: return g(Mul{});
     case OpKind::div: return g(Div{});
+    case OpKind::silu_mul: return g(SiluMul{});
     default: return cudaErrorInvalidValue;
   }
 }
 
 // ---------------------------------------------------------------- kernels
 
+/// 16-byte vectors in flight per thread and input.
+constexpr int elementwise_unroll = 4;
+constexpr int elementwise_threads = 256;
+
 // x and y may alias (in-place activations): no __restrict__.
 template <class T, class F>
-__global__ void unary_kernel(const T* x, T* y, i64 n, F f) {
-  constexpr int V = VecWidth<T>::value;
+__global__ void __launch_bounds__(elementwise_threads) unary_kernel(const T* x, T* y, i64 n, F f) {
+  constexpr int V = VecWidth<T>::value, U = elementwise_unroll;
   using VT = Vec<T, V>;
-  const i64 nv = n / V;
-  for (i64 i = global_thread(); i < nv; i += grid_threads()) {
-    VT a = reinterpret_cast<const VT*>(x)[i];
+  const i64 nv = n / V, stride = grid_threads();
+  for (i64 i = global_thread(); i < nv; i += U * stride) {
+    VT a[U];
 #pragma unroll
-    for (int k = 0; k < V; ++k) a.v[k] = from_acc<T>(f(to_acc(a.v[k])));
-    reinterpret_cast<VT*>(y)[i] = a;
+    for (int k = 0; k < U; ++k)
+      if (i + k * stride < nv) a[k] = reinterpret_cast<const VT*>(x)[i + k * stride];
+#pragma unroll
+    for (int k = 0; k < U; ++k) {
+      if (i + k * stride >= nv) continue;
+#pragma unroll
+      for (int e = 0; e < V; ++e) a[k].v[e] = from_acc<T>(f(to_acc(a[k].v[e])));
+      reinterpret_cast<VT*>(y)[i + k * stride] = a[k];
+    }
   }
-  for (i64 i = nv * V + global_thread(); i < n; i += grid_threads()) y[i] = from_acc<T>(f(to_acc(x[i])));
+  for (i64 i = nv * V + global_thread(); i < n; i += stride) y[i] = from_acc<T>(f(to_acc(x[i])));
 }
 
-template <class T, class F>
-__global__ void binary_kernel(const T* a, const T* b, T* y, i64 n, i64 broadcast, F f) {
-  constexpr int V = VecWidth<T>::value;
+/// How a binary op reads its second input: the same size as the output, or
+/// repeating with a period that is (vector) or is not (scalar) a multiple of
+/// the vector width.
+enum class Broadcast : std::uint8_t { none, vector, scalar };
+
+// a and y may alias (x += y): no __restrict__. The broadcast position
+// (element index mod period) advances by constant steps: no division in the loop.
+template <class T, Broadcast B, class F>
+__global__ void __launch_bounds__(elementwise_threads) binary_kernel(const T* a, const T* b, T* y, i64 n, i64 period,
+                                                                     F f) {
+  constexpr int V = VecWidth<T>::value, U = elementwise_unroll;
   using VT = Vec<T, V>;
-  const i64 nv = n / V;
-  const i64 period = broadcast > 0 ? broadcast : n;
-  for (i64 i = global_thread(); i < nv; i += grid_threads()) {
-    VT va = reinterpret_cast<const VT*>(a)[i];
-    VT vb;
-    if (period == n) {
-      vb = reinterpret_cast<const VT*>(b)[i];
-    } else {
-      i64 j = (i * V) % period;
+  const i64 nv = n / V, stride = grid_threads();
+  const i64 step = stride * V % period, pass = U * stride * V % period;
+  i64 j0 = B == Broadcast::none ? 0 : global_thread() * V % period;  // position of this thread's first vector
+  for (i64 i = global_thread(); i < nv; i += U * stride) {
+    VT va[U], vb[U];
+    i64 j = j0;
 #pragma unroll
-      for (int k = 0; k < V; ++k) {
-        vb.v[k] = b[j];
-        if (++j == period) j = 0;
+    for (int k = 0; k < U; ++k) {
+      const i64 at = i + k * stride;
+      if (at < nv) {
+        va[k] = reinterpret_cast<const VT*>(a)[at];
+        if (B == Broadcast::none) {
+          vb[k] = reinterpret_cast<const VT*>(b)[at];
+        } else if (B == Broadcast::vector) {
+          vb[k] = reinterpret_cast<const VT*>(b)[j / V];  // V is a power of two: a shift
+        } else {
+          i64 e_at = j;
+#pragma unroll
+          for (int e = 0; e < V; ++e) {
+            vb[k].v[e] = b[e_at];
+            if (++e_at == period) e_at = 0;
+          }
+        }
       }
+      if (B != Broadcast::none && (j += step) >= period) j -= period;
     }
+    if (B != Broadcast::none && (j0 += pass) >= period) j0 -= period;
 #pragma unroll
-    for (int k = 0; k < V; ++k) va.v[k] = from_acc<T>(f(to_acc(va.v[k]), to_acc(vb.v[k])));
-    reinterpret_cast<VT*>(y)[i] = va;
+    for (int k = 0; k < U; ++k) {
+      if (i + k * stride >= nv) continue;
+#pragma unroll
+      for (int e = 0; e < V; ++e) va[k].v[e] = from_acc<T>(f(to_acc(va[k].v[e]), to_acc(vb[k].v[e])));
+      reinterpret_cast<VT*>(y)[i + k * stride] = va[k];
+    }
   }
-  for (i64 i = nv * V + global_thread(); i < n; i += grid_threads())
-    y[i] = from_acc<T>(f(to_acc(a[i]), to_acc(b[i % period])));
+  for (i64 i = nv * V + global_thread(); i < n; i += stride) y[i] = from_acc<T>(f(to_acc(a[i]), to_acc(b[i % period])));
 }
 
-/// Per-channel affine map y = act(x * scale[c] + shift[c]) computed from the
-/// parameters given to the functor P (bias, or batchnorm statistics).
-template <class T, class P, class F>
-__global__ void channel_kernel(const T* x, T* y, i64 n, i64 channels, i64 inner, P p, F f) {
-  constexpr int V = VecWidth<T>::value;
+/// y = act(x * scale[c] + shift[c]) with the per-channel affine map of P
+/// (bias: scale 1; batchnorm: gamma / sqrt(var + eps) and beta - mean * scale),
+/// channel c = (i / inner) % channels. The map is computed once per vector
+/// and again only where a vector crosses into the next channel; the channel
+/// of a vector comes from two divisions by invariants (Divider: no division
+/// instruction with 32-bit indices).
+template <class T, class I, class P, class F>
+__global__ void __launch_bounds__(elementwise_threads) channel_kernel(const T* x, T* y, I n, I channels, I inner,
+                                                                      Divider<I> by_inner, Divider<I> by_channels,
+                                                                      P p, F f) {
+  using A = acc_t<T>;
+  constexpr int V = VecWidth<T>::value, U = elementwise_unroll;
   using VT = Vec<T, V>;
-  const i64 nv = n / V;
-  for (i64 i = global_thread(); i < nv; i += grid_threads()) {
-    VT a = reinterpret_cast<const VT*>(x)[i];
-    i64 c = ((i * V) / inner) % channels, left = inner - (i * V) % inner;
+  const I nv = n / V, stride = static_cast<I>(gridDim.x) * blockDim.x;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < nv; i += U * stride) {
+    VT a[U];
 #pragma unroll
-    for (int k = 0; k < V; ++k) {
-      a.v[k] = from_acc<T>(f(p(to_acc(a.v[k]), c)));
-      if (--left == 0) {
-        left = inner;
-        if (++c == channels) c = 0;
+    for (int k = 0; k < U; ++k)
+      if (i + k * stride < nv) a[k] = reinterpret_cast<const VT*>(x)[i + k * stride];
+#pragma unroll
+    for (int k = 0; k < U; ++k) {
+      const I at = i + k * stride;
+      if (at >= nv) continue;
+      const I plane = by_inner.div(at * V);
+      I left = inner - (at * V - plane * inner);
+      I c = plane - by_channels.div(plane) * channels;
+      A scale, shift;
+      p.affine(c, scale, shift);
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        a[k].v[e] = from_acc<T>(f(to_acc(a[k].v[e]) * scale + shift));
+        if (--left == 0) {
+          left = inner;
+          if (++c == channels) c = 0;
+          p.affine(c, scale, shift);
+        }
       }
+      reinterpret_cast<VT*>(y)[at] = a[k];
     }
-    reinterpret_cast<VT*>(y)[i] = a;
   }
-  for (i64 i = nv * V + global_thread(); i < n; i += grid_threads())
-    y[i] = from_acc<T>(f(p(to_acc(x[i]), (i / inner) % channels)));
+  for (I i = nv * V + static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const I plane = by_inner.div(i);
+    A scale, shift;
+    p.affine(plane - by_channels.div(plane) * channels, scale, shift);
+    y[i] = from_acc<T>(f(to_acc(x[i]) * scale + shift));
+  }
 }
 
 template <class T>
 struct BiasParam {
   const T* bias;
-  __device__ __forceinline__ acc_t<T> operator()(acc_t<T> v, i64 c) const { return v + to_acc(bias[c]); }
+  template <class I>
+  __device__ __forceinline__ void affine(I c, acc_t<T>& scale, acc_t<T>& shift) const {
+    scale = 1;
+    shift = to_acc(bias[c]);
+  }
 };
 
 template <class T>
 struct BatchnormParam {
   const T *mean, *var, *gamma, *beta;
   acc_t<T> eps;
-  __device__ __forceinline__ acc_t<T> operator()(acc_t<T> v, i64 c) const {
+  template <class I>
+  __device__ __forceinline__ void affine(I c, acc_t<T>& scale, acc_t<T>& shift) const {
     using A = acc_t<T>;
-    const A inv = A(1) / m_sqrt(to_acc(var[c]) + eps);
-    return (v - to_acc(mean[c])) * inv * to_acc(gamma[c]) + to_acc(beta[c]);
+    scale = to_acc(gamma[c]) * m_rsqrt(to_acc(var[c]) + eps);  // no division: its slow path is a call
+    shift = to_acc(beta[c]) - to_acc(mean[c]) * scale;
   }
 };
 
@@ -214,11 +309,27 @@ __global__ void fold_batchnorm_kernel(const T* w, const T* bias, const T* mean, 
 
 // ---------------------------------------------------------------- host side
 
-constexpr int elementwise_threads = 256;
-
+/// Blocks for n elements: each thread handles `elementwise_unroll` vectors per pass.
 template <class T>
 inline unsigned elementwise_grid(i64 n) {
-  return grid_for((n + VecWidth<T>::value - 1) / VecWidth<T>::value, elementwise_threads);
+  const i64 vectors = (n + VecWidth<T>::value - 1) / VecWidth<T>::value;
+  return grid_for((vectors + elementwise_unroll - 1) / elementwise_unroll, elementwise_threads);
+}
+
+/// Launches channel_kernel with 32-bit indices when every index fits.
+template <class T, class P, class F>
+cudaError_t launch_channel(const T* x, T* y, i64 n, i64 channels, i64 inner, P p, F f, cudaStream_t stream) {
+  const unsigned grid = elementwise_grid<T>(n);
+  if (n < index32_limit) {
+    using I = std::uint32_t;
+    channel_kernel<T, I><<<grid, elementwise_threads, 0, stream>>>(
+        x, y, static_cast<I>(n), static_cast<I>(channels), static_cast<I>(inner), Divider<I>(static_cast<I>(inner)),
+        Divider<I>(static_cast<I>(channels)), p, f);
+  } else {
+    channel_kernel<T, i64><<<grid, elementwise_threads, 0, stream>>>(x, y, n, channels, inner, Divider<i64>(inner),
+                                                                      Divider<i64>(channels), p, f);
+  }
+  return cudaGetLastError();
 }
 
 }  // namespace kernels

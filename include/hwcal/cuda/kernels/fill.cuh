@@ -53,6 +53,10 @@ template <>
 __device__ __forceinline__ std::int32_t make_value<std::int32_t>(double v) {
   return static_cast<std::int32_t>(floor(v));
 }
+template <>
+__device__ __forceinline__ std::int64_t make_value<std::int64_t>(double v) {
+  return static_cast<std::int64_t>(floor(v));
+}
 
 template <class T>
 __global__ void fill_uniform_kernel(T* p, i64 n, std::uint64_t seed, double lo, double hi) {

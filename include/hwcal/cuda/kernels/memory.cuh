@@ -1,6 +1,7 @@
 #pragma once
-// Data movement: copy, transpose, concat, the bandwidth sweep's read / copy /
-// triad kernels, and the empty kernel that probes launch overhead.
+// Data movement: copy and concat (one or two contiguous segments), tiled
+// transpose, the bandwidth sweep's read / copy / triad kernels, and the empty
+// kernel that probes launch overhead.
 
 #include <hwcal/config.hpp>
 #if !HWCAL_HAS_CUDA
@@ -9,59 +10,112 @@
 
 #include <hwcal/cuda/kernels/common.cuh>
 
+#include <cstdint>
+#include <type_traits>
+
 namespace hwcal {
 namespace cuda {
 namespace kernels {
 
-/// Four independent 16-byte loads in flight per thread before any store: one
-/// load per thread cannot cover HBM latency on a full H100/H200.
-__global__ void copy_kernel(const unsigned char* xb, unsigned char* yb, i64 bytes) {
+/// A contiguous byte range to copy.
+struct CopySegment {
+  const unsigned char* src;
+  unsigned char* dst;
+  i64 bytes;
+};
+
+/// Copies a segment in words of W bytes (both ends W-aligned), four words in
+/// flight per thread before any store; the bytes past the last whole word go
+/// one by one.
+template <int W>
+__device__ __forceinline__ void copy_words(const CopySegment& s, i64 thread, i64 threads) {
+  using Word = std::conditional_t<W == 16, uint4, std::conditional_t<W == 8, uint2, std::conditional_t<W == 4,
+                                  unsigned, std::conditional_t<W == 2, unsigned short, unsigned char>>>>;
   constexpr int U = 4;
-  const auto* x = reinterpret_cast<const uint4*>(xb);
-  auto* y = reinterpret_cast<uint4*>(yb);
-  const i64 vectors = bytes / 16;
-  const i64 stride = grid_threads();
-  for (i64 i = global_thread(); i < vectors; i += U * stride) {
-    uint4 v[U];
+  const auto* x = reinterpret_cast<const Word*>(s.src);
+  auto* y = reinterpret_cast<Word*>(s.dst);
+  const i64 words = s.bytes / W;
+  for (i64 i = thread; i < words; i += U * threads) {
+    Word v[U];
 #pragma unroll
     for (int k = 0; k < U; ++k)
-      if (i + k * stride < vectors) v[k] = x[i + k * stride];
+      if (i + k * threads < words) v[k] = x[i + k * threads];
 #pragma unroll
     for (int k = 0; k < U; ++k)
-      if (i + k * stride < vectors) y[i + k * stride] = v[k];
+      if (i + k * threads < words) y[i + k * threads] = v[k];
   }
-  for (i64 i = vectors * 16 + global_thread(); i < bytes; i += stride) yb[i] = xb[i];
+  for (i64 i = words * W + thread; i < s.bytes; i += threads) s.dst[i] = s.src[i];
 }
 
-/// 32x32 tiles through shared memory so both the read and the write coalesce.
+/// Copies one or two segments (concat: the two halves of the output); blocks
+/// [0, blocks_a) copy `a`, the rest copy `b`. Each segment moves the widest
+/// words both of its addresses are aligned to (16 bytes from cudaMalloc; a
+/// second concat half that starts mid-vector moves narrower words).
+__global__ void __launch_bounds__(256) copy_kernel(CopySegment a, CopySegment b, unsigned blocks_a) {
+  const bool first = blockIdx.x < blocks_a;
+  const CopySegment s = first ? a : b;
+  const unsigned block = first ? blockIdx.x : blockIdx.x - blocks_a;
+  const unsigned blocks = first ? blocks_a : gridDim.x - blocks_a;
+  const i64 thread = static_cast<i64>(block) * blockDim.x + threadIdx.x;
+  const i64 threads = static_cast<i64>(blocks) * blockDim.x;
+  const auto align = reinterpret_cast<std::uintptr_t>(s.src) | reinterpret_cast<std::uintptr_t>(s.dst);
+  if (align % 16 == 0)
+    copy_words<16>(s, thread, threads);
+  else if (align % 8 == 0)
+    copy_words<8>(s, thread, threads);
+  else if (align % 4 == 0)
+    copy_words<4>(s, thread, threads);
+  else if (align % 2 == 0)
+    copy_words<2>(s, thread, threads);
+  else
+    copy_words<1>(s, thread, threads);
+}
+
+/// Blocks for a segment: 256 threads, four 16-byte words each per pass.
+inline unsigned copy_blocks(i64 bytes) { return bytes > 0 ? grid_for((bytes + 63) / 64, 256) : 0; }
+
+/// Tile edge of the transpose in elements: 64 (128 for single bytes, so a
+/// tile row still spans 128 bytes).
 template <class U>
-__global__ void transpose_kernel(const U* __restrict__ x, U* __restrict__ y, i64 rows, i64 cols) {
-  __shared__ U tile[32][33];
-  const i64 tiles_c = (cols + 31) / 32, tiles_r = (rows + 31) / 32;
+inline constexpr int transpose_tile = sizeof(U) == 1 ? 128 : 64;
+
+/// y[c][r] = x[r][c] through shared-memory tiles: each tile is read with
+/// 16-byte vectors along x's rows and written with 16-byte vectors along y's
+/// rows (Vector: rows and cols are multiples of the vector width; otherwise
+/// single elements). Each tile row is padded by one 4-byte word, so the
+/// column reads of the write phase spread over the banks (at most 2-way for
+/// every element size; without the pad all lanes of a warp would hit one bank).
+template <class U, bool Vector>
+__global__ void __launch_bounds__(256) transpose_kernel(const U* __restrict__ x, U* __restrict__ y, i64 rows,
+                                                        i64 cols) {
+  constexpr int T = transpose_tile<U>;
+  constexpr int V = Vector ? 16 / static_cast<int>(sizeof(U)) : 1;
+  constexpr int PAD = sizeof(U) >= 4 ? 1 : 4 / static_cast<int>(sizeof(U));
+  constexpr int VPR = T / V;  // vectors per tile row
+  using VT = Vec<U, V>;
+  __shared__ U tile[T][T + PAD];
+  const i64 tiles_c = (cols + T - 1) / T, tiles_r = (rows + T - 1) / T;
   for (i64 t = blockIdx.x; t < tiles_c * tiles_r; t += gridDim.x) {
-    const i64 r0 = (t / tiles_c) * 32, c0 = (t % tiles_c) * 32;
-    for (int k = threadIdx.y; k < 32; k += blockDim.y) {
-      const i64 r = r0 + k, c = c0 + threadIdx.x;
-      if (r < rows && c < cols) tile[k][threadIdx.x] = x[r * cols + c];
+    const i64 r0 = (t / tiles_c) * T, c0 = (t % tiles_c) * T;
+    for (int idx = threadIdx.x; idx < T * VPR; idx += blockDim.x) {
+      const int r = idx / VPR, cv = (idx % VPR) * V;
+      if (r0 + r < rows && c0 + cv < cols) {
+        const VT v = *reinterpret_cast<const VT*>(x + (r0 + r) * cols + c0 + cv);
+#pragma unroll
+        for (int k = 0; k < V; ++k) tile[r][cv + k] = v.v[k];
+      }
     }
     __syncthreads();
-    for (int k = threadIdx.y; k < 32; k += blockDim.y) {
-      const i64 c = c0 + k, r = r0 + threadIdx.x;
-      if (r < rows && c < cols) y[c * rows + r] = tile[threadIdx.x][k];
+    for (int idx = threadIdx.x; idx < T * VPR; idx += blockDim.x) {
+      const int c = idx / VPR, rv = (idx % VPR) * V;
+      if (c0 + c < cols && r0 + rv < rows) {
+        VT v;
+#pragma unroll
+        for (int k = 0; k < V; ++k) v.v[k] = tile[rv + k][c];
+        *reinterpret_cast<VT*>(y + (c0 + c) * rows + r0 + rv) = v;
+      }
     }
     __syncthreads();
-  }
-}
-
-template <class U>
-__global__ void concat_kernel(const U* __restrict__ a, const U* __restrict__ b, U* __restrict__ y, i64 rows, i64 cols_a,
-                              i64 cols_b) {
-  const i64 cols = cols_a + cols_b;
-  for (i64 r = blockIdx.y; r < rows; r += gridDim.y) {
-    U* yr = y + r * cols;
-    for (i64 c = static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x; c < cols;
-         c += static_cast<i64>(gridDim.x) * blockDim.x)
-      yr[c] = c < cols_a ? a[r * cols_a + c] : b[r * cols_b + (c - cols_a)];
   }
 }
 

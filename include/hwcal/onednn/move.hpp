@@ -1,0 +1,97 @@
+#pragma once
+// MoveKernel: copy, transpose and concat on oneDNN's reorder and concat
+// primitives, on the one geometry every backend uses
+// (reference::move_geometry): copy and transpose reorder the rows x cols
+// matrix (transpose to column-major, y[c][r] = x[r][c]); concat joins
+// [first_rows][cols] and [rows - first_rows][cols] along dim 0.
+
+#include <hwcal/config.hpp>
+
+#if !HWCAL_HAS_ONEDNN
+#error "hwcal/onednn/ needs oneDNN: link hwcal::onednn (or define HWCAL_HAS_ONEDNN=1 and link -ldnnl)"
+#endif
+
+#include <hwcal/onednn/detail.hpp>
+
+#include <string>
+#include <vector>
+
+namespace hwcal {
+namespace onednn {
+namespace detail {
+
+inline reference::MoveGeometry move_geometry(const OpDesc& op, Precision p) {
+  return reference::move_geometry(std::get<BytesShape>(op.shape).bytes, element_bytes(p));
+}
+
+inline dnnl::primitive_desc_base move_pd(const Context& c, OpKind kind, const reference::MoveGeometry& g, dt t) {
+  const md plain({g.rows, g.cols}, t, tag::ab);
+  if (kind == OpKind::concat)
+    return dnnl::concat::primitive_desc(
+        plain, 0, {md({g.first_rows(), g.cols}, t, tag::ab), md({g.rows - g.first_rows(), g.cols}, t, tag::ab)},
+        c.engine, user_scratchpad());
+  const md to = kind == OpKind::transpose ? md({g.rows, g.cols}, t, tag::ba) : plain;
+  return dnnl::reorder::primitive_desc(c.engine, plain, c.engine, to, user_scratchpad());
+}
+
+}  // namespace detail
+
+class MoveKernel final : public detail::ChainKernel {
+ public:
+  MoveKernel(const detail::Context& c, const OpDesc& op, Precision p) : ChainKernel(c) {
+    using namespace detail;
+    const OpKind kind = op.kind;
+    const reference::MoveGeometry g = move_geometry(op, p);
+    const dt t = storage_type(p);
+    const auto pd = move_pd(c, kind, g, t);
+    const auto [lo, hi] = value_range(t);
+    std::vector<float> want;  // what the output holds, in its physical order
+    dnnl::memory y = make_output(c, pd.dst_desc());
+    if (kind == OpKind::concat) {
+      Tensor a = make_random(c, pd.src_desc(0), tag::ab, 1, lo, hi),
+             b = make_random(c, pd.src_desc(1), tag::ab, 2, lo, hi);
+      add(pd, {{DNNL_ARG_MULTIPLE_SRC, a.mem}, {DNNL_ARG_MULTIPLE_SRC + 1, b.mem}, {DNNL_ARG_DST, y}});
+      want = std::move(a.host);
+      want.insert(want.end(), b.host.begin(), b.host.end());
+    } else {
+      Tensor x = make_random(c, pd.src_desc(), tag::ab, 1, lo, hi);
+      add(pd, {{DNNL_ARG_FROM, x.mem}, {DNNL_ARG_TO, y}});
+      want = std::move(x.host);
+    }
+    if (kind == OpKind::transpose) {
+      // Read the column-major output as the [cols][rows] matrix it physically is.
+      keep(y);
+      y = dnnl::memory(md({g.cols, g.rows}, t, tag::ab), c.engine, y.get_data_handle());
+      std::vector<float> moved(want.size());
+      for (i64 r = 0; r < g.rows; ++r)
+        for (i64 col = 0; col < g.cols; ++col)
+          moved[static_cast<std::size_t>(col * g.rows + r)] = want[static_cast<std::size_t>(r * g.cols + col)];
+      want = std::move(moved);
+    }
+    set_output(y, tag::ab, [kind, p, want = std::move(want)](const std::vector<float>& out) {
+      reference::SampledCheck chk(p, 1);
+      for (i64 i : sample_indices(static_cast<i64>(want.size())))
+        chk.add(out[static_cast<std::size_t>(i)], want[static_cast<std::size_t>(i)], to_string(kind).data(), i);
+      return chk.result();
+    });
+  }
+  static std::vector<dnnl::primitive_desc_base> plan(const detail::Context& c, const OpDesc& op, Precision p) {
+    return {detail::move_pd(c, op.kind, detail::move_geometry(op, p), detail::storage_type(p))};
+  }
+  static std::string realisation(const OpDesc& op, Precision p) {
+    const reference::MoveGeometry g = detail::move_geometry(op, p);
+    const std::string matrix = "[" + std::to_string(g.rows) + "][" + std::to_string(g.cols) + "]";
+    switch (op.kind) {
+      case OpKind::transpose:
+        return "reorder of the " + matrix + " matrix to column-major";
+      case OpKind::concat:
+        return "concat primitive: [" + std::to_string(g.first_rows()) + "][" + std::to_string(g.cols) + "] and [" +
+               std::to_string(g.rows - g.first_rows()) + "][" + std::to_string(g.cols) + "] along dim 0";
+      default:
+        return "reorder between two plain " + matrix + " buffers";
+    }
+  }
+};
+
+}  // namespace onednn
+}  // namespace hwcal

@@ -1,0 +1,94 @@
+#pragma once
+// MoveKernel: copy, transpose and concat of the one 2-D tensor every backend
+// moves (reference::move_geometry: rows x cols elements of the precision).
+//   copy       at::clone (x.clone())
+//   transpose  x.transpose(-1, -2).contiguous(): [rows][cols] -> [cols][rows]
+//   concat     at::cat({x0, x1}, 0): two contiguous blocks of rows, x0 the
+//              first rows / 2 of them (torch.cat along dim 0, a KV cache's
+//              outer dimension)
+
+#include <hwcal/torch/guard.hpp>
+
+#include <hwcal/ops.hpp>
+#include <hwcal/reference.hpp>
+#include <hwcal/torch/kernel.hpp>
+
+#include <ATen/ATen.h>
+
+#include <array>
+#include <memory>
+#include <string>
+
+namespace hwcal {
+namespace aten {
+namespace detail {
+
+/// The geometry is part of what is measured (a transpose of 1 x n moves
+/// nothing): a result of other dimensions fails its check.
+inline bool same_sizes(const at::Tensor& out, i64 rows, i64 cols, CheckResult& fail) {
+  if (out.dim() == 2 && out.size(0) == rows && out.size(1) == cols) return true;
+  fail = {false, 0, 0,
+          "output is " + std::string(c10::str(out.sizes())) + ", want [" + std::to_string(rows) + ", " +
+              std::to_string(cols) + "]"};
+  return false;
+}
+
+}  // namespace detail
+
+/// copy, transpose, concat (ShapeFamily::bytes).
+struct MoveKernel {
+  static std::unique_ptr<TorchKernel> make(const OpDesc& op, Precision p, at::ScalarType dt) {
+    using detail::compare_elements;
+    using detail::HostCopy;
+    using detail::uniform;
+    const reference::MoveGeometry g = reference::move_geometry(std::get<BytesShape>(op.shape).bytes, element_bytes(p));
+    const i64 rows = g.rows, cols = g.cols, n = g.elements();
+    switch (op.kind) {
+      case OpKind::copy: {
+        const at::Tensor x = uniform({rows, cols}, dt, 1);
+        return std::make_unique<TorchKernel>([=] { return at::clone(x); },
+                                             [=](const at::Tensor& out) {
+                                               CheckResult fail;
+                                               if (!detail::same_sizes(out, rows, cols, fail)) return fail;
+                                               const HostCopy xd(x);
+                                               return compare_elements(out, n, p, 1, "copy",
+                                                                       [&](i64 i) { return xd.p[i]; });
+                                             },
+                                             "at::clone");
+      }
+      case OpKind::transpose: {
+        const at::Tensor x = uniform({rows, cols}, dt, 1);
+        return std::make_unique<TorchKernel>([=] { return x.transpose(-1, -2).contiguous(); },
+                                             [=](const at::Tensor& out) {
+                                               CheckResult fail;
+                                               if (!detail::same_sizes(out, cols, rows, fail)) return fail;
+                                               const HostCopy xd(x);
+                                               // out[c][r] = x[r][c]
+                                               return compare_elements(out, n, p, 1, "transpose", [&](i64 o) {
+                                                 return xd.p[(o % rows) * cols + o / rows];
+                                               });
+                                             },
+                                             "Tensor::transpose(-1, -2).contiguous()");
+      }
+      case OpKind::concat: {
+        const i64 first = g.first_rows() * cols;
+        const std::array<at::Tensor, 2> parts{uniform({g.first_rows(), cols}, dt, 1),
+                                              uniform({rows - g.first_rows(), cols}, dt, 2)};
+        return std::make_unique<TorchKernel>([=] { return at::cat(at::TensorList(parts), 0); },
+                                             [=](const at::Tensor& out) {
+                                               CheckResult fail;
+                                               if (!detail::same_sizes(out, rows, cols, fail)) return fail;
+                                               const HostCopy x0(parts[0]), x1(parts[1]);
+                                               return compare_elements(out, n, p, 1, "concat", [&](i64 i) {
+                                                 return i < first ? x0.p[i] : x1.p[i - first];
+                                               });
+                                             },
+                                             "at::cat({x0, x1}, 0)");
+      }
+      default: detail::no_kernel(op.kind, "MoveKernel");
+    }
+  }
+};
+
+}  // namespace aten
+}  // namespace hwcal
