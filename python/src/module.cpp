@@ -163,10 +163,7 @@ std::vector<std::string> mismatch_notes(const HardwareCalibration& profile) {
     for (int i = 0, n = cuda::device_count(); i < n; ++i) devices.push_back(cuda::query_device(i));
   }
 #endif
-  std::vector<std::string> notes;
-  for (auto& m : profile_mismatch(profile, cpu::detect_host(), devices, why_none))
-    notes.push_back("profile does not match this machine (a note: predicting another machine is fine): " + m);
-  return notes;
+  return profile_mismatch_notes(profile, cpu::detect_host(), devices, why_none);
 }
 
 DeviceResult device_result(DeviceCalibration&& d) {
