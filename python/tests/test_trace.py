@@ -77,6 +77,15 @@ class TraceTest(unittest.TestCase):
         self.assertFalse(any(s["op"] == "batchnorm" for s in fused["subgraphs"]))
         hwcal.Workload.from_dict(fused)
 
+    def test_linear_activation_fusion(self):
+        model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(), torch.nn.Linear(32, 8), torch.nn.ReLU())
+        x = torch.randn(4, 16)
+        self.assertEqual([(s["op"], s.get("fused")) for s in hwcal.trace(model, x)["subgraphs"]],
+                         [("linear", None), ("gelu", None), ("linear", None), ("relu", None)])
+        fused = hwcal.trace(model, x, fuse=True)
+        self.assertEqual([(s["op"], s.get("fused")) for s in fused["subgraphs"]], [("linear", ["gelu"]), ("linear", ["relu"])])
+        self.assertEqual(hwcal.Workload.from_dict(fused).subgraphs[0].fused, ["gelu"])
+
     def test_mode_left_alone(self):
         model = torchvision.models.resnet18(weights=None).train()
         before = model.bn1.running_mean.clone()
