@@ -303,6 +303,7 @@ std::string render_svg(const HardwareCalibration& h, const std::optional<Workloa
       const Estimate& e = s.estimate;
       const double t = e.in_sequence_s;
       if (!(t > 0) || !(n.bytes > 0)) continue;
+      if (is_collective(s.graph.op.kind)) continue;  // bound by the links between GPUs: on no roofline of one device
       std::string op(to_string(s.graph.op.kind));
       for (int k = 0; k < op_kind_count; ++k)
         if (s.graph.fused & fused_bit(static_cast<OpKind>(k))) op += "+" + std::string(to_string(static_cast<OpKind>(k)));
