@@ -14,7 +14,6 @@
 // communicator tests them on any machine. docs/collectives.md has the design.
 
 #include <hwcal/detail/collective_model.hpp>
-#include <hwcal/detail/sweeps.hpp>
 #include <hwcal/error.hpp>
 #include <hwcal/kinds.hpp>
 #include <hwcal/schema.hpp>
@@ -64,6 +63,15 @@ struct CollectiveOptions {
 using CollectiveProgress = std::function<void(const std::string& label, int done, int total)>;
 
 namespace detail {
+
+/// Message sizes of a collective calibration, ascending: 4 KiB to 1 GiB in
+/// steps of 2x (quick: 4x), the range nccl-tests reports, from
+/// latency-bound to bandwidth-bound on NVLink.
+inline std::vector<std::int64_t> collective_sizes(bool quick) {
+  std::vector<std::int64_t> v;
+  for (std::int64_t b = std::int64_t{4} << 10; b <= std::int64_t{1} << 30; b *= quick ? 4 : 2) v.push_back(b);
+  return v;
+}
 
 /// Median, MAD and p10/p90 of per-call times (ascending order not assumed).
 inline TimeStats collective_stats(std::vector<double> t, int calls) {
@@ -117,7 +125,7 @@ inline std::vector<CollectiveCurve> calibrate_collectives(Communicator& comm, co
     precisions = opt.quick ? std::vector<Precision>{Precision::bf16}
                            : std::vector<Precision>{Precision::bf16, Precision::fp16, Precision::fp32};
   std::vector<std::int64_t> sizes;
-  for (i64 b : detail::collective_sizes(opt.quick))
+  for (std::int64_t b : detail::collective_sizes(opt.quick))
     if (b <= opt.max_bytes) sizes.push_back(b);
   if (sizes.empty()) throw Error("calibrate_collectives: max_bytes is below the smallest size (4 KiB)");
   const int samples = opt.quick ? std::min(opt.samples, 7) : opt.samples;

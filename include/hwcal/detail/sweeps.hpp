@@ -398,19 +398,11 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
 }
 
 /// The sweep of an op on a CPU or a device target; none for the collectives,
-/// which are swept over collective_sizes() on every GPU count instead.
+/// which are swept over message sizes on every GPU count instead
+/// (collectives.hpp, detail::collective_sizes()).
 inline std::vector<SweepPoint> default_sweep(OpKind kind, bool device = false) {
   if (is_collective(kind)) return {};
   return device ? device_sweep(kind) : cpu_sweep(kind);
-}
-
-/// Message sizes of a collective calibration, ascending: 4 KiB to 1 GiB in
-/// steps of 2x (quick: 4x), the range nccl-tests reports, from
-/// latency-bound to bandwidth-bound on NVLink.
-inline std::vector<i64> collective_sizes(bool quick) {
-  std::vector<i64> v;
-  for (i64 b = i64{4} << 10; b <= i64{1} << 30; b *= quick ? 4 : 2) v.push_back(b);
-  return v;
 }
 
 /// One tiny instance of every op a model calls as one library call (attention
