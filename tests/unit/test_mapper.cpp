@@ -374,3 +374,24 @@ TEST_CASE("device mode: a convolution's bias is a kernel of its own", "[mapper][
   d.bias = true;
   CHECK(cpu.estimate(sg(OpKind::conv2d, d)).latency_s == Approx(without).epsilon(1e-3));
 }
+
+TEST_CASE("samples flagged as disturbed stay out of a curve that has two clean ones", "[mapper][contention]") {
+  HardwareCalibration h = test::make_test_profile();
+  OperationCalibration& mm = h.operations[0];
+  REQUIRE(mm.op == OpKind::matmul);
+  const OpDesc mid{OpKind::matmul, MatmulShape{1, 256, 256, 256, false}};
+  const double clean = CalibratedMapper(h).estimate(sg(mid.kind, mid.shape)).latency_s;
+  // the middle sample measured 5x slow under contention, and flagged
+  OpSample& s = mm.samples[1];
+  s.time.median_s *= 5;
+  const double polluted = CalibratedMapper(h).estimate(sg(mid.kind, mid.shape)).latency_s;
+  CHECK(polluted == Approx(5 * clean).epsilon(0.01));  // unflagged, it is believed
+  s.disturbed = "other work took 40% of the CPU time";
+  const double flagged = CalibratedMapper(h).estimate(sg(mid.kind, mid.shape)).latency_s;
+  // interpolated from the clean neighbours instead: back near the clean figure, far from the 5x
+  CHECK(flagged < 2 * clean);
+  CHECK(flagged > 0.5 * clean);
+  // a curve with fewer than two clean samples keeps what it has
+  mm.samples[0].disturbed = mm.samples[2].disturbed = "drift";
+  CHECK(CalibratedMapper(h).estimate(sg(mid.kind, mid.shape)).latency_s == Approx(polluted).epsilon(1e-6));
+}

@@ -97,6 +97,10 @@ int run(const CalibrateArgs& a) {
     render_fusions(h);
     render_warnings(h);
   }
+  // What the calibration could not measure cleanly goes to stderr even with
+  // --quiet: a profile of a busy machine must not pass unnoticed.
+  for (const auto& w : h.warnings)
+    if (w.rfind("disturbed:", 0) == 0) std::fprintf(stderr, "hwcal calibrate: warning: %s\n", w.c_str());
   std::fprintf(stderr, "hwcal calibrate: wrote %s (%zu curves, %zu fusion patterns) in %s\n", a.output.c_str(),
                h.operations.size(), h.fusions.size(), fmt_time(h.calibration_s).c_str());
   return exit_ok;

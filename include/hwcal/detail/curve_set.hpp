@@ -105,7 +105,8 @@ class CurveSet {
       // curve's smallest samples, at least the backend's per-call overhead.
       cv.fixed_s = overhead_s;
       std::vector<std::pair<double, double>> pts;
-      for (std::size_t i = 0; i < c.samples.size(); ++i) pts.push_back({work(c.desc(i), c.precision), c.samples[i].time.median_s});
+      for (std::size_t i = 0; i < c.samples.size(); ++i)
+        if (c.samples[i].disturbed.empty()) pts.push_back({work(c.desc(i), c.precision), c.samples[i].time.median_s});
       if (const auto a = fixed_cost(pts)) cv.fixed_s = std::max(cv.fixed_s, *a);
     } else {
       cv.floor_s = std::numeric_limits<double>::max();
@@ -114,7 +115,12 @@ class CurveSet {
     // (a floor keeps the net time of launch-bound CPU samples positive)
     auto net = [&](double t) { return fixed_costs ? std::max(t - cv.fixed_s, 1e-3 * t) : t; };
     std::vector<PointStore::Point> warm, cold;
+    // Samples the calibrator could not measure cleanly stand in only when
+    // the curve has too few others.
+    std::size_t clean = 0;
+    for (const auto& s : c.samples) clean += s.disturbed.empty();
     for (const auto& s : c.samples) {
+      if (!s.disturbed.empty() && clean >= 2) continue;
       const OpDesc op{c.op, s.shape};
       const FeatureSet f = features(op);
       cv.dims = f.count;
