@@ -43,6 +43,7 @@
 #include <hwcal/cuda/device.hpp>
 #include <hwcal/cuda/elementwise.hpp>
 #include <hwcal/cuda/embedding.hpp>
+#include <hwcal/cuda/framework.hpp>
 #include <hwcal/cuda/fusion.hpp>
 #include <hwcal/cuda/gemm.hpp>
 #include <hwcal/cuda/measure.hpp>
@@ -234,6 +235,13 @@ class CudaBackend final : public Backend {
   }
 
   /// Clocks and throttling seen over the whole calibration.
+  /// PyTorch's eager per-op host cost on this GPU (cuda/framework.hpp): what
+  /// the mapper's eager mode overlaps with device time. Not measured, and
+  /// said so, without a python3 whose torch sees the device.
+  std::optional<FrameworkCost> framework_cost(const MeasureOptions& opt) override {
+    return measure_framework_cost(ctx_->device(), opt);
+  }
+
   void annotate_profile(HardwareCalibration& h) override {
     if (!h.device) return;
     if (!clocks_ || !clocks_->available()) {

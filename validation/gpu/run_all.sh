@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# The GPU session's device calls, one call per stage, from the repository root
+# (docs/validation/gpu/README.md has the exact device-tool calls):
+#
+#   bash validation/gpu/run_all.sh calibrate [STAGE_BUDGET_S]   # build, GPU tests, full + quick calibration,
+#                                                               # fidelity vs PyTorch, auto_calibrate start-up
+#   bash validation/gpu/run_all.sh truth PART [BUDGET_S]        # ground truth, part 1 or 2 (truth_parts.py)
+#   bash validation/gpu/run_all.sh fidelity [PROFILE] [BUDGET_S]   # only torch_ops.py (no build)
+#
+# Every stage writes at most 8 files under $OUT (more is tarred), keeps going
+# past a failing step (each step has its own time cap, all inside the stage's
+# budget), and prints a short summary last (also $OUT/summary*.txt).
+# calibrate needs .deps/ (validation/gpu/make_deps.sh, carried by the device
+# tool) where the image lacks Catch2, CLI11 or Eigen/nlohmann CMake configs.
+#
+# Environment: OUT (default /tmp/hwcal-gpu-out), BUILD_DIR (default build-gpu),
+# HWCAL_RUN_PYTHON (default python3), FIDELITY_ARGS (extra torch_ops.py
+# arguments, e.g. "--device cpu --dry-run" to try the stage on a CPU machine),
+# TRUTH_ARGS (extra measure_gpu.py arguments, e.g. "--device cpu --dry-run
+# --small"), BUILD_CAP_S (the build's time cap, default 330).
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+stage=${1:-}
+[[ $# -gt 0 ]] && shift
+OUT=${OUT:-/tmp/hwcal-gpu-out}
+BUILD=${BUILD_DIR:-build-gpu}
+PY=${HWCAL_RUN_PYTHON:-python3}
+FIDELITY_ARGS=${FIDELITY_ARGS:-}
+TRUTH_ARGS=${TRUTH_ARGS:-}
+export PYTHONUNBUFFERED=1
+mkdir -p "$OUT"
+t0=$(date +%s)
+now_ms() { date +%s%3N; }
+since() { local ms=$(( $(now_ms) - $1 )); printf '%d.%d' $(( ms / 1000 )) $(( ms % 1000 / 100 )); }  # seconds since a now_ms
+stamp() { echo "== [$(( $(date +%s) - t0 ))s] $*"; }
+left() { echo $(( deadline - $(date +%s) )); }
+# cap SECONDS: the smaller of SECONDS and what the stage has left, at least 1
+cap() { local l; l=$(left); (( l < $1 )) && echo $(( l > 1 ? l : 1 )) || echo "$1"; }
+summary=()
+note() { summary+=("$*"); }
+shrink() {  # files come back only up to 16 MiB each
+  local f=$1
+  if [[ -f $f ]] && (( $(stat -c %s "$f") > 15000000 )); then gzip -f "$f" && echo "$f.gz"; else echo "$f"; fi
+}
+smi() {  # clocks, driver, throttling: one CSV line per GPU
+  nvidia-smi --query-gpu=index,name,driver_version,pstate,clocks.sm,clocks.max.sm,clocks.mem,clocks.max.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active,memory.used \
+    --format=csv 2>&1 || echo "nvidia-smi failed"
+}
+smi_line() {  # the first GPU's line of smi's CSV, or what nvidia-smi said
+  if grep -q '^index' "$1"; then grep -m1 -A1 '^index' "$1" | tail -1; else echo "nvidia-smi: $(head -1 "$1" | cut -c1-150)"; fi
+}
+py_info() {
+  "$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), "gpus", torch.cuda.device_count())' 2>&1 | tail -1
+}
+print_summary() {
+  local file=$1
+  {
+    echo "== summary: $stage stage, $(( $(date +%s) - t0 )) s"
+    printf '%s\n' "${summary[@]}"
+    echo "files: $(cd "$OUT" && find . -maxdepth 1 -type f -printf '%f ' | sort)"
+  } | tee "$file"
+}
+
+# ------------------------------------------------------------------ calibrate
+
+calibrate() {
+  local budget=${1:-540}
+  deadline=$(( t0 + budget ))
+  local logs=$OUT/logs
+  mkdir -p "$logs"
+  smi > "$logs/nvidia-smi-before.csv" 2>&1
+  {
+    echo "== $(date -Is) run_all.sh calibrate, stage budget ${budget}s, OUT=$OUT, build $BUILD"
+    git log -1 --format='commit %H %s' 2>/dev/null || true
+    cat "$logs/nvidia-smi-before.csv"
+    nvidia-smi -q -d CLOCK,PERFORMANCE 2>&1
+    py_info
+  } > "$logs/nvidia-smi-before.txt" 2>&1
+  note "machine: $(smi_line "$logs/nvidia-smi-before.csv")"
+  note "python: $(py_info)"
+
+  # configure + build: only what this stage runs
+  local deps="" d
+  for d in .deps/*/; do [[ -d $d ]] && deps+="${deps:+;}$PWD/${d%/}"; done
+  [[ -n $deps ]] || note "no .deps/: the image's own Catch2/CLI11/Eigen/nlohmann are used"
+  stamp "configure (prefixes: ${deps:-none})"
+  local t ok_build=1
+  t=$(now_ms)
+  # Ninja builds the listed targets in parallel (a Makefile build makes them one after another,
+  # and three of them each compile all of hwcal's kernels with nvcc)
+  local gen=()
+  [[ -f $BUILD/CMakeCache.txt ]] || ! command -v ninja >/dev/null || gen=(-G Ninja)
+  timeout "$(cap 120)" cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DHWCAL_ENABLE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DHWCAL_BUILD_EXAMPLES=OFF -DHWCAL_WITH_TORCH=OFF -DHWCAL_WITH_ONEDNN=OFF \
+    -DCMAKE_PREFIX_PATH="$deps" -DCMAKE_FIND_USE_CMAKE_SYSTEM_PATH=ON > "$logs/configure.log" 2>&1 \
+    || { ok_build=0; tail -25 "$logs/configure.log"; }
+  grep -E '^(Catch2|CLI11|Eigen3|nlohmann_json|CUDNN[A-Za-z_]*)_(DIR|INCLUDE_DIR|LIBRARY)' "$BUILD/CMakeCache.txt" >> "$logs/configure.log" 2>/dev/null
+  local targets=(hwcal_cli hwcal_backend_cuda hwcal_bench_auto_calibrate_start cuda_test_host) f n
+  for f in tests/cuda/test_*.cpp; do
+    n=$(basename "$f" .cpp)
+    [[ $n == test_host ]] || targets+=("cuda_$n")
+  done
+  if (( ok_build )); then
+    stamp "build ${targets[*]}"
+    local keep=(-k)
+    grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja' "$BUILD/CMakeCache.txt" 2>/dev/null && keep=(-k 0)
+    timeout "$(cap "${BUILD_CAP_S:-330}")" cmake --build "$BUILD" -j16 --target "${targets[@]}" -- "${keep[@]}" > "$logs/build.log" 2>&1 \
+      || { ok_build=0; grep -E "error|Error" "$logs/build.log" | head -30; }
+  fi
+  note "configure + build: $( (( ok_build )) && echo ok || echo FAILED) in $(since "$t") s (logs.tar.gz: configure.log, build.log)"
+  local hw=$BUILD/tools/hwcal/hwcal
+  [[ -x $hw ]] || note "hwcal CLI not built"
+
+  # GPU tests
+  if ls "$BUILD"/tests/cuda/cuda_test_* >/dev/null 2>&1; then
+    stamp "ctest -R '^cuda\\.'"
+    (cd "$BUILD" && timeout "$(cap 240)" ctest -R '^cuda\.' --output-on-failure --timeout 200) > "$OUT/cuda_tests.log" 2>&1
+    note "cuda tests: $(grep -E 'tests passed|tests failed' "$OUT/cuda_tests.log" | tail -1) (cuda_tests.log)"
+    grep -E '^\s*[0-9]+/[0-9]+ Test' "$OUT/cuda_tests.log" | tail -12
+  else
+    note "cuda tests: not built"
+  fi
+
+  # full calibration, then quick (each timed by the wall clock)
+  local profile="" rc
+  if [[ -x $hw ]]; then
+    local c
+    c=$(( $(left) - 170 ))  # leaves time for the quick calibration, the fidelity bench and the start-up bench
+    (( c > 300 )) && c=300
+    if (( c > 60 )); then
+      stamp "hwcal calibrate --backend cuda (full; cap ${c}s)"
+      t=$(now_ms)
+      timeout --signal=INT -k 15 "$c" "$hw" calibrate --backend cuda -o "$OUT/h200.json" > "$logs/calibrate_full.log" 2>&1
+      rc=$?
+      note "calibrate full: exit $rc, wall $(since "$t") s$( [[ $rc == 124 ]] && echo " (TIMED OUT at ${c}s)")$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); print(", calibration_s %.1f, %d curves, %d samples" % (p["calibration_s"], len(p["operations"]), sum(len(o["samples"]) for o in p["operations"])))' "$OUT/h200.json" 2>/dev/null)"
+      tail -25 "$logs/calibrate_full.log"
+      [[ -f $OUT/h200.json ]] && profile=$OUT/h200.json
+    else
+      note "calibrate full: skipped (${c}s left)"
+    fi
+    stamp "hwcal calibrate --backend cuda --quick"
+    t=$(now_ms)
+    timeout --signal=INT -k 10 "$(cap 90)" "$hw" calibrate --backend cuda --quick -o "$OUT/h200_quick.json" > "$logs/calibrate_quick.log" 2>&1
+    rc=$?
+    note "calibrate quick: exit $rc, wall $(since "$t") s$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); print(", calibration_s %.1f, %d curves" % (p["calibration_s"], len(p["operations"])))' "$OUT/h200_quick.json" 2>/dev/null)"
+    tail -8 "$logs/calibrate_quick.log"
+    [[ -z $profile && -f $OUT/h200_quick.json ]] && profile=$OUT/h200_quick.json
+  fi
+  if [[ -z $profile ]]; then
+    profile=profiles/gpu/nvidia-h200-cuda.json
+    note "fidelity: no profile made in this run; using the committed $profile"
+  fi
+
+  # fidelity vs PyTorch, leaving ~70 s for the start-up bench and the summary
+  local fb=$(( $(left) - 70 ))
+  (( fb > 240 )) && fb=240
+  if (( fb >= 30 )); then
+    stamp "torch_ops.py fidelity on $profile (budget ${fb}s)"
+    # shellcheck disable=SC2086
+    timeout --signal=INT -k 20 $(( fb + 60 )) "$PY" validation/gpu/torch_ops.py fidelity --profile "$profile" \
+      --out "$OUT/fidelity.json" --md "$OUT/fidelity.md" --budget-s "$fb" $FIDELITY_ARGS > "$logs/fidelity.log" 2>&1
+    note "fidelity: exit $? on $profile"
+    summary+=("$(tail -40 "$logs/fidelity.log" | sed -n '/^fidelity vs PyTorch/,$p')")
+  else
+    note "fidelity: skipped (${fb}s left for it)"
+  fi
+
+  # auto_calibrate() at start-up: first (calibrates) and cached
+  local bench=$BUILD/bench/auto_calibrate_start
+  if [[ -x $bench ]]; then
+    stamp "auto_calibrate_start"
+    timeout --signal=INT -k 10 "$(cap 90)" "$bench" --json "$OUT/auto_calibrate_start.json" > "$logs/auto_calibrate_start.log" 2>&1
+    note "auto_calibrate_start: exit $?"
+    summary+=("$(grep -E 'first start|cached start|devices|cuda' "$logs/auto_calibrate_start.log" | head -8)")
+  else
+    note "auto_calibrate_start: not built"
+  fi
+
+  smi > "$logs/nvidia-smi-after.csv" 2>&1
+  note "nvidia-smi after: $(smi_line "$logs/nvidia-smi-after.csv")"
+  for f in "$OUT/h200.json" "$OUT/h200_quick.json" "$OUT/fidelity.json"; do shrink "$f" >/dev/null; done
+  tar -C "$OUT" -czf "$OUT/logs.tar.gz" logs && rm -rf "$logs"
+  print_summary "$OUT/summary.txt"
+}
+
+# ------------------------------------------------------------------ truth
+
+truth() {
+  local part=${1:-}
+  local budget=${2:-330}
+  [[ $part == 1 || $part == 2 ]] || { echo "usage: run_all.sh truth 1|2 [budget seconds]"; exit 2; }
+  deadline=$(( t0 + budget + 150 ))
+  local log=$OUT/truth_part$part.log measured=$OUT/gpu_measured_part$part.json wdir=$OUT/workloads_part$part
+  {
+    echo "== $(date -Is) run_all.sh truth $part, budget ${budget}s, OUT=$OUT"
+    git log -1 --format='commit %H %s' 2>/dev/null || true
+    smi
+    nvidia-smi > "$OUT/nvidia-smi_part$part.txt" 2>&1
+    py_info
+    local configs
+    configs=$("$PY" validation/gpu/truth_parts.py "$part") || { echo "truth_parts.py failed"; configs=""; }
+    echo "== part $part: $(wc -w <<< "$configs") configs"
+    if [[ -n $configs ]]; then
+      # measure_gpu.py stops starting configs at the budget; timeout is the backstop (SIGINT: it writes and exits)
+      # shellcheck disable=SC2086
+      timeout --signal=INT --kill-after=30 $(( budget + 90 )) \
+        "$PY" validation/gpu/measure_gpu.py --budget-s "$budget" --out "$measured" --workloads-dir "$wdir" \
+          $TRUTH_ARGS --configs $configs
+      echo "== measure_gpu.py exit $? after $(( $(date +%s) - t0 )) s"
+    fi
+    if [[ -d $wdir ]]; then
+      tar -C "$OUT" -czf "$wdir.tar.gz" "$(basename "$wdir")" && rm -rf "$wdir"
+    fi
+    echo "== nvidia-smi at the end"
+    smi
+  } 2>&1 | tee "$log"
+  measured=$(shrink "$measured")
+  note "part $part of 2, budget ${budget}s"
+  if [[ -f $measured ]]; then
+    summary+=("$("$PY" validation/gpu/measure_gpu.py --summary-of "$measured" 2>&1)")
+  else
+    note "no gpu_measured_part$part.json was written"
+  fi
+  print_summary "$OUT/summary_part$part.txt"
+}
+
+# ------------------------------------------------------------------ fidelity only
+
+fidelity_only() {
+  local profile=${1:-profiles/gpu/nvidia-h200-cuda.json} budget=${2:-420}
+  deadline=$(( t0 + budget + 120 ))
+  {
+    smi
+    py_info
+    # shellcheck disable=SC2086
+    timeout --signal=INT -k 20 $(( budget + 60 )) "$PY" validation/gpu/torch_ops.py fidelity --profile "$profile" \
+      --out "$OUT/fidelity.json" --md "$OUT/fidelity.md" --budget-s "$budget" $FIDELITY_ARGS
+    echo "== torch_ops.py exit $?"
+  } > "$OUT/fidelity.log" 2>&1
+  shrink "$OUT/fidelity.json" >/dev/null
+  summary+=("$(tail -40 "$OUT/fidelity.log")")
+  print_summary "$OUT/summary_fidelity.txt"
+}
+
+case $stage in
+  calibrate) calibrate "$@" ;;
+  truth) truth "$@" ;;
+  fidelity) fidelity_only "$@" ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
+esac
