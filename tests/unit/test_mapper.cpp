@@ -395,3 +395,40 @@ TEST_CASE("samples flagged as disturbed stay out of a curve that has two clean o
   mm.samples[0].disturbed = mm.samples[2].disturbed = "drift";
   CHECK(CalibratedMapper(h).estimate(sg(mid.kind, mid.shape)).latency_s == Approx(polluted).epsilon(1e-6));
 }
+
+TEST_CASE("the regime coordinate keeps GEMV neighbours in their own cache level", "[mapper]") {
+  HardwareCalibration h = test::make_test_profile();
+  // a cache cliff: 100 GB/s up to 1 MiB, 10 GB/s from 4 MiB
+  h.memory.sweep.clear();
+  for (auto [ws, gbps] : {std::pair<i64, double>{16 << 10, 100}, {1 << 20, 100}, {4 << 20, 10}, {i64{1} << 30, 10}}) {
+    BandwidthPoint b;
+    b.working_set_bytes = ws, b.kernel = "triad", b.gbps = gbps;
+    b.time.median_s = double(ws) / (gbps * 1e9);
+    h.memory.sweep.push_back(b);
+  }
+  const detail::BandwidthModel bw(h.memory);
+  // linear, 1 row: in-cache weights run at 80% of their roofline, weights in memory at 40%
+  OperationCalibration lin;
+  lin.op = OpKind::linear, lin.precision = Precision::fp32, lin.backend = "eigen", lin.threads = 1;
+  auto add = [&](i64 n, i64 k, double eff) {
+    const OpDesc op{OpKind::linear, MatmulShape{1, 1, n, k, false}};
+    OpSample s = test::sample(OpKind::linear, op.shape, Precision::fp32, 1e12);
+    s.time.median_s = test::overhead_s + bytes(op, Precision::fp32) / bw.at(bytes(op, Precision::fp32)) / eff;
+    lin.samples.push_back(s);
+  };
+  for (auto [n, k] : {std::pair<i64, i64>{256, 512}, {512, 256}, {128, 1024}, {64, 2048}}) add(n, k, 0.8);  // 512 KiB
+  for (auto [n, k] : {std::pair<i64, i64>{4096, 4096}, {8192, 4096}, {2048, 8192}, {1024, 16384}}) add(n, k, 0.4);  // 64-128 MiB
+  h.operations.push_back(lin);
+  // 8 MiB of weights (memory); in (m, n, k) its four nearest samples are two in-cache and two in memory
+  const OpDesc q{OpKind::linear, MatmulShape{1, 1, 256, 8192, false}};
+  const double roof = bytes(q, Precision::fp32) / bw.at(bytes(q, Precision::fp32));
+  MapperOptions off, on;
+  off.regime_weight = 0;
+  on.regime_weight = 1;
+  auto eff = [&](const MapperOptions& o) { return roof / (CalibratedMapper(h, o).estimate(sg(q.kind, q.shape)).latency_s - test::overhead_s); };
+  INFO("efficiency without the regime coordinate " << eff(off) << ", with " << eff(on));
+  CHECK(std::abs(std::log(eff(on) / 0.4)) < 0.5 * std::abs(std::log(eff(off) / 0.4)));
+  // measured shapes are still predicted as measured
+  const OpDesc m{OpKind::linear, MatmulShape{1, 1, 4096, 4096, false}};
+  CHECK(CalibratedMapper(h, on).estimate(sg(m.kind, m.shape)).latency_s == Approx(lin.samples[4].time.median_s).epsilon(0.02));
+}
