@@ -471,7 +471,8 @@ def write_report(path, threads_out, info):
     # ---- machine
     L.append("## Machine and software\n")
     L.append(md_table(["what", "value"], [
-        ["CPU", f"{host['cpu']}, {host['logical_cpus']} vCPUs{' (KVM guest)' if host.get('hypervisor') else ''}, "
+        ["CPU", f"{host['cpu']} (vendor {host.get('vendor', 'not recorded')}, family {host.get('family', '?')} model "
+                f"{host.get('model', '?')}), {host['logical_cpus']} vCPUs{' (KVM guest)' if host.get('hypervisor') else ''}, "
                 f"ISA {' '.join(host.get('isa', []))}"],
         ["OS", f"{host.get('os')}, kernel {host.get('kernel')}, Python {host.get('python')}"],
         ["PyTorch", f"torch {tinfo['version']} (Debian python3-torch 1.13.1), torchvision {tinfo['torchvision']}"],
