@@ -608,6 +608,12 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
     int remeasured = 0, replaced = 0, confirmed = 0;
     double recheck_s = 0;
     const double t_recheck = now_s();
+    // On a machine that stays busy every sample is suspect: the phase may take
+    // half as long as the calibration so far (at least 30 s), and measures
+    // each suspect once per round (no immediate retries).
+    const double recheck_limit_s = std::max(30.0, 0.5 * (t_recheck - t_start));
+    quiet.retry_disturbed = false;
+    int cut_short = 0;
     for (int round = 0; round < 2; ++round) {
       const auto todo = suspects();
       if (todo.empty()) break;
@@ -625,7 +631,12 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
         auto& tr = tracked[key][i];
         OpSample& s = cal.samples[i];
         const OpDesc op{cal.op, s.shape};
-        if (detail::estimate_cost(op, tr.precision, work(op, tr.precision) / s.time.median_s, mopt) > remaining()) continue;
+        const double cost = detail::estimate_cost(op, tr.precision, work(op, tr.precision) / s.time.median_s, mopt);
+        if (cost > remaining()) continue;
+        if (now_s() - t_recheck + cost > recheck_limit_s) {
+          ++cut_short;
+          continue;
+        }
         report("recheck", tr.label, k++, static_cast<int>(todo.size()));
         try {
           std::string why, implementation;
@@ -659,6 +670,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       }
     }
     recheck_s = now_s() - t_recheck;
+    quiet.retry_disturbed = !(opt.budget_s > 0);
     // What stayed disturbed: flagged per sample and per curve.
     int flagged = 0;
     for (const auto& [key, i] : suspects()) {
@@ -698,6 +710,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       os << "calibration checks: " << remeasured << " sample(s) measured again (" << replaced << " replaced by a faster clean measurement, "
          << confirmed << " slow outlier(s) confirmed by a repeat), " << flagged << " flagged as disturbed; " << quiet.waits.waited_s()
          << " s spent waiting for other work to leave our CPUs; recheck phase " << recheck_s << " s";
+      if (cut_short) os << " (" << cut_short << " re-measurement(s) left out: the phase's time limit of " << recheck_limit_s << " s)";
       h.warnings.push_back(os.str());
     }
   }

@@ -168,6 +168,10 @@ struct LoadLimit {
   int threads = 0;
   double measured_share = 0;  ///< the L1 read level / gbps (0: not compared)
   std::string derivation;
+  /// The L1 read level within 25% of the limit, either way (above it, the
+  /// clock the limit was derived from read low: measured while other work
+  /// took the CPU).
+  bool within_25_percent() const noexcept { return measured_share >= 0.75 && measured_share <= 1.25; }
 };
 
 struct MemoryCalibration {

@@ -19,12 +19,17 @@ TEST_CASE("the lost share is run-queue delay and steal over threads x wall", "[c
   d.wall_s = 2.0;
   d.run_delay_s = 0.5;
   d.steal_s = 0.1;
+  d.other_cpu_s = 1.5;  // other processes ran on our CPUs
   CHECK(d.lost_share(2) == 0.0);  // counters not read: nothing can be said
   d.valid = true;
   CHECK(d.lost_share(1) == Approx(0.3));
   CHECK(d.lost_share(2) == Approx(0.15));
   CHECK(d.lost_share(0) == Approx(0.3));  // at least one thread
-  d.run_delay_s = 10;
+  // our own surplus threads: delay, but nobody else ran (within a tick)
+  d.other_cpu_s = 0;
+  d.tick_s = 0.02;
+  CHECK(d.lost_share(1) == Approx((0.02 + 0.1) / 2));
+  d.other_cpu_s = d.run_delay_s = 10;
   CHECK(d.lost_share(1) == 1.0);  // capped
   d.wall_s = 0;
   CHECK(d.lost_share(1) == 0.0);

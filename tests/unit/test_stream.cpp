@@ -157,6 +157,13 @@ TEST_CASE("level checks: each level faster than the next, L1 near its limit", "[
   REQUIRE(notes.size() == 2);
   CHECK(notes[0] == "memory: L1 read bandwidth (100 GB/s) is not above L2's (150 GB/s)");
   CHECK(notes[1].find("31% of the load-port limit") != std::string::npos);
+  // above the limit by more than 25%: the clock it was derived from read low
+  m.levels[0].gbps = 450;
+  m.l1_limit.measured_share = 450.0 / 320;
+  CHECK_FALSE(m.l1_limit.within_25_percent());
+  const auto above = cpu::check_levels(m);
+  REQUIRE(above.size() == 1);
+  CHECK(above[0].find("141% of the load-port limit (expected within 25%; above it, the measured clock read low)") != std::string::npos);
 }
 
 TEST_CASE("a level is not taken from a working set that still fits the level above", "[stream]") {

@@ -99,6 +99,7 @@ int run(const CalibrateArgs& a) {
   }
   // What the calibration could not measure cleanly goes to stderr even with
   // --quiet: a profile of a busy machine must not pass unnoticed.
+  std::fflush(stdout);
   for (const auto& w : h.warnings)
     if (w.rfind("disturbed:", 0) == 0) std::fprintf(stderr, "hwcal calibrate: warning: %s\n", w.c_str());
   std::fprintf(stderr, "hwcal calibrate: wrote %s (%zu curves, %zu fusion patterns) in %s\n", a.output.c_str(),

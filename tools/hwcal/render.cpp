@@ -68,7 +68,7 @@ void render_memory(const HardwareCalibration& h, bool sweep) {
   if (!lim.derivation.empty()) {
     std::printf("  L1 load-port limit: %s\n", lim.derivation.c_str());
     if (lim.gbps > 0 && lim.measured_share > 0)
-      std::printf("  L1 read within 25%% of the limit: %s (%s%%)\n", lim.measured_share >= 0.75 ? "yes" : "NO",
+      std::printf("  L1 read within 25%% of the limit: %s (%s%%)\n", lim.within_25_percent() ? "yes" : "NO",
                   fmt_num(100 * lim.measured_share, 3).c_str());
   }
   if (!h.memory.stream.empty()) {

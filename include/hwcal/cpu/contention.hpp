@@ -12,7 +12,9 @@
 //                    (/proc/stat, on the CPUs this process may run on).
 //
 // Their sum over the wall time of the measurement times the threads that
-// measured is the share of the measurement we did not get. Interference that
+// measured is the share of the measurement we did not get; the run-queue
+// delay counts only as far as other processes ran on our CPUs meanwhile (our
+// own surplus threads delay us too). Interference that
 // the scheduler cannot see (a memory-bound neighbour on the other core) is
 // left to the statistics: drift within a measurement, disagreement between
 // repeats, and a point that runs far slower per unit of work than both its
@@ -43,12 +45,17 @@ struct Disturbance {
   double wall_s = 0;         ///< the window
   double run_delay_s = 0;    ///< our threads runnable but waiting, summed over threads
   double steal_s = 0;        ///< hypervisor steal on the CPUs we may run on
-  double other_cpu_s = 0;    ///< other processes' CPU time on those CPUs (diagnostic)
+  double other_cpu_s = 0;    ///< other processes' CPU time on those CPUs
+  double tick_s = 0;         ///< resolution of other_cpu_s (one clock tick per CPU)
 
-  /// Share of `threads` x wall that we did not get (0..1).
+  /// Share of `threads` x wall that other work took from us (0..1). Run-queue
+  /// delay counts only as far as other processes used our CPUs meanwhile
+  /// (within the counters' resolution): our own surplus threads (a library's
+  /// pool beside ours) delay us too, and are no contention.
   double lost_share(int threads) const noexcept {
     if (!valid || wall_s <= 0) return 0;
-    return std::min(1.0, (run_delay_s + steal_s) / (wall_s * std::max(threads, 1)));
+    const double delay = std::min(run_delay_s, other_cpu_s + tick_s);
+    return std::min(1.0, (delay + steal_s) / (wall_s * std::max(threads, 1)));
   }
 };
 
@@ -176,6 +183,9 @@ class DisturbanceProbe {
     d.run_delay_s = 1e-9 * double(delay);
     d.steal_s = std::max(0.0, steal - steal_);
     d.other_cpu_s = std::max(0.0, (busy - busy_) - (detail::self_cpu_s() - self_));
+#if defined(__linux__)
+    d.tick_s = double(cpus_.size()) / double(std::max(1L, sysconf(_SC_CLK_TCK)));
+#endif
     return d;
   }
 
