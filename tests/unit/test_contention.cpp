@@ -97,6 +97,15 @@ std::vector<detail::CurvePoint> curve(const std::vector<double>& x, const std::v
   }
   return pts;
 }
+
+/// Indices of the points at least `factor` times slower than both neighbours (the calibrator's rule).
+std::vector<std::size_t> slow_outliers(const std::vector<detail::CurvePoint>& pts, double factor = detail::outlier_factor) {
+  std::vector<std::size_t> out;
+  const std::vector<double> s = detail::slowdown_vs_neighbours(pts);
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (s[i] >= factor) out.push_back(i);
+  return out;
+}
 }  // namespace
 
 TEST_CASE("a sample far slower than both neighbours is an outlier", "[contention][outliers]") {
@@ -107,21 +116,21 @@ TEST_CASE("a sample far slower than both neighbours is an outlier", "[contention
   CHECK(s[4] == 0.0);  // none with more
   CHECK(s[2] == Approx(3.0));
   CHECK(s[1] == Approx(1.0 / 3));  // faster than its slow neighbour
-  CHECK(detail::slow_outliers(pts) == std::vector<std::size_t>{2});
+  CHECK(slow_outliers(pts) == std::vector<std::size_t>{2});
 }
 
 TEST_CASE("a sample slower than one neighbour only is a regime change, not an outlier", "[contention][outliers]") {
   // efficiency falls off a cliff and stays there (the roofline already
   // moved the data to a slower level; what is left is the library's step)
   const auto step = curve({10, 12, 14, 16, 18}, {0.8, 0.8, 0.3, 0.3, 0.3});
-  CHECK(detail::slow_outliers(step).empty());
+  CHECK(slow_outliers(step).empty());
   // a slowly falling efficiency is no outlier either
   const auto slope = curve({10, 12, 14, 16, 18}, {0.8, 0.7, 0.6, 0.5, 0.4});
-  CHECK(detail::slow_outliers(slope).empty());
+  CHECK(slow_outliers(slope).empty());
   // 1.4x slower than both: under the factor
   const auto mild = curve({10, 12, 14}, {0.7, 0.5, 0.7});
-  CHECK(detail::slow_outliers(mild).empty());
-  CHECK(detail::slow_outliers(mild, 1.3) == std::vector<std::size_t>{1});
+  CHECK(slow_outliers(mild).empty());
+  CHECK(slow_outliers(mild, 1.3) == std::vector<std::size_t>{1});
 }
 
 TEST_CASE("outliers on a two-feature curve compare the nearest neighbours in shape", "[contention][outliers]") {
@@ -136,7 +145,7 @@ TEST_CASE("outliers on a two-feature curve compare the nearest neighbours in sha
       p.log_eff = std::log(m == 4 && k == 10 ? 0.25 : 0.5);
       pts.push_back(p);
     }
-  const auto out = detail::slow_outliers(pts);
+  const auto out = slow_outliers(pts);
   REQUIRE(out.size() == 1);
   CHECK(pts[out[0]].x[0] == 4.0f);
   CHECK(pts[out[0]].x[1] == 10.0f);

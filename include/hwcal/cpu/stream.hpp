@@ -148,9 +148,8 @@ class SpinBarrier {
 
 /// A 64-byte aligned buffer owned by one thread.
 struct AlignedBuffer {
-  explicit AlignedBuffer(std::size_t bytes) : bytes_(std::max<std::size_t>(64, (bytes + 63) / 64 * 64)) {
-    p_ = static_cast<char*>(::operator new(bytes_, std::align_val_t(64)));
-  }
+  explicit AlignedBuffer(std::size_t bytes)
+      : p_(static_cast<char*>(::operator new(std::max<std::size_t>(64, (bytes + 63) / 64 * 64), std::align_val_t(64)))) {}
   ~AlignedBuffer() { ::operator delete(p_, std::align_val_t(64)); }
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
@@ -158,10 +157,8 @@ struct AlignedBuffer {
   T* as() const noexcept {
     return reinterpret_cast<T*>(p_);
   }
-  std::size_t bytes() const noexcept { return bytes_; }
 
  private:
-  std::size_t bytes_;
   char* p_;
 };
 

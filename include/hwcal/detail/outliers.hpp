@@ -60,14 +60,5 @@ inline std::vector<double> slowdown_vs_neighbours(const std::vector<CurvePoint>&
   return out;
 }
 
-/// Indices of the points at least `factor` times slower than both neighbours.
-inline std::vector<std::size_t> slow_outliers(const std::vector<CurvePoint>& pts, double factor = outlier_factor) {
-  std::vector<std::size_t> out;
-  const std::vector<double> s = slowdown_vs_neighbours(pts);
-  for (std::size_t i = 0; i < s.size(); ++i)
-    if (s[i] >= factor) out.push_back(i);
-  return out;
-}
-
 }  // namespace detail
 }  // namespace hwcal
