@@ -21,7 +21,7 @@ expect() {
 }
 
 expect 0 "calibrate" -- "$hwcal" --help
-for c in calibrate show predict compare ops; do expect 0 "Usage" -- "$hwcal" $c --help; done
+for c in calibrate show predict compare ops roofline; do expect 0 "Usage" -- "$hwcal" $c --help; done
 expect 2 "" -- "$hwcal" calibrate --no-such-flag
 expect 2 "unknown backend 'nope'" -- "$hwcal" calibrate --backend nope -o x.json
 expect 2 "unknown op or group 'convolution'" -- "$hwcal" calibrate --ops convolution -o x.json

@@ -6,11 +6,14 @@
 #include <hwcal/estimate_cache.hpp>
 #include <hwcal/mapper.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <new>
 #include <thread>
+#include <utility>
+#include <vector>
 
 // Counts heap allocations so the estimate path can be shown to make none.
 // GCC cannot see that these replacements pair malloc with free consistently.
@@ -431,4 +434,45 @@ TEST_CASE("the regime coordinate keeps GEMV neighbours in their own cache level"
   // measured shapes are still predicted as measured
   const OpDesc m{OpKind::linear, MatmulShape{1, 1, 4096, 4096, false}};
   CHECK(CalibratedMapper(h, on).estimate(sg(m.kind, m.shape)).latency_s == Approx(lin.samples[4].time.median_s).epsilon(0.02));
+}
+
+TEST_CASE("the pruned nearest-neighbour search finds what a full scan finds", "[mapper][interpolate]") {
+  // Random blocks of 1..300 points in 2..5 features (random floats: no ties),
+  // random queries inside and around them, against a brute-force k = 4
+  // inverse-squared-distance average written out here.
+  std::uint64_t seed = 12345;
+  auto uniform = [&seed](float lo, float hi) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * float(seed >> 40) / float(1ull << 24);
+  };
+  detail::PointStore store;
+  for (int trial = 0; trial < 200; ++trial) {
+    const int dims = 2 + trial % 4;
+    const auto n = static_cast<std::size_t>(1 + (trial * 37) % 300);
+    std::vector<detail::PointStore::Point> pts(n);
+    for (auto& p : pts) {
+      p.x = {};
+      for (int d = 0; d < dims; ++d) p.x[std::size_t(d)] = uniform(0.0f, d == 1 ? 20.0f : 8.0f);
+      p.value = uniform(-3.0f, 1.0f), p.spread = uniform(0.0f, 0.5f);
+    }
+    const detail::PointBlock b = store.add(pts, dims);
+    for (int qi = 0; qi < 20; ++qi) {
+      Features q{};
+      for (int d = 0; d < dims; ++d) q[std::size_t(d)] = uniform(-2.0f, d == 1 ? 22.0f : 10.0f);
+      std::vector<std::pair<float, std::size_t>> by_distance;
+      for (std::size_t i = 0; i < n; ++i) {
+        float d2 = 0;
+        for (int d = 0; d < dims; ++d) d2 += (q[std::size_t(d)] - pts[i].x[std::size_t(d)]) * (q[std::size_t(d)] - pts[i].x[std::size_t(d)]);
+        by_distance.push_back({d2, i});
+      }
+      std::sort(by_distance.begin(), by_distance.end());
+      double wsum = 0, acc = 0;
+      for (std::size_t j = 0; j < std::min<std::size_t>(4, n); ++j) {
+        wsum += 1.0 / by_distance[j].first;
+        acc += pts[by_distance[j].second].value / by_distance[j].first;
+      }
+      INFO("trial " << trial << " query " << qi << " dims " << dims << " points " << n);
+      CHECK(store.interpolate(b, q).value == Approx(acc / wsum).epsilon(1e-5));
+    }
+  }
 }

@@ -26,6 +26,8 @@ Action add_show(CLI::App& app);
 Action add_predict(CLI::App& app);
 Action add_compare(CLI::App& app);
 Action add_ops(CLI::App& app);
+Action add_roofline(CLI::App& app);
+Action add_trace(CLI::App& app);
 
 /// Backends compiled into (or loadable by) this binary, in preference order.
 std::vector<std::string> available_backends();
