@@ -480,6 +480,10 @@ def op_sample_def():
                                   "rtol |want|); <= 1 passed (failing samples are discarded).", minimum=0),
             "implementation": string("What the library chose, where it says (e.g. a oneDNN or cuDNN "
                                      "implementation). Absent when unknown."),
+            "disturbed": string("CPU: why the calibrator could not measure this sample cleanly (other work took "
+                                "the CPU, a wide spread or drift, a slow outlier whose repeats disagree); kept "
+                                "and flagged, and left out of the curve while it has two clean samples. Absent "
+                                "when clean."),
         },
         required=["shape", "flops", "bytes", "time"], title="Operation sample")
 
@@ -601,6 +605,8 @@ def host_def():
     return obj("The CPU that ran the calibration (for GPU profiles: the device's host).", {
         "cpu_model": string("CPU model name (/proc/cpuinfo)."),
         "vendor": string("CPU vendor id, e.g. GenuineIntel, AuthenticAMD."),
+        "family": integer("x86 CPUID family (/proc/cpuinfo 'cpu family'); 0 when unknown.", 0, 1 << 20, default=0),
+        "model": integer("x86 CPUID model (/proc/cpuinfo 'model'); 0 when unknown.", 0, 1 << 20, default=0),
         "arch": string("Machine architecture, e.g. x86_64, aarch64."),
         "isa": {"type": "array", "items": {"type": "string"},
                 "description": "ISA flags relevant to kernels, e.g. avx2 fma avx512f avx512_bf16 amx_bf16."},
@@ -731,9 +737,21 @@ def profile_schema(v):
         "name": string("L1, L2, L3, DRAM (CPU) or L2, HBM (GPU)."),
         "size_bytes": integer("Capacity used to pick the working set, bytes; 0 for DRAM/HBM.", 0, default=0),
         "measured_at_bytes": integer("Working set of the sweep point the bandwidth comes from, bytes.", 0, default=0),
-        "gbps": number("Bandwidth, GB/s (1e9 bytes/s); positive, at most 10^6.", exclusive_minimum=0,
-                       maximum=MAX_GBPS),
+        "gbps": number("Bandwidth, GB/s (1e9 bytes/s); positive, at most 10^6. CPU profiles with a read_sweep: "
+                       "the read sweep's; otherwise the triad sweep's.", exclusive_minimum=0, maximum=MAX_GBPS),
+        "triad_gbps": number("The triad sweep at the same working set, GB/s. Absent when not measured.",
+                             exclusive_minimum=0, maximum=MAX_GBPS),
     }, required=["name", "gbps"])
+    l1_limit = obj("CPU: the L1 load-port limit the L1 level is checked against.", {
+        "gbps": {"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": MAX_GBPS}, {"type": "null"}],
+                 "description": "loads per cycle x bytes per load x measured clock x threads, GB/s; null when not "
+                                "derived (the derivation says why)."},
+        "bytes_per_cycle": number("Bytes one core loads per cycle with the read kernel's vector width.", minimum=0),
+        "clock_ghz": number("The measured clock used, GHz.", minimum=0),
+        "threads": integer("Threads (cores) the limit is for.", 0, MAX_THREADS),
+        "measured_share": number("The L1 level's read bandwidth / gbps (0 when not compared).", minimum=0),
+        "derivation": string("The limit's derivation in words, or why there is none."),
+    })
     props = {
         "schema_version": {"enum": versions,
                            "description": "Version of the document. hwcal writes %d and reads %s; version 1 "
@@ -771,6 +789,10 @@ def profile_schema(v):
             "levels": {"type": "array", "items": level, "description": "Bandwidth per memory level."},
             "sweep": {"type": "array", "items": {"$ref": "#/$defs/bandwidth_point"},
                       "description": "Working-set sweep (triad); the mapper interpolates bandwidth from it."},
+            "read_sweep": {"type": "array", "items": {"$ref": "#/$defs/bandwidth_point"},
+                           "description": "CPU: working-set sweep (read, each thread its own buffer, many passes "
+                                          "per sample); the levels come from it. Absent in older profiles."},
+            "l1_load_limit": l1_limit,
             "stream": {"type": "array", "items": {"$ref": "#/$defs/bandwidth_point"},
                        "description": "STREAM kernels at a memory-sized working set."},
         }),

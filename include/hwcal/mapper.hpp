@@ -71,6 +71,13 @@ namespace hwcal {
 struct MapperOptions {
   int threads = 0;           ///< curves of this thread count (0: the profile's)
   Mode mode = Mode::device;  ///< devices: device time (graph replay) or eager framework time
+  /// GEMMs (linear, matmul): weight of the regime coordinate, log2 of how much
+  /// slower the memory sweep is at the op's working set than at its fastest
+  /// point (0 in L1, growing through L2, L3 and memory), added to the interpolation
+  /// features so that neighbours in the same cache level count more than
+  /// neighbours across a level boundary (docs/mapper.md). 0: off.
+  double regime_weight = default_regime_weight;
+  static constexpr double default_regime_weight = 0.0;
 };
 
 class CalibratedMapper {
@@ -78,13 +85,15 @@ class CalibratedMapper {
   explicit CalibratedMapper(const HardwareCalibration& profile, MapperOptions opt = {})
       : threads_(opt.threads > 0 ? opt.threads : profile.threads),
         mode_(opt.mode),
+        regime_weight_(opt.regime_weight),
         device_(profile.target != "cpu"),
         overhead_(profile.overhead.per_call_s),
         l2_bytes_(profile.device ? double(profile.device->l2_bytes) : 0.0),
         peak_(peaks_of(profile)),
         bw_(profile.memory),
         curves_(profile, threads_, !device_, overhead_,
-                [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); }),
+                [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); },
+                [this](const OpDesc& op, Precision p, FeatureSet& f) { add_regime(op, p, f); }),
         fusions_(profile.fusions),
         collectives_(profile.collectives),
         roofline_(profile) {
@@ -158,6 +167,13 @@ class CalibratedMapper {
 
  private:
   static constexpr std::size_t index(Precision p) noexcept { return static_cast<std::size_t>(p); }
+
+  /// The regime coordinate of a GEMM's working set (MapperOptions::regime_weight).
+  void add_regime(const OpDesc& op, Precision p, FeatureSet& f) const noexcept {
+    if (!(regime_weight_ > 0) || bw_.empty() || (op.kind != OpKind::linear && op.kind != OpKind::matmul) || f.count >= max_features) return;
+    const double slow = bw_.fastest() / std::max(bw_.at(counts(op, p).bytes), 1.0);
+    f.x[static_cast<std::size_t>(f.count++)] = static_cast<float>(regime_weight_ * detail::fast_log2(std::max(slow, 1.0)));
+  }
 
   /// Adds a separate pass (a kernel of its own after the main op) to an estimate.
   static void add_pass(Estimate& e, const Estimate& x) noexcept {
@@ -234,7 +250,9 @@ class CalibratedMapper {
     if (bw_.empty()) e.warnings |= warn_no_bandwidth;
 
     // Find a curve: exact, other variant, other precision, equivalent GEMM.
-    Features x = a.features.x;
+    FeatureSet fs = a.features;
+    add_regime(op, p, fs);
+    Features x = fs.x;
     const detail::Curve* c = curves_.find(op.kind, p, a.variant, e.warnings);
     for (Precision q : {Precision::fp32, Precision::bf16, Precision::fp16, Precision::tf32, Precision::fp64,
                         Precision::int8, Precision::fp8}) {
@@ -248,7 +266,9 @@ class CalibratedMapper {
       std::uint32_t w = 0;
       if ((c = curves_.find(gemm.kind, p, variant_of(gemm), w))) {
         e.warnings |= warn_equivalent_gemm;
-        x = features(gemm).x;
+        FeatureSet g = features(gemm);
+        add_regime(gemm, p, g);
+        x = g.x;
       }
     }
 
@@ -318,6 +338,7 @@ class CalibratedMapper {
 
   int threads_ = 1;
   Mode mode_ = Mode::device;
+  double regime_weight_ = 0;
   bool device_ = false;
   double overhead_ = 0;
   double l2_bytes_ = 0;

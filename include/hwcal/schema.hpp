@@ -62,6 +62,9 @@ struct OpSample {
   std::optional<double> efficiency;  ///< achieved / peak of the precision (compute ops), when a peak is known
   double check_error = 0;            ///< max normalised error of the correctness check (<= 1 passed)
   std::string implementation;        ///< what the library chose, where it says
+  /// Empty when measured cleanly; otherwise why the calibrator could not (the
+  /// machine stayed busy, repeats disagreed, ...): kept, and flagged.
+  std::string disturbed;
 };
 
 /// A curve: one op at one precision on one backend and thread count, measured
@@ -165,6 +168,7 @@ struct CacheLevel {
 
 struct HostInfo {
   std::string cpu_model, vendor, arch;
+  int family = 0, model = 0;     ///< x86 CPUID family and model (0 when unknown)
   std::vector<std::string> isa;  ///< relevant flags: sse4_2 avx2 fma avx512f avx512_bf16 amx_bf16 ...
   int physical_cores = 0, logical_cpus = 0, threads_used = 0;
   std::vector<CacheLevel> caches;
@@ -217,13 +221,32 @@ struct MemoryLevel {
   std::string name;               ///< "L1", "L2", "L3", "DRAM", "HBM"
   std::int64_t size_bytes = 0;    ///< capacity (0 for DRAM/HBM)
   std::int64_t measured_at_bytes = 0;
+  /// Read bandwidth where the profile has a read sweep (CPU profiles from
+  /// hwcal 0.2 on); the triad sweep's otherwise (older profiles, devices).
   double gbps = 0;
+  double triad_gbps = 0;          ///< the triad sweep at the same working set (0: not measured)
+};
+
+/// The L1 load-port limit of the cores that measured: loads per cycle x bytes
+/// per load x measured clock x threads. gbps 0 when not derived (derivation says why).
+struct LoadLimit {
+  double gbps = 0;
+  double bytes_per_cycle = 0, clock_ghz = 0;
+  int threads = 0;
+  double measured_share = 0;  ///< the L1 read level / gbps (0: not compared)
+  std::string derivation;
+  /// The L1 read level within 25% of the limit, either way (above it, the
+  /// clock the limit was derived from read low: measured while other work
+  /// took the CPU).
+  bool within_25_percent() const noexcept { return measured_share >= 0.75 && measured_share <= 1.25; }
 };
 
 struct MemoryCalibration {
   std::vector<MemoryLevel> levels;
-  std::vector<BandwidthPoint> sweep;   ///< working-set sweep (triad)
-  std::vector<BandwidthPoint> stream;  ///< STREAM copy/scale/add/triad at DRAM size
+  std::vector<BandwidthPoint> sweep;       ///< working-set sweep (triad): the mapper's bandwidth of a working set
+  std::vector<BandwidthPoint> read_sweep;  ///< working-set sweep (read): the levels (CPU profiles from hwcal 0.2 on)
+  std::vector<BandwidthPoint> stream;      ///< STREAM copy/scale/add/triad at DRAM size
+  LoadLimit l1_limit;                      ///< CPU: the L1 load-port limit the L1 level is checked against
 };
 
 struct OverheadCalibration {
@@ -293,6 +316,7 @@ inline nlohmann::json sample_json(OpKind op, const OpSample& s) {
   if (s.cold) j["cold_time"] = *s.cold;
   j["efficiency"] = s.efficiency ? nlohmann::json(*s.efficiency) : nlohmann::json(nullptr);
   if (!s.implementation.empty()) j["implementation"] = s.implementation;
+  if (!s.disturbed.empty()) j["disturbed"] = s.disturbed;
   return j;
 }
 
@@ -351,6 +375,8 @@ inline void to_json(nlohmann::json& j, const CollectivesCalibration& c) {
 inline void to_json(nlohmann::json& j, const HostInfo& h) {
   j = {{"cpu_model", h.cpu_model},
        {"vendor", h.vendor},
+       {"family", h.family},
+       {"model", h.model},
        {"arch", h.arch},
        {"isa", h.isa},
        {"physical_cores", h.physical_cores},
@@ -412,10 +438,20 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
                      {"derivation", p.derivation}});
   auto& mem = j["memory"] = nlohmann::json::object();
   auto& levels = mem["levels"] = nlohmann::json::array();
-  for (const auto& l : h.memory.levels)
+  for (const auto& l : h.memory.levels) {
     levels.push_back({{"name", l.name}, {"size_bytes", l.size_bytes}, {"measured_at_bytes", l.measured_at_bytes}, {"gbps", l.gbps}});
+    if (l.triad_gbps > 0) levels.back()["triad_gbps"] = l.triad_gbps;
+  }
   mem["sweep"] = h.memory.sweep;
+  if (!h.memory.read_sweep.empty()) mem["read_sweep"] = h.memory.read_sweep;
   mem["stream"] = h.memory.stream;
+  if (!h.memory.l1_limit.derivation.empty())
+    mem["l1_load_limit"] = {{"gbps", h.memory.l1_limit.gbps > 0 ? nlohmann::json(h.memory.l1_limit.gbps) : nlohmann::json(nullptr)},
+                            {"bytes_per_cycle", h.memory.l1_limit.bytes_per_cycle},
+                            {"clock_ghz", h.memory.l1_limit.clock_ghz},
+                            {"threads", h.memory.l1_limit.threads},
+                            {"measured_share", h.memory.l1_limit.measured_share},
+                            {"derivation", h.memory.l1_limit.derivation}};
   j["overhead"] = {{"per_call_s", h.overhead.per_call_s},
                    {"derivation", h.overhead.derivation},
                    {"graph_launch_s", h.overhead.graph_launch_s}};
@@ -486,6 +522,7 @@ inline OperationCalibration read_operation(const JsonReader& r, bool regroup) {
     if (auto e = s.find("efficiency")) o.efficiency = e->non_negative();
     o.check_error = s.number_or("check_error", 0);
     o.implementation = s.string_or("implementation", "");
+    o.disturbed = s.string_or("disturbed", "");
     const OpDesc desc{c.op, o.shape};
     if (variant_of(desc) != c.variant && !regroup)
       s.at("shape").fail("shape is a " + std::string(to_string(variant_of(desc))) + " " + std::string(to_string(c.op)) +
@@ -617,6 +654,8 @@ inline HostInfo read_host(const JsonReader& r) {
   HostInfo h;
   h.cpu_model = r.at("cpu_model").string();
   h.vendor = r.string_or("vendor", "");
+  h.family = r.int_in_or("family", 0, 1 << 20, 0);
+  h.model = r.int_in_or("model", 0, 1 << 20, 0);
   h.arch = r.string_or("arch", "");
   if (auto isa = r.find("isa"))
     for (std::size_t i = 0; i < isa->size(); ++i) h.isa.push_back(isa->at(i).string());
@@ -723,10 +762,23 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
       m.size_bytes = l.non_negative_or("size_bytes", 0);
       m.measured_at_bytes = l.non_negative_or("measured_at_bytes", 0);
       m.gbps = detail::read_gbps(l.at("gbps"));
+      if (auto t = l.find("triad_gbps")) m.triad_gbps = detail::read_gbps(*t);
       h.memory.levels.push_back(std::move(m));
     }
   if (auto sweep = mem.find("sweep"))
     for (std::size_t i = 0; i < sweep->size(); ++i) h.memory.sweep.push_back(detail::read_bandwidth(sweep->at(i)));
+  if (auto sweep = mem.find("read_sweep"))
+    for (std::size_t i = 0; i < sweep->size(); ++i) h.memory.read_sweep.push_back(detail::read_bandwidth(sweep->at(i)));
+  if (auto lim = mem.find("l1_load_limit")) {
+    LoadLimit& l = h.memory.l1_limit;
+    if (auto g = lim->find("gbps")) l.gbps = detail::read_gbps(*g);
+    auto nonneg = [&](std::string_view key) { auto v = lim->find(key); return v ? v->non_negative() : 0.0; };
+    l.bytes_per_cycle = nonneg("bytes_per_cycle");
+    l.clock_ghz = nonneg("clock_ghz");
+    l.threads = lim->int_in_or("threads", 0, 1 << 20, 0);
+    l.measured_share = nonneg("measured_share");
+    l.derivation = lim->string_or("derivation", "");
+  }
   if (auto stream = mem.find("stream"))
     for (std::size_t i = 0; i < stream->size(); ++i) h.memory.stream.push_back(detail::read_bandwidth(stream->at(i)));
   if (auto o = r.find("overhead")) {

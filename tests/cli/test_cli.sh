@@ -30,6 +30,7 @@ expect 2 "unknown op or group 'convolution'" -- "$hwcal" calibrate --ops convolu
 expect 0 "wrote p.json" -- "$hwcal" calibrate --quick --ops relu,add --threads 1 -o p.json
 expect 0 "relu" -- "$hwcal" show p.json
 expect 0 "GB/s" -- "$hwcal" show --summary p.json
+expect 0 "Leave-one-out on the calibration samples" -- "$hwcal" show p.json --loo --op relu
 
 # Broken profiles: exit 2, the file and the field named.
 head -c 300 p.json > truncated.json

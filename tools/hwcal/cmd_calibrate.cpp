@@ -124,6 +124,11 @@ int run(const CalibrateArgs& a) {
     render_collectives(h, RenderOptions{std::nullopt, false});
     render_warnings(h);
   }
+  // What the calibration could not measure cleanly goes to stderr even with
+  // --quiet: a profile of a busy machine must not pass unnoticed.
+  std::fflush(stdout);
+  for (const auto& w : h.warnings)
+    if (w.rfind("disturbed:", 0) == 0) std::fprintf(stderr, "hwcal calibrate: warning: %s\n", w.c_str());
   std::fprintf(stderr, "hwcal calibrate: wrote %s (%zu curves, %zu fusion patterns, %zu collective curves) in %s\n",
                a.output.c_str(), h.operations.size(), h.fusions.size(), h.collectives ? h.collectives->curves.size() : 0,
                fmt_time(h.calibration_s).c_str());
