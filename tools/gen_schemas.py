@@ -123,6 +123,17 @@ FIELD_DOCS = {
     ("embedding", "tokens"): "Indices looked up (batch x sequence length); int64, 8 bytes each.",
     ("embedding", "vocab"): "Rows of the embedding table (vocabulary size). Only the gathered rows are counted.",
     ("embedding", "dim"): "Width of one row (the model's hidden size).",
+    ("collective", "bytes"): "Message size per GPU, bytes: the buffer each GPU sends and receives (all_reduce, "
+                             "broadcast: the buffer; nccl-tests' size).",
+    ("collective", "gpus"): "GPUs taking part, at least 2 (checked by the C++ reader; the schema's minimum is 1). Predicted from the profile's collectives curve at this "
+                            "count, else the nearest count's alpha and bus bandwidth (a warning).",
+    ("all_gather", "bytes"): "Gathered output per GPU, bytes (each GPU contributes bytes / gpus); a multiple of gpus.",
+    ("reduce_scatter", "bytes"): "Input per GPU before the scatter, bytes (each GPU keeps bytes / gpus of the sum); "
+                                 "a multiple of gpus.",
+    ("all_to_all", "bytes"): "Send buffer per GPU, bytes, bytes / gpus to each GPU (itself included); a multiple "
+                             "of gpus.",
+    ("send_recv", "bytes"): "Message each GPU sends to the next GPU of a ring (and receives from the previous one), "
+                            "bytes.",
 }
 
 # Single-field rules of check() that JSON Schema can say (cross-field ones stay with the C++ reader).
@@ -160,7 +171,7 @@ def variants_of(op):
             return ["unary"] + (["unary_inplace"] if "inplace" in names else [])
         return ["binary"] + (["broadcast"] if "broadcast" in names else []) + \
             (["binary_inplace"] if "inplace" in names else [])
-    if fam in ("matmul", "pool2d", "adaptive_pool", "map", "rows", "bytes", "rotary", "embedding"):
+    if fam in ("matmul", "pool2d", "adaptive_pool", "map", "rows", "bytes", "rotary", "embedding", "collective"):
         return [""]
     raise SystemExit("gen_schemas.py: family '%s' (op %s) is new: say which variants its curves carry in "
                      "variants_of()" % (fam, op["op"]))
@@ -272,6 +283,9 @@ def shape_def(op):
         op["op"], op["summary"], op["family"], "FLOPs" if op["measured_against"] == "flops" else "bytes moved")
     if op["op"] in OP_NOTES:
         desc += OP_NOTES[op["op"]] + " "
+    if op.get("collective"):
+        desc += ("A collective between GPUs: predicted from the profile's collectives section (docs/collectives.md); "
+                 "a profile without a curve of this op makes `hwcal predict` exit 2. ")
     desc += ("Integer fields are at most 2^40; a shape whose tensors would exceed 2^50 elements, and rules "
              "involving several fields, are rejected by the C++ reader (docs/workload.md).")
     s = {"title": "%s shape" % op["op"], "type": "object", "description": desc, "required": required,
@@ -466,6 +480,10 @@ def op_sample_def():
                                   "rtol |want|); <= 1 passed (failing samples are discarded).", minimum=0),
             "implementation": string("What the library chose, where it says (e.g. a oneDNN or cuDNN "
                                      "implementation). Absent when unknown."),
+            "disturbed": string("CPU: why the calibrator could not measure this sample cleanly (other work took "
+                                "the CPU, a wide spread or drift, a slow outlier whose repeats disagree); kept "
+                                "and flagged, and left out of the curve while it has two clean samples. Absent "
+                                "when clean."),
         },
         required=["shape", "flops", "bytes", "time"], title="Operation sample")
 
@@ -491,7 +509,8 @@ def operation_def(v):
                        "variant (version 1 curves are regrouped by the reader).",
         "required": ["op", "precision", "backend", "threads", "samples"],
         "properties": {
-            "op": {"$ref": "#/$defs/op"},
+            "op": {"$ref": "#/$defs/op", "not": {"enum": [o["op"] for o in v["ops"] if o.get("collective")]},
+                   "description": "Any op but the collectives, whose curves are in `collectives`."},
             "precision": {"$ref": "#/$defs/precision"},
             "backend": string("Backend that ran it: eigen, openblas, onednn, torch or cuda."),
             "variant": {"type": "string", "enum": all_variants, "default": "",
@@ -586,6 +605,8 @@ def host_def():
     return obj("The CPU that ran the calibration (for GPU profiles: the device's host).", {
         "cpu_model": string("CPU model name (/proc/cpuinfo)."),
         "vendor": string("CPU vendor id, e.g. GenuineIntel, AuthenticAMD."),
+        "family": integer("x86 CPUID family (/proc/cpuinfo 'cpu family'); 0 when unknown.", 0, 1 << 20, default=0),
+        "model": integer("x86 CPUID model (/proc/cpuinfo 'model'); 0 when unknown.", 0, 1 << 20, default=0),
         "arch": string("Machine architecture, e.g. x86_64, aarch64."),
         "isa": {"type": "array", "items": {"type": "string"},
                 "description": "ISA flags relevant to kernels, e.g. avx2 fma avx512f avx512_bf16 amx_bf16."},
@@ -652,6 +673,55 @@ def overhead_def(v):
         }, required=["per_call_s"])
 
 
+def collectives_def(v):
+    ops = [o["op"] for o in v["ops"] if o.get("collective")]
+    sample = obj("One message size of a collective curve.", {
+        "bytes": integer("Message size per GPU, bytes, as the op's `bytes` shape field (docs/ops.md); ascending "
+                         "within a curve, each size once, a multiple of gpus for all_gather, reduce_scatter and "
+                         "all_to_all (the reader checks what the schema cannot).", 1),
+        "time": {"$ref": "#/$defs/time", "description": "Time of one call: the slowest GPU's, averaged over "
+                                                       "`iterations` back-to-back calls."},
+        "algbw_gbps": number("Algorithm bandwidth, bytes / median_s / 1e9. Written for readers; not read.", minimum=0),
+        "busbw_gbps": number("Bus bandwidth, algbw times the op's factor (all_reduce 2(n-1)/n; all_gather, "
+                             "reduce_scatter, all_to_all (n-1)/n; broadcast, send_recv 1), nccl-tests' busbw. "
+                             "Written for readers; not read.", minimum=0),
+    }, required=["bytes", "time"], title="Collective sample")
+    curve = obj("One collective on `gpus` GPUs at one precision and launch mode, over message sizes, with its "
+                "alpha-beta fit t = alpha_s + bytes / (beta_gbps 1e9).", {
+                    "op": string("The collective.", enum=ops),
+                    "gpus": integer("GPUs taking part.", 2, MAX_THREADS),
+                    "precision": {"$ref": "#/$defs/precision"},
+                    "launch": string("graph: the calls captured in a CUDA graph and replayed (device time; "
+                                     "`predict --mode device`); eager: issued one by one from the host "
+                                     "(`--mode eager`).", enum=["graph", "eager"]),
+                    "alpha_s": seconds("Fitted latency, seconds (least squares on the relative error)."),
+                    "beta_gbps": number("Fitted algorithm bandwidth, GB/s; 0 when the time does not grow with the "
+                                        "message over the measured sizes.", minimum=0, maximum=MAX_GBPS),
+                    "busbw_gbps": number("beta_gbps times the bus factor. Written for readers; not read.", minimum=0),
+                    "fit_error": number("Largest |fit - median| / median over the samples.", minimum=0),
+                    "algorithm": string("NCCL's algorithm/protocol for this curve where known; absent: NCCL chose."),
+                    "samples": {"type": "array", "items": sample, "minItems": 1,
+                                "description": "Measured sizes, ascending."},
+                }, required=["op", "gpus", "precision", "launch", "alpha_s", "beta_gbps", "fit_error", "samples"],
+                title="Collective curve")
+    return obj(
+        "Optional (schema_version 2 without a version change: docs/collectives.md): the collectives of a machine "
+        "with 2 or more GPUs, written by `hwcal calibrate --collectives`. The mapper interpolates each curve in "
+        "log-log between its sizes and follows its alpha-beta fit outside them.", {
+            "library": string("The collectives library: nccl (synthetic in test data)."),
+            "version": string("Its version, e.g. 2.28.3."),
+            "process_model": string("How the GPUs were driven (one process for all GPUs, ...)."),
+            "topology": string("Links between the GPUs in words: active NVLinks per GPU (NVML), CUDA P2P access "
+                               "and performance rank per pair."),
+            "nvlinks": {"type": "array", "items": integer("Active NVLinks.", 0, 1024),
+                        "description": "Active NVLinks per GPU, by CUDA ordinal; empty when NVML cannot tell."},
+            "algorithm": string("NCCL_ALGO / NCCL_PROTO in force, or that NCCL chose per call."),
+            "timing": string("How a sample was timed."),
+            "curves": {"type": "array", "items": curve,
+                       "description": "One curve per (op, gpus, precision, launch), each once."},
+        }, required=["library", "curves"], title="Collectives")
+
+
 def profile_schema(v):
     defs = {"precision": precision_def(v), "op": op_def(v),
             "fusion_pattern": {"type": "string", "enum": v["fusion_patterns"],
@@ -667,9 +737,21 @@ def profile_schema(v):
         "name": string("L1, L2, L3, DRAM (CPU) or L2, HBM (GPU)."),
         "size_bytes": integer("Capacity used to pick the working set, bytes; 0 for DRAM/HBM.", 0, default=0),
         "measured_at_bytes": integer("Working set of the sweep point the bandwidth comes from, bytes.", 0, default=0),
-        "gbps": number("Bandwidth, GB/s (1e9 bytes/s); positive, at most 10^6.", exclusive_minimum=0,
-                       maximum=MAX_GBPS),
+        "gbps": number("Bandwidth, GB/s (1e9 bytes/s); positive, at most 10^6. CPU profiles with a read_sweep: "
+                       "the read sweep's; otherwise the triad sweep's.", exclusive_minimum=0, maximum=MAX_GBPS),
+        "triad_gbps": number("The triad sweep at the same working set, GB/s. Absent when not measured.",
+                             exclusive_minimum=0, maximum=MAX_GBPS),
     }, required=["name", "gbps"])
+    l1_limit = obj("CPU: the L1 load-port limit the L1 level is checked against.", {
+        "gbps": {"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": MAX_GBPS}, {"type": "null"}],
+                 "description": "loads per cycle x bytes per load x measured clock x threads, GB/s; null when not "
+                                "derived (the derivation says why)."},
+        "bytes_per_cycle": number("Bytes one core loads per cycle with the read kernel's vector width.", minimum=0),
+        "clock_ghz": number("The measured clock used, GHz.", minimum=0),
+        "threads": integer("Threads (cores) the limit is for.", 0, MAX_THREADS),
+        "measured_share": number("The L1 level's read bandwidth / gbps (0 when not compared).", minimum=0),
+        "derivation": string("The limit's derivation in words, or why there is none."),
+    })
     props = {
         "schema_version": {"enum": versions,
                            "description": "Version of the document. hwcal writes %d and reads %s; version 1 "
@@ -707,6 +789,10 @@ def profile_schema(v):
             "levels": {"type": "array", "items": level, "description": "Bandwidth per memory level."},
             "sweep": {"type": "array", "items": {"$ref": "#/$defs/bandwidth_point"},
                       "description": "Working-set sweep (triad); the mapper interpolates bandwidth from it."},
+            "read_sweep": {"type": "array", "items": {"$ref": "#/$defs/bandwidth_point"},
+                           "description": "CPU: working-set sweep (read, each thread its own buffer, many passes "
+                                          "per sample); the levels come from it. Absent in older profiles."},
+            "l1_load_limit": l1_limit,
             "stream": {"type": "array", "items": {"$ref": "#/$defs/bandwidth_point"},
                        "description": "STREAM kernels at a memory-sized working set."},
         }),
@@ -714,6 +800,7 @@ def profile_schema(v):
         "operations": {"type": "array", "items": {"$ref": "#/$defs/operation"},
                        "description": "Efficiency curves, one per (op, precision, variant, threads)."},
         "fusions": {"type": "array", "items": {"$ref": "#/$defs/fusion"}, "description": "Measured fusion patterns."},
+        "collectives": collectives_def(v),
         "warnings": {"type": "array", "items": {"type": "string"},
                      "description": "What the calibration could not do or measured with a caveat."},
     }

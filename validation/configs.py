@@ -3,7 +3,9 @@ can be set first). A config is <model>_b<batch>."""
 from __future__ import annotations
 
 MODEL_NAMES = ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "vit_b_16",
-               "transformer_layer", "mlp", "mlp_gelu", "mlp_deep")
+               "transformer_layer", "mlp", "mlp_gelu", "mlp_deep",
+               # added with the LLM op kinds and the CPU model rework (issues 11, 12): never tuned to
+               "squeezenet1_1", "shufflenet_v2_x1_0", "regnet_y_400mf", "mlp_wide", "llama_prefill", "llama_decode")
 BATCHES = (1, 8)
 
 

@@ -81,6 +81,10 @@ def host_info():
     cpuinfo = _read("/proc/cpuinfo")
     model = next((l.split(":", 1)[1].strip() for l in cpuinfo.splitlines() if l.startswith("model name")), "?")
     flags = next((l.split(":", 1)[1].split() for l in cpuinfo.splitlines() if l.startswith("flags")), [])
+
+    def field(name):
+        return next((l.split(":", 1)[1].strip() for l in cpuinfo.splitlines() if l.split(":", 1)[0].strip() == name), "?")
+
     blas = "?"
     try:
         blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
@@ -90,6 +94,9 @@ def host_info():
                   if l.startswith("PRETTY_NAME=")), "?")
     return {
         "cpu": model,
+        "vendor": field("vendor_id"),
+        "family": field("cpu family"),
+        "model": field("model"),
         "logical_cpus": os.cpu_count(),
         "affinity": sorted(os.sched_getaffinity(0)),
         "isa": [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags],

@@ -121,6 +121,15 @@ inline std::vector<std::string> profile_mismatch(const HardwareCalibration& prof
   return out;
 }
 
+/// profile_mismatch() as the notes `hwcal predict` and hwcal.predict() report.
+inline std::vector<std::string> profile_mismatch_notes(const HardwareCalibration& profile, const HostInfo& here,
+                                                       const std::vector<DeviceInfo>& devices, const std::string& why_none) {
+  std::vector<std::string> notes;
+  for (auto& m : profile_mismatch(profile, here, devices, why_none))
+    notes.push_back("profile does not match this machine (a note: predicting another machine is fine): " + m);
+  return notes;
+}
+
 namespace detail {
 
 /// The cache file of a calibration request: the machine's fingerprint plus

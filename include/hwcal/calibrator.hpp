@@ -11,9 +11,17 @@
 //     build    Backend::make: inputs allocated and initialised
 //     check    one run, compared with the reference (garbage fast is not a measurement)
 //     measure  warm (Backend::measure_kernel), cold where the op has weights and
-//              the backend times it; re-measured when the spread says the
-//              machine was disturbed, dropped (and said) when it stays so
+//              the backend times it; on CPUs the scheduler's counters are read
+//              around it (cpu/contention.hpp: the CPU time other work took
+//              from our threads); re-measured, after waiting for quiet, when
+//              they, the spread or a drift say the machine was disturbed;
+//              dropped (and said) when the spread stays unusable
+//   recheck  (CPUs) samples still disturbed, and samples far slower per unit of
+//            work than both neighbours (detail/outliers.hpp), measured again in
+//            up to two rounds; what stays disturbed is flagged per sample
+//            (`disturbed`) and per curve (a "disturbed:" warning)
 //   fusion   the same build/check/measure for each pattern, fused and unfused
+//   collectives  (when asked) every collective on 2, 4, ... GPUs (collectives.hpp)
 //   fit      per-call overhead, the framework's per-op cost, the fingerprint
 //
 // Budget: every op keeps its sweep order (coarse first) and the calibrator
@@ -21,10 +29,13 @@
 // coarsely rather than some ops finely and others not at all. Points whose
 // estimated cost no longer fits the remaining budget are skipped.
 
+#include <hwcal/cpu/contention.hpp>
 #include <hwcal/cpu/detect.hpp>
 #include <hwcal/cpu/peak.hpp>
 #include <hwcal/cpu/stream.hpp>
+#include <hwcal/detail/bandwidth_model.hpp>
 #include <hwcal/detail/fit.hpp>
+#include <hwcal/detail/outliers.hpp>
 #include <hwcal/detail/sweeps.hpp>
 #include <hwcal/detail/text.hpp>
 #include <hwcal/kernel.hpp>
@@ -71,9 +82,15 @@ struct CalibrationOptions {
   std::vector<Precision> precisions;    ///< empty: fp32 and fp64 (full) / fp32 (quick), + native low precisions for compute ops (full)
   int threads = 0;                      ///< 0: every logical CPU
   double budget_s = 0;                  ///< 0: no budget; else in (0, max_budget_s]
+  /// CPU: the most seconds, all waits together, the calibration may wait for
+  /// other work to leave its CPUs before measuring a disturbed point again
+  /// (cpu/contention.hpp). Negative: 60 s (full), 10 s (quick), a tenth of
+  /// the budget (budget), at most 60 s. 0: never wait.
+  double quiet_wait_s = -1;
   std::optional<MeasureOptions> measure;  ///< default: from mode
   ProgressFn progress;
   std::string name;                     ///< profile label; default from the host
+  std::optional<CollectiveOptions> collectives;  ///< also calibrate the collectives (device backends with 2+ GPUs)
 };
 
 namespace detail {
@@ -120,9 +137,12 @@ inline std::vector<Precision> default_precisions(CalibrationMode mode, const std
   return {Precision::fp32, Precision::fp64, Precision::bf16, Precision::fp16, Precision::int8};
 }
 
+/// Every op a backend runs as a kernel (the collectives are calibrated
+/// through a Communicator instead: collectives.hpp).
 inline std::vector<OpKind> all_ops() {
   std::vector<OpKind> v;
-  for (const OpInfo& o : op_table) v.push_back(o.kind);
+  for (const OpInfo& o : op_table)
+    if (!is_collective(o.kind)) v.push_back(o.kind);
   return v;
 }
 
@@ -198,47 +218,106 @@ inline constexpr double noisy_spread = 0.25;
 /// Above this after the retries, the point is dropped and said so.
 inline constexpr double unusable_spread = 1.0;
 inline constexpr int noise_retries = 2;
+/// Change of the median between the two halves of one measurement above
+/// which the machine's state changed while it ran (measure.hpp: drift).
+inline constexpr double drift_limit = 0.2;
+/// Two measurements of a point agree when their medians are this close.
+inline constexpr double repeat_agreement = 0.1;
 
 inline double spread_of(const Measurement& m) { return m.median_s > 0 ? (m.p90_s - m.p10_s) / m.median_s : 1e9; }
 
+/// How clean one measurement was: the share of CPU time that other work took
+/// from the threads measuring (cpu/contention.hpp), its spread and drift.
+struct Quality {
+  double lost = 0, spread = 0, drift = 0;
+  bool clean() const noexcept { return lost <= cpu::disturbed_share && spread <= noisy_spread && drift <= drift_limit; }
+  std::string why() const {
+    std::vector<std::string> r;
+    if (lost > cpu::disturbed_share) r.push_back("other work took " + std::to_string(int(std::lround(100 * lost))) + "% of the CPU time");
+    if (spread > noisy_spread) r.push_back("p10-p90 spread " + std::to_string(int(std::lround(100 * spread))) + "% of the median");
+    if (drift > drift_limit)
+      r.push_back("median moved " + std::to_string(int(std::lround(100 * drift))) + "% between the halves of the measurement");
+    std::string out;
+    for (const auto& x : r) out += (out.empty() ? "" : ", ") + x;
+    return out;
+  }
+};
+
+/// What the disturbance checks share over one calibration.
+struct QuietState {
+  bool probe = true;     ///< read the scheduler's counters (CPU targets)
+  int threads = 1;       ///< threads measuring now
+  cpu::QuietWaits waits;  ///< the time left to wait for quiet
+  bool retry_disturbed = true;  ///< measure a disturbed point again at once (not under a budget)
+};
+
 /// Phase "measure" of one prepared kernel: warm (and cold when asked and the
-/// backend can), re-measured while noisy. Empty (with `why`) when it stays
-/// unusable.
+/// backend can), re-measured while noisy or disturbed (after waiting, bounded,
+/// for the machine to quiet down); the cleanest attempt is kept, and among
+/// clean ones the fastest (other work only ever slows a run down). Empty
+/// (with `why`) when it stays unusable.
 struct Timed {
   Measurement warm;
   std::optional<Measurement> cold;
   int retries = 0;
+  Quality quality;
 };
 
 inline std::optional<Timed> measure_point(Backend& backend, Kernel& kernel, bool cold, const MeasureOptions& mopt,
-                                          std::string& why) {
+                                          std::string& why, QuietState* quiet = nullptr) {
   Timed t;
-  auto once = [&]() -> Measurement {
+  const bool cpu_target = backend.target() == "cpu";
+  auto once = [&](Quality& q) -> Measurement {
+    cpu::DisturbanceProbe probe;
+    Measurement m;
     // In-place kernels consume their input: on CPUs, time single runs,
     // restoring it first (untimed). A device kernel's time does not depend on
     // the values it reads, and single host-timed runs would time the host:
     // devices time them back to back like any other.
-    if (kernel.needs_prepare() && backend.target() == "cpu")
-      return measure_each([&] { kernel.run(); },
-                          [&] {
-                            kernel.prepare();
-                            backend.sync();
-                          },
-                          mopt);
-    return backend.measure_kernel(kernel, mopt);
+    if (kernel.needs_prepare() && cpu_target)
+      m = measure_each([&] { kernel.run(); },
+                       [&] {
+                         kernel.prepare();
+                         backend.sync();
+                       },
+                       mopt);
+    else
+      m = backend.measure_kernel(kernel, mopt);
+    q.lost = quiet && quiet->probe && cpu_target ? probe.stop().lost_share(quiet->threads) : 0.0;
+    q.spread = spread_of(m);
+    q.drift = m.drift;
+    return m;
   };
-  t.warm = once();
-  while (spread_of(t.warm) > noisy_spread && t.retries < noise_retries) {
+  // a is better than b: clean first; among clean ones the faster; among the
+  // others a usable spread, then the less disturbed, then the lesser spread
+  auto better = [](const Measurement& a, const Quality& qa, const Measurement& b, const Quality& qb) {
+    if (qa.clean() != qb.clean()) return qa.clean();
+    if (qa.clean()) return a.median_s < b.median_s;
+    if ((qa.spread <= unusable_spread) != (qb.spread <= unusable_spread)) return qa.spread <= unusable_spread;
+    if (std::abs(qa.lost - qb.lost) > 0.02) return qa.lost < qb.lost;
+    return qa.spread < qb.spread;
+  };
+  // Under a budget only a noisy spread is retried at once (as it would be
+  // dropped otherwise); other disturbances wait for the recheck phase, which
+  // spends only what the budget has left.
+  auto retry = [&](const Quality& q) {
+    return !q.clean() && (q.spread > noisy_spread || !quiet || quiet->retry_disturbed);
+  };
+  t.warm = once(t.quality);
+  while (retry(t.quality) && t.retries < noise_retries) {
     ++t.retries;
-    const Measurement again = once();
-    if (spread_of(again) < spread_of(t.warm)) t.warm = again;
+    if (quiet && t.quality.lost > cpu::disturbed_share)
+      quiet->waits.wait(quiet->threads, 2);
+    Quality q;
+    const Measurement again = once(q);
+    if (better(again, q, t.warm, t.quality)) t.warm = again, t.quality = q;
   }
   if (spread_of(t.warm) > unusable_spread) {
     why = "p10-p90 spread " + std::to_string(static_cast<int>(100 * spread_of(t.warm))) + "% of the median after " +
           std::to_string(t.retries + 1) + " measurements: machine too noisy, sample dropped";
     return std::nullopt;
   }
-  if (cold && !(kernel.needs_prepare() && backend.target() == "cpu")) t.cold = backend.measure_kernel_cold(kernel, mopt);
+  if (cold && !(kernel.needs_prepare() && cpu_target)) t.cold = backend.measure_kernel_cold(kernel, mopt);
   return t;
 }
 
@@ -317,6 +396,40 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
 
 }  // namespace detail
 
+/// GPU counts a collective calibration covers: `asked`, or 2, 4, 8, ... up to
+/// `available`, and `available` itself. Throws UnavailableError when fewer
+/// than 2 GPUs are visible or a count asked for exceeds them (never a
+/// smaller group instead).
+inline std::vector<int> collective_gpu_counts(const std::vector<int>& asked, int available) {
+  if (available < 2)
+    throw UnavailableError("collectives need at least 2 GPUs; this machine has " + std::to_string(available));
+  std::vector<int> v = asked;
+  if (v.empty()) {
+    for (int g = 2; g <= available; g *= 2) v.push_back(g);
+    if (v.back() != available) v.push_back(available);
+  }
+  for (int g : v)
+    if (g < 2 || g > available)
+      throw UnavailableError("cannot calibrate collectives on " + std::to_string(g) + " GPUs: between 2 and " +
+                             std::to_string(available) + " on this machine");
+  return v;
+}
+
+/// The profile's collectives section: every GPU count of
+/// collective_gpu_counts(), each on a communicator over GPUs 0 .. count-1.
+inline CollectivesCalibration calibrate_collective_section(Backend& backend, const CollectiveOptions& opt,
+                                                           std::vector<std::string>& warnings,
+                                                           const CollectiveProgress& progress = {}) {
+  CollectivesCalibration section;
+  bool described = false;
+  for (int g : collective_gpu_counts(opt.gpu_counts, backend.device_count())) {
+    std::unique_ptr<Communicator> comm = backend.make_communicator(g);
+    if (!described) section = comm->describe(), described = true;
+    for (auto& c : calibrate_collectives(*comm, opt, warnings, progress)) section.curves.push_back(std::move(c));
+  }
+  return section;
+}
+
 /// Runs a calibration of `backend`: the CPU it runs on, or the device a
 /// device backend drives (Backend::calibrate_target). Throws UnavailableError
 /// for a device backend that cannot describe its target.
@@ -330,6 +443,13 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   const MeasureOptions mopt = opt.measure ? *opt.measure
                               : cpu_target ? (quick ? MeasureOptions::quick() : MeasureOptions{})
                                            : MeasureOptions::device();
+  // Collectives asked for where they cannot run: say so before measuring anything.
+  if (opt.collectives) {
+    if (cpu_target)
+      throw UnavailableError("collectives: backend '" + backend.name() +
+                             "' targets the CPU; they need --backend cuda on a machine with 2 or more GPUs");
+    collective_gpu_counts(opt.collectives->gpu_counts, backend.device_count());
+  }
   const bool explicit_precisions = !opt.precisions.empty();
   const std::vector<Precision> precisions =
       explicit_precisions ? opt.precisions : default_precisions(opt.mode, backend.target());
@@ -361,17 +481,42 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   };
   auto remaining = [&] { return opt.budget_s > 0 ? opt.budget_s - (now_s() - t_start) : 1e300; };
 
+  // The disturbance checks (CPU targets): the scheduler's counters around
+  // every measurement, waits for quiet, the recheck phase below.
+  detail::QuietState quiet;
+  quiet.probe = cpu_target;
+  quiet.threads = h.threads;
+  quiet.retry_disturbed = !(opt.budget_s > 0);
+  quiet.waits = cpu::QuietWaits(opt.quiet_wait_s >= 0 ? opt.quiet_wait_s
+                                : opt.budget_s > 0    ? std::min(60.0, 0.1 * opt.budget_s)
+                                : quick               ? 10.0
+                                                      : 60.0);
+
   // Phase "target".
   if (cpu_target) {
-    // Peaks, with the clock measured while all calibration threads are busy.
+    // Peaks, with the clock measured while all calibration threads are busy;
+    // taken again once, after the machine quiets down, when other work took
+    // our CPUs meanwhile.
     report("peaks", "clock and FMA issue rate", 0, 1);
-    const cpu::ClockMeasurement clock = cpu::measure_clock(h.threads);
-    h.host.measured_clock_ghz = clock.ghz;
-    h.host.clock_method = clock.method;
-    for (Precision p : all_precisions) h.peaks.push_back(cpu::derive_peak(p, h.host, h.threads, clock));
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      cpu::DisturbanceProbe probe;
+      const cpu::ClockMeasurement clock = cpu::measure_clock(h.threads);
+      h.host.measured_clock_ghz = clock.ghz;
+      h.host.clock_method = clock.method;
+      h.peaks.clear();
+      for (Precision p : all_precisions) h.peaks.push_back(cpu::derive_peak(p, h.host, h.threads, clock));
+      const double lost = probe.stop().lost_share(h.threads);
+      if (lost <= cpu::disturbed_share) break;
+      if (attempt == 1 || !quiet.waits.wait(h.threads, 30)) {
+        h.warnings.push_back("disturbed: peaks and clock measured while other work took " + std::to_string(int(100 * lost)) +
+                             "% of the CPU time: they may read low");
+        break;
+      }
+    }
     if (opt.memory)
       h.memory = cpu::calibrate_memory(h.host, h.threads, quick || opt.budget_s > 0, mopt,
-                                       [&](int d, int t, const std::string& l) { report("memory", l, d, t); }, &h.warnings);
+                                       [&](int d, int t, const std::string& l) { report("memory", l, d, t); }, &h.warnings,
+                                       &quiet.waits);
   } else {
     const TargetOptions target_opt{quick || opt.budget_s > 0, opt.memory, mopt};
     if (!backend.calibrate_target(h, target_opt, [&](const std::string& l) { report("target", l, 0, 1); }))
@@ -385,9 +530,54 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   for (const auto& c : curves) total_points += static_cast<int>(c.points.size());
 
   // Phases "build", "check", "measure", round-robin over the curves.
-  std::map<std::tuple<OpKind, Precision, Variant, int>, OperationCalibration> results;
-  int done = 0;
+  using Key = std::tuple<OpKind, Precision, Variant, int>;
+  std::map<Key, OperationCalibration> results;
+  // Per sample (parallel to results[key].samples): every attempt so far, for the recheck phase.
+  struct Attempt {
+    detail::Timed t;
+  };
+  struct Tracked {
+    std::string label;
+    Precision precision;
+    int threads;
+    std::vector<Attempt> attempts;
+    std::size_t best = 0;
+    bool confirmed = false;  ///< two clean attempts agree
+    double slowdown = 0;     ///< vs its neighbours (detail/outliers.hpp), at the last check
+  };
+  std::map<Key, std::vector<Tracked>> tracked;
   int active_threads = h.threads;
+  auto fill_sample = [&](OpSample& s, const OpDesc& op, Precision p, int threads, const detail::Timed& t, const CheckResult& check,
+                         const std::string& implementation) {
+    const Counts n = counts(op, p);
+    s.shape = op.shape;
+    s.flops = n.flops;
+    s.bytes = n.bytes;
+    s.time = to_time_stats(t.warm);
+    s.cold.reset();
+    if (t.cold) s.cold = to_time_stats(*t.cold);
+    s.gflops = s.flops / t.warm.median_s / 1e9;
+    s.gbps = s.bytes / t.warm.median_s / 1e9;
+    s.efficiency.reset();
+    // The profile's peaks are for h.threads; a curve at `threads` is
+    // measured against that share of them.
+    if (auto pk = h.peak_gflops(p); pk && is_compute_op(op.kind)) s.efficiency = s.gflops / (*pk * double(threads) / double(h.threads));
+    s.check_error = check.max_error;
+    s.implementation = implementation;
+    if (!t.warm.note.empty()) s.implementation += " [" + t.warm.note + "]";
+  };
+  // Builds, checks and measures one point; empty (with `why`) on failure.
+  auto take = [&](const OpDesc& op, Precision p, int threads, std::string& why, CheckResult& check,
+                  std::string& implementation) -> std::optional<detail::Timed> {
+    if (threads != active_threads) backend.set_threads(active_threads = threads);
+    quiet.threads = threads;
+    const detail::Built built = detail::build_checked(backend, op, p, why);
+    if (!built.kernel) return std::nullopt;
+    check = built.check;
+    implementation = built.kernel->implementation();
+    return detail::measure_point(backend, *built.kernel, counts(op, p).weight_bytes > 0, mopt, why, &quiet);
+  };
+  int done = 0;
   bool progress_made = true;
   while (progress_made) {
     progress_made = false;
@@ -400,36 +590,22 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
                                 shape_label(op) + (c.threads != h.threads ? " (1 thread)" : "");
       if (detail::estimate_cost(op, c.precision, c.rate, mopt) > remaining()) continue;
       report("operations", label, index, total_points);
-      if (c.threads != active_threads) backend.set_threads(active_threads = c.threads);
       try {
-        std::string why;
-        const detail::Built built = detail::build_checked(backend, op, c.precision, why);
-        const Counts n = counts(op, c.precision);
-        std::optional<detail::Timed> t;
-        if (built.kernel) t = detail::measure_point(backend, *built.kernel, n.weight_bytes > 0, mopt, why);
+        std::string why, implementation;
+        CheckResult check;
+        const std::optional<detail::Timed> t = take(op, c.precision, c.threads, why, check, implementation);
         if (!t) {
           h.warnings.push_back(label + ": " + why);
           continue;
         }
         if (t->retries > 0)
-          h.warnings.push_back(label + ": measured " + std::to_string(t->retries + 1) + " times (noisy), least spread kept");
+          h.warnings.push_back(label + ": measured " + std::to_string(t->retries + 1) + " times (" +
+                               (t->quality.clean() ? "noisy at first), the cleanest kept" : t->quality.why() + "), the cleanest kept"));
         OpSample s;
-        s.shape = op.shape;
-        s.flops = n.flops;
-        s.bytes = n.bytes;
-        s.time = to_time_stats(t->warm);
-        if (t->cold) s.cold = to_time_stats(*t->cold);
-        s.gflops = s.flops / t->warm.median_s / 1e9;
-        s.gbps = s.bytes / t->warm.median_s / 1e9;
-        // The profile's peaks are for h.threads; a curve at c.threads is
-        // measured against that share of them.
-        if (auto pk = h.peak_gflops(c.precision); pk && is_compute_op(op.kind))
-          s.efficiency = s.gflops / (*pk * double(c.threads) / double(h.threads));
-        s.check_error = built.check.max_error;
-        s.implementation = built.kernel->implementation();
-        if (!t->warm.note.empty()) s.implementation += " [" + t->warm.note + "]";
+        fill_sample(s, op, c.precision, c.threads, *t, check, implementation);
         c.rate = work(op, c.precision) / t->warm.median_s;
-        auto& cal = results[std::make_tuple(op.kind, c.precision, variant_of(op), c.threads)];
+        const Key key = std::make_tuple(op.kind, c.precision, variant_of(op), c.threads);
+        auto& cal = results[key];
         if (cal.samples.empty()) {
           const Support sup = backend.supports(op, c.precision);
           cal.op = op.kind;
@@ -441,9 +617,158 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           cal.note = sup.note;
         }
         cal.samples.push_back(std::move(s));
+        tracked[key].push_back({label, c.precision, c.threads, {{*t}}, 0, false, 0});
       } catch (const std::exception& e) {
         h.warnings.push_back(label + ": " + e.what());
       }
+    }
+  }
+
+  // Phase "recheck" (CPU targets): samples measured while the machine was
+  // disturbed (other work took our CPU time, a wide spread, a drift), and
+  // samples that ran far slower per unit of work than both their neighbours
+  // (a whole measurement taken while disturbed can look steady), are measured
+  // again after waiting for quiet, in up to two rounds. A sample keeps its
+  // fastest clean measurement; an outlier stays only when two clean
+  // measurements agree. What stays disturbed is flagged in the sample
+  // (`disturbed`) and in the warnings.
+  if (cpu_target) {
+    const detail::BandwidthModel bw(h.memory);
+    auto ideal = [&](const OpDesc& op, Precision p, int threads) {
+      const Counts n = counts(op, p);
+      const auto pk = h.peak_gflops(p) ? h.peak_gflops(p) : h.peak_gflops(Precision::fp32);
+      const double peak = pk ? *pk * 1e9 * double(threads) / double(h.threads) : 0;
+      const double b = bw.at(n.bytes);
+      return std::max(peak > 0 ? n.flops / peak : 0.0, b > 0 ? n.bytes / b : 0.0);
+    };
+    auto suspects = [&]() {
+      std::vector<std::pair<Key, std::size_t>> out;
+      for (auto& [key, cal] : results) {
+        auto& tr = tracked[key];
+        std::vector<detail::CurvePoint> pts;
+        for (const auto& s : cal.samples) {
+          const OpDesc op{cal.op, s.shape};
+          const FeatureSet f = features(op);
+          const double id = ideal(op, cal.precision, cal.threads), w = work(op, cal.precision);
+          pts.push_back({f.x, f.count, counts(op, cal.precision).flops + counts(op, cal.precision).bytes,
+                         std::log(std::max(id > 0 ? id : w, 1e-30) / s.time.median_s)});
+        }
+        const std::vector<double> slow = detail::slowdown_vs_neighbours(pts);
+        for (std::size_t i = 0; i < tr.size(); ++i) {
+          tr[i].slowdown = slow[i];
+          const bool clean = tr[i].attempts[tr[i].best].t.quality.clean();
+          if (!clean || (slow[i] >= detail::outlier_factor && !tr[i].confirmed)) out.push_back({key, i});
+        }
+      }
+      return out;
+    };
+    int remeasured = 0, replaced = 0, confirmed = 0;
+    double recheck_s = 0;
+    const double t_recheck = now_s();
+    // On a machine that stays busy every sample is suspect: the phase may take
+    // half as long as the calibration so far (at least 30 s), and measures
+    // each suspect once per round (no immediate retries).
+    const double recheck_limit_s = std::max(30.0, 0.5 * (t_recheck - t_start));
+    quiet.retry_disturbed = false;
+    int cut_short = 0;
+    for (int round = 0; round < 2; ++round) {
+      const auto todo = suspects();
+      if (todo.empty()) break;
+      // Wait for the machine to quiet down first (bounded): re-measuring under
+      // the same load would only repeat the disturbance.
+      bool disturbed_any = false;
+      for (const auto& [key, i] : todo) disturbed_any |= tracked[key][i].attempts[tracked[key][i].best].t.quality.lost > cpu::disturbed_share;
+      if (disturbed_any) {
+        report("recheck", "waiting for other work to leave our CPUs", 0, static_cast<int>(todo.size()));
+        quiet.waits.wait(h.threads, 30);
+      }
+      int k = 0;
+      for (const auto& [key, i] : todo) {
+        auto& cal = results[key];
+        auto& tr = tracked[key][i];
+        OpSample& s = cal.samples[i];
+        const OpDesc op{cal.op, s.shape};
+        const double cost = detail::estimate_cost(op, tr.precision, work(op, tr.precision) / s.time.median_s, mopt);
+        if (cost > remaining()) continue;
+        if (now_s() - t_recheck + cost > recheck_limit_s) {
+          ++cut_short;
+          continue;
+        }
+        report("recheck", tr.label, k++, static_cast<int>(todo.size()));
+        try {
+          std::string why, implementation;
+          CheckResult check;
+          const std::optional<detail::Timed> t = take(op, tr.precision, tr.threads, why, check, implementation);
+          ++remeasured;
+          if (!t) continue;
+          tr.attempts.push_back({*t});
+          // the fastest clean attempt, else the fastest
+          std::size_t best = 0;
+          for (std::size_t j = 1; j < tr.attempts.size(); ++j) {
+            const auto &a = tr.attempts[j].t, &b = tr.attempts[best].t;
+            if (a.quality.clean() != b.quality.clean() ? a.quality.clean() : a.warm.median_s < b.warm.median_s) best = j;
+          }
+          if (best != tr.best) {
+            ++replaced;
+            tr.best = best;
+            fill_sample(s, op, tr.precision, tr.threads, tr.attempts[best].t, check, implementation);
+          }
+          const auto& b = tr.attempts[best].t;
+          if (b.quality.clean())
+            for (std::size_t j = 0; j < tr.attempts.size(); ++j)
+              if (j != best && tr.attempts[j].t.quality.clean() &&
+                  std::abs(tr.attempts[j].t.warm.median_s / b.warm.median_s - 1) <= detail::repeat_agreement) {
+                confirmed += !tr.confirmed;
+                tr.confirmed = true;
+              }
+        } catch (const std::exception& e) {
+          h.warnings.push_back(tr.label + " (recheck): " + e.what());
+        }
+      }
+    }
+    recheck_s = now_s() - t_recheck;
+    quiet.retry_disturbed = !(opt.budget_s > 0);
+    // What stayed disturbed: flagged per sample and per curve.
+    int flagged = 0;
+    for (const auto& [key, i] : suspects()) {
+      auto& tr = tracked[key][i];
+      OpSample& s = results[key].samples[i];
+      const auto& b = tr.attempts[tr.best].t;
+      std::string why = b.quality.clean() ? "" : b.quality.why();
+      if (tr.slowdown >= detail::outlier_factor && !tr.confirmed) {
+        std::ostringstream os;
+        os.precision(2);
+        os << (why.empty() ? "" : "; ") << tr.slowdown << "x slower per unit of work than both neighbours, " << tr.attempts.size()
+           << " measurement(s) that do not agree (";
+        for (std::size_t j = 0; j < tr.attempts.size(); ++j) os << (j ? ", " : "") << detail::fmt_seconds(tr.attempts[j].t.warm.median_s);
+        os << ")";
+        why += os.str();
+      }
+      s.disturbed = why;
+      ++flagged;
+    }
+    for (auto& [key, cal] : results) {
+      std::string list;
+      int n = 0;
+      for (const auto& smp : cal.samples)
+        if (!smp.disturbed.empty()) {
+          if (n++ < 3) list += (list.empty() ? "" : "; ") + shape_label(OpDesc{cal.op, smp.shape}) + ": " + smp.disturbed;
+        }
+      if (n)
+        h.warnings.push_back("disturbed: " + std::string(to_string(cal.op)) +
+                             (cal.variant == Variant::none ? "" : " " + std::string(to_string(cal.variant))) + " " +
+                             std::string(to_string(cal.precision)) + " (" + std::to_string(cal.threads) + " thread(s)): " +
+                             std::to_string(n) + " of " + std::to_string(cal.samples.size()) +
+                             " samples could not be measured cleanly (" + list + (n > 3 ? "; ..." : "") + ")");
+    }
+    if (remeasured > 0 || quiet.waits.waited_s() >= 1) {  // say what the checks cost only when they did something
+      std::ostringstream os;
+      os.precision(3);
+      os << "calibration checks: " << remeasured << " sample(s) measured again (" << replaced << " replaced by a faster clean measurement, "
+         << confirmed << " slow outlier(s) confirmed by a repeat), " << flagged << " flagged as disturbed; " << quiet.waits.waited_s()
+         << " s spent waiting for other work to leave our CPUs; recheck phase " << recheck_s << " s";
+      if (cut_short) os << " (" << cut_short << " re-measurement(s) left out: the phase's time limit of " << recheck_limit_s << " s)";
+      h.warnings.push_back(os.str());
     }
   }
   if (active_threads != h.threads) backend.set_threads(h.threads);
@@ -490,7 +815,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
               why = "correctness check failed (" + chk.detail + "); sample discarded";
               break;
             }
-            (kernel == k.fused.get() ? fused : unfused) = detail::measure_point(backend, *kernel, false, mopt, why);
+            (kernel == k.fused.get() ? fused : unfused) = detail::measure_point(backend, *kernel, false, mopt, why, &quiet);
             if (!why.empty()) break;
           }
           if (!fused || !unfused) {
@@ -513,6 +838,11 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       if (!fc.samples.empty()) h.fusions.push_back(std::move(fc));
     }
   }
+
+  // Phase "collectives".
+  if (opt.collectives)
+    h.collectives = calibrate_collective_section(backend, *opt.collectives, h.warnings,
+                                                 [&](const std::string& l, int d, int t) { report("collectives", l, d, t); });
 
   // Phase "fit".
   if (h.overhead.derivation.empty()) h.overhead = fit_overhead(h.operations);

@@ -57,10 +57,12 @@ SequenceContext sequence_context(It first, It last, Project graph_of) noexcept {
   return c;
 }
 
-enum class Bound : std::uint8_t { compute, memory, overhead };
+/// What limits an op: arithmetic, memory traffic, a fixed per-call cost, or
+/// (collectives) the links between GPUs.
+enum class Bound : std::uint8_t { compute, memory, overhead, communication };
 
 constexpr const char* to_string(Bound b) noexcept {
-  return b == Bound::compute ? "compute" : b == Bound::memory ? "memory" : "overhead";
+  return b == Bound::compute ? "compute" : b == Bound::memory ? "memory" : b == Bound::overhead ? "overhead" : "communication";
 }
 
 /// Why an estimate is less than a straight lookup (bit flags).
@@ -77,6 +79,9 @@ enum EstimateWarning : std::uint32_t {
   warn_other_threads = 1u << 9,      ///< curve measured at another thread count
   warn_fusion_other = 1u << 10,      ///< fusion speedup measured at another precision
   warn_no_host_cost = 1u << 11,      ///< eager mode without a measured per-op host cost
+  warn_collective_other_launch = 1u << 12,  ///< collective curve of the other launch mode (graph/eager)
+  warn_collective_other_gpus = 1u << 13,    ///< no collective curve at this GPU count: nearest count's alpha-beta
+  warn_no_collective = 1u << 14,            ///< no curve of this collective in the profile: not predicted
 };
 
 struct Estimate {
@@ -96,6 +101,9 @@ struct Estimate {
   /// compute ops: achieved / peak of the precision; memory ops: achieved /
   /// memory-sweep bandwidth at the working set. 0 when unknown.
   double efficiency = 0;
+  /// Collectives: bus bandwidth at the predicted latency (nccl-tests' busbw,
+  /// ops.hpp collective_bus_factor), GB/s; 0 for other ops.
+  double bus_gbps = 0;
   double interval_lo_s = 0, interval_hi_s = 0;
   std::uint32_t warnings = 0;
 };
@@ -115,6 +123,9 @@ inline std::vector<std::string> warning_messages(std::uint32_t w) {
       "curve measured at another thread count (the nearest in the profile)",
       "fusion speedup measured at another precision",
       "eager mode: no per-op host cost measured for this op; used the profile's launch cost",
+      "no collective curve of this launch mode (graph/eager): used the other one",
+      "no collective curve at this GPU count: alpha and bus bandwidth of the nearest GPU count",
+      "no curve of this collective in the profile (the roofline model has none): not predicted (latency 0)",
   };
   std::vector<std::string> out;
   for (std::size_t i = 0; i < sizeof text / sizeof text[0]; ++i)

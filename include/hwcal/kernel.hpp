@@ -8,6 +8,7 @@
 // torch/backend.hpp, cuda/backend.hpp. Each records the library versions it
 // ran with; none ever substitutes another library for an op it lacks.
 
+#include <hwcal/collectives.hpp>
 #include <hwcal/error.hpp>
 #include <hwcal/kinds.hpp>
 #include <hwcal/measure.hpp>
@@ -21,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace hwcal {
 
@@ -74,6 +76,12 @@ struct TargetOptions {
 };
 
 enum class SupportLevel : std::uint8_t { native, emulated, unsupported };
+
+/// Why no backend runs a collective as a kernel: it involves several GPUs,
+/// and a Communicator (collectives.hpp) measures it instead.
+inline constexpr std::string_view collective_not_kernel =
+    "a collective between GPUs: calibrated with `hwcal calibrate --collectives` into the profile's collectives "
+    "section, not as one backend's kernel";
 
 struct Support {
   SupportLevel level = SupportLevel::unsupported;
@@ -137,6 +145,14 @@ class Backend {
   }
   /// Adds what was observed during the whole run (e.g. clocks, throttling).
   virtual void annotate_profile(HardwareCalibration& /*profile*/) {}
+
+  /// Device backends: the GPUs a communicator can span (0 on CPUs).
+  virtual int device_count() const { return 0; }
+  /// A communicator over GPUs 0 .. gpus-1 (collectives.hpp). Throws
+  /// UnavailableError where the backend has none.
+  virtual std::unique_ptr<Communicator> make_communicator(int /*gpus*/) {
+    throw UnavailableError(name() + " backend measures no collectives: --collectives needs --backend cuda, built with NCCL");
+  }
 
   /// The framework's own per-call cost, where the backend stands for one
   /// (TorchBackend: PyTorch's Python layer). Empty for plain libraries.

@@ -11,6 +11,11 @@
 // features and docs follow from its family (ops.hpp). A new family adds a
 // struct to shapes.hpp and its ShapeTraits to ops.hpp. Then each backend that
 // can run it gets a kernel.
+//
+// The collectives (all_reduce ... send_recv, family `collective`) are the
+// exception: no backend runs them as a kernel; they are calibrated over
+// several GPUs into the profile's `collectives` section (collectives.hpp) and
+// predicted from it (docs/collectives.md).
 
 #include <hwcal/shapes.hpp>
 
@@ -86,6 +91,12 @@ enum class OpKind : std::uint8_t {
   concat,
   rotary,
   embedding,
+  all_reduce,
+  all_gather,
+  reduce_scatter,
+  all_to_all,
+  broadcast,
+  send_recv,
 };
 
 /// What an op's throughput is measured against: FLOPs (compute ops) or bytes
@@ -128,6 +139,11 @@ constexpr OpInfo rows_op(OpKind k, std::string_view name, double flops_per_eleme
                          bool reduces, bool fusable, std::string_view summary) {
   return {k,       name, ShapeFamily::rows, OpAxis::bytes, 0, false, fusable, false, flops_per_element, params_per_col,
           reduces, summary};
+}
+/// Collectives: measured against the message's bytes; the reductions'
+/// additions are not counted (communication bounds them, not arithmetic).
+constexpr OpInfo collective_op(OpKind k, std::string_view name, std::string_view summary) {
+  return {k, name, ShapeFamily::collective, OpAxis::bytes, 0, false, false, false, 0, 0, false, summary};
 }
 constexpr OpInfo unary_op(OpKind k, std::string_view name, std::string_view summary) {
   return {k, name, ShapeFamily::elementwise, OpAxis::bytes, 1, false, true, true, 1, 0, false, summary};
@@ -175,6 +191,14 @@ inline constexpr std::array op_table{
     detail::memory_op(OpKind::rotary, "rotary", ShapeFamily::rotary, 3,
                       "rotary position embedding of one tensor, one kernel"),
     detail::memory_op(OpKind::embedding, "embedding", ShapeFamily::embedding, 0, "rows gathered from an embedding table"),
+    detail::collective_op(OpKind::all_reduce, "all_reduce", "every GPU ends with the sum of all GPUs' buffers (NCCL AllReduce)"),
+    detail::collective_op(OpKind::all_gather, "all_gather", "every GPU ends with the concatenation of all GPUs' pieces (NCCL AllGather)"),
+    detail::collective_op(OpKind::reduce_scatter, "reduce_scatter",
+                          "every GPU ends with its piece of the sum of all GPUs' buffers (NCCL ReduceScatter)"),
+    detail::collective_op(OpKind::all_to_all, "all_to_all", "every GPU sends a distinct piece to every other GPU (NCCL AlltoAll)"),
+    detail::collective_op(OpKind::broadcast, "broadcast", "one GPU's buffer copied to every GPU (NCCL Broadcast)"),
+    detail::collective_op(OpKind::send_recv, "send_recv",
+                          "every GPU sends its buffer to the next GPU of a ring and receives the previous one's (NCCL Send/Recv)"),
 };
 inline constexpr int op_kind_count = static_cast<int>(op_table.size());
 
@@ -203,6 +227,9 @@ inline bool parse(std::string_view s, OpKind& out) noexcept {
 /// Ops measured against FLOPs (the rest against bytes moved).
 constexpr bool is_compute_op(OpKind k) noexcept { return info(k).axis == OpAxis::flops; }
 constexpr bool is_elementwise(OpKind k) noexcept { return info(k).family == ShapeFamily::elementwise; }
+/// Communication between GPUs, calibrated in the profile's collectives section
+/// rather than as a kernel of one backend.
+constexpr bool is_collective(OpKind k) noexcept { return info(k).family == ShapeFamily::collective; }
 /// Ops that may be folded into a main op: batchnorm, softmax and the unary activations.
 constexpr bool is_fusable(OpKind k) noexcept { return info(k).fusable; }
 

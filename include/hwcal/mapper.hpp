@@ -31,6 +31,14 @@
 // softmax) are the unfused chain divided by the measured fusion speedup of
 // their pattern.
 //
+// Collectives (all_reduce ... send_recv) come from the profile's collectives
+// section instead (detail/collective_table.hpp): the curve of the op, GPU
+// count, precision and launch mode (device mode: graph; eager: eager),
+// interpolated in log-log between measured sizes and along its alpha-beta
+// fit outside them; Estimate::bus_gbps reports the bus bandwidth. A profile
+// without any curve of the op gives latency 0 and warn_no_collective:
+// missing_curve() says so first, and `hwcal predict` stops on it.
+//
 // Fallbacks, each flagged in Estimate::warnings, never silent:
 //   no curve for the variant   -> another variant of the op (grouped -> dense)
 //   no curve at the precision  -> the op's curve at another precision (its
@@ -39,11 +47,13 @@
 //                                 equivalent GEMM; otherwise half the peak
 //                                 (compute) or the memory sweep (others)
 //   fusion pattern unmeasured  -> the unfused chain
+//   collective: other launch mode or precision, then the nearest GPU count
 //
 // The mapper is immutable after construction, so it is thread-safe, and
 // estimate() allocates nothing.
 
 #include <hwcal/detail/bandwidth_model.hpp>
+#include <hwcal/detail/collective_table.hpp>
 #include <hwcal/detail/curve_set.hpp>
 #include <hwcal/detail/fusion_table.hpp>
 #include <hwcal/estimate.hpp>
@@ -61,6 +71,13 @@ namespace hwcal {
 struct MapperOptions {
   int threads = 0;           ///< curves of this thread count (0: the profile's)
   Mode mode = Mode::device;  ///< devices: device time (graph replay) or eager framework time
+  /// GEMMs (linear, matmul): weight of the regime coordinate, log2 of how much
+  /// slower the memory sweep is at the op's working set than at its fastest
+  /// point (0 in L1, growing through L2, L3 and memory), added to the interpolation
+  /// features so that neighbours in the same cache level count more than
+  /// neighbours across a level boundary (docs/mapper.md). 0: off.
+  double regime_weight = default_regime_weight;
+  static constexpr double default_regime_weight = 0.0;
 };
 
 class CalibratedMapper {
@@ -68,14 +85,17 @@ class CalibratedMapper {
   explicit CalibratedMapper(const HardwareCalibration& profile, MapperOptions opt = {})
       : threads_(opt.threads > 0 ? opt.threads : profile.threads),
         mode_(opt.mode),
+        regime_weight_(opt.regime_weight),
         device_(profile.target != "cpu"),
         overhead_(profile.overhead.per_call_s),
         l2_bytes_(profile.device ? double(profile.device->l2_bytes) : 0.0),
         peak_(peaks_of(profile)),
         bw_(profile.memory),
         curves_(profile, threads_, !device_, overhead_,
-                [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); }),
+                [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); },
+                [this](const OpDesc& op, Precision p, FeatureSet& f) { add_regime(op, p, f); }),
         fusions_(profile.fusions),
+        collectives_(profile.collectives),
         roofline_(profile) {
     for (const auto& [k, v] : profile.overhead.framework_s) framework_[static_cast<std::size_t>(k)] = v;
   }
@@ -125,6 +145,15 @@ class CalibratedMapper {
     return r;
   }
 
+  /// Why this profile cannot predict `g` at all, or empty: a collective
+  /// without any curve of its kind (other GPU counts, precisions and launch
+  /// modes are fallbacks, flagged in the estimate).
+  std::string missing_curve(const Subgraph& g) const {
+    if (!is_collective(g.op.kind) || collectives_.has(g.op.kind)) return {};
+    return std::string(to_string(g.op.kind)) + ": the profile has no " + std::string(to_string(g.op.kind)) +
+           " curve (calibrate a machine with 2 or more GPUs with `hwcal calibrate --backend cuda --collectives`)";
+  }
+
   /// The datasheet-roofline baseline of the same profile.
   Estimate roofline(const Subgraph& g) const noexcept { return roofline_.estimate(g); }
 
@@ -138,6 +167,13 @@ class CalibratedMapper {
 
  private:
   static constexpr std::size_t index(Precision p) noexcept { return static_cast<std::size_t>(p); }
+
+  /// The regime coordinate of a GEMM's working set (MapperOptions::regime_weight).
+  void add_regime(const OpDesc& op, Precision p, FeatureSet& f) const noexcept {
+    if (!(regime_weight_ > 0) || bw_.empty() || (op.kind != OpKind::linear && op.kind != OpKind::matmul) || f.count >= max_features) return;
+    const double slow = bw_.fastest() / std::max(bw_.at(counts(op, p).bytes), 1.0);
+    f.x[static_cast<std::size_t>(f.count++)] = static_cast<float>(regime_weight_ * detail::fast_log2(std::max(slow, 1.0)));
+  }
 
   /// Adds a separate pass (a kernel of its own after the main op) to an estimate.
   static void add_pass(Estimate& e, const Estimate& x) noexcept {
@@ -170,7 +206,42 @@ class CalibratedMapper {
     return std::max(peak > 0 ? n.flops / peak : 0.0, bw > 0 ? n.bytes / bw : 0.0);
   }
 
+  /// The eager host's per-op cost overlapping the device's work of an op.
+  void overlap_host(Estimate& e, OpKind k) const noexcept {
+    double host = framework_[static_cast<std::size_t>(k)];
+    if (!(host > 0)) {
+      host = overhead_;
+      e.warnings |= warn_no_host_cost;
+    }
+    e.host_s = host;
+    e.latency_s = std::max(host, e.latency_s);
+    e.interval_lo_s = std::max(host, e.interval_lo_s);
+    e.interval_hi_s = std::max(host, e.interval_hi_s);
+    e.in_sequence_s = std::max(host, e.in_sequence_s);
+  }
+
+  Estimate estimate_collective(const OpDesc& op, Precision p, bool main_op) const noexcept {
+    Estimate e;
+    const auto& s = std::get<CollectiveShape>(op.shape);
+    const LaunchMode launch = mode_ == Mode::eager ? LaunchMode::eager : LaunchMode::graph;
+    const detail::CollectiveTable::Lookup r = collectives_.time(op.kind, s.bytes, s.gpus, p, launch);
+    e.warnings = r.warnings;
+    if (!r.found) {
+      e.warnings |= warn_no_collective;
+      return e;
+    }
+    e.latency_s = e.in_sequence_s = e.device_s = r.latency_s;
+    e.interval_lo_s = r.lo_s;
+    e.interval_hi_s = r.hi_s;
+    e.overhead_s = r.alpha_s;
+    e.bound = r.alpha_s * 2 > r.latency_s ? Bound::overhead : Bound::communication;
+    e.bus_gbps = r.latency_s > 0 ? double(s.bytes) / r.latency_s / 1e9 * collective_bus_factor(op.kind, s.gpus) : 0;
+    if (mode_ == Mode::eager && main_op) overlap_host(e, op.kind);
+    return e;
+  }
+
   Estimate estimate_op(const OpDesc& op, Precision p, const SequenceContext& ctx, bool main_op) const noexcept {
+    if (is_collective(op.kind)) return estimate_collective(op, p, main_op);
     Estimate e;
     const OpAnalysis a = analyze(op, p);
     const Counts& n = a.counts;
@@ -179,7 +250,9 @@ class CalibratedMapper {
     if (bw_.empty()) e.warnings |= warn_no_bandwidth;
 
     // Find a curve: exact, other variant, other precision, equivalent GEMM.
-    Features x = a.features.x;
+    FeatureSet fs = a.features;
+    add_regime(op, p, fs);
+    Features x = fs.x;
     const detail::Curve* c = curves_.find(op.kind, p, a.variant, e.warnings);
     for (Precision q : {Precision::fp32, Precision::bf16, Precision::fp16, Precision::tf32, Precision::fp64,
                         Precision::int8, Precision::fp8}) {
@@ -193,7 +266,9 @@ class CalibratedMapper {
       std::uint32_t w = 0;
       if ((c = curves_.find(gemm.kind, p, variant_of(gemm), w))) {
         e.warnings |= warn_equivalent_gemm;
-        x = features(gemm).x;
+        FeatureSet g = features(gemm);
+        add_regime(gemm, p, g);
+        x = g.x;
       }
     }
 
@@ -249,20 +324,9 @@ class CalibratedMapper {
         seq += n.weight_bytes / n.bytes * std::max(0.0, cold - e.latency_s);
       }
       e.in_sequence_s = e.device_s = seq;
-      if (mode_ == Mode::eager && main_op) {
-        // The host's per-op cost (framework dispatch and launch) overlaps the
-        // device's work; measured per op where the profile has it.
-        double host = framework_[static_cast<std::size_t>(op.kind)];
-        if (!(host > 0)) {
-          host = overhead_;
-          e.warnings |= warn_no_host_cost;
-        }
-        e.host_s = host;
-        e.latency_s = std::max(host, e.latency_s);
-        e.interval_lo_s = std::max(host, e.interval_lo_s);
-        e.interval_hi_s = std::max(host, e.interval_hi_s);
-        e.in_sequence_s = std::max(host, e.in_sequence_s);
-      }
+      // The host's per-op cost (framework dispatch and launch) overlaps the
+      // device's work; measured per op where the profile has it.
+      if (mode_ == Mode::eager && main_op) overlap_host(e, op.kind);
     }
     const double m = std::max(e.compute_s, e.memory_s);
     e.bound = e.overhead_s > m ? Bound::overhead : e.compute_s >= e.memory_s ? Bound::compute : Bound::memory;
@@ -274,6 +338,7 @@ class CalibratedMapper {
 
   int threads_ = 1;
   Mode mode_ = Mode::device;
+  double regime_weight_ = 0;
   bool device_ = false;
   double overhead_ = 0;
   double l2_bytes_ = 0;
@@ -282,6 +347,7 @@ class CalibratedMapper {
   detail::BandwidthModel bw_;
   detail::CurveSet curves_;
   detail::FusionTable fusions_;
+  detail::CollectiveTable collectives_;
   RooflineMapper roofline_;
 };
 

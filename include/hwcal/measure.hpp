@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -89,6 +90,11 @@ struct Measurement {
   double total_s = 0;           ///< wall time spent, warm-up included
   bool converged = false;       ///< spread target met before the caps
   std::string note;             ///< how it was timed when that differs from the usual (a fallback)
+  /// |median of the second half of the samples - median of the first half| /
+  /// median, samples in the order taken (0 under 6 samples): the machine's
+  /// state changed during the measurement (another process started or
+  /// stopped, a clock change).
+  double drift = 0;
 
   double rel_spread() const noexcept { return median_s > 0 ? mad_s / median_s : 0; }
 };
@@ -163,7 +169,15 @@ class StopRule {
 
 /// The summary of a finished sampling loop, keeping its bookkeeping.
 inline Measurement finish_measurement(std::vector<double> samples, std::int64_t iterations, bool converged, double start_s) {
+  double drift = 0;
+  if (samples.size() >= 6) {
+    const auto half = static_cast<std::ptrdiff_t>(samples.size() / 2);
+    const double a = summarize(std::vector<double>(samples.begin(), samples.begin() + half)).median_s;
+    const double b = summarize(std::vector<double>(samples.end() - half, samples.end())).median_s;
+    drift = std::abs(b - a);
+  }
   Measurement m = summarize(std::move(samples));
+  m.drift = m.median_s > 0 ? drift / m.median_s : 0;
   m.converged = converged;
   m.iterations = iterations;
   m.total_s = now_s() - start_s;

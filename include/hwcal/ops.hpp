@@ -609,6 +609,59 @@ struct ShapeTraits<EmbeddingShape> {
   }
 };
 
+/// Bus bandwidth of a collective as nccl-tests reports it: the algorithm
+/// bandwidth (bytes / time) times the share of the message each GPU's
+/// busiest link carries in a bandwidth-optimal algorithm, so that one number,
+/// comparable with the link speed, describes every collective and GPU count.
+/// all_reduce: reduce-scatter then all-gather, each GPU sends (n-1)/n of the
+/// buffer twice: 2(n-1)/n. all_gather, reduce_scatter, all_to_all: each GPU
+/// sends or receives every piece but its own: (n-1)/n. broadcast, send_recv:
+/// the message crosses each link once: 1.
+constexpr double collective_bus_factor(OpKind k, i64 gpus) noexcept {
+  const double n = double(gpus < 1 ? 1 : gpus);
+  switch (k) {
+    case OpKind::all_reduce: return 2 * (n - 1) / n;
+    case OpKind::all_gather:
+    case OpKind::reduce_scatter:
+    case OpKind::all_to_all: return (n - 1) / n;
+    default: return 1;
+  }
+}
+
+template <>
+struct ShapeTraits<CollectiveShape> {
+  using S = CollectiveShape;
+  template <class V>
+  static void fields(V& v, S& s, OpKind) {
+    v.integer("bytes", s.bytes);
+    v.integer("gpus", s.gpus);
+  }
+  static ShapeProblem check(const S& s, OpKind k) {
+    if (s.gpus < 2) return {"gpus", "a collective needs at least 2 GPUs"};
+    if ((k == OpKind::all_gather || k == OpKind::reduce_scatter || k == OpKind::all_to_all) && s.bytes % s.gpus != 0)
+      return {"bytes", std::string(to_string(k)) + " splits the message into gpus equal pieces: bytes must be a multiple of gpus"};
+    return {};
+  }
+  /// Per GPU: what it sends from and receives into.
+  static void tensors(const S& s, OpKind k, TensorList& t) {
+    const double b = double(s.bytes), piece = b / double(s.gpus);
+    t.add(TensorRole::input, "send", k == OpKind::all_gather ? piece : b, 1);
+    t.add(TensorRole::output, "receive", k == OpKind::reduce_scatter ? piece : b, 1);
+  }
+  static double flops(const S&, const OpInfo&) { return 0; }
+  static void features(const S& s, OpKind, FeatureSet& f) {
+    f.push(double(s.bytes));
+    f.push(double(s.gpus));
+  }
+  static Variant variant(const S&, OpKind) { return Variant::none; }
+  static OutputLayout output(const S& s) {
+    const i64 words = std::max<i64>(1, s.bytes / 4);
+    return {words, 1, {words, 1, 1, 1}};
+  }
+  static i64 reduction(const S& s) { return s.gpus; }
+  static std::string label(const S& s) { return detail::num(s.bytes) + " B on " + detail::num(s.gpus) + " GPUs"; }
+};
+
 // ------------------------------------------------------------------ per op
 
 /// The shape an op kind takes, default-initialised (the reader fills it).
@@ -625,6 +678,7 @@ inline Shape default_shape(OpKind k) noexcept {
     case ShapeFamily::bytes: return BytesShape{};
     case ShapeFamily::rotary: return RotaryShape{};
     case ShapeFamily::embedding: return EmbeddingShape{};
+    case ShapeFamily::collective: return CollectiveShape{};
   }
   return MatmulShape{};
 }

@@ -1,5 +1,6 @@
 #pragma once
-// hwcal for code that only predicts: profiles, the mappers, workload files.
+// hwcal for code that only predicts: profiles, the mappers, workload files,
+// predict_workload() (what `hwcal predict` prints).
 //
 //   #include <hwcal/predict.hpp>
 //
@@ -15,6 +16,7 @@
 #include <hwcal/estimate_cache.hpp>
 #include <hwcal/mapper.hpp>
 #include <hwcal/ops.hpp>
+#include <hwcal/prediction.hpp>
 #include <hwcal/profile_io.hpp>
 #include <hwcal/roofline.hpp>
 #include <hwcal/schema.hpp>

@@ -4,7 +4,8 @@
 // measured efficiencies, no overheads; ops folded into a main op are free
 // (ideal fusion: only the main op's FLOPs and bytes). The peak is the
 // profile's theoretical one for the precision, the bandwidth the memory's
-// (largest working set of the sweep).
+// (largest working set of the sweep). Collectives are not modelled (latency
+// 0, warn_no_collective): the profile holds no datasheet link bandwidth.
 
 #include <hwcal/detail/bandwidth_model.hpp>
 #include <hwcal/estimate.hpp>
@@ -24,6 +25,11 @@ class RooflineMapper {
 
   Estimate estimate(const Subgraph& g, const SequenceContext& = {}) const noexcept {
     Estimate e;
+    // A collective is bound by links a profile has no datasheet figure for.
+    if (is_collective(g.op.kind)) {
+      e.warnings |= warn_no_collective;
+      return e;
+    }
     double peak = peak_[static_cast<std::size_t>(g.precision)];
     if (!(peak > 0)) {
       e.warnings |= warn_no_peak;

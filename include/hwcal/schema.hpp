@@ -8,12 +8,15 @@
 //     overhead                     fixed cost per call of the backend
 //     operations[]                 OperationCalibration: a curve of samples over size
 //     fusions[]                    FusionCalibration: fused vs unfused per size
+//     collectives (optional)       CollectivesCalibration: NCCL curves of time vs
+//                                  message size per collective and GPU count
 //
 // to_json writes every field; from_json validates everything it reads and
 // throws DocumentError naming the JSON pointer of the first bad field.
 // docs/schema.md describes each field; profiles/hwcal-profile.schema.json is
 // the JSON Schema of the same document.
 
+#include <hwcal/detail/collective_model.hpp>
 #include <hwcal/detail/json_reader.hpp>
 #include <hwcal/detail/shape_json.hpp>
 #include <hwcal/kinds.hpp>
@@ -37,6 +40,12 @@ namespace hwcal {
 /// decode variant. Readers also accept version 1 (its device samples are
 /// single launches after an L2 flush, between two events: `timing` says so)
 /// and reject any other with a message saying so.
+///
+/// The optional `collectives` section did not change the version: every
+/// version 2 document without it means what it meant, and a reader that
+/// predates it reads the compute curves of one with it and ignores the
+/// section (it reads fields by name), where a version 3 would have made it
+/// refuse the whole profile (docs/collectives.md).
 inline constexpr int schema_version = 2;
 inline constexpr int oldest_schema_version = 1;
 
@@ -53,6 +62,9 @@ struct OpSample {
   std::optional<double> efficiency;  ///< achieved / peak of the precision (compute ops), when a peak is known
   double check_error = 0;            ///< max normalised error of the correctness check (<= 1 passed)
   std::string implementation;        ///< what the library chose, where it says
+  /// Empty when measured cleanly; otherwise why the calibrator could not (the
+  /// machine stayed busy, repeats disagreed, ...): kept, and flagged.
+  std::string disturbed;
 };
 
 /// A curve: one op at one precision on one backend and thread count, measured
@@ -89,6 +101,64 @@ struct FusionCalibration {
   std::vector<FusionSample> samples;
 };
 
+/// How a collective curve's calls were issued: captured in CUDA graphs
+/// (device time, as a graphed model runs them) or one call at a time from
+/// the host (as an eager framework does).
+enum class LaunchMode : std::uint8_t { graph, eager };
+
+constexpr std::string_view to_string(LaunchMode m) noexcept { return m == LaunchMode::graph ? "graph" : "eager"; }
+
+inline bool parse(std::string_view s, LaunchMode& out) noexcept {
+  if (s == "graph") return out = LaunchMode::graph, true;
+  if (s == "eager") return out = LaunchMode::eager, true;
+  return false;
+}
+
+/// One message size of a collective curve.
+struct CollectiveSample {
+  std::int64_t bytes = 0;  ///< per GPU, as CollectiveShape::bytes
+  TimeStats time;          ///< per call: the slowest GPU's
+};
+
+/// A collective (all_reduce ... send_recv) over `gpus` GPUs at one precision
+/// and launch mode, measured over message sizes, with its alpha-beta fit.
+struct CollectiveCurve {
+  OpKind op = OpKind::all_reduce;
+  int gpus = 2;
+  Precision precision = Precision::bf16;
+  LaunchMode launch = LaunchMode::graph;
+  std::vector<CollectiveSample> samples;  ///< ascending bytes, distinct
+  double alpha_s = 0;                     ///< fitted latency
+  double beta_gbps = 0;                   ///< fitted algorithm bandwidth (bytes / time), GB/s; 0: not bandwidth-bound
+  double fit_error = 0;                   ///< largest |fit - median| / median over the samples
+  std::string algorithm;                  ///< NCCL's algorithm/protocol where known; empty: its own choice
+
+  double bus_factor() const noexcept { return collective_bus_factor(op, gpus); }
+  /// Bus bandwidth of a sample (nccl-tests' busbw), GB/s.
+  double busbw_gbps(const CollectiveSample& s) const noexcept {
+    return s.time.median_s > 0 ? double(s.bytes) / s.time.median_s / 1e9 * bus_factor() : 0;
+  }
+  detail::AlphaBeta fit() const noexcept { return {alpha_s, beta_gbps * 1e9}; }
+};
+
+/// The collectives of a multi-GPU machine, as the library that ran them.
+struct CollectivesCalibration {
+  std::string library;        ///< "nccl"
+  std::string version;        ///< e.g. "2.21.5"
+  std::string process_model;  ///< how ranks were driven (one process for all GPUs, ...)
+  std::string topology;       ///< links between the GPUs, in words (NVLink count, P2P)
+  std::vector<int> nvlinks;   ///< active NVLinks per GPU (index = CUDA ordinal); empty when unknown
+  std::string algorithm;      ///< NCCL_ALGO / NCCL_PROTO in force, or that NCCL chose per call
+  std::string timing;         ///< how a sample was timed
+  std::vector<CollectiveCurve> curves;
+
+  const CollectiveCurve* find(OpKind op, int gpus, Precision p, LaunchMode m) const noexcept {
+    for (const auto& c : curves)
+      if (c.op == op && c.gpus == gpus && c.precision == p && c.launch == m) return &c;
+    return nullptr;
+  }
+};
+
 struct CacheLevel {
   int level = 0;
   std::string type;  ///< "Data", "Instruction", "Unified"
@@ -98,6 +168,7 @@ struct CacheLevel {
 
 struct HostInfo {
   std::string cpu_model, vendor, arch;
+  int family = 0, model = 0;     ///< x86 CPUID family and model (0 when unknown)
   std::vector<std::string> isa;  ///< relevant flags: sse4_2 avx2 fma avx512f avx512_bf16 amx_bf16 ...
   int physical_cores = 0, logical_cpus = 0, threads_used = 0;
   std::vector<CacheLevel> caches;
@@ -150,13 +221,32 @@ struct MemoryLevel {
   std::string name;               ///< "L1", "L2", "L3", "DRAM", "HBM"
   std::int64_t size_bytes = 0;    ///< capacity (0 for DRAM/HBM)
   std::int64_t measured_at_bytes = 0;
+  /// Read bandwidth where the profile has a read sweep (CPU profiles from
+  /// hwcal 0.2 on); the triad sweep's otherwise (older profiles, devices).
   double gbps = 0;
+  double triad_gbps = 0;          ///< the triad sweep at the same working set (0: not measured)
+};
+
+/// The L1 load-port limit of the cores that measured: loads per cycle x bytes
+/// per load x measured clock x threads. gbps 0 when not derived (derivation says why).
+struct LoadLimit {
+  double gbps = 0;
+  double bytes_per_cycle = 0, clock_ghz = 0;
+  int threads = 0;
+  double measured_share = 0;  ///< the L1 read level / gbps (0: not compared)
+  std::string derivation;
+  /// The L1 read level within 25% of the limit, either way (above it, the
+  /// clock the limit was derived from read low: measured while other work
+  /// took the CPU).
+  bool within_25_percent() const noexcept { return measured_share >= 0.75 && measured_share <= 1.25; }
 };
 
 struct MemoryCalibration {
   std::vector<MemoryLevel> levels;
-  std::vector<BandwidthPoint> sweep;   ///< working-set sweep (triad)
-  std::vector<BandwidthPoint> stream;  ///< STREAM copy/scale/add/triad at DRAM size
+  std::vector<BandwidthPoint> sweep;       ///< working-set sweep (triad): the mapper's bandwidth of a working set
+  std::vector<BandwidthPoint> read_sweep;  ///< working-set sweep (read): the levels (CPU profiles from hwcal 0.2 on)
+  std::vector<BandwidthPoint> stream;      ///< STREAM copy/scale/add/triad at DRAM size
+  LoadLimit l1_limit;                      ///< CPU: the L1 load-port limit the L1 level is checked against
 };
 
 struct OverheadCalibration {
@@ -194,6 +284,7 @@ struct HardwareCalibration {
   OverheadCalibration overhead;
   std::vector<OperationCalibration> operations;
   std::vector<FusionCalibration> fusions;
+  std::optional<CollectivesCalibration> collectives;  ///< multi-GPU targets calibrated with --collectives
   std::vector<std::string> warnings;
 
   const Peak* peak(Precision p) const noexcept {
@@ -225,6 +316,7 @@ inline nlohmann::json sample_json(OpKind op, const OpSample& s) {
   if (s.cold) j["cold_time"] = *s.cold;
   j["efficiency"] = s.efficiency ? nlohmann::json(*s.efficiency) : nlohmann::json(nullptr);
   if (!s.implementation.empty()) j["implementation"] = s.implementation;
+  if (!s.disturbed.empty()) j["disturbed"] = s.disturbed;
   return j;
 }
 
@@ -256,9 +348,35 @@ inline void to_json(nlohmann::json& j, const FusionCalibration& f) {
                    {"memory_reduction", s.memory_reduction()}});
 }
 
+inline void to_json(nlohmann::json& j, const CollectiveCurve& c) {
+  j = {{"op", to_string(c.op)},
+       {"gpus", c.gpus},
+       {"precision", to_string(c.precision)},
+       {"launch", to_string(c.launch)},
+       {"alpha_s", c.alpha_s},
+       {"beta_gbps", c.beta_gbps},
+       {"busbw_gbps", c.beta_gbps * c.bus_factor()},
+       {"fit_error", c.fit_error}};
+  if (!c.algorithm.empty()) j["algorithm"] = c.algorithm;
+  auto& arr = j["samples"] = nlohmann::json::array();
+  for (const auto& s : c.samples)
+    arr.push_back({{"bytes", s.bytes},
+                   {"time", s.time},
+                   {"algbw_gbps", double(s.bytes) / s.time.median_s / 1e9},
+                   {"busbw_gbps", c.busbw_gbps(s)}});
+}
+
+inline void to_json(nlohmann::json& j, const CollectivesCalibration& c) {
+  j = {{"library", c.library},   {"version", c.version}, {"process_model", c.process_model},
+       {"topology", c.topology}, {"nvlinks", c.nvlinks}, {"algorithm", c.algorithm},
+       {"timing", c.timing},     {"curves", c.curves}};
+}
+
 inline void to_json(nlohmann::json& j, const HostInfo& h) {
   j = {{"cpu_model", h.cpu_model},
        {"vendor", h.vendor},
+       {"family", h.family},
+       {"model", h.model},
        {"arch", h.arch},
        {"isa", h.isa},
        {"physical_cores", h.physical_cores},
@@ -320,10 +438,20 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
                      {"derivation", p.derivation}});
   auto& mem = j["memory"] = nlohmann::json::object();
   auto& levels = mem["levels"] = nlohmann::json::array();
-  for (const auto& l : h.memory.levels)
+  for (const auto& l : h.memory.levels) {
     levels.push_back({{"name", l.name}, {"size_bytes", l.size_bytes}, {"measured_at_bytes", l.measured_at_bytes}, {"gbps", l.gbps}});
+    if (l.triad_gbps > 0) levels.back()["triad_gbps"] = l.triad_gbps;
+  }
   mem["sweep"] = h.memory.sweep;
+  if (!h.memory.read_sweep.empty()) mem["read_sweep"] = h.memory.read_sweep;
   mem["stream"] = h.memory.stream;
+  if (!h.memory.l1_limit.derivation.empty())
+    mem["l1_load_limit"] = {{"gbps", h.memory.l1_limit.gbps > 0 ? nlohmann::json(h.memory.l1_limit.gbps) : nlohmann::json(nullptr)},
+                            {"bytes_per_cycle", h.memory.l1_limit.bytes_per_cycle},
+                            {"clock_ghz", h.memory.l1_limit.clock_ghz},
+                            {"threads", h.memory.l1_limit.threads},
+                            {"measured_share", h.memory.l1_limit.measured_share},
+                            {"derivation", h.memory.l1_limit.derivation}};
   j["overhead"] = {{"per_call_s", h.overhead.per_call_s},
                    {"derivation", h.overhead.derivation},
                    {"graph_launch_s", h.overhead.graph_launch_s}};
@@ -334,6 +462,7 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
   }
   j["operations"] = h.operations;
   j["fusions"] = h.fusions;
+  if (h.collectives) j["collectives"] = *h.collectives;
   j["warnings"] = h.warnings;
 }
 
@@ -371,6 +500,8 @@ inline TimeStats read_time(const JsonReader& r) {
 inline OperationCalibration read_operation(const JsonReader& r, bool regroup) {
   OperationCalibration c;
   c.op = r.at("op").enumeration<OpKind>("op");
+  if (is_collective(c.op))
+    r.at("op").fail("'" + std::string(to_string(c.op)) + "' is a collective: its curves belong in the collectives section");
   c.precision = r.at("precision").enumeration<Precision>("precision");
   c.backend = r.at("backend").string();
   c.variant = r.find("variant") ? r.at("variant").enumeration<Variant>("variant") : Variant::none;
@@ -391,6 +522,7 @@ inline OperationCalibration read_operation(const JsonReader& r, bool regroup) {
     if (auto e = s.find("efficiency")) o.efficiency = e->non_negative();
     o.check_error = s.number_or("check_error", 0);
     o.implementation = s.string_or("implementation", "");
+    o.disturbed = s.string_or("disturbed", "");
     const OpDesc desc{c.op, o.shape};
     if (variant_of(desc) != c.variant && !regroup)
       s.at("shape").fail("shape is a " + std::string(to_string(variant_of(desc))) + " " + std::string(to_string(c.op)) +
@@ -469,10 +601,61 @@ inline BandwidthPoint read_bandwidth(const JsonReader& r) {
   return b;
 }
 
+inline CollectiveCurve read_collective_curve(const JsonReader& r) {
+  CollectiveCurve c;
+  const JsonReader op = r.at("op");
+  c.op = op.enumeration<OpKind>("op");
+  if (!is_collective(c.op)) op.fail("'" + std::string(to_string(c.op)) + "' is not a collective (those belong in operations)");
+  c.gpus = r.at("gpus").int_in(2, 1 << 20);
+  c.precision = r.at("precision").enumeration<Precision>("precision");
+  c.launch = r.at("launch").enumeration<LaunchMode>("launch mode (graph or eager)");
+  c.alpha_s = read_seconds(r.at("alpha_s"), true);
+  const JsonReader beta = r.at("beta_gbps");
+  c.beta_gbps = beta.number() == 0 ? 0.0 : read_gbps(beta);
+  c.fit_error = r.at("fit_error").non_negative();
+  c.algorithm = r.string_or("algorithm", "");
+  const JsonReader samples = r.at("samples");
+  if (samples.size() == 0) samples.fail("a collective curve needs at least one sample");
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const JsonReader s = samples.at(i);
+    CollectiveSample x;
+    const JsonReader bytes = s.at("bytes");
+    x.bytes = bytes.positive_integer();
+    if (!c.samples.empty() && x.bytes <= c.samples.back().bytes) bytes.fail("samples must be in ascending bytes, each size once");
+    if (const std::string why = invalid_reason(OpDesc{c.op, CollectiveShape{x.bytes, c.gpus}}); !why.empty()) bytes.fail(why);
+    x.time = read_time(s.at("time"));
+    c.samples.push_back(x);
+  }
+  return c;
+}
+
+inline CollectivesCalibration read_collectives(const JsonReader& r) {
+  CollectivesCalibration c;
+  c.library = r.at("library").string();
+  c.version = r.string_or("version", "");
+  c.process_model = r.string_or("process_model", "");
+  c.topology = r.string_or("topology", "");
+  if (auto links = r.find("nvlinks"))
+    for (std::size_t i = 0; i < links->size(); ++i) c.nvlinks.push_back(links->at(i).int_in(0, 1024));
+  c.algorithm = r.string_or("algorithm", "");
+  c.timing = r.string_or("timing", "");
+  const JsonReader curves = r.at("curves");
+  for (std::size_t i = 0; i < curves.size(); ++i) {
+    CollectiveCurve k = read_collective_curve(curves.at(i));
+    if (c.find(k.op, k.gpus, k.precision, k.launch))
+      curves.at(i).fail("a second " + std::string(to_string(k.op)) + " curve for " + std::to_string(k.gpus) + " GPUs, " +
+                        std::string(to_string(k.precision)) + ", " + std::string(to_string(k.launch)));
+    c.curves.push_back(std::move(k));
+  }
+  return c;
+}
+
 inline HostInfo read_host(const JsonReader& r) {
   HostInfo h;
   h.cpu_model = r.at("cpu_model").string();
   h.vendor = r.string_or("vendor", "");
+  h.family = r.int_in_or("family", 0, 1 << 20, 0);
+  h.model = r.int_in_or("model", 0, 1 << 20, 0);
   h.arch = r.string_or("arch", "");
   if (auto isa = r.find("isa"))
     for (std::size_t i = 0; i < isa->size(); ++i) h.isa.push_back(isa->at(i).string());
@@ -579,10 +762,23 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
       m.size_bytes = l.non_negative_or("size_bytes", 0);
       m.measured_at_bytes = l.non_negative_or("measured_at_bytes", 0);
       m.gbps = detail::read_gbps(l.at("gbps"));
+      if (auto t = l.find("triad_gbps")) m.triad_gbps = detail::read_gbps(*t);
       h.memory.levels.push_back(std::move(m));
     }
   if (auto sweep = mem.find("sweep"))
     for (std::size_t i = 0; i < sweep->size(); ++i) h.memory.sweep.push_back(detail::read_bandwidth(sweep->at(i)));
+  if (auto sweep = mem.find("read_sweep"))
+    for (std::size_t i = 0; i < sweep->size(); ++i) h.memory.read_sweep.push_back(detail::read_bandwidth(sweep->at(i)));
+  if (auto lim = mem.find("l1_load_limit")) {
+    LoadLimit& l = h.memory.l1_limit;
+    if (auto g = lim->find("gbps")) l.gbps = detail::read_gbps(*g);
+    auto nonneg = [&](std::string_view key) { auto v = lim->find(key); return v ? v->non_negative() : 0.0; };
+    l.bytes_per_cycle = nonneg("bytes_per_cycle");
+    l.clock_ghz = nonneg("clock_ghz");
+    l.threads = lim->int_in_or("threads", 0, 1 << 20, 0);
+    l.measured_share = nonneg("measured_share");
+    l.derivation = lim->string_or("derivation", "");
+  }
   if (auto stream = mem.find("stream"))
     for (std::size_t i = 0; i < stream->size(); ++i) h.memory.stream.push_back(detail::read_bandwidth(stream->at(i)));
   if (auto o = r.find("overhead")) {
@@ -612,6 +808,7 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
   }
   if (auto fus = r.find("fusions"))
     for (std::size_t i = 0; i < fus->size(); ++i) h.fusions.push_back(detail::read_fusion(fus->at(i)));
+  if (auto col = r.find("collectives")) h.collectives = detail::read_collectives(*col);
   if (auto w = r.find("warnings"))
     for (std::size_t i = 0; i < w->size(); ++i) h.warnings.push_back(w->at(i).string());
   return h;

@@ -82,5 +82,7 @@ inline OpDesc rotary(i64 tokens, i64 heads, i64 head_dim) { return {OpKind::rota
 inline OpDesc embedding(i64 tokens, i64 vocab, i64 dim) { return {OpKind::embedding, EmbeddingShape{tokens, vocab, dim}}; }
 /// copy, transpose or concat of a tensor of `bytes`.
 inline OpDesc data_movement(OpKind k, i64 bytes) { return {k, BytesShape{bytes}}; }
+/// A collective (all_reduce ... send_recv) of `bytes` per GPU over `gpus` GPUs.
+inline OpDesc collective(OpKind k, i64 bytes, i64 gpus) { return {k, CollectiveShape{bytes, gpus}}; }
 
 }  // namespace hwcal

@@ -92,8 +92,16 @@ struct EmbeddingShape {
   i64 tokens = 0, vocab = 0, dim = 0;
 };
 
+/// A collective over `gpus` GPUs of one message of `bytes` per GPU, sized as
+/// nccl-tests sizes it: all_reduce and broadcast the buffer, all_gather the
+/// gathered output, reduce_scatter the input before scattering, all_to_all
+/// the whole send buffer, send_recv the message each GPU sends.
+struct CollectiveShape {
+  i64 bytes = 0, gpus = 2;
+};
+
 using Shape = std::variant<MatmulShape, Conv2dShape, Pool2dShape, AdaptivePoolShape, MapShape, RowsShape,
-                           ElementwiseShape, AttentionShape, BytesShape, RotaryShape, EmbeddingShape>;
+                           ElementwiseShape, AttentionShape, BytesShape, RotaryShape, EmbeddingShape, CollectiveShape>;
 
 /// The index of each family in Shape.
 enum class ShapeFamily : std::uint8_t {
@@ -107,7 +115,8 @@ enum class ShapeFamily : std::uint8_t {
   attention,
   bytes,
   rotary,
-  embedding
+  embedding,
+  collective
 };
 
 }  // namespace hwcal

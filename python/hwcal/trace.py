@@ -1,9 +1,18 @@
 """Trace a PyTorch model with torch.fx, run it once on real inputs while keeping
-every node's inputs, and map each node to hwcal workload subgraphs
+every node's inputs (shapes as torch.fx's ShapeProp sees them, plus the values
+that decide a path), and map each node to hwcal workload subgraphs
 (docs/workload.md, format v1).
 
-    from hwcal.trace import trace_model
-    doc = trace_model(model.eval(), (x,))          # {"hwcal_workload": 1, ..., "subgraphs": [...], "unmapped": [...]}
+    import hwcal
+    doc = hwcal.trace(model, (x,))                 # {"hwcal_workload": 1, ..., "subgraphs": [...], "unmapped": [...]}
+    doc = hwcal.trace(model, x, fuse=True)         # Conv+BN(+ReLU), Linear+activation folded
+
+    python3 -m hwcal.trace torchvision.models:resnet18 --input-shape 1,3,224,224 -o resnet18.json
+    hwcal trace my_model.py:build --input-shape 1,128 --dtype int64 -o my_model.json
+
+`hwcal.trace` is this module, and calling it calls `trace_model` (the public
+name of the tracer; `from hwcal.trace import capture, ...` still reaches the
+pieces validation/ uses).
 
 Every graph node that does work becomes one *unit*. A unit is what a
 measurement script times in isolation; it carries zero or more hwcal subgraphs,
@@ -14,8 +23,8 @@ predictions. Categories:
   view      pure view / metadata (view, reshape or flatten of a contiguous tensor,
             permute, expand, getitem, .shape, _assert, int arithmetic)
   noop      returns its input unchanged in eval (Dropout, Identity, StochasticDepth)
-  unmapped  produces a tensor but has no mapping: listed (workload "unmapped"),
-            never dropped silently
+  unmapped  produces a tensor but has no mapping: listed (workload "unmapped",
+            and on stderr by the command line), never dropped silently
 
 Works with torch 1.13 and 2.x. Leaf modules: everything in torch.nn (the fx
 default, so MultiheadAttention and TransformerEncoderLayer stay single nodes),
@@ -27,10 +36,16 @@ their primitive ops.
 """
 from __future__ import annotations
 
+import argparse
 import dis
+import importlib
+import importlib.util
 import inspect
 import json
 import math
+import os
+import sys
+import types
 
 import torch
 import torch.fx as fx
@@ -813,8 +828,9 @@ def capture(model: nn.Module, inputs):
 
 
 def trace_model(model: nn.Module, example_inputs, *, fuse=False, name=None, precision=None) -> dict:
-    """Trace `model` (in eval mode) on `example_inputs` (a tensor or a tuple of
-    positional arguments) and return its workload (format v1) with `unmapped`
+    """Trace `model` on `example_inputs` (a tensor or a tuple of positional
+    arguments) in eval mode, as it runs for inference (each module's mode is
+    restored afterwards), and return its workload (format v1) with `unmapped`
     listing every node that produces a tensor but has no mapping.
 
     fuse=False (default) gives one subgraph per op, as eager PyTorch runs them;
@@ -822,6 +838,121 @@ def trace_model(model: nn.Module, example_inputs, *, fuse=False, name=None, prec
     subgraph with "fused", as a fusing framework would. `precision` defaults to
     the parameters' dtype (say "tf32" yourself)."""
     inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
-    _, cap, _ = capture(model, inputs)
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        _, cap, _ = capture(model, inputs)
+    finally:
+        for m, training in modes:
+            m.training = training
     return workload_doc(name or type(model).__name__, precision or precision_of(model, inputs), cap.units,
                         fuse=fuse)
+
+
+class _CallableModule(types.ModuleType):
+    """The type of this module once loaded: `hwcal.trace` is both the module
+    (whose name a submodule import binds in the package, whatever the package
+    defined) and the tracer, hwcal.trace(model, example_inputs, fuse=False)."""
+
+    def __call__(self, model, example_inputs, *, fuse=False, name=None, precision=None):
+        return trace_model(model, example_inputs, fuse=fuse, name=name, precision=precision)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+
+# --------------------------------------------------------------------------- command line
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+          "bfloat16": torch.bfloat16, "int64": torch.int64}
+
+
+def load_factory(spec: str):
+    """The callable FILE.py:NAME or MODULE:NAME names (NAME may be dotted)."""
+    where, sep, attr = spec.rpartition(":")
+    if not sep or not where or not attr:
+        raise ValueError(f"expected FILE.py:FACTORY or MODULE:FACTORY, got '{spec}'")
+    if where.endswith(".py") or os.sep in where:
+        if not os.path.isfile(where):
+            raise ValueError(f"no such file: {where}")
+        # the file's directory first on the path, so that its own imports resolve
+        sys.path.insert(0, os.path.dirname(os.path.abspath(where)))
+        module_spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(where))[0], where)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(where)
+    obj = module
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ValueError(f"'{where}' has no '{attr}'")
+    if not callable(obj):
+        raise ValueError(f"'{spec}' is not callable")
+    return obj
+
+
+def _shape(text: str):
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        dims = ()
+    if not dims or any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, e.g. 1,3,224,224; got '{text}'")
+    return dims
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="hwcal trace",
+        description="Trace a PyTorch model with torch.fx into an hwcal workload (docs/python.md). Nodes that "
+                    "cannot be mapped are listed on stderr and under \"unmapped\" in the workload.")
+    ap.add_argument("model", help="FILE.py:FACTORY or MODULE:FACTORY (e.g. torchvision.models:resnet18); "
+                                  "FACTORY() returns the nn.Module")
+    ap.add_argument("--input-shape", action="append", type=_shape, required=True, metavar="D,D,...",
+                    help="shape of one input, e.g. 1,3,224,224 (repeat for each positional input)")
+    ap.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
+                    help="inputs' dtype (floating: the model is converted to it; int64: token ids, all 0)")
+    ap.add_argument("--fuse", action="store_true",
+                    help="fold Conv+BN(+ReLU), Conv+ReLU and Linear+activation, as a fusing framework runs them")
+    ap.add_argument("--name", help="workload name (default: FACTORY)")
+    ap.add_argument("--precision", help="workload precision (default: from the dtype; tf32 must be said)")
+    ap.add_argument("-o", "--output", help="workload file to write (default: stdout)")
+    args = ap.parse_args(argv)
+
+    try:
+        factory = load_factory(args.model)
+    except (ValueError, ImportError) as e:
+        ap.error(str(e))  # exit 2: bad input
+    torch.manual_seed(0)
+    model = factory()
+    if not isinstance(model, nn.Module):
+        ap.error(f"{args.model}() returned {type(model).__name__}, not a torch.nn.Module")
+    dtype = DTYPES[args.dtype]
+    if dtype.is_floating_point:
+        model = model.to(dtype)
+        inputs = tuple(torch.randn(s, dtype=dtype) for s in args.input_shape)
+    else:
+        inputs = tuple(torch.zeros(s, dtype=dtype) for s in args.input_shape)
+    name = args.name or args.model.rpartition(":")[2].rpartition(".")[2]
+    doc = trace_model(model, inputs, fuse=args.fuse, name=name, precision=args.precision)
+
+    text = workload_text(doc)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    unmapped = doc["unmapped"]
+    where = args.output or "stdout"
+    print(f"hwcal trace: {name}: {len(doc['subgraphs'])} subgraphs, {len(unmapped)} unmapped node(s) -> {where}",
+          file=sys.stderr)
+    if unmapped:
+        print("hwcal trace: not mapped (no op in the workload format; listed under \"unmapped\"):", file=sys.stderr)
+        for u in unmapped:
+            print(f"  {u['name']}  {u['target']}  {u['note']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

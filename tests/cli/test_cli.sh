@@ -21,7 +21,7 @@ expect() {
 }
 
 expect 0 "calibrate" -- "$hwcal" --help
-for c in calibrate show predict compare ops; do expect 0 "Usage" -- "$hwcal" $c --help; done
+for c in calibrate show predict compare ops roofline; do expect 0 "Usage" -- "$hwcal" $c --help; done
 expect 2 "" -- "$hwcal" calibrate --no-such-flag
 expect 2 "unknown backend 'nope'" -- "$hwcal" calibrate --backend nope -o x.json
 expect 2 "unknown op or group 'convolution'" -- "$hwcal" calibrate --ops convolution -o x.json
@@ -30,6 +30,7 @@ expect 2 "unknown op or group 'convolution'" -- "$hwcal" calibrate --ops convolu
 expect 0 "wrote p.json" -- "$hwcal" calibrate --quick --ops relu,add --threads 1 -o p.json
 expect 0 "relu" -- "$hwcal" show p.json
 expect 0 "GB/s" -- "$hwcal" show --summary p.json
+expect 0 "Leave-one-out on the calibration samples" -- "$hwcal" show p.json --loo --op relu
 
 # Broken profiles: exit 2, the file and the field named.
 head -c 300 p.json > truncated.json
@@ -144,6 +145,38 @@ expect 0 "using cached profile" -- "$hwcal" predict --auto --budget 3 --threads 
 
 # compare
 expect 0 "relu" -- "$hwcal" compare p.json before.json
+
+# collectives: the synthetic GPU profile's section in show, predict and compare; errors exit 2 naming the field
+gpu="$data/profile_gpu_small.json"
+expect 0 "Collectives \\(synthetic" -- "$hwcal" show --summary "$gpu"
+expect 0 "all_reduce on 8 GPUs, bf16, graph" -- "$hwcal" show --op all_reduce "$gpu"
+cat > tp.json <<'EOF2'
+{"hwcal_workload": 1, "precision": "bf16", "subgraphs": [{"name": "tp", "op": "all_reduce", "bytes": 16777216, "gpus": 8}]}
+EOF2
+expect 0 "tp +all_reduce.*bus [0-9.]+ GB/s" -- "$hwcal" predict --profile "$gpu" --workload tp.json
+expect 0 '"bus_gbps"' -- "$hwcal" predict --profile "$gpu" --workload tp.json --mode eager --json
+expect 2 "tp.json: field '/subgraphs/0': subgraph 'tp': all_reduce: the profile has no all_reduce curve" -- \
+  "$hwcal" predict --profile p.json --workload tp.json
+cat > tp1.json <<'EOF2'
+{"hwcal_workload": 1, "subgraphs": [{"name": "tp", "op": "all_gather", "bytes": 4096, "gpus": 1}]}
+EOF2
+expect 2 "tp1.json: field '/subgraphs/0/gpus': subgraph 'tp': all_gather shape: a collective needs at least 2 GPUs" -- \
+  "$hwcal" predict --profile "$gpu" --workload tp1.json
+expect 2 "collectives: backend 'eigen' targets the CPU" -- "$hwcal" calibrate --backend eigen --collectives -q -o c.json
+expect 2 "'all_reduce' is a collective" -- "$hwcal" calibrate --ops all_reduce -q -o c.json
+expect 2 "need --collectives" -- "$hwcal" calibrate --collective-gpus 2 -q -o c.json
+python3 - "$gpu" <<'EOF2'
+import json, sys
+p = json.load(open(sys.argv[1]))
+for s in p["collectives"]["curves"][0]["samples"]:
+    for k in ("median_s", "p10_s", "p90_s", "mad_s"):
+        s["time"][k] *= 2
+json.dump(p, open("gpu_slower.json", "w"))
+EOF2
+expect 0 "all_reduce 2 GPUs bf16 graph +10 +2\\.00 " -- "$hwcal" compare "$gpu" gpu_slower.json
+bad_col=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p["collectives"]["curves"][0]["gpus"]=1; print(json.dumps(p))' "$gpu")
+echo "$bad_col" > bad_col.json
+expect 2 "bad_col.json: field '/collectives/curves/0/gpus': must be between 2" -- "$hwcal" show bad_col.json
 
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]

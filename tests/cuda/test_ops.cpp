@@ -151,7 +151,8 @@ TEST_CASE("every op kind of the op table has a kernel") {
       check_op(op, p);
     }
   }
-  for (int k = 0; k < op_kind_count; ++k) CHECK(seen[static_cast<std::size_t>(k)]);
+  for (int k = 0; k < op_kind_count; ++k)
+    if (!is_collective(static_cast<OpKind>(k))) CHECK(seen[static_cast<std::size_t>(k)]);
 }
 
 TEST_CASE("unsupported combinations throw UnavailableError naming the reason") {

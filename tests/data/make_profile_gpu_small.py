@@ -6,7 +6,9 @@ Nothing in it was measured. Every time is a roofline model with made-up rates
 a 2 us floor per kernel), so that the CLI and schema tests can load a
 schema_version 2 device profile, predict in `--mode device` and `--mode eager`,
 and exercise the decode variant, kv_heads, cold_time, graph_launch_s, timing
-and the per-op host costs (overhead.framework) without a GPU. The profile's
+and the per-op host costs (overhead.framework) without a GPU, and the
+collectives section (alpha-beta curves on 2 and 8 GPUs, graph and eager,
+bf16: a made-up 6/15 us latency and 360 GB/s bus bandwidth). The profile's
 name, device name, mode ("custom"), timing and warnings say so.
 
 flops and bytes follow include/hwcal/ops.hpp's counting conventions for the
@@ -180,6 +182,42 @@ def operations():
     return ops
 
 
+# ------------------------------------------------------------------ collectives
+COLLECTIVE_ALPHA_S = {"graph": 6e-6, "eager": 15e-6}
+COLLECTIVE_BUSBW_GBPS = 360.0
+
+
+def bus_factor(op, n):
+    """nccl-tests' bus bandwidth factor (ops.hpp collective_bus_factor)."""
+    if op == "all_reduce":
+        return 2.0 * (n - 1) / n
+    if op in ("all_gather", "reduce_scatter", "all_to_all"):
+        return (n - 1) / n
+    return 1.0
+
+
+def collectives():
+    curves = []
+    for gpus in (2, 8):
+        for op in ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "send_recv"):
+            for launch in ("graph", "eager"):
+                alpha, beta = COLLECTIVE_ALPHA_S[launch], COLLECTIVE_BUSBW_GBPS / bus_factor(op, gpus)
+                samples = []
+                b = 4 << 10
+                while b <= 1 << 30:
+                    t = alpha + b / (beta * 1e9)
+                    samples.append({"bytes": b, "time": stats(t), "algbw_gbps": b / t / 1e9,
+                                    "busbw_gbps": b / t / 1e9 * bus_factor(op, gpus)})
+                    b *= 4
+                curves.append({"op": op, "gpus": gpus, "precision": "bf16", "launch": launch, "alpha_s": alpha,
+                               "beta_gbps": beta, "busbw_gbps": COLLECTIVE_BUSBW_GBPS, "fit_error": 0.0,
+                               "samples": samples})
+    return {"library": "synthetic", "version": "", "process_model": "synthetic (test data)",
+            "topology": "synthetic", "nvlinks": [], "algorithm": "synthetic alpha-beta",
+            "timing": "synthetic: alpha + bytes / beta, written by tests/data/make_profile_gpu_small.py",
+            "curves": curves}
+
+
 def profile():
     sweep = []
     ws = 64 << 10
@@ -231,6 +269,7 @@ def profile():
         },
         "operations": operations(),
         "fusions": [],
+        "collectives": collectives(),
         "warnings": ["SYNTHETIC: hand-made by tests/data/make_profile_gpu_small.py for tests; no number in this "
                      "profile was measured"],
     }

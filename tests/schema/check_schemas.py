@@ -135,7 +135,20 @@ def cxx_accepts_profile(hwcal, path):
     return r.returncode, last_line(r)
 
 
+# Workloads with collectives are predicted with the synthetic GPU profile, the
+# one with a collectives section (`hwcal predict` exits 2 on a collective the
+# profile has no curve of). Set by main().
+COLLECTIVE_OPS = set()
+COLLECTIVE_PROFILE = None
+
+
 def cxx_accepts_workload(hwcal, profile, path):
+    try:
+        subs = json.loads(Path(path).read_text()).get("subgraphs")
+        if isinstance(subs, list) and any(isinstance(s, dict) and s.get("op") in COLLECTIVE_OPS for s in subs):
+            profile = COLLECTIVE_PROFILE
+    except (ValueError, AttributeError):
+        pass  # a broken document: the reader says what is wrong
     r = run([hwcal, "predict", "--profile", profile, "--workload", path, "--json"])
     return r.returncode, last_line(r)
 
@@ -369,7 +382,17 @@ def gpu_profile_mutations(p):
     emb = "/operations/%d" % find_curve(p, "embedding")
     sm = "/operations/%d" % find_curve(p, "silu_mul")
     rms = "/operations/%d" % find_curve(p, "rmsnorm")
+    col = "/collectives/curves/2"  # all_gather on 2 GPUs, graph (make_profile_gpu_small.py)
     return [
+        ("collective curve op relu", setter("/collectives/curves/0/op", "relu"), BOTH),
+        ("collective curve gpus 1", setter("/collectives/curves/0/gpus", 1), BOTH),
+        ("collective curve launch 'lazy'", setter("/collectives/curves/0/launch", "lazy"), BOTH),
+        ("collective curve without samples", setter("/collectives/curves/0/samples", []), BOTH),
+        ("collective sample bytes 0", setter("/collectives/curves/0/samples/0/bytes", 0), BOTH),
+        ("collectives without library", remover("/collectives/library"), BOTH),
+        ("collective samples not ascending", setter("/collectives/curves/0/samples/1/bytes", 4096), CXX_ONLY),
+        ("all_gather sample bytes not a multiple of gpus", setter(col + "/samples/0/bytes", 4097), CXX_ONLY),
+        ("an operation curve of a collective", setter(rms + "/op", "all_reduce"), BOTH),
         ("device.compute_capability 'nine'", setter("/device/compute_capability", "nine"), BOTH),
         ("device.sm_count missing", remover("/device/sm_count"), BOTH),
         ("overhead.graph_launch_s a string", setter("/overhead/graph_launch_s", "1us"), BOTH),
@@ -379,7 +402,7 @@ def gpu_profile_mutations(p):
          BOTH),
         ("causal curve sample with causal false", setter(causal + "/samples/0/shape/causal", False), BOTH),
         ("full curve labelled decode", setter(full + "/variant", "decode"), BOTH),
-        ("attention kv_heads 0", setter(dec + "/samples/0/shape/kv_heads", 0), BOTH),
+        ("attention kv_heads -1", setter(dec + "/samples/0/shape/kv_heads", -1), BOTH),  # 0 is valid: = heads
         ("attention kv_heads a string", setter(dec + "/samples/0/shape/kv_heads", "8"), BOTH),
         ("cold_time.median_s 0", setter(dec + "/samples/0/cold_time/median_s", 0), BOTH),
         ("rotary sample without head_dim", remover(rot + "/samples/0/shape/head_dim"), BOTH),
@@ -554,6 +577,7 @@ def check_workload_cases(hwcal, validator, profile_path, work, voc):
         sub("conv2d", "depthwise", c=8, k=8, groups=8, padding=[1, 1], fused=["relu6"]),
         sub("attention", batch=2, heads=4, seq_kv=64, causal=True),
         sub("attention", "gqa", batch=2, heads=8, kv_heads=2, seq_kv=32),
+        sub("attention", "kv_heads_0", heads=4, kv_heads=0),
         sub("attention", "decode", batch=8, heads=32, kv_heads=8, seq_q=1, seq_kv=4096, head_dim=128, causal=True),
         sub("attention", "mqa_decode", heads=16, kv_heads=1, seq_q=16, seq_kv=17),
         sub("maxpool", s=3, r=3, stride=2, padding=1),
@@ -609,8 +633,12 @@ def check_workload_cases(hwcal, validator, profile_path, work, voc):
         ("add inputs 3", workload([sub("add", inputs=3)]), BOTH),
         ("add broadcast negative", workload([sub("add", broadcast=-2)]), BOTH),
         ("attention causal 1", workload([sub("attention", causal=1)]), BOTH),
-        ("attention kv_heads 0", workload([sub("attention", kv_heads=0)]), BOTH),
+        ("attention kv_heads -1", workload([sub("attention", kv_heads=-1)]), BOTH),  # 0 is valid: = heads
         ("rotary heads 0", workload([sub("rotary", heads=0)]), BOTH),
+        ("all_reduce gpus 1", workload([sub("all_reduce", gpus=1)]), CXX_ONLY),
+        ("all_reduce gpus 0", workload([sub("all_reduce", gpus=0)]), BOTH),
+        ("all_to_all bytes 0", workload([sub("all_to_all", bytes=0)]), BOTH),
+        ("all_gather bytes not a multiple of gpus", workload([sub("all_gather", bytes=4097, gpus=2)]), CXX_ONLY),
         ("fused 'add'", workload([sub("relu", fused=["add"])]), BOTH),
         ("fused 'silu_mul' (two inputs)", workload([sub("linear", fused=["silu_mul"])]), BOTH),
         ("fused 'rmsnorm'", workload([sub("linear", fused=["rmsnorm"])]), BOTH),
@@ -748,6 +776,9 @@ def main():
         except LookupError as e:
             fail(str(e))
 
+    global COLLECTIVE_OPS, COLLECTIVE_PROFILE
+    COLLECTIVE_OPS = {o["op"] for o in voc["ops"] if o.get("collective")}
+    COLLECTIVE_PROFILE = str(gpu_path)
     check_workload_cases(a.hwcal, wv, fresh_path, work, voc)
 
     # (b) shipped profiles and test profiles

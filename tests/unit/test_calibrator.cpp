@@ -74,7 +74,16 @@ TEST_CASE("a quick calibration of a few ops yields a valid profile", "[calibrato
   CHECK(conv_curves == 2);
   CHECK(h.overhead.per_call_s >= 0);
   CHECK(h.overhead.derivation.find("relu") != std::string::npos);
-  CHECK(h.fusions.size() == fusion_pattern_count);  // fusion on by default
+  // fusion on by default: every pattern is measured, or each of its samples
+  // was dropped and said so (a loaded CI machine may make a quick sample too noisy)
+  for (int f = 0; f < fusion_pattern_count; ++f) {
+    const auto fp = static_cast<FusionPattern>(f);
+    INFO(to_string(fp));
+    bool measured = false, said = false;
+    for (const auto& fc : h.fusions) measured |= fc.pattern == fp;
+    for (const auto& w : h.warnings) said |= w.rfind(std::string(to_string(fp)) + " ", 0) == 0;
+    CHECK((measured || said));
+  }
   // the profile is valid by the reader's rules
   CHECK_NOTHROW(parse_profile(nlohmann::json(h), "calibrated"));
 }

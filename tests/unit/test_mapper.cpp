@@ -6,11 +6,14 @@
 #include <hwcal/estimate_cache.hpp>
 #include <hwcal/mapper.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <new>
 #include <thread>
+#include <utility>
+#include <vector>
 
 // Counts heap allocations so the estimate path can be shown to make none.
 // GCC cannot see that these replacements pair malloc with free consistently.
@@ -386,4 +389,103 @@ TEST_CASE("device mode: a convolution's bias is a kernel of its own", "[mapper][
   const double without = cpu.estimate(sg(OpKind::conv2d, d)).latency_s;
   d.bias = true;
   CHECK(cpu.estimate(sg(OpKind::conv2d, d)).latency_s == Approx(without).epsilon(1e-3));
+}
+
+TEST_CASE("samples flagged as disturbed stay out of a curve that has two clean ones", "[mapper][contention]") {
+  HardwareCalibration h = test::make_test_profile();
+  OperationCalibration& mm = h.operations[0];
+  REQUIRE(mm.op == OpKind::matmul);
+  const OpDesc mid{OpKind::matmul, MatmulShape{1, 256, 256, 256, false}};
+  const double clean = CalibratedMapper(h).estimate(sg(mid.kind, mid.shape)).latency_s;
+  // the middle sample measured 5x slow under contention, and flagged
+  OpSample& s = mm.samples[1];
+  s.time.median_s *= 5;
+  const double polluted = CalibratedMapper(h).estimate(sg(mid.kind, mid.shape)).latency_s;
+  CHECK(polluted == Approx(5 * clean).epsilon(0.01));  // unflagged, it is believed
+  s.disturbed = "other work took 40% of the CPU time";
+  const double flagged = CalibratedMapper(h).estimate(sg(mid.kind, mid.shape)).latency_s;
+  // interpolated from the clean neighbours instead: back near the clean figure, far from the 5x
+  CHECK(flagged < 2 * clean);
+  CHECK(flagged > 0.5 * clean);
+  // a curve with fewer than two clean samples keeps what it has
+  mm.samples[0].disturbed = mm.samples[2].disturbed = "drift";
+  CHECK(CalibratedMapper(h).estimate(sg(mid.kind, mid.shape)).latency_s == Approx(polluted).epsilon(1e-6));
+}
+
+TEST_CASE("the regime coordinate keeps GEMV neighbours in their own cache level", "[mapper]") {
+  HardwareCalibration h = test::make_test_profile();
+  // a cache cliff: 100 GB/s up to 1 MiB, 10 GB/s from 4 MiB
+  h.memory.sweep.clear();
+  for (auto [ws, gbps] : {std::pair<i64, double>{16 << 10, 100}, {1 << 20, 100}, {4 << 20, 10}, {i64{1} << 30, 10}}) {
+    BandwidthPoint b;
+    b.working_set_bytes = ws, b.kernel = "triad", b.gbps = gbps;
+    b.time.median_s = double(ws) / (gbps * 1e9);
+    h.memory.sweep.push_back(b);
+  }
+  const detail::BandwidthModel bw(h.memory);
+  // linear, 1 row: in-cache weights run at 80% of their roofline, weights in memory at 40%
+  OperationCalibration lin;
+  lin.op = OpKind::linear, lin.precision = Precision::fp32, lin.backend = "eigen", lin.threads = 1;
+  auto add = [&](i64 n, i64 k, double eff) {
+    const OpDesc op{OpKind::linear, MatmulShape{1, 1, n, k, false}};
+    OpSample s = test::sample(OpKind::linear, op.shape, Precision::fp32, 1e12);
+    s.time.median_s = test::overhead_s + bytes(op, Precision::fp32) / bw.at(bytes(op, Precision::fp32)) / eff;
+    lin.samples.push_back(s);
+  };
+  for (auto [n, k] : {std::pair<i64, i64>{256, 512}, {512, 256}, {128, 1024}, {64, 2048}}) add(n, k, 0.8);  // 512 KiB
+  for (auto [n, k] : {std::pair<i64, i64>{4096, 4096}, {8192, 4096}, {2048, 8192}, {1024, 16384}}) add(n, k, 0.4);  // 64-128 MiB
+  h.operations.push_back(lin);
+  // 8 MiB of weights (memory); in (m, n, k) its four nearest samples are two in-cache and two in memory
+  const OpDesc q{OpKind::linear, MatmulShape{1, 1, 256, 8192, false}};
+  const double roof = bytes(q, Precision::fp32) / bw.at(bytes(q, Precision::fp32));
+  MapperOptions off, on;
+  off.regime_weight = 0;
+  on.regime_weight = 1;
+  auto eff = [&](const MapperOptions& o) { return roof / (CalibratedMapper(h, o).estimate(sg(q.kind, q.shape)).latency_s - test::overhead_s); };
+  INFO("efficiency without the regime coordinate " << eff(off) << ", with " << eff(on));
+  CHECK(std::abs(std::log(eff(on) / 0.4)) < 0.5 * std::abs(std::log(eff(off) / 0.4)));
+  // measured shapes are still predicted as measured
+  const OpDesc m{OpKind::linear, MatmulShape{1, 1, 4096, 4096, false}};
+  CHECK(CalibratedMapper(h, on).estimate(sg(m.kind, m.shape)).latency_s == Approx(lin.samples[4].time.median_s).epsilon(0.02));
+}
+
+TEST_CASE("the pruned nearest-neighbour search finds what a full scan finds", "[mapper][interpolate]") {
+  // Random blocks of 1..300 points in 2..5 features (random floats: no ties),
+  // random queries inside and around them, against a brute-force k = 4
+  // inverse-squared-distance average written out here.
+  std::uint64_t seed = 12345;
+  auto uniform = [&seed](float lo, float hi) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * float(seed >> 40) / float(1ull << 24);
+  };
+  detail::PointStore store;
+  for (int trial = 0; trial < 200; ++trial) {
+    const int dims = 2 + trial % 4;
+    const auto n = static_cast<std::size_t>(1 + (trial * 37) % 300);
+    std::vector<detail::PointStore::Point> pts(n);
+    for (auto& p : pts) {
+      p.x = {};
+      for (int d = 0; d < dims; ++d) p.x[std::size_t(d)] = uniform(0.0f, d == 1 ? 20.0f : 8.0f);
+      p.value = uniform(-3.0f, 1.0f), p.spread = uniform(0.0f, 0.5f);
+    }
+    const detail::PointBlock b = store.add(pts, dims);
+    for (int qi = 0; qi < 20; ++qi) {
+      Features q{};
+      for (int d = 0; d < dims; ++d) q[std::size_t(d)] = uniform(-2.0f, d == 1 ? 22.0f : 10.0f);
+      std::vector<std::pair<float, std::size_t>> by_distance;
+      for (std::size_t i = 0; i < n; ++i) {
+        float d2 = 0;
+        for (int d = 0; d < dims; ++d) d2 += (q[std::size_t(d)] - pts[i].x[std::size_t(d)]) * (q[std::size_t(d)] - pts[i].x[std::size_t(d)]);
+        by_distance.push_back({d2, i});
+      }
+      std::sort(by_distance.begin(), by_distance.end());
+      double wsum = 0, acc = 0;
+      for (std::size_t j = 0; j < std::min<std::size_t>(4, n); ++j) {
+        wsum += 1.0 / by_distance[j].first;
+        acc += pts[by_distance[j].second].value / by_distance[j].first;
+      }
+      INFO("trial " << trial << " query " << qi << " dims " << dims << " points " << n);
+      CHECK(store.interpolate(b, q).value == Approx(acc / wsum).epsilon(1e-5));
+    }
+  }
 }

@@ -103,3 +103,34 @@ TEST_CASE("a save killed mid-write leaves the previous profile intact", "[schema
   save_profile(f.path, big);
   CHECK(load_profile(f.path).warnings.size() == 2000);
 }
+
+TEST_CASE("contention flags, the read sweep and the L1 limit survive a round trip", "[schema]") {
+  HardwareCalibration h = test::make_test_profile();
+  h.host.vendor = "AuthenticAMD";
+  h.host.family = 0x19, h.host.model = 0x11;
+  h.operations[0].samples[1].disturbed = "other work took 30% of the CPU time";
+  BandwidthPoint r;
+  r.kernel = "read", r.working_set_bytes = 16 << 10, r.gbps = 400;
+  r.time.median_s = r.time.p10_s = r.time.p90_s = 16384 / 400e9;
+  h.memory.read_sweep.push_back(r);
+  h.memory.levels.front().triad_gbps = 123;
+  h.memory.l1_limit.gbps = 448;
+  h.memory.l1_limit.bytes_per_cycle = 64;
+  h.memory.l1_limit.clock_ghz = 3.5;
+  h.memory.l1_limit.threads = 2;
+  h.memory.l1_limit.measured_share = 0.9;
+  h.memory.l1_limit.derivation = "2 loads/cycle x 32 B ...";
+  const nlohmann::json j = h;
+  CHECK(j["operations"][0]["samples"][1]["disturbed"] == "other work took 30% of the CPU time");
+  CHECK_FALSE(j["operations"][0]["samples"][0].contains("disturbed"));  // clean samples carry nothing
+  const HardwareCalibration back = parse_profile(j, "mem");
+  CHECK(nlohmann::json(back) == j);
+  CHECK(back.host.family == 0x19);
+  CHECK(back.host.model == 0x11);
+  CHECK(back.operations[0].samples[1].disturbed == "other work took 30% of the CPU time");
+  CHECK(back.memory.read_sweep.size() == 1);
+  CHECK(back.memory.levels.front().triad_gbps == 123);
+  CHECK(back.memory.l1_limit.gbps == 448);
+  CHECK(back.memory.l1_limit.threads == 2);
+  CHECK(back.memory.l1_limit.derivation == "2 loads/cycle x 32 B ...");
+}

@@ -12,6 +12,10 @@ using namespace hwcal;
 
 TEST_CASE("every op kind has valid CPU and device sweeps with quick points", "[sweeps]") {
   for (const OpInfo& o : op_table) {
+    if (is_collective(o.kind)) {
+      CHECK(detail::default_sweep(o.kind, true).empty());  // swept over collective_sizes() per GPU count
+      continue;
+    }
     for (bool device : {false, true}) {
       INFO(o.name << (device ? " (device)" : " (cpu)"));
       const auto sweep = detail::default_sweep(o.kind, device);
@@ -53,4 +57,39 @@ TEST_CASE("device sweeps leave no gap wider than 4x", "[sweeps]") {
   CHECK(largest_gap(rows) <= 4);
   CHECK(largest_gap(kv) <= 4);
   CHECK(*kv.rbegin() >= 32768);
+}
+
+TEST_CASE("the CPU GEMM sweep has GEMV and skinny products over weights from cache to memory", "[sweeps]") {
+  std::set<i64> rows;
+  std::set<double> weight_mb;
+  for (const auto& p : detail::cpu_sweep(OpKind::linear)) {
+    const auto& s = std::get<MatmulShape>(p.op.shape);
+    if (s.m > 64) continue;
+    rows.insert(s.m);
+    weight_mb.insert(4.0 * double(s.n) * double(s.k) / 1e6);
+  }
+  for (i64 m : {1, 2, 4, 8, 16, 32, 64}) CHECK(rows.count(m) == 1);  // powers of two
+  CHECK(std::count_if(rows.begin(), rows.end(), [](i64 m) { return m % 2 == 1 && m > 1; }) >= 2);  // and odd
+  CHECK(*weight_mb.rbegin() >= 32);  // to weights only memory holds
+  // from L2-sized weights up, no gap over 2.5x (below: launch-bound products)
+  std::set<double> w(weight_mb.lower_bound(0.5), weight_mb.end());
+  CHECK(*w.begin() <= 0.55);
+  CHECK(largest_gap(w) <= 2.5);
+}
+
+TEST_CASE("CPU elementwise sweeps cover 64 to 16M elements every 2x, with odd counts", "[sweeps]") {
+  for (OpKind k : {OpKind::relu, OpKind::add, OpKind::gelu}) {
+    INFO(to_string(k));
+    std::set<double> elements;
+    bool odd = false;
+    for (const auto& p : detail::cpu_sweep(k)) {
+      const auto& s = std::get<ElementwiseShape>(p.op.shape);
+      elements.insert(double(s.elements));
+      odd |= s.elements % 3 == 0 || s.elements % 7 == 0;
+    }
+    CHECK(*elements.begin() <= 64);
+    CHECK(*elements.rbegin() >= double(1 << 24));
+    CHECK(largest_gap(elements) <= 2);
+    CHECK(odd);
+  }
 }

@@ -132,10 +132,7 @@ std::vector<std::string> mismatch_notes(const HardwareCalibration& profile) {
   std::vector<DeviceInfo> devices;
   std::string why_none;
   if (profile.target != "cpu") devices = visible_devices(why_none);
-  std::vector<std::string> notes;
-  for (auto& m : profile_mismatch(profile, cpu::detect_host(), devices, why_none))
-    notes.push_back("profile does not match this machine (a note: predicting another machine is fine): " + m);
-  return notes;
+  return profile_mismatch_notes(profile, cpu::detect_host(), devices, why_none);
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name, [[maybe_unused]] int device) {

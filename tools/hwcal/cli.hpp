@@ -26,6 +26,8 @@ Action add_show(CLI::App& app);
 Action add_predict(CLI::App& app);
 Action add_compare(CLI::App& app);
 Action add_ops(CLI::App& app);
+Action add_roofline(CLI::App& app);
+Action add_trace(CLI::App& app);
 
 /// --budget: seconds in (0, max_budget_s]; anything else (0, -1, nan, 1e300)
 /// is a usage error, exit 2.

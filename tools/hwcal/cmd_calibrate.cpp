@@ -20,6 +20,9 @@ struct CalibrateArgs {
   std::string output = "profile.json";
   std::string name;
   bool quiet = false;
+  bool collectives = false;
+  std::string collective_gpus;
+  std::string collective_precisions;
 };
 
 /// --ops: op names plus groups; fills the op list and the memory/fusion switches.
@@ -49,6 +52,8 @@ void parse_ops(const std::string& text, CalibrationOptions& o) {
     } else if (name == "elementwise") {
       for (OpKind a : all_ops())
         if (is_elementwise(a)) add(a);
+    } else if (parse(name, k) && is_collective(k)) {
+      throw CLI::ValidationError("--ops", "'" + name + "' is a collective: add --collectives (it calibrates all six)");
     } else if (parse(name, k)) {
       add(k);
     } else {
@@ -72,6 +77,27 @@ int run(const CalibrateArgs& a) {
   o.threads = a.threads;
   o.budget_s = a.budget;
   o.name = a.name;
+  if (a.collectives) {
+    CollectiveOptions c;
+    c.quick = a.quick;
+    for (const auto& g : detail::split_list(a.collective_gpus)) {
+      try {
+        std::size_t used = 0;
+        c.gpu_counts.push_back(std::stoi(g, &used));
+        if (used != g.size()) throw std::invalid_argument(g);
+      } catch (const std::exception&) {
+        throw CLI::ValidationError("--collective-gpus", "expected GPU counts such as 2,4,8, got '" + g + "'");
+      }
+    }
+    for (const auto& p : detail::split_list(a.collective_precisions)) {
+      Precision x;
+      if (!parse(p, x)) throw CLI::ValidationError("--collective-precisions", "unknown precision '" + p + "'");
+      c.precisions.push_back(x);
+    }
+    o.collectives = std::move(c);
+  } else if (!a.collective_gpus.empty() || !a.collective_precisions.empty()) {
+    throw CLI::ValidationError("--collective-gpus", "--collective-gpus and --collective-precisions need --collectives");
+  }
 
   const std::string backend_name = a.backend.empty() ? default_backend() : a.backend;
   std::unique_ptr<Backend> backend = make_backend(backend_name);
@@ -100,10 +126,17 @@ int run(const CalibrateArgs& a) {
     render_memory(h, false);
     render_operations(h, RenderOptions{std::nullopt, false});
     render_fusions(h);
+    render_collectives(h, RenderOptions{std::nullopt, false});
     render_warnings(h);
   }
-  std::fprintf(stderr, "hwcal calibrate: wrote %s (%zu curves, %zu fusion patterns) in %s\n", a.output.c_str(),
-               h.operations.size(), h.fusions.size(), fmt_time(h.calibration_s).c_str());
+  // What the calibration could not measure cleanly goes to stderr even with
+  // --quiet: a profile of a busy machine must not pass unnoticed.
+  std::fflush(stdout);
+  for (const auto& w : h.warnings)
+    if (w.rfind("disturbed:", 0) == 0) std::fprintf(stderr, "hwcal calibrate: warning: %s\n", w.c_str());
+  std::fprintf(stderr, "hwcal calibrate: wrote %s (%zu curves, %zu fusion patterns, %zu collective curves) in %s\n",
+               a.output.c_str(), h.operations.size(), h.fusions.size(), h.collectives ? h.collectives->curves.size() : 0,
+               fmt_time(h.calibration_s).c_str());
   return exit_ok;
 }
 
@@ -131,6 +164,7 @@ Action add_calibrate(CLI::App& app) {
             "Op groups for --ops: all, gemm (matmul, linear), conv, pool, norm, elementwise, memory (alias stream), fusion;\n"
             "or single ops: matmul linear conv2d attention maxpool avgpool adaptive_avgpool batchnorm layernorm softmax\n"
             "reduce_mean add mul div relu gelu silu sigmoid hardswish hardsigmoid tanh copy transpose concat.\n"
+            "  hwcal calibrate --backend cuda --ops memory --collectives -o nccl.json   # a multi-GPU machine's collectives\n"
             "The profile is written atomically: an interrupted calibration leaves an existing file untouched.");
   c->add_flag("--quick", args->quick, "Fewer sizes and shorter measurements (fp32 only)");
   c->add_option("--ops", args->ops, "Comma-separated ops and groups to calibrate")->capture_default_str();
@@ -145,6 +179,12 @@ Action add_calibrate(CLI::App& app) {
   c->add_option("-o,--output", args->output, "Profile to write")->capture_default_str();
   c->add_option("--name", args->name, "Label stored in the profile");
   c->add_flag("-q,--quiet", args->quiet, "No progress and no summary");
+  c->add_flag("--collectives", args->collectives,
+              "Also calibrate the NCCL collectives (all_reduce, all_gather, reduce_scatter, all_to_all, broadcast, "
+              "send_recv; 4 KiB..1 GiB, graph and eager) on 2, 4, 8, ... GPUs: --backend cuda on a machine with 2+ GPUs");
+  c->add_option("--collective-gpus", args->collective_gpus, "GPU counts for --collectives (default: 2, 4, 8, ... and all)");
+  c->add_option("--collective-precisions", args->collective_precisions,
+                "Precisions for --collectives (default: bf16,fp16,fp32; --quick: bf16)");
   return [args] { return run(*args); };
 }
 

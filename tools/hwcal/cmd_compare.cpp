@@ -23,6 +23,46 @@ struct CurveDiff {
   double geomean() const { return matched ? std::exp(log_sum / matched) : 0; }
 };
 
+/// Adds one point measured in both profiles.
+void add_point(CurveDiff& d, const TimeStats& ta, const TimeStats& tb) {
+  const double r = tb.median_s / ta.median_s;
+  ++d.matched;
+  d.log_sum += std::log(r);
+  d.min_ratio = std::min(d.min_ratio, r), d.max_ratio = std::max(d.max_ratio, r);
+  if (tb.p10_s > ta.p90_s) ++d.slower;
+  if (tb.p90_s < ta.p10_s) ++d.faster;
+}
+
+std::string collective_key(const CollectiveCurve& c) {
+  return std::string(to_string(c.op)) + " " + std::to_string(c.gpus) + " GPUs " + std::string(to_string(c.precision)) + " " +
+         std::string(to_string(c.launch));
+}
+
+/// The collectives of both profiles, curve by curve, size by size.
+void compare_collectives(const HardwareCalibration& a, const HardwareCalibration& b, std::vector<CurveDiff>& diffs,
+                         std::vector<std::string>& only_a, std::vector<std::string>& only_b) {
+  std::map<std::string, const CollectiveCurve*> in_b;
+  if (b.collectives)
+    for (const auto& c : b.collectives->curves) in_b[collective_key(c)] = &c;
+  if (a.collectives)
+    for (const auto& ca : a.collectives->curves) {
+      const std::string key = collective_key(ca);
+      auto it = in_b.find(key);
+      if (it == in_b.end()) {
+        only_a.push_back(key);
+        continue;
+      }
+      CurveDiff d;
+      d.curve = key;
+      for (const auto& sa : ca.samples)
+        for (const auto& sb : it->second->samples)
+          if (sa.bytes == sb.bytes) add_point(d, sa.time, sb.time);
+      in_b.erase(it);
+      if (d.matched) diffs.push_back(d);
+    }
+  for (auto& kv : in_b) only_b.push_back(kv.first);
+}
+
 std::string curve_key(const OperationCalibration& c) {
   return std::string(to_string(c.op)) + (c.variant == Variant::none ? "" : " " + std::string(to_string(c.variant))) + " " +
          std::string(to_string(c.precision)) + " t" + std::to_string(c.threads);
@@ -50,23 +90,23 @@ int run(const CompareArgs& args) {
     for (std::size_t i = 0; i < ca.samples.size(); ++i) {
       auto sb = samples_b.find(detail::shape_to_json(ca.desc(i)).dump());
       if (sb == samples_b.end()) continue;
-      const TimeStats &ta = ca.samples[i].time, &tb = sb->second->time;
-      const double r = tb.median_s / ta.median_s;
-      ++d.matched;
-      d.log_sum += std::log(r);
-      d.min_ratio = std::min(d.min_ratio, r), d.max_ratio = std::max(d.max_ratio, r);
-      if (tb.p10_s > ta.p90_s) ++d.slower;
-      if (tb.p90_s < ta.p10_s) ++d.faster;
+      add_point(d, ca.samples[i].time, sb->second->time);
     }
     if (d.matched) diffs.push_back(d);
   }
   for (auto& kv : in_b) only_b.push_back(kv.first);
+  std::vector<CurveDiff> coll;
+  compare_collectives(a, b, coll, only_a, only_b);
 
   if (args.json) {
     nlohmann::json j = {{"a", args.a}, {"b", args.b}, {"only_in_a", only_a}, {"only_in_b", only_b}};
     auto& cs = j["curves"] = nlohmann::json::array();
     for (const auto& d : diffs)
       cs.push_back({{"curve", d.curve}, {"matched", d.matched}, {"time_ratio_geomean", d.geomean()}, {"time_ratio_min", d.min_ratio},
+                    {"time_ratio_max", d.max_ratio}, {"significantly_slower", d.slower}, {"significantly_faster", d.faster}});
+    auto& cc = j["collectives"] = nlohmann::json::array();
+    for (const auto& d : coll)
+      cc.push_back({{"curve", d.curve}, {"matched", d.matched}, {"time_ratio_geomean", d.geomean()}, {"time_ratio_min", d.min_ratio},
                     {"time_ratio_max", d.max_ratio}, {"significantly_slower", d.slower}, {"significantly_faster", d.faster}});
     auto& pk = j["peaks"] = nlohmann::json::array();
     for (const auto& p : a.peaks)
@@ -101,6 +141,14 @@ int run(const CompareArgs& args) {
     t.row({d.curve, std::to_string(d.matched), fmt_num(d.geomean(), 3), fmt_num(d.min_ratio, 3), fmt_num(d.max_ratio, 3),
            std::to_string(d.slower), std::to_string(d.faster)});
   t.print();
+  if (!coll.empty()) {
+    std::printf("\nCollectives: time ratio B/A per curve, matched by message size.\n");
+    Table c({"curve", "sizes", "geomean", "min", "max", "slower", "faster"});
+    for (const auto& d : coll)
+      c.row({d.curve, std::to_string(d.matched), fmt_num(d.geomean(), 3), fmt_num(d.min_ratio, 3), fmt_num(d.max_ratio, 3),
+             std::to_string(d.slower), std::to_string(d.faster)});
+    c.print();
+  }
   for (const auto& k : only_a) std::printf("  only in A: %s\n", k.c_str());
   for (const auto& k : only_b) std::printf("  only in B: %s\n", k.c_str());
   return exit_ok;
@@ -110,7 +158,7 @@ int run(const CompareArgs& args) {
 
 Action add_compare(CLI::App& app) {
   auto args = std::make_shared<CompareArgs>();
-  CLI::App* c = app.add_subcommand("compare", "Compare two profiles: peaks, bandwidth and every op curve, point by point");
+  CLI::App* c = app.add_subcommand("compare", "Compare two profiles: peaks, bandwidth, every op curve and collective curve, point by point");
   c->add_option("a", args->a, "Baseline profile")->required();
   c->add_option("b", args->b, "Profile to compare against the baseline")->required();
   c->add_flag("--json", args->json, "JSON on stdout");

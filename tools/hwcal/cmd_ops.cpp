@@ -16,8 +16,14 @@ namespace {
 
 const char* family_name(ShapeFamily f) {
   static const char* const names[] = {"matmul",    "conv2d", "pool2d", "adaptive_pool", "map",      "rows",
-                                      "elementwise", "attention", "bytes", "rotary", "embedding"};
+                                      "elementwise", "attention", "bytes", "rotary", "embedding", "collective"};
   return names[static_cast<int>(f)];
+}
+
+/// What an op's time is measured against, in words.
+const char* against(const OpInfo& o) {
+  if (is_collective(o.kind)) return "message bytes (collectives section)";
+  return o.axis == OpAxis::flops ? "FLOPs" : "bytes";
 }
 
 std::string field_text(const detail::FieldSpec& f) {
@@ -41,6 +47,7 @@ nlohmann::json op_json(const OpInfo& o) {
                       {"summary", o.summary},
                       {"fields", std::move(fields)}};
   if (o.family == ShapeFamily::elementwise) j["inputs"] = o.inputs;
+  if (is_collective(o.kind)) j["collective"] = true;  // predicted from the profile's collectives section
   return j;
 }
 
@@ -66,7 +73,7 @@ int run(const std::string& format) {
       std::string fields;
       for (const auto& f : detail::shape_field_specs(o.kind)) fields += (fields.empty() ? "" : ", ") + ("`" + field_text(f) + "`");
       std::printf("| `%s` | %s | %s | %s | %s |\n", std::string(o.name).c_str(), std::string(o.summary).c_str(),
-                  o.axis == OpAxis::flops ? "FLOPs" : "bytes", family_name(o.family), fields.c_str());
+                  against(o), family_name(o.family), fields.c_str());
     }
     return exit_ok;
   }
@@ -75,7 +82,7 @@ int run(const std::string& format) {
   for (const OpInfo& o : op_table) {
     std::string fields;
     for (const auto& f : detail::shape_field_specs(o.kind)) fields += (fields.empty() ? "" : ", ") + field_text(f);
-    t.row({std::string(o.name), o.axis == OpAxis::flops ? "FLOPs" : "bytes", family_name(o.family), fields});
+    t.row({std::string(o.name), against(o), family_name(o.family), fields});
   }
   t.print();
   return exit_ok;

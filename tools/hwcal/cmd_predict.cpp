@@ -3,8 +3,7 @@
 
 #include <hwcal/auto_calibrate.hpp>
 #include <hwcal/detail/shape_json.hpp>
-#include <hwcal/mapper.hpp>
-#include <hwcal/workload.hpp>
+#include <hwcal/prediction.hpp>
 
 #include <cstdio>
 
@@ -32,7 +31,7 @@ int run(const PredictArgs& a) {
   Mode mode = Mode::device;
   if (!parse(a.mode, mode)) throw CLI::ValidationError("--mode", "expected 'device' or 'eager', got '" + a.mode + "'");
   const Workload w = load_workload(a.workload);  // validate input before any calibration
-  std::vector<std::string> notes = w.warnings;
+  std::vector<std::string> calibration_warnings;
 
   HardwareCalibration profile;
   std::string source = a.profile;
@@ -70,87 +69,50 @@ int run(const PredictArgs& a) {
     profile = std::move(cal.profile);
     source = cal.path.empty() ? "(not cached)" : cal.path;
     std::fprintf(stderr, "hwcal: %s profile %s\n", cal.from_cache ? "using cached" : "calibrated and cached", source.c_str());
-    for (auto& n : cal.warnings) notes.push_back(n);
+    calibration_warnings = std::move(cal.warnings);
   } else {
     profile = load_profile(a.profile);
   }
-  const std::vector<std::string> mismatch = a.auto_profile ? std::vector<std::string>{} : mismatch_notes(profile);
-  MapperOptions mo;
-  mo.threads = a.threads;
-  mo.mode = mode;
-  const CalibratedMapper mapper(profile, mo);
-  const bool roofline = a.model == "roofline";
-  // CPUs run every op on the calling thread: the mode only matters for devices.
-  const char* mode_name = mapper.device() ? to_string(mode) : "cpu";
-
-  // The workload's total is its subgraphs run one after the other
-  // (sequence_total of their in-sequence estimates); the sum of isolated
-  // latencies is reported beside it.
-  std::vector<Estimate> est;
-  est.reserve(w.subgraphs.size());
-  double isolated = 0, lo = 0, hi = 0;
-  const SequenceContext ctx =
-      sequence_context(w.subgraphs.begin(), w.subgraphs.end(), [](const auto& s) -> const Subgraph& { return s.graph; });
-  for (const auto& g : w.subgraphs) {
-    const Estimate& e = est.emplace_back(roofline ? mapper.roofline(g.graph) : mapper.estimate(g.graph, ctx));
-    isolated += e.latency_s;
-    // the interval scales with the sequence time
-    const double k = e.latency_s > 0 ? e.in_sequence_s / e.latency_s : 1;
-    lo += e.interval_lo_s * k, hi += e.interval_hi_s * k;
-  }
-  const double total = sequence_total(est.begin(), est.end(), [](const Estimate& e) -> const Estimate& { return e; });
-  lo = std::min(lo, total), hi = std::max(hi, total);
+  PredictOptions po;
+  po.mode = mode;
+  po.threads = a.threads;
+  po.roofline = a.model == "roofline";
+  po.workload_file = a.workload;
+  WorkloadPrediction p = predict_workload(profile, w, po);
+  p.profile = source;
+  p.warnings.insert(p.warnings.end(), calibration_warnings.begin(), calibration_warnings.end());
+  if (!a.auto_profile) p.notes = mismatch_notes(profile);
 
   if (a.json) {
-    nlohmann::json j = {{"workload", w.name},         {"profile", source},       {"model", a.model},
-                        {"mode", mode_name},          {"backend", profile.backend}, {"threads", mapper.threads()},
-                        {"total_s", total},           {"total_isolated_s", isolated}, {"interval_s", {lo, hi}},
-                        {"warnings", notes},          {"notes", mismatch}};
-    auto& subs = j["subgraphs"] = nlohmann::json::array();
-    for (std::size_t i = 0; i < est.size(); ++i) {
-      const Estimate& e = est[i];
-      subs.push_back({{"name", w.subgraphs[i].name},
-                      {"op", to_string(w.subgraphs[i].graph.op.kind)},
-                      {"latency_s", e.latency_s},
-                      {"in_sequence_s", e.in_sequence_s},
-                      {"host_s", e.host_s},
-                      {"compute_s", e.compute_s},
-                      {"memory_s", e.memory_s},
-                      {"overhead_s", e.overhead_s},
-                      {"bound", to_string(e.bound)},
-                      {"efficiency", e.efficiency},
-                      {"interval_s", {e.interval_lo_s, e.interval_hi_s}},
-                      {"warnings", warning_messages(e.warnings)}});
-    }
-    std::printf("%s\n", j.dump(1).c_str());
+    std::printf("%s\n", to_json(p).dump(1).c_str());
     return exit_ok;
   }
 
-  std::printf("%s: %zu subgraphs, %s model, %s mode, profile %s (%s, %d thread(s))\n", w.name.c_str(), w.subgraphs.size(),
-              a.model.c_str(), mode_name, source.c_str(), profile.backend.c_str(), mapper.threads());
+  std::printf("%s: %zu subgraphs, %s model, %s mode, profile %s (%s, %d thread(s))\n", p.workload.c_str(), p.subgraphs.size(),
+              p.model.c_str(), p.mode.c_str(), p.profile.c_str(), p.backend.c_str(), p.threads);
   Table t({"subgraph", "op", "shape", "alone", "in sequence", "compute", "memory", "overhead", "bound", "eff", "interval", "!"});
   std::uint32_t all_warnings = 0;
-  for (std::size_t i = 0; i < est.size(); ++i) {
-    const Estimate& e = est[i];
-    const auto& g = w.subgraphs[i];
-    std::string op(to_string(g.graph.op.kind));
+  for (const SubgraphPrediction& s : p.subgraphs) {
+    const Estimate& e = s.estimate;
+    std::string op(to_string(s.graph.op.kind));
     for (int k = 0; k < op_kind_count; ++k)
-      if (g.graph.fused & fused_bit(static_cast<OpKind>(k))) op += "+" + std::string(to_string(static_cast<OpKind>(k)));
+      if (s.graph.fused & fused_bit(static_cast<OpKind>(k))) op += "+" + std::string(to_string(static_cast<OpKind>(k)));
     all_warnings |= e.warnings;
-    t.row({g.name, op, shape_label(g.graph.op), fmt_time(e.latency_s), fmt_time(e.in_sequence_s), fmt_time(e.compute_s),
+    t.row({s.name, op, shape_label(s.graph.op), fmt_time(e.latency_s), fmt_time(e.in_sequence_s), fmt_time(e.compute_s),
            fmt_time(e.memory_s),
-           fmt_time(e.overhead_s), to_string(e.bound), e.efficiency > 0 ? fmt_num(100 * e.efficiency, 2) + "%" : "-",
+           fmt_time(e.overhead_s), to_string(e.bound),
+           e.bus_gbps > 0 ? "bus " + fmt_num(e.bus_gbps) + " GB/s" : e.efficiency > 0 ? fmt_num(100 * e.efficiency, 2) + "%" : "-",
            fmt_time(e.interval_lo_s) + " .. " + fmt_time(e.interval_hi_s), e.warnings ? "*" : ""});
   }
   t.print();
-  std::printf("\ntotal %s in sequence (interval %s .. %s); %s if each subgraph ran alone\n", fmt_time(total).c_str(),
-              fmt_time(lo).c_str(), fmt_time(hi).c_str(), fmt_time(isolated).c_str());
+  std::printf("\ntotal %s in sequence (interval %s .. %s); %s if each subgraph ran alone\n", fmt_time(p.total_s).c_str(),
+              fmt_time(p.interval_lo_s).c_str(), fmt_time(p.interval_hi_s).c_str(), fmt_time(p.total_isolated_s).c_str());
   if (all_warnings) {
     std::printf("* estimates marked * carry warnings (--json lists them per subgraph):\n");
     for (const auto& m : warning_messages(all_warnings)) std::printf("  - %s\n", m.c_str());
   }
-  for (const auto& n : notes) std::fprintf(stderr, "hwcal: warning: %s\n", n.c_str());
-  for (const auto& n : mismatch) std::fprintf(stderr, "hwcal: note: %s\n", n.c_str());
+  for (const auto& n : p.warnings) std::fprintf(stderr, "hwcal: warning: %s\n", n.c_str());
+  for (const auto& n : p.notes) std::fprintf(stderr, "hwcal: note: %s\n", n.c_str());
   return exit_ok;
 }
 
@@ -173,7 +135,8 @@ Action add_predict(CLI::App& app) {
   c->add_option("--budget", args->budget,
                 "Calibration budget in seconds for --auto when nothing is cached (default: 4 on a CPU, 10 on a GPU)")
       ->check(budget_validator());
-  c->footer("Exit code 2 for a malformed workload or profile; the message names the file, the subgraph and the field.");
+  c->footer("Exit code 2 for a malformed workload or profile, or a collective the profile has no curve of; the message\n"
+            "names the file, the subgraph and the field. Collectives report their bus bandwidth in the eff column.");
   return [args] { return run(*args); };
 }
 

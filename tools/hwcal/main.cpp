@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
                "  hwcal show profile.json                     # read the profile as tables\n"
                "  hwcal predict --profile profile.json --workload model.json\n"
                "  hwcal compare old.json new.json             # what changed between two profiles\n"
-               "  hwcal ops                                   # the op kinds a workload can use",
+               "  hwcal ops                                   # the op kinds a workload can use\n"
+               "  hwcal roofline profile.json -o roofline.svg # the profile as a roofline picture (.html: hover text)\n"
+               "  hwcal trace model.py:build --input-shape 1,3,224,224 -o model.json  # a PyTorch model as a workload",
                "hwcal"};
   app.set_version_flag("--version", HWCAL_VERSION_STRING);
   app.require_subcommand(1);
@@ -34,6 +36,8 @@ int main(int argc, char** argv) {
   reg(add_predict);
   reg(add_compare);
   reg(add_ops);
+  reg(add_roofline);
+  reg(add_trace);
 
   try {
     app.parse(argc, argv);

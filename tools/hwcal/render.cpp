@@ -50,22 +50,48 @@ void render_peaks(const HardwareCalibration& h) {
 
 void render_memory(const HardwareCalibration& h, bool sweep) {
   if (h.memory.levels.empty() && h.memory.stream.empty()) return;
-  std::printf("Memory bandwidth\n");
-  Table lv({"level", "capacity", "measured at", "GB/s"});
-  for (const auto& l : h.memory.levels)
-    lv.row({l.name, l.size_bytes ? fmt_bytes(double(l.size_bytes)) : "-", fmt_bytes(double(l.measured_at_bytes)), fmt_num(l.gbps)});
+  const bool read = !h.memory.read_sweep.empty();
+  std::printf("Memory bandwidth%s\n", read ? " (per level: read, each thread its own buffer; triad beside it)" : "");
+  Table lv(read ? std::vector<std::string>{"level", "capacity", "measured at", "read GB/s", "triad GB/s"}
+                : std::vector<std::string>{"level", "capacity", "measured at", "GB/s"});
+  for (const auto& l : h.memory.levels) {
+    std::vector<std::string> row{l.name, l.size_bytes ? fmt_bytes(double(l.size_bytes)) : "-", fmt_bytes(double(l.measured_at_bytes)),
+                                 fmt_num(l.gbps)};
+    if (read) row.push_back(l.triad_gbps > 0 ? fmt_num(l.triad_gbps) : "-");
+    lv.row(row);
+  }
   lv.print();
+  bool ordered = true;
+  for (std::size_t i = 1; i < h.memory.levels.size(); ++i) ordered &= h.memory.levels[i - 1].gbps > h.memory.levels[i].gbps;
+  if (h.memory.levels.size() > 1) std::printf("  levels in order (each faster than the next): %s\n", ordered ? "yes" : "NO");
+  const LoadLimit& lim = h.memory.l1_limit;
+  if (!lim.derivation.empty()) {
+    std::printf("  L1 load-port limit: %s\n", lim.derivation.c_str());
+    if (lim.gbps > 0 && lim.measured_share > 0)
+      std::printf("  L1 read within 25%% of the limit: %s (%s%%)\n", lim.within_25_percent() ? "yes" : "NO",
+                  fmt_num(100 * lim.measured_share, 3).c_str());
+  }
   if (!h.memory.stream.empty()) {
     std::printf("\n  STREAM at %s working set:", fmt_bytes(double(h.memory.stream.back().working_set_bytes)).c_str());
     for (const auto& s : h.memory.stream) std::printf("  %s %s GB/s", s.kernel.c_str(), fmt_num(s.gbps).c_str());
     std::printf("\n");
   }
   if (sweep && !h.memory.sweep.empty()) {
-    std::printf("\n  triad working-set sweep\n");
-    Table t({"working set", "GB/s", "time", "spread"});
-    for (const auto& p : h.memory.sweep)
-      t.row({fmt_bytes(double(p.working_set_bytes)), fmt_num(p.gbps), fmt_time(p.time.median_s),
-             fmt_num(100 * p.time.rel_spread(), 2) + "%"});
+    std::printf("\n  working-set sweep%s\n", read ? " (triad: the mapper's bandwidth of a working set; read: the levels)" : " (triad)");
+    Table t(read ? std::vector<std::string>{"working set", "triad GB/s", "spread", "read GB/s", "spread"}
+                 : std::vector<std::string>{"working set", "GB/s", "time", "spread"});
+    for (std::size_t i = 0; i < h.memory.sweep.size(); ++i) {
+      const auto& p = h.memory.sweep[i];
+      std::vector<std::string> row{fmt_bytes(double(p.working_set_bytes)), fmt_num(p.gbps)};
+      if (!read) row.push_back(fmt_time(p.time.median_s));
+      row.push_back(fmt_num(100 * p.time.rel_spread(), 2) + "%");
+      if (read) {
+        const BandwidthPoint* r = i < h.memory.read_sweep.size() ? &h.memory.read_sweep[i] : nullptr;
+        row.push_back(r ? fmt_num(r->gbps) : "-");
+        row.push_back(r ? fmt_num(100 * r->time.rel_spread(), 2) + "%" : "-");
+      }
+      t.row(row);
+    }
     t.print(stdout, "    ");
   }
   std::printf("\n");
@@ -104,11 +130,16 @@ void render_operations(const HardwareCalibration& h, const RenderOptions& opt) {
                 std::string(to_string(c.variant)).c_str(), std::string(to_string(c.precision)).c_str(), c.threads,
                 c.backend.c_str(), c.emulated ? " (EMULATED)" : "");
     Table t({"shape", "FLOPs", "bytes", "time", "spread", "GFLOP/s", "GB/s", "efficiency"});
-    for (const auto& s : c.samples)
-      t.row({shape_label(OpDesc{c.op, s.shape}), fmt_num(s.flops / 1e6) + " M", fmt_bytes(s.bytes), fmt_time(s.time.median_s),
+    std::vector<std::string> disturbed;
+    for (const auto& s : c.samples) {
+      const std::string shape = shape_label(OpDesc{c.op, s.shape});
+      if (!s.disturbed.empty()) disturbed.push_back(shape + ": " + s.disturbed);
+      t.row({shape + (s.disturbed.empty() ? "" : " (!)"), fmt_num(s.flops / 1e6) + " M", fmt_bytes(s.bytes), fmt_time(s.time.median_s),
              fmt_num(100 * s.time.rel_spread(), 2) + "%", fmt_num(s.gflops),
              fmt_num(s.gbps), s.efficiency ? fmt_num(100 * *s.efficiency, 3) + "%" : "-"});
+    }
     t.print();
+    for (const auto& d : disturbed) std::printf("  (!) not measured cleanly: %s\n", d.c_str());
     std::printf("\n");
   }
 }
@@ -125,6 +156,37 @@ void render_fusions(const HardwareCalibration& h) {
   t.print();
   for (const auto& f : h.fusions) std::printf("  %s: %s\n", std::string(to_string(f.pattern)).c_str(), f.note.c_str());
   std::printf("\n");
+}
+
+void render_collectives(const HardwareCalibration& h, const RenderOptions& opt) {
+  if (!h.collectives) return;
+  const CollectivesCalibration& c = *h.collectives;
+  std::printf("Collectives (%s %s; %s)\n  topology: %s\n  algorithm: %s\n  timing: %s\n", c.library.c_str(),
+              c.version.c_str(), c.process_model.c_str(), c.topology.c_str(), c.algorithm.c_str(), c.timing.c_str());
+  // One row per curve: the alpha-beta fit and the bus bandwidth it implies.
+  Table t({"collective", "GPUs", "precision", "launch", "sizes", "latency (alpha)", "algbw (beta)", "busbw", "fit error"});
+  for (const auto& k : c.curves) {
+    if (opt.op && k.op != *opt.op) continue;
+    t.row({std::string(to_string(k.op)), std::to_string(k.gpus), std::string(to_string(k.precision)),
+           std::string(to_string(k.launch)), std::to_string(k.samples.size()), fmt_time(k.alpha_s),
+           k.beta_gbps > 0 ? fmt_num(k.beta_gbps) + " GB/s" : "-",
+           k.beta_gbps > 0 ? fmt_num(k.beta_gbps * k.bus_factor()) + " GB/s" : "-", fmt_num(100 * k.fit_error, 2) + "%"});
+  }
+  t.print();
+  std::printf("\n");
+  if (!opt.samples) return;
+  for (const auto& k : c.curves) {
+    if (opt.op && k.op != *opt.op) continue;
+    std::printf("%s on %d GPUs, %s, %s%s\n", std::string(to_string(k.op)).c_str(), k.gpus,
+                std::string(to_string(k.precision)).c_str(), std::string(to_string(k.launch)).c_str(),
+                k.algorithm.empty() ? "" : (" (" + k.algorithm + ")").c_str());
+    Table s({"bytes", "time", "spread", "algbw GB/s", "busbw GB/s", "calls/sample"});
+    for (const auto& x : k.samples)
+      s.row({fmt_bytes(double(x.bytes)), fmt_time(x.time.median_s), fmt_num(100 * x.time.rel_spread(), 2) + "%",
+             fmt_num(double(x.bytes) / x.time.median_s / 1e9), fmt_num(k.busbw_gbps(x)), std::to_string(x.time.iterations)});
+    s.print();
+    std::printf("\n");
+  }
 }
 
 void render_warnings(const HardwareCalibration& h) {

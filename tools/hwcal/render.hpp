@@ -21,6 +21,9 @@ void render_peaks(const HardwareCalibration& h);
 void render_memory(const HardwareCalibration& h, bool sweep);
 void render_operations(const HardwareCalibration& h, const RenderOptions& opt);
 void render_fusions(const HardwareCalibration& h);
+/// The collectives section: one row per curve (alpha-beta fit, busbw), then
+/// every size when opt.samples.
+void render_collectives(const HardwareCalibration& h, const RenderOptions& opt);
 void render_warnings(const HardwareCalibration& h);
 
 }  // namespace hwcal::cli

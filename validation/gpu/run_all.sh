@@ -6,6 +6,7 @@
 #                                                               # fidelity vs PyTorch, auto_calibrate start-up
 #   bash validation/gpu/run_all.sh truth PART [BUDGET_S]        # ground truth, part 1 or 2 (truth_parts.py)
 #   bash validation/gpu/run_all.sh fidelity [PROFILE] [BUDGET_S]   # only torch_ops.py (no build)
+#   bash validation/gpu/run_all.sh collectives [BUDGET_S]       # 2+ GPUs: NCCL collectives vs torch.distributed
 #
 # Every stage writes at most 8 files under $OUT (more is tarred), keeps going
 # past a failing step (each step has its own time cap, all inside the stage's
@@ -61,6 +62,37 @@ print_summary() {
   } | tee "$file"
 }
 
+# build LOGDIR TARGET...: configure (Ninja where the image has it) and build only TARGETs, Release, sm_90,
+# .deps/* first in CMAKE_PREFIX_PATH; notes the outcome; ok_build=1 when both succeeded
+build() {
+  local logs=$1; shift
+  local targets=("$@")
+  local deps="" d
+  for d in .deps/*/; do [[ -d $d ]] && deps+="${deps:+;}$PWD/${d%/}"; done
+  [[ -n $deps ]] || note "no .deps/: the image's own Catch2/CLI11/Eigen/nlohmann are used"
+  stamp "configure (prefixes: ${deps:-none})"
+  local t
+  ok_build=1
+  t=$(now_ms)
+  # Ninja builds the listed targets in parallel (a Makefile build makes them one after another,
+  # and three of them each compile all of hwcal's kernels with nvcc)
+  local gen=()
+  [[ -f $BUILD/CMakeCache.txt ]] || ! command -v ninja >/dev/null || gen=(-G Ninja)
+  timeout "$(cap 120)" cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DHWCAL_ENABLE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DHWCAL_BUILD_EXAMPLES=OFF -DHWCAL_WITH_TORCH=OFF -DHWCAL_WITH_ONEDNN=OFF \
+    -DCMAKE_PREFIX_PATH="$deps" -DCMAKE_FIND_USE_CMAKE_SYSTEM_PATH=ON > "$logs/configure.log" 2>&1 \
+    || { ok_build=0; tail -25 "$logs/configure.log"; }
+  grep -E '^(Catch2|CLI11|Eigen3|nlohmann_json|CUDNN[A-Za-z_]*|HWCAL_NCCL[A-Z_]*)(_DIR|_INCLUDE_DIR|_LIBRARY)?:' "$BUILD/CMakeCache.txt" >> "$logs/configure.log" 2>/dev/null
+  if (( ok_build )); then
+    stamp "build ${targets[*]}"
+    local keep=(-k)
+    grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja' "$BUILD/CMakeCache.txt" 2>/dev/null && keep=(-k 0)
+    timeout "$(cap "${BUILD_CAP_S:-330}")" cmake --build "$BUILD" -j16 --target "${targets[@]}" -- "${keep[@]}" > "$logs/build.log" 2>&1 \
+      || { ok_build=0; grep -E "error|Error" "$logs/build.log" | head -30; }
+  fi
+  note "configure + build: $( (( ok_build )) && echo ok || echo FAILED) in $(since "$t") s (logs.tar.gz: configure.log, build.log)"
+}
+
 # ------------------------------------------------------------------ calibrate
 
 calibrate() {
@@ -79,35 +111,12 @@ calibrate() {
   note "machine: $(smi_line "$logs/nvidia-smi-before.csv")"
   note "python: $(py_info)"
 
-  # configure + build: only what this stage runs
-  local deps="" d
-  for d in .deps/*/; do [[ -d $d ]] && deps+="${deps:+;}$PWD/${d%/}"; done
-  [[ -n $deps ]] || note "no .deps/: the image's own Catch2/CLI11/Eigen/nlohmann are used"
-  stamp "configure (prefixes: ${deps:-none})"
-  local t ok_build=1
-  t=$(now_ms)
-  # Ninja builds the listed targets in parallel (a Makefile build makes them one after another,
-  # and three of them each compile all of hwcal's kernels with nvcc)
-  local gen=()
-  [[ -f $BUILD/CMakeCache.txt ]] || ! command -v ninja >/dev/null || gen=(-G Ninja)
-  timeout "$(cap 120)" cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DHWCAL_ENABLE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DHWCAL_BUILD_EXAMPLES=OFF -DHWCAL_WITH_TORCH=OFF -DHWCAL_WITH_ONEDNN=OFF \
-    -DCMAKE_PREFIX_PATH="$deps" -DCMAKE_FIND_USE_CMAKE_SYSTEM_PATH=ON > "$logs/configure.log" 2>&1 \
-    || { ok_build=0; tail -25 "$logs/configure.log"; }
-  grep -E '^(Catch2|CLI11|Eigen3|nlohmann_json|CUDNN[A-Za-z_]*)_(DIR|INCLUDE_DIR|LIBRARY)' "$BUILD/CMakeCache.txt" >> "$logs/configure.log" 2>/dev/null
   local targets=(hwcal_cli hwcal_backend_cuda hwcal_bench_auto_calibrate_start cuda_test_host) f n
   for f in tests/cuda/test_*.cpp; do
     n=$(basename "$f" .cpp)
     [[ $n == test_host ]] || targets+=("cuda_$n")
   done
-  if (( ok_build )); then
-    stamp "build ${targets[*]}"
-    local keep=(-k)
-    grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja' "$BUILD/CMakeCache.txt" 2>/dev/null && keep=(-k 0)
-    timeout "$(cap "${BUILD_CAP_S:-330}")" cmake --build "$BUILD" -j16 --target "${targets[@]}" -- "${keep[@]}" > "$logs/build.log" 2>&1 \
-      || { ok_build=0; grep -E "error|Error" "$logs/build.log" | head -30; }
-  fi
-  note "configure + build: $( (( ok_build )) && echo ok || echo FAILED) in $(since "$t") s (logs.tar.gz: configure.log, build.log)"
+  build "$logs" "${targets[@]}"
   local hw=$BUILD/tools/hwcal/hwcal
   [[ -x $hw ]] || note "hwcal CLI not built"
 
@@ -242,9 +251,97 @@ fidelity_only() {
   print_summary "$OUT/summary_fidelity.txt"
 }
 
+# ------------------------------------------------------------------ collectives
+
+# Issue 15 on a machine with 2+ GPUs, what matters first first: build the CLI and the CUDA plugin;
+# `hwcal calibrate --collectives --quick` (2, 4, 8, ... GPUs; nccl_quick.json); torch.distributed's NCCL
+# collectives on 2 GPUs and on all of them (collectives_torch.py measure), each compared with hwcal predict;
+# then, in the time left, the full calibration (nccl.json, compared again) and the NCCL GPU test.
+# Everything goes into $OUT/collectives.tar.gz plus $OUT/summary_collectives.txt.
+collectives() {
+  local budget=${1:-560}
+  deadline=$(( t0 + budget ))
+  local dir=$OUT/collectives logs=$OUT/collectives/logs
+  mkdir -p "$logs"
+  # NVLink multicast stays off on the lent machines (KINDS.md), here and in every rank
+  export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+  smi > "$logs/nvidia-smi-before.csv" 2>&1
+  {
+    echo "== $(date -Is) run_all.sh collectives, stage budget ${budget}s, OUT=$OUT, build $BUILD"
+    git log -1 --format='commit %H %s' 2>/dev/null || true
+    nvidia-smi topo -m 2>&1
+    nvidia-smi nvlink --status 2>&1 | head -60
+    py_info
+    "$PY" -c 'import torch; print("torch nccl", torch.cuda.nccl.version())' 2>&1 | tail -1
+    ls -l /usr/local/cuda/lib64/libnccl* 2>&1
+  } > "$logs/topology.txt" 2>&1
+  local gpus
+  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+  note "machine: ${gpus} GPUs; $(smi_line "$logs/nvidia-smi-before.csv")"
+  note "python: $(py_info)"
+
+  build "$logs" hwcal_cli hwcal_backend_cuda
+  grep -q 'HWCAL_NCCL_LIBRARY:FILEPATH=/' "$BUILD/CMakeCache.txt" || note "NCCL NOT FOUND by the configure: no collectives"
+  local hw=$BUILD/tools/hwcal/hwcal t rc n
+  # calibrate MODE FILE CAP: the collectives section (--ops memory: peaks and the bandwidth sweep, no op curves)
+  calibrate_collectives() {
+    [[ -x $hw ]] || { note "calibrate --collectives $1: no hwcal CLI (build failed)"; return 1; }
+    stamp "hwcal calibrate --backend cuda --ops memory --collectives $1 (cap $3 s)"
+    t=$(now_ms)
+    timeout --signal=INT -k 15 "$3" "$hw" calibrate --backend cuda --ops memory --collectives $1 -o "$2" \
+      > "$logs/calibrate_$(basename "$2" .json).log" 2>&1
+    rc=$?
+    note "calibrate --collectives $1: exit $rc, wall $(since "$t") s$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); c=p.get("collectives") or {}; print(", %d curves, nccl %s, calibration_s %.1f" % (len(c.get("curves", [])), c.get("version"), p["calibration_s"]))' "$2" 2>/dev/null)"
+    [[ $rc == 0 && -f $2 ]] && "$hw" show --summary "$2" > "$dir/$(basename "$2" .json)_show.txt" 2>&1
+    [[ $rc == 0 && -f $2 ]]
+  }
+  # compare_with PROFILE TAG: every torch measurement against PROFILE
+  compare_with() {
+    for n in 2 "$gpus"; do
+      [[ -f $dir/torch_$n.json ]] || continue
+      "$PY" validation/gpu/collectives_torch.py compare --measured "$dir/torch_$n.json" --profile "$1" \
+        --hwcal "$hw" --md "$dir/report_${2}_$n.md" --json "$dir/report_${2}_$n.json" > "$logs/compare_${2}_$n.log" 2>&1
+      note "compare $2 profile, $n GPUs: exit $? ($(grep -m1 'Graph rows within' "$dir/report_${2}_$n.md" 2>/dev/null))"
+    done
+  }
+
+  local quick=$dir/nccl_quick.json full=$dir/nccl.json
+  calibrate_collectives --quick "$quick" "$(cap 170)"
+  for n in 2 "$gpus"; do
+    [[ $n == 2 && $gpus == 2 && -f $dir/torch_2.json ]] && continue
+    (( $(left) > 60 )) || { note "torch $n GPUs: skipped (time)"; continue; }
+    stamp "collectives_torch.py measure --gpus $n"
+    timeout --signal=INT -k 10 "$(cap 120)" "$PY" validation/gpu/collectives_torch.py measure --gpus "$n" \
+      --out "$dir/torch_$n.json" > "$logs/torch_$n.log" 2>&1
+    note "torch measure $n GPUs: exit $?"
+  done
+  [[ -f $quick && -x $hw ]] && compare_with "$quick" quick
+  # the full calibration in what is left (the profile to commit), compared again
+  if (( $(left) > 150 )); then
+    calibrate_collectives "" "$full" $(( $(left) - 40 )) && compare_with "$full" full
+  else
+    note "calibrate --collectives (full): skipped ($(left) s left)"
+  fi
+  if (( $(left) > 120 )); then
+    mkdir -p "$logs/tests"
+    build "$logs/tests" cuda_test_host cuda_test_nccl
+    stamp "ctest -R '^cuda\.(host|nccl)$'"
+    (cd "$BUILD" && timeout "$(cap 90)" ctest -R '^cuda\.(host|nccl)$' --output-on-failure --timeout 80) > "$dir/cuda_tests.log" 2>&1
+    note "cuda tests: $(grep -E 'tests passed|tests failed' "$dir/cuda_tests.log" | tail -1)"
+  else
+    note "cuda_test_nccl: not built ($(left) s left)"
+  fi
+  smi > "$logs/nvidia-smi-after.csv" 2>&1
+  note "nvidia-smi after: $(smi_line "$logs/nvidia-smi-after.csv")"
+  print_summary "$OUT/summary_collectives.txt"
+  cp "$OUT/summary_collectives.txt" "$dir/"
+  tar -C "$OUT" -czf "$OUT/collectives.tar.gz" collectives && rm -rf "$dir"
+}
+
 case $stage in
   calibrate) calibrate "$@" ;;
   truth) truth "$@" ;;
   fidelity) fidelity_only "$@" ;;
-  *) sed -n '2,18p' "$0"; exit 2 ;;
+  collectives) collectives "$@" ;;
+  *) sed -n '2,20p' "$0"; exit 2 ;;
 esac

@@ -74,6 +74,7 @@ class CpuBackend : public Backend {
 
   Support supports(const OpDesc& op, Precision p) const override {
     if (auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
+    if (is_collective(op.kind)) return {SupportLevel::unsupported, std::string(collective_not_kernel)};
     if (p == Precision::fp32 || p == Precision::fp64) return {SupportLevel::native, {}};
     return {SupportLevel::unsupported,
             std::string(to_string(p)) + ": the " + name() +
@@ -115,6 +116,7 @@ class CpuBackend : public Backend {
       case ShapeFamily::bytes: return std::make_unique<MoveKernel<T>>(op, p, threads_);
       case ShapeFamily::rotary: return std::make_unique<RotaryKernel<T>>(op, p, threads_);
       case ShapeFamily::embedding: return std::make_unique<EmbeddingKernel<T>>(op, p, threads_);
+      case ShapeFamily::collective: break;  // supports() refused it
     }
     throw Error(name() + " backend: no kernel for shape family of " + std::string(to_string(op.kind)));
   }

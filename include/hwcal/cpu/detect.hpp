@@ -7,6 +7,7 @@
 #include <hwcal/schema.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdint>
 #include <fstream>
 #include <set>
@@ -96,6 +97,8 @@ inline HostInfo detect_host() {
       const std::string val = detail::trim(line.substr(colon + 1));
       if (key == "model name" && h.cpu_model.empty()) h.cpu_model = val;
       else if (key == "vendor_id" && h.vendor.empty()) h.vendor = val;
+      else if (key == "cpu family" && h.family == 0) h.family = std::atoi(val.c_str());
+      else if (key == "model" && h.model == 0) h.model = std::atoi(val.c_str());
       else if (key == "CPU implementer" && h.vendor.empty()) h.vendor = "implementer " + val;
       else if (key == "physical id") phys = val;
       else if (key == "core id") cores.insert({phys, val});

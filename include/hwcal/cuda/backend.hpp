@@ -48,6 +48,9 @@
 #include <hwcal/cuda/gemm.hpp>
 #include <hwcal/cuda/measure.hpp>
 #include <hwcal/cuda/move.hpp>
+#if HWCAL_HAS_NCCL
+#include <hwcal/cuda/nccl.hpp>
+#endif
 #include <hwcal/cuda/nvml.hpp>
 #include <hwcal/cuda/peaks.hpp>
 #include <hwcal/cuda/pool.hpp>
@@ -82,11 +85,30 @@ class CudaBackend final : public Backend {
 
   const DeviceInfo& device() const noexcept { return ctx_->info(); }
   std::optional<DeviceInfo> device_info() const override { return ctx_->info(); }
+
+  int device_count() const override {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return n;
+  }
+  /// NCCL over GPUs 0 .. gpus-1 (whichever device this backend drives).
+  std::unique_ptr<Communicator> make_communicator([[maybe_unused]] int gpus) override {
+#if HWCAL_HAS_NCCL
+    return std::make_unique<NcclCommunicator>(gpus);
+#else
+    throw UnavailableError("this hwcal was built without NCCL (nccl.h and libnccl were not found when it was configured): "
+                           "no collectives");
+#endif
+  }
   const CudaOptions& options() const noexcept { return ctx_->options(); }
   cudaStream_t stream() const noexcept { return ctx_->stream(); }
 
   Support supports(const OpDesc& op, Precision p) const override {
     if (auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
+    if (is_collective(op.kind)) return {SupportLevel::unsupported, std::string(collective_not_kernel)};
     const DeviceInfo& d = ctx_->info();
     const int cc = d.cc_major * 10 + d.cc_minor;
     const bool low = p == Precision::int8 || p == Precision::fp8;
@@ -151,6 +173,7 @@ class CudaBackend final : public Backend {
       case ShapeFamily::bytes: return std::make_unique<MoveKernel>(ctx_, op, p);
       case ShapeFamily::rotary: return std::make_unique<RotaryKernel>(ctx_, op, p);
       case ShapeFamily::embedding: return std::make_unique<EmbeddingKernel>(ctx_, op, p);
+      case ShapeFamily::collective: break;  // supports() refused it
     }
     throw UnavailableError("cuda backend: no kernel for " + std::string(to_string(op.kind)));
   }

@@ -79,6 +79,16 @@ class Nvml {
     out = v;
     return true;
   }
+  /// Active NVLinks of a device, or -1 when NVML cannot tell.
+  int active_nvlinks(Device d) const {
+    if (!ok_ || !d || !nvlink_state_) return -1;
+    int active = 0;
+    for (unsigned link = 0; link < 18; ++link) {  // NVML_NVLINK_MAX_LINKS
+      int state = 0;                              // nvmlEnableState_t
+      if (nvlink_state_(d, link, &state) == 0 && state == 1) ++active;
+    }
+    return active;
+  }
   std::string driver_version() const {
     char buf[96] = {};
     return ok_ && driver_(buf, sizeof buf) == 0 ? std::string(buf) : std::string();
@@ -93,6 +103,7 @@ class Nvml {
   using ClockFn = int (*)(Device, int, unsigned*);
   using ReasonsFn = int (*)(Device, unsigned long long*);
   using DriverFn = int (*)(char*, unsigned);
+  using NvLinkStateFn = int (*)(Device, unsigned, int*);
 
   Nvml() {
     lib_ = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -106,6 +117,7 @@ class Nvml {
     clock_ = sym<ClockFn>("nvmlDeviceGetClockInfo");
     max_clock_ = sym<ClockFn>("nvmlDeviceGetMaxClockInfo");
     driver_ = sym<DriverFn>("nvmlSystemGetDriverVersion");
+    nvlink_state_ = sym<NvLinkStateFn>("nvmlDeviceGetNvLinkState");  // optional: topology of collectives
     // Renamed in driver 535; older drivers only have the throttle spelling.
     reasons_ = sym<ReasonsFn>("nvmlDeviceGetCurrentClocksEventReasons");
     if (!reasons_) reasons_ = sym<ReasonsFn>("nvmlDeviceGetCurrentClocksThrottleReasons");
@@ -137,6 +149,7 @@ class Nvml {
   ClockFn max_clock_ = nullptr;
   ReasonsFn reasons_ = nullptr;
   DriverFn driver_ = nullptr;
+  NvLinkStateFn nvlink_state_ = nullptr;
 };
 
 /// NVML's spelling of a CUDA device UUID: "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".

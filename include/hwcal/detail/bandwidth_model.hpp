@@ -42,6 +42,13 @@ class BandwidthModel {
     return fast_exp2(a.second + t * (b.second - a.second));
   }
 
+  /// The fastest point of the sweep (the L1's bandwidth when the sweep is sound).
+  double fastest() const noexcept {
+    double best = 0;
+    for (const auto& p : pts_) best = std::max(best, p.second);
+    return pts_.empty() ? 0 : fast_exp2(best);
+  }
+
   /// The memory's bandwidth: the largest working set measured.
   double memory() const noexcept { return pts_.empty() ? 0 : fast_exp2(pts_.back().second); }
 

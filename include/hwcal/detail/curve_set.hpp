@@ -48,8 +48,10 @@ class CurveSet {
   /// `ideal(op, precision, cold)`: the roofline time of a shape (warm: its
   /// data at the bandwidth of its own working set; cold: from memory).
   /// `fixed_costs`: CPU curves carry a per-call fixed cost; device curves a floor.
-  template <class Ideal>
-  CurveSet(const HardwareCalibration& profile, int threads, bool fixed_costs, double overhead_s, Ideal&& ideal) {
+  /// `extra(op, precision, features)`: may append a feature (the mapper's
+  /// regime coordinate of GEMMs); the same call must be made on queries.
+  template <class Ideal, class Extra>
+  CurveSet(const HardwareCalibration& profile, int threads, bool fixed_costs, double overhead_s, Ideal&& ideal, Extra&& extra) {
     // Per (op, precision): the curves at the requested thread count, or, when
     // the profile has none, every curve at the nearest thread count measured.
     std::array<std::array<int, all_precisions.size()>, op_kind_count> chosen{};
@@ -61,7 +63,7 @@ class CurveSet {
     for (const auto& c : profile.operations) {
       if (c.samples.empty() || c.threads != chosen[index(c.op)][index(c.precision)]) continue;
       by_key_[index(c.op)][index(c.precision)].push_back(static_cast<int>(curves_.size()));
-      add(c, c.threads != threads, fixed_costs, overhead_s, ideal);
+      add(c, c.threads != threads, fixed_costs, overhead_s, ideal, extra);
     }
   }
 
@@ -92,8 +94,8 @@ class CurveSet {
   static constexpr std::size_t index(Precision p) noexcept { return static_cast<std::size_t>(p); }
   static constexpr std::size_t index(OpKind k) noexcept { return static_cast<std::size_t>(k); }
 
-  template <class Ideal>
-  void add(const OperationCalibration& c, bool other_threads, bool fixed_costs, double overhead_s, Ideal& ideal) {
+  template <class Ideal, class Extra>
+  void add(const OperationCalibration& c, bool other_threads, bool fixed_costs, double overhead_s, Ideal& ideal, Extra& extra) {
     Curve cv;
     cv.op = c.op;
     cv.precision = c.precision;
@@ -105,7 +107,8 @@ class CurveSet {
       // curve's smallest samples, at least the backend's per-call overhead.
       cv.fixed_s = overhead_s;
       std::vector<std::pair<double, double>> pts;
-      for (std::size_t i = 0; i < c.samples.size(); ++i) pts.push_back({work(c.desc(i), c.precision), c.samples[i].time.median_s});
+      for (std::size_t i = 0; i < c.samples.size(); ++i)
+        if (c.samples[i].disturbed.empty()) pts.push_back({work(c.desc(i), c.precision), c.samples[i].time.median_s});
       if (const auto a = fixed_cost(pts)) cv.fixed_s = std::max(cv.fixed_s, *a);
     } else {
       cv.floor_s = std::numeric_limits<double>::max();
@@ -114,9 +117,15 @@ class CurveSet {
     // (a floor keeps the net time of launch-bound CPU samples positive)
     auto net = [&](double t) { return fixed_costs ? std::max(t - cv.fixed_s, 1e-3 * t) : t; };
     std::vector<PointStore::Point> warm, cold;
+    // Samples the calibrator could not measure cleanly stand in only when
+    // the curve has too few others.
+    std::size_t clean = 0;
+    for (const auto& s : c.samples) clean += s.disturbed.empty();
     for (const auto& s : c.samples) {
+      if (!s.disturbed.empty() && clean >= 2) continue;
       const OpDesc op{c.op, s.shape};
-      const FeatureSet f = features(op);
+      FeatureSet f = features(op);
+      extra(op, c.precision, f);
       cv.dims = f.count;
       auto point = [&](const TimeStats& t, bool is_cold) {
         const double id = ideal(op, c.precision, is_cold);

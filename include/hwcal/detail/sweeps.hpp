@@ -46,6 +46,9 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add({kind, MatmulShape{1, n, n, n, false}}, n == 64 || n == 256 || n == 1024);
       for (i64 m : {1, 16, 64, 4})
         for (i64 kn : {1024, 4096, 512, 2048}) add({kind, MatmulShape{1, m, kn, kn, false}}, (m == 1 || m == 64) && kn == 1024);
+      // more skinny rows, power-of-two and odd
+      for (i64 m : {2, 8, 32, 3, 17})
+        for (i64 kn : {1024, 2048}) add({kind, MatmulShape{1, m, kn, kn, false}});
       add({kind, MatmulShape{12, 197, 197, 64, false}}, true);
       add({kind, MatmulShape{96, 128, 64, 128, false}});
       add({kind, MatmulShape{8, 512, 512, 64, false}});
@@ -65,6 +68,15 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
           if (double(m) * kn[0] * kn[1] > 2.5e9) continue;  // > 5 GFLOP: slow, nothing new
           add({kind, MatmulShape{1, m, kn[1], kn[0], true}}, q);
         }
+      // GEMV and skinny products (1-64 rows, power-of-two and odd) over fp32
+      // weights of 0.5 to 32 MB: MLPs and decoders at small batch stream their
+      // weights, from L2, L3 or memory depending on the size.
+      const i64 weights[][2] = {{512, 256}, {512, 512}, {768, 768}, {784, 1024}, {1024, 1024}, {2048, 1000},
+                                {3072, 768}, {1024, 4096}, {4096, 1024}, {2048, 4096}};
+      for (i64 m : {2, 4, 16, 64, 3, 17})
+        for (auto& kn : weights) add({kind, MatmulShape{1, m, kn[1], kn[0], true}});
+      for (i64 m : {1, 8, 32})
+        for (auto& kn : {weights[0], weights[3], weights[4], weights[9]}) add({kind, MatmulShape{1, m, kn[1], kn[0], true}});
       break;
     }
     case OpKind::conv2d: {
@@ -192,6 +204,13 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add({kind, AdaptivePoolShape{n, 256, 13, 13, 6, 6}});
         add({kind, AdaptivePoolShape{n, 16, 112, 112, 1, 1}});
         add({kind, AdaptivePoolShape{n, 16, 4, 4, 1, 1}}, n == 1);  // launch-bound
+        // squeeze-and-excitation squeezes of mobile networks
+        add({kind, AdaptivePoolShape{n, 32, 112, 112, 1, 1}});
+        add({kind, AdaptivePoolShape{n, 144, 56, 56, 1, 1}});
+        add({kind, AdaptivePoolShape{n, 240, 28, 28, 1, 1}});
+        add({kind, AdaptivePoolShape{n, 480, 14, 14, 1, 1}});
+        add({kind, AdaptivePoolShape{n, 1152, 7, 7, 1, 1}});
+        add({kind, AdaptivePoolShape{n, 1280, 7, 7, 1, 1}});
       }
       break;
     }
@@ -205,6 +224,14 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add({kind, MapShape{n, 32, 112, 112}});
         add({kind, MapShape{n, 960, 7, 7}});
         add({kind, MapShape{n, 16, 4, 4}}, n == 1);  // launch-bound
+        // the channel counts of mobile networks and ResNet-50's wide maps
+        add({kind, MapShape{n, 16, 112, 112}});
+        add({kind, MapShape{n, 144, 56, 56}});
+        add({kind, MapShape{n, 240, 28, 28}});
+        add({kind, MapShape{n, 480, 14, 14}});
+        add({kind, MapShape{n, 1024, 14, 14}});
+        add({kind, MapShape{n, 2048, 7, 7}});
+        add({kind, MapShape{n, 8, 2, 2}});  // launch-bound
       }
       break;
     }
@@ -223,6 +250,9 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         shapes = {{2364, 197}, {8, 1000}, {8192, 128}, {18912, 197}, {1024, 64}, {4096, 512}, {1, 1000}, {16384, 1024}};
       else
         shapes = {{512, 49}, {8, 768}, {4096, 49}, {197, 768}, {64, 3136}, {2048, 196}, {512, 3136}, {1, 64}};
+      // tiny (the per-call cost) and the widths of smaller models
+      for (auto [r, c] : {std::pair<i64, i64>{1, 64}, {4, 128}, {8, 1024}, {64, 768}, {512, 1024}, {2048, 512}, {256, 2048}})
+        shapes.push_back({r, c});
       for (std::size_t i = 0; i < shapes.size(); ++i) add({kind, RowsShape{shapes[i].first, shapes[i].second}}, i < 3);
       break;
     }
@@ -236,11 +266,18 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
     default: {  // elementwise
       const OpInfo& o = info(kind);
       const int inputs = o.inputs;
-      for (i64 e : {i64{1} << 6, i64{1} << 24, i64{1} << 14, i64{1} << 20, i64{1} << 10, i64{1} << 17, i64{1} << 22, i64{1} << 12})
+      // every 2x from 64 to 16M elements (the per-call cost at the small end,
+      // each cache level, memory), and odd counts real activations have
+      // (C x 7^2 x 2^k maps, 3 x 2^k)
+      for (i64 e : {i64{1} << 6, i64{1} << 24, i64{1} << 14, i64{1} << 20, i64{1} << 10, i64{1} << 17, i64{1} << 22, i64{1} << 12,
+                    i64{1} << 8, i64{1} << 16, i64{1} << 18, i64{1} << 19, i64{1} << 21, i64{1} << 23, i64{1} << 7,
+                    i64{1} << 9, i64{1} << 11, i64{1} << 13, i64{1} << 15, i64{3} << 10,
+                    i64{49} << 10, i64{49} << 12, i64{3} << 17, i64{49} << 14, i64{3} << 20, i64{49} << 16})
         add({kind, ElementwiseShape{e, inputs, 0}}, e == (i64{1} << 6) || e == (i64{1} << 10) || e == (i64{1} << 14) ||
                                                         e == (i64{1} << 20) || e == (i64{1} << 24));
       // in place (nn.ReLU(inplace=True), `x += y`): the sizes activations have
-      for (i64 e : {i64{1} << 10, i64{1} << 20, i64{1} << 14, i64{1} << 17, i64{1} << 22, i64{1} << 24}) {
+      for (i64 e : {i64{1} << 10, i64{1} << 20, i64{1} << 14, i64{1} << 17, i64{1} << 22, i64{1} << 24, i64{1} << 6,
+                    i64{49} << 12, i64{49} << 14, i64{3} << 20}) {
         ElementwiseShape s{e, inputs, 0, true};
         if (kind == OpKind::relu || kind == OpKind::silu || kind == OpKind::hardswish || kind == OpKind::hardsigmoid ||
             kind == OpKind::relu6 || kind == OpKind::hardtanh || kind == OpKind::add)
@@ -251,6 +288,10 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add({kind, ElementwiseShape{i64{1} << 20, 2, 256}}, true);
         add({kind, ElementwiseShape{i64{1} << 14, 2, 64}});
         add({kind, ElementwiseShape{i64{1} << 24, 2, 1024}});
+        // squeeze-and-excitation scales: C channels over 7^2 .. 112^2 maps
+        for (auto [c, hw] : {std::pair<i64, i64>{16, 112 * 112}, {96, 56 * 56}, {144, 28 * 28}, {240, 14 * 14}, {672, 14 * 14},
+                             {1152, 7 * 7}, {32, 16}, {576, 7 * 7}})
+          add({kind, ElementwiseShape{c * hw, 2, c}});
       }
       break;
     }
@@ -397,8 +438,11 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
   return v;
 }
 
-/// The sweep of an op on a CPU or a device target.
+/// The sweep of an op on a CPU or a device target; none for the collectives,
+/// which are swept over message sizes on every GPU count instead
+/// (collectives.hpp, detail::collective_sizes()).
 inline std::vector<SweepPoint> default_sweep(OpKind kind, bool device = false) {
+  if (is_collective(kind)) return {};
   return device ? device_sweep(kind) : cpu_sweep(kind);
 }
 

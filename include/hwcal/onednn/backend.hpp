@@ -90,6 +90,7 @@ inline Family family(ShapeFamily f) {
       return {nullptr, nullptr, nullptr, false,
               "oneDNN 2.6 has no gather primitive for an embedding lookup; hwcal runs no other library's kernel under "
               "the onednn name"};
+    case ShapeFamily::collective: return {nullptr, nullptr, nullptr, false, collective_not_kernel};
   }
   return {};
 }

@@ -84,6 +84,7 @@ inline std::unique_ptr<TorchKernel> make_op_kernel(const OpDesc& op, Precision p
     case ShapeFamily::bytes: return MoveKernel::make(op, p, *dt);
     case ShapeFamily::rotary: return RotaryKernel::make(op, p, *dt);
     case ShapeFamily::embedding: return EmbeddingKernel::make(op, p, *dt);
+    case ShapeFamily::collective: break;  // op_support() refused it
   }
   throw UnavailableError("torch backend: no kernel for the shape family of " + std::string(to_string(op.kind)));
 }

@@ -179,6 +179,7 @@ inline std::string gigabytes(double bytes) {
 inline Support op_support(const OpDesc& op, Precision p) {
   if (const auto why = invalid_reason(op); !why.empty())
     return {SupportLevel::unsupported, "invalid shape: " + std::string(why)};
+  if (is_collective(op.kind)) return {SupportLevel::unsupported, std::string(collective_not_kernel)};
   if (op.kind == OpKind::matmul && std::get<MatmulShape>(op.shape).bias)
     return {SupportLevel::unsupported, "matmul has no bias in the reference; use linear"};
   const Support s = detail::precision_support(op, p);

@@ -1,0 +1,160 @@
+"""hwcal.trace on torchvision models (Debian's python3-torch, CPU): workloads the
+C++ reader accepts, equal to the validation workloads the same tracer wrote,
+fusion, the model's mode left alone, every unmappable node listed, and the
+command lines `python3 -m hwcal.trace` and `hwcal trace`. Exit 77 (skipped)
+without torch and torchvision."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+try:
+    import torch
+    import torchvision
+except ImportError as e:
+    print(f"skipped: {e}")
+    sys.exit(77)
+
+import hwcal
+from hwcal.trace import trace_model
+
+SRC = os.environ.get("HWCAL_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+CLI = os.environ.get("HWCAL_CLI")
+X = torch.randn(1, 3, 224, 224)
+
+# A model with ops the workload format has no kind for (exp, cumsum): listed, not dropped.
+UNMAPPABLE = textwrap.dedent("""
+    import torch
+    import torch.nn as nn
+
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(16, 16)
+
+        def forward(self, x):
+            return torch.cumsum(torch.exp(self.fc(x)), dim=-1)
+
+    def build():
+        return Odd()
+""")
+
+
+def validation_workload(name):
+    with open(os.path.join(SRC, "validation/workloads", name + ".json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+class TraceTest(unittest.TestCase):
+    def test_public_name(self):
+        self.assertTrue(callable(hwcal.trace))
+        self.assertIs(hwcal.trace.trace_model, trace_model)  # and still the module validation/ imports from
+
+    def test_torchvision_models(self):
+        # the same tracer wrote validation/workloads (mobilenet_v2's file predates the relu6 kind)
+        for name, compare in [("resnet18", True), ("mobilenet_v3_small", True), ("efficientnet_b0", True),
+                              ("vit_b_16", True), ("mobilenet_v2", False)]:
+            with self.subTest(model=name):
+                torch.manual_seed(0)
+                doc = hwcal.trace(getattr(torchvision.models, name)(weights=None), X)
+                self.assertEqual(doc["unmapped"], [])
+                w = hwcal.Workload.from_dict(doc)
+                self.assertEqual(len(w), len(doc["subgraphs"]))
+                self.assertEqual(w.warnings, [])
+                if compare:
+                    self.assertEqual(doc["subgraphs"], validation_workload(name + "_b1")["subgraphs"])
+
+    def test_fusion(self):
+        model = torchvision.models.resnet18(weights=None)
+        eager, fused = trace_model(model, X), hwcal.trace(model, X, fuse=True)
+        stem = fused["subgraphs"][0]
+        self.assertEqual((stem["op"], stem["fused"]), ("conv2d", ["batchnorm", "relu"]))
+        convs = sum(1 for s in eager["subgraphs"] if s["op"] == "conv2d")
+        self.assertEqual(sum(1 for s in fused["subgraphs"] if s["op"] == "conv2d"), convs)
+        self.assertFalse(any(s["op"] == "batchnorm" for s in fused["subgraphs"]))
+        hwcal.Workload.from_dict(fused)
+
+    def test_linear_activation_fusion(self):
+        model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(), torch.nn.Linear(32, 8), torch.nn.ReLU())
+        x = torch.randn(4, 16)
+        self.assertEqual([(s["op"], s.get("fused")) for s in hwcal.trace(model, x)["subgraphs"]],
+                         [("linear", None), ("gelu", None), ("linear", None), ("relu", None)])
+        fused = hwcal.trace(model, x, fuse=True)
+        self.assertEqual([(s["op"], s.get("fused")) for s in fused["subgraphs"]], [("linear", ["gelu"]), ("linear", ["relu"])])
+        self.assertEqual(hwcal.Workload.from_dict(fused).subgraphs[0].fused, ["gelu"])
+
+    def test_mode_left_alone(self):
+        model = torchvision.models.resnet18(weights=None).train()
+        before = model.bn1.running_mean.clone()
+        hwcal.trace(model, X)
+        self.assertTrue(model.training)
+        self.assertTrue(torch.equal(model.bn1.running_mean, before))  # traced in eval: statistics untouched
+
+    def test_unmapped_are_listed(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "odd.py"), "w", encoding="utf-8") as f:
+                f.write(UNMAPPABLE)
+            sys.path.insert(0, d)
+            try:
+                import odd
+            finally:
+                sys.path.remove(d)
+            doc = hwcal.trace(odd.build(), torch.randn(2, 16))
+            self.assertEqual([s["op"] for s in doc["subgraphs"]], ["linear"])
+            self.assertEqual(sorted(u["target"] for u in doc["unmapped"]), ["torch.cumsum", "torch.exp"])
+
+
+class CommandLineTest(unittest.TestCase):
+    def run_trace(self, command, *args):
+        env = dict(os.environ)
+        return subprocess.run([*command, *args], capture_output=True, text=True, env=env)
+
+    def commands(self):
+        yield [sys.executable, "-m", "hwcal.trace"]
+        if CLI:
+            yield [CLI, "trace"]
+
+    def test_module_factory(self):
+        for command in self.commands():
+            with self.subTest(command=command[0]), tempfile.TemporaryDirectory() as d:
+                out = os.path.join(d, "w.json")
+                r = self.run_trace(command, "torchvision.models:resnet18", "--input-shape", "1,3,224,224", "-o", out)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("resnet18: 68 subgraphs, 0 unmapped", r.stderr)
+                w = hwcal.load_workload(out)
+                self.assertEqual(w.name, "resnet18")
+                self.assertEqual(w.to_dict()["subgraphs"],
+                                 hwcal.Workload.from_dict(validation_workload("resnet18_b1")).to_dict()["subgraphs"])
+
+    def test_file_factory_lists_unmapped(self):
+        for command in self.commands():
+            with self.subTest(command=command[0]), tempfile.TemporaryDirectory() as d:
+                model = os.path.join(d, "odd.py")
+                with open(model, "w", encoding="utf-8") as f:
+                    f.write(UNMAPPABLE)
+                r = self.run_trace(command, model + ":build", "--input-shape", "2,16", "--fuse")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                doc = json.loads(r.stdout)
+                self.assertEqual(len(doc["unmapped"]), 2)
+                self.assertIn("2 unmapped node(s)", r.stderr)
+                self.assertIn("torch.exp", r.stderr)
+                self.assertIn("torch.cumsum", r.stderr)
+
+    def test_help_and_bad_input(self):
+        for command in self.commands():
+            with self.subTest(command=command[0]):
+                r = self.run_trace(command, "--help")
+                self.assertEqual(r.returncode, 0)
+                self.assertIn("--input-shape", r.stdout)
+                r = self.run_trace(command, "no_such_module_hwcal:build", "--input-shape", "1,3")
+                self.assertEqual(r.returncode, 2)
+                self.assertIn("no_such_module_hwcal", r.stderr)
+                r = self.run_trace(command, "torchvision.models:resnet18", "--input-shape", "1,x")
+                self.assertEqual(r.returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
