@@ -13,9 +13,8 @@ int main(int argc, char** argv) {
     const hwcal::HardwareCalibration profile = hwcal::load_profile(argv[1]);  // validates every field
     const hwcal::CalibratedMapper mapper(profile);
 
-    hwcal::Conv2dShape conv;  // ResNet-50 layer3 3x3: 1x256x14x14 -> 256, padding 1
-    conv.n = 1, conv.c = 256, conv.h = conv.w = 14, conv.k = 256, conv.r = conv.s = 3, conv.pad_h = conv.pad_w = 1;
-    hwcal::Subgraph g{{hwcal::OpKind::conv2d, conv}, hwcal::Precision::fp32};
+    // ResNet-50 layer3 3x3: nn.Conv2d(256, 256, 3, padding=1, bias=False) on 1x256x14x14
+    hwcal::Subgraph g{hwcal::conv2d(1, 256, 14, 14, 256, 3).padding(1).bias(false), hwcal::Precision::fp32};
     g.fused = hwcal::fused_bit(hwcal::OpKind::batchnorm) | hwcal::fused_bit(hwcal::OpKind::relu);
 
     const hwcal::Estimate e = mapper.estimate(g);
