@@ -317,7 +317,12 @@ inline std::optional<Timed> measure_point(Backend& backend, Kernel& kernel, bool
           std::to_string(t.retries + 1) + " measurements: machine too noisy, sample dropped";
     return std::nullopt;
   }
-  if (cold && !(kernel.needs_prepare() && cpu_target)) t.cold = backend.measure_kernel_cold(kernel, mopt);
+  if (cold && !(kernel.needs_prepare() && cpu_target)) {
+    t.cold = backend.measure_kernel_cold(kernel, mopt);
+    // The flush difference can come out at zero (the flush alone as slow as
+    // flush + op); the sample then keeps its warm time only.
+    if (t.cold && !(t.cold->samples > 0 && t.cold->median_s > 0)) t.cold.reset();
+  }
   return t;
 }
 

@@ -111,7 +111,9 @@ inline double quantile_sorted(const std::vector<double>& v, double q) {
   const auto lo = static_cast<std::size_t>(pos);
   const std::size_t hi = std::min(lo + 1, v.size() - 1);
   const double frac = pos - static_cast<double>(lo);
-  return v[lo] * (1 - frac) + v[hi] * frac;
+  // v[lo] + (v[hi] - v[lo]) * frac, not v[lo] * (1 - frac) + v[hi] * frac: the latter is
+  // off by an ulp between equal neighbours, which put a p10 above its median
+  return v[lo] + (v[hi] - v[lo]) * frac;
 }
 }  // namespace detail
 

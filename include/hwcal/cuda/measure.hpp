@@ -191,8 +191,8 @@ class Timer {
     HWCAL_CUDA_CHECK(cudaStreamSynchronize(stream));
     // A sample pairs one replay of each, back to back, so slow drifts cancel.
     ensure_events(3);
-    std::vector<double> diffs;
     StopRule rule(opt.stop);
+    std::vector<double> discarded;
     const double sampling_start = now_s();
     for (;;) {
       events_[0].record(stream);
@@ -202,11 +202,18 @@ class Timer {
       events_[2].record(stream);
       HWCAL_CUDA_CHECK(cudaEventSynchronize(events_[2].get()));
       const double a = events_[1].since(events_[0]) * 1e-3, b = events_[2].since(events_[1]) * 1e-3;
-      if (!(clocks && opt.discard_throttled && clocks->sample().throttled)) rule.add(std::max(a - b, 0.0) / launches);
+      const double s = std::max(a - b, 0.0) / launches;
+      if (clocks && opt.discard_throttled && clocks->sample().throttled)
+        discarded.push_back(s);
+      else
+        rule.add(s);
       if (rule.done(now_s() - sampling_start)) break;
     }
-    Measurement m = finish_measurement(std::move(rule.samples()), launches, rule.converged(), start);
-    return m;
+    // As in sample(): a run throttled throughout keeps its samples rather than
+    // none (an H200 calibration once wrote a cold time of 0 samples).
+    std::vector<double> samples = std::move(rule.samples());
+    if (samples.empty()) samples = std::move(discarded);
+    return finish_measurement(std::move(samples), launches, rule.converged(), start);
   }
 
   /// Device time of one flush (measured once).
