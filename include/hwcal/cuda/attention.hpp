@@ -270,6 +270,13 @@ class AttentionKernel final : public CudaKernel {
       try_path(AttentionPath::decode);
     else if (choice == AttentionChoice::hwcal || !try_path(AttentionPath::cudnn_sdpa))
       try_path(AttentionPath::flash);
+    // A framework's math path with grouped-query attention (PyTorch's SDPA
+    // with enable_gqa at fp32: the fused kernels take fp16 and bf16) first
+    // repeats K and V to every query head; in a decode step those copies are
+    // most of the bytes (llama decode, H200: 10.8 ms measured where the chain
+    // without them predicted 1 ms).
+    expand_kv_ = choice == AttentionChoice::framework && s.kv() < s.heads &&
+                 (s.seq_kv * s.head_dim * dtype_bytes(t)) % 16 == 0;
     if (path_ == AttentionPath::chain) prepare_chain();
   }
 
@@ -280,6 +287,11 @@ class AttentionKernel final : public CudaKernel {
       case AttentionPath::decode: HWCAL_CUDA_CHECK(launch::decode_attention(o_.dtype, args_, stream())); break;
       case AttentionPath::chain: {
         const AttentionShape& s = shape_;
+        if (expand_kv_) {
+          const i64 block = s.seq_kv * s.head_dim * dtype_bytes(k_.dtype), group = s.heads / s.kv();
+          HWCAL_CUDA_CHECK(launch::repeat_blocks(k_.get(), k_rep_.get(), s.batch * s.kv(), group, block, stream()));
+          HWCAL_CUDA_CHECK(launch::repeat_blocks(v_.get(), v_rep_.get(), s.batch * s.kv(), group, block, stream()));
+        }
         qk_->run(stream());
         HWCAL_CUDA_CHECK(launch::row_op(OpKind::softmax, scores_.dtype, scores_.get(), nullptr, nullptr, scores_.get(),
                                         s.batch * s.heads * s.seq_q, s.seq_kv, 0, s.causal ? s.seq_q : 0, stream()));
@@ -304,7 +316,8 @@ class AttentionKernel final : public CudaKernel {
             std::to_string(args_.chunk) + " keys" + (args_.splits > 1 ? " + combine kernel" : "");
         break;
       case AttentionPath::chain:
-        s = "QK^T: " + qk_->implementation() + "; softmax kernel; PV: " + pv_->implementation();
+        s = std::string(expand_kv_ ? "K and V repeated to every query head (a math path's repeat_interleave); " : "") +
+            "QK^T: " + qk_->implementation() + "; softmax kernel; PV: " + pv_->implementation();
         break;
     }
     return why_.empty() ? s : s + " [" + why_ + "]";
@@ -360,16 +373,25 @@ class AttentionKernel final : public CudaKernel {
   /// its G query heads are G * seq_q consecutive rows of Q, O and the scores.
   void prepare_chain() {
     const AttentionShape& s = shape_;
-    const i64 entries = s.batch * s.kv(), rows = s.heads / s.kv() * s.seq_q;
+    // Expanded: one batch entry per query head; otherwise the G query heads
+    // of a KV head are one entry of G * seq_q rows.
+    const i64 entries = expand_kv_ ? s.batch * s.heads : s.batch * s.kv();
+    const i64 rows = expand_kv_ ? s.seq_q : s.heads / s.kv() * s.seq_q;
+    if (expand_kv_) {
+      k_rep_ = DeviceTensor(k_.dtype, s.batch * s.heads * s.seq_kv * s.head_dim);
+      v_rep_ = DeviceTensor(v_.dtype, s.batch * s.heads * s.seq_kv * s.head_dim);
+    }
+    const void* k = expand_kv_ ? k_rep_.get() : k_.get();
+    const void* v = expand_kv_ ? v_rep_.get() : v_.get();
     scores_ = DeviceTensor(q_.dtype, s.batch * s.heads * s.seq_q * s.seq_kv);
     const double scale = 1.0 / std::sqrt(static_cast<double>(s.head_dim));
     qk_ = std::make_unique<LtGemm>(
         ctx().lt(), GemmProblem{precision_, BLayout::nk, entries, rows, s.seq_kv, s.head_dim, Epilogue::none, scale},
-        LtGemm::Pointers{q_.get(), k_.get(), scores_.get(), nullptr, nullptr, nullptr}, ctx().gemm_workspace(),
+        LtGemm::Pointers{q_.get(), k, scores_.get(), nullptr, nullptr, nullptr}, ctx().gemm_workspace(),
         ctx().gemm_workspace_size());
     pv_ = std::make_unique<LtGemm>(
         ctx().lt(), GemmProblem{precision_, BLayout::kn, entries, rows, s.head_dim, s.seq_kv, Epilogue::none, 1.0},
-        LtGemm::Pointers{scores_.get(), v_.get(), o_.get(), nullptr, nullptr, nullptr}, ctx().gemm_workspace(),
+        LtGemm::Pointers{scores_.get(), v, o_.get(), nullptr, nullptr, nullptr}, ctx().gemm_workspace(),
         ctx().gemm_workspace_size());
     qk_->choose(options().algorithm, stream());
     pv_->choose(options().algorithm, stream());
@@ -414,6 +436,8 @@ class AttentionKernel final : public CudaKernel {
   AttentionPath path_ = AttentionPath::chain;
   std::string why_;
   DeviceTensor q_, k_, v_, o_, scores_;
+  DeviceTensor k_rep_, v_rep_;  ///< K and V repeated to every query head (expand_kv_)
+  bool expand_kv_ = false;
   std::unique_ptr<SdpaGraph> sdpa_;
   launch::AttentionArgs args_;
   DeviceBuffer partial_;

@@ -9,7 +9,7 @@
 //                                                          decode kernels (fp16, bf16); cuBLASLt QK^T ->
 //                                                          softmax -> PV chain; fp64 fp32 tf32 fp16 bf16
 //   *pool                pool.hpp        PoolKernel        hwcal kernels (kernels/*.cuh) from here on:
-//   batchnorm            batchnorm.hpp   BatchNormKernel   fp64 fp32 fp16 bf16 (as PyTorch)
+//   batchnorm            batchnorm.hpp   BatchNormKernel   fp64 fp32 fp16 bf16 (cuDNN, as PyTorch)
 //   layernorm, rmsnorm,  rows.hpp        RowsKernel
 //   softmax, reduce_mean
 //   elementwise kinds    elementwise.hpp ElementwiseKernel (out of place and in place)
@@ -141,7 +141,7 @@ class CudaBackend final : public Backend {
         if (std::get<BytesShape>(op.shape).bytes < element_bytes(p))
           return {SupportLevel::unsupported, "fewer bytes than one element"};
         break;
-      default:  // pooling, batchnorm, rows, elementwise, rotary, embedding: hwcal's kernels
+      default:  // pooling, batchnorm (cuDNN), rows, elementwise, rotary, embedding: hwcal's kernels
         if (p == Precision::tf32) return {SupportLevel::unsupported, tf32_memory_note};
         if (low)
           return {SupportLevel::unsupported, "memory-bound kernels run at fp64, fp32, fp16 and bf16 (as PyTorch)"};

@@ -159,6 +159,9 @@ cudaError_t copy(const void* x, void* y, i64 bytes, cudaStream_t stream);
 /// y = [a; b]: the bytes of a, then those of b, in one launch (torch.cat of
 /// contiguous tensors along their outer dimension).
 cudaError_t concat(const void* a, i64 bytes_a, const void* b, i64 bytes_b, void* y, cudaStream_t stream);
+/// y = each of `outer` blocks of `bytes` bytes of x repeated `times` times in a
+/// row (bytes a multiple of 16, both ends 16-byte aligned).
+cudaError_t repeat_blocks(const void* x, void* y, i64 outer, i64 times, i64 bytes, cudaStream_t stream);
 
 /// y[c][r] = x[r][c] for elements of 1, 2, 4 or 8 bytes, through shared-memory tiles.
 cudaError_t transpose(int element_bytes, const void* x, void* y, i64 rows, i64 cols, cudaStream_t stream);

@@ -68,19 +68,22 @@ cudaError_t binary(OpKind op, DType t, const void* a, const void* b, void* y, i6
   if (op == OpKind::silu_mul && broadcast > 0) return cudaErrorInvalidValue;
   return dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
-    constexpr int V = VecWidth<T>::value;
     const i64 period = broadcast > 0 ? broadcast : n;
     return dispatch_binary(op, [&](auto f) {
       const auto* ap = static_cast<const T*>(a);
       const auto* bp = static_cast<const T*>(b);
       auto* yp = static_cast<T*>(y);
       const unsigned grid = elementwise_grid<T>(n);
-      if (period == n)
-        binary_kernel<T, Broadcast::none><<<grid, elementwise_threads, 0, stream>>>(ap, bp, yp, n, period, f);
-      else if (period % V == 0)
-        binary_kernel<T, Broadcast::vector><<<grid, elementwise_threads, 0, stream>>>(ap, bp, yp, n, period, f);
-      else
-        binary_kernel<T, Broadcast::scalar><<<grid, elementwise_threads, 0, stream>>>(ap, bp, yp, n, period, f);
+      if (period == n) {
+        binary_kernel<T><<<elementwise_grid<T>(n), elementwise_threads, 0, stream>>>(ap, bp, yp, n, f);
+      } else {
+        const unsigned tiles = grid_for(n, broadcast_threads * broadcast_unroll);
+        if (n < index32_limit)
+          broadcast_kernel<T, std::uint32_t><<<tiles, broadcast_threads, 0, stream>>>(
+              ap, bp, yp, static_cast<std::uint32_t>(n), Divider<std::uint32_t>(static_cast<std::uint32_t>(period)), f);
+        else
+          broadcast_kernel<T, i64><<<tiles, broadcast_threads, 0, stream>>>(ap, bp, yp, n, Divider<i64>(period), f);
+      }
       return cudaGetLastError();
     });
   });
@@ -160,8 +163,17 @@ cudaError_t adaptive_avgpool(DType t, const void* x, void* y, const AdaptivePool
   return dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
     const i64 total = shape.n * shape.c * shape.out_h * shape.out_w;
-    adaptive_avgpool_kernel<T>
-        <<<grid_for(total, 256), 256, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), shape);
+    // The largest bin (ceil of in/out, plus one where the edges straddle)
+    const i64 bin = ((shape.h + shape.out_h - 1) / shape.out_h + 1) * ((shape.w + shape.out_w - 1) / shape.out_w + 1);
+    const auto* xs = static_cast<const T*>(x);
+    auto* ys = static_cast<T*>(y);
+    if (bin >= 2048) {
+      adaptive_avgpool_block_kernel<T><<<grid_for(total * 256, 256), 256, 0, stream>>>(xs, ys, shape);
+    } else {
+      int width = 1;
+      while (width < 32 && width < bin) width *= 2;
+      adaptive_avgpool_kernel<T><<<grid_for(total * width, 256), 256, 0, stream>>>(xs, ys, shape, width);
+    }
     return cudaGetLastError();
   });
 }
@@ -177,6 +189,15 @@ cudaError_t concat(const void* a, i64 bytes_a, const void* b, i64 bytes_b, void*
   const unsigned blocks_a = copy_blocks(bytes_a), blocks_b = copy_blocks(bytes_b);
   if (blocks_a + blocks_b == 0) return cudaSuccess;
   copy_kernel<<<blocks_a + blocks_b, 256, 0, stream>>>(sa, sb, blocks_a);
+  return cudaGetLastError();
+}
+
+cudaError_t repeat_blocks(const void* x, void* y, i64 outer, i64 times, i64 bytes, cudaStream_t stream) {
+  if (bytes % 16 != 0 || reinterpret_cast<std::uintptr_t>(x) % 16 != 0 || reinterpret_cast<std::uintptr_t>(y) % 16 != 0)
+    return cudaErrorInvalidValue;
+  const i64 words = bytes / 16;
+  repeat_blocks_kernel<<<grid_for(outer * times * words, 256), 256, 0, stream>>>(static_cast<const uint4*>(x),
+                                                                                 static_cast<uint4*>(y), outer, times, words);
   return cudaGetLastError();
 }
 

@@ -85,6 +85,18 @@ inline constexpr int transpose_tile = sizeof(U) == 1 ? 128 : 64;
 /// single elements). Each tile row is padded by one 4-byte word, so the
 /// column reads of the write phase spread over the banks (at most 2-way for
 /// every element size; without the pad all lanes of a warp would hit one bank).
+/// y = each of `outer` blocks of x (`words` 16-byte words each) repeated
+/// `times` times in a row: K and V of grouped-query attention expanded to
+/// every query head, as a framework's math path does (repeat_interleave).
+__global__ void __launch_bounds__(256) repeat_blocks_kernel(const uint4* __restrict__ x, uint4* __restrict__ y,
+                                                            i64 outer, i64 times, i64 words) {
+  const i64 total = outer * times * words;
+  for (i64 i = global_thread(); i < total; i += grid_threads()) {
+    const i64 w = i % words, block = i / words;
+    y[i] = x[(block / times) * words + w];
+  }
+}
+
 template <class U, bool Vector>
 __global__ void __launch_bounds__(256) transpose_kernel(const U* __restrict__ x, U* __restrict__ y, i64 rows,
                                                         i64 cols) {

@@ -1,7 +1,7 @@
 #pragma once
-// Pooling over NCHW, one thread per output element (as PyTorch's NCHW pooling
-// kernels): max, average with padding counted in the divisor, and adaptive
-// average with PyTorch's bin edges.
+// Pooling over NCHW: max and average (padding counted in the divisor) with one
+// thread per output element (as PyTorch's NCHW pooling kernels), and adaptive
+// average with PyTorch's bin edges, a lane group or a block per output.
 
 #include <hwcal/config.hpp>
 #if !HWCAL_HAS_CUDA
@@ -39,19 +39,58 @@ __global__ void pool2d_kernel(const T* x, T* y, Pool2dShape s, i64 out_h, i64 ou
   }
 }
 
+/// Bin edges of adaptive pooling (PyTorch's): [lo, hi) of input rows (or
+/// columns) averaged into output row (column) `o` of `out` over `in`.
+__device__ __forceinline__ void adaptive_bin(i64 o, i64 in, i64 out, i64& lo, i64& hi) {
+  lo = o * in / out;
+  hi = ((o + 1) * in + out - 1) / out;
+}
+
+/// Adaptive average pooling with `width` lanes (a power of two <= 32) per
+/// output, reading each bin with consecutive lanes on consecutive elements:
+/// one thread per output reads a global pool's 112x112 bin serially and ran
+/// 400x slower than PyTorch's reduction on an H200.
 template <class T>
-__global__ void adaptive_avgpool_kernel(const T* x, T* y, AdaptivePoolShape s) {
+__global__ void adaptive_avgpool_kernel(const T* x, T* y, AdaptivePoolShape s, int width) {
   using A = acc_t<T>;
   const i64 total = s.n * s.c * s.out_h * s.out_w;
-  for (i64 i = global_thread(); i < total; i += grid_threads()) {
+  const int lane = static_cast<int>(threadIdx.x) & (width - 1);
+  const i64 first = global_thread() / width, groups = grid_threads() / width;
+  // Every group runs the same trip count (a past-the-end group recomputes the
+  // last output without storing it), so the shuffles see the whole warp.
+  for (i64 k = 0; k * groups < total; ++k) {
+    const i64 out = first + k * groups, i = out < total ? out : total - 1;
     const i64 ow = i % s.out_w, oh = (i / s.out_w) % s.out_h, plane = i / (s.out_w * s.out_h);
-    const i64 h0 = oh * s.h / s.out_h, h1 = ((oh + 1) * s.h + s.out_h - 1) / s.out_h;
-    const i64 w0 = ow * s.w / s.out_w, w1 = ((ow + 1) * s.w + s.out_w - 1) / s.out_w;
-    const T* xp = x + plane * s.h * s.w;
+    i64 h0, h1, w0, w1;
+    adaptive_bin(oh, s.h, s.out_h, h0, h1);
+    adaptive_bin(ow, s.w, s.out_w, w0, w1);
+    const i64 bw = w1 - w0, bin = (h1 - h0) * bw;
+    const T* xp = x + plane * s.h * s.w + h0 * s.w + w0;
     A acc = 0;
-    for (i64 ih = h0; ih < h1; ++ih)
-      for (i64 iw = w0; iw < w1; ++iw) acc += to_acc(xp[ih * s.w + iw]);
-    y[i] = from_acc<T>(acc / static_cast<A>((h1 - h0) * (w1 - w0)));
+    for (i64 j = lane; j < bin; j += width) acc += to_acc(xp[(j / bw) * s.w + j % bw]);
+    acc = group_reduce(acc, width, SumOp{});
+    if (lane == 0 && out < total) y[i] = from_acc<T>(acc / static_cast<A>(bin));
+  }
+}
+
+/// The same with a whole block per output, for bins of thousands of elements
+/// (global pools early in a network) with fewer outputs than the GPU has warps.
+template <class T>
+__global__ void adaptive_avgpool_block_kernel(const T* x, T* y, AdaptivePoolShape s) {
+  using A = acc_t<T>;
+  __shared__ A smem[32];
+  const i64 total = s.n * s.c * s.out_h * s.out_w;
+  for (i64 i = blockIdx.x; i < total; i += gridDim.x) {
+    const i64 ow = i % s.out_w, oh = (i / s.out_w) % s.out_h, plane = i / (s.out_w * s.out_h);
+    i64 h0, h1, w0, w1;
+    adaptive_bin(oh, s.h, s.out_h, h0, h1);
+    adaptive_bin(ow, s.w, s.out_w, w0, w1);
+    const i64 bw = w1 - w0, bin = (h1 - h0) * bw;
+    const T* xp = x + plane * s.h * s.w + h0 * s.w + w0;
+    A acc = 0;
+    for (i64 j = threadIdx.x; j < bin; j += blockDim.x) acc += to_acc(xp[(j / bw) * s.w + j % bw]);
+    acc = block_reduce(acc, smem, SumOp{}, A(0));
+    if (threadIdx.x == 0) y[i] = from_acc<T>(acc / static_cast<A>(bin));
   }
 }
 
