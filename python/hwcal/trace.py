@@ -592,6 +592,11 @@ def map_callable(node, args, kwargs, out):
         return _unit("unmapped", note=f"{key} returns {type(out).__name__}")
     if key in BINARY_KEYS:
         note = f"{key} mapped to add" if BINARY_KEYS[key] == "add" and "sub" in key else None
+        if len(ins) == 1:  # x * 0.125: the other operand a Python number, a broadcast of one element
+            return _unit("scored", BINARY_KEYS[key],
+                         [{"name": name, "op": BINARY_KEYS[key], "elements": int(out.numel()), "inputs": 2,
+                           "broadcast": 1, **({"inplace": True} if _call_mutates(node) else {})}],
+                         _join(note, "scalar operand"))
         return _elementwise(name, BINARY_KEYS[key], out, ins, note, inplace=_call_mutates(node))
     if key in ACT_KEYS:
         return _act_call_unit(key, name, kwargs, ins, out)

@@ -4,6 +4,8 @@
 #
 #   bash validation/gpu/run_all.sh calibrate [STAGE_BUDGET_S]   # build, GPU tests, full + quick calibration,
 #                                                               # fidelity vs PyTorch, auto_calibrate start-up
+#   bash validation/gpu/run_all.sh recalibrate OPS [BUDGET_S]     # only some op kinds: build, their tests,
+#                                                               # calibrate --ops, fidelity (merge_ops.py)
 #   bash validation/gpu/run_all.sh truth PART [BUDGET_S]        # ground truth, part 1 or 2 (truth_parts.py)
 #   bash validation/gpu/run_all.sh fidelity [PROFILE] [BUDGET_S]   # only torch_ops.py (no build)
 #   bash validation/gpu/run_all.sh collectives [BUDGET_S]       # 2+ GPUs: NCCL collectives vs torch.distributed
@@ -139,7 +141,9 @@ calibrate() {
     if (( c > 60 )); then
       stamp "hwcal calibrate --backend cuda (full; cap ${c}s)"
       t=$(now_ms)
-      timeout --signal=INT -k 15 "$c" "$hw" calibrate --backend cuda -o "$OUT/h200.json" > "$logs/calibrate_full.log" 2>&1
+      # --budget makes the calibrator stop itself (coarse coverage of every op first); the timeout is
+      # only a backstop: killed, it writes nothing (an H200 full calibration wants ~400 s)
+      timeout --signal=INT -k 15 "$c" "$hw" calibrate --backend cuda --budget $(( c - 25 )) -o "$OUT/h200.json" > "$logs/calibrate_full.log" 2>&1
       rc=$?
       note "calibrate full: exit $rc, wall $(since "$t") s$( [[ $rc == 124 ]] && echo " (TIMED OUT at ${c}s)")$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); print(", calibration_s %.1f, %d curves, %d samples" % (p["calibration_s"], len(p["operations"]), sum(len(o["samples"]) for o in p["operations"])))' "$OUT/h200.json" 2>/dev/null)"
       tail -25 "$logs/calibrate_full.log"
@@ -190,6 +194,54 @@ calibrate() {
   for f in "$OUT/h200.json" "$OUT/h200_quick.json" "$OUT/fidelity.json"; do shrink "$f" >/dev/null; done
   tar -C "$OUT" -czf "$OUT/logs.tar.gz" logs && rm -rf "$logs"
   print_summary "$OUT/summary.txt"
+}
+
+# ------------------------------------------------------------------ recalibrate
+
+# recalibrate OPS [BUDGET]: after a change to some op kinds' kernels, only those: build, their GPU
+# tests (cuda.ops, cuda.attention), `hwcal calibrate --ops OPS` (every precision the full
+# calibration measures), and the fidelity bench on them. validation/gpu/merge_ops.py puts the
+# curves into a full profile of the same machine.
+recalibrate() {
+  local ops=${1:?usage: run_all.sh recalibrate OPS [BUDGET]} budget=${2:-420}
+  deadline=$(( t0 + budget ))
+  local logs=$OUT/logs
+  mkdir -p "$logs"
+  smi > "$logs/nvidia-smi-before.csv" 2>&1
+  note "machine: $(smi_line "$logs/nvidia-smi-before.csv")"
+  note "python: $(py_info)"
+  # RECAL_TESTS=0 / RECAL_FIDELITY=0: only build and calibrate (a short lease)
+  local tests=${RECAL_TESTS:-1} fidelity=${RECAL_FIDELITY:-1}
+  if (( tests )); then build "$logs" hwcal_cli hwcal_backend_cuda cuda_test_ops cuda_test_attention; else build "$logs" hwcal_cli hwcal_backend_cuda; fi
+  local hw=$BUILD/tools/hwcal/hwcal t rc
+  if (( tests )) && ls "$BUILD"/tests/cuda/cuda_test_* >/dev/null 2>&1; then
+    stamp "ctest cuda.ops cuda.attention"
+    (cd "$BUILD" && timeout "$(cap 120)" ctest -R '^cuda\.(ops|attention)$' --output-on-failure --timeout 110) > "$OUT/cuda_tests.log" 2>&1
+    note "cuda tests: $(grep -E 'tests passed|tests failed' "$OUT/cuda_tests.log" | tail -1) (cuda_tests.log)"
+  fi
+  if [[ -x $hw ]]; then
+    local c=$(( $(left) - (fidelity ? 80 : 5) ))
+    stamp "hwcal calibrate --backend cuda --ops $ops (budget $(( c - 20 ))s)"
+    t=$(now_ms)
+    timeout --signal=INT -k 15 "$c" "$hw" calibrate --backend cuda --ops "$ops" --precisions fp32,tf32,bf16,fp16 \
+      --budget $(( c - 20 )) -o "$OUT/h200_ops.json" > "$logs/calibrate_ops.log" 2>&1
+    rc=$?
+    note "calibrate --ops $ops: exit $rc, wall $(since "$t") s"
+    tail -12 "$logs/calibrate_ops.log"
+  fi
+  local fb=$(( $(left) - 15 ))
+  if (( fidelity )) && [[ -f $OUT/h200_ops.json ]] && (( fb >= 20 )); then
+    stamp "torch_ops.py fidelity --ops ${ops//,/ } (budget ${fb}s)"
+    # shellcheck disable=SC2086
+    timeout --signal=INT -k 10 $(( fb + 30 )) "$PY" validation/gpu/torch_ops.py fidelity --profile "$OUT/h200_ops.json" \
+      --out "$OUT/fidelity_ops.json" --md "$OUT/fidelity_ops.md" --budget-s "$fb" --ops ${ops//,/ } > "$logs/fidelity.log" 2>&1
+    note "fidelity: exit $?"
+    summary+=("$(tail -20 "$logs/fidelity.log" | sed -n '/^fidelity vs PyTorch/,$p')")
+  fi
+  smi > "$logs/nvidia-smi-after.csv" 2>&1
+  note "nvidia-smi after: $(smi_line "$logs/nvidia-smi-after.csv")"
+  tar -C "$OUT" -czf "$OUT/logs.tar.gz" logs && rm -rf "$logs"
+  print_summary "$OUT/summary_recalibrate.txt"
 }
 
 # ------------------------------------------------------------------ truth
@@ -340,6 +392,7 @@ collectives() {
 
 case $stage in
   calibrate) calibrate "$@" ;;
+  recalibrate) recalibrate "$@" ;;
   truth) truth "$@" ;;
   fidelity) fidelity_only "$@" ;;
   collectives) collectives "$@" ;;

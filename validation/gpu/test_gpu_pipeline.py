@@ -22,6 +22,7 @@ from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+HWCAL_CLI = os.environ.get("HWCAL_CLI") or os.path.join(ROOT, "build", "tools", "hwcal", "hwcal")
 sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, HERE)
 
@@ -538,9 +539,9 @@ class Report(unittest.TestCase):
             with tempfile.TemporaryDirectory() as x:
                 self.assertEqual(sorted(os.listdir(report_gpu.open_workloads(tar, x))), ["a.json", "b.json"])
 
-    @unittest.skipUnless(os.path.exists(os.path.join(ROOT, "build", "tools", "hwcal", "hwcal")), "hwcal not built")
+    @unittest.skipUnless(os.path.exists(HWCAL_CLI), "hwcal not built")
     def test_real_hwcal_on_a_dry_run(self):
-        hw = os.path.join(ROOT, "build", "tools", "hwcal", "hwcal")
+        hw = HWCAL_CLI
         profile = os.path.join(ROOT, "profiles", "gpu", "nvidia-h200-cuda.json")
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "m.json")
@@ -558,8 +559,9 @@ class Report(unittest.TestCase):
                                   os.path.join(tmp, "workloads"), "--out-md", md])
             self.assertEqual(rc, 0)
             res = load(os.path.join(tmp, "gpu_results.json"))
-            self.assertEqual(sorted(res["configs"]), ["gpt2_layer_b1_bf16", "mlp_b1_fp32"])
-            self.assertEqual(res["summary"]["whole"]["n"], 2)
+            scored = sorted(set(res["configs"]) - {"llama_decode_kv1k_b1_fp32"})
+            self.assertEqual(scored, ["gpt2_layer_b1_bf16", "mlp_b1_fp32"])
+            self.assertEqual(res["summary"]["whole"]["n"], len(res["configs"]))
             rejected = dict(res["rejected"])
             # this binary may or may not know rmsnorm yet: either scored or reported, never a crash
             self.assertTrue("llama_decode_kv1k_b1_fp32" in rejected or "llama_decode_kv1k_b1_fp32" in res["configs"])
