@@ -137,8 +137,8 @@ class CurveSet {
       warm.push_back(point(s.time, false));
       if (s.cold) cold.push_back(point(*s.cold, true));
     }
-    cv.warm = points_.add(std::move(warm), cv.dims);
-    if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims);
+    cv.warm = points_.add(std::move(warm), cv.dims, Interpolation::automatic);
+    if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims, Interpolation::automatic);
     curves_.push_back(cv);
   }
 
