@@ -16,11 +16,10 @@
 //  - `automatic` (the curves') picks, per block, the plane where it predicts
 //    the block's own points clearly better (mean |predicted / measured - 1|
 //    of exp(value) under 0.9 of the nearest points') when each is left
-//    out, the nearest points otherwise: no constant comes from
-//    anything but the calibration's samples. On an H200's profile the plane
-//    won on every convolution, linear, norm and batchnorm curve of 40 or more
-//    samples (convolution dense bf16: 55.7% -> 39.7%, linear bf16: 15.2% ->
-//    9.5%).
+//    out, the nearest points otherwise: the choice looks at nothing but
+//    the calibration's samples. On an H200's profile it lowered
+//    `hwcal show --loo` for convolution dense bf16 from 49.2% to 37.0% and
+//    linear bf16 from 13.5% to 8.0% (docs/mapper.md).
 // Both: the neighbours' disagreement, weighted the same way, widens the spread.
 // A query more than one octave (a factor of 2) outside the points' range on
 // any feature is flagged `outside`.

@@ -73,7 +73,6 @@ cudaError_t binary(OpKind op, DType t, const void* a, const void* b, void* y, i6
       const auto* ap = static_cast<const T*>(a);
       const auto* bp = static_cast<const T*>(b);
       auto* yp = static_cast<T*>(y);
-      const unsigned grid = elementwise_grid<T>(n);
       if (period == n) {
         binary_kernel<T><<<elementwise_grid<T>(n), elementwise_threads, 0, stream>>>(ap, bp, yp, n, f);
       } else {
