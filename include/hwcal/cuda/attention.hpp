@@ -19,10 +19,12 @@
 //   every precision, and shapes the fused kernels reject (head_dim outside
 //   32/64/96/128 for hwcal's kernels; fp32/tf32/fp64 always)
 //     the chain PyTorch's math path runs: a batched cuBLASLt Q K^T (scale in
-//     alpha), the row softmax kernel (causal mask), a batched cuBLASLt P V;
-//     grouped-query attention needs no K/V copies: the G = H / kv_heads query
-//     heads of a KV head are contiguous in Q, so each product is one batch
-//     entry per (batch, KV head) with G * seq_q rows.
+//     alpha), the row softmax kernel (causal mask), a batched cuBLASLt P V.
+//     Grouped-query attention first repeats K and V to every query head, as
+//     the math path does (PyTorch's SDPA with enable_gqa); the attention
+//     fusion pattern's chain (AttentionChoice::chain) needs no copies: the
+//     G = H / kv_heads query heads of a KV head are contiguous in Q, so each
+//     product is one batch entry per (batch, KV head) with G * seq_q rows.
 // A fused path is kept only if it builds, runs and reproduces a few sampled
 // output rows against the reference at construction; otherwise the next path
 // runs and the reason is recorded (a first run on a new device or library
