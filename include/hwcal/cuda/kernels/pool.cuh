@@ -46,6 +46,23 @@ __device__ __forceinline__ void adaptive_bin(i64 o, i64 in, i64 out, i64& lo, i6
   hi = ((o + 1) * in + out - 1) / out;
 }
 
+/// Output i's bin of adaptive pooling: this thread's share of its sum (the
+/// bin's elements first, first + step, ...) and the bin's element count.
+template <class T>
+__device__ __forceinline__ acc_t<T> adaptive_partial(const T* x, const AdaptivePoolShape& s, i64 i, i64 first,
+                                                     i64 step, i64& bin) {
+  const i64 ow = i % s.out_w, oh = (i / s.out_w) % s.out_h, plane = i / (s.out_w * s.out_h);
+  i64 h0, h1, w0, w1;
+  adaptive_bin(oh, s.h, s.out_h, h0, h1);
+  adaptive_bin(ow, s.w, s.out_w, w0, w1);
+  const i64 bw = w1 - w0;
+  bin = (h1 - h0) * bw;
+  const T* xp = x + plane * s.h * s.w + h0 * s.w + w0;
+  acc_t<T> acc = 0;
+  for (i64 j = first; j < bin; j += step) acc += to_acc(xp[(j / bw) * s.w + j % bw]);
+  return acc;
+}
+
 /// Adaptive average pooling with `width` lanes (a power of two <= 32) per
 /// output, reading each bin with consecutive lanes on consecutive elements:
 /// one thread per output reads a global pool's 112x112 bin serially and ran
@@ -60,15 +77,8 @@ __global__ void adaptive_avgpool_kernel(const T* x, T* y, AdaptivePoolShape s, i
   // last output without storing it), so the shuffles see the whole warp.
   for (i64 k = 0; k * groups < total; ++k) {
     const i64 out = first + k * groups, i = out < total ? out : total - 1;
-    const i64 ow = i % s.out_w, oh = (i / s.out_w) % s.out_h, plane = i / (s.out_w * s.out_h);
-    i64 h0, h1, w0, w1;
-    adaptive_bin(oh, s.h, s.out_h, h0, h1);
-    adaptive_bin(ow, s.w, s.out_w, w0, w1);
-    const i64 bw = w1 - w0, bin = (h1 - h0) * bw;
-    const T* xp = x + plane * s.h * s.w + h0 * s.w + w0;
-    A acc = 0;
-    for (i64 j = lane; j < bin; j += width) acc += to_acc(xp[(j / bw) * s.w + j % bw]);
-    acc = group_reduce(acc, width, SumOp{});
+    i64 bin;
+    const A acc = group_reduce(adaptive_partial(x, s, i, lane, width, bin), width, SumOp{});
     if (lane == 0 && out < total) y[i] = from_acc<T>(acc / static_cast<A>(bin));
   }
 }
@@ -81,15 +91,8 @@ __global__ void adaptive_avgpool_block_kernel(const T* x, T* y, AdaptivePoolShap
   __shared__ A smem[32];
   const i64 total = s.n * s.c * s.out_h * s.out_w;
   for (i64 i = blockIdx.x; i < total; i += gridDim.x) {
-    const i64 ow = i % s.out_w, oh = (i / s.out_w) % s.out_h, plane = i / (s.out_w * s.out_h);
-    i64 h0, h1, w0, w1;
-    adaptive_bin(oh, s.h, s.out_h, h0, h1);
-    adaptive_bin(ow, s.w, s.out_w, w0, w1);
-    const i64 bw = w1 - w0, bin = (h1 - h0) * bw;
-    const T* xp = x + plane * s.h * s.w + h0 * s.w + w0;
-    A acc = 0;
-    for (i64 j = threadIdx.x; j < bin; j += blockDim.x) acc += to_acc(xp[(j / bw) * s.w + j % bw]);
-    acc = block_reduce(acc, smem, SumOp{}, A(0));
+    i64 bin;
+    const A acc = block_reduce(adaptive_partial(x, s, i, threadIdx.x, blockDim.x, bin), smem, SumOp{}, A(0));
     if (threadIdx.x == 0) y[i] = from_acc<T>(acc / static_cast<A>(bin));
   }
 }
