@@ -47,7 +47,7 @@ using hwcal::Subgraph;
 
 const char* const usage =
     "usage: mapper_throughput [--profile profile.json | --calibrate quick|full [--budget S] [--save-profile out.json]]\n"
-    "                         [--runs N] [--seconds S] [--json out.json] [--iterations N] [--no-pin]\n"
+    "                         [--runs N] [--seconds S] [--json out.json] [--iterations N [--lookup exact|table] [--only CATEGORY]] [--no-pin]\n"
     "  Estimates per second of hwcal::CalibratedMapper on one core over a mix of subgraphs.\n"
     "  --profile FILE       profile to load (default: calibrate with the Eigen backend at 1 thread)\n"
     "  --calibrate MODE     without --profile: quick (default, seconds) or full (every op, fp32; minutes)\n"
@@ -56,6 +56,8 @@ const char* const usage =
     "  --runs N             timed runs of the whole mix (default 9); the median is reported\n"
     "  --seconds S          length of one run (default 0.4)\n"
     "  --iterations N       run exactly N estimates once and exit (for callgrind; no timing)\n"
+    "  --lookup L           with --iterations: the exact mapper (default) or the table one\n"
+    "  --only CATEGORY      with --iterations: that category of the mix alone (e.g. elementwise)\n"
     "  --no-pin             do not pin the thread to the CPU it starts on\n"
     "  --json FILE          write the results\n";
 
@@ -250,9 +252,12 @@ int main(int argc, char** argv) {
   const int runs = std::max(1, args.integer("--runs", 9));
   const double seconds = args.number("--seconds", 0.4);
   const long iterations = args.integer("--iterations", 0);
+  const std::string lookup = args.value("--lookup", "exact");
+  const std::string only = args.value("--only");
   const bool pin = !args.flag("--no-pin");
   args.finish();
   if (mode != "quick" && mode != "full") args.fail("--calibrate expects quick or full");
+  if (lookup != "exact" && lookup != "table") args.fail("--lookup expects exact or table");
 
   hwcal::HardwareCalibration profile;
   if (!profile_path.empty()) {
@@ -289,12 +294,32 @@ int main(int argc, char** argv) {
     if (sched_setaffinity(0, sizeof set, &set) != 0) cpu = -1;
   }
 
-  const hwcal::CalibratedMapper mapper(profile);
-  const std::vector<Subgraph> mix = make_mix(4096);
+  // Both lookups (MapperOptions::lookup): the exact interpolation, and its
+  // table; the construction of each timed (median of 5), since the table's
+  // cost is paid there.
+  auto build = [&profile, iterations](hwcal::Lookup l, double& median_s) {
+    hwcal::MapperOptions o;
+    o.lookup = l;
+    std::vector<double> t;
+    for (int i = 0; i < (iterations > 0 ? 0 : 5); ++i) {
+      const double a = hwcal::now_s();
+      hwcal::do_not_optimize(hwcal::CalibratedMapper(profile, o).threads());
+      t.push_back(hwcal::now_s() - a);
+    }
+    std::sort(t.begin(), t.end());
+    median_s = t.empty() ? 0 : t[2];
+    return hwcal::CalibratedMapper(profile, o);
+  };
+  double build_exact_s = 0, build_table_s = 0;
+  const hwcal::CalibratedMapper mapper = build(hwcal::Lookup::exact, build_exact_s);
+  const hwcal::CalibratedMapper tabled = build(hwcal::Lookup::table, build_table_s);
+  const std::vector<Subgraph> mix = make_mix(4096, iterations > 0 ? only : "");
   auto estimate = [&mapper](const Subgraph& g) { return mapper.estimate(g); };
+  auto estimate_table = [&tabled](const Subgraph& g) { return tabled.estimate(g); };
 
   if (iterations > 0) {  // a fixed amount of work for callgrind: no timing, no tables
-    std::printf("sink %g\n", sweep(mix, static_cast<std::size_t>(iterations), estimate));
+    std::printf("sink %g\n", lookup == "table" ? sweep(mix, static_cast<std::size_t>(iterations), estimate_table)
+                                                : sweep(mix, static_cast<std::size_t>(iterations), estimate));
     return 0;
   }
 
@@ -316,12 +341,31 @@ int main(int argc, char** argv) {
   out["pinned_cpu"] = cpu;
 
   const bench::CpuSnapshot before = bench::cpu_snapshot();
-  const Rate all = rate(mix, runs, seconds, estimate);
   const double goal = 20e6;
-  std::printf("  %-24s %12s  (%s - %s)   goal 20 M/s: %s\n", "whole mix", mega(all.median).c_str(), mega(all.min).c_str(),
-              mega(all.max).c_str(), all.median >= goal ? "met" : "not met");
-  out["estimates_per_s"] = {{"median", all.median}, {"min", all.min}, {"max", all.max}, {"runs", all.runs}};
+  auto headline = [&](const char* name, const Rate& r) {
+    std::printf("  %-24s %12s  (%s - %s)   goal 20 M/s: %s\n", name, mega(r.median).c_str(), mega(r.min).c_str(), mega(r.max).c_str(),
+                r.median >= goal ? "met" : "not met");
+    return nlohmann::json{{"median", r.median}, {"min", r.min}, {"max", r.max}, {"runs", r.runs}};
+  };
+  out["estimates_per_s"] = headline("whole mix, exact", rate(mix, runs, seconds, estimate));
+  out["table_estimates_per_s"] = headline("whole mix, table", rate(mix, runs, seconds, estimate_table));
   out["goal_per_s"] = goal;
+  std::printf("  %-24s exact %.1f ms, table %.1f ms (median of 5)\n", "mapper construction", 1e3 * build_exact_s, 1e3 * build_table_s);
+  out["construction_s"] = {{"exact", build_exact_s}, {"table", build_table_s}};
+  // What the table changes: table / exact latency over the mix and each
+  // category's own mix (every shape lies between calibrated points).
+  std::vector<double> dev;
+  std::string worst;
+  for (const auto& [name, w] : categories())
+    for (const Subgraph& g : make_mix(1024, name)) {
+      dev.push_back(std::abs(tabled.estimate(g).latency_s / mapper.estimate(g).latency_s - 1));
+      if (dev.back() >= *std::max_element(dev.begin(), dev.end())) worst = name + " " + hwcal::shape_label(g.op);
+    }
+  std::sort(dev.begin(), dev.end());
+  const auto q = [&dev](double f) { return dev[static_cast<std::size_t>(f * double(dev.size() - 1))]; };
+  std::printf("  %-24s |table / exact - 1| over %zu subgraphs: median %.2f%%, p90 %.2f%%, max %.2f%% (%s)\n", "table vs exact",
+              dev.size(), 100 * q(0.5), 100 * q(0.9), 100 * dev.back(), worst.c_str());
+  out["table_vs_exact"] = {{"subgraphs", dev.size()}, {"median", q(0.5)}, {"p90", q(0.9)}, {"max", dev.back()}, {"max_at", worst}};
 
   // Memoized (estimate_cache.hpp): the mix asked for again and again, as a
   // design-space search asks for the same layers. The first pass fills the
@@ -334,15 +378,21 @@ int main(int argc, char** argv) {
               cached.median >= goal ? "met" : "not met", 100 * hit_rate, cache.slots());
   out["cached_estimates_per_s"] = {{"median", cached.median}, {"min", cached.min}, {"max", cached.max}, {"runs", cached.runs},
                                    {"hit_rate", hit_rate}, {"slots", cache.slots()}};
+  hwcal::EstimateCache cache_table(tabled);
+  out["cached_table_estimates_per_s"] = headline("EstimateCache on table", rate(mix, runs, seconds, [&cache_table](const Subgraph& g) {
+                                                   return cache_table.estimate(g);
+                                                 }));
 
   // Per category: where the time goes. Shorter runs: the mix is the headline.
-  std::printf("\n  per category (each alone, %d runs):\n", std::max(3, runs / 3));
+  std::printf("\n  per category (each alone, %d runs)        exact            table\n", std::max(3, runs / 3));
   auto& cats = out["categories"] = nlohmann::json::object();
   for (const auto& [name, w] : categories()) {
-    const std::vector<Subgraph> only = make_mix(1024, name);
-    const Rate r = rate(only, std::max(3, runs / 3), seconds / 2, estimate);
-    std::printf("  %-24s %12s  %7.0f ns/estimate  (weight %d)\n", name.c_str(), mega(r.median).c_str(), 1e9 / r.median, w);
-    cats[name] = {{"median_per_s", r.median}, {"ns_per_estimate", 1e9 / r.median}, {"weight", w}};
+    const std::vector<Subgraph> alone = make_mix(1024, name);
+    const Rate r = rate(alone, std::max(3, runs / 3), seconds / 2, estimate);
+    const Rate t = rate(alone, std::max(3, runs / 3), seconds / 2, estimate_table);
+    std::printf("  %-24s (weight %2d) %7.0f ns/estimate %7.0f ns/estimate\n", name.c_str(), w, 1e9 / r.median, 1e9 / t.median);
+    cats[name] = {{"median_per_s", r.median},       {"ns_per_estimate", 1e9 / r.median}, {"table_median_per_s", t.median},
+                  {"table_ns_per_estimate", 1e9 / t.median}, {"weight", w}};
   }
 
   // The floor: the datasheet roofline does the same bookkeeping minus the

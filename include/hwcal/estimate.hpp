@@ -36,6 +36,21 @@ inline bool parse(std::string_view s, Mode& out) noexcept {
   return false;
 }
 
+/// How the mapper evaluates a curve of several features between its measured
+/// shapes (MapperOptions::lookup, detail/interpolate.hpp).
+enum class Lookup : std::uint8_t {
+  exact,  ///< the interpolation computed at each query
+  table,  ///< a table of it precomputed on a grid through the measured shapes, blended multilinearly
+};
+
+constexpr const char* to_string(Lookup l) noexcept { return l == Lookup::exact ? "exact" : "table"; }
+
+inline bool parse(std::string_view s, Lookup& out) noexcept {
+  if (s == "exact") return out = Lookup::exact, true;
+  if (s == "table") return out = Lookup::table, true;
+  return false;
+}
+
 /// Where a subgraph runs: what the whole forward pass moves, which sets how
 /// far out in the memory hierarchy a layer finds its data. Zeros: unknown
 /// (the subgraph is predicted as if repeated alone).

@@ -78,6 +78,12 @@ struct MapperOptions {
   /// neighbours across a level boundary (docs/mapper.md). 0: off.
   double regime_weight = default_regime_weight;
   static constexpr double default_regime_weight = 0.0;
+  /// Curves of several features: interpolated at each query (exact), or
+  /// looked up in a table of that interpolation precomputed when the mapper is
+  /// built (table: for searches that call estimate() millions of times; it
+  /// costs time and memory at construction and differs from exact between
+  /// the measured shapes, docs/mapper.md).
+  Lookup lookup = Lookup::exact;
 };
 
 class CalibratedMapper {
@@ -91,10 +97,10 @@ class CalibratedMapper {
         l2_bytes_(profile.device ? double(profile.device->l2_bytes) : 0.0),
         peak_(peaks_of(profile)),
         bw_(profile.memory),
-        curves_(profile, threads_, !device_, overhead_,
+        curves_(profile, threads_, !device_, overhead_, opt.lookup,
                 [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); },
                 [this](const OpDesc& op, Precision p, FeatureSet& f) { add_regime(op, p, f); }),
-        fusions_(profile.fusions),
+        fusions_(profile.fusions, opt.lookup),
         collectives_(profile.collectives),
         roofline_(profile) {
     for (const auto& [k, v] : profile.overhead.framework_s) framework_[static_cast<std::size_t>(k)] = v;
@@ -113,9 +119,9 @@ class CalibratedMapper {
     // The unfused chain: the main op, then each folded op as its own pass over
     // the main op's output (summed, so their order does not matter).
     Estimate chain = e;
-    for (int k = 0; k < op_kind_count; ++k) {
-      const auto kind = static_cast<OpKind>(k);
-      if (!(g.fused & fused_bit(kind))) continue;
+    static_assert(op_kind_count < 64, "Subgraph::fused holds a bit per op kind");
+    for (std::uint64_t bits = g.fused & ((std::uint64_t{1} << op_kind_count) - 1); bits; bits &= bits - 1) {
+      const auto kind = static_cast<OpKind>(__builtin_ctzll(bits));
       OpDesc pass{kind, ElementwiseShape{out.rows * out.cols, 1, 0, false}};
       if (kind == OpKind::batchnorm) pass.shape = out.map;
       if (kind == OpKind::softmax) pass.shape = RowsShape{out.rows, out.cols};

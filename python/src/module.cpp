@@ -82,6 +82,12 @@ Mode mode_arg(const std::string& s) {
   return m;
 }
 
+Lookup lookup_arg(const std::string& s) {
+  Lookup l;
+  if (!parse(s, l)) throw py::value_error("lookup must be 'exact' or 'table', got '" + s + "'");
+  return l;
+}
+
 // --------------------------------------------------------------- subgraphs and workloads
 
 /// One subgraph from a dict in the workload format. It is parsed as the only
@@ -487,14 +493,17 @@ PYBIND11_MODULE(_hwcal, m) {
       });
 
   py::class_<CalibratedMapper>(m, "CalibratedMapper", "Latency of subgraphs from a profile (docs/mapper.md); thread-safe")
-      .def(py::init([](const Profile& p, int threads, const std::string& mode) {
+      .def(py::init([](const Profile& p, int threads, const std::string& mode, const std::string& lookup) {
              MapperOptions o;
              o.threads = threads;
              o.mode = mode_arg(mode);
+             o.lookup = lookup_arg(lookup);
              return CalibratedMapper(p.calibration, o);
            }),
-           py::arg("profile"), py::arg("threads") = 0, py::arg("mode") = "device",
-           "threads: curves of this thread count (0: the profile's); mode: 'device' (graph replay) or 'eager' (GPU profiles)")
+           py::arg("profile"), py::arg("threads") = 0, py::arg("mode") = "device", py::arg("lookup") = "exact",
+           "threads: curves of this thread count (0: the profile's); mode: 'device' (graph replay) or 'eager' (GPU profiles); "
+           "lookup: 'exact' (interpolate at each query) or 'table' (precomputed when built: faster estimates for searches, "
+           "docs/mapper.md)")
       .def(
           "estimate",
           [](const CalibratedMapper& mapper, py::handle subgraph, std::optional<SequenceContext> context) {

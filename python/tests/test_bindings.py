@@ -221,6 +221,19 @@ class MapperTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             hwcal.CalibratedMapper(gpu, mode="graphs")
 
+    def test_lookup_table(self):
+        # the table lookup differs from the exact one between measured shapes only, and is asked for by name
+        table = hwcal.CalibratedMapper(self.profile, lookup="table")
+        w = hwcal.load_workload(os.path.join(SRC, "examples/workloads/resnet18_b1.json"))
+        exact = [e.latency_s for e in self.mapper.estimate_many(w)]
+        tabled = [e.latency_s for e in table.estimate_many(w)]
+        self.assertEqual(len(exact), len(tabled))
+        for a, b in zip(exact, tabled):
+            self.assertGreater(b, 0)
+            self.assertLess(abs(b / a - 1), 1.0)
+        with self.assertRaises(ValueError):
+            hwcal.CalibratedMapper(self.profile, lookup="grid")
+
     def test_roofline_baseline(self):
         e = self.mapper.roofline(CONV)
         self.assertEqual(e.interval, (e.latency_s, e.latency_s))

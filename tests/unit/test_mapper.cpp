@@ -5,6 +5,7 @@
 
 #include <hwcal/estimate_cache.hpp>
 #include <hwcal/mapper.hpp>
+#include <hwcal/profile_io.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -449,7 +450,7 @@ TEST_CASE("the regime coordinate keeps GEMV neighbours in their own cache level"
   CHECK(CalibratedMapper(h, on).estimate(sg(m.kind, m.shape)).latency_s == Approx(lin.samples[4].time.median_s).epsilon(0.02));
 }
 
-TEST_CASE("the pruned nearest-neighbour search finds what a full scan finds", "[mapper][interpolate]") {
+TEST_CASE("the nearest-neighbour average is the brute-force one", "[mapper][interpolate]") {
   // Random blocks of 1..300 points in 2..5 features (random floats: no ties),
   // random queries inside and around them, against a brute-force k = 4
   // inverse-squared-distance average written out here.
@@ -487,5 +488,145 @@ TEST_CASE("the pruned nearest-neighbour search finds what a full scan finds", "[
       INFO("trial " << trial << " query " << qi << " dims " << dims << " points " << n);
       CHECK(store.interpolate(b, q).value == Approx(acc / wsum).epsilon(1e-5));
     }
+  }
+}
+
+namespace {
+/// Deterministic uniform floats for the interpolation tests.
+struct Uniform {
+  std::uint64_t seed = 987654321;
+  float operator()(float lo, float hi) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * float(seed >> 40) / float(1ull << 24);
+  }
+};
+/// n points on integer coordinates 0..span of `dims` features (a calibration
+/// sweep's grid), values from f.
+template <class F>
+std::vector<detail::PointStore::Point> grid_points(int dims, int n, int span, Uniform& u, F&& f) {
+  std::vector<detail::PointStore::Point> pts;
+  while (static_cast<int>(pts.size()) < n) {
+    detail::PointStore::Point p{};
+    for (int d = 0; d < dims; ++d) p.x[std::size_t(d)] = std::floor(u(0.0f, float(span) + 0.999f));
+    bool seen = false;
+    for (const auto& o : pts) seen = seen || o.x == p.x;
+    if (seen) continue;
+    p.value = f(p.x), p.spread = u(0.0f, 0.3f);
+    pts.push_back(p);
+  }
+  return pts;
+}
+}  // namespace
+
+TEST_CASE("automatic interpolation takes the plane where the points lie on one, the nearest points on noise", "[mapper][interpolate]") {
+  Uniform u;
+  detail::PointStore store;
+  for (int dims = 2; dims <= 5; ++dims) {
+    INFO("dims " << dims);
+    const int span = dims == 2 ? 10 : 6;  // room for the points on the integer grid
+    const auto plane = grid_points(dims, 60, span, u, [dims](const Features& x) {
+      float v = 0.5f;
+      for (int d = 0; d < dims; ++d) v += 0.3f * float(d + 1) / float(dims) * x[std::size_t(d)];
+      return v;
+    });
+    CHECK(store.add(plane, dims, detail::Interpolation::automatic).method == detail::Interpolation::local_linear);
+    const auto noise = grid_points(dims, 60, span, u, [&u](const Features&) { return u(-1.0f, 1.0f); });
+    CHECK(store.add(noise, dims, detail::Interpolation::automatic).method == detail::Interpolation::nearest);
+    // too few points for a plane to be judged: the nearest points
+    const auto few = grid_points(dims, 12, span, u, [](const Features& x) { return x[0]; });
+    CHECK(store.add(few, dims, detail::Interpolation::automatic).method == detail::Interpolation::nearest);
+  }
+  // On a plane, the plane predicts a point between samples better than the nearest points' mean.
+  const auto pts = grid_points(3, 80, 8, u, [](const Features& x) { return 0.2f * x[0] - 0.1f * x[1] + 0.05f * x[2]; });
+  const detail::PointBlock lin = store.add(pts, 3, detail::Interpolation::local_linear);
+  const detail::PointBlock idw = store.add(pts, 3, detail::Interpolation::nearest);
+  double err_lin = 0, err_idw = 0;
+  for (int i = 0; i < 200; ++i) {
+    const Features q{u(1, 7), u(1, 7), u(1, 7), 0, 0};
+    const double truth = 0.2 * q[0] - 0.1 * q[1] + 0.05 * q[2];
+    err_lin += std::abs(store.interpolate(lin, q).value - truth);
+    err_idw += std::abs(store.interpolate(idw, q).value - truth);
+  }
+  INFO("mean error: plane " << err_lin / 200 << ", nearest points " << err_idw / 200);
+  CHECK(err_lin < 0.5 * err_idw);
+}
+
+TEST_CASE("a tabulated block: its points as measured, multilinear between nodes, exact beyond its grid", "[mapper][interpolate]") {
+  Uniform u;
+  for (int dims = 2; dims <= 5; ++dims) {
+    for (const auto method : {detail::Interpolation::nearest, detail::Interpolation::local_linear}) {
+      INFO("dims " << dims << " method " << int(method));
+      // values that bend (a plane would be reproduced by any blend)
+      const auto pts = grid_points(dims, 40, dims == 2 ? 8 : 5, u, [&u](const Features& x) { return 0.1f * x[0] * x[0] - 0.2f * x[1] + u(-0.3f, 0.3f); });
+      detail::PointStore exact, table(Lookup::table);
+      const detail::PointBlock be = exact.add(pts, dims, method), bt = table.add(pts, dims, method);
+      // every point lies on a node
+      for (const auto& p : pts) CHECK(table.interpolate(bt, p.x).value == Approx(p.value).margin(1e-5));
+      // the grid: per feature the values the points take, one octave beyond each end
+      std::vector<std::vector<float>> axes(static_cast<std::size_t>(dims));
+      for (int d = 0; d < dims; ++d) {
+        auto& a = axes[std::size_t(d)];
+        for (const auto& p : pts) a.push_back(p.x[std::size_t(d)]);
+        std::sort(a.begin(), a.end());
+        a.erase(std::unique(a.begin(), a.end()), a.end());
+        a.insert(a.begin(), a.front() - 1), a.push_back(a.back() + 1);
+      }
+      for (int i = 0; i < 30; ++i) {
+        Features q{};
+        std::vector<std::size_t> cell(static_cast<std::size_t>(dims));
+        std::vector<double> frac(static_cast<std::size_t>(dims));
+        for (int d = 0; d < dims; ++d) {
+          const auto& a = axes[std::size_t(d)];
+          q[std::size_t(d)] = u(a.front(), a.back());
+          const auto c = std::min<std::size_t>(a.size() - 2, std::size_t(std::upper_bound(a.begin(), a.end(), q[std::size_t(d)]) - a.begin() - 1));
+          cell[std::size_t(d)] = c;
+          frac[std::size_t(d)] = (q[std::size_t(d)] - a[c]) / (a[c + 1] - a[c]);
+        }
+        // the blend of the exact interpolation at the cell's corners, written out
+        double want = 0, want_spread = 0;
+        for (unsigned c = 0; c < (1u << dims); ++c) {
+          Features corner{};
+          double w = 1;
+          for (int d = 0; d < dims; ++d) {
+            const bool hi = c >> d & 1;
+            corner[std::size_t(d)] = axes[std::size_t(d)][cell[std::size_t(d)] + hi];
+            w *= hi ? frac[std::size_t(d)] : 1 - frac[std::size_t(d)];
+          }
+          const auto r = exact.interpolate(be, corner);
+          want += w * r.value, want_spread += w * r.spread;
+        }
+        const auto got = table.interpolate(bt, q);
+        CHECK(got.value == Approx(want).margin(1e-4));
+        CHECK(got.spread == Approx(want_spread).margin(1e-4));
+        CHECK(got.outside == exact.interpolate(be, q).outside);
+      }
+      // beyond the grid: the exact interpolation, flagged
+      Features far{};
+      for (int d = 0; d < dims; ++d) far[std::size_t(d)] = axes[std::size_t(d)].back() + 0.5f;
+      CHECK(table.interpolate(bt, far).value == exact.interpolate(be, far).value);
+      CHECK(table.interpolate(bt, far).outside);
+    }
+  }
+}
+
+TEST_CASE("a mapper with tables predicts measured shapes as the exact one does", "[mapper][interpolate]") {
+  // shipped profiles: curves of up to 5 features and 250 points
+  for (const char* path : {"/profiles/cpu/xeon-kvm-2vcpu-torch-t1.json", "/profiles/gpu/nvidia-h200-cuda.json"}) {
+    INFO(path);
+    const HardwareCalibration h = load_profile(std::string(HWCAL_SOURCE_DIR) + path);
+    MapperOptions o;
+    o.lookup = Lookup::table;
+    const CalibratedMapper exact(h), table(h, o);
+    int compared = 0;
+    for (const auto& c : h.operations) {
+      if (c.threads != h.threads) continue;
+      for (const auto& s : c.samples) {
+        if (!s.disturbed.empty()) continue;
+        const Subgraph g = sg(c.op, s.shape, c.precision);
+        CHECK(table.estimate(g).latency_s == Approx(exact.estimate(g).latency_s).epsilon(1e-5));
+        ++compared;
+      }
+    }
+    CHECK(compared > 500);
   }
 }

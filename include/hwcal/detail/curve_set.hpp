@@ -50,8 +50,11 @@ class CurveSet {
   /// `fixed_costs`: CPU curves carry a per-call fixed cost; device curves a floor.
   /// `extra(op, precision, features)`: may append a feature (the mapper's
   /// regime coordinate of GEMMs); the same call must be made on queries.
+  /// `lookup`: interpolation computed per query, or tabulated (interpolate.hpp).
   template <class Ideal, class Extra>
-  CurveSet(const HardwareCalibration& profile, int threads, bool fixed_costs, double overhead_s, Ideal&& ideal, Extra&& extra) {
+  CurveSet(const HardwareCalibration& profile, int threads, bool fixed_costs, double overhead_s, Lookup lookup, Ideal&& ideal,
+           Extra&& extra)
+      : points_(lookup) {
     // Per (op, precision): the curves at the requested thread count, or, when
     // the profile has none, every curve at the nearest thread count measured.
     std::array<std::array<int, all_precisions.size()>, op_kind_count> chosen{};

@@ -17,7 +17,7 @@ namespace detail {
 class FusionTable {
  public:
   FusionTable() = default;
-  explicit FusionTable(const std::vector<FusionCalibration>& fusions) {
+  explicit FusionTable(const std::vector<FusionCalibration>& fusions, Lookup lookup = Lookup::exact) : points_(lookup) {
     for (const auto& f : fusions) {
       std::vector<PointStore::Point> pts;
       int dims = 0;

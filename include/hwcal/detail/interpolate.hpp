@@ -26,12 +26,23 @@
 //
 // Points are stored feature-major (all points' first feature, then all
 // second features, ...), so the distance of a query to every point of a
-// curve is a few vectorised passes: the mapper's uncached path spends most of
-// its time here.
+// curve is a few vectorised passes.
+//
+// Lookup::table (MapperOptions::lookup) trades exactness between samples for
+// speed: a block of several features is evaluated once, when it is added, at
+// every node of the grid whose coordinates along each feature are the values
+// its points take there (plus one node an octave beyond each end), and a
+// query is the multilinear blend of its cell's 2^dims corners: a cost that
+// does not grow with the curve. Every point lies on a node, so a measured
+// shape is predicted as measured; between nodes the table blends exact
+// values a cell apart instead of fitting at the query. Queries beyond the
+// grid, and blocks whose grid would exceed max_table_nodes, stay exact.
 
+#include <hwcal/estimate.hpp>
 #include <hwcal/ops.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -55,7 +66,8 @@ struct PointBlock {
   std::uint32_t x = 0;             ///< offset of the feature-major coordinates
   int dims = 0;
   Interpolation method = Interpolation::nearest;  ///< nearest or local_linear
-  Features lo{}, hi{};             ///< range along each feature
+  std::uint32_t table = ~std::uint32_t{0};        ///< index of its table (Lookup::table), or none
+  Features lo{}, hi{};                            ///< range along each feature
 };
 
 /// Points of many curves, feature-major per block, built once.
@@ -66,6 +78,11 @@ class PointStore {
     float value;
     float spread;
   };
+
+  /// Nodes a block's table may have (8 bytes each); a larger grid stays exact.
+  static constexpr std::size_t max_table_nodes = std::size_t{1} << 22;
+
+  explicit PointStore(Lookup lookup = Lookup::exact) : lookup_(lookup) {}
 
   /// Appends a block (sorted by the first feature when it has one feature).
   PointBlock add(std::vector<Point> pts, int dims, Interpolation method = Interpolation::nearest) {
@@ -85,6 +102,7 @@ class PointStore {
       for (std::size_t d = 0; d < max_features; ++d) b.lo[d] = std::min(b.lo[d], p.x[d]), b.hi[d] = std::max(b.hi[d], p.x[d]);
     }
     b.method = method == Interpolation::automatic ? choose(b) : method;
+    if (lookup_ == Lookup::table && dims > 1) tabulate(b);
     return b;
   }
 
@@ -109,17 +127,108 @@ class PointStore {
       r.spread = spread[i - 1] + t * (double(spread[i]) - spread[i - 1]);
       return r;
     }
-    const bool linear = b.method == Interpolation::local_linear;
-    Neighbours nb;
-    nearest(b, q, linear ? plane_k : idw_k, no_skip, nb);
     const bool outside = r.outside;
-    r = linear ? plane(b, q, nb) : weighted(b, nb);
+    if (b.table == no_table || !blend(tables_[b.table], q, r)) r = exact(b, q);
     r.outside = outside;
     return r;
   }
 
  private:
   static constexpr int idw_k = 4, plane_k = 16;
+  static constexpr std::uint32_t no_table = ~std::uint32_t{0};
+
+  /// A block's interpolation tabulated on a grid (Lookup::table).
+  struct Table {
+    int dims = 0;
+    std::array<std::uint32_t, max_features> axis{};  ///< offset of each feature's node coordinates in axes_
+    std::array<std::uint32_t, max_features> size{};  ///< nodes along each feature
+    std::uint32_t node = 0;                          ///< offset of the nodes' (value, spread) pairs in nodes_
+    std::array<std::uint32_t, std::size_t{1} << max_features> corner{};  ///< node offset of each cell corner
+  };
+
+  /// The block's own interpolation at q (several features).
+  Interpolated exact(const PointBlock& b, const Features& q) const noexcept {
+    const bool linear = b.method == Interpolation::local_linear;
+    Neighbours nb;
+    nearest(b, q, linear ? plane_k : idw_k, no_skip, nb);
+    return linear ? plane(b, q, nb) : weighted(b, nb);
+  }
+
+  /// Evaluates block b at every node of its grid (see the header).
+  void tabulate(PointBlock& b) {
+    Table t;
+    t.dims = b.dims;
+    const float* x = x_.data() + b.x;
+    std::size_t nodes = 1;
+    std::array<std::uint32_t, max_features> stride{};
+    for (int d = 0; d < b.dims; ++d) {
+      const auto du = static_cast<std::size_t>(d);
+      std::vector<float> a(x + du * b.n, x + (du + 1) * b.n);
+      std::sort(a.begin(), a.end());
+      a.erase(std::unique(a.begin(), a.end()), a.end());
+      a.insert(a.begin(), a.front() - 1.0f);
+      a.push_back(a.back() + 1.0f);
+      t.axis[du] = static_cast<std::uint32_t>(axes_.size());
+      t.size[du] = static_cast<std::uint32_t>(a.size());
+      axes_.insert(axes_.end(), a.begin(), a.end());
+      stride[du] = static_cast<std::uint32_t>(nodes);
+      nodes *= a.size();
+      if (nodes > max_table_nodes) {
+        axes_.resize(t.axis[0]);
+        return;
+      }
+    }
+    for (std::size_t c = 0; c < (std::size_t{1} << b.dims); ++c)
+      for (int d = 0; d < b.dims; ++d)
+        if (c >> d & 1) t.corner[c] += stride[static_cast<std::size_t>(d)];
+    t.node = static_cast<std::uint32_t>(nodes_.size() / 2);
+    nodes_.reserve(nodes_.size() + 2 * nodes);
+    for (std::size_t i = 0; i < nodes; ++i) {
+      Features q{};
+      std::size_t rest = i;
+      for (int d = 0; d < b.dims; ++d) {
+        const auto du = static_cast<std::size_t>(d);
+        q[du] = axes_[t.axis[du] + rest % t.size[du]];
+        rest /= t.size[du];
+      }
+      const Interpolated r = exact(b, q);
+      nodes_.push_back(static_cast<float>(r.value));
+      nodes_.push_back(static_cast<float>(r.spread));
+    }
+    b.table = static_cast<std::uint32_t>(tables_.size());
+    tables_.push_back(t);
+  }
+
+  /// Multilinear blend of the table at q; false when q lies beyond its grid.
+  bool blend(const Table& t, const Features& q, Interpolated& r) const noexcept {
+    std::uint32_t base = 0, stride = 1;
+    float frac[max_features];
+    for (int d = 0; d < t.dims; ++d) {
+      const auto du = static_cast<std::size_t>(d);
+      const float* a = axes_.data() + t.axis[du];
+      const std::uint32_t n = t.size[du];
+      const float qd = q[du];
+      if (!(qd >= a[0] && qd <= a[n - 1])) return false;
+      // the cell [c[0], c[1]] holding qd: the last of nodes 0 .. n - 2 at or below it (branch-free bisection)
+      const float* c = a;
+      for (std::uint32_t len = n - 1; len > 1; len -= len / 2) c = c[len / 2] <= qd ? c + len / 2 : c;
+      frac[d] = (qd - c[0]) / (c[1] - c[0]);
+      base += static_cast<std::uint32_t>(c - a) * stride;
+      stride *= n;
+    }
+    float v[std::size_t{1} << max_features], s[std::size_t{1} << max_features];
+    const float* node = nodes_.data() + 2 * (std::size_t{t.node} + base);
+    const std::uint32_t corners = 1u << t.dims;
+    for (std::uint32_t c = 0; c < corners; ++c) v[c] = node[2 * t.corner[c]], s[c] = node[2 * t.corner[c] + 1];
+    // one feature at a time: corners c and c + 1 differ in the lowest remaining one
+    for (int d = 0, m = static_cast<int>(corners); d < t.dims; ++d, m /= 2)
+      for (int c = 0; c < m / 2; ++c) {
+        v[c] = v[2 * c] + frac[d] * (v[2 * c + 1] - v[2 * c]);
+        s[c] = s[2 * c] + frac[d] * (s[2 * c + 1] - s[2 * c]);
+      }
+    r.value = v[0], r.spread = s[0];
+    return true;
+  }
   static constexpr std::uint32_t no_skip = ~std::uint32_t{0};
 
   struct Neighbours {
@@ -240,7 +349,10 @@ class PointStore {
     return err[1] < 0.9 * err[0] ? Interpolation::local_linear : Interpolation::nearest;
   }
 
+  Lookup lookup_ = Lookup::exact;
   std::vector<float> x_, value_, spread_;
+  std::vector<float> axes_, nodes_;  ///< tables: node coordinates; (value, spread) per node
+  std::vector<Table> tables_;
 };
 
 }  // namespace detail
