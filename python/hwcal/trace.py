@@ -275,11 +275,33 @@ def _bytes(t: torch.Tensor) -> int:
     return int(t.numel() * t.element_size())
 
 
+# A gather whose source runs are at least a cache line long moves whole lines,
+# each read and written in order, as a copy does; shorter runs (an element
+# transpose) touch a line per element.
+_LINE_BYTES = 64
+
+
+def _contiguous_run_bytes(t: torch.Tensor) -> int:
+    """Bytes of the longest run of t's elements that lie next to each other in
+    memory, in t's order: the innermost dimensions whose strides are dense."""
+    run, expect = 1, 1
+    for size, stride in zip(reversed(t.shape), reversed(t.stride())):
+        if size == 1:
+            continue
+        if stride != expect:
+            break
+        run *= size
+        expect *= size
+    return run * t.element_size()
+
+
 def _copy_unit(name, out, inputs, note=None):
-    """A reshape/contiguous that materialized: a strided gather (transpose) when
-    the source was non-contiguous, else a plain copy."""
-    src_noncontig = any(not t.is_contiguous() for t in inputs)
-    op = "transpose" if src_noncontig else "copy"
+    """A reshape/contiguous that materialized: a plain copy when the source is
+    contiguous or moves in runs of at least a cache line (a permutation of
+    outer dimensions, e.g. a channel shuffle or a split of attention heads),
+    a strided gather (transpose) otherwise."""
+    short_runs = any(not t.is_contiguous() and _contiguous_run_bytes(t) < _LINE_BYTES for t in inputs)
+    op = "transpose" if short_runs else "copy"
     return _unit("scored", op, [{"name": name, "op": op, "bytes": _bytes(out)}], note)
 
 
@@ -312,10 +334,12 @@ def _mha_subgraphs(prefix, mha: nn.MultiheadAttention, q, k, v, batch_first):
         sgs.append({"name": f"{prefix}.v", "op": "linear", "m": B * S, "n": E, "k": int(v.shape[-1]), "bias": bias})
     # both paths rearrange q, k, v into [B*H, L, D] (fast path: _transform_bias_rescale_qkv;
     # slow path: .contiguous() of the chunked projections)
-    sgs.append({"name": f"{prefix}.split_heads", "op": "transpose", "bytes": (B * L + 2 * B * S) * E * es})
+    # runs of head_dim elements: a copy when that is a cache line or more (_copy_unit)
+    heads_op = "copy" if D * es >= _LINE_BYTES else "transpose"
+    sgs.append({"name": f"{prefix}.split_heads", "op": heads_op, "bytes": (B * L + 2 * B * S) * E * es})
     sgs.append({"name": f"{prefix}.attn", "op": "attention", "batch": B, "heads": H, "seq_q": L, "seq_kv": S,
                 "head_dim": D, "causal": False})
-    sgs.append({"name": f"{prefix}.merge_heads", "op": "transpose", "bytes": B * L * E * es})
+    sgs.append({"name": f"{prefix}.merge_heads", "op": heads_op, "bytes": B * L * E * es})
     sgs.append({"name": f"{prefix}.out_proj", "op": "linear", "m": B * L, "n": E, "k": E,
                 "bias": mha.out_proj.bias is not None})
     return sgs

@@ -86,6 +86,34 @@ class TraceTest(unittest.TestCase):
         self.assertEqual([(s["op"], s.get("fused")) for s in fused["subgraphs"]], [("linear", ["gelu"]), ("linear", ["relu"])])
         self.assertEqual(hwcal.Workload.from_dict(fused).subgraphs[0].fused, ["gelu"])
 
+    def test_materialized_permutations(self):
+        # a permutation that keeps runs of a cache line or more together is a copy; an element transpose is not
+        class Shuffle(torch.nn.Module):  # shufflenet's channel shuffle: runs of h * w elements
+            def forward(self, x):
+                b, c, h, w = x.shape
+                return x.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous()
+
+        class Transpose(torch.nn.Module):  # runs of one element
+            def forward(self, x):
+                return x.t().contiguous()
+
+        class Heads(torch.nn.Module):  # [b, s, h, d] -> [b, h, s, d]: runs of d elements
+            def __init__(self, d):
+                super().__init__()
+                self.d = d
+
+            def forward(self, x):
+                return x.view(x.shape[0], x.shape[1], -1, self.d).transpose(1, 2).contiguous()
+
+        def ops(model, x):
+            return [s["op"] for s in hwcal.trace(model, x)["subgraphs"]]
+
+        self.assertEqual(ops(Shuffle(), torch.randn(1, 8, 4, 4)), ["copy"])  # 64-byte runs
+        self.assertEqual(ops(Shuffle(), torch.randn(1, 8, 2, 2)), ["transpose"])  # 16-byte runs
+        self.assertEqual(ops(Transpose(), torch.randn(64, 32)), ["transpose"])
+        self.assertEqual(ops(Heads(64), torch.randn(2, 16, 256)), ["copy"])
+        self.assertEqual(ops(Heads(8), torch.randn(2, 16, 256)), ["transpose"])
+
     def test_mode_left_alone(self):
         model = torchvision.models.resnet18(weights=None).train()
         before = model.bn1.running_mean.clone()
