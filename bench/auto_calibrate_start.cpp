@@ -46,17 +46,25 @@ int main(int argc, char** argv) {
   const double median = cached[cached.size() / 2];
   std::filesystem::remove_all(o.cache_dir);
 
-  std::printf("auto_calibrate() start-up on %s, %s\n", first.profile.host.cpu_model.c_str(), bench::load_text().c_str());
+  std::printf("auto_calibrate() start-up on %s, %s\n", first.profile.host.cpu_model.c_str(),
+              bench::load_text().c_str());
   std::printf("  devices: cpu%s\n", first.gpus.empty() ? " (no GPU: built without CUDA or none visible)" : "");
   for (const auto& g : first.gpus)
-    std::printf("           %s: %s\n", g.device.c_str(), g.ok() ? g.profile.name.c_str() : ("ERROR " + g.error).c_str());
-  std::printf("  first start (calibration, CPU budget %.1f s, each GPU %.1f s): %.3f s\n", o.budget_s, o.device_budget_s, first_s);
+    std::printf("           %s: %s\n", g.device.c_str(),
+                g.ok() ? g.profile.name.c_str() : ("ERROR " + g.error).c_str());
+  std::printf("  first start (calibration, CPU budget %.1f s, each GPU %.1f s): %.3f s\n", o.budget_s,
+              o.device_budget_s, first_s);
   std::printf("  cached start: median %.2f ms of %d (min %.2f, max %.2f)%s\n", median * 1e3, runs, cached.front() * 1e3,
               cached.back() * 1e3, all_cached ? "" : "  NOT ALL FROM CACHE");
   if (!json_out.empty()) {
-    nlohmann::json j = {{"cpu", first.profile.host.cpu_model}, {"first_s", first_s}, {"cached_s", cached},
-                        {"cached_median_s", median}, {"budget_s", o.budget_s}, {"device_budget_s", o.device_budget_s},
-                        {"all_cached", all_cached}, {"load", bench::load_json()}};
+    nlohmann::json j = {{"cpu", first.profile.host.cpu_model},
+                        {"first_s", first_s},
+                        {"cached_s", cached},
+                        {"cached_median_s", median},
+                        {"budget_s", o.budget_s},
+                        {"device_budget_s", o.device_budget_s},
+                        {"all_cached", all_cached},
+                        {"load", bench::load_json()}};
     for (const auto& g : first.gpus) j["gpus"].push_back({{"device", g.device}, {"ok", g.ok()}, {"error", g.error}});
     bench::write_json(json_out, j);
   }

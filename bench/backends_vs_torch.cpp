@@ -187,7 +187,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> built = built_backends();
   std::vector<std::string> wanted = backend_list.empty() ? built : hwcal::detail::split_list(backend_list);
   for (const auto& b : wanted)
-    if (std::find(built.begin(), built.end(), b) == built.end()) args.fail("backend '" + b + "' is not built into this program");
+    if (std::find(built.begin(), built.end(), b) == built.end())
+      args.fail("backend '" + b + "' is not built into this program");
 
   const hwcal::HostInfo host = hwcal::cpu::detect_host();
   const hwcal::MeasureOptions mopt = measure_options(quick);
@@ -203,11 +204,13 @@ int main(int argc, char** argv) {
   out["threads"] = threads;
   out["precision"] = "fp32";
   out["quick"] = quick;
-  out["host"] = {{"cpu_model", host.cpu_model}, {"logical_cpus", host.logical_cpus}, {"hypervisor", host.hypervisor},
+  out["host"] = {{"cpu_model", host.cpu_model},
+                 {"logical_cpus", host.logical_cpus},
+                 {"hypervisor", host.hypervisor},
                  {"isa", host.isa}};
-  out["measure"] = {{"warmup_s", mopt.warmup_s}, {"min_sample_s", mopt.min_sample_s}, {"min_time_s", mopt.min_time_s},
-                    {"max_time_s", mopt.max_time_s}, {"min_samples", mopt.min_samples},
-                    {"target_rel_spread", mopt.target_rel_spread}};
+  out["measure"] = {{"warmup_s", mopt.warmup_s},       {"min_sample_s", mopt.min_sample_s},
+                    {"min_time_s", mopt.min_time_s},   {"max_time_s", mopt.max_time_s},
+                    {"min_samples", mopt.min_samples}, {"target_rel_spread", mopt.target_rel_spread}};
   out["load_start"] = bench::load_json();
   auto& jshapes = out["shapes"] = nlohmann::json::array();
   for (const auto& s : list)
@@ -220,8 +223,8 @@ int main(int argc, char** argv) {
   auto& results = out["results"] = nlohmann::json::array();
   out["software"] = nlohmann::json::object();
 
-  std::printf("backends_vs_torch: %s, %d thread%s, fp32, %s\n", host.cpu_model.c_str(), threads, threads == 1 ? "" : "s",
-              bench::load_text().c_str());
+  std::printf("backends_vs_torch: %s, %d thread%s, fp32, %s\n", host.cpu_model.c_str(), threads,
+              threads == 1 ? "" : "s", bench::load_text().c_str());
   auto& others = out["other_processes"] = nlohmann::json::object();
   for (const auto& name : wanted) {
     const bench::CpuSnapshot before = bench::cpu_snapshot();
@@ -244,7 +247,8 @@ int main(int argc, char** argv) {
       }
       if (r["ok"].get<bool>())
         std::printf("  %-28s %-26s %9.1f %6.1f%% %s\n", s.name.c_str(), hwcal::shape_label(s.op).c_str(),
-                    r["gflops"].get<double>(), 100 * r["rel_spread"].get<double>(), r["implementation"].get<std::string>().c_str());
+                    r["gflops"].get<double>(), 100 * r["rel_spread"].get<double>(),
+                    r["implementation"].get<std::string>().c_str());
       else
         std::printf("  %-28s %-26s %9s         %s\n", s.name.c_str(), hwcal::shape_label(s.op).c_str(), "-",
                     r["error"].get<std::string>().c_str());
@@ -252,8 +256,8 @@ int main(int argc, char** argv) {
     }
     const bench::OtherUse u = bench::other_use(before, bench::cpu_snapshot());
     others[name] = bench::to_json(u);
-    std::printf("  (other processes used %.2f CPUs, hypervisor steal %.2f, during these %.0f s)\n", u.others_cpus, u.steal_cpus,
-                u.seconds);
+    std::printf("  (other processes used %.2f CPUs, hypervisor steal %.2f, during these %.0f s)\n", u.others_cpus,
+                u.steal_cpus, u.seconds);
     std::fflush(stdout);
     // Let this backend's worker threads (OpenBLAS spins after a call) go idle
     // before the next backend starts.
@@ -262,8 +266,8 @@ int main(int argc, char** argv) {
   out["load_end"] = bench::load_json();
   out["retries_used"] = retries_used;
   out["disturbed_above_cpus"] = disturbed_cpus;
-  std::printf("\n%d shape(s) measured again because other processes took CPU time from ours; %s at the end\n", retries_used,
-              bench::load_text().c_str());
+  std::printf("\n%d shape(s) measured again because other processes took CPU time from ours; %s at the end\n",
+              retries_used, bench::load_text().c_str());
   bench::write_json(json_path, out);
   return 0;
 }

@@ -62,8 +62,8 @@ inline CpuSnapshot cpu_snapshot() {
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
   if (std::FILE* f = std::fopen("/proc/stat", "r")) {
     unsigned long long v[8] = {};
-    if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) ==
-        8) {
+    if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                    &v[7]) == 8) {
       s.busy_s = double(v[0] + v[1] + v[2] + v[5] + v[6]) / tick;
       s.steal_s = double(v[7]) / tick;
     }
@@ -101,7 +101,8 @@ inline OtherUse other_use(const CpuSnapshot& a, const CpuSnapshot& b) {
 }
 
 inline nlohmann::json to_json(const OtherUse& u) {
-  return {{"seconds", u.seconds}, {"others_cpus", u.others_cpus}, {"steal_cpus", u.steal_cpus}, {"self_cpus", u.self_cpus}};
+  return {
+      {"seconds", u.seconds}, {"others_cpus", u.others_cpus}, {"steal_cpus", u.steal_cpus}, {"self_cpus", u.self_cpus}};
 }
 
 using hwcal::detail::utc_now;

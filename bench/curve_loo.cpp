@@ -35,12 +35,13 @@ int main(int argc, char** argv) {
 
   std::printf("leave-one-out on %s (%s, %s), regime weight %g, %s\n", path.c_str(), profile.name.c_str(),
               profile.host.cpu_model.c_str(), opt.regime_weight, bench::load_text().c_str());
-  std::printf("  %-34s %7s %8s %12s %10s %10s %8s\n", "curve", "samples", "MAPE", "median |err|", "p90 |err|", "within 10%", "bias");
+  std::printf("  %-34s %7s %8s %12s %10s %10s %8s\n", "curve", "samples", "MAPE", "median |err|", "p90 |err|",
+              "within 10%", "bias");
   nlohmann::json j = {{"profile", path}, {"regime_weight", opt.regime_weight}, {"curves", nlohmann::json::object()}};
   auto row = [&](const std::string& name, const hwcal::LooCurve& c) {
-    std::printf("  %-34s %7d %7.1f%% %11.1f%% %9.1f%% %9.1f%% %+7.1f%%\n", name.c_str(), c.n, 100 * c.mape, 100 * c.median_ape,
-                100 * c.p90_ape, 100 * c.within10, 100 * c.bias);
-    j["curves"][name] = {{"samples", c.n},          {"mape", c.mape},         {"median_abs_err", c.median_ape},
+    std::printf("  %-34s %7d %7.1f%% %11.1f%% %9.1f%% %9.1f%% %+7.1f%%\n", name.c_str(), c.n, 100 * c.mape,
+                100 * c.median_ape, 100 * c.p90_ape, 100 * c.within10, 100 * c.bias);
+    j["curves"][name] = {{"samples", c.n},           {"mape", c.mape},         {"median_abs_err", c.median_ape},
                          {"p90_abs_err", c.p90_ape}, {"within10", c.within10}, {"bias", c.bias}};
   };
   std::vector<std::size_t> all;

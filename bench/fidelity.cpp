@@ -181,7 +181,8 @@ double check_row_major(const GemmBuffers<T>& g, const Vec& c, bool col_major) {
   double worst = 0;
   const i64 pts[2][2] = {{0, 0}, {g.s.m - 1, g.s.n - 1}};
   for (const auto& p : pts) {
-    const double got = col_major ? double(c[std::size_t(p[1] * g.s.m + p[0])]) : double(c[std::size_t(p[0] * g.s.n + p[1])]);
+    const double got =
+        col_major ? double(c[std::size_t(p[1] * g.s.m + p[0])]) : double(c[std::size_t(p[0] * g.s.n + p[1])]);
     const double tol = tol_per_k * double(g.s.k) * 4 + 1e-30;
     worst = std::max(worst, std::abs(got - g.want(p[0], p[1])) / tol);
   }
@@ -189,12 +190,12 @@ double check_row_major(const GemmBuffers<T>& g, const Vec& c, bool col_major) {
 }
 
 void cblas_gemm(const float* a, const float* b, float* c, const MatmulShape& s) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(s.m), int(s.n), int(s.k), 1.0f, a, int(s.k), b, int(s.n), 0.0f, c,
-              int(s.n));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(s.m), int(s.n), int(s.k), 1.0f, a, int(s.k), b, int(s.n),
+              0.0f, c, int(s.n));
 }
 void cblas_gemm(const double* a, const double* b, double* c, const MatmulShape& s) {
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(s.m), int(s.n), int(s.k), 1.0, a, int(s.k), b, int(s.n), 0.0, c,
-              int(s.n));
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(s.m), int(s.n), int(s.k), 1.0, a, int(s.k), b, int(s.n),
+              0.0, c, int(s.n));
 }
 
 /// How a batch of products is spread over the threads: one threaded product
@@ -272,7 +273,9 @@ BaselinePoint measure_eigen(const MatmulShape& s, int threads, Split split) {
 /// (correct) one counts.
 template <class T>
 BaselinePoint measure_library(const std::string& lib, const MatmulShape& s, int threads) {
-  auto one = [&](Split split) { return lib == "cblas" ? measure_cblas<T>(s, threads, split) : measure_eigen<T>(s, threads, split); };
+  auto one = [&](Split split) {
+    return lib == "cblas" ? measure_cblas<T>(s, threads, split) : measure_eigen<T>(s, threads, split);
+  };
   BaselinePoint best = one(Split::products);
   if (s.batch > 1 && threads > 1) {
     BaselinePoint other = one(Split::batch);
@@ -294,7 +297,8 @@ struct GemmRow {
 std::string label(const MatmulShape& s) {
   char buf[80];
   if (s.batch > 1)
-    std::snprintf(buf, sizeof buf, "%lldx[%lldx%lldx%lld]", (long long)s.batch, (long long)s.m, (long long)s.n, (long long)s.k);
+    std::snprintf(buf, sizeof buf, "%lldx[%lldx%lldx%lld]", (long long)s.batch, (long long)s.m, (long long)s.n,
+                  (long long)s.k);
   else
     std::snprintf(buf, sizeof buf, "%lldx%lldx%lld", (long long)s.m, (long long)s.n, (long long)s.k);
   return buf;
@@ -326,14 +330,20 @@ StreamRun run_stream_c(long long n, int threads, int reps, int offset, const std
   r.best_gbps = bytes / kept.front() / 1e9;
   r.median_gbps = bytes / kept[kept.size() / 2] / 1e9;
   r.ok = true;
-  std::fprintf(stderr, "C STREAM triad (%s, arrays +%d B): best %.1f GB/s, median %.1f GB/s\n", when.c_str(), offset, r.best_gbps,
-               r.median_gbps);
+  std::fprintf(stderr, "C STREAM triad (%s, arrays +%d B): best %.1f GB/s, median %.1f GB/s\n", when.c_str(), offset,
+               r.best_gbps, r.median_gbps);
   return r;
 }
 
 nlohmann::json to_json(const StreamRun& r) {
-  return {{"when", r.when}, {"array_offset_bytes", r.offset}, {"elements_per_array", r.n}, {"working_set_bytes", r.n * STREAM_TRIAD_BYTES_PER_ITER},
-          {"repetitions", r.reps}, {"best_rate_gbps", r.best_gbps}, {"median_gbps", r.median_gbps}, {"ok", r.ok}};
+  return {{"when", r.when},
+          {"array_offset_bytes", r.offset},
+          {"elements_per_array", r.n},
+          {"working_set_bytes", r.n * STREAM_TRIAD_BYTES_PER_ITER},
+          {"repetitions", r.reps},
+          {"best_rate_gbps", r.best_gbps},
+          {"median_gbps", r.median_gbps},
+          {"ok", r.ok}};
 }
 
 }  // namespace
@@ -407,7 +417,8 @@ int main(int argc, char** argv) {
   std::vector<StreamRun> streams;
   // Both alignments (see stream_triad.c), the faster one is the baseline.
   for (int offset : {0, 16})
-    streams.push_back(undisturbed("C STREAM", [&] { return run_stream_c(planned_n, threads, stream_reps, offset, "before calibration"); }));
+    streams.push_back(undisturbed(
+        "C STREAM", [&] { return run_stream_c(planned_n, threads, stream_reps, offset, "before calibration"); }));
   phase_done("C STREAM before");
   settle();
 
@@ -453,15 +464,18 @@ int main(int argc, char** argv) {
   }
   for (auto& [p, list] : rows) {
     for (const char* lib : {"cblas", "eigen"}) {
-      std::fprintf(stderr, "baseline: %s %s at %zu shapes\n", lib, std::string(hwcal::to_string(p)).c_str(), list.size());
+      std::fprintf(stderr, "baseline: %s %s at %zu shapes\n", lib, std::string(hwcal::to_string(p)).c_str(),
+                   list.size());
       for (auto& r : list) {
         BaselinePoint b = undisturbed(std::string(lib) + " " + label(r.shape), [&, p = p] {
-          return p == Precision::fp64 ? measure_library<double>(lib, r.shape, threads) : measure_library<float>(lib, r.shape, threads);
+          return p == Precision::fp64 ? measure_library<double>(lib, r.shape, threads)
+                                      : measure_library<float>(lib, r.shape, threads);
         });
         b.gflops_median = r.flops / b.time.median_s / 1e9;
         b.gflops_best = r.flops / b.time.min_s / 1e9;
         if (!b.check_ok)
-          std::fprintf(stderr, "  %s %s: check failed (error %.3g): excluded\n", lib, label(r.shape).c_str(), b.check_error);
+          std::fprintf(stderr, "  %s %s: check failed (error %.3g): excluded\n", lib, label(r.shape).c_str(),
+                       b.check_error);
         r.base[lib] = b;
       }
       settle();
@@ -480,14 +494,16 @@ int main(int argc, char** argv) {
     for (auto& s : streams) s.ok = false;  // measured a different size: not comparable
   snap = bench::cpu_snapshot();
   for (int offset : {0, 16})
-    streams.push_back(undisturbed("C STREAM", [&] { return run_stream_c(profile_n, threads, stream_reps, offset, "after baselines"); }));
+    streams.push_back(undisturbed(
+        "C STREAM", [&] { return run_stream_c(profile_n, threads, stream_reps, offset, "after baselines"); }));
   phase_done("C STREAM after");
   out["load_end"] = bench::load_json();
 
   // ------------------------------------------------------------------ report
   bool all_pass = true;
   std::printf("\nGEMM (matmul) at %d threads: profile median vs independent baselines (median), GFLOP/s\n", threads);
-  std::printf("  %-5s %-22s %9s %9s %9s %11s %7s\n", "prec", "shape", "profile", "cblas", "eigen", "profile/best", "samples");
+  std::printf("  %-5s %-22s %9s %9s %9s %11s %7s\n", "prec", "shape", "profile", "cblas", "eigen", "profile/best",
+              "samples");
   for (auto& [p, list] : rows) {
     for (const auto& r : list) {
       auto g = [&](const char* lib) {
@@ -495,15 +511,17 @@ int main(int argc, char** argv) {
         return it != r.base.end() && it->second.check_ok ? it->second.gflops_median : 0.0;
       };
       const double best = std::max(g("cblas"), g("eigen"));
-      std::printf("  %-5s %-22s %9.1f %9.1f %9.1f %11.3f %7d\n", std::string(hwcal::to_string(p)).c_str(), label(r.shape).c_str(),
-                  r.profile_gflops, g("cblas"), g("eigen"), best > 0 ? r.profile_gflops / best : 0.0, r.profile_time.samples);
+      std::printf("  %-5s %-22s %9.1f %9.1f %9.1f %11.3f %7d\n", std::string(hwcal::to_string(p)).c_str(),
+                  label(r.shape).c_str(), r.profile_gflops, g("cblas"), g("eigen"),
+                  best > 0 ? r.profile_gflops / best : 0.0, r.profile_time.samples);
     }
   }
 
-  std::printf("\nAcceptance: best GEMM GFLOP/s in the profile >= %.0f%% of the best of cblas and Eigen at the same sizes\n",
-              gemm_pass * 100);
-  std::printf("  %-5s %-30s %-36s %7s %14s %s\n", "prec", "profile best (shape)", "baseline best median (lib, shape)", "ratio",
-              "vs best-of min", "");
+  std::printf(
+      "\nAcceptance: best GEMM GFLOP/s in the profile >= %.0f%% of the best of cblas and Eigen at the same sizes\n",
+      gemm_pass * 100);
+  std::printf("  %-5s %-30s %-36s %7s %14s %s\n", "prec", "profile best (shape)", "baseline best median (lib, shape)",
+              "ratio", "vs best-of min", "");
   for (auto& [p, list] : rows) {
     const GemmRow* pbest = nullptr;
     const GemmRow* bbest = nullptr;
@@ -523,14 +541,18 @@ int main(int argc, char** argv) {
     all_pass = all_pass && pass;
     char a[64], b[64];
     std::snprintf(a, sizeof a, "%.1f (%s)", pbest->profile_gflops, label(pbest->shape).c_str());
-    std::snprintf(b, sizeof b, "%.1f (%s, %s)", bpoint->gflops_median, bpoint->library.c_str(), label(bbest->shape).c_str());
+    std::snprintf(b, sizeof b, "%.1f (%s, %s)", bpoint->gflops_median, bpoint->library.c_str(),
+                  label(bbest->shape).c_str());
     std::printf("  %-5s %-30s %-36s %7.3f %14.3f %s\n", std::string(hwcal::to_string(p)).c_str(), a, b, ratio,
                 pbest->profile_gflops / bmin_best, pass ? "PASS" : "FAIL");
 
     nlohmann::json pj;
-    pj["profile_best"] = {{"shape", label(pbest->shape)}, {"gflops", pbest->profile_gflops}, {"samples", pbest->profile_time.samples},
+    pj["profile_best"] = {{"shape", label(pbest->shape)},
+                          {"gflops", pbest->profile_gflops},
+                          {"samples", pbest->profile_time.samples},
                           {"median_s", pbest->profile_time.median_s}};
-    pj["baseline_best"] = {{"library", bpoint->library}, {"shape", label(bbest->shape)}, {"gflops_median", bpoint->gflops_median}};
+    pj["baseline_best"] = {
+        {"library", bpoint->library}, {"shape", label(bbest->shape)}, {"gflops_median", bpoint->gflops_median}};
     pj["baseline_best_of_min_gflops"] = bmin_best;
     pj["ratio"] = ratio;
     pj["ratio_vs_best_of_min"] = pbest->profile_gflops / bmin_best;
@@ -539,15 +561,24 @@ int main(int argc, char** argv) {
     auto& pts = pj["points"] = nlohmann::json::array();
     for (const auto& r : list) {
       nlohmann::json row = {{"shape", label(r.shape)},
-                            {"batch", r.shape.batch}, {"m", r.shape.m}, {"n", r.shape.n}, {"k", r.shape.k},
+                            {"batch", r.shape.batch},
+                            {"m", r.shape.m},
+                            {"n", r.shape.n},
+                            {"k", r.shape.k},
                             {"flops", r.flops},
                             {"profile_gflops", r.profile_gflops},
                             {"profile_median_s", r.profile_time.median_s},
                             {"profile_samples", r.profile_time.samples}};
       for (const auto& [lib, bp] : r.base)
-        row[lib] = {{"gflops_median", bp.gflops_median}, {"gflops_best", bp.gflops_best}, {"median_s", bp.time.median_s},
-                    {"min_s", bp.time.min_s}, {"samples", bp.time.samples}, {"iterations", bp.time.iterations},
-                    {"check_error", bp.check_error}, {"check_ok", bp.check_ok}, {"split", bp.split}};
+        row[lib] = {{"gflops_median", bp.gflops_median},
+                    {"gflops_best", bp.gflops_best},
+                    {"median_s", bp.time.median_s},
+                    {"min_s", bp.time.min_s},
+                    {"samples", bp.time.samples},
+                    {"iterations", bp.time.iterations},
+                    {"check_error", bp.check_error},
+                    {"check_ok", bp.check_ok},
+                    {"split", bp.split}};
       pts.push_back(row);
     }
     out["gemm"][std::string(hwcal::to_string(p))] = pj;
@@ -564,8 +595,9 @@ int main(int argc, char** argv) {
       if (!sbest || s.best_gbps > sbest->best_gbps) sbest = &s;
       best_median = std::max(best_median, s.median_gbps);
     }
-  std::printf("\nAcceptance: triad DRAM bandwidth in the profile >= %.0f%% of a plain C STREAM triad (same working set)\n",
-              triad_pass * 100);
+  std::printf(
+      "\nAcceptance: triad DRAM bandwidth in the profile >= %.0f%% of a plain C STREAM triad (same working set)\n",
+      triad_pass * 100);
   if (dram && sbest) {
     const double ratio = dram->gbps / sbest->best_gbps;
     const double ratio_median = dram->gbps / best_median;
@@ -574,12 +606,14 @@ int main(int argc, char** argv) {
     std::printf("  working set %.0f MiB (last-level cache %.0f MiB)\n", double(dram->measured_at_bytes) / 1048576.0,
                 double(host.cache_bytes(3)) / 1048576.0);
     std::printf("  profile DRAM triad (median)          %7.2f GB/s\n", dram->gbps);
-    if (profile_stream_triad) std::printf("  profile STREAM triad (median)        %7.2f GB/s\n", profile_stream_triad->gbps);
+    if (profile_stream_triad)
+      std::printf("  profile STREAM triad (median)        %7.2f GB/s\n", profile_stream_triad->gbps);
     for (const auto& s : streams)
-      std::printf("  C STREAM triad, %-19s arrays +%2d B: best %6.2f GB/s, median %6.2f GB/s%s\n", s.when.c_str(), s.offset,
-                  s.best_gbps, s.median_gbps, s.ok && s.n == profile_n ? "" : " (not comparable: other size or failed)");
-    std::printf("  ratio vs the best STREAM Best Rate %.3f  (vs the best STREAM median %.3f)  %s\n", ratio, ratio_median,
-                pass ? "PASS" : "FAIL");
+      std::printf("  C STREAM triad, %-19s arrays +%2d B: best %6.2f GB/s, median %6.2f GB/s%s\n", s.when.c_str(),
+                  s.offset, s.best_gbps, s.median_gbps,
+                  s.ok && s.n == profile_n ? "" : " (not comparable: other size or failed)");
+    std::printf("  ratio vs the best STREAM Best Rate %.3f  (vs the best STREAM median %.3f)  %s\n", ratio,
+                ratio_median, pass ? "PASS" : "FAIL");
     out["triad"] = {{"profile_dram_gbps", dram->gbps},
                     {"profile_dram_samples", 0},
                     {"profile_stream_triad_gbps", profile_stream_triad ? profile_stream_triad->gbps : 0.0},
@@ -611,8 +645,10 @@ int main(int argc, char** argv) {
     jp[name] = bench::to_json(u);
   }
   const bool clean = worst_kept <= disturbed_cpus;
-  std::printf("\nsteps measured again because other processes ran: %d; the most disturbed step kept saw %.2f CPUs of other work%s\n",
-              retries_used, worst_kept, clean ? " (clean)" : " -> NOT clean: rerun on a quieter machine");
+  std::printf(
+      "\nsteps measured again because other processes ran: %d; the most disturbed step kept saw %.2f CPUs of other "
+      "work%s\n",
+      retries_used, worst_kept, clean ? " (clean)" : " -> NOT clean: rerun on a quieter machine");
   out["retries_used"] = retries_used;
   out["worst_kept_other_cpus"] = worst_kept;
   out["clean"] = clean;

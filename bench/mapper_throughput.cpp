@@ -46,8 +46,10 @@ using hwcal::Precision;
 using hwcal::Subgraph;
 
 const char* const usage =
-    "usage: mapper_throughput [--profile profile.json | --calibrate quick|full [--budget S] [--save-profile out.json]]\n"
-    "                         [--runs N] [--seconds S] [--json out.json] [--iterations N [--lookup exact|table] [--only CATEGORY]] [--no-pin]\n"
+    "usage: mapper_throughput [--profile profile.json | --calibrate quick|full [--budget S] [--save-profile "
+    "out.json]]\n"
+    "                         [--runs N] [--seconds S] [--json out.json] [--iterations N [--lookup exact|table] "
+    "[--only CATEGORY]] [--no-pin]\n"
     "  Estimates per second of hwcal::CalibratedMapper on one core over a mix of subgraphs.\n"
     "  --profile FILE       profile to load (default: calibrate with the Eigen backend at 1 thread)\n"
     "  --calibrate MODE     without --profile: quick (default, seconds) or full (every op, fp32; minutes)\n"
@@ -90,7 +92,8 @@ Subgraph make(const std::string& cat, Rng& rng) {
   const std::uint64_t bn_relu = fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu);
   if (cat == "conv 3x3") {
     const i64 c = rng.pick<i64>({32, 64, 96, 128, 192, 256, 384, 512});
-    return conv(n, c, rng.pick<i64>({7, 14, 28, 56, 112}), c * rng.pick<i64>({1, 1, 2}), 3, rng.pick<i64>({1, 1, 2}), 1);
+    return conv(n, c, rng.pick<i64>({7, 14, 28, 56, 112}), c * rng.pick<i64>({1, 1, 2}), 3, rng.pick<i64>({1, 1, 2}),
+                1);
   }
   if (cat == "conv 1x1")
     return conv(n, rng.pick<i64>({16, 24, 64, 96, 256, 576, 1024}), rng.pick<i64>({7, 14, 28, 56}),
@@ -107,7 +110,8 @@ Subgraph make(const std::string& cat, Rng& rng) {
   if (cat == "linear") {
     const i64 d = rng.pick<i64>({512, 768, 1024, 3072, 4096});
     return {{OpKind::linear, MatmulShape{1, tokens * rng.pick<i64>({1, 4}), rng.pick<i64>({d, 4 * d, 1000}), d, true}},
-            Precision::fp32, 0};
+            Precision::fp32,
+            0};
   }
   if (cat == "matmul batched") {
     const i64 s = rng.pick<i64>({64, 128, 197, 384, 512});
@@ -115,8 +119,10 @@ Subgraph make(const std::string& cat, Rng& rng) {
   }
   if (cat == "attention") {
     const i64 s = rng.pick<i64>({64, 128, 197, 384, 512, 1024});
-    return {{OpKind::attention, hwcal::AttentionShape{n, rng.pick<i64>({8, 12, 16}), s, s, 64, rng.pick<bool>({false, true})}},
-            Precision::fp32, 0};
+    return {{OpKind::attention,
+             hwcal::AttentionShape{n, rng.pick<i64>({8, 12, 16}), s, s, 64, rng.pick<bool>({false, true})}},
+            Precision::fp32,
+            0};
   }
   if (cat == "elementwise") {
     const OpKind k = rng.pick<OpKind>({OpKind::relu, OpKind::add, OpKind::gelu, OpKind::mul, OpKind::silu});
@@ -126,7 +132,8 @@ Subgraph make(const std::string& cat, Rng& rng) {
   }
   if (cat == "norm/softmax/pool") {
     switch (rng.next() % 4) {
-      case 0: return {{OpKind::layernorm, hwcal::RowsShape{tokens * n, rng.pick<i64>({512, 768, 1024})}}, Precision::fp32, 0};
+      case 0:
+        return {{OpKind::layernorm, hwcal::RowsShape{tokens * n, rng.pick<i64>({512, 768, 1024})}}, Precision::fp32, 0};
       case 1: return {{OpKind::softmax, hwcal::RowsShape{tokens * n * 12, tokens}}, Precision::fp32, 0};
       case 2: {
         const i64 hw = rng.pick<i64>({14, 28, 56});
@@ -157,11 +164,20 @@ Subgraph make(const std::string& cat, Rng& rng) {
 /// Category weights: a mix of CNN (most layers are convs with bn+relu and
 /// elementwise glue) and transformer layers (linears, attention, norms).
 const std::vector<std::pair<std::string, int>>& categories() {
-  static const std::vector<std::pair<std::string, int>> c{
-      {"conv 3x3", 8},       {"conv 1x1", 8},         {"conv stem 7x7/2", 1},     {"conv grouped", 2},
-      {"conv depthwise", 6}, {"linear", 12},          {"matmul batched", 4},      {"attention", 4},
-      {"elementwise", 16},   {"norm/softmax/pool", 10}, {"fused conv+bn+relu", 16}, {"fused conv+relu", 3},
-      {"fused linear+gelu", 6}, {"fused matmul+softmax", 4}};
+  static const std::vector<std::pair<std::string, int>> c{{"conv 3x3", 8},
+                                                          {"conv 1x1", 8},
+                                                          {"conv stem 7x7/2", 1},
+                                                          {"conv grouped", 2},
+                                                          {"conv depthwise", 6},
+                                                          {"linear", 12},
+                                                          {"matmul batched", 4},
+                                                          {"attention", 4},
+                                                          {"elementwise", 16},
+                                                          {"norm/softmax/pool", 10},
+                                                          {"fused conv+bn+relu", 16},
+                                                          {"fused conv+relu", 3},
+                                                          {"fused linear+gelu", 6},
+                                                          {"fused matmul+softmax", 4}};
   return c;
 }
 
@@ -273,9 +289,8 @@ int main(int argc, char** argv) {
     if (mode == "quick") {
       // The ops of the mix only: seconds, not minutes.
       o.mode = hwcal::CalibrationMode::quick;
-      o.ops = {OpKind::conv2d, OpKind::linear,    OpKind::matmul,  OpKind::attention, OpKind::relu,
-               OpKind::add,    OpKind::gelu,      OpKind::mul,     OpKind::batchnorm, OpKind::layernorm,
-               OpKind::softmax, OpKind::maxpool};
+      o.ops = {OpKind::conv2d, OpKind::linear, OpKind::matmul,    OpKind::attention, OpKind::relu,    OpKind::add,
+               OpKind::gelu,   OpKind::mul,    OpKind::batchnorm, OpKind::layernorm, OpKind::softmax, OpKind::maxpool};
     } else {
       o.mode = hwcal::CalibrationMode::full;  // every op, every sweep point: curves as dense as a real profile's
       o.precisions = {Precision::fp32};
@@ -319,38 +334,45 @@ int main(int argc, char** argv) {
 
   if (iterations > 0) {  // a fixed amount of work for callgrind: no timing, no tables
     std::printf("sink %g\n", lookup == "table" ? sweep(mix, static_cast<std::size_t>(iterations), estimate_table)
-                                                : sweep(mix, static_cast<std::size_t>(iterations), estimate));
+                                               : sweep(mix, static_cast<std::size_t>(iterations), estimate));
     return 0;
   }
 
   std::size_t points = 0;
   for (const auto& c : profile.operations) points += c.samples.size();
-  std::printf("mapper_throughput: profile '%s' (%s, %zu curves, %zu points, %zu fusion patterns), %s\n", profile.name.c_str(),
-              profile_path.empty() ? (mode + " Eigen calibration").c_str() : profile_path.c_str(), profile.operations.size(), points,
-              profile.fusions.size(), bench::load_text().c_str());
+  std::printf("mapper_throughput: profile '%s' (%s, %zu curves, %zu points, %zu fusion patterns), %s\n",
+              profile.name.c_str(), profile_path.empty() ? (mode + " Eigen calibration").c_str() : profile_path.c_str(),
+              profile.operations.size(), points, profile.fusions.size(), bench::load_text().c_str());
   std::printf("one thread%s; %zu subgraphs in the mix, %d runs of ~%.1f s, median (min-max)\n\n",
-              cpu >= 0 ? (", pinned to CPU " + std::to_string(cpu)).c_str() : " (not pinned)", mix.size(), runs, seconds);
+              cpu >= 0 ? (", pinned to CPU " + std::to_string(cpu)).c_str() : " (not pinned)", mix.size(), runs,
+              seconds);
 
   nlohmann::json out;
   out["benchmark"] = "mapper_throughput";
   out["date_utc"] = bench::utc_now();
   out["load_start"] = bench::load_json();
-  out["profile"] = {{"path", profile_path}, {"name", profile.name}, {"backend", profile.backend}, {"threads", profile.threads},
-                    {"curves", profile.operations.size()}, {"points", points}, {"fusions", profile.fusions.size()}};
+  out["profile"] = {{"path", profile_path},
+                    {"name", profile.name},
+                    {"backend", profile.backend},
+                    {"threads", profile.threads},
+                    {"curves", profile.operations.size()},
+                    {"points", points},
+                    {"fusions", profile.fusions.size()}};
   out["mix_size"] = mix.size();
   out["pinned_cpu"] = cpu;
 
   const bench::CpuSnapshot before = bench::cpu_snapshot();
   const double goal = 20e6;
   auto headline = [&](const char* name, const Rate& r) {
-    std::printf("  %-24s %12s  (%s - %s)   goal 20 M/s: %s\n", name, mega(r.median).c_str(), mega(r.min).c_str(), mega(r.max).c_str(),
-                r.median >= goal ? "met" : "not met");
+    std::printf("  %-24s %12s  (%s - %s)   goal 20 M/s: %s\n", name, mega(r.median).c_str(), mega(r.min).c_str(),
+                mega(r.max).c_str(), r.median >= goal ? "met" : "not met");
     return nlohmann::json{{"median", r.median}, {"min", r.min}, {"max", r.max}, {"runs", r.runs}};
   };
   out["estimates_per_s"] = headline("whole mix, exact", rate(mix, runs, seconds, estimate));
   out["table_estimates_per_s"] = headline("whole mix, table", rate(mix, runs, seconds, estimate_table));
   out["goal_per_s"] = goal;
-  std::printf("  %-24s exact %.1f ms, table %.1f ms (median of 5)\n", "mapper construction", 1e3 * build_exact_s, 1e3 * build_table_s);
+  std::printf("  %-24s exact %.1f ms, table %.1f ms (median of 5)\n", "mapper construction", 1e3 * build_exact_s,
+              1e3 * build_table_s);
   out["construction_s"] = {{"exact", build_exact_s}, {"table", build_table_s}};
   // What the table changes: table / exact latency over the mix and each
   // category's own mix (every shape lies between calibrated points).
@@ -363,9 +385,10 @@ int main(int argc, char** argv) {
     }
   std::sort(dev.begin(), dev.end());
   const auto q = [&dev](double f) { return dev[static_cast<std::size_t>(f * double(dev.size() - 1))]; };
-  std::printf("  %-24s |table / exact - 1| over %zu subgraphs: median %.2f%%, p90 %.2f%%, max %.2f%% (%s)\n", "table vs exact",
-              dev.size(), 100 * q(0.5), 100 * q(0.9), 100 * dev.back(), worst.c_str());
-  out["table_vs_exact"] = {{"subgraphs", dev.size()}, {"median", q(0.5)}, {"p90", q(0.9)}, {"max", dev.back()}, {"max_at", worst}};
+  std::printf("  %-24s |table / exact - 1| over %zu subgraphs: median %.2f%%, p90 %.2f%%, max %.2f%% (%s)\n",
+              "table vs exact", dev.size(), 100 * q(0.5), 100 * q(0.9), 100 * dev.back(), worst.c_str());
+  out["table_vs_exact"] = {
+      {"subgraphs", dev.size()}, {"median", q(0.5)}, {"p90", q(0.9)}, {"max", dev.back()}, {"max_at", worst}};
 
   // Memoized (estimate_cache.hpp): the mix asked for again and again, as a
   // design-space search asks for the same layers. The first pass fills the
@@ -376,12 +399,12 @@ int main(int argc, char** argv) {
   std::printf("  %-24s %12s  (%s - %s)   goal 20 M/s: %s; %.1f%% hits, %zu slots\n", "whole mix, EstimateCache",
               mega(cached.median).c_str(), mega(cached.min).c_str(), mega(cached.max).c_str(),
               cached.median >= goal ? "met" : "not met", 100 * hit_rate, cache.slots());
-  out["cached_estimates_per_s"] = {{"median", cached.median}, {"min", cached.min}, {"max", cached.max}, {"runs", cached.runs},
-                                   {"hit_rate", hit_rate}, {"slots", cache.slots()}};
+  out["cached_estimates_per_s"] = {{"median", cached.median}, {"min", cached.min},    {"max", cached.max},
+                                   {"runs", cached.runs},     {"hit_rate", hit_rate}, {"slots", cache.slots()}};
   hwcal::EstimateCache cache_table(tabled);
-  out["cached_table_estimates_per_s"] = headline("EstimateCache on table", rate(mix, runs, seconds, [&cache_table](const Subgraph& g) {
-                                                   return cache_table.estimate(g);
-                                                 }));
+  out["cached_table_estimates_per_s"] =
+      headline("EstimateCache on table",
+               rate(mix, runs, seconds, [&cache_table](const Subgraph& g) { return cache_table.estimate(g); }));
 
   // Per category: where the time goes. Shorter runs: the mix is the headline.
   std::printf("\n  per category (each alone, %d runs)        exact            table\n", std::max(3, runs / 3));
@@ -390,20 +413,26 @@ int main(int argc, char** argv) {
     const std::vector<Subgraph> alone = make_mix(1024, name);
     const Rate r = rate(alone, std::max(3, runs / 3), seconds / 2, estimate);
     const Rate t = rate(alone, std::max(3, runs / 3), seconds / 2, estimate_table);
-    std::printf("  %-24s (weight %2d) %7.0f ns/estimate %7.0f ns/estimate\n", name.c_str(), w, 1e9 / r.median, 1e9 / t.median);
-    cats[name] = {{"median_per_s", r.median},       {"ns_per_estimate", 1e9 / r.median}, {"table_median_per_s", t.median},
-                  {"table_ns_per_estimate", 1e9 / t.median}, {"weight", w}};
+    std::printf("  %-24s (weight %2d) %7.0f ns/estimate %7.0f ns/estimate\n", name.c_str(), w, 1e9 / r.median,
+                1e9 / t.median);
+    cats[name] = {{"median_per_s", r.median},
+                  {"ns_per_estimate", 1e9 / r.median},
+                  {"table_median_per_s", t.median},
+                  {"table_ns_per_estimate", 1e9 / t.median},
+                  {"weight", w}};
   }
 
   // The floor: the datasheet roofline does the same bookkeeping minus the
   // curve lookups, so it bounds what interpolation costs.
-  const Rate roof = rate(mix, std::max(3, runs / 3), seconds / 2, [&mapper](const Subgraph& g) { return mapper.roofline(g); });
-  std::printf("\n  %-24s %12s  (roofline() on the same mix: no curve lookups)\n", "roofline baseline", mega(roof.median).c_str());
+  const Rate roof =
+      rate(mix, std::max(3, runs / 3), seconds / 2, [&mapper](const Subgraph& g) { return mapper.roofline(g); });
+  std::printf("\n  %-24s %12s  (roofline() on the same mix: no curve lookups)\n", "roofline baseline",
+              mega(roof.median).c_str());
   out["roofline_per_s"] = roof.median;
   const bench::OtherUse u = bench::other_use(before, bench::cpu_snapshot());
   out["other_processes"] = bench::to_json(u);
-  std::printf("\nother processes used %.2f CPUs (hypervisor steal %.2f) during the %.0f s of measurement\n", u.others_cpus,
-              u.steal_cpus, u.seconds);
+  std::printf("\nother processes used %.2f CPUs (hypervisor steal %.2f) during the %.0f s of measurement\n",
+              u.others_cpus, u.steal_cpus, u.seconds);
   out["load_end"] = bench::load_json();
   std::printf("\n%s at the end\n", bench::load_text().c_str());
   bench::write_json(json_path, out);

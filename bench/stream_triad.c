@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
   int reps = argc > 3 ? atoi(argv[3]) : 20;
   int offset = argc > 4 ? atoi(argv[4]) : 0;
   if (n < 1 || threads < 1 || reps < 2) {
-    fprintf(stderr, "usage: %s [elements per array] [threads] [repetitions >= 2] [offset bytes: 0, 8, ..., 56]\n", argv[0]);
+    fprintf(stderr, "usage: %s [elements per array] [threads] [repetitions >= 2] [offset bytes: 0, 8, ..., 56]\n",
+            argv[0]);
     return 2;
   }
   double* t = malloc(sizeof(double) * (size_t)reps);
@@ -94,10 +95,12 @@ int main(int argc, char** argv) {
   qsort(t + 1, (size_t)(reps - 1), sizeof(double), cmp_double);
   const double bytes = (double)STREAM_TRIAD_BYTES_PER_ITER * (double)n;
   const double best = t[1], median = t[1 + (reps - 1) / 2];
-  printf("STREAM triad: %lld elements per array (%.1f MiB in all), arrays %d bytes past a cache line, %d threads, %d repetitions\n",
-         n, bytes / 1048576.0, offset, threads, reps);
-  printf("Best Rate %.1f GB/s (min %.4f s), median %.1f GB/s (%.4f s)\n", bytes / best / 1e9, best, bytes / median / 1e9,
-         median);
+  printf(
+      "STREAM triad: %lld elements per array (%.1f MiB in all), arrays %d bytes past a cache line, %d threads, %d "
+      "repetitions\n",
+      n, bytes / 1048576.0, offset, threads, reps);
+  printf("Best Rate %.1f GB/s (min %.4f s), median %.1f GB/s (%.4f s)\n", bytes / best / 1e9, best,
+         bytes / median / 1e9, median);
   free(t);
   return 0;
 }

@@ -18,8 +18,9 @@ int main(int argc, char** argv) {
     g.fused = hwcal::fused_bit(hwcal::OpKind::batchnorm) | hwcal::fused_bit(hwcal::OpKind::relu);
 
     const hwcal::Estimate e = mapper.estimate(g);
-    std::printf("%s: conv+bn+relu %.1f us [%.1f, %.1f], %s-bound, efficiency %.0f%%\n", profile.name.c_str(), e.latency_s * 1e6,
-                e.interval_lo_s * 1e6, e.interval_hi_s * 1e6, hwcal::to_string(e.bound), 100 * e.efficiency);
+    std::printf("%s: conv+bn+relu %.1f us [%.1f, %.1f], %s-bound, efficiency %.0f%%\n", profile.name.c_str(),
+                e.latency_s * 1e6, e.interval_lo_s * 1e6, e.interval_hi_s * 1e6, hwcal::to_string(e.bound),
+                100 * e.efficiency);
     for (const auto& w : hwcal::warning_messages(e.warnings)) std::printf("  note: %s\n", w.c_str());
   } catch (const hwcal::Error& err) {
     std::fprintf(stderr, "%s\n", err.what());

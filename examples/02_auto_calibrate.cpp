@@ -6,8 +6,8 @@
 
 int main() {
   hwcal::AutoCalibrateOptions opt;
-  opt.budget_s = 3;                                              // the first run only
-  opt.ops = {hwcal::OpKind::linear, hwcal::OpKind::relu};        // what this program predicts
+  opt.budget_s = 3;                                        // the first run only
+  opt.ops = {hwcal::OpKind::linear, hwcal::OpKind::relu};  // what this program predicts
   const hwcal::AutoCalibration cal = hwcal::auto_calibrate(opt);
   std::printf("%s profile %s\n", cal.from_cache ? "cached" : "new", cal.path.c_str());
 

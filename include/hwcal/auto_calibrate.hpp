@@ -42,9 +42,9 @@ struct AutoCalibrateOptions {
   /// GPUs by index; empty: every visible GPU (in a program built with
   /// hwcal::cuda; none otherwise). {-1}: none.
   std::vector<int> gpus;
-  bool force = false;             ///< recalibrate even if cached
-  bool memory = true;             ///< measure bandwidth (the mapper bounds memory time with it)
-  std::string cache_dir;          ///< empty: $XDG_CACHE_HOME/hwcal or ~/.cache/hwcal
+  bool force = false;     ///< recalibrate even if cached
+  bool memory = true;     ///< measure bandwidth (the mapper bounds memory time with it)
+  std::string cache_dir;  ///< empty: $XDG_CACHE_HOME/hwcal or ~/.cache/hwcal
   ProgressFn progress;
 };
 
@@ -85,7 +85,9 @@ inline void make_dirs(const std::string& path) {
   }
 }
 
-inline bool same_within(double a, double b, double rel) { return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b)); }
+inline bool same_within(double a, double b, double rel) {
+  return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b));
+}
 }  // namespace detail
 
 /// Differences between the machine a profile describes and this one, as
@@ -104,7 +106,8 @@ inline std::vector<std::string> profile_mismatch(const HardwareCalibration& prof
                              std::to_string(d.memory_bytes >> 30) + " GiB, driver " + d.driver + ")";
     if (devices.empty()) return {"profile describes " + what + "; " + why_none};
     for (const DeviceInfo& x : devices)
-      if (x.name == d.name && x.sm_count == d.sm_count && detail::same_within(double(x.memory_bytes), double(d.memory_bytes), 0.02) &&
+      if (x.name == d.name && x.sm_count == d.sm_count &&
+          detail::same_within(double(x.memory_bytes), double(d.memory_bytes), 0.02) &&
           detail::same_within(x.max_sm_clock_mhz, d.max_sm_clock_mhz, 0.02))
         return out;
     std::string here_list;
@@ -123,7 +126,8 @@ inline std::vector<std::string> profile_mismatch(const HardwareCalibration& prof
 
 /// profile_mismatch() as the notes `hwcal predict` and hwcal.predict() report.
 inline std::vector<std::string> profile_mismatch_notes(const HardwareCalibration& profile, const HostInfo& here,
-                                                       const std::vector<DeviceInfo>& devices, const std::string& why_none) {
+                                                       const std::vector<DeviceInfo>& devices,
+                                                       const std::string& why_none) {
   std::vector<std::string> notes;
   for (auto& m : profile_mismatch(profile, here, devices, why_none))
     notes.push_back("profile does not match this machine (a note: predicting another machine is fine): " + m);
@@ -154,8 +158,8 @@ inline std::optional<HardwareCalibration> load_cached(const std::string& path, c
   try {
     HardwareCalibration h = load_profile(path);
     if (h.fingerprint == fingerprint) return h;
-    warnings.push_back("cached profile " + path + " describes another machine or software (fingerprint " + h.fingerprint +
-                       ", this one " + fingerprint + "): recalibrating");
+    warnings.push_back("cached profile " + path + " describes another machine or software (fingerprint " +
+                       h.fingerprint + ", this one " + fingerprint + "): recalibrating");
   } catch (const Error& e) {
     warnings.push_back(std::string("cached profile unusable, recalibrating: ") + e.what());
   }
@@ -167,7 +171,8 @@ inline std::optional<HardwareCalibration> load_cached(const std::string& path, c
 inline std::string fingerprint_of(Backend& backend, const HostInfo& host) {
   std::map<std::string, std::string> sw;
   const nlohmann::json bsw = backend.software();
-  for (auto it = bsw.begin(); it != bsw.end(); ++it) sw[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+  for (auto it = bsw.begin(); it != bsw.end(); ++it)
+    sw[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
   sw["hwcal"] = HWCAL_VERSION_STRING;
   return fingerprint(host, backend.device_info(), backend.name(), sw);
 }

@@ -76,12 +76,13 @@ inline bool valid_budget(double budget_s) noexcept { return budget_s > 0 && budg
 
 struct CalibrationOptions {
   CalibrationMode mode = CalibrationMode::full;
-  std::vector<OpKind> ops;              ///< empty: every op
-  bool memory = true;                   ///< bandwidth sweep + STREAM
-  bool fusion = true;                   ///< fusion patterns
-  std::vector<Precision> precisions;    ///< empty: fp32 and fp64 (full) / fp32 (quick), + native low precisions for compute ops (full)
-  int threads = 0;                      ///< 0: every logical CPU
-  double budget_s = 0;                  ///< 0: no budget; else in (0, max_budget_s]
+  std::vector<OpKind> ops;  ///< empty: every op
+  bool memory = true;       ///< bandwidth sweep + STREAM
+  bool fusion = true;       ///< fusion patterns
+  std::vector<Precision>
+      precisions;       ///< empty: fp32 and fp64 (full) / fp32 (quick), + native low precisions for compute ops (full)
+  int threads = 0;      ///< 0: every logical CPU
+  double budget_s = 0;  ///< 0: no budget; else in (0, max_budget_s]
   /// CPU: the most seconds, all waits together, the calibration may wait for
   /// other work to leave its CPUs before measuring a disturbed point again
   /// (cpu/contention.hpp). Negative: 60 s (full), 10 s (quick), a tenth of
@@ -89,7 +90,7 @@ struct CalibrationOptions {
   double quiet_wait_s = -1;
   std::optional<MeasureOptions> measure;  ///< default: from mode
   ProgressFn progress;
-  std::string name;                     ///< profile label; default from the host
+  std::string name;                              ///< profile label; default from the host
   std::optional<CollectiveOptions> collectives;  ///< also calibrate the collectives (device backends with 2+ GPUs)
 };
 
@@ -131,7 +132,8 @@ inline double estimate_cost(const OpDesc& op, Precision p, double rate, const Me
 inline std::vector<Precision> default_precisions(CalibrationMode mode, const std::string& target = "cpu") {
   if (target != "cpu") {
     if (mode == CalibrationMode::quick) return {Precision::bf16, Precision::fp32, Precision::tf32, Precision::fp16};
-    return {Precision::bf16, Precision::fp32, Precision::tf32, Precision::fp16, Precision::fp64, Precision::int8, Precision::fp8};
+    return {Precision::bf16, Precision::fp32, Precision::tf32, Precision::fp16,
+            Precision::fp64, Precision::int8, Precision::fp8};
   }
   if (mode == CalibrationMode::quick) return {Precision::fp32};
   return {Precision::fp32, Precision::fp64, Precision::bf16, Precision::fp16, Precision::int8};
@@ -148,17 +150,18 @@ inline std::vector<OpKind> all_ops() {
 
 /// Identity of the machine and software a profile describes; auto_calibrate
 /// caches by it and profile_mismatch() compares it.
-inline std::string fingerprint(const HostInfo& host, const std::optional<DeviceInfo>& device, const std::string& backend,
-                               const std::map<std::string, std::string>& software) {
+inline std::string fingerprint(const HostInfo& host, const std::optional<DeviceInfo>& device,
+                               const std::string& backend, const std::map<std::string, std::string>& software) {
   std::ostringstream os;
-  os << "schema=" << schema_version << "|cpu=" << host.cpu_model << "|cpus=" << host.logical_cpus << "|arch=" << host.arch << "|isa=";
+  os << "schema=" << schema_version << "|cpu=" << host.cpu_model << "|cpus=" << host.logical_cpus
+     << "|arch=" << host.arch << "|isa=";
   for (const auto& f : host.isa) os << f << ',';
   os << "|backend=" << backend;
   for (const auto& kv : software)
     if (kv.first != "compiler") os << '|' << kv.first << '=' << kv.second;
   if (device)
-    os << "|gpu=" << device->name << '|' << device->uuid << '|' << device->sm_count << '|' << device->max_sm_clock_mhz << '|'
-       << device->max_mem_clock_mhz << '|' << device->memory_bytes << '|' << device->driver;
+    os << "|gpu=" << device->name << '|' << device->uuid << '|' << device->sm_count << '|' << device->max_sm_clock_mhz
+       << '|' << device->max_mem_clock_mhz << '|' << device->memory_bytes << '|' << device->driver;
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(detail::fnv1a(os.str())));
   return buf;
@@ -173,7 +176,8 @@ inline OverheadCalibration fit_overhead(const std::vector<OperationCalibration>&
   std::vector<double> intercepts;
   std::string used, examined;
   for (const auto& c : ops) {
-    if ((c.op != OpKind::relu && c.op != OpKind::add && c.op != OpKind::copy) || c.variant == Variant::broadcast) continue;
+    if ((c.op != OpKind::relu && c.op != OpKind::add && c.op != OpKind::copy) || c.variant == Variant::broadcast)
+      continue;
     std::vector<std::pair<double, double>> pts;  // (bytes, seconds)
     for (const auto& s : c.samples)
       if (s.bytes <= 64 * 1024) pts.push_back({s.bytes, s.time.median_s});
@@ -233,10 +237,13 @@ struct Quality {
   bool clean() const noexcept { return lost <= cpu::disturbed_share && spread <= noisy_spread && drift <= drift_limit; }
   std::string why() const {
     std::vector<std::string> r;
-    if (lost > cpu::disturbed_share) r.push_back("other work took " + std::to_string(int(std::lround(100 * lost))) + "% of the CPU time");
-    if (spread > noisy_spread) r.push_back("p10-p90 spread " + std::to_string(int(std::lround(100 * spread))) + "% of the median");
+    if (lost > cpu::disturbed_share)
+      r.push_back("other work took " + std::to_string(int(std::lround(100 * lost))) + "% of the CPU time");
+    if (spread > noisy_spread)
+      r.push_back("p10-p90 spread " + std::to_string(int(std::lround(100 * spread))) + "% of the median");
     if (drift > drift_limit)
-      r.push_back("median moved " + std::to_string(int(std::lround(100 * drift))) + "% between the halves of the measurement");
+      r.push_back("median moved " + std::to_string(int(std::lround(100 * drift))) +
+                  "% between the halves of the measurement");
     std::string out;
     for (const auto& x : r) out += (out.empty() ? "" : ", ") + x;
     return out;
@@ -245,9 +252,9 @@ struct Quality {
 
 /// What the disturbance checks share over one calibration.
 struct QuietState {
-  bool probe = true;     ///< read the scheduler's counters (CPU targets)
-  int threads = 1;       ///< threads measuring now
-  cpu::QuietWaits waits;  ///< the time left to wait for quiet
+  bool probe = true;            ///< read the scheduler's counters (CPU targets)
+  int threads = 1;              ///< threads measuring now
+  cpu::QuietWaits waits;        ///< the time left to wait for quiet
   bool retry_disturbed = true;  ///< measure a disturbed point again at once (not under a budget)
 };
 
@@ -306,8 +313,7 @@ inline std::optional<Timed> measure_point(Backend& backend, Kernel& kernel, bool
   t.warm = once(t.quality);
   while (retry(t.quality) && t.retries < noise_retries) {
     ++t.retries;
-    if (quiet && t.quality.lost > cpu::disturbed_share)
-      quiet->waits.wait(quiet->threads, 2);
+    if (quiet && t.quality.lost > cpu::disturbed_share) quiet->waits.wait(quiet->threads, 2);
     Quality q;
     const Measurement again = once(q);
     if (better(again, q, t.warm, t.quality)) t.warm = again, t.quality = q;
@@ -347,8 +353,9 @@ inline Built build_checked(Backend& backend, const OpDesc& op, Precision p, std:
 
 /// Phase "plan": one curve per (op, precision[, thread count]) with the sweep
 /// points the backend can run.
-inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOptions& opt, const std::vector<Precision>& precisions,
-                                   bool explicit_precisions, HardwareCalibration& h) {
+inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOptions& opt,
+                                   const std::vector<Precision>& precisions, bool explicit_precisions,
+                                   HardwareCalibration& h) {
   const bool cpu_target = backend.target() == "cpu";
   const bool quick = opt.mode == CalibrationMode::quick;
   std::vector<PlanCurve> curves;
@@ -392,8 +399,10 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
       // GEMMs also at one thread: single-thread efficiency is what one core of
       // a multi-tenant or pipelined deployment sees.
       if (h.threads > 1 && k == OpKind::matmul && p == Precision::fp32)
-        curves.push_back({k, p, 1, quick ? std::vector<OpDesc>(pts.begin(), pts.begin() + std::min<std::size_t>(pts.size(), 3)) : pts,
-                          0, guess / h.threads});
+        curves.push_back(
+            {k, p, 1,
+             quick ? std::vector<OpDesc>(pts.begin(), pts.begin() + std::min<std::size_t>(pts.size(), 3)) : pts, 0,
+             guess / h.threads});
     }
   }
   return curves;
@@ -445,7 +454,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   const double t_start = now_s();
   const bool cpu_target = backend.target() == "cpu";
   const bool quick = opt.mode == CalibrationMode::quick;
-  const MeasureOptions mopt = opt.measure ? *opt.measure
+  const MeasureOptions mopt = opt.measure  ? *opt.measure
                               : cpu_target ? (quick ? MeasureOptions::quick() : MeasureOptions{})
                                            : MeasureOptions::device();
   // Collectives asked for where they cannot run: say so before measuring anything.
@@ -513,15 +522,15 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       const double lost = probe.stop().lost_share(h.threads);
       if (lost <= cpu::disturbed_share) break;
       if (attempt == 1 || !quiet.waits.wait(h.threads, 30)) {
-        h.warnings.push_back("disturbed: peaks and clock measured while other work took " + std::to_string(int(100 * lost)) +
-                             "% of the CPU time: they may read low");
+        h.warnings.push_back("disturbed: peaks and clock measured while other work took " +
+                             std::to_string(int(100 * lost)) + "% of the CPU time: they may read low");
         break;
       }
     }
     if (opt.memory)
-      h.memory = cpu::calibrate_memory(h.host, h.threads, quick || opt.budget_s > 0, mopt,
-                                       [&](int d, int t, const std::string& l) { report("memory", l, d, t); }, &h.warnings,
-                                       &quiet.waits);
+      h.memory = cpu::calibrate_memory(
+          h.host, h.threads, quick || opt.budget_s > 0, mopt,
+          [&](int d, int t, const std::string& l) { report("memory", l, d, t); }, &h.warnings, &quiet.waits);
   } else {
     const TargetOptions target_opt{quick || opt.budget_s > 0, opt.memory, mopt};
     if (!backend.calibrate_target(h, target_opt, [&](const std::string& l) { report("target", l, 0, 1); }))
@@ -552,8 +561,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   };
   std::map<Key, std::vector<Tracked>> tracked;
   int active_threads = h.threads;
-  auto fill_sample = [&](OpSample& s, const OpDesc& op, Precision p, int threads, const detail::Timed& t, const CheckResult& check,
-                         const std::string& implementation) {
+  auto fill_sample = [&](OpSample& s, const OpDesc& op, Precision p, int threads, const detail::Timed& t,
+                         const CheckResult& check, const std::string& implementation) {
     const Counts n = counts(op, p);
     s.shape = op.shape;
     s.flops = n.flops;
@@ -566,7 +575,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
     s.efficiency.reset();
     // The profile's peaks are for h.threads; a curve at `threads` is
     // measured against that share of them.
-    if (auto pk = h.peak_gflops(p); pk && is_compute_op(op.kind)) s.efficiency = s.gflops / (*pk * double(threads) / double(h.threads));
+    if (auto pk = h.peak_gflops(p); pk && is_compute_op(op.kind))
+      s.efficiency = s.gflops / (*pk * double(threads) / double(h.threads));
     s.check_error = check.max_error;
     s.implementation = implementation;
     if (!t.warm.note.empty()) s.implementation += " [" + t.warm.note + "]";
@@ -604,8 +614,9 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           continue;
         }
         if (t->retries > 0)
-          h.warnings.push_back(label + ": measured " + std::to_string(t->retries + 1) + " times (" +
-                               (t->quality.clean() ? "noisy at first), the cleanest kept" : t->quality.why() + "), the cleanest kept"));
+          h.warnings.push_back(
+              label + ": measured " + std::to_string(t->retries + 1) + " times (" +
+              (t->quality.clean() ? "noisy at first), the cleanest kept" : t->quality.why() + "), the cleanest kept"));
         OpSample s;
         fill_sample(s, op, c.precision, c.threads, *t, check, implementation);
         c.rate = work(op, c.precision) / t->warm.median_s;
@@ -682,7 +693,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       // Wait for the machine to quiet down first (bounded): re-measuring under
       // the same load would only repeat the disturbance.
       bool disturbed_any = false;
-      for (const auto& [key, i] : todo) disturbed_any |= tracked[key][i].attempts[tracked[key][i].best].t.quality.lost > cpu::disturbed_share;
+      for (const auto& [key, i] : todo)
+        disturbed_any |= tracked[key][i].attempts[tracked[key][i].best].t.quality.lost > cpu::disturbed_share;
       if (disturbed_any) {
         report("recheck", "waiting for other work to leave our CPUs", 0, static_cast<int>(todo.size()));
         quiet.waits.wait(h.threads, 30);
@@ -711,7 +723,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           std::size_t best = 0;
           for (std::size_t j = 1; j < tr.attempts.size(); ++j) {
             const auto &a = tr.attempts[j].t, &b = tr.attempts[best].t;
-            if (a.quality.clean() != b.quality.clean() ? a.quality.clean() : a.warm.median_s < b.warm.median_s) best = j;
+            if (a.quality.clean() != b.quality.clean() ? a.quality.clean() : a.warm.median_s < b.warm.median_s)
+              best = j;
           }
           if (best != tr.best) {
             ++replaced;
@@ -743,9 +756,10 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       if (tr.slowdown >= detail::outlier_factor && !tr.confirmed) {
         std::ostringstream os;
         os.precision(2);
-        os << (why.empty() ? "" : "; ") << tr.slowdown << "x slower per unit of work than both neighbours, " << tr.attempts.size()
-           << " measurement(s) that do not agree (";
-        for (std::size_t j = 0; j < tr.attempts.size(); ++j) os << (j ? ", " : "") << detail::fmt_seconds(tr.attempts[j].t.warm.median_s);
+        os << (why.empty() ? "" : "; ") << tr.slowdown << "x slower per unit of work than both neighbours, "
+           << tr.attempts.size() << " measurement(s) that do not agree (";
+        for (std::size_t j = 0; j < tr.attempts.size(); ++j)
+          os << (j ? ", " : "") << detail::fmt_seconds(tr.attempts[j].t.warm.median_s);
         os << ")";
         why += os.str();
       }
@@ -757,22 +771,26 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       int n = 0;
       for (const auto& smp : cal.samples)
         if (!smp.disturbed.empty()) {
-          if (n++ < 3) list += (list.empty() ? "" : "; ") + shape_label(OpDesc{cal.op, smp.shape}) + ": " + smp.disturbed;
+          if (n++ < 3)
+            list += (list.empty() ? "" : "; ") + shape_label(OpDesc{cal.op, smp.shape}) + ": " + smp.disturbed;
         }
       if (n)
         h.warnings.push_back("disturbed: " + std::string(to_string(cal.op)) +
                              (cal.variant == Variant::none ? "" : " " + std::string(to_string(cal.variant))) + " " +
-                             std::string(to_string(cal.precision)) + " (" + std::to_string(cal.threads) + " thread(s)): " +
-                             std::to_string(n) + " of " + std::to_string(cal.samples.size()) +
+                             std::string(to_string(cal.precision)) + " (" + std::to_string(cal.threads) +
+                             " thread(s)): " + std::to_string(n) + " of " + std::to_string(cal.samples.size()) +
                              " samples could not be measured cleanly (" + list + (n > 3 ? "; ..." : "") + ")");
     }
     if (remeasured > 0 || quiet.waits.waited_s() >= 1) {  // say what the checks cost only when they did something
       std::ostringstream os;
       os.precision(3);
-      os << "calibration checks: " << remeasured << " sample(s) measured again (" << replaced << " replaced by a faster clean measurement, "
-         << confirmed << " slow outlier(s) confirmed by a repeat), " << flagged << " flagged as disturbed; " << quiet.waits.waited_s()
+      os << "calibration checks: " << remeasured << " sample(s) measured again (" << replaced
+         << " replaced by a faster clean measurement, " << confirmed << " slow outlier(s) confirmed by a repeat), "
+         << flagged << " flagged as disturbed; " << quiet.waits.waited_s()
          << " s spent waiting for other work to leave our CPUs; recheck phase " << recheck_s << " s";
-      if (cut_short) os << " (" << cut_short << " re-measurement(s) left out: the phase's time limit of " << recheck_limit_s << " s)";
+      if (cut_short)
+        os << " (" << cut_short << " re-measurement(s) left out: the phase's time limit of " << recheck_limit_s
+           << " s)";
       h.warnings.push_back(os.str());
     }
   }
@@ -780,7 +798,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   for (auto& kv : results) h.operations.push_back(std::move(kv.second));
   // Samples of a curve in ascending work, for readers and the mapper alike.
   for (auto& c : h.operations)
-    std::sort(c.samples.begin(), c.samples.end(), [](const OpSample& a, const OpSample& b) { return a.flops + a.bytes < b.flops + b.bytes; });
+    std::sort(c.samples.begin(), c.samples.end(),
+              [](const OpSample& a, const OpSample& b) { return a.flops + a.bytes < b.flops + b.bytes; });
 
   // Phase "fusion": the same build/check/measure, fused and unfused.
   if (opt.fusion) {
@@ -793,7 +812,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
         if (s.usable())
           todo.push_back({fp, p});
         else
-          h.warnings.push_back(std::string(to_string(fp)) + " " + std::string(to_string(p)) + " fusion not measured: " + s.note);
+          h.warnings.push_back(std::string(to_string(fp)) + " " + std::string(to_string(p)) +
+                               " fusion not measured: " + s.note);
       }
     const int total = static_cast<int>(todo.size());
     int fdone = 0;
@@ -806,7 +826,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       for (const auto& sp : detail::fusion_sweep(fusion_anchor(fp))) {
         if (quick && !sp.quick) continue;
         if (2 * detail::estimate_cost(sp.op, p, 0, mopt) > remaining()) continue;
-        const std::string label = std::string(to_string(fp)) + " " + std::string(to_string(p)) + " " + shape_label(sp.op);
+        const std::string label =
+            std::string(to_string(fp)) + " " + std::string(to_string(p)) + " " + shape_label(sp.op);
         report("fusion", label, fdone, total);
         try {
           FusionKernels k = backend.make_fusion(fp, sp.op, p);
@@ -820,7 +841,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
               why = "correctness check failed (" + chk.detail + "); sample discarded";
               break;
             }
-            (kernel == k.fused.get() ? fused : unfused) = detail::measure_point(backend, *kernel, false, mopt, why, &quiet);
+            (kernel == k.fused.get() ? fused : unfused) =
+                detail::measure_point(backend, *kernel, false, mopt, why, &quiet);
             if (!why.empty()) break;
           }
           if (!fused || !unfused) {
@@ -846,8 +868,9 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
 
   // Phase "collectives".
   if (opt.collectives)
-    h.collectives = calibrate_collective_section(backend, *opt.collectives, h.warnings,
-                                                 [&](const std::string& l, int d, int t) { report("collectives", l, d, t); });
+    h.collectives =
+        calibrate_collective_section(backend, *opt.collectives, h.warnings,
+                                     [&](const std::string& l, int d, int t) { report("collectives", l, d, t); });
 
   // Phase "fit".
   if (h.overhead.derivation.empty()) h.overhead = fit_overhead(h.operations);
@@ -858,12 +881,14 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   }
   backend.annotate_profile(h);
   const nlohmann::json sw = backend.software();
-  for (auto it = sw.begin(); it != sw.end(); ++it) h.software[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+  for (auto it = sw.begin(); it != sw.end(); ++it)
+    h.software[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
   h.software["hwcal"] = HWCAL_VERSION_STRING;
   h.fingerprint = fingerprint(h.host, h.device, h.backend, h.software);
-  h.name = opt.name.empty() ? (h.device ? h.device->name : h.host.cpu_model) + " (" +
-                                  (cpu_target ? std::to_string(h.threads) + " threads, " : std::string()) + h.backend + ")"
-                            : opt.name;
+  h.name = opt.name.empty()
+               ? (h.device ? h.device->name : h.host.cpu_model) + " (" +
+                     (cpu_target ? std::to_string(h.threads) + " threads, " : std::string()) + h.backend + ")"
+               : opt.name;
   h.calibration_s = now_s() - t_start;
   report("done", "", 1, 1);
   return h;

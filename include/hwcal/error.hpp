@@ -18,7 +18,10 @@ class Error : public std::runtime_error {
 class DocumentError : public Error {
  public:
   DocumentError(std::string file, std::string pointer, std::string problem)
-      : Error(format(file, pointer, problem)), file_(std::move(file)), pointer_(std::move(pointer)), problem_(std::move(problem)) {}
+      : Error(format(file, pointer, problem)),
+        file_(std::move(file)),
+        pointer_(std::move(pointer)),
+        problem_(std::move(problem)) {}
   const std::string& file() const noexcept { return file_; }
   const std::string& pointer() const noexcept { return pointer_; }
   /// What is wrong, without the file and field prefix.

@@ -77,23 +77,26 @@ SequenceContext sequence_context(It first, It last, Project graph_of) noexcept {
 enum class Bound : std::uint8_t { compute, memory, overhead, communication };
 
 constexpr const char* to_string(Bound b) noexcept {
-  return b == Bound::compute ? "compute" : b == Bound::memory ? "memory" : b == Bound::overhead ? "overhead" : "communication";
+  return b == Bound::compute    ? "compute"
+         : b == Bound::memory   ? "memory"
+         : b == Bound::overhead ? "overhead"
+                                : "communication";
 }
 
 /// Why an estimate is less than a straight lookup (bit flags).
 enum EstimateWarning : std::uint32_t {
-  warn_other_precision = 1u << 0,    ///< curve of another precision
-  warn_other_variant = 1u << 1,      ///< curve of another variant of the op
-  warn_equivalent_gemm = 1u << 2,    ///< op predicted as its equivalent GEMM
-  warn_no_curve = 1u << 3,           ///< no usable curve: default efficiency
-  warn_extrapolated = 1u << 4,       ///< shape outside the measured range
-  warn_no_peak = 1u << 5,            ///< no peak for the precision
-  warn_fusion_unmeasured = 1u << 6,  ///< fusion pattern not in the profile: unfused chain
-  warn_fusion_unknown = 1u << 7,     ///< fused ops form no known pattern: unfused chain
-  warn_no_bandwidth = 1u << 8,       ///< profile has no memory calibration
-  warn_other_threads = 1u << 9,      ///< curve measured at another thread count
-  warn_fusion_other = 1u << 10,      ///< fusion speedup measured at another precision
-  warn_no_host_cost = 1u << 11,      ///< eager mode without a measured per-op host cost
+  warn_other_precision = 1u << 0,           ///< curve of another precision
+  warn_other_variant = 1u << 1,             ///< curve of another variant of the op
+  warn_equivalent_gemm = 1u << 2,           ///< op predicted as its equivalent GEMM
+  warn_no_curve = 1u << 3,                  ///< no usable curve: default efficiency
+  warn_extrapolated = 1u << 4,              ///< shape outside the measured range
+  warn_no_peak = 1u << 5,                   ///< no peak for the precision
+  warn_fusion_unmeasured = 1u << 6,         ///< fusion pattern not in the profile: unfused chain
+  warn_fusion_unknown = 1u << 7,            ///< fused ops form no known pattern: unfused chain
+  warn_no_bandwidth = 1u << 8,              ///< profile has no memory calibration
+  warn_other_threads = 1u << 9,             ///< curve measured at another thread count
+  warn_fusion_other = 1u << 10,             ///< fusion speedup measured at another precision
+  warn_no_host_cost = 1u << 11,             ///< eager mode without a measured per-op host cost
   warn_collective_other_launch = 1u << 12,  ///< collective curve of the other launch mode (graph/eager)
   warn_collective_other_gpus = 1u << 13,    ///< no collective curve at this GPU count: nearest count's alpha-beta
   warn_no_collective = 1u << 14,            ///< no curve of this collective in the profile: not predicted

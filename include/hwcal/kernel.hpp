@@ -26,7 +26,6 @@
 
 namespace hwcal {
 
-
 /// Outcome of comparing a kernel's output against the reference.
 struct CheckResult {
   bool ok = true;
@@ -70,8 +69,8 @@ struct FrameworkCost {
 
 /// What a device backend is asked to measure about its target.
 struct TargetOptions {
-  bool quick = false;   ///< fewer working sets
-  bool memory = true;   ///< bandwidth sweep (peaks and overhead always)
+  bool quick = false;  ///< fewer working sets
+  bool memory = true;  ///< bandwidth sweep (peaks and overhead always)
   MeasureOptions measure;
 };
 
@@ -151,7 +150,8 @@ class Backend {
   /// A communicator over GPUs 0 .. gpus-1 (collectives.hpp). Throws
   /// UnavailableError where the backend has none.
   virtual std::unique_ptr<Communicator> make_communicator(int /*gpus*/) {
-    throw UnavailableError(name() + " backend measures no collectives: --collectives needs --backend cuda, built with NCCL");
+    throw UnavailableError(name() +
+                           " backend measures no collectives: --collectives needs --backend cuda, built with NCCL");
   }
 
   /// The framework's own per-call cost, where the backend stands for one

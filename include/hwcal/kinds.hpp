@@ -137,8 +137,8 @@ constexpr OpInfo memory_op(OpKind k, std::string_view name, ShapeFamily f, doubl
 }
 constexpr OpInfo rows_op(OpKind k, std::string_view name, double flops_per_element, std::uint8_t params_per_col,
                          bool reduces, bool fusable, std::string_view summary) {
-  return {k,       name, ShapeFamily::rows, OpAxis::bytes, 0, false, fusable, false, flops_per_element, params_per_col,
-          reduces, summary};
+  return {k,       name,  ShapeFamily::rows, OpAxis::bytes,  0,       false,
+          fusable, false, flops_per_element, params_per_col, reduces, summary};
 }
 /// Collectives: measured against the message's bytes; the reductions'
 /// additions are not counted (communication bounds them, not arithmetic).
@@ -190,15 +190,20 @@ inline constexpr std::array op_table{
     detail::memory_op(OpKind::concat, "concat", ShapeFamily::bytes, 0, "two tensors joined along the outer dimension"),
     detail::memory_op(OpKind::rotary, "rotary", ShapeFamily::rotary, 3,
                       "rotary position embedding of one tensor, one kernel"),
-    detail::memory_op(OpKind::embedding, "embedding", ShapeFamily::embedding, 0, "rows gathered from an embedding table"),
-    detail::collective_op(OpKind::all_reduce, "all_reduce", "every GPU ends with the sum of all GPUs' buffers (NCCL AllReduce)"),
-    detail::collective_op(OpKind::all_gather, "all_gather", "every GPU ends with the concatenation of all GPUs' pieces (NCCL AllGather)"),
+    detail::memory_op(OpKind::embedding, "embedding", ShapeFamily::embedding, 0,
+                      "rows gathered from an embedding table"),
+    detail::collective_op(OpKind::all_reduce, "all_reduce",
+                          "every GPU ends with the sum of all GPUs' buffers (NCCL AllReduce)"),
+    detail::collective_op(OpKind::all_gather, "all_gather",
+                          "every GPU ends with the concatenation of all GPUs' pieces (NCCL AllGather)"),
     detail::collective_op(OpKind::reduce_scatter, "reduce_scatter",
                           "every GPU ends with its piece of the sum of all GPUs' buffers (NCCL ReduceScatter)"),
-    detail::collective_op(OpKind::all_to_all, "all_to_all", "every GPU sends a distinct piece to every other GPU (NCCL AlltoAll)"),
+    detail::collective_op(OpKind::all_to_all, "all_to_all",
+                          "every GPU sends a distinct piece to every other GPU (NCCL AlltoAll)"),
     detail::collective_op(OpKind::broadcast, "broadcast", "one GPU's buffer copied to every GPU (NCCL Broadcast)"),
-    detail::collective_op(OpKind::send_recv, "send_recv",
-                          "every GPU sends its buffer to the next GPU of a ring and receives the previous one's (NCCL Send/Recv)"),
+    detail::collective_op(
+        OpKind::send_recv, "send_recv",
+        "every GPU sends its buffer to the next GPU of a ring and receives the previous one's (NCCL Send/Recv)"),
 };
 inline constexpr int op_kind_count = static_cast<int>(op_table.size());
 

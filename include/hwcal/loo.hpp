@@ -62,7 +62,8 @@ inline void summarize_loo(LooCurve& c, const std::vector<const LooSample*>& xs) 
 
 /// Leave-one-out over the curves of `ops` (all when empty). Curves with
 /// fewer than three clean samples are skipped.
-inline LooResult leave_one_out(const HardwareCalibration& h, MapperOptions opt = {}, const std::vector<OpKind>& ops = {}) {
+inline LooResult leave_one_out(const HardwareCalibration& h, MapperOptions opt = {},
+                               const std::vector<OpKind>& ops = {}) {
   LooResult r;
   HardwareCalibration light = h;
   light.operations.clear();

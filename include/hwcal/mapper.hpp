@@ -97,9 +97,10 @@ class CalibratedMapper {
         l2_bytes_(profile.device ? double(profile.device->l2_bytes) : 0.0),
         peak_(peaks_of(profile)),
         bw_(profile.memory),
-        curves_(profile, threads_, !device_, overhead_, opt.lookup,
-                [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); },
-                [this](const OpDesc& op, Precision p, FeatureSet& f) { add_regime(op, p, f); }),
+        curves_(
+            profile, threads_, !device_, overhead_, opt.lookup,
+            [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); },
+            [this](const OpDesc& op, Precision p, FeatureSet& f) { add_regime(op, p, f); }),
         fusions_(profile.fusions, opt.lookup),
         collectives_(profile.collectives),
         roofline_(profile) {
@@ -114,7 +115,8 @@ class CalibratedMapper {
     // convolution has no bias, frameworks add it afterwards (PyTorch's
     // _convolution: output.add_(bias)), a broadcast add over the output.
     if (const auto* c = std::get_if<Conv2dShape>(&g.op.shape); c && c->bias && device_)
-      add_pass(e, estimate_op({OpKind::add, ElementwiseShape{out.rows * out.cols, 2, c->k, false}}, g.precision, ctx, false));
+      add_pass(e, estimate_op({OpKind::add, ElementwiseShape{out.rows * out.cols, 2, c->k, false}}, g.precision, ctx,
+                              false));
     if (!g.fused) return e;
     // The unfused chain: the main op, then each folded op as its own pass over
     // the main op's output (summed, so their order does not matter).
@@ -144,7 +146,7 @@ class CalibratedMapper {
     r.memory_s = std::max(0.0, r.latency_s - e.overhead_s - r.compute_s);
     r.overhead_s = e.overhead_s;
     r.bound = e.overhead_s > std::max(r.compute_s, r.memory_s) ? Bound::overhead
-              : r.compute_s >= r.memory_s                     ? Bound::compute
+              : r.compute_s >= r.memory_s                      ? Bound::compute
                                                                : Bound::memory;
     r.interval_lo_s = std::min(r.latency_s, chain.interval_lo_s / speedup * detail::fast_exp(-spread));
     r.interval_hi_s = std::max(r.latency_s, chain.interval_hi_s / speedup * detail::fast_exp(spread));
@@ -176,9 +178,12 @@ class CalibratedMapper {
 
   /// The regime coordinate of a GEMM's working set (MapperOptions::regime_weight).
   void add_regime(const OpDesc& op, Precision p, FeatureSet& f) const noexcept {
-    if (!(regime_weight_ > 0) || bw_.empty() || (op.kind != OpKind::linear && op.kind != OpKind::matmul) || f.count >= max_features) return;
+    if (!(regime_weight_ > 0) || bw_.empty() || (op.kind != OpKind::linear && op.kind != OpKind::matmul) ||
+        f.count >= max_features)
+      return;
     const double slow = bw_.fastest() / std::max(bw_.at(counts(op, p).bytes), 1.0);
-    f.x[static_cast<std::size_t>(f.count++)] = static_cast<float>(regime_weight_ * detail::fast_log2(std::max(slow, 1.0)));
+    f.x[static_cast<std::size_t>(f.count++)] =
+        static_cast<float>(regime_weight_ * detail::fast_log2(std::max(slow, 1.0)));
   }
 
   /// Adds a separate pass (a kernel of its own after the main op) to an estimate.
@@ -278,7 +283,8 @@ class CalibratedMapper {
       }
     }
 
-    double log_eff = compute ? -0.6931471805599453 : 0.0, log_eff_cold = log_eff, spread = 0.5, floor = 0;  // log(0.5), log(1)
+    double log_eff = compute ? -0.6931471805599453 : 0.0, log_eff_cold = log_eff, spread = 0.5,
+           floor = 0;  // log(0.5), log(1)
     double fixed = device_ ? 0.0 : overhead_;
     if (c) {
       const detail::Interpolated in = curves_.efficiency(*c, x);
@@ -290,7 +296,8 @@ class CalibratedMapper {
       spread = std::min(in.spread, max_spread);
       if (in.outside) e.warnings |= warn_extrapolated;
       if (c->other_threads) e.warnings |= warn_other_threads;
-      if (e.warnings & (warn_other_precision | warn_other_variant | warn_equivalent_gemm)) spread = std::min(spread + 0.25, max_spread);
+      if (e.warnings & (warn_other_precision | warn_other_variant | warn_equivalent_gemm))
+        spread = std::min(spread + 0.25, max_spread);
       fixed = c->fixed_s;
       floor = c->floor_s;
     } else {

@@ -49,11 +49,11 @@ inline double now_s() noexcept {
 }
 
 struct MeasureOptions {
-  double warmup_s = 0.01;           ///< run at least this long before sampling
-  double min_sample_s = 50e-6;      ///< batch runs so a sample lasts at least this
-  double min_time_s = 0.02;         ///< sample at least this long in total
-  double max_time_s = 0.5;          ///< give up converging after this long...
-  int min_samples_at_cap = 3;       ///< ...once this many samples exist (a median of 3 outvotes one outlier)
+  double warmup_s = 0.01;       ///< run at least this long before sampling
+  double min_sample_s = 50e-6;  ///< batch runs so a sample lasts at least this
+  double min_time_s = 0.02;     ///< sample at least this long in total
+  double max_time_s = 0.5;      ///< give up converging after this long...
+  int min_samples_at_cap = 3;   ///< ...once this many samples exist (a median of 3 outvotes one outlier)
   int min_samples = 7;
   int max_samples = 400;
   double target_rel_spread = 0.01;  ///< stop when MAD/median falls under this
@@ -145,14 +145,17 @@ inline Measurement summarize(std::vector<double> samples) {
 /// Time is whatever clock the caller passes (seconds since sampling began).
 class StopRule {
  public:
-  explicit StopRule(const MeasureOptions& opt) : opt_(opt) { samples_.reserve(static_cast<std::size_t>(opt.min_samples) * 2); }
+  explicit StopRule(const MeasureOptions& opt) : opt_(opt) {
+    samples_.reserve(static_cast<std::size_t>(opt.min_samples) * 2);
+  }
 
   void add(double seconds_per_run) { samples_.push_back(seconds_per_run); }
 
   /// Whether to stop, given the time spent sampling so far.
   bool done(double elapsed_s) {
     const int n = static_cast<int>(samples_.size());
-    if (n >= opt_.min_samples && elapsed_s >= opt_.min_time_s && summarize(samples_).rel_spread() <= opt_.target_rel_spread) {
+    if (n >= opt_.min_samples && elapsed_s >= opt_.min_time_s &&
+        summarize(samples_).rel_spread() <= opt_.target_rel_spread) {
       converged_ = true;
       return true;
     }
@@ -170,7 +173,8 @@ class StopRule {
 };
 
 /// The summary of a finished sampling loop, keeping its bookkeeping.
-inline Measurement finish_measurement(std::vector<double> samples, std::int64_t iterations, bool converged, double start_s) {
+inline Measurement finish_measurement(std::vector<double> samples, std::int64_t iterations, bool converged,
+                                      double start_s) {
   double drift = 0;
   if (samples.size() >= 6) {
     const auto half = static_cast<std::ptrdiff_t>(samples.size() / 2);
@@ -218,7 +222,8 @@ Measurement measure(Run&& run, Sync&& sync, const MeasureOptions& opt = {}) {
 
 template <class Run>
 Measurement measure(Run&& run, const MeasureOptions& opt = {}) {
-  return measure(std::forward<Run>(run), [] {}, opt);
+  return measure(
+      std::forward<Run>(run), [] {}, opt);
 }
 
 /// Times single runs of `run`, calling `prepare` (untimed) before each: for

@@ -65,9 +65,9 @@ enum class Variant : std::uint8_t {
 inline constexpr int variant_count = static_cast<int>(Variant::decode) + 1;
 
 constexpr std::string_view to_string(Variant v) noexcept {
-  constexpr std::array<std::string_view, variant_count> names{
-      "",          "dense", "depthwise", "grouped",       "unary",          "binary",
-      "broadcast", "full",  "causal",    "unary_inplace", "binary_inplace", "decode"};
+  constexpr std::array<std::string_view, variant_count> names{"",       "dense",         "depthwise",      "grouped",
+                                                              "unary",  "binary",        "broadcast",      "full",
+                                                              "causal", "unary_inplace", "binary_inplace", "decode"};
   return names[static_cast<std::size_t>(v)];
 }
 
@@ -90,7 +90,9 @@ struct FeatureSet {
   int count = 0;
   /// log2 of a dimension (at least 1): distances between shapes, where a
   /// libm call would cost more than the rest of a cached-curve lookup.
-  void push(double v) noexcept { x[static_cast<std::size_t>(count++)] = static_cast<float>(detail::fast_log2(std::max(v, 1.0))); }
+  void push(double v) noexcept {
+    x[static_cast<std::size_t>(count++)] = static_cast<float>(detail::fast_log2(std::max(v, 1.0)));
+  }
 };
 
 /// What a tensor is to the op. Weights are parameters that stay the same
@@ -153,7 +155,7 @@ constexpr i64 default_value(T d) noexcept {
 }  // namespace detail
 
 /// Largest value of any shape field, and the most elements of any tensor.
-inline constexpr double max_field_value = 1099511627776.0;   // 2^40
+inline constexpr double max_field_value = 1099511627776.0;         // 2^40
 inline constexpr double max_tensor_elements = 1125899906842624.0;  // 2^50
 
 template <class S>
@@ -184,7 +186,8 @@ struct ShapeTraits<MatmulShape> {
     v.flag("bias", s.bias, k == OpKind::linear);
   }
   static ShapeProblem check(const S& s, OpKind k) {
-    if (k == OpKind::linear && s.batch != 1) return {"batch", "a linear has one weight for all rows: put batch x tokens in m"};
+    if (k == OpKind::linear && s.batch != 1)
+      return {"batch", "a linear has one weight for all rows: put batch x tokens in m"};
     return {};
   }
   static void tensors(const S& s, OpKind k, TensorList& t) {
@@ -265,12 +268,14 @@ struct ShapeTraits<Conv2dShape> {
     if (s.groups == 1) return Variant::dense;
     return s.groups == s.c ? Variant::depthwise : Variant::grouped;
   }
-  static OutputLayout output(const S& s) { return {s.n * s.k, s.out_h() * s.out_w(), {s.n, s.k, s.out_h(), s.out_w()}}; }
+  static OutputLayout output(const S& s) {
+    return {s.n * s.k, s.out_h() * s.out_w(), {s.n, s.k, s.out_h(), s.out_w()}};
+  }
   static i64 reduction(const S& s) { return (s.c / s.groups) * s.r * s.s; }
   static std::string label(const S& s) {
     using detail::num;
-    std::string t = num(s.n) + "x" + num(s.c) + "x" + num(s.h) + "x" + num(s.w) + " k" + num(s.k) + " " + num(s.r) + "x" +
-                    num(s.s);
+    std::string t =
+        num(s.n) + "x" + num(s.c) + "x" + num(s.h) + "x" + num(s.w) + " k" + num(s.k) + " " + num(s.r) + "x" + num(s.s);
     if (s.stride_h != 1 || s.stride_w != 1) t += "/" + num(s.stride_h);
     if (s.groups != 1) t += " g" + num(s.groups);
     return t;
@@ -311,7 +316,9 @@ struct ShapeTraits<Pool2dShape> {
     f.push(double(s.stride_h) * double(s.stride_w));
   }
   static Variant variant(const S&, OpKind) { return Variant::none; }
-  static OutputLayout output(const S& s) { return {s.n * s.c, s.out_h() * s.out_w(), {s.n, s.c, s.out_h(), s.out_w()}}; }
+  static OutputLayout output(const S& s) {
+    return {s.n * s.c, s.out_h() * s.out_w(), {s.n, s.c, s.out_h(), s.out_w()}};
+  }
   static i64 reduction(const S& s) { return s.r * s.s; }
   static std::string label(const S& s) {
     using detail::num;
@@ -428,8 +435,8 @@ struct ShapeTraits<ElementwiseShape> {
   static ShapeProblem check(const S& s, OpKind k) {
     const OpInfo& o = info(k);
     if (s.inputs != o.inputs)
-      return {"inputs", std::string(o.name) + " takes " + std::to_string(int(o.inputs)) + " input" +
-                            (o.inputs == 1 ? "" : "s")};
+      return {"inputs",
+              std::string(o.name) + " takes " + std::to_string(int(o.inputs)) + " input" + (o.inputs == 1 ? "" : "s")};
     if (s.broadcast > 0 && !o.broadcast) return {"broadcast", std::string(o.name) + " has no broadcast input"};
     if (s.broadcast > s.elements) return {"broadcast", "broadcast must be between 0 and elements"};
     if (s.broadcast > 0 && s.elements % s.broadcast != 0) return {"broadcast", "broadcast must divide elements"};
@@ -570,7 +577,9 @@ struct ShapeTraits<RotaryShape> {
     f.push(double(s.head_dim));
   }
   static Variant variant(const S&, OpKind) { return Variant::none; }
-  static OutputLayout output(const S& s) { return {s.tokens, s.heads * s.head_dim, {s.tokens, s.heads * s.head_dim, 1, 1}}; }
+  static OutputLayout output(const S& s) {
+    return {s.tokens, s.heads * s.head_dim, {s.tokens, s.heads * s.head_dim, 1, 1}};
+  }
   static i64 reduction(const S&) { return 2; }
   static std::string label(const S& s) {
     using detail::num;
@@ -639,7 +648,8 @@ struct ShapeTraits<CollectiveShape> {
   static ShapeProblem check(const S& s, OpKind k) {
     if (s.gpus < 2) return {"gpus", "a collective needs at least 2 GPUs"};
     if ((k == OpKind::all_gather || k == OpKind::reduce_scatter || k == OpKind::all_to_all) && s.bytes % s.gpus != 0)
-      return {"bytes", std::string(to_string(k)) + " splits the message into gpus equal pieces: bytes must be a multiple of gpus"};
+      return {"bytes", std::string(to_string(k)) +
+                           " splits the message into gpus equal pieces: bytes must be a multiple of gpus"};
     return {};
   }
   /// Per GPU: what it sends from and receives into.
@@ -752,9 +762,7 @@ inline double flops(const OpDesc& op) noexcept {
 inline double bytes(const OpDesc& op, Precision p) noexcept { return counts(op, p).bytes; }
 
 /// The work an op's throughput is measured against: FLOPs or bytes.
-inline double work(const OpDesc& op, Precision p) noexcept {
-  return is_compute_op(op.kind) ? flops(op) : bytes(op, p);
-}
+inline double work(const OpDesc& op, Precision p) noexcept { return is_compute_op(op.kind) ? flops(op) : bytes(op, p); }
 
 inline FeatureSet features(const OpDesc& op) noexcept {
   FeatureSet f;
@@ -847,8 +855,8 @@ inline std::string invalid_reason(const OpDesc& op) {
 /// own. False when there is none.
 inline bool equivalent_gemm(const OpDesc& op, OpDesc& out) noexcept {
   if (const auto* c = std::get_if<Conv2dShape>(&op.shape)) {
-    out = {OpKind::matmul,
-           MatmulShape{c->groups, c->k / c->groups, c->n * c->out_h() * c->out_w(), (c->c / c->groups) * c->r * c->s, false}};
+    out = {OpKind::matmul, MatmulShape{c->groups, c->k / c->groups, c->n * c->out_h() * c->out_w(),
+                                       (c->c / c->groups) * c->r * c->s, false}};
     return true;
   }
   if (const auto* a = std::get_if<AttentionShape>(&op.shape)) {

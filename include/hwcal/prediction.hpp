@@ -25,10 +25,10 @@
 namespace hwcal {
 
 struct PredictOptions {
-  Mode mode = Mode::device;  ///< devices: device time or eager framework time
-  int threads = 0;           ///< curves of this thread count (0: the profile's)
-  bool roofline = false;     ///< the datasheet-roofline baseline instead of the calibrated mapper
-  std::string workload_file; ///< named in errors (a collective the profile has no curve of)
+  Mode mode = Mode::device;   ///< devices: device time or eager framework time
+  int threads = 0;            ///< curves of this thread count (0: the profile's)
+  bool roofline = false;      ///< the datasheet-roofline baseline instead of the calibrated mapper
+  std::string workload_file;  ///< named in errors (a collective the profile has no curve of)
 };
 
 struct SubgraphPrediction {
@@ -38,14 +38,14 @@ struct SubgraphPrediction {
 };
 
 struct WorkloadPrediction {
-  std::string workload;          ///< the workload's name
-  std::string profile;           ///< where the profile came from (set by the caller: a path, a cache file)
-  std::string model;             ///< "calibrated" or "roofline"
-  std::string mode;              ///< "device" or "eager"; "cpu" for CPU profiles, which run every op on the calling thread
-  std::string backend;           ///< the profile's
-  int threads = 0;               ///< thread count of the curves used
-  double total_s = 0;            ///< the subgraphs run one after the other (sequence_total of the estimates)
-  double total_isolated_s = 0;   ///< sum of each subgraph's latency run alone
+  std::string workload;  ///< the workload's name
+  std::string profile;   ///< where the profile came from (set by the caller: a path, a cache file)
+  std::string model;     ///< "calibrated" or "roofline"
+  std::string mode;      ///< "device" or "eager"; "cpu" for CPU profiles, which run every op on the calling thread
+  std::string backend;   ///< the profile's
+  int threads = 0;       ///< thread count of the curves used
+  double total_s = 0;    ///< the subgraphs run one after the other (sequence_total of the estimates)
+  double total_isolated_s = 0;  ///< sum of each subgraph's latency run alone
   double interval_lo_s = 0, interval_hi_s = 0;
   std::vector<SubgraphPrediction> subgraphs;  ///< in workload order
   std::vector<std::string> warnings;          ///< the workload's (ignored fields); callers may add their own
@@ -75,8 +75,8 @@ inline WorkloadPrediction predict_workload(const HardwareCalibration& profile, c
   p.subgraphs.reserve(w.subgraphs.size());
   // Every subgraph sees the bytes of the whole pass (SequenceContext); the
   // interval of each scales with its in-sequence time.
-  const SequenceContext ctx =
-      sequence_context(w.subgraphs.begin(), w.subgraphs.end(), [](const WorkloadSubgraph& s) -> const Subgraph& { return s.graph; });
+  const SequenceContext ctx = sequence_context(w.subgraphs.begin(), w.subgraphs.end(),
+                                               [](const WorkloadSubgraph& s) -> const Subgraph& { return s.graph; });
   double lo = 0, hi = 0;
   for (const WorkloadSubgraph& g : w.subgraphs) {
     const Estimate e = opt.roofline ? mapper.roofline(g.graph) : mapper.estimate(g.graph, ctx);
@@ -97,12 +97,17 @@ inline WorkloadPrediction predict_workload(const HardwareCalibration& profile, c
 
 /// The document `hwcal predict --json` prints.
 inline nlohmann::json to_json(const WorkloadPrediction& p) {
-  nlohmann::json j = {{"workload", p.workload},  {"profile", p.profile},
-                      {"model", p.model},        {"mode", p.mode},
-                      {"backend", p.backend},    {"threads", p.threads},
-                      {"total_s", p.total_s},    {"total_isolated_s", p.total_isolated_s},
+  nlohmann::json j = {{"workload", p.workload},
+                      {"profile", p.profile},
+                      {"model", p.model},
+                      {"mode", p.mode},
+                      {"backend", p.backend},
+                      {"threads", p.threads},
+                      {"total_s", p.total_s},
+                      {"total_isolated_s", p.total_isolated_s},
                       {"interval_s", {p.interval_lo_s, p.interval_hi_s}},
-                      {"warnings", p.warnings},  {"notes", p.notes}};
+                      {"warnings", p.warnings},
+                      {"notes", p.notes}};
   auto& subs = j["subgraphs"] = nlohmann::json::array();
   for (const SubgraphPrediction& s : p.subgraphs) {
     const Estimate& e = s.estimate;

@@ -45,7 +45,8 @@ inline nlohmann::json parse_json_document(const std::string& text, const std::st
 /// blocks, not /dev/zero that never ends).
 inline nlohmann::json read_json_file(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw DocumentError(path, "", std::string("cannot open: ") + detail::errno_text());
+  if (::stat(path.c_str(), &st) != 0)
+    throw DocumentError(path, "", std::string("cannot open: ") + detail::errno_text());
   if (!S_ISREG(st.st_mode)) throw DocumentError(path, "", "not a regular file");
   if (st.st_size > max_document_bytes) throw DocumentError(path, "", "larger than 1 GiB, not a profile or workload");
   std::ifstream in(path, std::ios::binary);

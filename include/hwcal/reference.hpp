@@ -37,7 +37,9 @@ class Rng {
   double uniform(double lo = -1, double hi = 1) noexcept {
     return lo + (hi - lo) * static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0);
   }
-  std::int64_t below(std::int64_t n) noexcept { return n <= 1 ? 0 : static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(n)); }
+  std::int64_t below(std::int64_t n) noexcept {
+    return n <= 1 ? 0 : static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(n));
+  }
 
  private:
   std::uint64_t state_;
@@ -60,7 +62,9 @@ inline double as_double(double v) noexcept { return v; }
 namespace reference {
 
 inline double relu(double x) { return x > 0 ? x : 0; }
-inline double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }  // exact (erf) form, PyTorch's default
+inline double gelu(double x) {
+  return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+}  // exact (erf) form, PyTorch's default
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double silu(double x) { return x * sigmoid(x); }
 inline double hardsigmoid(double x) { return std::min(std::max(x / 6.0 + 0.5, 0.0), 1.0); }
@@ -173,8 +177,8 @@ double adaptive_avgpool_at(const T* x, const AdaptivePoolShape& s, i64 n, i64 c,
 
 /// Inference batchnorm of element (n, c, h, w) at flat NCHW index idx.
 template <class T>
-double batchnorm_at(const T* x, const T* mean, const T* var, const T* gamma, const T* beta, double eps, const MapShape& s,
-                    i64 idx) {
+double batchnorm_at(const T* x, const T* mean, const T* var, const T* gamma, const T* beta, double eps,
+                    const MapShape& s, i64 idx) {
   const i64 c = (idx / (s.h * s.w)) % s.c;
   const double inv = 1.0 / std::sqrt(detail::as_double(var[c]) + eps);
   return (detail::as_double(x[idx]) - detail::as_double(mean[c])) * inv * detail::as_double(gamma[c]) +

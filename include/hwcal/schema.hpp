@@ -172,10 +172,10 @@ struct HostInfo {
   std::vector<std::string> isa;  ///< relevant flags: sse4_2 avx2 fma avx512f avx512_bf16 amx_bf16 ...
   int physical_cores = 0, logical_cpus = 0, threads_used = 0;
   std::vector<CacheLevel> caches;
-  double measured_clock_ghz = 0;      ///< during the run, all calibration threads busy
-  std::string clock_method;           ///< how it was measured
-  std::string governor, turbo;        ///< "unknown" where not visible (VMs)
-  std::string hypervisor;             ///< empty on bare metal
+  double measured_clock_ghz = 0;  ///< during the run, all calibration threads busy
+  std::string clock_method;       ///< how it was measured
+  std::string governor, turbo;    ///< "unknown" where not visible (VMs)
+  std::string hypervisor;         ///< empty on bare metal
   std::int64_t memory_bytes = 0;
   std::string os;
 
@@ -218,13 +218,13 @@ struct BandwidthPoint {
 /// Bandwidth of one memory level, taken from the sweep at a working set well
 /// inside it (DRAM: well beyond the last cache).
 struct MemoryLevel {
-  std::string name;               ///< "L1", "L2", "L3", "DRAM", "HBM"
-  std::int64_t size_bytes = 0;    ///< capacity (0 for DRAM/HBM)
+  std::string name;             ///< "L1", "L2", "L3", "DRAM", "HBM"
+  std::int64_t size_bytes = 0;  ///< capacity (0 for DRAM/HBM)
   std::int64_t measured_at_bytes = 0;
   /// Read bandwidth where the profile has a read sweep (CPU profiles from
   /// hwcal 0.2 on); the triad sweep's otherwise (older profiles, devices).
   double gbps = 0;
-  double triad_gbps = 0;          ///< the triad sweep at the same working set (0: not measured)
+  double triad_gbps = 0;  ///< the triad sweep at the same working set (0: not measured)
 };
 
 /// The L1 load-port limit of the cores that measured: loads per cycle x bytes
@@ -266,11 +266,11 @@ struct OverheadCalibration {
 struct HardwareCalibration {
   int schema_version = hwcal::schema_version;
   std::string hwcal_version = HWCAL_VERSION_STRING;
-  std::string name;         ///< human label, e.g. "Intel Xeon (2 threads, onednn)"
-  std::string target;       ///< "cpu" or "cuda"
-  std::string backend;      ///< backend that produced the operations
-  std::string mode;         ///< "quick", "full", "budget" (time-limited) or "auto" (auto_calibrate)
-  std::string timing;       ///< how samples were timed (clock, cache state, launches per sample)
+  std::string name;     ///< human label, e.g. "Intel Xeon (2 threads, onednn)"
+  std::string target;   ///< "cpu" or "cuda"
+  std::string backend;  ///< backend that produced the operations
+  std::string mode;     ///< "quick", "full", "budget" (time-limited) or "auto" (auto_calibrate)
+  std::string timing;   ///< how samples were timed (clock, cache state, launches per sample)
   int threads = 1;
   std::string fingerprint;  ///< machine + software identity (auto_calibrate cache key)
   std::string created_utc;
@@ -301,7 +301,7 @@ struct HardwareCalibration {
 // ---------------------------------------------------------------- to_json
 
 inline void to_json(nlohmann::json& j, const TimeStats& t) {
-  j = {{"median_s", t.median_s}, {"mad_s", t.mad_s},         {"p10_s", t.p10_s},         {"p90_s", t.p90_s},
+  j = {{"median_s", t.median_s}, {"mad_s", t.mad_s},           {"p10_s", t.p10_s},        {"p90_s", t.p90_s},
        {"samples", t.samples},   {"iterations", t.iterations}, {"converged", t.converged}};
 }
 
@@ -321,21 +321,20 @@ inline nlohmann::json sample_json(OpKind op, const OpSample& s) {
 }
 
 inline void to_json(nlohmann::json& j, const OperationCalibration& c) {
-  j = {{"op", to_string(c.op)},
-       {"precision", to_string(c.precision)},
-       {"backend", c.backend},
-       {"variant", to_string(c.variant)},
-       {"threads", c.threads},
-       {"emulated", c.emulated},
-       {"size_axis", c.size_axis()},
-       {"note", c.note}};
+  j = {{"op", to_string(c.op)},      {"precision", to_string(c.precision)},
+       {"backend", c.backend},       {"variant", to_string(c.variant)},
+       {"threads", c.threads},       {"emulated", c.emulated},
+       {"size_axis", c.size_axis()}, {"note", c.note}};
   auto& arr = j["samples"] = nlohmann::json::array();
   for (const auto& s : c.samples) arr.push_back(sample_json(c.op, s));
 }
 
 inline void to_json(nlohmann::json& j, const FusionCalibration& f) {
-  j = {{"pattern", to_string(f.pattern)}, {"precision", to_string(f.precision)}, {"backend", f.backend},
-       {"threads", f.threads},            {"note", f.note}};
+  j = {{"pattern", to_string(f.pattern)},
+       {"precision", to_string(f.precision)},
+       {"backend", f.backend},
+       {"threads", f.threads},
+       {"note", f.note}};
   auto& arr = j["samples"] = nlohmann::json::array();
   for (const auto& s : f.samples)
     arr.push_back({{"shape", detail::shape_to_json(OpDesc{fusion_anchor(f.pattern), s.shape})},
@@ -439,19 +438,21 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
   auto& mem = j["memory"] = nlohmann::json::object();
   auto& levels = mem["levels"] = nlohmann::json::array();
   for (const auto& l : h.memory.levels) {
-    levels.push_back({{"name", l.name}, {"size_bytes", l.size_bytes}, {"measured_at_bytes", l.measured_at_bytes}, {"gbps", l.gbps}});
+    levels.push_back(
+        {{"name", l.name}, {"size_bytes", l.size_bytes}, {"measured_at_bytes", l.measured_at_bytes}, {"gbps", l.gbps}});
     if (l.triad_gbps > 0) levels.back()["triad_gbps"] = l.triad_gbps;
   }
   mem["sweep"] = h.memory.sweep;
   if (!h.memory.read_sweep.empty()) mem["read_sweep"] = h.memory.read_sweep;
   mem["stream"] = h.memory.stream;
   if (!h.memory.l1_limit.derivation.empty())
-    mem["l1_load_limit"] = {{"gbps", h.memory.l1_limit.gbps > 0 ? nlohmann::json(h.memory.l1_limit.gbps) : nlohmann::json(nullptr)},
-                            {"bytes_per_cycle", h.memory.l1_limit.bytes_per_cycle},
-                            {"clock_ghz", h.memory.l1_limit.clock_ghz},
-                            {"threads", h.memory.l1_limit.threads},
-                            {"measured_share", h.memory.l1_limit.measured_share},
-                            {"derivation", h.memory.l1_limit.derivation}};
+    mem["l1_load_limit"] = {
+        {"gbps", h.memory.l1_limit.gbps > 0 ? nlohmann::json(h.memory.l1_limit.gbps) : nlohmann::json(nullptr)},
+        {"bytes_per_cycle", h.memory.l1_limit.bytes_per_cycle},
+        {"clock_ghz", h.memory.l1_limit.clock_ghz},
+        {"threads", h.memory.l1_limit.threads},
+        {"measured_share", h.memory.l1_limit.measured_share},
+        {"derivation", h.memory.l1_limit.derivation}};
   j["overhead"] = {{"per_call_s", h.overhead.per_call_s},
                    {"derivation", h.overhead.derivation},
                    {"graph_launch_s", h.overhead.graph_launch_s}};
@@ -504,7 +505,8 @@ inline OperationCalibration read_operation(const JsonReader& r, bool regroup) {
   OperationCalibration c;
   c.op = r.at("op").enumeration<OpKind>("op");
   if (is_collective(c.op))
-    r.at("op").fail("'" + std::string(to_string(c.op)) + "' is a collective: its curves belong in the collectives section");
+    r.at("op").fail("'" + std::string(to_string(c.op)) +
+                    "' is a collective: its curves belong in the collectives section");
   c.precision = r.at("precision").enumeration<Precision>("precision");
   c.backend = r.at("backend").string();
   c.variant = r.find("variant") ? r.at("variant").enumeration<Variant>("variant") : Variant::none;
@@ -561,7 +563,8 @@ inline void split_by_variant(std::vector<OperationCalibration>& ops) {
     }
     c.samples = std::move(keep);
   }
-  ops.erase(std::remove_if(ops.begin(), ops.end(), [](const OperationCalibration& c) { return c.samples.empty(); }), ops.end());
+  ops.erase(std::remove_if(ops.begin(), ops.end(), [](const OperationCalibration& c) { return c.samples.empty(); }),
+            ops.end());
   for (auto& e : extra) ops.push_back(std::move(e));
 }
 
@@ -608,7 +611,8 @@ inline CollectiveCurve read_collective_curve(const JsonReader& r) {
   CollectiveCurve c;
   const JsonReader op = r.at("op");
   c.op = op.enumeration<OpKind>("op");
-  if (!is_collective(c.op)) op.fail("'" + std::string(to_string(c.op)) + "' is not a collective (those belong in operations)");
+  if (!is_collective(c.op))
+    op.fail("'" + std::string(to_string(c.op)) + "' is not a collective (those belong in operations)");
   c.gpus = r.at("gpus").int_in(2, 1 << 20);
   c.precision = r.at("precision").enumeration<Precision>("precision");
   c.launch = r.at("launch").enumeration<LaunchMode>("launch mode (graph or eager)");
@@ -624,8 +628,10 @@ inline CollectiveCurve read_collective_curve(const JsonReader& r) {
     CollectiveSample x;
     const JsonReader bytes = s.at("bytes");
     x.bytes = bytes.positive_integer();
-    if (!c.samples.empty() && x.bytes <= c.samples.back().bytes) bytes.fail("samples must be in ascending bytes, each size once");
-    if (const std::string why = invalid_reason(OpDesc{c.op, CollectiveShape{x.bytes, c.gpus}}); !why.empty()) bytes.fail(why);
+    if (!c.samples.empty() && x.bytes <= c.samples.back().bytes)
+      bytes.fail("samples must be in ascending bytes, each size once");
+    if (const std::string why = invalid_reason(OpDesc{c.op, CollectiveShape{x.bytes, c.gpus}}); !why.empty())
+      bytes.fail(why);
     x.time = read_time(s.at("time"));
     c.samples.push_back(x);
   }
@@ -646,8 +652,8 @@ inline CollectivesCalibration read_collectives(const JsonReader& r) {
   for (std::size_t i = 0; i < curves.size(); ++i) {
     CollectiveCurve k = read_collective_curve(curves.at(i));
     if (c.find(k.op, k.gpus, k.precision, k.launch))
-      curves.at(i).fail("a second " + std::string(to_string(k.op)) + " curve for " + std::to_string(k.gpus) + " GPUs, " +
-                        std::string(to_string(k.precision)) + ", " + std::string(to_string(k.launch)));
+      curves.at(i).fail("a second " + std::string(to_string(k.op)) + " curve for " + std::to_string(k.gpus) +
+                        " GPUs, " + std::string(to_string(k.precision)) + ", " + std::string(to_string(k.launch)));
     c.curves.push_back(std::move(k));
   }
   return c;
@@ -719,14 +725,15 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
   const JsonReader ver = r.at("schema_version");
   const std::int64_t version = ver.integer();
   if (version < oldest_schema_version || version > schema_version)
-    ver.fail("unsupported schema version " + std::to_string(version) + " (this hwcal " HWCAL_VERSION_STRING
-             " reads versions " + std::to_string(oldest_schema_version) + " to " + std::to_string(schema_version) +
-             "; recalibrate or use a matching hwcal)");
+    ver.fail("unsupported schema version " + std::to_string(version) +
+             " (this hwcal " HWCAL_VERSION_STRING " reads versions " + std::to_string(oldest_schema_version) + " to " +
+             std::to_string(schema_version) + "; recalibrate or use a matching hwcal)");
   h.schema_version = static_cast<int>(version);
   h.hwcal_version = r.string_or("hwcal_version", "");
   h.name = r.string_or("name", "");
   h.target = r.at("target").string();
-  if (h.target != "cpu" && h.target != "cuda") r.at("target").fail("expected \"cpu\" or \"cuda\", got \"" + h.target + "\"");
+  if (h.target != "cpu" && h.target != "cuda")
+    r.at("target").fail("expected \"cpu\" or \"cuda\", got \"" + h.target + "\"");
   h.backend = r.at("backend").string();
   h.mode = r.string_or("mode", "");
   h.timing = r.string_or("timing", "");
@@ -739,7 +746,8 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
   if (auto sw = r.find("software")) {
     sw->expect_object();
     for (auto it = sw->json().begin(); it != sw->json().end(); ++it) {
-      if (!it->is_string()) JsonReader(*it, file, sw->pointer() + "/" + detail::pointer_token(it.key())).fail("expected a string");
+      if (!it->is_string())
+        JsonReader(*it, file, sw->pointer() + "/" + detail::pointer_token(it.key())).fail("expected a string");
       h.software[it.key()] = it->get<std::string>();
     }
   }
@@ -775,7 +783,10 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
   if (auto lim = mem.find("l1_load_limit")) {
     LoadLimit& l = h.memory.l1_limit;
     if (auto g = lim->find("gbps")) l.gbps = detail::read_gbps(*g);
-    auto nonneg = [&](std::string_view key) { auto v = lim->find(key); return v ? v->non_negative() : 0.0; };
+    auto nonneg = [&](std::string_view key) {
+      auto v = lim->find(key);
+      return v ? v->non_negative() : 0.0;
+    };
     l.bytes_per_cycle = nonneg("bytes_per_cycle");
     l.clock_ghz = nonneg("clock_ghz");
     l.threads = lim->int_in_or("threads", 0, 1 << 20, 0);
@@ -802,12 +813,14 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
     }
   }
   if (auto ops = r.find("operations"))
-    for (std::size_t i = 0; i < ops->size(); ++i) h.operations.push_back(detail::read_operation(ops->at(i), version < 2));
+    for (std::size_t i = 0; i < ops->size(); ++i)
+      h.operations.push_back(detail::read_operation(ops->at(i), version < 2));
   if (version < 2) {
     detail::split_by_variant(h.operations);
     if (h.timing.empty() && h.target != "cpu")
-      h.timing = "schema v1: each sample one launch after an L2 flush, between two CUDA events (launch and event latency "
-                 "included)";
+      h.timing =
+          "schema v1: each sample one launch after an L2 flush, between two CUDA events (launch and event latency "
+          "included)";
   }
   if (auto fus = r.find("fusions"))
     for (std::size_t i = 0; i < fus->size(); ++i) h.fusions.push_back(detail::read_fusion(fus->at(i)));

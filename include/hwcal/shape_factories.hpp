@@ -17,7 +17,9 @@ namespace hwcal {
 inline OpDesc linear(i64 m, i64 n, i64 k, bool bias = true) { return {OpKind::linear, MatmulShape{1, m, n, k, bias}}; }
 
 /// C[b] = A[b] (m x k) B[b] (k x n), `batch` products.
-inline OpDesc matmul(i64 m, i64 n, i64 k, i64 batch = 1) { return {OpKind::matmul, MatmulShape{batch, m, n, k, false}}; }
+inline OpDesc matmul(i64 m, i64 n, i64 k, i64 batch = 1) {
+  return {OpKind::matmul, MatmulShape{batch, m, n, k, false}};
+}
 
 /// A convolution with PyTorch's defaults (stride 1, no padding, bias), set further by chaining.
 class Conv2d {
@@ -44,7 +46,8 @@ inline Conv2d conv2d(i64 n, i64 c, i64 h, i64 w, i64 k, i64 r, i64 s) { return C
 /// Scaled dot-product attention; grouped-query and causal by chaining.
 class Attention {
  public:
-  Attention(i64 batch, i64 heads, i64 seq_q, i64 seq_kv, i64 head_dim) : s_{batch, heads, seq_q, seq_kv, head_dim, false, 0} {}
+  Attention(i64 batch, i64 heads, i64 seq_q, i64 seq_kv, i64 head_dim)
+      : s_{batch, heads, seq_q, seq_kv, head_dim, false, 0} {}
   Attention& kv_heads(i64 v) { return s_.kv_heads = v, *this; }
   Attention& causal(bool v = true) { return s_.causal = v, *this; }
   const AttentionShape& shape() const noexcept { return s_; }
@@ -78,8 +81,12 @@ inline OpDesc pool2d(OpKind k, i64 n, i64 c, i64 h, i64 w, i64 r, i64 stride = 0
   return {k, s};
 }
 
-inline OpDesc rotary(i64 tokens, i64 heads, i64 head_dim) { return {OpKind::rotary, RotaryShape{tokens, heads, head_dim}}; }
-inline OpDesc embedding(i64 tokens, i64 vocab, i64 dim) { return {OpKind::embedding, EmbeddingShape{tokens, vocab, dim}}; }
+inline OpDesc rotary(i64 tokens, i64 heads, i64 head_dim) {
+  return {OpKind::rotary, RotaryShape{tokens, heads, head_dim}};
+}
+inline OpDesc embedding(i64 tokens, i64 vocab, i64 dim) {
+  return {OpKind::embedding, EmbeddingShape{tokens, vocab, dim}};
+}
 /// copy, transpose or concat of a tensor of `bytes`.
 inline OpDesc data_movement(OpKind k, i64 bytes) { return {k, BytesShape{bytes}}; }
 /// A collective (all_reduce ... send_recv) of `bytes` per GPU over `gpus` GPUs.

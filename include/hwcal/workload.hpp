@@ -41,7 +41,8 @@ inline Workload parse_workload(const nlohmann::json& j, const std::string& file)
   r.expect_object();
   const JsonReader ver = r.at("hwcal_workload");
   if (ver.integer() != workload_version)
-    ver.fail("unsupported workload version " + ver.json().dump() + " (this hwcal reads version " + std::to_string(workload_version) + ")");
+    ver.fail("unsupported workload version " + ver.json().dump() + " (this hwcal reads version " +
+             std::to_string(workload_version) + ")");
   Workload w;
   w.name = r.string_or("name", "");
   if (auto p = r.find("precision")) w.precision = p->enumeration<Precision>("precision");
@@ -50,8 +51,9 @@ inline Workload parse_workload(const nlohmann::json& j, const std::string& file)
   for (std::size_t i = 0; i < subs.size(); ++i) {
     const JsonReader s = subs.at(i);
     WorkloadSubgraph g;
-    g.name = s.json().is_object() && s.json().contains("name") && s.json()["name"].is_string() ? s.json()["name"].get<std::string>()
-                                                                                           : "#" + std::to_string(i);
+    g.name = s.json().is_object() && s.json().contains("name") && s.json()["name"].is_string()
+                 ? s.json()["name"].get<std::string>()
+                 : "#" + std::to_string(i);
     try {
       s.expect_object();
       g.name = s.at("name").string();
@@ -62,7 +64,9 @@ inline Workload parse_workload(const nlohmann::json& j, const std::string& file)
         for (std::size_t f = 0; f < fused->size(); ++f) {
           const JsonReader item = fused->at(f);
           const OpKind fk = item.enumeration<OpKind>("op");
-          if (!is_fusable(fk)) item.fail("'" + std::string(to_string(fk)) + "' cannot be fused into another op (batchnorm, softmax or an activation can)");
+          if (!is_fusable(fk))
+            item.fail("'" + std::string(to_string(fk)) +
+                      "' cannot be fused into another op (batchnorm, softmax or an activation can)");
           g.graph.fused |= fused_bit(fk);
         }
         if ((g.graph.fused & fused_bit(OpKind::batchnorm)) && kind != OpKind::conv2d && kind != OpKind::linear)
@@ -74,8 +78,8 @@ inline Workload parse_workload(const nlohmann::json& j, const std::string& file)
         if (key == "name" || key == "op" || key == "precision" || key == "fused" ||
             std::find(known.begin(), known.end(), key) != known.end())
           continue;
-        w.warnings.push_back("subgraph '" + g.name + "': field '" + key + "' is not used by op " + std::string(to_string(kind)) +
-                             " and was ignored");
+        w.warnings.push_back("subgraph '" + g.name + "': field '" + key + "' is not used by op " +
+                             std::string(to_string(kind)) + " and was ignored");
       }
     } catch (const DocumentError& e) {
       throw DocumentError(file, e.pointer(), "subgraph '" + g.name + "': " + e.problem());

@@ -55,8 +55,9 @@ nlohmann::json to_document(py::handle obj) {
     if (py::hasattr(o, "__float__")) return py::float_(py::reinterpret_borrow<py::object>(o));
     throw py::type_error("cannot convert " + py::repr(o).cast<std::string>() + " to JSON");
   });
-  const std::string text =
-      py::module_::import("json").attr("dumps")(obj, py::arg("default") = number, py::arg("allow_nan") = false).cast<std::string>();
+  const std::string text = py::module_::import("json")
+                               .attr("dumps")(obj, py::arg("default") = number, py::arg("allow_nan") = false)
+                               .cast<std::string>();
   return nlohmann::json::parse(text);
 }
 
@@ -183,9 +184,10 @@ DeviceResult device_result(DeviceCalibration&& d) {
   return r;
 }
 
-AutoResult run_auto_calibrate(double budget_s, double device_budget_s, const std::vector<std::string>& ops, int threads, bool cpu_too,
-                              const std::optional<std::vector<int>>& gpus, bool force, bool memory, const std::string& cache_dir,
-                              const std::string& backend, const std::optional<std::function<void(py::dict)>>& progress) {
+AutoResult run_auto_calibrate(double budget_s, double device_budget_s, const std::vector<std::string>& ops, int threads,
+                              bool cpu_too, const std::optional<std::vector<int>>& gpus, bool force, bool memory,
+                              const std::string& cache_dir, const std::string& backend,
+                              const std::optional<std::function<void(py::dict)>>& progress) {
   AutoCalibrateOptions o;
   o.budget_s = budget_s;
   o.device_budget_s = device_budget_s;
@@ -200,8 +202,9 @@ AutoResult run_auto_calibrate(double budget_s, double device_budget_s, const std
 #if !HWCAL_HAS_CUDA
   // GPUs asked for by index are an error here, not an empty list: no silent fallback.
   if (gpus && !gpus->empty())
-    throw UnavailableError("auto_calibrate(gpus=[...]): this hwcal module was built without the CUDA backend "
-                           "(build with `cmake --preset cuda`; hwcal.has_cuda is False)");
+    throw UnavailableError(
+        "auto_calibrate(gpus=[...]): this hwcal module was built without the CUDA backend "
+        "(build with `cmake --preset cuda`; hwcal.has_cuda is False)");
 #endif
   o.force = force;
   o.memory = memory;
@@ -215,7 +218,8 @@ AutoResult run_auto_calibrate(double budget_s, double device_budget_s, const std
       if (callback_error) return;
       try {
         (*progress)(py::dict(py::arg("stage") = p.stage, py::arg("label") = p.label, py::arg("done") = p.done,
-                             py::arg("total") = p.total, py::arg("elapsed_s") = p.elapsed_s, py::arg("eta_s") = p.eta_s));
+                             py::arg("total") = p.total, py::arg("elapsed_s") = p.elapsed_s,
+                             py::arg("eta_s") = p.eta_s));
       } catch (py::error_already_set& e) {
         callback_error.emplace(std::move(e));
       }
@@ -252,29 +256,36 @@ AutoResult run_auto_calibrate(double budget_s, double device_budget_s, const std
 
 template <class Class, class Get>
 void estimate_properties(Class& c, Get get) {
-  c.def_property_readonly("latency_s", [get](const typename Class::type& x) { return get(x).latency_s; },
-                          "the subgraph run on its own, repeatedly")
-      .def_property_readonly("in_sequence_s", [get](const typename Class::type& x) { return get(x).in_sequence_s; },
-                             "the subgraph inside a forward pass (equal to latency_s without a context)")
+  c.def_property_readonly(
+       "latency_s", [get](const typename Class::type& x) { return get(x).latency_s; },
+       "the subgraph run on its own, repeatedly")
+      .def_property_readonly(
+          "in_sequence_s", [get](const typename Class::type& x) { return get(x).in_sequence_s; },
+          "the subgraph inside a forward pass (equal to latency_s without a context)")
       .def_property_readonly("compute_s", [get](const typename Class::type& x) { return get(x).compute_s; })
       .def_property_readonly("memory_s", [get](const typename Class::type& x) { return get(x).memory_s; })
       .def_property_readonly("overhead_s", [get](const typename Class::type& x) { return get(x).overhead_s; })
-      .def_property_readonly("host_s", [get](const typename Class::type& x) { return get(x).host_s; },
-                             "eager mode: the host's cost of issuing the subgraph; 0 otherwise")
+      .def_property_readonly(
+          "host_s", [get](const typename Class::type& x) { return get(x).host_s; },
+          "eager mode: the host's cost of issuing the subgraph; 0 otherwise")
       .def_property_readonly("device_s", [get](const typename Class::type& x) { return get(x).device_s; })
-      .def_property_readonly("bound", [get](const typename Class::type& x) { return std::string(to_string(get(x).bound)); },
-                             "'compute', 'memory', 'overhead' or (collectives) 'communication'")
-      .def_property_readonly("efficiency", [get](const typename Class::type& x) { return get(x).efficiency; },
-                             "achieved / peak (compute ops) or / swept bandwidth (memory ops); 0 when unknown")
-      .def_property_readonly("bus_gbps", [get](const typename Class::type& x) { return get(x).bus_gbps; },
-                             "collectives: bus bandwidth at the predicted time, GB/s (nccl-tests' busbw); 0 otherwise");
+      .def_property_readonly(
+          "bound", [get](const typename Class::type& x) { return std::string(to_string(get(x).bound)); },
+          "'compute', 'memory', 'overhead' or (collectives) 'communication'")
+      .def_property_readonly(
+          "efficiency", [get](const typename Class::type& x) { return get(x).efficiency; },
+          "achieved / peak (compute ops) or / swept bandwidth (memory ops); 0 when unknown")
+      .def_property_readonly(
+          "bus_gbps", [get](const typename Class::type& x) { return get(x).bus_gbps; },
+          "collectives: bus bandwidth at the predicted time, GB/s (nccl-tests' busbw); 0 otherwise");
 }
 
 py::dict estimate_dict(const Estimate& e) {
-  return py::dict(py::arg("latency_s") = e.latency_s, py::arg("in_sequence_s") = e.in_sequence_s, py::arg("compute_s") = e.compute_s,
-                  py::arg("memory_s") = e.memory_s, py::arg("overhead_s") = e.overhead_s, py::arg("host_s") = e.host_s,
-                  py::arg("device_s") = e.device_s, py::arg("bound") = std::string(to_string(e.bound)),
-                  py::arg("efficiency") = e.efficiency, py::arg("bus_gbps") = e.bus_gbps,
+  return py::dict(py::arg("latency_s") = e.latency_s, py::arg("in_sequence_s") = e.in_sequence_s,
+                  py::arg("compute_s") = e.compute_s, py::arg("memory_s") = e.memory_s,
+                  py::arg("overhead_s") = e.overhead_s, py::arg("host_s") = e.host_s, py::arg("device_s") = e.device_s,
+                  py::arg("bound") = std::string(to_string(e.bound)), py::arg("efficiency") = e.efficiency,
+                  py::arg("bus_gbps") = e.bus_gbps,
                   py::arg("interval") = py::make_tuple(e.interval_lo_s, e.interval_hi_s),
                   py::arg("warnings") = warning_messages(e.warnings));
 }
@@ -294,7 +305,9 @@ std::string time_text(double s) {
 PYBIND11_MODULE(_hwcal, m) {
   using namespace hwcal;
   using namespace hwcal::python;
-  m.doc() = "hwcal's C++ library (profiles, the calibrated mapper, workloads, predict, auto_calibrate); use it as `import hwcal`";
+  m.doc() =
+      "hwcal's C++ library (profiles, the calibrated mapper, workloads, predict, auto_calibrate); use it as `import "
+      "hwcal`";
   m.attr("__version__") = HWCAL_VERSION_STRING;
   m.attr("has_cuda") = bool(HWCAL_HAS_CUDA);
   m.def(
@@ -311,7 +324,8 @@ PYBIND11_MODULE(_hwcal, m) {
   // Exceptions: hwcal.Error, and DocumentError (also a ValueError) naming the
   // file and JSON pointer of the field at fault.
   static py::exception<Error> error(m, "Error");
-  static py::exception<DocumentError> document_error(m, "DocumentError", py::make_tuple(error, py::handle(PyExc_ValueError)));
+  static py::exception<DocumentError> document_error(m, "DocumentError",
+                                                     py::make_tuple(error, py::handle(PyExc_ValueError)));
   static py::exception<UnavailableError> unavailable_error(m, "UnavailableError",
                                                            py::make_tuple(error, py::handle(PyExc_RuntimeError)));
   py::register_exception_translator([](std::exception_ptr p) {
@@ -334,23 +348,30 @@ PYBIND11_MODULE(_hwcal, m) {
   });
 
   // ---- profiles
-  py::class_<Profile>(m, "Profile", "A calibration profile (docs/schema.md): load_profile(), Profile.from_dict() or auto_calibrate()")
+  py::class_<Profile>(m, "Profile",
+                      "A calibration profile (docs/schema.md): load_profile(), Profile.from_dict() or auto_calibrate()")
       .def_static(
-          "from_dict", [](py::handle d) { return Profile{parse_profile(dict_arg(d, "a profile"), "<dict>"), ""}; }, py::arg("document"),
-          "A profile from a dict in the profile format (validated like a file)")
+          "from_dict",
+          [](py::handle d) {
+            return Profile{parse_profile(dict_arg(d, "a profile"), "<dict>"), ""};
+          },
+          py::arg("document"), "A profile from a dict in the profile format (validated like a file)")
       .def("to_dict", [](const Profile& p) { return to_python(nlohmann::json(p.calibration)); })
       .def(
           "save", [](const Profile& p, const std::string& path) { save_profile(path, p.calibration); }, py::arg("path"),
           "Writes the profile (atomically: an interrupted write leaves the old file)")
-      .def_property_readonly("source", [](const Profile& p) { return p.source; }, "the file it was read from ('' for a dict)")
+      .def_property_readonly(
+          "source", [](const Profile& p) { return p.source; }, "the file it was read from ('' for a dict)")
       .def_property_readonly("name", [](const Profile& p) { return p.calibration.name; })
-      .def_property_readonly("target", [](const Profile& p) { return p.calibration.target; }, "'cpu' or 'cuda'")
+      .def_property_readonly(
+          "target", [](const Profile& p) { return p.calibration.target; }, "'cpu' or 'cuda'")
       .def_property_readonly("backend", [](const Profile& p) { return p.calibration.backend; })
       .def_property_readonly("threads", [](const Profile& p) { return p.calibration.threads; })
       .def_property_readonly("mode", [](const Profile& p) { return p.calibration.mode; })
       .def_property_readonly("fingerprint", [](const Profile& p) { return p.calibration.fingerprint; })
       .def_property_readonly(
-          "device", [](const Profile& p) { return p.calibration.device ? to_python(*p.calibration.device) : py::none(); },
+          "device",
+          [](const Profile& p) { return p.calibration.device ? to_python(*p.calibration.device) : py::none(); },
           "the device block (name, SMs, memory, clocks) of a GPU profile; None for a CPU's")
       .def_property_readonly(
           "peaks_gflops",
@@ -370,12 +391,15 @@ PYBIND11_MODULE(_hwcal, m) {
           },
           "measured GB/s by memory level")
       .def("__repr__", [](const Profile& p) {
-        return "<hwcal.Profile '" + p.calibration.name + "' " + p.calibration.target + "/" + p.calibration.backend + ", " +
-               std::to_string(p.calibration.operations.size()) + " curves>";
+        return "<hwcal.Profile '" + p.calibration.name + "' " + p.calibration.target + "/" + p.calibration.backend +
+               ", " + std::to_string(p.calibration.operations.size()) + " curves>";
       });
   m.def(
-      "load_profile", [](const std::string& path) { return Profile{load_profile(path), path}; }, py::arg("path"),
-      "Reads and validates a profile; DocumentError names the file and field of a problem");
+      "load_profile",
+      [](const std::string& path) {
+        return Profile{load_profile(path), path};
+      },
+      py::arg("path"), "Reads and validates a profile; DocumentError names the file and field of a problem");
 
   py::class_<DeviceResult>(m, "DeviceCalibration", "One GPU's profile from auto_calibrate()")
       .def_readonly("device", &DeviceResult::device, "'cuda:N'")
@@ -392,16 +416,18 @@ PYBIND11_MODULE(_hwcal, m) {
       .def_readonly("warnings", &AutoResult::warnings)
       .def_readonly("gpus", &AutoResult::gpus, "one DeviceCalibration per GPU (in a module built with CUDA)");
   m.def("auto_calibrate", &run_auto_calibrate, py::arg("budget_s") = 4.0, py::arg("device_budget_s") = 10.0,
-        py::arg("ops") = std::vector<std::string>{}, py::arg("threads") = 0, py::arg("cpu") = true, py::arg("gpus") = py::none(),
-        py::arg("force") = false, py::arg("memory") = true, py::arg("cache_dir") = "", py::arg("backend") = "",
-        py::arg("progress") = py::none(),
-        "This machine's profiles: the cached ones for its fingerprint (milliseconds), else calibrated within the budget and "
-        "cached. gpus=None: every visible GPU (module built with CUDA); [] none. progress(dict) is called as it measures.");
+        py::arg("ops") = std::vector<std::string>{}, py::arg("threads") = 0, py::arg("cpu") = true,
+        py::arg("gpus") = py::none(), py::arg("force") = false, py::arg("memory") = true, py::arg("cache_dir") = "",
+        py::arg("backend") = "", py::arg("progress") = py::none(),
+        "This machine's profiles: the cached ones for its fingerprint (milliseconds), else calibrated within the "
+        "budget and "
+        "cached. gpus=None: every visible GPU (module built with CUDA); [] none. progress(dict) is called as it "
+        "measures.");
 
   // ---- subgraphs and workloads
   py::class_<WorkloadSubgraph>(m, "Subgraph", "One main op with its shape, precision and folded ops (docs/workload.md)")
-      .def(py::init([](const std::string& op, const std::string& name, const std::string& precision, const std::vector<std::string>& fused,
-                       py::kwargs fields) {
+      .def(py::init([](const std::string& op, const std::string& name, const std::string& precision,
+                       const std::vector<std::string>& fused, py::kwargs fields) {
              py::dict d(fields);
              d["op"] = op;
              d["name"] = name;
@@ -411,23 +437,28 @@ PYBIND11_MODULE(_hwcal, m) {
            py::arg("op"), py::kw_only(), py::arg("name") = "", py::arg("precision") = "fp32",
            py::arg("fused") = std::vector<std::string>{}, "Subgraph('linear', m=8, n=4096, k=4096, precision='bf16')")
       .def_static(
-          "from_dict", [](py::handle d, const std::string& precision) { return subgraph_from_dict(d, precision); }, py::arg("document"),
-          py::arg("precision") = "fp32",
-          "A subgraph from a dict in the workload format; `precision` applies when the dict has none. DocumentError names the field.")
+          "from_dict", [](py::handle d, const std::string& precision) { return subgraph_from_dict(d, precision); },
+          py::arg("document"), py::arg("precision") = "fp32",
+          "A subgraph from a dict in the workload format; `precision` applies when the dict has none. DocumentError "
+          "names the field.")
       .def("to_dict", [](const WorkloadSubgraph& s) { return to_python(subgraph_document(s)); })
       .def_readwrite("name", &WorkloadSubgraph::name)
       .def_property_readonly("op", [](const WorkloadSubgraph& s) { return std::string(to_string(s.graph.op.kind)); })
-      .def_property_readonly("precision", [](const WorkloadSubgraph& s) { return std::string(to_string(s.graph.precision)); })
+      .def_property_readonly("precision",
+                             [](const WorkloadSubgraph& s) { return std::string(to_string(s.graph.precision)); })
       .def_property_readonly("fused", [](const WorkloadSubgraph& s) { return fused_names(s.graph.fused); })
-      .def_property_readonly("shape", [](const WorkloadSubgraph& s) { return to_python(detail::shape_to_json(s.graph.op)); },
-                             "the shape fields, every one written")
+      .def_property_readonly(
+          "shape", [](const WorkloadSubgraph& s) { return to_python(detail::shape_to_json(s.graph.op)); },
+          "the shape fields, every one written")
       .def_property_readonly("label", [](const WorkloadSubgraph& s) { return shape_label(s.graph.op); })
-      .def_property_readonly("flops", [](const WorkloadSubgraph& s) { return counts(s.graph.op, s.graph.precision).flops; },
-                             "of the main op (2 per multiply-add)")
-      .def_property_readonly("bytes", [](const WorkloadSubgraph& s) { return counts(s.graph.op, s.graph.precision).bytes; },
-                             "the main op's tensors, each read or written once")
-      .def_property_readonly("weight_bytes",
-                             [](const WorkloadSubgraph& s) { return counts(s.graph.op, s.graph.precision).weight_bytes; })
+      .def_property_readonly(
+          "flops", [](const WorkloadSubgraph& s) { return counts(s.graph.op, s.graph.precision).flops; },
+          "of the main op (2 per multiply-add)")
+      .def_property_readonly(
+          "bytes", [](const WorkloadSubgraph& s) { return counts(s.graph.op, s.graph.precision).bytes; },
+          "the main op's tensors, each read or written once")
+      .def_property_readonly(
+          "weight_bytes", [](const WorkloadSubgraph& s) { return counts(s.graph.op, s.graph.precision).weight_bytes; })
       .def("__repr__", [](const WorkloadSubgraph& s) {
         std::string op(to_string(s.graph.op.kind));
         for (py::handle f : fused_names(s.graph.fused)) op += "+" + f.cast<std::string>();
@@ -445,13 +476,14 @@ PYBIND11_MODULE(_hwcal, m) {
            }),
            py::arg("name"), py::arg("subgraphs"), py::arg("precision") = "fp32")
       .def_static(
-          "from_dict", [](py::handle d) { return parse_workload(dict_arg(d, "a workload"), "<dict>"); }, py::arg("document"),
-          "A workload from a dict in the workload format (what hwcal.trace returns)")
+          "from_dict", [](py::handle d) { return parse_workload(dict_arg(d, "a workload"), "<dict>"); },
+          py::arg("document"), "A workload from a dict in the workload format (what hwcal.trace returns)")
       .def("to_dict", [](const Workload& w) { return to_python(to_json(w)); })
       .def_readwrite("name", &Workload::name)
       .def_property_readonly("precision", [](const Workload& w) { return std::string(to_string(w.precision)); })
       .def_property_readonly(
-          "subgraphs", [](const Workload& w) { return w.subgraphs; }, "a copy: changing it does not change the workload")
+          "subgraphs", [](const Workload& w) { return w.subgraphs; },
+          "a copy: changing it does not change the workload")
       .def_readonly("warnings", &Workload::warnings, "fields that were ignored, and the like")
       .def("__len__", [](const Workload& w) { return w.subgraphs.size(); })
       .def("__repr__", [](const Workload& w) {
@@ -461,8 +493,11 @@ PYBIND11_MODULE(_hwcal, m) {
       "load_workload", [](const std::string& path) { return load_workload(path); }, py::arg("path"),
       "Reads a workload file; DocumentError names the file, the subgraph and the field of a problem");
 
-  py::class_<SequenceContext>(m, "SequenceContext", "What a whole forward pass moves (sets where a layer finds its data)")
-      .def(py::init([](double pass_bytes, double pass_weight_bytes) { return SequenceContext{pass_bytes, pass_weight_bytes}; }),
+  py::class_<SequenceContext>(m, "SequenceContext",
+                              "What a whole forward pass moves (sets where a layer finds its data)")
+      .def(py::init([](double pass_bytes, double pass_weight_bytes) {
+             return SequenceContext{pass_bytes, pass_weight_bytes};
+           }),
            py::arg("pass_bytes") = 0.0, py::arg("pass_weight_bytes") = 0.0)
       .def_readwrite("pass_bytes", &SequenceContext::pass_bytes)
       .def_readwrite("pass_weight_bytes", &SequenceContext::pass_weight_bytes)
@@ -479,20 +514,24 @@ PYBIND11_MODULE(_hwcal, m) {
       py::arg("subgraphs"), "The context of subgraphs (a Workload or a list) run one after the other");
 
   // ---- estimates and the mapper
-  auto estimate = py::class_<Estimate>(m, "Estimate", "A subgraph's predicted latency, its parts, bound, interval and warnings");
+  auto estimate =
+      py::class_<Estimate>(m, "Estimate", "A subgraph's predicted latency, its parts, bound, interval and warnings");
   estimate_properties(estimate, [](const Estimate& e) -> const Estimate& { return e; });
   estimate
-      .def_property_readonly("interval", [](const Estimate& e) { return py::make_tuple(e.interval_lo_s, e.interval_hi_s); },
-                             "(low, high) seconds of latency_s")
-      .def_property_readonly("warnings", [](const Estimate& e) { return warning_messages(e.warnings); },
-                             "why the estimate is less than a straight lookup")
+      .def_property_readonly(
+          "interval", [](const Estimate& e) { return py::make_tuple(e.interval_lo_s, e.interval_hi_s); },
+          "(low, high) seconds of latency_s")
+      .def_property_readonly(
+          "warnings", [](const Estimate& e) { return warning_messages(e.warnings); },
+          "why the estimate is less than a straight lookup")
       .def("to_dict", &estimate_dict)
       .def("__repr__", [](const Estimate& e) {
         return "<hwcal.Estimate " + time_text(e.latency_s) + " (" + to_string(e.bound) + "-bound), in sequence " +
                time_text(e.in_sequence_s) + ">";
       });
 
-  py::class_<CalibratedMapper>(m, "CalibratedMapper", "Latency of subgraphs from a profile (docs/mapper.md); thread-safe")
+  py::class_<CalibratedMapper>(m, "CalibratedMapper",
+                               "Latency of subgraphs from a profile (docs/mapper.md); thread-safe")
       .def(py::init([](const Profile& p, int threads, const std::string& mode, const std::string& lookup) {
              MapperOptions o;
              o.threads = threads;
@@ -501,15 +540,18 @@ PYBIND11_MODULE(_hwcal, m) {
              return CalibratedMapper(p.calibration, o);
            }),
            py::arg("profile"), py::arg("threads") = 0, py::arg("mode") = "device", py::arg("lookup") = "exact",
-           "threads: curves of this thread count (0: the profile's); mode: 'device' (graph replay) or 'eager' (GPU profiles); "
-           "lookup: 'exact' (interpolate at each query) or 'table' (precomputed when built: faster estimates for searches, "
+           "threads: curves of this thread count (0: the profile's); mode: 'device' (graph replay) or 'eager' (GPU "
+           "profiles); "
+           "lookup: 'exact' (interpolate at each query) or 'table' (precomputed when built: faster estimates for "
+           "searches, "
            "docs/mapper.md)")
       .def(
           "estimate",
           [](const CalibratedMapper& mapper, py::handle subgraph, std::optional<SequenceContext> context) {
             return mapper.estimate(subgraph_arg(subgraph).graph, context.value_or(SequenceContext{}));
           },
-          py::arg("subgraph"), py::arg("context") = py::none(), "Estimate of a Subgraph (or a dict in the workload format)")
+          py::arg("subgraph"), py::arg("context") = py::none(),
+          "Estimate of a Subgraph (or a dict in the workload format)")
       .def(
           "estimate_many",
           [](const CalibratedMapper& mapper, py::handle subgraphs, std::optional<SequenceContext> context) {
@@ -526,23 +568,32 @@ PYBIND11_MODULE(_hwcal, m) {
           py::arg("subgraphs"), py::arg("context") = py::none(),
           "Estimates of a Workload's (or a list's) subgraphs in one call, without the GIL")
       .def(
-          "roofline", [](const CalibratedMapper& mapper, py::handle subgraph) { return mapper.roofline(subgraph_arg(subgraph).graph); },
+          "roofline",
+          [](const CalibratedMapper& mapper, py::handle subgraph) {
+            return mapper.roofline(subgraph_arg(subgraph).graph);
+          },
           py::arg("subgraph"), "The datasheet-roofline baseline of the same profile")
       .def(
-          "bandwidth", [](const CalibratedMapper& mapper, double ws) { return mapper.bandwidth(ws); }, py::arg("working_set_bytes"),
-          "memory-sweep bandwidth (bytes/s) at a working set")
+          "bandwidth", [](const CalibratedMapper& mapper, double ws) { return mapper.bandwidth(ws); },
+          py::arg("working_set_bytes"), "memory-sweep bandwidth (bytes/s) at a working set")
       .def_property_readonly("threads", &CalibratedMapper::threads)
-      .def_property_readonly("mode", [](const CalibratedMapper& mapper) { return std::string(to_string(mapper.mode())); })
-      .def_property_readonly("device", &CalibratedMapper::device, "whether the profile describes a device (GPU) rather than a CPU");
+      .def_property_readonly("mode",
+                             [](const CalibratedMapper& mapper) { return std::string(to_string(mapper.mode())); })
+      .def_property_readonly("device", &CalibratedMapper::device,
+                             "whether the profile describes a device (GPU) rather than a CPU");
 
   // ---- predict: the CLI's function
-  auto subgraph_prediction = py::class_<SubgraphPrediction>(m, "SubgraphPrediction", "One subgraph of predict()'s result");
+  auto subgraph_prediction =
+      py::class_<SubgraphPrediction>(m, "SubgraphPrediction", "One subgraph of predict()'s result");
   estimate_properties(subgraph_prediction, [](const SubgraphPrediction& s) -> const Estimate& { return s.estimate; });
   subgraph_prediction.def_readonly("name", &SubgraphPrediction::name)
       .def_property_readonly("op", [](const SubgraphPrediction& s) { return std::string(to_string(s.graph.op.kind)); })
       .def_property_readonly("interval_s",
-                             [](const SubgraphPrediction& s) { return py::make_tuple(s.estimate.interval_lo_s, s.estimate.interval_hi_s); })
-      .def_property_readonly("warnings", [](const SubgraphPrediction& s) { return warning_messages(s.estimate.warnings); })
+                             [](const SubgraphPrediction& s) {
+                               return py::make_tuple(s.estimate.interval_lo_s, s.estimate.interval_hi_s);
+                             })
+      .def_property_readonly("warnings",
+                             [](const SubgraphPrediction& s) { return warning_messages(s.estimate.warnings); })
       .def_readonly("estimate", &SubgraphPrediction::estimate)
       .def("__repr__", [](const SubgraphPrediction& s) {
         return "<hwcal.SubgraphPrediction '" + s.name + "' " + std::string(to_string(s.graph.op.kind)) + " " +
@@ -558,17 +609,18 @@ PYBIND11_MODULE(_hwcal, m) {
       .def_readonly("threads", &WorkloadPrediction::threads)
       .def_readonly("total_s", &WorkloadPrediction::total_s, "the forward pass: the subgraphs one after the other")
       .def_readonly("total_isolated_s", &WorkloadPrediction::total_isolated_s, "the sum of each subgraph run alone")
-      .def_property_readonly("interval_s", [](const WorkloadPrediction& p) { return py::make_tuple(p.interval_lo_s, p.interval_hi_s); })
+      .def_property_readonly(
+          "interval_s", [](const WorkloadPrediction& p) { return py::make_tuple(p.interval_lo_s, p.interval_hi_s); })
       .def_readonly("warnings", &WorkloadPrediction::warnings)
       .def_readonly("notes", &WorkloadPrediction::notes)
       .def_readonly("subgraphs", &WorkloadPrediction::subgraphs)
       .def("to_dict", [](const WorkloadPrediction& p) { return to_python(to_json(p)); })
       .def(
-          "to_json", [](const WorkloadPrediction& p, int indent) { return to_json(p).dump(indent); }, py::arg("indent") = 1,
-          "the text `hwcal predict --json` prints (without its final newline)")
+          "to_json", [](const WorkloadPrediction& p, int indent) { return to_json(p).dump(indent); },
+          py::arg("indent") = 1, "the text `hwcal predict --json` prints (without its final newline)")
       .def("__repr__", [](const WorkloadPrediction& p) {
-        return "<hwcal.Prediction '" + p.workload + "' " + time_text(p.total_s) + ", " + std::to_string(p.subgraphs.size()) +
-               " subgraphs, " + p.mode + " mode>";
+        return "<hwcal.Prediction '" + p.workload + "' " + time_text(p.total_s) + ", " +
+               std::to_string(p.subgraphs.size()) + " subgraphs, " + p.mode + " mode>";
       });
   m.def(
       "predict",
@@ -589,11 +641,14 @@ PYBIND11_MODULE(_hwcal, m) {
         }
         return p;
       },
-      py::arg("profile"), py::arg("workload"), py::arg("mode") = "device", py::arg("threads") = 0, py::arg("model") = "calibrated",
-      "A workload's latency as `hwcal predict --json` reports it (the same C++ function): .total_s, .subgraphs, .to_dict()");
+      py::arg("profile"), py::arg("workload"), py::arg("mode") = "device", py::arg("threads") = 0,
+      py::arg("model") = "calibrated",
+      "A workload's latency as `hwcal predict --json` reports it (the same C++ function): .total_s, .subgraphs, "
+      ".to_dict()");
 
   // Shown as hwcal.X (the package re-exports them), not hwcal._hwcal.X.
-  for (const char* name : {"Error", "DocumentError", "UnavailableError", "Profile", "DeviceCalibration", "AutoCalibration", "Subgraph",
-                           "Workload", "SequenceContext", "Estimate", "CalibratedMapper", "SubgraphPrediction", "Prediction"})
+  for (const char* name :
+       {"Error", "DocumentError", "UnavailableError", "Profile", "DeviceCalibration", "AutoCalibration", "Subgraph",
+        "Workload", "SequenceContext", "Estimate", "CalibratedMapper", "SubgraphPrediction", "Prediction"})
     m.attr(name).attr("__module__") = "hwcal";
 }

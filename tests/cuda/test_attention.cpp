@@ -47,17 +47,15 @@ const std::vector<AttentionShape> prefill_shapes{
     {1, 8, 100, 333, 64, true, 2},     // ... and not multiples of 64
     {1, 4, 96, 40, 64, true, 4},       // queries past the keys: the first rows see nothing
     {1, 4, 77, 77, 32, false, 1},      // multi-query
-    {2, 6, 130, 130, 96, false, 3},
-    {1, 16, 1024, 1024, 64, true, 16},
+    {2, 6, 130, 130, 96, false, 3},   {1, 16, 1024, 1024, 64, true, 16},
 };
 const std::vector<AttentionShape> decode_shapes{
-    {1, 32, 1, 2048, 128, false, 8},  // Llama-style decode step
-    {8, 32, 1, 4096, 128, false, 8},
-    {4, 32, 1, 1000, 128, false, 32},  // multi-head
-    {2, 64, 1, 777, 128, false, 8},    // 8 query heads per KV head, odd cache length
-    {1, 12, 1, 100, 64, false, 12},    // short cache: one chunk, no combine
-    {2, 32, 4, 1024, 128, true, 8},    // speculative decoding: 4 new tokens, causal
-    {1, 8, 16, 4096, 64, true, 1},     // 16 queries of one KV head: 128 rows, 8 row tiles
+    {1, 32, 1, 2048, 128, false, 8},                                    // Llama-style decode step
+    {8, 32, 1, 4096, 128, false, 8}, {4, 32, 1, 1000, 128, false, 32},  // multi-head
+    {2, 64, 1, 777, 128, false, 8},                                     // 8 query heads per KV head, odd cache length
+    {1, 12, 1, 100, 64, false, 12},                                     // short cache: one chunk, no combine
+    {2, 32, 4, 1024, 128, true, 8},                                     // speculative decoding: 4 new tokens, causal
+    {1, 8, 16, 4096, 64, true, 1},  // 16 queries of one KV head: 128 rows, 8 row tiles
     {3, 4, 2, 300, 32, false, 2},
 };
 }  // namespace

@@ -52,8 +52,8 @@ TEST_CASE("every op kind's run() is captured in a CUDA graph and replayed") {
   Conv2dShape c;
   c.n = 2, c.c = 32, c.h = c.w = 14, c.k = 64, c.r = c.s = 3, c.pad_h = c.pad_w = 1, c.bias = true;
   ops.push_back({OpKind::conv2d, c});
-  ops.push_back({OpKind::layernorm, RowsShape{64, 8192}});      // a block per row
-  ops.push_back({OpKind::softmax, RowsShape{8, 50000}});        // streamed rows
+  ops.push_back({OpKind::layernorm, RowsShape{64, 8192}});  // a block per row
+  ops.push_back({OpKind::softmax, RowsShape{8, 50000}});    // streamed rows
   ops.push_back({OpKind::transpose, BytesShape{8 << 20}});
   ops.push_back({OpKind::concat, BytesShape{(8 << 20) + 6}});
   ops.push_back({OpKind::relu, ElementwiseShape{1 << 20, 1, 0, true}});

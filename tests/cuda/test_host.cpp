@@ -180,7 +180,7 @@ TEST_CASE("row ops keep rows in registers up to 4096 vectors, streaming beyond")
   CHECK(sm197.kind == Kind::group);
   CHECK_FALSE(sm197.aligned);
   CHECK(sm197.width == 32);
-  CHECK(row_layout(DType::f32, 49).width == 16);  // several rows per warp
+  CHECK(row_layout(DType::f32, 49).width == 16);     // several rows per warp
   const auto rms8k = row_layout(DType::bf16, 8192);  // 1024 vectors: a block of 128, 8 each
   CHECK(rms8k.kind == Kind::block);
   CHECK(rms8k.width == 128);

@@ -92,8 +92,8 @@ TEST_CASE("batchnorm and row ops") {
   // single elements, a block per row, streamed rows.
   for (OpKind k : {OpKind::softmax, OpKind::layernorm, OpKind::rmsnorm, OpKind::reduce_mean})
     for (RowsShape s : {RowsShape{33, 768}, RowsShape{40, 1000}, RowsShape{7, 4099}, RowsShape{100, 49},
-                        RowsShape{3, 50000}, RowsShape{5, 4}, RowsShape{9, 3}, RowsShape{70, 197},
-                        RowsShape{130, 2048}, RowsShape{3, 8192}, RowsShape{2, 32768}, RowsShape{1, 1}})
+                        RowsShape{3, 50000}, RowsShape{5, 4}, RowsShape{9, 3}, RowsShape{70, 197}, RowsShape{130, 2048},
+                        RowsShape{3, 8192}, RowsShape{2, 32768}, RowsShape{1, 1}})
       all_precisions_of({k, s});
 }
 

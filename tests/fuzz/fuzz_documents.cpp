@@ -24,8 +24,8 @@ namespace {
 }
 
 void check(const hwcal::Estimate& e, const std::string& what) {
-  const double v[] = {e.latency_s, e.in_sequence_s, e.compute_s, e.memory_s, e.overhead_s, e.device_s, e.host_s,
-                      e.interval_lo_s, e.interval_hi_s, e.efficiency};
+  const double v[] = {e.latency_s, e.in_sequence_s, e.compute_s,     e.memory_s,      e.overhead_s,
+                      e.device_s,  e.host_s,        e.interval_lo_s, e.interval_hi_s, e.efficiency};
   for (double x : v)
     if (!std::isfinite(x) || x < 0) fail("non-finite or negative estimate", what);
   if (!(e.interval_lo_s <= e.latency_s * (1 + 1e-12) && e.latency_s <= e.interval_hi_s * (1 + 1e-12)))
@@ -51,15 +51,16 @@ void predict_all(const hwcal::HardwareCalibration& profile, const hwcal::Workloa
     hwcal::MapperOptions o;
     o.mode = mode;
     const hwcal::CalibratedMapper mapper(profile, o);
-    const hwcal::SequenceContext ctx = hwcal::sequence_context(w.subgraphs.begin(), w.subgraphs.end(),
-                                                               [](const auto& s) -> const hwcal::Subgraph& { return s.graph; });
+    const hwcal::SequenceContext ctx = hwcal::sequence_context(
+        w.subgraphs.begin(), w.subgraphs.end(), [](const auto& s) -> const hwcal::Subgraph& { return s.graph; });
     std::vector<hwcal::Estimate> est;
     for (const auto& g : w.subgraphs) {
       est.push_back(mapper.estimate(g.graph, ctx));
       check(est.back(), g.name);
       check(mapper.roofline(g.graph), g.name + " (roofline)");
     }
-    const double total = hwcal::sequence_total(est.begin(), est.end(), [](const hwcal::Estimate& e) -> const hwcal::Estimate& { return e; });
+    const double total = hwcal::sequence_total(est.begin(), est.end(),
+                                               [](const hwcal::Estimate& e) -> const hwcal::Estimate& { return e; });
     if (!std::isfinite(total) || total < 0) fail("non-finite or negative total", w.name);
   }
 }
@@ -83,12 +84,13 @@ struct Counts {
   long inputs = 0, not_json = 0, number_overflow = 0;
   long accepted[2] = {0, 0}, rejected_field[2] = {0, 0}, rejected_document[2] = {0, 0};  // [0] profile, [1] workload
   ~Counts() {
-    std::fprintf(stderr,
-                 "fuzz_documents: %ld inputs: %ld not JSON, %ld with a number beyond double range; as a profile: %ld accepted, "
-                 "%ld rejected naming a field, %ld rejected as a whole; as a workload: %ld accepted, %ld rejected naming a "
-                 "field, %ld rejected as a whole\n",
-                 inputs, not_json, number_overflow, accepted[0], rejected_field[0], rejected_document[0], accepted[1],
-                 rejected_field[1], rejected_document[1]);
+    std::fprintf(
+        stderr,
+        "fuzz_documents: %ld inputs: %ld not JSON, %ld with a number beyond double range; as a profile: %ld accepted, "
+        "%ld rejected naming a field, %ld rejected as a whole; as a workload: %ld accepted, %ld rejected naming a "
+        "field, %ld rejected as a whole\n",
+        inputs, not_json, number_overflow, accepted[0], rejected_field[0], rejected_document[0], accepted[1],
+        rejected_field[1], rejected_document[1]);
   }
 };
 Counts counts;
@@ -154,7 +156,8 @@ void collect(nlohmann::json& j, std::vector<nlohmann::json*>& out) {
 }
 }  // namespace
 
-extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size, unsigned seed) {
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size, std::size_t max_size,
+                                               unsigned seed) {
   std::minstd_rand rng(seed);
   if (rng() % 4 != 0) {
     nlohmann::json j = nlohmann::json::parse(data, data + size, nullptr, false);  // no exceptions: discarded
@@ -162,10 +165,27 @@ extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t s
       std::vector<nlohmann::json*> nodes;
       collect(j, nodes);
       nlohmann::json& v = *nodes[rng() % nodes.size()];
-      static const char* const edges[] = {"0", "-1", "1", "0.5", "-0.0", "1e-320", "1e308", "-1e308", "2147483648",
-                                          "4294967297", "1099511627776", "4611686018427387904", "9223372036854775807",
-                                          "-9223372036854775808", "18446744073709551615", "null", "true", "\"\"",
-                                          "\"x\"", "[]", "{}"};
+      static const char* const edges[] = {"0",
+                                          "-1",
+                                          "1",
+                                          "0.5",
+                                          "-0.0",
+                                          "1e-320",
+                                          "1e308",
+                                          "-1e308",
+                                          "2147483648",
+                                          "4294967297",
+                                          "1099511627776",
+                                          "4611686018427387904",
+                                          "9223372036854775807",
+                                          "-9223372036854775808",
+                                          "18446744073709551615",
+                                          "null",
+                                          "true",
+                                          "\"\"",
+                                          "\"x\"",
+                                          "[]",
+                                          "{}"};
       const unsigned how = rng() % 8;
       if (v.is_object() && !v.empty() && how == 0) {
         auto it = v.begin();

@@ -44,28 +44,17 @@ OpDesc small_op(const OpInfo& o) {
   switch (o.family) {
     case ShapeFamily::matmul:
       return {o.kind, o.kind == OpKind::linear ? MatmulShape{1, 13, 24, 40, true} : MatmulShape{3, 17, 19, 23, false}};
-    case ShapeFamily::conv2d:
-      return {o.kind, conv(2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1, true)};
-    case ShapeFamily::pool2d:
-      return {o.kind, pool(2, 4, 9, 9, 3, 2, 1)};
-    case ShapeFamily::adaptive_pool:
-      return {o.kind, AdaptivePoolShape{2, 3, 8, 12, 4, 3}};
-    case ShapeFamily::map:
-      return {o.kind, MapShape{2, 5, 4, 3}};
-    case ShapeFamily::rows:
-      return {o.kind, RowsShape{7, 48}};
-    case ShapeFamily::elementwise:
-      return {o.kind, ElementwiseShape{1000, o.inputs, 0}};
-    case ShapeFamily::attention:
-      return {o.kind, AttentionShape{2, 4, 8, 12, 16, true, 2}};
-    case ShapeFamily::bytes:
-      return {o.kind, BytesShape{4000}};
-    case ShapeFamily::rotary:
-      return {o.kind, RotaryShape{4, 2, 16}};
-    case ShapeFamily::embedding:
-      return {o.kind, EmbeddingShape{5, 40, 16}};
-    case ShapeFamily::collective:
-      return {o.kind, CollectiveShape{4096, 2}};
+    case ShapeFamily::conv2d: return {o.kind, conv(2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1, true)};
+    case ShapeFamily::pool2d: return {o.kind, pool(2, 4, 9, 9, 3, 2, 1)};
+    case ShapeFamily::adaptive_pool: return {o.kind, AdaptivePoolShape{2, 3, 8, 12, 4, 3}};
+    case ShapeFamily::map: return {o.kind, MapShape{2, 5, 4, 3}};
+    case ShapeFamily::rows: return {o.kind, RowsShape{7, 48}};
+    case ShapeFamily::elementwise: return {o.kind, ElementwiseShape{1000, o.inputs, 0}};
+    case ShapeFamily::attention: return {o.kind, AttentionShape{2, 4, 8, 12, 16, true, 2}};
+    case ShapeFamily::bytes: return {o.kind, BytesShape{4000}};
+    case ShapeFamily::rotary: return {o.kind, RotaryShape{4, 2, 16}};
+    case ShapeFamily::embedding: return {o.kind, EmbeddingShape{5, 40, 16}};
+    case ShapeFamily::collective: return {o.kind, CollectiveShape{4096, 2}};
   }
   return {};
 }

@@ -28,8 +28,10 @@ int main() {
 
   const hwcal::HardwareCalibration loaded = hwcal::parse_profile(nlohmann::json(profile), "in-memory");
   const hwcal::CalibratedMapper mapper(loaded);
-  const hwcal::Estimate e = mapper.estimate({hwcal::OpDesc{hwcal::OpKind::matmul, hwcal::MatmulShape{1, 512, 512, 512, false}}});
-  std::printf("hwcal %s: 512^3 GEMM predicted %.1f us (%s-bound)\n", hwcal::version_string(), e.latency_s * 1e6, hwcal::to_string(e.bound));
+  const hwcal::Estimate e =
+      mapper.estimate({hwcal::OpDesc{hwcal::OpKind::matmul, hwcal::MatmulShape{1, 512, 512, 512, false}}});
+  std::printf("hwcal %s: 512^3 GEMM predicted %.1f us (%s-bound)\n", hwcal::version_string(), e.latency_s * 1e6,
+              hwcal::to_string(e.bound));
 
   std::string backends;
   if (HWCAL_HAS_OPENBLAS) backends += " openblas";

@@ -47,7 +47,8 @@ inline HardwareCalibration make_test_profile() {
   h.host.threads_used = 1;
   h.host.caches = {{1, "Data", 32768, 1}, {2, "Unified", 1 << 20, 1}, {3, "Unified", 32 << 20, 2}};
   h.software = {{"eigen", "3.4.0"}, {"compiler", "test"}};
-  h.peaks = {{Precision::fp32, 100.0, "test"}, {Precision::fp64, 50.0, "test"}, {Precision::bf16, std::nullopt, "none"}};
+  h.peaks = {
+      {Precision::fp32, 100.0, "test"}, {Precision::fp64, 50.0, "test"}, {Precision::bf16, std::nullopt, "none"}};
   // bandwidth: 100 GB/s at 16 KiB, 50 at 1 MiB, 10 at 64 MiB
   for (auto [ws, gbps] : {std::pair<std::int64_t, double>{16 << 10, 100}, {1 << 20, 50}, {64 << 20, 10}}) {
     BandwidthPoint b;
@@ -71,7 +72,8 @@ inline HardwareCalibration make_test_profile() {
   h.operations.push_back(mm);
 
   OperationCalibration relu;
-  relu.op = OpKind::relu, relu.precision = Precision::fp32, relu.backend = "eigen", relu.variant = Variant::unary, relu.threads = 1;
+  relu.op = OpKind::relu, relu.precision = Precision::fp32, relu.backend = "eigen", relu.variant = Variant::unary,
+  relu.threads = 1;
   relu.samples = {sample(OpKind::relu, ElementwiseShape{1 << 8, 1, 0}, Precision::fp32, 10e9),
                   sample(OpKind::relu, ElementwiseShape{1 << 10, 1, 0}, Precision::fp32, 10e9),
                   sample(OpKind::relu, ElementwiseShape{1 << 12, 1, 0}, Precision::fp32, 10e9),
@@ -79,7 +81,8 @@ inline HardwareCalibration make_test_profile() {
   h.operations.push_back(relu);
 
   OperationCalibration conv;
-  conv.op = OpKind::conv2d, conv.precision = Precision::fp32, conv.backend = "eigen", conv.variant = Variant::dense, conv.threads = 1;
+  conv.op = OpKind::conv2d, conv.precision = Precision::fp32, conv.backend = "eigen", conv.variant = Variant::dense,
+  conv.threads = 1;
   Conv2dShape c;
   c.n = 1, c.c = 64, c.h = c.w = 56, c.k = 64, c.r = c.s = 3, c.pad_h = c.pad_w = 1, c.bias = false;
   conv.samples = {sample(OpKind::conv2d, c, Precision::fp32, 40e9)};
@@ -91,7 +94,8 @@ inline HardwareCalibration make_test_profile() {
   h.operations.push_back(bn);
 
   FusionCalibration f;
-  f.pattern = FusionPattern::conv_bn_relu, f.precision = Precision::fp32, f.backend = "eigen", f.threads = 1, f.note = "test";
+  f.pattern = FusionPattern::conv_bn_relu, f.precision = Precision::fp32, f.backend = "eigen", f.threads = 1,
+  f.note = "test";
   FusionSample fs;
   fs.shape = c;
   fs.flops = flops(OpDesc{OpKind::conv2d, c});
@@ -127,7 +131,8 @@ inline HardwareCalibration make_test_gpu_profile() {
   h.device = d;
   h.peaks = {{Precision::bf16, 1000e3, "test"}, {Precision::fp32, 50e3, "test"}};  // GFLOP/s
   // bandwidth: 10 TB/s in the L2 (up to 32 MiB), 4 TB/s from memory (from 128 MiB)
-  for (auto [ws, gbps] : {std::pair<std::int64_t, double>{1 << 20, 10000}, {32 << 20, 10000}, {128 << 20, 4000}, {1 << 30, 4000}}) {
+  for (auto [ws, gbps] :
+       {std::pair<std::int64_t, double>{1 << 20, 10000}, {32 << 20, 10000}, {128 << 20, 4000}, {1 << 30, 4000}}) {
     BandwidthPoint b;
     b.working_set_bytes = ws;
     b.kernel = "triad";
@@ -144,7 +149,8 @@ inline HardwareCalibration make_test_gpu_profile() {
 
   // relu: 2 us floor up to 2^16 elements, then 2 TB/s (bf16: 4 bytes per element)
   OperationCalibration relu;
-  relu.op = OpKind::relu, relu.precision = Precision::bf16, relu.backend = "cuda", relu.variant = Variant::unary, relu.threads = 1;
+  relu.op = OpKind::relu, relu.precision = Precision::bf16, relu.backend = "cuda", relu.variant = Variant::unary,
+  relu.threads = 1;
   for (i64 e : {i64{1} << 10, i64{1} << 16, i64{1} << 24}) {
     OpSample s = sample(OpKind::relu, ElementwiseShape{e, 1, 0}, Precision::bf16, 2000e9, 0);
     const double t = std::max(2e-6, s.time.median_s);
@@ -180,9 +186,7 @@ struct TempFile {
     path = std::string(buf) + "-" + stem;
     std::remove(buf);
   }
-  ~TempFile() {
-    std::remove(path.c_str());
-  }
+  ~TempFile() { std::remove(path.c_str()); }
   void write(const std::string& text) const { std::ofstream(path, std::ios::binary) << text; }
   std::string read() const {
     std::ifstream in(path, std::ios::binary);

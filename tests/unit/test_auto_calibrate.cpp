@@ -75,7 +75,8 @@ TEST_CASE("auto_calibrate caches its profile and reuses it", "[auto]") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("a budget of zero, a negative one, NaN or over a week is refused before anything is measured or cached", "[auto]") {
+TEST_CASE("a budget of zero, a negative one, NaN or over a week is refused before anything is measured or cached",
+          "[auto]") {
   const std::string dir = std::filesystem::temp_directory_path() / ("hwcal-budget-" + std::to_string(::getpid()));
   AutoCalibrateOptions o;
   o.cache_dir = dir;

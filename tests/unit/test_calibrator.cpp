@@ -114,7 +114,7 @@ TEST_CASE("a time budget covers every op coarsely before refining any", "[calibr
   o.threads = 1;
   o.budget_s = 1.0;
   o.measure = fast();
-  double ops_started_s = -1;  // budget time already spent when the first op was measured
+  double ops_started_s = -1;     // budget time already spent when the first op was measured
   std::vector<OpKind> measured;  // the op of each point measured, in order
   o.progress = [&](const Progress& p) {
     if (p.stage != "operations") return;
@@ -152,7 +152,8 @@ TEST_CASE("the per-call overhead is the intercept of the small elementwise sampl
   // size at another rate that the fit must ignore.
   OperationCalibration relu;
   relu.op = OpKind::relu, relu.variant = Variant::unary;
-  for (i64 n : {64, 256, 1024}) relu.samples.push_back(test::sample(OpKind::relu, ElementwiseShape{n, 1, 0}, Precision::fp32, 50e9));
+  for (i64 n : {64, 256, 1024})
+    relu.samples.push_back(test::sample(OpKind::relu, ElementwiseShape{n, 1, 0}, Precision::fp32, 50e9));
   relu.samples.push_back(test::sample(OpKind::relu, ElementwiseShape{1 << 24, 1, 0}, Precision::fp32, 5e9));
   const OverheadCalibration o = fit_overhead({relu});
   CHECK(o.per_call_s == Approx(test::overhead_s).epsilon(1e-6));

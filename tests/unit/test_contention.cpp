@@ -19,7 +19,7 @@ TEST_CASE("the lost share is run-queue delay and steal over threads x wall", "[c
   d.wall_s = 2.0;
   d.run_delay_s = 0.5;
   d.steal_s = 0.1;
-  d.other_cpu_s = 1.5;  // other processes ran on our CPUs
+  d.other_cpu_s = 1.5;            // other processes ran on our CPUs
   CHECK(d.lost_share(2) == 0.0);  // counters not read: nothing can be said
   d.valid = true;
   CHECK(d.lost_share(1) == Approx(0.3));
@@ -99,7 +99,8 @@ std::vector<detail::CurvePoint> curve(const std::vector<double>& x, const std::v
 }
 
 /// Indices of the points at least `factor` times slower than both neighbours (the calibrator's rule).
-std::vector<std::size_t> slow_outliers(const std::vector<detail::CurvePoint>& pts, double factor = detail::outlier_factor) {
+std::vector<std::size_t> slow_outliers(const std::vector<detail::CurvePoint>& pts,
+                                       double factor = detail::outlier_factor) {
   std::vector<std::size_t> out;
   const std::vector<double> s = detail::slowdown_vs_neighbours(pts);
   for (std::size_t i = 0; i < s.size(); ++i)

@@ -33,7 +33,8 @@ TEST_CASE("leave-one-out predicts each sample from the others of its curve", "[l
   CHECK(slow.samples[2].ape() > 0.55);  // predicted about 1/3 of what was measured: 67% off
   CHECK(slow.samples[2].ape() < 0.72);
   CHECK(slow.samples[2].predicted_s < slow.samples[2].measured_s / 2);
-  CHECK(slow.samples[1].predicted_s > 1.2 * slow.samples[1].measured_s);  // its neighbours, predicted with it, read slow
+  CHECK(slow.samples[1].predicted_s >
+        1.2 * slow.samples[1].measured_s);  // its neighbours, predicted with it, read slow
   CHECK(slow.samples[3].predicted_s > 1.2 * slow.samples[3].measured_s);
   CHECK(slow.curves[0].within10 == Approx(0.4));  // only the two ends are still predicted well
 

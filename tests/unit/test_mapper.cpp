@@ -46,7 +46,9 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); 
 using namespace hwcal;
 
 namespace {
-Subgraph sg(OpKind k, Shape s, Precision p = Precision::fp32, std::uint64_t fused = 0) { return {OpDesc{k, s}, p, fused}; }
+Subgraph sg(OpKind k, Shape s, Precision p = Precision::fp32, std::uint64_t fused = 0) {
+  return {OpDesc{k, s}, p, fused};
+}
 Conv2dShape test_conv() {
   Conv2dShape c;
   c.n = 1, c.c = 64, c.h = c.w = 56, c.k = 64, c.r = c.s = 3, c.pad_h = c.pad_w = 1, c.bias = false;
@@ -178,7 +180,8 @@ TEST_CASE("fused subgraphs: the unfused chain over the measured speedup", "[mapp
   const Estimate relu = m.estimate(sg(OpKind::relu, ElementwiseShape{64 * 56 * 56, 1, 0}));
   CHECK(conv.latency_s == Approx(1e-6 + flops(OpDesc{OpKind::conv2d, c}) / 40e9));
   CHECK(bn.warnings == 0);  // the batchnorm pass hits its measured shape
-  const Estimate fused = m.estimate(sg(OpKind::conv2d, c, Precision::fp32, fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)));
+  const Estimate fused =
+      m.estimate(sg(OpKind::conv2d, c, Precision::fp32, fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)));
   CHECK(fused.latency_s == Approx((conv.latency_s + bn.latency_s + relu.latency_s) / 1.25));
   // in a sequence: each part's in-sequence time, over the same speedup
   const SequenceContext ctx{64 << 20, 0};
@@ -202,9 +205,11 @@ TEST_CASE("fused subgraphs: the unfused chain over the measured speedup", "[mapp
   CHECK(cs.latency_s > conv.latency_s);
 
   FusionPattern p;
-  CHECK(fusion_pattern_of(sg(OpKind::linear, MatmulShape{1, 8, 8, 8, true}, Precision::fp32, fused_bit(OpKind::gelu)), p));
+  CHECK(fusion_pattern_of(sg(OpKind::linear, MatmulShape{1, 8, 8, 8, true}, Precision::fp32, fused_bit(OpKind::gelu)),
+                          p));
   CHECK(p == FusionPattern::linear_bias_gelu);
-  CHECK(fusion_pattern_of(sg(OpKind::matmul, MatmulShape{4, 8, 8, 8, false}, Precision::fp32, fused_bit(OpKind::softmax)), p));
+  CHECK(fusion_pattern_of(
+      sg(OpKind::matmul, MatmulShape{4, 8, 8, 8, false}, Precision::fp32, fused_bit(OpKind::softmax)), p));
   CHECK(p == FusionPattern::qkt_softmax);
 }
 
@@ -218,9 +223,10 @@ TEST_CASE("the roofline baseline uses the peak and the DRAM bandwidth only", "[m
 
 TEST_CASE("estimate allocates nothing and is safe to call from several threads", "[mapper]") {
   const CalibratedMapper m(test::make_test_profile());
-  const Subgraph gs[] = {sg(OpKind::matmul, MatmulShape{1, 300, 200, 100, false}), sg(OpKind::relu, ElementwiseShape{5000, 1, 0}),
-                         sg(OpKind::conv2d, test_conv(), Precision::fp32, fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)),
-                         sg(OpKind::attention, AttentionShape{1, 8, 128, 128, 64, false}, Precision::bf16)};
+  const Subgraph gs[] = {
+      sg(OpKind::matmul, MatmulShape{1, 300, 200, 100, false}), sg(OpKind::relu, ElementwiseShape{5000, 1, 0}),
+      sg(OpKind::conv2d, test_conv(), Precision::fp32, fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)),
+      sg(OpKind::attention, AttentionShape{1, 8, 128, 128, 64, false}, Precision::bf16)};
   const long before = g_allocations.load();
   double sum = 0;
   for (int i = 0; i < 1000; ++i)
@@ -245,7 +251,8 @@ TEST_CASE("without curves at the requested thread count, all curves of the neare
   for (auto& c : h.operations) c.threads = 2;
   h.threads = 2;
   OperationCalibration dw;
-  dw.op = OpKind::conv2d, dw.precision = Precision::fp32, dw.backend = "eigen", dw.variant = Variant::depthwise, dw.threads = 2;
+  dw.op = OpKind::conv2d, dw.precision = Precision::fp32, dw.backend = "eigen", dw.variant = Variant::depthwise,
+  dw.threads = 2;
   Conv2dShape c = test_conv();
   c.groups = c.k = 64;
   dw.samples = {test::sample(OpKind::conv2d, c, Precision::fp32, 5e9)};
@@ -261,7 +268,8 @@ TEST_CASE("without curves at the requested thread count, all curves of the neare
   CHECK_FALSE((e.warnings & warn_other_variant));
   CHECK(e.compute_s == Approx(flops(OpDesc{OpKind::conv2d, c}) / 5e9));
   // the 2-thread matmul curve (50 GFLOP/s at 256^3), not the 8-thread copy
-  CHECK(m.estimate(sg(OpKind::matmul, MatmulShape{1, 256, 256, 256, false})).compute_s == Approx(2.0 * 256 * 256 * 256 / 50e9));
+  CHECK(m.estimate(sg(OpKind::matmul, MatmulShape{1, 256, 256, 256, false})).compute_s ==
+        Approx(2.0 * 256 * 256 * 256 / 50e9));
 }
 
 TEST_CASE("each curve has its own fixed cost, from its smallest samples", "[mapper]") {
@@ -287,9 +295,12 @@ TEST_CASE("each curve has its own fixed cost, from its smallest samples", "[mapp
 TEST_CASE("a sequence's context is the bytes its subgraphs move", "[mapper]") {
   const std::vector<Subgraph> pass = {sg(OpKind::relu, ElementwiseShape{1024, 1, 0}),
                                       sg(OpKind::matmul, MatmulShape{1, 64, 64, 64, false}, Precision::fp64)};
-  const SequenceContext c = sequence_context(pass.begin(), pass.end(), [](const Subgraph& g) -> const Subgraph& { return g; });
+  const SequenceContext c =
+      sequence_context(pass.begin(), pass.end(), [](const Subgraph& g) -> const Subgraph& { return g; });
   CHECK(c.pass_bytes == Approx(2 * 1024 * 4 + 3 * 64 * 64 * 8));
-  CHECK(sequence_context(pass.begin(), pass.begin(), [](const Subgraph& g) -> const Subgraph& { return g; }).pass_bytes == 0);
+  CHECK(sequence_context(pass.begin(), pass.begin(), [](const Subgraph& g) -> const Subgraph& {
+          return g;
+        }).pass_bytes == 0);
 }
 
 // ------------------------------------------------------------------ devices
@@ -306,7 +317,8 @@ TEST_CASE("device mode: per-launch device time with a floor, no eager launch cos
   CHECK(tiny.host_s == 0);
   // a measured size: as measured
   const double t24 = 4.0 * (1 << 24) / 2000e9;
-  CHECK(m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 24, 1, 0}, Precision::bf16)).latency_s == Approx(t24).epsilon(1e-6));
+  CHECK(m.estimate(sg(OpKind::relu, ElementwiseShape{1 << 24, 1, 0}, Precision::bf16)).latency_s ==
+        Approx(t24).epsilon(1e-6));
   // the interval always contains the estimate
   for (i64 e : {i64{100}, i64{1} << 18, i64{1} << 28}) {
     const Estimate x = m.estimate(sg(OpKind::relu, ElementwiseShape{e, 1, 0}, Precision::bf16));
@@ -434,7 +446,8 @@ TEST_CASE("the regime coordinate keeps GEMV neighbours in their own cache level"
     lin.samples.push_back(s);
   };
   for (auto [n, k] : {std::pair<i64, i64>{256, 512}, {512, 256}, {128, 1024}, {64, 2048}}) add(n, k, 0.8);  // 512 KiB
-  for (auto [n, k] : {std::pair<i64, i64>{4096, 4096}, {8192, 4096}, {2048, 8192}, {1024, 16384}}) add(n, k, 0.4);  // 64-128 MiB
+  for (auto [n, k] : {std::pair<i64, i64>{4096, 4096}, {8192, 4096}, {2048, 8192}, {1024, 16384}})
+    add(n, k, 0.4);  // 64-128 MiB
   h.operations.push_back(lin);
   // 8 MiB of weights (memory); in (m, n, k) its four nearest samples are two in-cache and two in memory
   const OpDesc q{OpKind::linear, MatmulShape{1, 1, 256, 8192, false}};
@@ -442,12 +455,15 @@ TEST_CASE("the regime coordinate keeps GEMV neighbours in their own cache level"
   MapperOptions off, on;
   off.regime_weight = 0;
   on.regime_weight = 1;
-  auto eff = [&](const MapperOptions& o) { return roof / (CalibratedMapper(h, o).estimate(sg(q.kind, q.shape)).latency_s - test::overhead_s); };
+  auto eff = [&](const MapperOptions& o) {
+    return roof / (CalibratedMapper(h, o).estimate(sg(q.kind, q.shape)).latency_s - test::overhead_s);
+  };
   INFO("efficiency without the regime coordinate " << eff(off) << ", with " << eff(on));
   CHECK(std::abs(std::log(eff(on) / 0.4)) < 0.5 * std::abs(std::log(eff(off) / 0.4)));
   // measured shapes are still predicted as measured
   const OpDesc m{OpKind::linear, MatmulShape{1, 1, 4096, 4096, false}};
-  CHECK(CalibratedMapper(h, on).estimate(sg(m.kind, m.shape)).latency_s == Approx(lin.samples[4].time.median_s).epsilon(0.02));
+  CHECK(CalibratedMapper(h, on).estimate(sg(m.kind, m.shape)).latency_s ==
+        Approx(lin.samples[4].time.median_s).epsilon(0.02));
 }
 
 TEST_CASE("the nearest-neighbour average is the brute-force one", "[mapper][interpolate]") {
@@ -476,7 +492,8 @@ TEST_CASE("the nearest-neighbour average is the brute-force one", "[mapper][inte
       std::vector<std::pair<float, std::size_t>> by_distance;
       for (std::size_t i = 0; i < n; ++i) {
         float d2 = 0;
-        for (int d = 0; d < dims; ++d) d2 += (q[std::size_t(d)] - pts[i].x[std::size_t(d)]) * (q[std::size_t(d)] - pts[i].x[std::size_t(d)]);
+        for (int d = 0; d < dims; ++d)
+          d2 += (q[std::size_t(d)] - pts[i].x[std::size_t(d)]) * (q[std::size_t(d)] - pts[i].x[std::size_t(d)]);
         by_distance.push_back({d2, i});
       }
       std::sort(by_distance.begin(), by_distance.end());
@@ -518,7 +535,8 @@ std::vector<detail::PointStore::Point> grid_points(int dims, int n, int span, Un
 }
 }  // namespace
 
-TEST_CASE("automatic interpolation takes the plane where the points lie on one, the nearest points on noise", "[mapper][interpolate]") {
+TEST_CASE("automatic interpolation takes the plane where the points lie on one, the nearest points on noise",
+          "[mapper][interpolate]") {
   Uniform u;
   detail::PointStore store;
   for (int dims = 2; dims <= 5; ++dims) {
@@ -551,13 +569,16 @@ TEST_CASE("automatic interpolation takes the plane where the points lie on one, 
   CHECK(err_lin < 0.5 * err_idw);
 }
 
-TEST_CASE("a tabulated block: its points as measured, multilinear between nodes, exact beyond its grid", "[mapper][interpolate]") {
+TEST_CASE("a tabulated block: its points as measured, multilinear between nodes, exact beyond its grid",
+          "[mapper][interpolate]") {
   Uniform u;
   for (int dims = 2; dims <= 5; ++dims) {
     for (const auto method : {detail::Interpolation::nearest, detail::Interpolation::local_linear}) {
       INFO("dims " << dims << " method " << int(method));
       // values that bend (a plane would be reproduced by any blend)
-      const auto pts = grid_points(dims, 40, dims == 2 ? 8 : 5, u, [&u](const Features& x) { return 0.1f * x[0] * x[0] - 0.2f * x[1] + u(-0.3f, 0.3f); });
+      const auto pts = grid_points(dims, 40, dims == 2 ? 8 : 5, u, [&u](const Features& x) {
+        return 0.1f * x[0] * x[0] - 0.2f * x[1] + u(-0.3f, 0.3f);
+      });
       detail::PointStore exact, table(Lookup::table);
       const detail::PointBlock be = exact.add(pts, dims, method), bt = table.add(pts, dims, method);
       // every point lies on a node
@@ -578,7 +599,8 @@ TEST_CASE("a tabulated block: its points as measured, multilinear between nodes,
         for (int d = 0; d < dims; ++d) {
           const auto& a = axes[std::size_t(d)];
           q[std::size_t(d)] = u(a.front(), a.back());
-          const auto c = std::min<std::size_t>(a.size() - 2, std::size_t(std::upper_bound(a.begin(), a.end(), q[std::size_t(d)]) - a.begin() - 1));
+          const auto c = std::min<std::size_t>(
+              a.size() - 2, std::size_t(std::upper_bound(a.begin(), a.end(), q[std::size_t(d)]) - a.begin() - 1));
           cell[std::size_t(d)] = c;
           frac[std::size_t(d)] = (q[std::size_t(d)] - a[c]) / (a[c + 1] - a[c]);
         }

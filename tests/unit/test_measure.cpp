@@ -118,7 +118,8 @@ TEST_CASE("the stop rule keeps sampling while the spread is over the target", "[
   CHECK(rule.converged());
 }
 
-TEST_CASE("the stop rule's caps: max_samples, the time cap from min_samples_at_cap samples on, and always 4x", "[measure]") {
+TEST_CASE("the stop rule's caps: max_samples, the time cap from min_samples_at_cap samples on, and always 4x",
+          "[measure]") {
   MeasureOptions o;
   o.min_samples = 7;
   o.min_time_s = 0;
@@ -137,17 +138,17 @@ TEST_CASE("the stop rule's caps: max_samples, the time cap from min_samples_at_c
     return rule;
   };
   CHECK_FALSE(rule_with(1).done(0.5));
-  CHECK_FALSE(rule_with(1).done(1.5));   // past the cap with too few samples: keep going...
+  CHECK_FALSE(rule_with(1).done(1.5));  // past the cap with too few samples: keep going...
   CHECK_FALSE(rule_with(2).done(3.99));
-  CHECK(rule_with(2).done(4.0));         // ...but never past 4x the cap
+  CHECK(rule_with(2).done(4.0));  // ...but never past 4x the cap
   CHECK(rule_with(1).done(10.0));
   CHECK_FALSE(rule_with(3).done(0.99));
-  CHECK(rule_with(3).done(1.0));         // enough samples: the cap applies
+  CHECK(rule_with(3).done(1.0));  // enough samples: the cap applies
   CHECK_FALSE(rule_with(9).done(0.5));
-  CHECK(rule_with(10).done(0.0));        // max_samples, whatever the time
+  CHECK(rule_with(10).done(0.0));  // max_samples, whatever the time
   StopRule capped = rule_with(3);
   CHECK(capped.done(1.0));
-  CHECK_FALSE(capped.converged());       // a cap is not convergence
+  CHECK_FALSE(capped.converged());  // a cap is not convergence
 }
 
 TEST_CASE("a run longer than the time cap ends by the stop rule", "[measure]") {
@@ -163,16 +164,19 @@ TEST_CASE("a run longer than the time cap ends by the stop rule", "[measure]") {
     while (now_s() - t0 < 0.002) {
     }
   };
-  for (const Measurement& m : {measure(sleepy, o), measure_each(sleepy, [] {}, o)}) {
+  for (const Measurement& m : {measure(sleepy, o), measure_each(
+                                                       sleepy, [] {}, o)}) {
     CHECK(m.samples >= 1);
     CHECK(m.samples <= o.min_samples_at_cap);  // n runs last >= n x 2 ms, past the cap once n = min_samples_at_cap
     if (m.samples < o.min_samples_at_cap) CHECK(m.total_s >= 4 * o.max_time_s);  // stopped early only at 4x the cap
     CHECK_FALSE(m.converged);
-    CHECK(m.iterations == 1);      // a run is longer than min_sample_s
-    CHECK(m.median_s >= 0.002);    // a sample is one run
+    CHECK(m.iterations == 1);    // a run is longer than min_sample_s
+    CHECK(m.median_s >= 0.002);  // a sample is one run
   }
   // A cap of a fifth of a run: the first sample is already past 4x the cap.
   o.max_time_s = 0.0004;
   CHECK(measure(sleepy, o).samples == 1);
-  CHECK(measure_each(sleepy, [] {}, o).samples == 1);
+  CHECK(measure_each(
+            sleepy, [] {}, o)
+            .samples == 1);
 }

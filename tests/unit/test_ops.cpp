@@ -19,7 +19,8 @@ TEST_CASE("matmul and linear count 2 FLOPs per multiply-add", "[ops]") {
 
 TEST_CASE("conv2d counts output-stationary work and each tensor once", "[ops]") {
   Conv2dShape s;
-  s.n = 2, s.c = 64, s.h = s.w = 56, s.k = 128, s.r = s.s = 3, s.stride_h = s.stride_w = 2, s.pad_h = s.pad_w = 1, s.bias = false;
+  s.n = 2, s.c = 64, s.h = s.w = 56, s.k = 128, s.r = s.s = 3, s.stride_h = s.stride_w = 2, s.pad_h = s.pad_w = 1,
+  s.bias = false;
   const OpDesc op{OpKind::conv2d, s};
   CHECK(s.out_h() == 28);
   CHECK(s.out_w() == 28);
@@ -69,7 +70,8 @@ TEST_CASE("features are log2 of the dimensions that move an op", "[ops]") {
 }
 
 TEST_CASE("invalid shapes say why, naming the field at fault", "[ops]") {
-  CHECK(invalid_reason(OpDesc{OpKind::matmul, MatmulShape{1, 0, 4, 4, false}}) == "m: must be a positive integer, got 0");
+  CHECK(invalid_reason(OpDesc{OpKind::matmul, MatmulShape{1, 0, 4, 4, false}}) ==
+        "m: must be a positive integer, got 0");
   Conv2dShape s;
   s.n = 1, s.c = 6, s.h = s.w = 8, s.k = 4, s.r = s.s = 3, s.groups = 4;
   CHECK(invalid_reason(OpDesc{OpKind::conv2d, s}) == "groups: groups must divide both c and k");
@@ -78,16 +80,19 @@ TEST_CASE("invalid shapes say why, naming the field at fault", "[ops]") {
   s.r = 3, s.dil_h = i64{1} << 39;  // dil * (r - 1) beyond any input, computed without overflow
   CHECK(invalid_reason(OpDesc{OpKind::conv2d, s}) == "r: kernel larger than the padded input");
   CHECK(invalid_reason(OpDesc{OpKind::relu, MatmulShape{}}) == "shape does not match the op");
-  CHECK(invalid_reason(OpDesc{OpKind::add, ElementwiseShape{100, 2, 7}}) == "broadcast: broadcast must divide elements");
+  CHECK(invalid_reason(OpDesc{OpKind::add, ElementwiseShape{100, 2, 7}}) ==
+        "broadcast: broadcast must divide elements");
   CHECK(invalid_reason(OpDesc{OpKind::add, ElementwiseShape{100, 2, 10}}).empty());
   // arity comes from the op table: a relu with two inputs is no relu
   CHECK(invalid_reason(OpDesc{OpKind::relu, ElementwiseShape{100, 2, 0}}) == "inputs: relu takes 1 input");
-  CHECK(invalid_reason(OpDesc{OpKind::silu_mul, ElementwiseShape{100, 2, 10}}) == "broadcast: silu_mul has no broadcast input");
+  CHECK(invalid_reason(OpDesc{OpKind::silu_mul, ElementwiseShape{100, 2, 10}}) ==
+        "broadcast: silu_mul has no broadcast input");
   CHECK(invalid_reason(OpDesc{OpKind::linear, MatmulShape{2, 4, 4, 4, true}}).find("batch") == 0);
   // 2^40 per field, 2^50 elements per tensor: every count stays exact in a double
   CHECK(invalid_reason(OpDesc{OpKind::batchnorm, MapShape{i64{1} << 30, i64{1} << 30, 1, 1}}) ==
         "tensor 'x' would have more than 2^50 elements");
-  CHECK(invalid_reason(OpDesc{OpKind::relu, ElementwiseShape{i64{1} << 41, 1, 0}}) == "elements: is larger than 2^40, the most hwcal accepts");
+  CHECK(invalid_reason(OpDesc{OpKind::relu, ElementwiseShape{i64{1} << 41, 1, 0}}) ==
+        "elements: is larger than 2^40, the most hwcal accepts");
 }
 
 TEST_CASE("every op kind of the table has a valid default-sized shape family", "[ops]") {
@@ -131,7 +136,8 @@ TEST_CASE("the LLM op kinds count what their kernels move", "[ops][llm]") {
   CHECK(bytes(OpDesc{OpKind::silu_mul, ElementwiseShape{1000, 2, 0}}, Precision::fp32) == 12000);
   CHECK(bytes(OpDesc{OpKind::relu6, ElementwiseShape{1000, 1, 0}}, Precision::fp32) == 8000);
   // rotary: x in and out, cos and sin tables of tokens x head_dim
-  CHECK(bytes(OpDesc{OpKind::rotary, RotaryShape{16, 32, 128}}, Precision::fp16) == 2.0 * (2 * 16 * 32 * 128 + 2 * 16 * 128));
+  CHECK(bytes(OpDesc{OpKind::rotary, RotaryShape{16, 32, 128}}, Precision::fp16) ==
+        2.0 * (2 * 16 * 32 * 128 + 2 * 16 * 128));
   // embedding: int64 indices, the gathered rows (weights), the output
   const Counts e = counts(OpDesc{OpKind::embedding, EmbeddingShape{64, 128256, 4096}}, Precision::bf16);
   CHECK(e.bytes == 8.0 * 64 + 2.0 * 64 * 4096 * 2);
@@ -146,8 +152,9 @@ TEST_CASE("the LLM op kinds count what their kernels move", "[ops][llm]") {
 TEST_CASE("analyze() agrees with the separate counts", "[ops]") {
   Conv2dShape c;
   c.n = 2, c.c = 32, c.h = c.w = 28, c.k = 64, c.r = c.s = 3, c.pad_h = c.pad_w = 1;
-  for (const OpDesc& op : {OpDesc{OpKind::conv2d, c}, OpDesc{OpKind::attention, AttentionShape{2, 8, 64, 128, 64, true, 2}},
-                           OpDesc{OpKind::rotary, RotaryShape{8, 4, 64}}, OpDesc{OpKind::add, ElementwiseShape{4096, 2, 64}}}) {
+  for (const OpDesc& op :
+       {OpDesc{OpKind::conv2d, c}, OpDesc{OpKind::attention, AttentionShape{2, 8, 64, 128, 64, true, 2}},
+        OpDesc{OpKind::rotary, RotaryShape{8, 4, 64}}, OpDesc{OpKind::add, ElementwiseShape{4096, 2, 64}}}) {
     const OpAnalysis a = analyze(op, Precision::fp16);
     CHECK(a.counts.flops == flops(op));
     CHECK(a.counts.bytes == bytes(op, Precision::fp16));
@@ -160,7 +167,8 @@ TEST_CASE("one move geometry for every backend", "[ops]") {
   const reference::MoveGeometry g = reference::move_geometry(4096 * 4, 4);  // 4096 fp32 elements
   CHECK(g.rows == 64);
   CHECK(g.cols == 64);
-  const reference::MoveGeometry p = reference::move_geometry(4 * 4099, 4);  // a prime: floor(sqrt) rows, a few fewer elements
+  const reference::MoveGeometry p =
+      reference::move_geometry(4 * 4099, 4);  // a prime: floor(sqrt) rows, a few fewer elements
   CHECK(p.rows == 64);
   CHECK(p.elements() <= 4099);
   CHECK(p.elements() > 4000);
@@ -171,7 +179,8 @@ TEST_CASE("fusion traffic: fused reads inputs and writes the result once", "[ops
   const OpDesc lin{OpKind::linear, MatmulShape{1, 128, 256, 512, true}};
   const double out = 128.0 * 256 * 4;
   CHECK(fusion_bytes(FusionPattern::linear_bias_relu, lin, Precision::fp32, true) == bytes(lin, Precision::fp32));
-  CHECK(fusion_bytes(FusionPattern::linear_bias_relu, lin, Precision::fp32, false) == bytes(lin, Precision::fp32) + 4 * out + 256 * 4);
+  CHECK(fusion_bytes(FusionPattern::linear_bias_relu, lin, Precision::fp32, false) ==
+        bytes(lin, Precision::fp32) + 4 * out + 256 * 4);
   const OpDesc att{OpKind::attention, AttentionShape{1, 2, 16, 32, 8, false}};
   const double s = 2.0 * 16 * 32 * 4;
   CHECK(fusion_bytes(FusionPattern::attention, att, Precision::fp32, false) -

@@ -45,17 +45,23 @@ TEST_CASE("bad fields are reported with their JSON pointer", "[schema]") {
     edit(j);
     return error_of([&] { parse_profile(j, "p.json"); });
   };
-  CHECK(broken([](auto& j) { j["schema_version"] = 99; }).find("p.json: field '/schema_version': unsupported schema version 99") == 0);
+  CHECK(broken([](auto& j) {
+          j["schema_version"] = 99;
+        }).find("p.json: field '/schema_version': unsupported schema version 99") == 0);
   CHECK(broken([](auto& j) { j.erase("host"); }) == "p.json: field '/host': missing required field");
   CHECK(broken([](auto& j) { j["threads"] = "two"; }) == "p.json: field '/threads': expected an integer, got a string");
-  CHECK(broken([](auto& j) { j["operations"][2]["samples"][0]["shape"]["k"] = -1; }).find("/operations/2/samples/0/shape") !=
-        std::string::npos);
-  CHECK(broken([](auto& j) { j["operations"][0]["op"] = "convolution"; }) == "p.json: field '/operations/0/op': unknown op 'convolution'");
+  CHECK(broken([](auto& j) {
+          j["operations"][2]["samples"][0]["shape"]["k"] = -1;
+        }).find("/operations/2/samples/0/shape") != std::string::npos);
+  CHECK(broken([](auto& j) { j["operations"][0]["op"] = "convolution"; }) ==
+        "p.json: field '/operations/0/op': unknown op 'convolution'");
   CHECK(broken([](auto& j) { j["operations"][0]["samples"][0]["time"]["median_s"] = 0; }) ==
         "p.json: field '/operations/0/samples/0/time/median_s': must be positive");
-  CHECK(broken([](auto& j) { j["peaks"][0]["gflops"] = -3; }) == "p.json: field '/peaks/0/gflops': must be positive (use null when unknown)");
+  CHECK(broken([](auto& j) { j["peaks"][0]["gflops"] = -3; }) ==
+        "p.json: field '/peaks/0/gflops': must be positive (use null when unknown)");
   CHECK(broken([](auto& j) { j["software"]["eigen"] = 3; }) == "p.json: field '/software/eigen': expected a string");
-  CHECK(broken([](auto& j) { j["operations"][2]["variant"] = "depthwise"; }).find("shape is a dense conv2d") != std::string::npos);
+  CHECK(broken([](auto& j) { j["operations"][2]["variant"] = "depthwise"; }).find("shape is a dense conv2d") !=
+        std::string::npos);
   CHECK(broken([](auto& j) { j["target"] = "tpu"; }).find("expected \"cpu\" or \"cuda\"") != std::string::npos);
 }
 

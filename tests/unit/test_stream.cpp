@@ -65,14 +65,17 @@ TEST_CASE("a small memory calibration runs end to end", "[stream]") {
   o.max_time_s = 0.02;
   int calls = 0;
   std::vector<std::string> notes;
-  const MemoryCalibration m = cpu::calibrate_memory(h, 1, true, o, [&](int, int, const std::string&) { ++calls; }, &notes);
+  const MemoryCalibration m = cpu::calibrate_memory(
+      h, 1, true, o, [&](int, int, const std::string&) { ++calls; }, &notes);
   CHECK(m.stream.size() == 4);
   CHECK_FALSE(m.sweep.empty());
   CHECK(m.levels.back().name == "DRAM");
   CHECK(m.read_sweep.size() == m.sweep.size());
   CHECK(calls == int(m.read_sweep.size() + m.sweep.size() + m.stream.size()));
   // 16 MiB < 4 x 8 MiB: capped (other notes depend on the machine: level order, the load-port check)
-  CHECK(std::count_if(notes.begin(), notes.end(), [](const std::string& n) { return n.find("under 4x the last-level cache") != std::string::npos; }) == 1);
+  CHECK(std::count_if(notes.begin(), notes.end(), [](const std::string& n) {
+          return n.find("under 4x the last-level cache") != std::string::npos;
+        }) == 1);
 }
 
 TEST_CASE("a sweep point reads and triads private per-thread buffers", "[stream]") {
@@ -147,7 +150,10 @@ TEST_CASE("the L1 limit is ports x width x measured clock x threads, derivation 
 
 TEST_CASE("level checks: each level faster than the next, L1 near its limit", "[stream]") {
   MemoryCalibration m;
-  m.levels = {{"L1", 48 << 10, 16 << 10, 300}, {"L2", 2 << 20, 512 << 10, 150}, {"L3", 0, 32 << 20, 60}, {"DRAM", 0, 1 << 30, 12}};
+  m.levels = {{"L1", 48 << 10, 16 << 10, 300},
+              {"L2", 2 << 20, 512 << 10, 150},
+              {"L3", 0, 32 << 20, 60},
+              {"DRAM", 0, 1 << 30, 12}};
   m.l1_limit.gbps = 320;
   m.l1_limit.measured_share = 300.0 / 320;
   CHECK(cpu::check_levels(m).empty());
@@ -163,7 +169,8 @@ TEST_CASE("level checks: each level faster than the next, L1 near its limit", "[
   CHECK_FALSE(m.l1_limit.within_25_percent());
   const auto above = cpu::check_levels(m);
   REQUIRE(above.size() == 1);
-  CHECK(above[0].find("141% of the load-port limit (expected within 25%; above it, the measured clock read low)") != std::string::npos);
+  CHECK(above[0].find("141% of the load-port limit (expected within 25%; above it, the measured clock read low)") !=
+        std::string::npos);
 }
 
 TEST_CASE("a level is not taken from a working set that still fits the level above", "[stream]") {

@@ -44,7 +44,8 @@ double largest_gap(std::set<double> values) {
 TEST_CASE("device sweeps leave no gap wider than 4x", "[sweeps]") {
   std::set<double> tokens, elements, kv, rows;
   for (const auto& p : detail::device_sweep(OpKind::linear)) tokens.insert(double(std::get<MatmulShape>(p.op.shape).m));
-  for (const auto& p : detail::device_sweep(OpKind::relu)) elements.insert(double(std::get<ElementwiseShape>(p.op.shape).elements));
+  for (const auto& p : detail::device_sweep(OpKind::relu))
+    elements.insert(double(std::get<ElementwiseShape>(p.op.shape).elements));
   for (const auto& p : detail::device_sweep(OpKind::rmsnorm)) rows.insert(double(std::get<RowsShape>(p.op.shape).rows));
   for (const auto& p : detail::device_sweep(OpKind::attention)) {
     const auto& a = std::get<AttentionShape>(p.op.shape);
@@ -68,7 +69,7 @@ TEST_CASE("the CPU GEMM sweep has GEMV and skinny products over weights from cac
     rows.insert(s.m);
     weight_mb.insert(4.0 * double(s.n) * double(s.k) / 1e6);
   }
-  for (i64 m : {1, 2, 4, 8, 16, 32, 64}) CHECK(rows.count(m) == 1);  // powers of two
+  for (i64 m : {1, 2, 4, 8, 16, 32, 64}) CHECK(rows.count(m) == 1);                                // powers of two
   CHECK(std::count_if(rows.begin(), rows.end(), [](i64 m) { return m % 2 == 1 && m > 1; }) >= 2);  // and odd
   CHECK(*weight_mb.rbegin() >= 32);  // to weights only memory holds
   // from L2-sized weights up, no gap over 2.5x (below: launch-bound products)

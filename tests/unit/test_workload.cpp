@@ -16,7 +16,9 @@ std::string error_of(const json& j) {
   }
   return "";
 }
-json with_subgraph(json s) { return {{"hwcal_workload", 1}, {"name", "t"}, {"subgraphs", json::array({std::move(s)})}}; }
+json with_subgraph(json s) {
+  return {{"hwcal_workload", 1}, {"name", "t"}, {"subgraphs", json::array({std::move(s)})}};
+}
 }  // namespace
 
 TEST_CASE("a workload parses with PyTorch-like defaults", "[workload]") {
@@ -24,9 +26,27 @@ TEST_CASE("a workload parses with PyTorch-like defaults", "[workload]") {
                   {"name", "tiny"},
                   {"precision", "fp32"},
                   {"subgraphs",
-                   {{{"name", "conv1"}, {"op", "conv2d"}, {"n", 1}, {"c", 3}, {"h", 224}, {"w", 224}, {"k", 64}, {"r", 7}, {"s", 7},
-                     {"stride", 2}, {"padding", {3, 3}}, {"fused", {"batchnorm", "relu"}}},
-                    {{"name", "pool"}, {"op", "maxpool"}, {"n", 1}, {"c", 64}, {"h", 112}, {"w", 112}, {"r", 3}, {"stride", 2}, {"padding", 1}},
+                   {{{"name", "conv1"},
+                     {"op", "conv2d"},
+                     {"n", 1},
+                     {"c", 3},
+                     {"h", 224},
+                     {"w", 224},
+                     {"k", 64},
+                     {"r", 7},
+                     {"s", 7},
+                     {"stride", 2},
+                     {"padding", {3, 3}},
+                     {"fused", {"batchnorm", "relu"}}},
+                    {{"name", "pool"},
+                     {"op", "maxpool"},
+                     {"n", 1},
+                     {"c", 64},
+                     {"h", 112},
+                     {"w", 112},
+                     {"r", 3},
+                     {"stride", 2},
+                     {"padding", 1}},
                     {{"name", "fc"}, {"op", "linear"}, {"m", 1}, {"n", 1000}, {"k", 512}, {"precision", "bf16"}},
                     {{"name", "add"}, {"op", "add"}, {"elements", 100}},
                     {{"name", "qk"}, {"op", "matmul"}, {"m", 8}, {"n", 8}, {"k", 4}},
@@ -55,7 +75,8 @@ TEST_CASE("a workload parses with PyTorch-like defaults", "[workload]") {
 }
 
 TEST_CASE("malformed workloads name the subgraph and the field", "[workload]") {
-  CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "dense"}, {"m", 1}})) == "w.json: field '/subgraphs/0/op': subgraph 'fc1': unknown op 'dense'");
+  CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "dense"}, {"m", 1}})) ==
+        "w.json: field '/subgraphs/0/op': subgraph 'fc1': unknown op 'dense'");
   CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "linear"}, {"m", 1}, {"n", 4}})) ==
         "w.json: field '/subgraphs/0/k': subgraph 'fc1': missing required field");
   CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "linear"}, {"m", -1}, {"n", 4}, {"k", 4}})) ==
@@ -65,7 +86,12 @@ TEST_CASE("malformed workloads name the subgraph and the field", "[workload]") {
   // products of fields beyond 2^50 elements: the shape, not a field, is at fault
   CHECK(error_of(with_subgraph({{"name", "bn"}, {"op", "batchnorm"}, {"n", 1 << 30}, {"c", 1 << 30}})) ==
         "w.json: field '/subgraphs/0': subgraph 'bn': batchnorm shape: tensor 'x' would have more than 2^50 elements");
-  CHECK(error_of(with_subgraph({{"name", "a"}, {"op", "attention"}, {"heads", 32}, {"kv_heads", 5}, {"seq_q", 1}, {"seq_kv", 8},
+  CHECK(error_of(with_subgraph({{"name", "a"},
+                                {"op", "attention"},
+                                {"heads", 32},
+                                {"kv_heads", 5},
+                                {"seq_q", 1},
+                                {"seq_kv", 8},
                                 {"head_dim", 64}})) ==
         "w.json: field '/subgraphs/0/kv_heads': subgraph 'a': attention shape: kv_heads must divide heads");
   CHECK(error_of(with_subgraph({{"name", "r"}, {"op", "relu"}, {"elements", 4}, {"inputs", 2}})) ==
@@ -73,29 +99,62 @@ TEST_CASE("malformed workloads name the subgraph and the field", "[workload]") {
   CHECK(error_of(with_subgraph({{"name", "r"}, {"op", "relu"}, {"elements", 4}, {"inputs", 4294967297.0}})) ==
         "w.json: field '/subgraphs/0/inputs': subgraph 'r': must be between 1 and 64, got 4294967297");
   CHECK(error_of(with_subgraph({{"name", "rot"}, {"op", "rotary"}, {"tokens", 8}, {"heads", 2}, {"head_dim", 7}})) ==
-        "w.json: field '/subgraphs/0/head_dim': subgraph 'rot': rotary shape: rotary embedding rotates pairs: head_dim must be even");
+        "w.json: field '/subgraphs/0/head_dim': subgraph 'rot': rotary shape: rotary embedding rotates pairs: head_dim "
+        "must be even");
   CHECK(error_of(with_subgraph({{"name", "e"}, {"op", "embedding"}, {"tokens", 8}, {"dim", 64}})) ==
         "w.json: field '/subgraphs/0/vocab': subgraph 'e': missing required field");
-  CHECK(error_of(with_subgraph({{"name", "p"}, {"op", "maxpool"}, {"n", 1}, {"c", 1}, {"h", 4}, {"w", 4}, {"r", 2},
-                                {"stride", nullptr}})) == "");  // null is absent: the stride defaults to the window
+  CHECK(
+      error_of(with_subgraph(
+          {{"name", "p"}, {"op", "maxpool"}, {"n", 1}, {"c", 1}, {"h", 4}, {"w", 4}, {"r", 2}, {"stride", nullptr}})) ==
+      "");  // null is absent: the stride defaults to the window
   CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "linear"}, {"m", "8"}, {"n", 4}, {"k", 4}})) ==
         "w.json: field '/subgraphs/0/m': subgraph 'fc1': expected an integer, got a string");
-  CHECK(error_of(with_subgraph({{"name", "c"}, {"op", "conv2d"}, {"n", 1}, {"c", 3}, {"h", 8}, {"w", 8}, {"k", 4}, {"r", 3}, {"s", 3},
-                                {"stride", {1, 2, 3}}})) == "w.json: field '/subgraphs/0/stride': subgraph 'c': expected an integer or a pair [h, w]");
-  CHECK(error_of(with_subgraph({{"name", "c"}, {"op", "conv2d"}, {"n", 1}, {"c", 3}, {"h", 8}, {"w", 8}, {"k", 4}, {"r", 3}, {"s", 3},
+  CHECK(error_of(with_subgraph({{"name", "c"},
+                                {"op", "conv2d"},
+                                {"n", 1},
+                                {"c", 3},
+                                {"h", 8},
+                                {"w", 8},
+                                {"k", 4},
+                                {"r", 3},
+                                {"s", 3},
+                                {"stride", {1, 2, 3}}})) ==
+        "w.json: field '/subgraphs/0/stride': subgraph 'c': expected an integer or a pair [h, w]");
+  CHECK(error_of(with_subgraph({{"name", "c"},
+                                {"op", "conv2d"},
+                                {"n", 1},
+                                {"c", 3},
+                                {"h", 8},
+                                {"w", 8},
+                                {"k", 4},
+                                {"r", 3},
+                                {"s", 3},
                                 {"fused", {"add"}}})) ==
-        "w.json: field '/subgraphs/0/fused/0': subgraph 'c': 'add' cannot be fused into another op (batchnorm, softmax or an activation can)");
-  CHECK(error_of(with_subgraph({{"op", "relu"}, {"elements", 4}})) == "w.json: field '/subgraphs/0/name': subgraph '#0': missing required field");
+        "w.json: field '/subgraphs/0/fused/0': subgraph 'c': 'add' cannot be fused into another op (batchnorm, softmax "
+        "or an activation can)");
+  CHECK(error_of(with_subgraph({{"op", "relu"}, {"elements", 4}})) ==
+        "w.json: field '/subgraphs/0/name': subgraph '#0': missing required field");
   CHECK(error_of(with_subgraph({{"name", "r"}, {"op", "relu"}, {"elements", 4}, {"precision", "fp128"}})) ==
         "w.json: field '/subgraphs/0/precision': subgraph 'r': unknown precision 'fp128'");
-  CHECK(error_of({{"hwcal_workload", 2}, {"subgraphs", json::array()}}).find("unsupported workload version 2") != std::string::npos);
+  CHECK(error_of({{"hwcal_workload", 2}, {"subgraphs", json::array()}}).find("unsupported workload version 2") !=
+        std::string::npos);
   CHECK(error_of({{"subgraphs", json::array()}}) == "w.json: field '/hwcal_workload': missing required field");
-  CHECK(error_of({{"hwcal_workload", 1}, {"subgraphs", json::object()}}) == "w.json: field '/subgraphs': expected an array, got an object");
+  CHECK(error_of({{"hwcal_workload", 1}, {"subgraphs", json::object()}}) ==
+        "w.json: field '/subgraphs': expected an array, got an object");
 }
 
 TEST_CASE("unknown fields are warned about, not fatal", "[workload]") {
-  const Workload w = parse_workload(with_subgraph({{"name", "c"}, {"op", "conv2d"}, {"n", 1}, {"c", 3}, {"h", 8}, {"w", 8}, {"k", 4},
-                                                   {"r", 3}, {"s", 3}, {"stirde", 2}, {"measured_s", 0.1}}),
+  const Workload w = parse_workload(with_subgraph({{"name", "c"},
+                                                   {"op", "conv2d"},
+                                                   {"n", 1},
+                                                   {"c", 3},
+                                                   {"h", 8},
+                                                   {"w", 8},
+                                                   {"k", 4},
+                                                   {"r", 3},
+                                                   {"s", 3},
+                                                   {"stirde", 2},
+                                                   {"measured_s", 0.1}}),
                                     "w.json");
   REQUIRE(w.warnings.size() == 2);
   CHECK(w.warnings[0] == "subgraph 'c': field 'measured_s' is not used by op conv2d and was ignored");
@@ -132,14 +191,18 @@ TEST_CASE("a number beyond double range is named by its field", "[workload]") {
   CHECK(error(R"({"a/b~c": {"d": 1}, "e": {"f": [1, {"g": 1E+999}]}})") ==
         f.path + ": field '/e/f/1/g': not a finite number (number overflow parsing '1E+999')");
   CHECK(error("1e309") == f.path + ": not a finite number (number overflow parsing '1e309')");
-  CHECK(error(R"({"a/b~c": 1e309})") == f.path + ": field '/a~1b~0c': not a finite number (number overflow parsing '1e309')");
+  CHECK(error(R"({"a/b~c": 1e309})") ==
+        f.path + ": field '/a~1b~0c': not a finite number (number overflow parsing '1e309')");
 }
 
 TEST_CASE("linear has no batch field and pooling stride null means the default", "[workload]") {
-  const Workload w = parse_workload(with_subgraph({{"name", "fc"}, {"op", "linear"}, {"batch", 8}, {"m", 4}, {"n", 4}, {"k", 4}}), "w.json");
+  const Workload w = parse_workload(
+      with_subgraph({{"name", "fc"}, {"op", "linear"}, {"batch", 8}, {"m", 4}, {"n", 4}, {"k", 4}}), "w.json");
   REQUIRE(w.warnings.size() == 1);
   CHECK(w.warnings[0] == "subgraph 'fc': field 'batch' is not used by op linear and was ignored");
   const Workload p = parse_workload(
-      with_subgraph({{"name", "p"}, {"op", "avgpool"}, {"n", 1}, {"c", 4}, {"h", 8}, {"w", 8}, {"r", 2}, {"stride", nullptr}}), "w.json");
+      with_subgraph(
+          {{"name", "p"}, {"op", "avgpool"}, {"n", 1}, {"c", 4}, {"h", 8}, {"w", 8}, {"r", 2}, {"stride", nullptr}}),
+      "w.json");
   CHECK(std::get<Pool2dShape>(p.subgraphs[0].graph.op.shape).stride_h == 2);
 }

@@ -5,5 +5,7 @@
 extern "C" {
 __attribute__((visibility("default"))) const char* hwcal_plugin_abi() { return HWCAL_VERSION_STRING; }
 // `device` is ignored: the ATen backend runs on the CPU.
-__attribute__((visibility("default"))) hwcal::Backend* hwcal_create_backend(int /*device*/) { return new hwcal::aten::TorchBackend(); }
+__attribute__((visibility("default"))) hwcal::Backend* hwcal_create_backend(int /*device*/) {
+  return new hwcal::aten::TorchBackend();
+}
 }

@@ -115,7 +115,8 @@ std::vector<DeviceInfo> visible_devices(std::string& why_none) {
     const nlohmann::json j = nlohmann::json::parse(list());
     if (j.contains("error")) why_none = "no CUDA device is visible (" + j["error"].get<std::string>() + ")";
     std::vector<DeviceInfo> out;
-    for (const auto& d : j.value("devices", nlohmann::json::array())) out.push_back(detail::read_device(detail::JsonReader(d, "cuda plugin")));
+    for (const auto& d : j.value("devices", nlohmann::json::array()))
+      out.push_back(detail::read_device(detail::JsonReader(d, "cuda plugin")));
     if (out.empty() && why_none.empty()) why_none = "no CUDA device is visible";
     return out;
   } catch (const std::exception& e) {
@@ -153,9 +154,10 @@ std::unique_ptr<Backend> make_backend(const std::string& name, [[maybe_unused]] 
   for (const auto& b : available_backends()) known += (known.empty() ? "" : ", ") + b;
   const bool exists = name == "openblas" || name == "onednn" || name == "torch" || name == "cuda";
   if (exists)
-    throw UnavailableError("backend '" + name + "' is not built into this hwcal (built: " + known +
-                           "); configure with " + (name == "cuda" ? std::string("-DHWCAL_ENABLE_CUDA=ON") : "-DHWCAL_WITH_" + upper(name) + "=ON") +
-                           " and its library installed");
+    throw UnavailableError(
+        "backend '" + name + "' is not built into this hwcal (built: " + known + "); configure with " +
+        (name == "cuda" ? std::string("-DHWCAL_ENABLE_CUDA=ON") : "-DHWCAL_WITH_" + upper(name) + "=ON") +
+        " and its library installed");
   throw UnavailableError("unknown backend '" + name + "' (built: " + known + ")");
 }
 
@@ -199,7 +201,9 @@ void Table::print(std::FILE* out, const std::string& indent) const {
   };
   widen(header_);
   for (const auto& r : rows_) widen(r);
-  auto numeric = [](const std::string& s) { return !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '+'); };
+  auto numeric = [](const std::string& s) {
+    return !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '+');
+  };
   auto line = [&](const std::vector<std::string>& r, bool head) {
     std::string l = indent;
     for (std::size_t i = 0; i < w.size(); ++i) {

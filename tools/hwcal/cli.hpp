@@ -49,9 +49,9 @@ std::vector<std::string> mismatch_notes(const HardwareCalibration& profile);
 
 // --- formatting -----------------------------------------------------------
 
-std::string fmt_time(double seconds);      ///< "12.3 us", "4.56 ms"
-std::string fmt_bytes(double bytes);       ///< "48 KiB", "1.5 GiB"
-std::string fmt_num(double v, int digits = 3);  ///< significant digits
+std::string fmt_time(double seconds);                       ///< "12.3 us", "4.56 ms"
+std::string fmt_bytes(double bytes);                        ///< "48 KiB", "1.5 GiB"
+std::string fmt_num(double v, int digits = 3);              ///< significant digits
 std::string fmt_rate(double per_second, const char* unit);  ///< "123 GFLOP/s"
 
 /// A plain-text table with right-aligned numeric columns.

@@ -6,7 +6,6 @@
 #include <hwcal/detail/text.hpp>
 #include <hwcal/profile_io.hpp>
 
-
 namespace hwcal::cli {
 namespace {
 
@@ -113,8 +112,8 @@ int run(const CalibrateArgs& a) {
     o.progress = [&](const Progress& p) {
       if (p.stage == "done") return line.finish();
       std::string eta = p.eta_s >= 0 ? ", ~" + fmt_time(p.eta_s) + " left" : "";
-      line.update("[" + p.stage + " " + std::to_string(p.done) + "/" + std::to_string(p.total) + "] " + p.label + "  (" +
-                  fmt_time(p.elapsed_s) + " elapsed" + eta + ")");
+      line.update("[" + p.stage + " " + std::to_string(p.done) + "/" + std::to_string(p.total) + "] " + p.label +
+                  "  (" + fmt_time(p.elapsed_s) + " elapsed" + eta + ")");
     };
   }
   const HardwareCalibration h = calibrate(*backend, o);
@@ -135,8 +134,8 @@ int run(const CalibrateArgs& a) {
   for (const auto& w : h.warnings)
     if (w.rfind("disturbed:", 0) == 0) std::fprintf(stderr, "hwcal calibrate: warning: %s\n", w.c_str());
   std::fprintf(stderr, "hwcal calibrate: wrote %s (%zu curves, %zu fusion patterns, %zu collective curves) in %s\n",
-               a.output.c_str(), h.operations.size(), h.fusions.size(), h.collectives ? h.collectives->curves.size() : 0,
-               fmt_time(h.calibration_s).c_str());
+               a.output.c_str(), h.operations.size(), h.fusions.size(),
+               h.collectives ? h.collectives->curves.size() : 0, fmt_time(h.calibration_s).c_str());
   return exit_ok;
 }
 
@@ -157,32 +156,38 @@ CLI::Validator budget_validator() {
 Action add_calibrate(CLI::App& app) {
   auto args = std::make_shared<CalibrateArgs>();
   CLI::App* c = app.add_subcommand("calibrate", "Measure this machine per operation and write a profile");
-  c->footer("Examples:\n"
-            "  hwcal calibrate --quick -o profile.json            # about a minute\n"
-            "  hwcal calibrate --ops gemm,stream --precisions fp32,fp64\n"
-            "  hwcal calibrate --backend torch --threads 1 -o torch-t1.json   # predicts PyTorch eager\n"
-            "Op groups for --ops: all, gemm (matmul, linear), conv, pool, norm, elementwise, memory (alias stream), fusion;\n"
-            "or single ops: matmul linear conv2d attention maxpool avgpool adaptive_avgpool batchnorm layernorm softmax\n"
-            "reduce_mean add mul div relu gelu silu sigmoid hardswish hardsigmoid tanh copy transpose concat.\n"
-            "  hwcal calibrate --backend cuda --ops memory --collectives -o nccl.json   # a multi-GPU machine's collectives\n"
-            "The profile is written atomically: an interrupted calibration leaves an existing file untouched.");
+  c->footer(
+      "Examples:\n"
+      "  hwcal calibrate --quick -o profile.json            # about a minute\n"
+      "  hwcal calibrate --ops gemm,stream --precisions fp32,fp64\n"
+      "  hwcal calibrate --backend torch --threads 1 -o torch-t1.json   # predicts PyTorch eager\n"
+      "Op groups for --ops: all, gemm (matmul, linear), conv, pool, norm, elementwise, memory (alias stream), fusion;\n"
+      "or single ops: matmul linear conv2d attention maxpool avgpool adaptive_avgpool batchnorm layernorm softmax\n"
+      "reduce_mean add mul div relu gelu silu sigmoid hardswish hardsigmoid tanh copy transpose concat.\n"
+      "  hwcal calibrate --backend cuda --ops memory --collectives -o nccl.json   # a multi-GPU machine's collectives\n"
+      "The profile is written atomically: an interrupted calibration leaves an existing file untouched.");
   c->add_flag("--quick", args->quick, "Fewer sizes and shorter measurements (fp32 only)");
   c->add_option("--ops", args->ops, "Comma-separated ops and groups to calibrate")->capture_default_str();
   c->add_option("--precisions", args->precisions,
-                "Comma-separated: fp64 fp32 bf16 fp16 int8 (default: fp32 for --quick; fp32, fp64 and native low precisions otherwise)");
-  c->add_option("--threads", args->threads, "Threads to calibrate with (default: every logical CPU)")->check(CLI::PositiveNumber);
+                "Comma-separated: fp64 fp32 bf16 fp16 int8 (default: fp32 for --quick; fp32, fp64 and native low "
+                "precisions otherwise)");
+  c->add_option("--threads", args->threads, "Threads to calibrate with (default: every logical CPU)")
+      ->check(CLI::PositiveNumber);
   std::string backends;
   for (const auto& b : available_backends()) backends += (backends.empty() ? "" : "|") + b;
-  c->add_option("--backend", args->backend, "Kernel library to measure: " + backends + " (default " + default_backend() + ")");
+  c->add_option("--backend", args->backend,
+                "Kernel library to measure: " + backends + " (default " + default_backend() + ")");
   c->add_option("--budget", args->budget, "Stop after about this many seconds, covering every op coarsely first")
       ->check(budget_validator());
   c->add_option("-o,--output", args->output, "Profile to write")->capture_default_str();
   c->add_option("--name", args->name, "Label stored in the profile");
   c->add_flag("-q,--quiet", args->quiet, "No progress and no summary");
-  c->add_flag("--collectives", args->collectives,
-              "Also calibrate the NCCL collectives (all_reduce, all_gather, reduce_scatter, all_to_all, broadcast, "
-              "send_recv; 4 KiB..1 GiB, graph and eager) on 2, 4, 8, ... GPUs: --backend cuda on a machine with 2+ GPUs");
-  c->add_option("--collective-gpus", args->collective_gpus, "GPU counts for --collectives (default: 2, 4, 8, ... and all)");
+  c->add_flag(
+      "--collectives", args->collectives,
+      "Also calibrate the NCCL collectives (all_reduce, all_gather, reduce_scatter, all_to_all, broadcast, "
+      "send_recv; 4 KiB..1 GiB, graph and eager) on 2, 4, 8, ... GPUs: --backend cuda on a machine with 2+ GPUs");
+  c->add_option("--collective-gpus", args->collective_gpus,
+                "GPU counts for --collectives (default: 2, 4, 8, ... and all)");
   c->add_option("--collective-precisions", args->collective_precisions,
                 "Precisions for --collectives (default: bf16,fp16,fp32; --quick: bf16)");
   return [args] { return run(*args); };

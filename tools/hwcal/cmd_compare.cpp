@@ -34,8 +34,8 @@ void add_point(CurveDiff& d, const TimeStats& ta, const TimeStats& tb) {
 }
 
 std::string collective_key(const CollectiveCurve& c) {
-  return std::string(to_string(c.op)) + " " + std::to_string(c.gpus) + " GPUs " + std::string(to_string(c.precision)) + " " +
-         std::string(to_string(c.launch));
+  return std::string(to_string(c.op)) + " " + std::to_string(c.gpus) + " GPUs " + std::string(to_string(c.precision)) +
+         " " + std::string(to_string(c.launch));
 }
 
 /// The collectives of both profiles, curve by curve, size by size.
@@ -64,8 +64,8 @@ void compare_collectives(const HardwareCalibration& a, const HardwareCalibration
 }
 
 std::string curve_key(const OperationCalibration& c) {
-  return std::string(to_string(c.op)) + (c.variant == Variant::none ? "" : " " + std::string(to_string(c.variant))) + " " +
-         std::string(to_string(c.precision)) + " t" + std::to_string(c.threads);
+  return std::string(to_string(c.op)) + (c.variant == Variant::none ? "" : " " + std::string(to_string(c.variant))) +
+         " " + std::string(to_string(c.precision)) + " t" + std::to_string(c.threads);
 }
 
 int run(const CompareArgs& args) {
@@ -86,7 +86,8 @@ int run(const CompareArgs& args) {
     CurveDiff d;
     d.curve = key;
     std::map<std::string, const OpSample*> samples_b;
-    for (std::size_t i = 0; i < cb.samples.size(); ++i) samples_b[detail::shape_to_json(cb.desc(i)).dump()] = &cb.samples[i];
+    for (std::size_t i = 0; i < cb.samples.size(); ++i)
+      samples_b[detail::shape_to_json(cb.desc(i)).dump()] = &cb.samples[i];
     for (std::size_t i = 0; i < ca.samples.size(); ++i) {
       auto sb = samples_b.find(detail::shape_to_json(ca.desc(i)).dump());
       if (sb == samples_b.end()) continue;
@@ -102,15 +103,26 @@ int run(const CompareArgs& args) {
     nlohmann::json j = {{"a", args.a}, {"b", args.b}, {"only_in_a", only_a}, {"only_in_b", only_b}};
     auto& cs = j["curves"] = nlohmann::json::array();
     for (const auto& d : diffs)
-      cs.push_back({{"curve", d.curve}, {"matched", d.matched}, {"time_ratio_geomean", d.geomean()}, {"time_ratio_min", d.min_ratio},
-                    {"time_ratio_max", d.max_ratio}, {"significantly_slower", d.slower}, {"significantly_faster", d.faster}});
+      cs.push_back({{"curve", d.curve},
+                    {"matched", d.matched},
+                    {"time_ratio_geomean", d.geomean()},
+                    {"time_ratio_min", d.min_ratio},
+                    {"time_ratio_max", d.max_ratio},
+                    {"significantly_slower", d.slower},
+                    {"significantly_faster", d.faster}});
     auto& cc = j["collectives"] = nlohmann::json::array();
     for (const auto& d : coll)
-      cc.push_back({{"curve", d.curve}, {"matched", d.matched}, {"time_ratio_geomean", d.geomean()}, {"time_ratio_min", d.min_ratio},
-                    {"time_ratio_max", d.max_ratio}, {"significantly_slower", d.slower}, {"significantly_faster", d.faster}});
+      cc.push_back({{"curve", d.curve},
+                    {"matched", d.matched},
+                    {"time_ratio_geomean", d.geomean()},
+                    {"time_ratio_min", d.min_ratio},
+                    {"time_ratio_max", d.max_ratio},
+                    {"significantly_slower", d.slower},
+                    {"significantly_faster", d.faster}});
     auto& pk = j["peaks"] = nlohmann::json::array();
     for (const auto& p : a.peaks)
-      if (auto q = b.peak_gflops(p.precision); q && p.gflops) pk.push_back({{"precision", to_string(p.precision)}, {"ratio", *q / *p.gflops}});
+      if (auto q = b.peak_gflops(p.precision); q && p.gflops)
+        pk.push_back({{"precision", to_string(p.precision)}, {"ratio", *q / *p.gflops}});
     auto& mem = j["memory"] = nlohmann::json::array();
     for (const auto& la : a.memory.levels)
       for (const auto& lb : b.memory.levels)
@@ -119,14 +131,15 @@ int run(const CompareArgs& args) {
     return exit_ok;
   }
 
-  std::printf("A: %s\n   %s, %s, %d thread(s), %s\nB: %s\n   %s, %s, %d thread(s), %s\n\n", args.a.c_str(), a.name.c_str(),
-              a.backend.c_str(), a.threads, a.created_utc.c_str(), args.b.c_str(), b.name.c_str(), b.backend.c_str(), b.threads,
-              b.created_utc.c_str());
+  std::printf("A: %s\n   %s, %s, %d thread(s), %s\nB: %s\n   %s, %s, %d thread(s), %s\n\n", args.a.c_str(),
+              a.name.c_str(), a.backend.c_str(), a.threads, a.created_utc.c_str(), args.b.c_str(), b.name.c_str(),
+              b.backend.c_str(), b.threads, b.created_utc.c_str());
   if (a.fingerprint != b.fingerprint) std::printf("Fingerprints differ: different machine or software.\n\n");
   Table pk({"peak", "A GFLOP/s", "B GFLOP/s", "B/A"});
   for (const auto& p : a.peaks) {
     const auto q = b.peak_gflops(p.precision);
-    if (p.gflops && q) pk.row({std::string(to_string(p.precision)), fmt_num(*p.gflops), fmt_num(*q), fmt_num(*q / *p.gflops, 3)});
+    if (p.gflops && q)
+      pk.row({std::string(to_string(p.precision)), fmt_num(*p.gflops), fmt_num(*q), fmt_num(*q / *p.gflops, 3)});
   }
   pk.print();
   Table mem({"memory level", "A GB/s", "B GB/s", "B/A"});
@@ -135,18 +148,20 @@ int run(const CompareArgs& args) {
       if (la.name == lb.name) mem.row({la.name, fmt_num(la.gbps), fmt_num(lb.gbps), fmt_num(lb.gbps / la.gbps, 3)});
   std::printf("\n");
   mem.print();
-  std::printf("\nTime ratio B/A per curve (> 1: B slower). A point changes significantly when its p10-p90 ranges do not overlap.\n");
+  std::printf(
+      "\nTime ratio B/A per curve (> 1: B slower). A point changes significantly when its p10-p90 ranges do not "
+      "overlap.\n");
   Table t({"curve", "points", "geomean", "min", "max", "slower", "faster"});
   for (const auto& d : diffs)
-    t.row({d.curve, std::to_string(d.matched), fmt_num(d.geomean(), 3), fmt_num(d.min_ratio, 3), fmt_num(d.max_ratio, 3),
-           std::to_string(d.slower), std::to_string(d.faster)});
+    t.row({d.curve, std::to_string(d.matched), fmt_num(d.geomean(), 3), fmt_num(d.min_ratio, 3),
+           fmt_num(d.max_ratio, 3), std::to_string(d.slower), std::to_string(d.faster)});
   t.print();
   if (!coll.empty()) {
     std::printf("\nCollectives: time ratio B/A per curve, matched by message size.\n");
     Table c({"curve", "sizes", "geomean", "min", "max", "slower", "faster"});
     for (const auto& d : coll)
-      c.row({d.curve, std::to_string(d.matched), fmt_num(d.geomean(), 3), fmt_num(d.min_ratio, 3), fmt_num(d.max_ratio, 3),
-             std::to_string(d.slower), std::to_string(d.faster)});
+      c.row({d.curve, std::to_string(d.matched), fmt_num(d.geomean(), 3), fmt_num(d.min_ratio, 3),
+             fmt_num(d.max_ratio, 3), std::to_string(d.slower), std::to_string(d.faster)});
     c.print();
   }
   for (const auto& k : only_a) std::printf("  only in A: %s\n", k.c_str());
@@ -158,7 +173,8 @@ int run(const CompareArgs& args) {
 
 Action add_compare(CLI::App& app) {
   auto args = std::make_shared<CompareArgs>();
-  CLI::App* c = app.add_subcommand("compare", "Compare two profiles: peaks, bandwidth, every op curve and collective curve, point by point");
+  CLI::App* c = app.add_subcommand(
+      "compare", "Compare two profiles: peaks, bandwidth, every op curve and collective curve, point by point");
   c->add_option("a", args->a, "Baseline profile")->required();
   c->add_option("b", args->b, "Profile to compare against the baseline")->required();
   c->add_flag("--json", args->json, "JSON on stdout");

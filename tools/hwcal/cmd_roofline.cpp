@@ -77,9 +77,9 @@ struct Ceiling {
 /// One log-log panel.
 struct Panel {
   std::string id, title, x_label, y_label;
-  bool x_si = false, y_si = false;  ///< tick labels with SI prefixes ("10 G") rather than plain numbers
-  std::vector<Ceiling> peaks;        ///< horizontal, dashed
-  std::vector<Ceiling> bandwidths;   ///< left: y = bandwidth x intensity; right: horizontal
+  bool x_si = false, y_si = false;               ///< tick labels with SI prefixes ("10 G") rather than plain numbers
+  std::vector<Ceiling> peaks;                    ///< horizontal, dashed
+  std::vector<Ceiling> bandwidths;               ///< left: y = bandwidth x intensity; right: horizontal
   std::vector<std::pair<double, double>> sweep;  ///< right: the working-set sweep (bytes, bytes/s)
   std::vector<Point> samples, layers;
   bool diagonal_bandwidths = false;
@@ -116,8 +116,8 @@ class Svg {
   std::string out;
   void add(const std::string& s) { out += s, out += '\n'; }
   void line(double x1, double y1, double x2, double y2, const std::string& cls, const std::string& extra = "") {
-    add("<line class=\"" + cls + "\" x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) +
-        "\"" + extra + "/>");
+    add("<line class=\"" + cls + "\" x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" +
+        num(y2) + "\"" + extra + "/>");
   }
   void text(double x, double y, const std::string& s, const std::string& attrs = "") {
     add("<text x=\"" + num(x) + "\" y=\"" + num(y) + "\"" + attrs + ">" + xml(s) + "</text>");
@@ -155,7 +155,8 @@ void draw_panel(Svg& svg, const Panel& p, double x0, double y0, double w, double
     svg.line(x0, Y(v), x0 + w, Y(v), "grid");
     svg.text(x0 - 6, Y(v) + 4, tick_label(v, p.y_si), " text-anchor=\"end\"");
   }
-  svg.add("<rect class=\"frame\" x=\"" + num(x0) + "\" y=\"" + num(y0) + "\" width=\"" + num(w) + "\" height=\"" + num(h) + "\"/>");
+  svg.add("<rect class=\"frame\" x=\"" + num(x0) + "\" y=\"" + num(y0) + "\" width=\"" + num(w) + "\" height=\"" +
+          num(h) + "\"/>");
   svg.text(x0 + w / 2, y0 + h + 36, p.x_label, " text-anchor=\"middle\"");
   svg.text(x0 - 52, y0 + h / 2, p.y_label,
            " text-anchor=\"middle\" transform=\"rotate(-90 " + num(x0 - 52) + " " + num(y0 + h / 2) + ")\"");
@@ -178,13 +179,16 @@ void draw_panel(Svg& svg, const Panel& p, double x0, double y0, double w, double
     svg.add("<g class=\"ceiling bandwidth\"><title>" + xml(b.label) + "</title>");
     if (p.diagonal_bandwidths) {
       // y = b x: from the left edge (or the bottom) to the highest peak (or the top/right edge)
-      double ax = std::max(xlo, ylo / b.value), bx = std::min(xhi, (top_peak > 0 ? std::min(top_peak, yhi) : yhi) / b.value);
+      double ax = std::max(xlo, ylo / b.value),
+             bx = std::min(xhi, (top_peak > 0 ? std::min(top_peak, yhi) : yhi) / b.value);
       if (ax < bx) {
         svg.line(X(ax), Y(b.value * ax), X(bx), Y(b.value * bx), "bandwidth-line");
-        const double lx = std::pow(10.0, std::log10(ax) + (0.05 + 0.7 * stagger * double(i)) * (std::log10(bx) - std::log10(ax)));
+        const double lx =
+            std::pow(10.0, std::log10(ax) + (0.05 + 0.7 * stagger * double(i)) * (std::log10(bx) - std::log10(ax)));
         const double angle = std::atan2(Y(b.value * bx) - Y(b.value * ax), X(bx) - X(ax)) * 180 / 3.141592653589793;
         svg.text(X(lx), Y(b.value * lx) - 5, b.label,
-                 " class=\"ceiling-label\" transform=\"rotate(" + num(angle) + " " + num(X(lx)) + " " + num(Y(b.value * lx) - 5) + ")\"");
+                 " class=\"ceiling-label\" transform=\"rotate(" + num(angle) + " " + num(X(lx)) + " " +
+                     num(Y(b.value * lx) - 5) + ")\"");
       }
     } else if (b.value >= ylo && b.value <= yhi) {
       svg.line(x0, Y(b.value), x0 + w, Y(b.value), "bandwidth-line");
@@ -196,17 +200,18 @@ void draw_panel(Svg& svg, const Panel& p, double x0, double y0, double w, double
     std::string pts;
     for (const auto& [x, y] : p.sweep) pts += num(X(x)) + "," + num(Y(y)) + " ";
     pts.pop_back();
-    svg.add("<polyline class=\"sweep\" points=\"" + pts + "\"><title>memory sweep (triad): bandwidth vs working set</title></polyline>");
+    svg.add("<polyline class=\"sweep\" points=\"" + pts +
+            "\"><title>memory sweep (triad): bandwidth vs working set</title></polyline>");
   }
   for (const Point& q : p.samples)
-    svg.add("<circle class=\"" + q.cls + "\" cx=\"" + num(X(q.x)) + "\" cy=\"" + num(Y(q.y)) + "\" r=\"2.5\"><title>" + xml(q.tip) +
-            "</title></circle>");
+    svg.add("<circle class=\"" + q.cls + "\" cx=\"" + num(X(q.x)) + "\" cy=\"" + num(Y(q.y)) + "\" r=\"2.5\"><title>" +
+            xml(q.tip) + "</title></circle>");
   if (!p.layers.empty()) {
     svg.add("<g class=\"layers\">");
     for (const Point& q : p.layers) {
       const double cx = X(q.x), cy = Y(q.y);
-      svg.add("<path class=\"" + q.cls + "\" d=\"M" + num(cx) + "," + num(cy - 6) + "l6,6-6,6-6-6z\"><title>" + xml(q.tip) +
-              "</title></path>");
+      svg.add("<path class=\"" + q.cls + "\" d=\"M" + num(cx) + "," + num(cy - 6) + "l6,6-6,6-6-6z\"><title>" +
+              xml(q.tip) + "</title></path>");
     }
     svg.add("</g>");
   }
@@ -218,13 +223,16 @@ void draw_panel(Svg& svg, const Panel& p, double x0, double y0, double w, double
 /// Colours of the op kinds, in the order they first appear; saturated red,
 /// blue and black are kept for the bounds of workload layers.
 const char* op_colour(std::size_t i) {
-  static const char* const palette[] = {"#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#98df8a",
-                                        "#ffbb78", "#c5b0d5", "#c49c94", "#f7b6d2", "#9edae5", "#dbdb8d", "#aec7e8", "#ff9896",
-                                        "#637939", "#e6550d", "#843c39", "#7b4173", "#3182bd", "#31a354", "#756bb1", "#636363"};
+  static const char* const palette[] = {"#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                                        "#bcbd22", "#98df8a", "#ffbb78", "#c5b0d5", "#c49c94", "#f7b6d2",
+                                        "#9edae5", "#dbdb8d", "#aec7e8", "#ff9896", "#637939", "#e6550d",
+                                        "#843c39", "#7b4173", "#3182bd", "#31a354", "#756bb1", "#636363"};
   return palette[i % (sizeof palette / sizeof palette[0])];
 }
 
-const char* bound_colour(Bound b) { return b == Bound::compute ? "#d62728" : b == Bound::memory ? "#1f77b4" : "#000000"; }
+const char* bound_colour(Bound b) {
+  return b == Bound::compute ? "#d62728" : b == Bound::memory ? "#1f77b4" : "#000000";
+}
 
 std::string render_svg(const HardwareCalibration& h, const std::optional<WorkloadPrediction>& pred,
                        const std::set<Precision>& shown) {
@@ -251,7 +259,8 @@ std::string render_svg(const HardwareCalibration& h, const std::optional<Workloa
   for (const Peak& k : h.peaks) {
     if (!k.gflops || !show(k.precision)) continue;
     const double v = *k.gflops * 1e9;
-    auto same = std::find_if(peaks.begin(), peaks.end(), [&](const auto& x) { return std::abs(x.first - v) <= 1e-3 * v; });
+    auto same =
+        std::find_if(peaks.begin(), peaks.end(), [&](const auto& x) { return std::abs(x.first - v) <= 1e-3 * v; });
     if (same == peaks.end())
       peaks.emplace_back(v, std::string(to_string(k.precision)));
     else
@@ -272,8 +281,9 @@ std::string render_svg(const HardwareCalibration& h, const std::optional<Workloa
   for (const OperationCalibration& c : h.operations) {
     if (!show(c.precision)) continue;
     const bool is_compute = is_compute_op(c.op);
-    const std::string curve = std::string(to_string(c.op)) + (c.variant == Variant::none ? "" : " " + std::string(to_string(c.variant))) +
-                              " " + std::string(to_string(c.precision)) + ", " + std::to_string(c.threads) + " thread(s)" +
+    const std::string curve = std::string(to_string(c.op)) +
+                              (c.variant == Variant::none ? "" : " " + std::string(to_string(c.variant))) + " " +
+                              std::string(to_string(c.precision)) + ", " + std::to_string(c.threads) + " thread(s)" +
                               (c.emulated ? " (emulated)" : "");
     for (const OpSample& s : c.samples) {
       const double t = s.time.median_s;
@@ -285,11 +295,13 @@ std::string render_svg(const HardwareCalibration& h, const std::optional<Workloa
       if (is_compute) {
         if (!(s.flops > 0)) continue;
         q.x = s.flops / s.bytes, q.y = s.flops / t;
-        q.tip = curve + ": " + shape + "\n" + fmt_rate(q.y, "FLOP/s") + " at " + fmt_num(q.x) + " FLOP/byte" + eff + ", " + fmt_time(t);
+        q.tip = curve + ": " + shape + "\n" + fmt_rate(q.y, "FLOP/s") + " at " + fmt_num(q.x) + " FLOP/byte" + eff +
+                ", " + fmt_time(t);
         compute.samples.push_back(std::move(q));
       } else {
         q.x = s.bytes, q.y = s.bytes / t;
-        q.tip = curve + ": " + shape + "\n" + fmt_rate(q.y, "B/s") + ", " + fmt_bytes(s.bytes) + " moved, " + fmt_time(t);
+        q.tip =
+            curve + ": " + shape + "\n" + fmt_rate(q.y, "B/s") + ", " + fmt_bytes(s.bytes) + " moved, " + fmt_time(t);
         memory.samples.push_back(std::move(q));
       }
       note_op(c.op);
@@ -306,12 +318,13 @@ std::string render_svg(const HardwareCalibration& h, const std::optional<Workloa
       if (is_collective(s.graph.op.kind)) continue;  // bound by the links between GPUs: on no roofline of one device
       std::string op(to_string(s.graph.op.kind));
       for (int k = 0; k < op_kind_count; ++k)
-        if (s.graph.fused & fused_bit(static_cast<OpKind>(k))) op += "+" + std::string(to_string(static_cast<OpKind>(k)));
+        if (s.graph.fused & fused_bit(static_cast<OpKind>(k)))
+          op += "+" + std::string(to_string(static_cast<OpKind>(k)));
       Point q;
       q.cls = "layer bound-" + std::string(to_string(e.bound));
-      q.tip = s.name + ": " + op + " " + shape_label(s.graph.op) + " " + std::string(to_string(s.graph.precision)) + "\n" +
-              fmt_time(t) + " in the pass (" + fmt_time(e.latency_s) + " alone), " + to_string(e.bound) + "-bound" +
-              (e.efficiency > 0 ? ", efficiency " + fmt_num(100 * e.efficiency, 3) + "%" : "") + "\n";
+      q.tip = s.name + ": " + op + " " + shape_label(s.graph.op) + " " + std::string(to_string(s.graph.precision)) +
+              "\n" + fmt_time(t) + " in the pass (" + fmt_time(e.latency_s) + " alone), " + to_string(e.bound) +
+              "-bound" + (e.efficiency > 0 ? ", efficiency " + fmt_num(100 * e.efficiency, 3) + "%" : "") + "\n";
       if (is_compute_op(s.graph.op.kind) && n.flops > 0) {
         q.x = n.flops / n.bytes, q.y = n.flops / t;
         q.tip += fmt_rate(q.y, "FLOP/s") + " at " + fmt_num(q.x) + " FLOP/byte";
@@ -322,8 +335,9 @@ std::string render_svg(const HardwareCalibration& h, const std::optional<Workloa
         memory.layers.push_back(std::move(q));
       }
     }
-    subtitle = "workload " + pred->workload + ": " + std::to_string(pred->subgraphs.size()) + " layers, " + fmt_time(pred->total_s) +
-               " predicted (" + pred->mode + " mode); diamonds: layers by bound, at their time in the pass";
+    subtitle = "workload " + pred->workload + ": " + std::to_string(pred->subgraphs.size()) + " layers, " +
+               fmt_time(pred->total_s) + " predicted (" + pred->mode +
+               " mode); diamonds: layers by bound, at their time in the pass";
   }
 
   // Layout: two panels side by side, the legend below them.
@@ -338,14 +352,18 @@ std::string render_svg(const HardwareCalibration& h, const std::optional<Workloa
   const double H = legend_top + 22 * double((legend.size() + per_row - 1) / per_row) + 40;
 
   Svg svg;
-  svg.add("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(W) + "\" height=\"" + num(H) + "\" viewBox=\"0 0 " + num(W) + " " +
-          num(H) + "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\">");
+  svg.add("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(W) + "\" height=\"" + num(H) +
+          "\" viewBox=\"0 0 " + num(W) + " " + num(H) +
+          "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\">");
   std::string style =
-      "<style>.title{font-size:15px;font-weight:bold}.grid{stroke:#e8e8e8}.frame{fill:none;stroke:#444}.panel-title{font-size:13px;font-weight:bold}"
+      "<style>.title{font-size:15px;font-weight:bold}.grid{stroke:#e8e8e8}.frame{fill:none;stroke:#444}.panel-title{"
+      "font-size:13px;font-weight:bold}"
       ".peak-line{stroke:#555;stroke-dasharray:6 3}.bandwidth-line{stroke:#555;stroke-width:1.5}"
-      ".ceiling-label{fill:#333;font-size:10px;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}.sweep{fill:none;stroke:#1f77b4;stroke-width:1.5;stroke-opacity:.6}"
+      ".ceiling-label{fill:#333;font-size:10px;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}."
+      "sweep{fill:none;stroke:#1f77b4;stroke-width:1.5;stroke-opacity:.6}"
       ".sample{fill-opacity:.75}.layer{stroke:#fff;stroke-width:.8}.note{fill:#888}.hidden{display:none}";
-  for (std::size_t i = 0; i < ops.size(); ++i) style += ".op-" + std::string(to_string(ops[i])) + "{fill:" + op_colour(i) + "}";
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    style += ".op-" + std::string(to_string(ops[i])) + "{fill:" + op_colour(i) + "}";
   for (Bound b : {Bound::compute, Bound::memory, Bound::overhead})
     style += ".bound-" + std::string(to_string(b)) + "{fill:" + bound_colour(b) + "}";
   svg.add(style + "</style>");
@@ -373,8 +391,10 @@ std::string render_svg(const HardwareCalibration& h, const std::optional<Workloa
   }
   svg.add("</g>");
   svg.text(left - 60, H - 12,
-           "dashed: peak per precision; solid: bandwidth per memory level (left: bandwidth x intensity); blue line: memory sweep. "
-           "Profile " + h.fingerprint + ", " + h.created_utc + ".",
+           "dashed: peak per precision; solid: bandwidth per memory level (left: bandwidth x intensity); blue line: "
+           "memory sweep. "
+           "Profile " +
+               h.fingerprint + ", " + h.created_utc + ".",
            " class=\"note\"");
   svg.add("</svg>");
   return svg.out;
@@ -417,7 +437,8 @@ std::string render_html(const std::string& svg, const std::string& title) {
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + xml(title) +
          "</title>\n<style>\nbody{margin:12px;background:#fff}\n"
          "#tooltip{position:fixed;display:none;pointer-events:none;background:#222;color:#fff;font:12px sans-serif;"
-         "padding:4px 8px;border-radius:4px;white-space:pre}\n.legend-item{cursor:pointer}\n.legend-item.off{opacity:.3}\n"
+         "padding:4px "
+         "8px;border-radius:4px;white-space:pre}\n.legend-item{cursor:pointer}\n.legend-item.off{opacity:.3}\n"
          "</style>\n</head>\n<body>\n" +
          svg + "<script>" + script + "</script>\n</body>\n</html>\n";
 }
@@ -425,7 +446,8 @@ std::string render_html(const std::string& svg, const std::string& title) {
 int run(const RooflineArgs& a) {
   const auto dot = a.output.find_last_of('.');
   const std::string ext = dot == std::string::npos ? "" : a.output.substr(dot + 1);
-  if (ext != "svg" && ext != "html") throw CLI::ValidationError("-o", "the output must end in .svg or .html, got '" + a.output + "'");
+  if (ext != "svg" && ext != "html")
+    throw CLI::ValidationError("-o", "the output must end in .svg or .html, got '" + a.output + "'");
   Mode mode = Mode::device;
   if (!parse(a.mode, mode)) throw CLI::ValidationError("--mode", "expected 'device' or 'eager', got '" + a.mode + "'");
   std::set<Precision> shown;
@@ -456,14 +478,19 @@ int run(const RooflineArgs& a) {
 
 Action add_roofline(CLI::App& app) {
   auto args = std::make_shared<RooflineArgs>();
-  CLI::App* c = app.add_subcommand("roofline", "Draw a profile as a roofline (SVG, or HTML with hover text), optionally with a workload's layers");
+  CLI::App* c = app.add_subcommand(
+      "roofline", "Draw a profile as a roofline (SVG, or HTML with hover text), optionally with a workload's layers");
   c->add_option("profile", args->profile, "Profile JSON")->required();
-  c->add_option("-w,--workload", args->workload, "Workload JSON: its layers as points where the mapper puts them, coloured by bound");
-  c->add_option("-o,--output", args->output, "Output file: .svg (static) or .html (inline SVG with hover text)")->required();
+  c->add_option("-w,--workload", args->workload,
+                "Workload JSON: its layers as points where the mapper puts them, coloured by bound");
+  c->add_option("-o,--output", args->output, "Output file: .svg (static) or .html (inline SVG with hover text)")
+      ->required();
   c->add_option("--mode", args->mode, "GPU profiles with --workload: device (default) or eager, as in hwcal predict");
-  c->add_option("--precision", args->precisions, "Only these precisions' peaks and samples, e.g. fp32,bf16 (default: all)");
-  c->footer("Left: compute ops against arithmetic intensity under the peaks and bandwidth diagonals. Right: memory ops "
-            "against bytes moved, over the bandwidth sweep. Exit code 2 for a malformed profile or workload.");
+  c->add_option("--precision", args->precisions,
+                "Only these precisions' peaks and samples, e.g. fp32,bf16 (default: all)");
+  c->footer(
+      "Left: compute ops against arithmetic intensity under the peaks and bandwidth diagonals. Right: memory ops "
+      "against bytes moved, over the bandwidth sweep. Exit code 2 for a malformed profile or workload.");
   return [args] { return run(*args); };
 }
 

@@ -49,8 +49,10 @@ std::string package_dir() {
     const char* old = std::getenv("PYTHONPATH");
     ::setenv("PYTHONPATH", (old && *old ? dir + ":" + old : dir).c_str(), 1);
   } else {
-    std::fprintf(stderr, "hwcal: note: this hwcal was built without its Python package (HWCAL_PYTHON); "
-                         "looking for `hwcal` on %s's own path\n", python.c_str());
+    std::fprintf(stderr,
+                 "hwcal: note: this hwcal was built without its Python package (HWCAL_PYTHON); "
+                 "looking for `hwcal` on %s's own path\n",
+                 python.c_str());
   }
   std::vector<std::string> argv_s = {python, "-m", "hwcal.trace"};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
@@ -59,13 +61,15 @@ std::string package_dir() {
   argv.push_back(nullptr);
   std::fflush(nullptr);
   ::execvp(argv[0], argv.data());
-  throw UnavailableError("cannot run " + python + " (set HWCAL_PYTHON to a python3 with torch): " + std::strerror(errno));
+  throw UnavailableError("cannot run " + python +
+                         " (set HWCAL_PYTHON to a python3 with torch): " + std::strerror(errno));
 }
 
 }  // namespace
 
 Action add_trace(CLI::App& app) {
-  CLI::App* c = app.add_subcommand("trace", "Trace a PyTorch model (torch.fx) into a workload file; `hwcal trace --help` for its options");
+  CLI::App* c = app.add_subcommand(
+      "trace", "Trace a PyTorch model (torch.fx) into a workload file; `hwcal trace --help` for its options");
   // Everything after `trace`, --help included, goes to the Python tracer.
   c->set_help_flag();
   c->prefix_command();

@@ -22,8 +22,9 @@ int main(int argc, char** argv) {
                "hwcal"};
   app.set_version_flag("--version", HWCAL_VERSION_STRING);
   app.require_subcommand(1);
-  app.footer("Exit codes: 0 ok, 1 runtime failure, 2 bad input (usage, broken profile/workload, backend not built).\n"
-             "Run `hwcal <command> --help` for each command's options.");
+  app.footer(
+      "Exit codes: 0 ok, 1 runtime failure, 2 bad input (usage, broken profile/workload, backend not built).\n"
+      "Run `hwcal <command> --help` for each command's options.");
 
   std::vector<std::pair<CLI::App*, Action>> commands;
   auto reg = [&](Action (*add)(CLI::App&)) {

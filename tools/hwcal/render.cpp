@@ -9,8 +9,8 @@ namespace hwcal::cli {
 
 void render_header(const HardwareCalibration& h) {
   std::printf("%s\n", h.name.c_str());
-  std::printf("  target %s, backend %s, %d thread(s), mode %s, created %s, took %s\n", h.target.c_str(), h.backend.c_str(),
-              h.threads, h.mode.c_str(), h.created_utc.c_str(), fmt_time(h.calibration_s).c_str());
+  std::printf("  target %s, backend %s, %d thread(s), mode %s, created %s, took %s\n", h.target.c_str(),
+              h.backend.c_str(), h.threads, h.mode.c_str(), h.created_utc.c_str(), fmt_time(h.calibration_s).c_str());
   std::printf("  cpu: %s (%s), %d cores / %d logical, clock %s GHz measured (%s), governor %s, turbo %s%s\n",
               h.host.cpu_model.c_str(), h.host.arch.c_str(), h.host.physical_cores, h.host.logical_cpus,
               fmt_num(h.host.measured_clock_ghz).c_str(), h.host.clock_method.c_str(), h.host.governor.c_str(),
@@ -19,14 +19,15 @@ void render_header(const HardwareCalibration& h) {
   for (const auto& f : h.host.isa) isa += (isa.empty() ? "" : " ") + f;
   for (const auto& c : h.host.caches)
     if (c.type != "Instruction")
-      caches += (caches.empty() ? "" : ", ") + std::string("L") + std::to_string(c.level) + " " + fmt_bytes(double(c.size_bytes)) +
-                (c.shared_by > 1 ? " shared by " + std::to_string(c.shared_by) : "");
+      caches += (caches.empty() ? "" : ", ") + std::string("L") + std::to_string(c.level) + " " +
+                fmt_bytes(double(c.size_bytes)) + (c.shared_by > 1 ? " shared by " + std::to_string(c.shared_by) : "");
   std::printf("  isa: %s\n  caches: %s\n", isa.c_str(), caches.c_str());
   if (h.device)
     std::printf("  device: %s, %d SMs, cc %d.%d, %s, SM clock %s MHz (max %s), driver %s%s\n", h.device->name.c_str(),
-                h.device->sm_count, h.device->cc_major, h.device->cc_minor, fmt_bytes(double(h.device->memory_bytes)).c_str(),
-                fmt_num(h.device->measured_sm_clock_mhz).c_str(), fmt_num(h.device->max_sm_clock_mhz).c_str(),
-                h.device->driver.c_str(), h.device->throttled ? ", THROTTLED during the run" : "");
+                h.device->sm_count, h.device->cc_major, h.device->cc_minor,
+                fmt_bytes(double(h.device->memory_bytes)).c_str(), fmt_num(h.device->measured_sm_clock_mhz).c_str(),
+                fmt_num(h.device->max_sm_clock_mhz).c_str(), h.device->driver.c_str(),
+                h.device->throttled ? ", THROTTLED during the run" : "");
   std::string sw;
   for (const auto& [k, v] : h.software) sw += (sw.empty() ? "" : "; ") + k + " " + v;
   std::printf("  software: %s\n  fingerprint %s, schema %d\n\n", sw.c_str(), h.fingerprint.c_str(), h.schema_version);
@@ -35,14 +36,18 @@ void render_header(const HardwareCalibration& h) {
 void render_peaks(const HardwareCalibration& h) {
   std::printf("Theoretical peaks (%d thread(s))\n", h.threads);
   Table t({"precision", "GFLOP/s", "derivation"});
-  for (const auto& p : h.peaks) t.row({std::string(to_string(p.precision)), p.gflops ? fmt_num(*p.gflops) : "-", p.derivation});
+  for (const auto& p : h.peaks)
+    t.row({std::string(to_string(p.precision)), p.gflops ? fmt_num(*p.gflops) : "-", p.derivation});
   t.print();
   std::printf("  per-call overhead: %s (%s)\n", fmt_time(h.overhead.per_call_s).c_str(), h.overhead.derivation.c_str());
-  if (h.overhead.graph_launch_s > 0) std::printf("  per kernel inside a CUDA graph: %s\n", fmt_time(h.overhead.graph_launch_s).c_str());
+  if (h.overhead.graph_launch_s > 0)
+    std::printf("  per kernel inside a CUDA graph: %s\n", fmt_time(h.overhead.graph_launch_s).c_str());
   if (!h.overhead.framework_derivation.empty()) {
     std::string per;
-    for (const auto& [k, v] : h.overhead.framework_s) per += (per.empty() ? "" : ", ") + std::string(to_string(k)) + " " + fmt_time(v);
-    std::printf("  framework per-op cost: %s\n    (%s)\n", per.empty() ? "-" : per.c_str(), h.overhead.framework_derivation.c_str());
+    for (const auto& [k, v] : h.overhead.framework_s)
+      per += (per.empty() ? "" : ", ") + std::string(to_string(k)) + " " + fmt_time(v);
+    std::printf("  framework per-op cost: %s\n    (%s)\n", per.empty() ? "-" : per.c_str(),
+                h.overhead.framework_derivation.c_str());
   }
   if (!h.timing.empty()) std::printf("  timing: %s\n", h.timing.c_str());
   std::printf("\n");
@@ -55,15 +60,17 @@ void render_memory(const HardwareCalibration& h, bool sweep) {
   Table lv(read ? std::vector<std::string>{"level", "capacity", "measured at", "read GB/s", "triad GB/s"}
                 : std::vector<std::string>{"level", "capacity", "measured at", "GB/s"});
   for (const auto& l : h.memory.levels) {
-    std::vector<std::string> row{l.name, l.size_bytes ? fmt_bytes(double(l.size_bytes)) : "-", fmt_bytes(double(l.measured_at_bytes)),
-                                 fmt_num(l.gbps)};
+    std::vector<std::string> row{l.name, l.size_bytes ? fmt_bytes(double(l.size_bytes)) : "-",
+                                 fmt_bytes(double(l.measured_at_bytes)), fmt_num(l.gbps)};
     if (read) row.push_back(l.triad_gbps > 0 ? fmt_num(l.triad_gbps) : "-");
     lv.row(row);
   }
   lv.print();
   bool ordered = true;
-  for (std::size_t i = 1; i < h.memory.levels.size(); ++i) ordered &= h.memory.levels[i - 1].gbps > h.memory.levels[i].gbps;
-  if (h.memory.levels.size() > 1) std::printf("  levels in order (each faster than the next): %s\n", ordered ? "yes" : "NO");
+  for (std::size_t i = 1; i < h.memory.levels.size(); ++i)
+    ordered &= h.memory.levels[i - 1].gbps > h.memory.levels[i].gbps;
+  if (h.memory.levels.size() > 1)
+    std::printf("  levels in order (each faster than the next): %s\n", ordered ? "yes" : "NO");
   const LoadLimit& lim = h.memory.l1_limit;
   if (!lim.derivation.empty()) {
     std::printf("  L1 load-port limit: %s\n", lim.derivation.c_str());
@@ -77,7 +84,8 @@ void render_memory(const HardwareCalibration& h, bool sweep) {
     std::printf("\n");
   }
   if (sweep && !h.memory.sweep.empty()) {
-    std::printf("\n  working-set sweep%s\n", read ? " (triad: the mapper's bandwidth of a working set; read: the levels)" : " (triad)");
+    std::printf("\n  working-set sweep%s\n",
+                read ? " (triad: the mapper's bandwidth of a working set; read: the levels)" : " (triad)");
     Table t(read ? std::vector<std::string>{"working set", "triad GB/s", "spread", "read GB/s", "spread"}
                  : std::vector<std::string>{"working set", "GB/s", "time", "spread"});
     for (std::size_t i = 0; i < h.memory.sweep.size(); ++i) {
@@ -118,7 +126,8 @@ void render_operations(const HardwareCalibration& h, const RenderOptions& opt) {
              std::string(to_string(c.precision)), std::to_string(c.threads), std::to_string(c.samples.size()),
              compute ? fmt_num(best->gflops) + " GFLOP/s" : fmt_num(best->gbps) + " GB/s",
              shape_label(OpDesc{c.op, best->shape}),
-             emax > 0 ? fmt_num(100 * emin, 2) + "-" + fmt_num(100 * emax, 2) + "%" : "-", fmt_time(lo) + " .. " + fmt_time(hi)});
+             emax > 0 ? fmt_num(100 * emin, 2) + "-" + fmt_num(100 * emax, 2) + "%" : "-",
+             fmt_time(lo) + " .. " + fmt_time(hi)});
     }
     t.print();
     std::printf("\n");
@@ -126,17 +135,18 @@ void render_operations(const HardwareCalibration& h, const RenderOptions& opt) {
   }
   for (const auto& c : h.operations) {
     if (opt.op && c.op != *opt.op) continue;
-    std::printf("%s%s%s %s, %d thread(s), %s backend%s\n", std::string(to_string(c.op)).c_str(), c.variant == Variant::none ? "" : " ",
-                std::string(to_string(c.variant)).c_str(), std::string(to_string(c.precision)).c_str(), c.threads,
-                c.backend.c_str(), c.emulated ? " (EMULATED)" : "");
+    std::printf("%s%s%s %s, %d thread(s), %s backend%s\n", std::string(to_string(c.op)).c_str(),
+                c.variant == Variant::none ? "" : " ", std::string(to_string(c.variant)).c_str(),
+                std::string(to_string(c.precision)).c_str(), c.threads, c.backend.c_str(),
+                c.emulated ? " (EMULATED)" : "");
     Table t({"shape", "FLOPs", "bytes", "time", "spread", "GFLOP/s", "GB/s", "efficiency"});
     std::vector<std::string> disturbed;
     for (const auto& s : c.samples) {
       const std::string shape = shape_label(OpDesc{c.op, s.shape});
       if (!s.disturbed.empty()) disturbed.push_back(shape + ": " + s.disturbed);
-      t.row({shape + (s.disturbed.empty() ? "" : " (!)"), fmt_num(s.flops / 1e6) + " M", fmt_bytes(s.bytes), fmt_time(s.time.median_s),
-             fmt_num(100 * s.time.rel_spread(), 2) + "%", fmt_num(s.gflops),
-             fmt_num(s.gbps), s.efficiency ? fmt_num(100 * *s.efficiency, 3) + "%" : "-"});
+      t.row({shape + (s.disturbed.empty() ? "" : " (!)"), fmt_num(s.flops / 1e6) + " M", fmt_bytes(s.bytes),
+             fmt_time(s.time.median_s), fmt_num(100 * s.time.rel_spread(), 2) + "%", fmt_num(s.gflops), fmt_num(s.gbps),
+             s.efficiency ? fmt_num(100 * *s.efficiency, 3) + "%" : "-"});
     }
     t.print();
     for (const auto& d : disturbed) std::printf("  (!) not measured cleanly: %s\n", d.c_str());
@@ -151,8 +161,9 @@ void render_fusions(const HardwareCalibration& h) {
   for (const auto& f : h.fusions)
     for (const auto& s : f.samples)
       t.row({std::string(to_string(f.pattern)), std::string(to_string(f.precision)),
-             shape_label(OpDesc{fusion_anchor(f.pattern), s.shape}), fmt_time(s.fused.median_s), fmt_time(s.unfused.median_s),
-             fmt_num(s.speedup(), 3) + "x", fmt_num(100 * s.memory_reduction(), 2) + "%"});
+             shape_label(OpDesc{fusion_anchor(f.pattern), s.shape}), fmt_time(s.fused.median_s),
+             fmt_time(s.unfused.median_s), fmt_num(s.speedup(), 3) + "x",
+             fmt_num(100 * s.memory_reduction(), 2) + "%"});
   t.print();
   for (const auto& f : h.fusions) std::printf("  %s: %s\n", std::string(to_string(f.pattern)).c_str(), f.note.c_str());
   std::printf("\n");
@@ -164,13 +175,15 @@ void render_collectives(const HardwareCalibration& h, const RenderOptions& opt) 
   std::printf("Collectives (%s %s; %s)\n  topology: %s\n  algorithm: %s\n  timing: %s\n", c.library.c_str(),
               c.version.c_str(), c.process_model.c_str(), c.topology.c_str(), c.algorithm.c_str(), c.timing.c_str());
   // One row per curve: the alpha-beta fit and the bus bandwidth it implies.
-  Table t({"collective", "GPUs", "precision", "launch", "sizes", "latency (alpha)", "algbw (beta)", "busbw", "fit error"});
+  Table t(
+      {"collective", "GPUs", "precision", "launch", "sizes", "latency (alpha)", "algbw (beta)", "busbw", "fit error"});
   for (const auto& k : c.curves) {
     if (opt.op && k.op != *opt.op) continue;
     t.row({std::string(to_string(k.op)), std::to_string(k.gpus), std::string(to_string(k.precision)),
            std::string(to_string(k.launch)), std::to_string(k.samples.size()), fmt_time(k.alpha_s),
            k.beta_gbps > 0 ? fmt_num(k.beta_gbps) + " GB/s" : "-",
-           k.beta_gbps > 0 ? fmt_num(k.beta_gbps * k.bus_factor()) + " GB/s" : "-", fmt_num(100 * k.fit_error, 2) + "%"});
+           k.beta_gbps > 0 ? fmt_num(k.beta_gbps * k.bus_factor()) + " GB/s" : "-",
+           fmt_num(100 * k.fit_error, 2) + "%"});
   }
   t.print();
   std::printf("\n");
@@ -183,7 +196,8 @@ void render_collectives(const HardwareCalibration& h, const RenderOptions& opt) 
     Table s({"bytes", "time", "spread", "algbw GB/s", "busbw GB/s", "calls/sample"});
     for (const auto& x : k.samples)
       s.row({fmt_bytes(double(x.bytes)), fmt_time(x.time.median_s), fmt_num(100 * x.time.rel_spread(), 2) + "%",
-             fmt_num(double(x.bytes) / x.time.median_s / 1e9), fmt_num(k.busbw_gbps(x)), std::to_string(x.time.iterations)});
+             fmt_num(double(x.bytes) / x.time.median_s / 1e9), fmt_num(k.busbw_gbps(x)),
+             std::to_string(x.time.iterations)});
     s.print();
     std::printf("\n");
   }

@@ -12,8 +12,8 @@
 namespace hwcal::cli {
 
 struct RenderOptions {
-  std::optional<OpKind> op;   ///< only this op
-  bool samples = true;        ///< per-size rows (false: one row per curve)
+  std::optional<OpKind> op;  ///< only this op
+  bool samples = true;       ///< per-size rows (false: one row per curve)
 };
 
 void render_header(const HardwareCalibration& h);

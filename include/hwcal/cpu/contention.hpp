@@ -41,12 +41,12 @@ namespace cpu {
 
 /// What a probe saw over one measurement.
 struct Disturbance {
-  bool valid = false;        ///< the counters could be read (Linux)
-  double wall_s = 0;         ///< the window
-  double run_delay_s = 0;    ///< our threads runnable but waiting, summed over threads
-  double steal_s = 0;        ///< hypervisor steal on the CPUs we may run on
-  double other_cpu_s = 0;    ///< other processes' CPU time on those CPUs
-  double tick_s = 0;         ///< resolution of other_cpu_s (one clock tick per CPU)
+  bool valid = false;      ///< the counters could be read (Linux)
+  double wall_s = 0;       ///< the window
+  double run_delay_s = 0;  ///< our threads runnable but waiting, summed over threads
+  double steal_s = 0;      ///< hypervisor steal on the CPUs we may run on
+  double other_cpu_s = 0;  ///< other processes' CPU time on those CPUs
+  double tick_s = 0;       ///< resolution of other_cpu_s (one clock tick per CPU)
 
   /// Share of `threads` x wall that other work took from us (0..1). Run-queue
   /// delay counts only as far as other processes used our CPUs meanwhile
@@ -177,7 +177,9 @@ class DisturbanceProbe {
     std::uint64_t delay = 0;
     for (const auto& [tid, ns] : now) {
       const auto it = delays_.find(tid);
-      delay += it == delays_.end() ? 0 : ns - std::min(ns, it->second);  // threads born since: their share is unknown, not counted
+      delay += it == delays_.end()
+                   ? 0
+                   : ns - std::min(ns, it->second);  // threads born since: their share is unknown, not counted
     }
     d.valid = true;
     d.run_delay_s = 1e-9 * double(delay);

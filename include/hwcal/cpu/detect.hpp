@@ -45,9 +45,12 @@ inline std::int64_t parse_size(const std::string& s) {
   while (i < s.size() && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
   if (i < s.size()) {
     switch (s[i]) {
-      case 'K': case 'k': v <<= 10; break;
-      case 'M': case 'm': v <<= 20; break;
-      case 'G': case 'g': v <<= 30; break;
+      case 'K':
+      case 'k': v <<= 10; break;
+      case 'M':
+      case 'm': v <<= 20; break;
+      case 'G':
+      case 'g': v <<= 30; break;
       default: break;
     }
   }
@@ -70,10 +73,9 @@ inline int count_cpu_list(const std::string& list) {
 /// ISA flags that matter for throughput, in a stable order.
 inline const std::vector<std::string>& relevant_flags() {
   static const std::vector<std::string> flags{
-      "sse4_2",      "avx",         "avx2",      "fma",         "f16c",     "avx512f",  "avx512dq",
-      "avx512bw",    "avx512vl",    "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile",
-      "amx_bf16",    "amx_int8",    "amx_fp16",  "asimd",       "asimdhp",  "sve",      "sve2",
-      "bf16",        "i8mm",        "fphp"};
+      "sse4_2",   "avx",         "avx2",        "fma",         "f16c",     "avx512f",  "avx512dq", "avx512bw",
+      "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8",
+      "amx_fp16", "asimd",       "asimdhp",     "sve",         "sve2",     "bf16",     "i8mm",     "fphp"};
   return flags;
 }
 
@@ -95,13 +97,20 @@ inline HostInfo detect_host() {
       if (colon == std::string::npos) continue;
       const std::string key = detail::trim(line.substr(0, colon));
       const std::string val = detail::trim(line.substr(colon + 1));
-      if (key == "model name" && h.cpu_model.empty()) h.cpu_model = val;
-      else if (key == "vendor_id" && h.vendor.empty()) h.vendor = val;
-      else if (key == "cpu family" && h.family == 0) h.family = std::atoi(val.c_str());
-      else if (key == "model" && h.model == 0) h.model = std::atoi(val.c_str());
-      else if (key == "CPU implementer" && h.vendor.empty()) h.vendor = "implementer " + val;
-      else if (key == "physical id") phys = val;
-      else if (key == "core id") cores.insert({phys, val});
+      if (key == "model name" && h.cpu_model.empty())
+        h.cpu_model = val;
+      else if (key == "vendor_id" && h.vendor.empty())
+        h.vendor = val;
+      else if (key == "cpu family" && h.family == 0)
+        h.family = std::atoi(val.c_str());
+      else if (key == "model" && h.model == 0)
+        h.model = std::atoi(val.c_str());
+      else if (key == "CPU implementer" && h.vendor.empty())
+        h.vendor = "implementer " + val;
+      else if (key == "physical id")
+        phys = val;
+      else if (key == "core id")
+        cores.insert({phys, val});
       else if ((key == "flags" || key == "Features") && flags.empty()) {
         std::stringstream ss(val);
         std::string f;

@@ -63,14 +63,21 @@ inline std::uint64_t add_chain(std::uint64_t iters) {
   std::uint64_t x = iters;
   const std::uint64_t one = 1;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HWCAL_ADD8 "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\t"
+#define HWCAL_ADD8 \
+  "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\t"
   for (std::uint64_t i = 0; i < iters; ++i)
-    asm volatile(HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 : "+r"(x) : "r"(one));
+    asm volatile(HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8
+                 : "+r"(x)
+                 : "r"(one));
 #undef HWCAL_ADD8
 #elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
-#define HWCAL_ADD8 "add %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\t"
+#define HWCAL_ADD8                                                                                                   \
+  "add %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd " \
+  "%0, %0, %1\n\tadd %0, %0, %1\n\t"
   for (std::uint64_t i = 0; i < iters; ++i)
-    asm volatile(HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 : "+r"(x) : "r"(one));
+    asm volatile(HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8 HWCAL_ADD8
+                 : "+r"(x)
+                 : "r"(one));
 #undef HWCAL_ADD8
 #else
   for (std::uint64_t i = 0; i < iters * 64; ++i) {
@@ -87,7 +94,8 @@ using ThroughputKernel = double (*)(std::int64_t iters);
 #if HWCAL_X86_KERNELS
 // 12 independent accumulators: enough to cover FMA latency x ports on current
 // cores (4-5 cycles x 2 ports). Values stay bounded (multiplier < 1).
-#define HWCAL_UNROLL12(stmt) stmt(0) stmt(1) stmt(2) stmt(3) stmt(4) stmt(5) stmt(6) stmt(7) stmt(8) stmt(9) stmt(10) stmt(11)
+#define HWCAL_UNROLL12(stmt) \
+  stmt(0) stmt(1) stmt(2) stmt(3) stmt(4) stmt(5) stmt(6) stmt(7) stmt(8) stmt(9) stmt(10) stmt(11)
 
 __attribute__((target("avx512f"))) inline double fma512_f32(std::int64_t iters) {
   __m512 a[12];
@@ -260,31 +268,31 @@ struct alignas(64) TileConfig {
 };
 // Four independent accumulator tiles (0-3) fed by four source tiles (4-7),
 // so consecutive tile products do not wait on each other.
-#define HWCAL_AMX_PEAK_KERNEL(name, features, T, Acc, k_bytes, tile_dot)                                   \
-  __attribute__((target(features))) inline double name(std::int64_t iters) {                             \
-    static const TileConfig cfg;                                                                         \
-    alignas(64) static T data[16 * 64 / sizeof(T)] = {};                                                 \
-    alignas(64) Acc out[16 * 16];                                                                        \
-    _tile_loadconfig(&cfg);                                                                              \
-    _tile_zero(0);                                                                                       \
-    _tile_zero(1);                                                                                       \
-    _tile_zero(2);                                                                                       \
-    _tile_zero(3);                                                                                       \
-    _tile_loadd(4, data, 64);                                                                            \
-    _tile_loadd(5, data, 64);                                                                            \
-    _tile_loadd(6, data, 64);                                                                            \
-    _tile_loadd(7, data, 64);                                                                            \
-    for (std::int64_t it = 0; it < iters; ++it) {                                                        \
-      tile_dot(0, 4, 5);                                                                                 \
-      tile_dot(1, 4, 6);                                                                                 \
-      tile_dot(2, 7, 5);                                                                                 \
-      tile_dot(3, 7, 6);                                                                                 \
-    }                                                                                                    \
-    _tile_stored(0, out, 64);                                                                            \
-    _tile_release();                                                                                     \
-    do_not_optimize(out[0]);                                                                             \
-    /* 4 tile products of 16 x 16 outputs, each a dot product of k elements, 2 ops per element */     \
-    return static_cast<double>(iters) * 4 * 16 * 16 * (k_bytes / sizeof(T)) * 2;                         \
+#define HWCAL_AMX_PEAK_KERNEL(name, features, T, Acc, k_bytes, tile_dot)                          \
+  __attribute__((target(features))) inline double name(std::int64_t iters) {                      \
+    static const TileConfig cfg;                                                                  \
+    alignas(64) static T data[16 * 64 / sizeof(T)] = {};                                          \
+    alignas(64) Acc out[16 * 16];                                                                 \
+    _tile_loadconfig(&cfg);                                                                       \
+    _tile_zero(0);                                                                                \
+    _tile_zero(1);                                                                                \
+    _tile_zero(2);                                                                                \
+    _tile_zero(3);                                                                                \
+    _tile_loadd(4, data, 64);                                                                     \
+    _tile_loadd(5, data, 64);                                                                     \
+    _tile_loadd(6, data, 64);                                                                     \
+    _tile_loadd(7, data, 64);                                                                     \
+    for (std::int64_t it = 0; it < iters; ++it) {                                                 \
+      tile_dot(0, 4, 5);                                                                          \
+      tile_dot(1, 4, 6);                                                                          \
+      tile_dot(2, 7, 5);                                                                          \
+      tile_dot(3, 7, 6);                                                                          \
+    }                                                                                             \
+    _tile_stored(0, out, 64);                                                                     \
+    _tile_release();                                                                              \
+    do_not_optimize(out[0]);                                                                      \
+    /* 4 tile products of 16 x 16 outputs, each a dot product of k elements, 2 ops per element */ \
+    return static_cast<double>(iters) * 4 * 16 * 16 * (k_bytes / sizeof(T)) * 2;                  \
   }
 HWCAL_AMX_PEAK_KERNEL(amx_bf16, "amx-tile,amx-bf16", std::uint16_t, float, 64, _tile_dpbf16ps)
 HWCAL_AMX_PEAK_KERNEL(amx_int8, "amx-tile,amx-int8", std::int8_t, std::int32_t, 64, _tile_dpbssd)
@@ -302,13 +310,17 @@ struct KernelChoice {
 inline KernelChoice choose_kernel(Precision p, const HostInfo& h) {
 #if HWCAL_X86_KERNELS
   const bool avx512 = has_isa(h, "avx512f") && __builtin_cpu_supports("avx512f");
-  const bool avx2 = has_isa(h, "avx2") && has_isa(h, "fma") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx2 =
+      has_isa(h, "avx2") && has_isa(h, "fma") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   switch (p) {
     case Precision::fp32:
     case Precision::fp64: {
       const bool f32 = p == Precision::fp32;
-      if (avx512) return {f32 ? fma512_f32 : fma512_f64, f32 ? "vfmadd (zmm, fp32)" : "vfmadd (zmm, fp64)", f32 ? 32.0 : 16.0, {}};
-      if (avx2) return {f32 ? fma256_f32 : fma256_f64, f32 ? "vfmadd (ymm, fp32)" : "vfmadd (ymm, fp64)", f32 ? 16.0 : 8.0, {}};
+      if (avx512)
+        return {
+            f32 ? fma512_f32 : fma512_f64, f32 ? "vfmadd (zmm, fp32)" : "vfmadd (zmm, fp64)", f32 ? 32.0 : 16.0, {}};
+      if (avx2)
+        return {f32 ? fma256_f32 : fma256_f64, f32 ? "vfmadd (ymm, fp32)" : "vfmadd (ymm, fp64)", f32 ? 16.0 : 8.0, {}};
       return {f32 ? sse_f32 : sse_f64, f32 ? "mulps+addps (xmm)" : "mulpd+addpd (xmm)", f32 ? 8.0 : 4.0, {}};
     }
     case Precision::bf16:

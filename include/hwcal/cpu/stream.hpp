@@ -100,7 +100,8 @@ class StreamArrays {
 
 /// Bandwidth of one kernel over a working set of `working_set_bytes` (all
 /// arrays together).
-inline BandwidthPoint measure_stream(StreamArrays& arrays, StreamKernel k, i64 working_set_bytes, const MeasureOptions& opt) {
+inline BandwidthPoint measure_stream(StreamArrays& arrays, StreamKernel k, i64 working_set_bytes,
+                                     const MeasureOptions& opt) {
   const int nar = stream_arrays(k);
   const i64 n = std::min(arrays.capacity(), std::max<i64>(64, working_set_bytes / (nar * i64(sizeof(double)))));
   const Measurement m = measure([&] { arrays.run(k, n); }, opt);
@@ -149,7 +150,8 @@ class SpinBarrier {
 /// A 64-byte aligned buffer owned by one thread.
 struct AlignedBuffer {
   explicit AlignedBuffer(std::size_t bytes)
-      : p_(static_cast<char*>(::operator new(std::max<std::size_t>(64, (bytes + 63) / 64 * 64), std::align_val_t(64)))) {}
+      : p_(static_cast<char*>(
+            ::operator new(std::max<std::size_t>(64, (bytes + 63) / 64 * 64), std::align_val_t(64)))) {}
   ~AlignedBuffer() { ::operator delete(p_, std::align_val_t(64)); }
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
@@ -207,7 +209,8 @@ __attribute__((target("avx2"))) inline std::uint64_t read_256(const char* p, i64
   return out[0] ^ out[3];
 }
 
-__attribute__((target("avx512f"))) inline void triad_512(double* a, const double* b, const double* c, i64 n, i64 passes) {
+__attribute__((target("avx512f"))) inline void triad_512(double* a, const double* b, const double* c, i64 n,
+                                                         i64 passes) {
   const __m512d s = _mm512_set1_pd(3.0);
   for (i64 r = 0; r < passes; ++r) {
     for (i64 i = 0; i < n; i += 16) {
@@ -218,11 +221,13 @@ __attribute__((target("avx512f"))) inline void triad_512(double* a, const double
   }
 }
 
-__attribute__((target("avx2,fma"))) inline void triad_256(double* a, const double* b, const double* c, i64 n, i64 passes) {
+__attribute__((target("avx2,fma"))) inline void triad_256(double* a, const double* b, const double* c, i64 n,
+                                                          i64 passes) {
   const __m256d s = _mm256_set1_pd(3.0);
   for (i64 r = 0; r < passes; ++r) {
     for (i64 i = 0; i < n; i += 16)
-      for (i64 j = 0; j < 16; j += 4) _mm256_store_pd(a + i + j, _mm256_fmadd_pd(s, _mm256_load_pd(c + i + j), _mm256_load_pd(b + i + j)));
+      for (i64 j = 0; j < 16; j += 4)
+        _mm256_store_pd(a + i + j, _mm256_fmadd_pd(s, _mm256_load_pd(c + i + j), _mm256_load_pd(b + i + j)));
     clobber_memory();
   }
 }
@@ -289,8 +294,10 @@ inline Measurement measure_team(int threads, const std::function<std::function<v
         warm += dt;
         const i64 p = passes.load(std::memory_order_relaxed);
         if (dt < min_sample)
-          passes.store(std::min<i64>(i64{1} << 40, std::max<i64>(2 * p, static_cast<i64>(std::ceil(p * min_sample / std::max(dt, 1e-9))))),
-                       std::memory_order_relaxed);
+          passes.store(
+              std::min<i64>(i64{1} << 40,
+                            std::max<i64>(2 * p, static_cast<i64>(std::ceil(p * min_sample / std::max(dt, 1e-9))))),
+              std::memory_order_relaxed);
         else if (warm >= opt.warmup_s)
           ready.store(true, std::memory_order_relaxed);
       }
@@ -329,8 +336,9 @@ inline Measurement measure_team(int threads, const std::function<std::function<v
 
 /// One point of a sweep: `kernel` ("read" or "triad") over a working set of
 /// `working_set_bytes` in all, each thread its private share.
-inline BandwidthPoint measure_sweep_point(const HostInfo& host, int threads, const std::string& kernel, i64 working_set_bytes,
-                                          const MeasureOptions& opt, Disturbance* disturbance = nullptr) {
+inline BandwidthPoint measure_sweep_point(const HostInfo& host, int threads, const std::string& kernel,
+                                          i64 working_set_bytes, const MeasureOptions& opt,
+                                          Disturbance* disturbance = nullptr) {
   threads = std::max(threads, 1);
   const int vec = detail::sweep_vector_bytes(host);
   BandwidthPoint p;
@@ -410,7 +418,8 @@ inline MemoryPlan plan_memory(const HostInfo& host, bool quick, int threads = 1)
 /// most half the level's capacity (all threads' private caches together) and
 /// above the previous level's capacity (so it does not fit there); DRAM is
 /// the largest working set.
-inline std::vector<MemoryLevel> derive_levels(const HostInfo& host, int threads, const std::vector<BandwidthPoint>& sweep) {
+inline std::vector<MemoryLevel> derive_levels(const HostInfo& host, int threads,
+                                              const std::vector<BandwidthPoint>& sweep) {
   std::vector<MemoryLevel> levels;
   if (sweep.empty()) return levels;
   i64 prev = 0;
@@ -455,7 +464,9 @@ inline LoadPorts load_ports(const HostInfo& h, int vector_bytes) {
     const bool gc_client = m == 0x97 || m == 0x9A || m == 0xB7 || m == 0xBA || m == 0xBF || m == 0xAA || m == 0xAC ||
                            m == 0xC5 || m == 0xC6 || m == 0xBD;
     if (vector_bytes >= 64 && has_isa(h, "avx512f"))
-      set(2, 64, "Intel core with AVX-512 (Skylake-SP and later server cores, Ice/Tiger/Rocket Lake): two 512-bit loads per cycle");
+      set(2, 64,
+          "Intel core with AVX-512 (Skylake-SP and later server cores, Ice/Tiger/Rocket Lake): two 512-bit loads per "
+          "cycle");
     else if (gc_client)
       set(3, 32, "Intel Golden Cove-class client core: three 256-bit loads per cycle");
     else if (has_isa(h, "avx2"))
@@ -507,8 +518,9 @@ inline LoadLimit l1_load_limit(const HostInfo& h, int threads, double l1_read_gb
   l.clock_ghz = h.measured_clock_ghz;
   l.threads = threads;
   l.gbps = l.bytes_per_cycle * l.clock_ghz * threads;
-  os << lp.loads_per_cycle << " loads/cycle x " << lp.bytes_per_load << " B (" << 8 * vec << "-bit loads of the read kernel) x "
-     << h.measured_clock_ghz << " GHz (measured clock) x " << threads << " thread(s) = " << l.gbps << " GB/s [" << lp.core << "]";
+  os << lp.loads_per_cycle << " loads/cycle x " << lp.bytes_per_load << " B (" << 8 * vec
+     << "-bit loads of the read kernel) x " << h.measured_clock_ghz << " GHz (measured clock) x " << threads
+     << " thread(s) = " << l.gbps << " GB/s [" << lp.core << "]";
   if (l1_read_gbps > 0) {
     l.measured_share = l1_read_gbps / l.gbps;
     os.precision(0);
@@ -524,12 +536,15 @@ inline std::vector<std::string> check_levels(const MemoryCalibration& m) {
   std::vector<std::string> notes;
   for (std::size_t i = 1; i < m.levels.size(); ++i)
     if (!(m.levels[i - 1].gbps > m.levels[i].gbps))
-      notes.push_back("memory: " + m.levels[i - 1].name + " read bandwidth (" + std::to_string(int(m.levels[i - 1].gbps)) +
-                      " GB/s) is not above " + m.levels[i].name + "'s (" + std::to_string(int(m.levels[i].gbps)) + " GB/s)");
+      notes.push_back("memory: " + m.levels[i - 1].name + " read bandwidth (" +
+                      std::to_string(int(m.levels[i - 1].gbps)) + " GB/s) is not above " + m.levels[i].name + "'s (" +
+                      std::to_string(int(m.levels[i].gbps)) + " GB/s)");
   if (m.l1_limit.gbps > 0 && m.l1_limit.measured_share > 0 && !m.l1_limit.within_25_percent())
-    notes.push_back("memory: L1 read bandwidth is " + std::to_string(int(std::lround(100 * m.l1_limit.measured_share))) +
+    notes.push_back("memory: L1 read bandwidth is " +
+                    std::to_string(int(std::lround(100 * m.l1_limit.measured_share))) +
                     "% of the load-port limit (expected within 25%" +
-                    (m.l1_limit.measured_share > 1 ? "; above it, the measured clock read low" : "") + "): " + m.l1_limit.derivation);
+                    (m.l1_limit.measured_share > 1 ? "; above it, the measured clock read low" : "") +
+                    "): " + m.l1_limit.derivation);
   return notes;
 }
 
@@ -591,7 +606,8 @@ inline MemoryCalibration calibrate_memory(const HostInfo& host, int threads, boo
       if (p.working_set_bytes == l.measured_at_bytes ||
           (std::abs(double(p.working_set_bytes) / double(l.measured_at_bytes) - 1) < 0.05))
         l.triad_gbps = p.gbps;
-  mem.l1_limit = l1_load_limit(host, threads, !mem.levels.empty() && mem.levels.front().name == "L1" ? mem.levels.front().gbps : 0);
+  mem.l1_limit = l1_load_limit(host, threads,
+                               !mem.levels.empty() && mem.levels.front().name == "L1" ? mem.levels.front().gbps : 0);
   if (notes)
     for (auto& n : check_levels(mem)) notes->push_back(std::move(n));
   return mem;

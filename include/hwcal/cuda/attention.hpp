@@ -206,8 +206,9 @@ class SdpaGraph {
     matmul(probs, v, o);
 
     Desc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
-    graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, ops_.data(),
-              static_cast<std::int64_t>(ops_.size()))
+    graph
+        .set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, ops_.data(),
+             static_cast<std::int64_t>(ops_.size()))
         .set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, handle);
     if (!graph.try_finalize()) {
       char why[512] = {};
@@ -277,8 +278,8 @@ class AttentionKernel final : public CudaKernel {
     // repeats K and V to every query head; in a decode step those copies are
     // most of the bytes (llama decode, H200: 10.8 ms measured where the chain
     // without them predicted 1 ms).
-    expand_kv_ = choice == AttentionChoice::framework && s.kv() < s.heads &&
-                 (s.seq_kv * s.head_dim * dtype_bytes(t)) % 16 == 0;
+    expand_kv_ =
+        choice == AttentionChoice::framework && s.kv() < s.heads && (s.seq_kv * s.head_dim * dtype_bytes(t)) % 16 == 0;
     if (path_ == AttentionPath::chain) prepare_chain();
   }
 
@@ -345,8 +346,11 @@ class AttentionKernel final : public CudaKernel {
       } else {
         if (!launch::fused_attention_head_dim(s.head_dim))
           throw UnavailableError("head_dim " + std::to_string(s.head_dim) + " (built for 32, 64, 96, 128)");
-        args_ = {q_.get(), k_.get(), v_.get(), o_.get(), s.batch, s.heads, s.kv(), s.seq_q, s.seq_kv, s.head_dim,
-                 s.causal, static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(s.head_dim)))};
+        args_ = {
+            q_.get(),   k_.get(), v_.get(),
+            o_.get(),   s.batch,  s.heads,
+            s.kv(),     s.seq_q,  s.seq_kv,
+            s.head_dim, s.causal, static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(s.head_dim)))};
         if (path == AttentionPath::decode) {
           decode_split(s, ctx().info().sm_count, args_.splits, args_.chunk);
           if (args_.splits > 1) {

@@ -99,8 +99,9 @@ class CudaBackend final : public Backend {
 #if HWCAL_HAS_NCCL
     return std::make_unique<NcclCommunicator>(gpus);
 #else
-    throw UnavailableError("this hwcal was built without NCCL (nccl.h and libnccl were not found when it was configured): "
-                           "no collectives");
+    throw UnavailableError(
+        "this hwcal was built without NCCL (nccl.h and libnccl were not found when it was configured): "
+        "no collectives");
 #endif
   }
   const CudaOptions& options() const noexcept { return ctx_->options(); }
@@ -178,9 +179,7 @@ class CudaBackend final : public Backend {
     throw UnavailableError("cuda backend: no kernel for " + std::string(to_string(op.kind)));
   }
 
-  Support supports_fusion(FusionPattern f, Precision p) const override {
-    return fusion_support(f, p, ctx_->options());
-  }
+  Support supports_fusion(FusionPattern f, Precision p) const override { return fusion_support(f, p, ctx_->options()); }
 
   FusionKernels make_fusion(FusionPattern f, const OpDesc& main, Precision p) override {
     const std::string what = std::string(to_string(f)) + " at " + std::string(to_string(p));
@@ -230,7 +229,8 @@ class CudaBackend final : public Backend {
     h.device = ctx_->info();
     h.peaks = theoretical_peaks(*h.device);
     const BandwidthPeak hbm = dram_bandwidth(*h.device);
-    h.warnings.push_back("theoretical DRAM bandwidth: " + (hbm.gbps ? std::to_string(static_cast<long long>(*hbm.gbps)) + " GB/s (" : "unknown (") +
+    h.warnings.push_back("theoretical DRAM bandwidth: " +
+                         (hbm.gbps ? std::to_string(static_cast<long long>(*hbm.gbps)) + " GB/s (" : "unknown (") +
                          hbm.derivation + ")");
     if (opt.memory) {
       for (std::int64_t ws : bandwidth_sizes(std::int64_t{64} << 10, std::int64_t{1} << 30, opt.quick ? 1 : 2)) {
@@ -252,8 +252,10 @@ class CudaBackend final : public Backend {
     const LaunchOverhead lo = measure_launch_overhead(dev, opt.measure);
     h.overhead.per_call_s = lo.eager.median_s;
     h.overhead.graph_launch_s = lo.graph.median_s;
-    h.overhead.derivation = "empty kernel: eager launch-to-launch on the host clock (per_call_s), and per kernel inside "
-                            "a CUDA graph of " + std::to_string(lo.graph.iterations) + " on the device clock (graph_launch_s)";
+    h.overhead.derivation =
+        "empty kernel: eager launch-to-launch on the host clock (per_call_s), and per kernel inside "
+        "a CUDA graph of " +
+        std::to_string(lo.graph.iterations) + " on the device clock (graph_launch_s)";
     return true;
   }
 
@@ -268,7 +270,8 @@ class CudaBackend final : public Backend {
   void annotate_profile(HardwareCalibration& h) override {
     if (!h.device) return;
     if (!clocks_ || !clocks_->available()) {
-      h.warnings.push_back("GPU clocks not sampled during the run: " + (clocks_ ? clocks_->why_unavailable() : std::string("no samples")));
+      h.warnings.push_back("GPU clocks not sampled during the run: " +
+                           (clocks_ ? clocks_->why_unavailable() : std::string("no samples")));
       return;
     }
     h.device->measured_sm_clock_mhz = clocks_->mean_sm_mhz();
@@ -276,7 +279,8 @@ class CudaBackend final : public Backend {
     h.device->throttled = clocks_->throttled_samples() > 0;
     if (h.device->throttled)
       h.warnings.push_back("GPU throttled in " + std::to_string(clocks_->throttled_samples()) + " of " +
-                           std::to_string(clocks_->samples()) + " clock samples; throttled timing batches were discarded");
+                           std::to_string(clocks_->samples()) +
+                           " clock samples; throttled timing batches were discarded");
   }
 
  private:

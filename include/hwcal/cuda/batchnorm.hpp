@@ -60,9 +60,8 @@ class BatchNormKernel final : public CudaKernel {
       HWCAL_CUDNN_CHECK(launch_cudnn());
       return;
     }
-    HWCAL_CUDA_CHECK(launch::batchnorm(y_.dtype, x_.get(), mean_.get(), var_.get(), gamma_.get(), beta_.get(),
-                                       y_.get(), y_.elements, shape_.c, shape_.h * shape_.w, norm_eps, false,
-                                       stream()));
+    HWCAL_CUDA_CHECK(launch::batchnorm(y_.dtype, x_.get(), mean_.get(), var_.get(), gamma_.get(), beta_.get(), y_.get(),
+                                       y_.elements, shape_.c, shape_.h * shape_.w, norm_eps, false, stream()));
   }
 
   CheckResult check() override {

@@ -96,8 +96,8 @@ class GraphConvolution final : public Convolution {
 
     using detail::BackendDesc;
     auto tensor = [&](std::int64_t uid, cudnnDataType_t type, const Dims4& d, bool is_virtual) -> const BackendDesc& {
-      keep_.push_back(detail::tensor({uid, type, {d.dims.begin(), d.dims.end()},
-                                      {d.strides.begin(), d.strides.end()}, is_virtual, false}));
+      keep_.push_back(detail::tensor(
+          {uid, type, {d.dims.begin(), d.dims.end()}, {d.strides.begin(), d.strides.end()}, is_virtual, false}));
       return keep_.back();
     };
     // Every descriptor stays alive as long as the plan built from it.
@@ -322,7 +322,10 @@ struct ConvPostOps {
 class ConvKernel final : public CudaKernel {
  public:
   ConvKernel(std::shared_ptr<DeviceContext> c, const OpDesc& op, Precision p, ConvPostOps post)
-      : CudaKernel(std::move(c)), precision_(p), post_(post), shape_(std::get<Conv2dShape>(op.shape)),
+      : CudaKernel(std::move(c)),
+        precision_(p),
+        post_(post),
+        shape_(std::get<Conv2dShape>(op.shape)),
         layout_(options().conv_layout) {
     const Conv2dShape& s = shape_;
     const DType t = storage_of(p);

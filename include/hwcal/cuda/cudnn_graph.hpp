@@ -150,7 +150,7 @@ inline std::int64_t get_int64(cudnnBackendDescriptor_t d, cudnnBackendAttributeN
 /// How a GraphPlan chooses among the engines cuDNN's heuristics offer.
 struct PlanChoice {
   Algorithm algorithm = Algorithm::heuristic_first;
-  int candidates = 8;                                ///< fastest: plans timed at most
+  int candidates = 8;  ///< fastest: plans timed at most
   std::int64_t max_workspace = std::int64_t{512} << 20;
   /// Engines a precision must not use (numerical notes); null: none excluded.
   std::function<bool(cudnnBackendDescriptor_t engine)> excluded;

@@ -76,8 +76,9 @@ class ElementwiseKernel final : public CudaKernel {
 
   std::string implementation() const override {
     const bool broadcast = shape_.inputs >= 2 && period_ < shape_.elements;
-    return std::string(broadcast ? "hwcal broadcast kernel (as PyTorch's generic one: 128 threads x 4 elements, an offset each)"
-                                 : "hwcal elementwise kernel (16-byte vectors, 4 in flight per thread)") +
+    return std::string(
+               broadcast ? "hwcal broadcast kernel (as PyTorch's generic one: 128 threads x 4 elements, an offset each)"
+                         : "hwcal elementwise kernel (16-byte vectors, 4 in flight per thread)") +
            (shape_.inplace ? ", in place" : "");
   }
 

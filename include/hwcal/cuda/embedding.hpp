@@ -43,8 +43,8 @@ class EmbeddingKernel final : public CudaKernel {
       const i64 o = rng.below(y_.elements), token = o / s.dim, j = o % s.dim;
       const auto row = static_cast<i64>(fetch_one(indices_, token));
       // An index outside the table (never generated) fails the check as NaN.
-      const double want = row >= 0 && row < s.vocab ? fetch_one(table_, row * s.dim + j)
-                                                    : std::numeric_limits<double>::quiet_NaN();
+      const double want =
+          row >= 0 && row < s.vocab ? fetch_one(table_, row * s.dim + j) : std::numeric_limits<double>::quiet_NaN();
       chk.add(fetch_one(y_, o), reference::elementwise(OpKind::copy, want), "y", o);
     }
     return chk.result();

@@ -365,7 +365,8 @@ inline std::string last_line(const std::string& text, std::size_t max = 160) {
   std::size_t end = text.find_last_not_of(" \t\r\n");
   if (end == std::string::npos) return {};
   const std::size_t begin = text.find_last_of('\n', end);
-  std::string line = text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+  std::string line =
+      text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
   return line.size() > max ? line.substr(0, max) + "..." : line;
 }
 
@@ -417,7 +418,7 @@ inline std::string fmt_us(double s) {
 /// was passed over is in the derivation when none could.
 inline FrameworkCost run_framework_probe(const FrameworkProbe& probe, const std::vector<OpDesc>& ops) {
   FrameworkCost fc;
-  nlohmann::json spec = {{"device", probe.device},   {"calls", probe.calls}, {"repeats", probe.repeats},
+  nlohmann::json spec = {{"device", probe.device}, {"calls", probe.calls}, {"repeats", probe.repeats},
                          {"warmup", probe.warmup}, {"threads", 1},         {"ops", nlohmann::json::array()}};
   for (const OpDesc& op : ops) spec["ops"].push_back(framework_op_json(op));
   ProbeFiles files;
@@ -432,8 +433,8 @@ inline FrameworkCost run_framework_probe(const FrameworkProbe& probe, const std:
       ::access("/usr/bin/timeout", X_OK) == 0 ? "/usr/bin/timeout -k 5 " + std::to_string(probe.timeout_s) + " " : "";
   std::vector<std::string> tried;
   for (const std::string& py : probe.pythons.empty() ? python_candidates() : probe.pythons) {
-    const std::string cmd = timeout + shell_quote(py) + " " + shell_quote(files.script()) + " " + shell_quote(files.spec()) +
-                            " 2>" + shell_quote(files.err()) + " </dev/null";
+    const std::string cmd = timeout + shell_quote(py) + " " + shell_quote(files.script()) + " " +
+                            shell_quote(files.spec()) + " 2>" + shell_quote(files.err()) + " </dev/null";
     const nlohmann::json res = parse_result(run_capture(cmd));
     if (res.is_null()) {
       const std::string why = last_line(read_text(files.err()));
@@ -459,15 +460,19 @@ inline FrameworkCost run_framework_probe(const FrameworkProbe& probe, const std:
     std::string notes;
     for (const auto& n : res.value("notes", nlohmann::json::array()))
       if (n.is_string()) notes += "; " + n.get<std::string>();
-    const std::string device = res.value("device", probe.device) + " (" + res.value("device_name", std::string("?")) + ")";
+    const std::string device =
+        res.value("device", probe.device) + " (" + res.value("device_name", std::string("?")) + ")";
     std::string versions = py + " = " + res.value("executable", std::string("?")) + ", Python " +
                            res.value("python", std::string("?")) + ", torch " + res.value("torch", std::string("?"));
-    versions += ", CUDA " + (res.contains("cuda") && res["cuda"].is_string() ? res["cuda"].get<std::string>() : std::string("none"));
-    if (res.contains("cudnn") && res["cudnn"].is_number()) versions += ", cuDNN " + std::to_string(res["cudnn"].get<long long>());
+    versions += ", CUDA " + (res.contains("cuda") && res["cuda"].is_string() ? res["cuda"].get<std::string>()
+                                                                             : std::string("none"));
+    if (res.contains("cudnn") && res["cudnn"].is_number())
+      versions += ", cuDNN " + std::to_string(res["cudnn"].get<long long>());
     fc.derivation = "eager host cost per call on " + device + ": wall time of " + std::to_string(probe.calls) +
                     " back-to-back calls of a tiny fp32 instance of each op, called as a model calls it (nn.Module or "
-                    "operator), one synchronize at the end, / calls; median of " + std::to_string(probe.repeats) +
-                    " (after " + std::to_string(probe.warmup) + " warm-up calls). The device waits on the host for such "
+                    "operator), one synchronize at the end, / calls; median of " +
+                    std::to_string(probe.repeats) + " (after " + std::to_string(probe.warmup) +
+                    " warm-up calls). The device waits on the host for such "
                     "ops, so this is PyTorch's issue cost per op including its kernel launches (ops PyTorch runs as "
                     "several kernels cost all of them: silu_mul as F.silu(a) * b, rotary as HF's rotate_half); " +
                     versions + notes;

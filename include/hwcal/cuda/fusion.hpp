@@ -59,8 +59,8 @@ inline Support fusion_support(FusionPattern f, Precision p, const CudaOptions& o
 }
 
 /// Both halves of pattern f on anchor op `main` (fusion_support() said native).
-inline FusionKernels make_fusion_kernels(const std::shared_ptr<DeviceContext>& ctx, FusionPattern f,
-                                         const OpDesc& main, Precision p) {
+inline FusionKernels make_fusion_kernels(const std::shared_ptr<DeviceContext>& ctx, FusionPattern f, const OpDesc& main,
+                                         Precision p) {
   FusionKernels out;
   if (f == FusionPattern::attention) {
     auto fused = std::make_unique<AttentionKernel>(ctx, main, p, AttentionChoice::framework);
@@ -103,8 +103,8 @@ inline FusionKernels make_fusion_kernels(const std::shared_ptr<DeviceContext>& c
   out.fused = std::make_unique<ConvKernel>(ctx, main, p, fused);
   out.unfused = std::make_unique<ConvKernel>(ctx, main, p, post);
   out.note = post.batchnorm ? "fused: one cuDNN graph with batchnorm folded into weights and bias; "
-                             "unfused: conv + separate kernels"
-                           : "fused: one cuDNN graph (conv [+ bias] + relu); unfused: conv + separate kernels";
+                              "unfused: conv + separate kernels"
+                            : "fused: one cuDNN graph (conv [+ bias] + relu); unfused: conv + separate kernels";
   return out;
 }
 

@@ -203,9 +203,9 @@ class LtGemm {
     std::string s = "cublasLt algo " + attr(CUBLASLT_ALGO_CONFIG_ID) + " tile " + attr(CUBLASLT_ALGO_CONFIG_TILE_ID) +
                     " stages " + attr(CUBLASLT_ALGO_CONFIG_STAGES_ID) + " splitK " +
                     attr(CUBLASLT_ALGO_CONFIG_SPLITK_NUM);
-    s += tuned_ > 0 ? " (fastest of " + std::to_string(tuned_) + " heuristics)"
-                    : chosen_ == 0 ? " (first heuristic)"
-                                   : " (heuristic " + std::to_string(chosen_ + 1) + ", the first that launched)";
+    s += tuned_ > 0     ? " (fastest of " + std::to_string(tuned_) + " heuristics)"
+         : chosen_ == 0 ? " (first heuristic)"
+                        : " (heuristic " + std::to_string(chosen_ + 1) + ", the first that launched)";
     return s;
   }
 

@@ -96,8 +96,8 @@ cudaError_t fold_batchnorm(DType t, const void* w, const void* bias, const void*
 ///   rmsnorm      y = x / sqrt(mean(x^2) + eps) * gamma (beta unused)
 ///   reduce_mean  y[r] = mean of row r
 /// gamma and beta hold `cols` elements. x and y may alias.
-cudaError_t row_op(OpKind op, DType t, const void* x, const void* gamma, const void* beta, void* y, i64 rows,
-                   i64 cols, double eps, i64 causal_q, cudaStream_t stream);
+cudaError_t row_op(OpKind op, DType t, const void* x, const void* gamma, const void* beta, void* y, i64 rows, i64 cols,
+                   double eps, i64 causal_q, cudaStream_t stream);
 
 /// How row_op lays a row of `cols` elements of type t over threads. Rows
 /// whose length is a multiple of the 16-byte vector width (aligned) move

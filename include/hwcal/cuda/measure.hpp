@@ -93,11 +93,11 @@ class Graph {
 };
 
 struct DeviceMeasureOptions {
-  MeasureOptions stop = {};           ///< warm-up, stop rule and caps (seconds of wall time)
-  double graph_s = 100e-6;            ///< device time one graph replay aims at
-  int max_launches = 256;             ///< most runs captured into one graph
-  int max_queued = 16;                ///< samples enqueued before the host waits for them
-  bool discard_throttled = true;      ///< drop batches a ClockMonitor saw throttled
+  MeasureOptions stop = {};       ///< warm-up, stop rule and caps (seconds of wall time)
+  double graph_s = 100e-6;        ///< device time one graph replay aims at
+  int max_launches = 256;         ///< most runs captured into one graph
+  int max_queued = 16;            ///< samples enqueued before the host waits for them
+  bool discard_throttled = true;  ///< drop batches a ClockMonitor saw throttled
 
   static DeviceMeasureOptions quick() {
     DeviceMeasureOptions o;
@@ -254,7 +254,8 @@ class Timer {
   Measurement sample(Launch&& launch, cudaStream_t stream, double per_sample_s, const DeviceMeasureOptions& opt,
                      ClockMonitor* clocks, Per&& per) {
     // Queue ~2 ms of device time so the host stays ahead of the device.
-    const int queued = std::clamp(static_cast<int>(2e-3 / std::max(per_sample_s, 1e-7)) + 1, 1, std::max(1, opt.max_queued));
+    const int queued =
+        std::clamp(static_cast<int>(2e-3 / std::max(per_sample_s, 1e-7)) + 1, 1, std::max(1, opt.max_queued));
     ensure_events(2 * queued);
     StopRule rule(opt.stop);
     std::vector<double> discarded;
@@ -268,7 +269,8 @@ class Timer {
       HWCAL_CUDA_CHECK(cudaEventSynchronize(events_[static_cast<std::size_t>(2 * queued - 1)].get()));
       const bool throttled = clocks && opt.discard_throttled && clocks->sample().throttled;
       for (int q = 0; q < queued; ++q) {
-        const double s = per(events_[static_cast<std::size_t>(2 * q + 1)].since(events_[static_cast<std::size_t>(2 * q)]) * 1e-3);
+        const double s =
+            per(events_[static_cast<std::size_t>(2 * q + 1)].since(events_[static_cast<std::size_t>(2 * q)]) * 1e-3);
         if (throttled)
           discarded.push_back(s);
         else

@@ -52,8 +52,8 @@ class CurveSet {
   /// regime coordinate of GEMMs); the same call must be made on queries.
   /// `lookup`: interpolation computed per query, or tabulated (interpolate.hpp).
   template <class Ideal, class Extra>
-  CurveSet(const HardwareCalibration& profile, int threads, bool fixed_costs, double overhead_s, Lookup lookup, Ideal&& ideal,
-           Extra&& extra)
+  CurveSet(const HardwareCalibration& profile, int threads, bool fixed_costs, double overhead_s, Lookup lookup,
+           Ideal&& ideal, Extra&& extra)
       : points_(lookup) {
     // Per (op, precision): the curves at the requested thread count, or, when
     // the profile has none, every curve at the nearest thread count measured.
@@ -98,7 +98,8 @@ class CurveSet {
   static constexpr std::size_t index(OpKind k) noexcept { return static_cast<std::size_t>(k); }
 
   template <class Ideal, class Extra>
-  void add(const OperationCalibration& c, bool other_threads, bool fixed_costs, double overhead_s, Ideal& ideal, Extra& extra) {
+  void add(const OperationCalibration& c, bool other_threads, bool fixed_costs, double overhead_s, Ideal& ideal,
+           Extra& extra) {
     Curve cv;
     cv.op = c.op;
     cv.precision = c.precision;

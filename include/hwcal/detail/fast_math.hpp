@@ -18,7 +18,7 @@ inline double fast_log2(double x) noexcept {
   std::uint64_t bits;
   std::memcpy(&bits, &x, sizeof bits);
   const int e = static_cast<int>((bits >> 52) & 0x7ff) - 1023;
-  if (e == -1023 || e == 1024) return std::log2(x);  // subnormal, inf: rare, exact path
+  if (e == -1023 || e == 1024) return std::log2(x);               // subnormal, inf: rare, exact path
   bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;  // mantissa in [1, 2)
   double m1;
   std::memcpy(&m1, &bits, sizeof m1);
@@ -32,10 +32,11 @@ inline double fast_exp2(double x) noexcept {
   if (x > 1000) return std::exp2(x);
   const double n = std::floor(x);
   const double f = x - n;
-  const double p = 1.00000000616 +
-                   f * (0.693146837701 +
-                        f * (0.240231096762 +
-                             f * (0.0554789124628 + f * (0.00968618629035 + f * (0.00123824155386 + f * 0.000218712623193)))));
+  const double p =
+      1.00000000616 +
+      f * (0.693146837701 +
+           f * (0.240231096762 +
+                f * (0.0554789124628 + f * (0.00968618629035 + f * (0.00123824155386 + f * 0.000218712623193)))));
   const std::int64_t e = static_cast<std::int64_t>(n) + 1023;
   if (e <= 0 || e >= 2047) return std::ldexp(p, static_cast<int>(n));  // beyond normal doubles: rare, exact path
   const std::uint64_t bits = static_cast<std::uint64_t>(e) << 52;

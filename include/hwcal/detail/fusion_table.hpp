@@ -36,7 +36,8 @@ class FusionTable {
 
   /// The speedup of pattern f for subgraph g (its precision's measurement,
   /// else another precision's, flagged); false when the pattern was not measured.
-  bool speedup(FusionPattern f, const Subgraph& g, double& speedup, double& spread, std::uint32_t& warnings) const noexcept {
+  bool speedup(FusionPattern f, const Subgraph& g, double& speedup, double& spread,
+               std::uint32_t& warnings) const noexcept {
     const Entry* best = nullptr;
     for (const auto& e : entries_)
       if (e.pattern == f && (e.precision == g.precision || !best)) best = &e;

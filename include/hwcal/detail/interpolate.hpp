@@ -99,7 +99,8 @@ class PointStore {
     for (const Point& p : pts) {
       value_.push_back(p.value);
       spread_.push_back(p.spread);
-      for (std::size_t d = 0; d < max_features; ++d) b.lo[d] = std::min(b.lo[d], p.x[d]), b.hi[d] = std::max(b.hi[d], p.x[d]);
+      for (std::size_t d = 0; d < max_features; ++d)
+        b.lo[d] = std::min(b.lo[d], p.x[d]), b.hi[d] = std::max(b.hi[d], p.x[d]);
     }
     b.method = method == Interpolation::automatic ? choose(b) : method;
     if (lookup_ == Lookup::table && dims > 1) tabulate(b);
@@ -304,7 +305,8 @@ class PointStore {
     for (int j = 0; j < nb.found; ++j) {
       double row[m];
       row[0] = 1;
-      for (int d = 0; d < b.dims; ++d) row[d + 1] = double(x[static_cast<std::size_t>(d) * b.n + nb.i[j]]) - q[static_cast<std::size_t>(d)];
+      for (int d = 0; d < b.dims; ++d)
+        row[d + 1] = double(x[static_cast<std::size_t>(d) * b.n + nb.i[j]]) - q[static_cast<std::size_t>(d)];
       const double w = 1.0 / (double(nb.d2[j]) + 0.25), y = value[nb.i[j]];
       for (int u = 0; u < n; ++u) {
         for (int v = 0; v < n; ++v) a[u][v] += w * row[u] * row[v];
@@ -313,7 +315,7 @@ class PointStore {
       lo = std::min(lo, value[nb.i[j]]), hi = std::max(hi, value[nb.i[j]]);
     }
     for (int u = 1; u < n; ++u) a[u][u] += 1.0;  // damped slopes: a few points in a line do not tilt the plane
-    for (int c = 0; c < n; ++c) {  // Gauss-Jordan with partial pivoting
+    for (int c = 0; c < n; ++c) {                // Gauss-Jordan with partial pivoting
       int piv = c;
       for (int u = c + 1; u < n; ++u)
         if (std::abs(a[u][c]) > std::abs(a[piv][c])) piv = u;

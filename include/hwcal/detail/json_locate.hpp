@@ -54,7 +54,8 @@ class JsonLocator {
         error_pointer += std::to_string(f.index);
         continue;
       }
-      for (char c : f.key) error_pointer += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
+      for (char c : f.key)
+        error_pointer += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
     }
     return false;  // stop: sax_parse returns false instead of throwing
   }

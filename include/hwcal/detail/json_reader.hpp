@@ -98,7 +98,8 @@ class JsonReader {
   }
   std::int64_t integer() const {
     if (j_->is_number_integer() || j_->is_number_unsigned()) {
-      if (j_->is_number_unsigned() && j_->get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
+      if (j_->is_number_unsigned() &&
+          j_->get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
         fail("integer out of range");
       return j_->get<std::int64_t>();
     }
@@ -122,7 +123,8 @@ class JsonReader {
   /// An integer in [lo, hi], range-checked before it is narrowed to int.
   int int_in(std::int64_t lo, std::int64_t hi) const {
     const std::int64_t v = integer();
-    if (v < lo || v > hi) fail("must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(v));
+    if (v < lo || v > hi)
+      fail("must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(v));
     return static_cast<int>(v);
   }
   bool boolean() const {

@@ -46,7 +46,8 @@ inline std::vector<double> slowdown_vs_neighbours(const std::vector<CurvePoint>&
       if (j == i || pts[j].work == pts[i].work) continue;
       double d2 = 0;
       for (int d = 0; d < pts[i].dims; ++d) {
-        const double diff = double(pts[i].x[static_cast<std::size_t>(d)]) - double(pts[j].x[static_cast<std::size_t>(d)]);
+        const double diff =
+            double(pts[i].x[static_cast<std::size_t>(d)]) - double(pts[j].x[static_cast<std::size_t>(d)]);
         d2 += diff * diff;
       }
       // ties in distance go to the neighbour closest in work

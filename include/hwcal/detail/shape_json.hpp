@@ -105,10 +105,10 @@ class FieldWriter {
 /// (unknown-field warnings, `hwcal ops`, the docs).
 struct FieldSpec {
   std::string name;
-  std::string type;          ///< "integer", "pair" (an integer or [h, w]), "boolean"
+  std::string type;  ///< "integer", "pair" (an integer or [h, w]), "boolean"
   bool required = false;
-  nlohmann::json default_;   ///< null when required
-  std::string same_as;       ///< the default is this other field's value
+  nlohmann::json default_;  ///< null when required
+  std::string same_as;      ///< the default is this other field's value
   int minimum = 1;
 };
 
@@ -131,7 +131,9 @@ class FieldLister {
   void pair(std::string_view name, i64&, i64&, D def, E, FieldMin min = FieldMin::positive) {
     add(name, "pair", def, min);
   }
-  void flag(std::string_view name, bool&, bool def) { fields.push_back({std::string(name), "boolean", false, def, {}, 0}); }
+  void flag(std::string_view name, bool&, bool def) {
+    fields.push_back({std::string(name), "boolean", false, def, {}, 0});
+  }
 
  private:
   template <class D>

@@ -45,7 +45,8 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
       for (i64 n : {64, 1024, 256, 4096, 128, 512, 2048, 32})
         add({kind, MatmulShape{1, n, n, n, false}}, n == 64 || n == 256 || n == 1024);
       for (i64 m : {1, 16, 64, 4})
-        for (i64 kn : {1024, 4096, 512, 2048}) add({kind, MatmulShape{1, m, kn, kn, false}}, (m == 1 || m == 64) && kn == 1024);
+        for (i64 kn : {1024, 4096, 512, 2048})
+          add({kind, MatmulShape{1, m, kn, kn, false}}, (m == 1 || m == 64) && kn == 1024);
       // more skinny rows, power-of-two and odd
       for (i64 m : {2, 8, 32, 3, 17})
         for (i64 kn : {1024, 2048}) add({kind, MatmulShape{1, m, kn, kn, false}});
@@ -58,8 +59,8 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
     }
     case OpKind::linear: {
       // tokens x in x out: MLP heads, transformer projections and FFNs.
-      const i64 shapes[][2] = {{768, 768}, {1024, 4096}, {4096, 1024}, {512, 512}, {768, 3072}, {3072, 768},
-                               {2048, 1000}, {512, 2048}, {1280, 1000}, {4096, 4096}};
+      const i64 shapes[][2] = {{768, 768},  {1024, 4096}, {4096, 1024}, {512, 512},   {768, 3072},
+                               {3072, 768}, {2048, 1000}, {512, 2048},  {1280, 1000}, {4096, 4096}};
       add({kind, MatmulShape{1, 1, 64, 64, true}}, true);  // launch-bound
       add({kind, MatmulShape{1, 8, 128, 64, true}});
       for (i64 m : {1, 128, 8, 1024, 32, 256})
@@ -71,12 +72,13 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
       // GEMV and skinny products (1-64 rows, power-of-two and odd) over fp32
       // weights of 0.5 to 32 MB: MLPs and decoders at small batch stream their
       // weights, from L2, L3 or memory depending on the size.
-      const i64 weights[][2] = {{512, 256}, {512, 512}, {768, 768}, {784, 1024}, {1024, 1024}, {2048, 1000},
-                                {3072, 768}, {1024, 4096}, {4096, 1024}, {2048, 4096}};
+      const i64 weights[][2] = {{512, 256},   {512, 512},  {768, 768},   {784, 1024},  {1024, 1024},
+                                {2048, 1000}, {3072, 768}, {1024, 4096}, {4096, 1024}, {2048, 4096}};
       for (i64 m : {2, 4, 16, 64, 3, 17})
         for (auto& kn : weights) add({kind, MatmulShape{1, m, kn[1], kn[0], true}});
       for (i64 m : {1, 8, 32})
-        for (auto& kn : {weights[0], weights[3], weights[4], weights[9]}) add({kind, MatmulShape{1, m, kn[1], kn[0], true}});
+        for (auto& kn : {weights[0], weights[3], weights[4], weights[9]})
+          add({kind, MatmulShape{1, m, kn[1], kn[0], true}});
       break;
     }
     case OpKind::conv2d: {
@@ -251,7 +253,8 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
       else
         shapes = {{512, 49}, {8, 768}, {4096, 49}, {197, 768}, {64, 3136}, {2048, 196}, {512, 3136}, {1, 64}};
       // tiny (the per-call cost) and the widths of smaller models
-      for (auto [r, c] : {std::pair<i64, i64>{1, 64}, {4, 128}, {8, 1024}, {64, 768}, {512, 1024}, {2048, 512}, {256, 2048}})
+      for (auto [r, c] :
+           {std::pair<i64, i64>{1, 64}, {4, 128}, {8, 1024}, {64, 768}, {512, 1024}, {2048, 512}, {256, 2048}})
         shapes.push_back({r, c});
       for (std::size_t i = 0; i < shapes.size(); ++i) add({kind, RowsShape{shapes[i].first, shapes[i].second}}, i < 3);
       break;
@@ -259,7 +262,8 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
     case OpKind::copy:
     case OpKind::transpose:
     case OpKind::concat: {
-      for (i64 b : {i64{4} << 10, i64{64} << 20, i64{1} << 20, i64{256} << 10, i64{16} << 20, i64{64} << 10, i64{4} << 20})
+      for (i64 b :
+           {i64{4} << 10, i64{64} << 20, i64{1} << 20, i64{256} << 10, i64{16} << 20, i64{64} << 10, i64{4} << 20})
         add({kind, BytesShape{b}}, b == (i64{4} << 10) || b == (i64{1} << 20) || b == (i64{64} << 20));
       break;
     }
@@ -269,10 +273,10 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
       // every 2x from 64 to 16M elements (the per-call cost at the small end,
       // each cache level, memory), and odd counts real activations have
       // (C x 7^2 x 2^k maps, 3 x 2^k)
-      for (i64 e : {i64{1} << 6, i64{1} << 24, i64{1} << 14, i64{1} << 20, i64{1} << 10, i64{1} << 17, i64{1} << 22, i64{1} << 12,
-                    i64{1} << 8, i64{1} << 16, i64{1} << 18, i64{1} << 19, i64{1} << 21, i64{1} << 23, i64{1} << 7,
-                    i64{1} << 9, i64{1} << 11, i64{1} << 13, i64{1} << 15, i64{3} << 10,
-                    i64{49} << 10, i64{49} << 12, i64{3} << 17, i64{49} << 14, i64{3} << 20, i64{49} << 16})
+      for (i64 e : {i64{1} << 6,   i64{1} << 24, i64{1} << 14,  i64{1} << 20, i64{1} << 10, i64{1} << 17, i64{1} << 22,
+                    i64{1} << 12,  i64{1} << 8,  i64{1} << 16,  i64{1} << 18, i64{1} << 19, i64{1} << 21, i64{1} << 23,
+                    i64{1} << 7,   i64{1} << 9,  i64{1} << 11,  i64{1} << 13, i64{1} << 15, i64{3} << 10, i64{49} << 10,
+                    i64{49} << 12, i64{3} << 17, i64{49} << 14, i64{3} << 20, i64{49} << 16})
         add({kind, ElementwiseShape{e, inputs, 0}}, e == (i64{1} << 6) || e == (i64{1} << 10) || e == (i64{1} << 14) ||
                                                         e == (i64{1} << 20) || e == (i64{1} << 24));
       // in place (nn.ReLU(inplace=True), `x += y`): the sizes activations have
@@ -289,8 +293,14 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add({kind, ElementwiseShape{i64{1} << 14, 2, 64}});
         add({kind, ElementwiseShape{i64{1} << 24, 2, 1024}});
         // squeeze-and-excitation scales: C channels over 7^2 .. 112^2 maps
-        for (auto [c, hw] : {std::pair<i64, i64>{16, 112 * 112}, {96, 56 * 56}, {144, 28 * 28}, {240, 14 * 14}, {672, 14 * 14},
-                             {1152, 7 * 7}, {32, 16}, {576, 7 * 7}})
+        for (auto [c, hw] : {std::pair<i64, i64>{16, 112 * 112},
+                             {96, 56 * 56},
+                             {144, 28 * 28},
+                             {240, 14 * 14},
+                             {672, 14 * 14},
+                             {1152, 7 * 7},
+                             {32, 16},
+                             {576, 7 * 7}})
           add({kind, ElementwiseShape{c * hw, 2, c}});
       }
       break;
@@ -313,9 +323,9 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
       if (kind == OpKind::linear) {
         // (in, out) of MLPs, encoders (BERT/ViT), decoders (LLaMA 7-8B: qkv with
         // GQA 4096 -> 6144, MLP 4096 <-> 14336 / 11008, the LM head) and heads.
-        const i64 kn[][2] = {{4096, 4096}, {768, 768},   {4096, 14336}, {14336, 4096}, {768, 3072}, {3072, 768},
-                             {1024, 4096}, {4096, 1024}, {4096, 6144},  {2048, 2048},  {512, 512},  {1024, 1024},
-                             {4096, 11008}, {11008, 4096}, {8192, 8192}, {784, 1024}, {2048, 1000}, {4096, 128256}};
+        const i64 kn[][2] = {{4096, 4096},  {768, 768},    {4096, 14336}, {14336, 4096}, {768, 3072},  {3072, 768},
+                             {1024, 4096},  {4096, 1024},  {4096, 6144},  {2048, 2048},  {512, 512},   {1024, 1024},
+                             {4096, 11008}, {11008, 4096}, {8192, 8192},  {784, 1024},   {2048, 1000}, {4096, 128256}};
         // token counts in bisection order: decode steps to long prefills
         for (i64 m : {1, 1024, 64, 8192, 16, 256, 4, 4096, 2, 32, 128, 512, 2048, 16384})
           for (const auto& p : kn) {
@@ -391,15 +401,16 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
     case ShapeFamily::elementwise: {
       for (i64 e : {i64{1} << 20, i64{1} << 6, i64{1} << 26, i64{1} << 14, i64{1} << 18, i64{1} << 24, i64{1} << 10,
                     i64{1} << 28, i64{1} << 12, i64{1} << 22, i64{1} << 16, i64{1} << 8})
-        add({kind, ElementwiseShape{e, o.inputs, 0, false}}, e == (i64{1} << 6) || e == (i64{1} << 20) || e == (i64{1} << 26));
+        add({kind, ElementwiseShape{e, o.inputs, 0, false}},
+            e == (i64{1} << 6) || e == (i64{1} << 20) || e == (i64{1} << 26));
       if (o.broadcast)
         for (i64 e : {i64{1} << 20, i64{1} << 14, i64{1} << 24, i64{1} << 27})
           add({kind, ElementwiseShape{e, 2, 256, false}}, e == (i64{1} << 20));
       break;
     }
     case ShapeFamily::bytes: {
-      for (i64 b : {i64{1} << 20, i64{4} << 10, i64{256} << 20, i64{64} << 10, i64{16} << 20, i64{1} << 30, i64{256} << 10,
-                    i64{4} << 20, i64{64} << 20, i64{16} << 10})
+      for (i64 b : {i64{1} << 20, i64{4} << 10, i64{256} << 20, i64{64} << 10, i64{16} << 20, i64{1} << 30,
+                    i64{256} << 10, i64{4} << 20, i64{64} << 20, i64{16} << 10})
         add({kind, BytesShape{b}}, b == (i64{4} << 10) || b == (i64{1} << 20) || b == (i64{256} << 20));
       break;
     }
@@ -411,7 +422,8 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
     }
     case ShapeFamily::embedding: {
       for (i64 t : {1, 1024, 16, 16384, 256, 4096, 64})
-        for (i64 d : {4096, 768}) add({kind, EmbeddingShape{t, d == 768 ? 30522 : 128256, d}}, (t == 1 || t == 1024) && d == 4096);
+        for (i64 d : {4096, 768})
+          add({kind, EmbeddingShape{t, d == 768 ? 30522 : 128256, d}}, (t == 1 || t == 1024) && d == 4096);
       break;
     }
     default: {
@@ -462,7 +474,8 @@ inline std::vector<OpDesc> tiny_ops() {
   ops.push_back({OpKind::avgpool, p});
   ops.push_back({OpKind::adaptive_avgpool, AdaptivePoolShape{1, 8, 4, 4, 1, 1}});
   ops.push_back({OpKind::batchnorm, MapShape{1, 8, 4, 4}});
-  for (OpKind k : {OpKind::layernorm, OpKind::rmsnorm, OpKind::softmax, OpKind::reduce_mean}) ops.push_back({k, RowsShape{1, 16}});
+  for (OpKind k : {OpKind::layernorm, OpKind::rmsnorm, OpKind::softmax, OpKind::reduce_mean})
+    ops.push_back({k, RowsShape{1, 16}});
   for (const OpInfo& o : op_table)
     if (o.family == ShapeFamily::elementwise) ops.push_back({o.kind, ElementwiseShape{64, o.inputs, 0}});
   for (OpKind k : {OpKind::copy, OpKind::transpose, OpKind::concat}) ops.push_back({k, BytesShape{256}});

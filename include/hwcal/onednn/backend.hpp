@@ -65,23 +65,15 @@ Family family_of(bool int8) {
 /// the u8 x s8 -> f32 compute of convolutions and products, and s8 data movement.
 inline Family family(ShapeFamily f) {
   switch (f) {
-    case ShapeFamily::matmul:
-      return family_of<GemmKernel>(true);
-    case ShapeFamily::conv2d:
-      return family_of<ConvKernel>(true);
-    case ShapeFamily::attention:
-      return family_of<AttentionKernel>(false);
+    case ShapeFamily::matmul: return family_of<GemmKernel>(true);
+    case ShapeFamily::conv2d: return family_of<ConvKernel>(true);
+    case ShapeFamily::attention: return family_of<AttentionKernel>(false);
     case ShapeFamily::pool2d:
-    case ShapeFamily::adaptive_pool:
-      return family_of<PoolKernel>(false);
-    case ShapeFamily::map:
-      return family_of<BatchNormKernel>(false);
-    case ShapeFamily::rows:
-      return family_of<RowsKernel>(false);
-    case ShapeFamily::elementwise:
-      return family_of<ElementwiseKernel>(false);
-    case ShapeFamily::bytes:
-      return family_of<MoveKernel>(true);
+    case ShapeFamily::adaptive_pool: return family_of<PoolKernel>(false);
+    case ShapeFamily::map: return family_of<BatchNormKernel>(false);
+    case ShapeFamily::rows: return family_of<RowsKernel>(false);
+    case ShapeFamily::elementwise: return family_of<ElementwiseKernel>(false);
+    case ShapeFamily::bytes: return family_of<MoveKernel>(true);
     case ShapeFamily::rotary:
       return {nullptr, nullptr, nullptr, false,
               "oneDNN 2.6 has no rotary-embedding primitive (and no single primitive that computes x cos + "
@@ -101,14 +93,11 @@ inline std::string precision_gap(const Family& f, Precision p) {
   switch (p) {
     case Precision::fp32:
     case Precision::bf16:
-    case Precision::fp16:
-      return {};
-    case Precision::fp64:
-      return "oneDNN has no fp64 on CPU";
+    case Precision::fp16: return {};
+    case Precision::fp64: return "oneDNN has no fp64 on CPU";
     case Precision::tf32:
       return "oneDNN 2.6 has no tf32 on CPU (its fpmath_mode allows only bf16 and f16 down-conversion)";
-    case Precision::fp8:
-      return "oneDNN 2.6 has no fp8 data types";
+    case Precision::fp8: return "oneDNN 2.6 has no fp8 data types";
     case Precision::int8:
       if (f.int8) return {};
       return "hwcal measures int8 on oneDNN only for conv2d, matmul and linear (u8 x s8 -> f32) and data movement";
@@ -232,9 +221,7 @@ class OneDnnBackend final : public Backend {
           k = detail::make_conv_fusion(ctx_, f, std::get<Conv2dShape>(op.shape), p);
           break;
         case FusionPattern::qkt_softmax:
-        case FusionPattern::attention:
-          k = detail::make_attention_fusion(ctx_, f, op, p);
-          break;
+        case FusionPattern::attention: k = detail::make_attention_fusion(ctx_, f, op, p); break;
       }
     } catch (const dnnl::error& e) {
       throw UnavailableError("onednn has no " + std::string(to_string(p)) + " implementation for " + what +

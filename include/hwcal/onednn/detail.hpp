@@ -70,16 +70,11 @@ struct Types {
 
 inline Types types_of(Precision p) {
   switch (p) {
-    case Precision::fp32:
-      return {dt::f32, dt::f32, dt::f32};
-    case Precision::bf16:
-      return {dt::bf16, dt::bf16, dt::bf16};
-    case Precision::fp16:
-      return {dt::f16, dt::f16, dt::f16};
-    case Precision::int8:
-      return {dt::u8, dt::s8, dt::f32};
-    default:
-      break;
+    case Precision::fp32: return {dt::f32, dt::f32, dt::f32};
+    case Precision::bf16: return {dt::bf16, dt::bf16, dt::bf16};
+    case Precision::fp16: return {dt::f16, dt::f16, dt::f16};
+    case Precision::int8: return {dt::u8, dt::s8, dt::f32};
+    default: break;
   }
   throw UnavailableError("onednn: no oneDNN data type for " + std::string(to_string(p)));
 }
@@ -120,28 +115,17 @@ inline std::string format_of(const md& d) {
 
 inline std::string isa_name(dnnl::cpu_isa isa) {
   switch (isa) {
-    case dnnl::cpu_isa::all:
-      return "all";
-    case dnnl::cpu_isa::sse41:
-      return "sse41";
-    case dnnl::cpu_isa::avx:
-      return "avx";
-    case dnnl::cpu_isa::avx2:
-      return "avx2";
-    case dnnl::cpu_isa::avx512_mic:
-      return "avx512_mic";
-    case dnnl::cpu_isa::avx512_mic_4ops:
-      return "avx512_mic_4ops";
-    case dnnl::cpu_isa::avx512_core:
-      return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni:
-      return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16:
-      return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx:
-      return "avx512_core_amx";
-    case dnnl::cpu_isa::avx2_vnni:
-      return "avx2_vnni";
+    case dnnl::cpu_isa::all: return "all";
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
   }
   return "unknown";
 }

@@ -29,25 +29,15 @@ namespace detail {
 inline bool eltwise_alg(OpKind kind, algorithm& alg, float& alpha, float& beta) {
   alpha = beta = 0;
   switch (kind) {
-    case OpKind::relu:
-      alg = algorithm::eltwise_relu;
-      return true;
-    case OpKind::gelu:
-      alg = algorithm::eltwise_gelu_erf;
-      return true;
+    case OpKind::relu: alg = algorithm::eltwise_relu; return true;
+    case OpKind::gelu: alg = algorithm::eltwise_gelu_erf; return true;
     case OpKind::silu:  // swish is x * sigmoid(alpha x)
       alg = algorithm::eltwise_swish;
       alpha = 1;
       return true;
-    case OpKind::sigmoid:
-      alg = algorithm::eltwise_logistic;
-      return true;
-    case OpKind::hardswish:
-      alg = algorithm::eltwise_hardswish;
-      return true;
-    case OpKind::tanh:
-      alg = algorithm::eltwise_tanh;
-      return true;
+    case OpKind::sigmoid: alg = algorithm::eltwise_logistic; return true;
+    case OpKind::hardswish: alg = algorithm::eltwise_hardswish; return true;
+    case OpKind::tanh: alg = algorithm::eltwise_tanh; return true;
     case OpKind::relu6:
       alg = algorithm::eltwise_clip_v2;
       alpha = 0, beta = 6;
@@ -60,8 +50,7 @@ inline bool eltwise_alg(OpKind kind, algorithm& alg, float& alpha, float& beta) 
       alg = algorithm::eltwise_clip_v2;
       alpha = static_cast<float>(reference::clamp_lo), beta = static_cast<float>(reference::clamp_hi);
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -80,8 +69,7 @@ inline bool scalar_binary(OpKind kind, const md& b, float& shift, dnnl::post_ops
       po.append_eltwise(1.f, algorithm::eltwise_swish, 1.f, 0.f);
       po.append_binary(algorithm::binary_mul, b);
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -89,14 +77,10 @@ inline md scalar_md() { return md({1}, dt::f32, tag::a); }
 
 inline algorithm binary_alg(OpKind kind) {
   switch (kind) {
-    case OpKind::add:
-      return algorithm::binary_add;
-    case OpKind::mul:
-      return algorithm::binary_mul;
-    case OpKind::div:
-      return algorithm::binary_div;
-    default:
-      throw UnavailableError("onednn: no binary algorithm for " + std::string(to_string(kind)));
+    case OpKind::add: return algorithm::binary_add;
+    case OpKind::mul: return algorithm::binary_mul;
+    case OpKind::div: return algorithm::binary_div;
+    default: throw UnavailableError("onednn: no binary algorithm for " + std::string(to_string(kind)));
   }
 }
 
@@ -193,8 +177,7 @@ class ElementwiseKernel final : public detail::ChainKernel {
         os << "eltwise clip_v2 to [" << lo << ", " << hi << "]";
         return os.str();
       }
-      default:
-        return {};
+      default: return {};
     }
   }
 };

@@ -82,13 +82,11 @@ class MoveKernel final : public detail::ChainKernel {
     const reference::MoveGeometry g = detail::move_geometry(op, p);
     const std::string matrix = "[" + std::to_string(g.rows) + "][" + std::to_string(g.cols) + "]";
     switch (op.kind) {
-      case OpKind::transpose:
-        return "reorder of the " + matrix + " matrix to column-major";
+      case OpKind::transpose: return "reorder of the " + matrix + " matrix to column-major";
       case OpKind::concat:
         return "concat primitive: [" + std::to_string(g.first_rows()) + "][" + std::to_string(g.cols) + "] and [" +
                std::to_string(g.rows - g.first_rows()) + "][" + std::to_string(g.cols) + "] along dim 0";
-      default:
-        return "reorder between two plain " + matrix + " buffers";
+      default: return "reorder between two plain " + matrix + " buffers";
     }
   }
 };

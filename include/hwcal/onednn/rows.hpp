@@ -29,8 +29,7 @@ inline dnnl::primitive_desc_base rows_pd(const Context& c, OpKind kind, const Ro
       return dnnl::layer_normalization_forward::primitive_desc(
           {prop_kind::forward_inference, rows_md(s, p), norm_eps, flags::use_scale | flags::use_shift},
           user_scratchpad(), c.engine);
-    case OpKind::softmax:
-      return softmax_pd(c, rows_md(s, p), 1);
+    case OpKind::softmax: return softmax_pd(c, rows_md(s, p), 1);
     case OpKind::reduce_mean:
       return dnnl::reduction::primitive_desc(
           {algorithm::reduction_mean, rows_md(s, p), md({s.rows, 1}, types_of(p).src, tag::ab), 0.f, 0.f},
@@ -39,8 +38,7 @@ inline dnnl::primitive_desc_base rows_pd(const Context& c, OpKind kind, const Ro
       throw UnavailableError(
           "oneDNN 2.6 has no RMS normalisation (its layer_normalization always subtracts the mean); hwcal runs no "
           "other library's kernel under the onednn name");
-    default:
-      throw UnavailableError("onednn: no primitive for " + std::string(to_string(kind)));
+    default: throw UnavailableError("onednn: no primitive for " + std::string(to_string(kind)));
   }
 }
 

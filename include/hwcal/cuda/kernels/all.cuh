@@ -124,14 +124,17 @@ cudaError_t fold_batchnorm(DType t, const void* w, const void* bias, const void*
   });
 }
 
-cudaError_t row_op(OpKind op, DType t, const void* x, const void* gamma, const void* beta, void* y, i64 rows,
-                   i64 cols,
+cudaError_t row_op(OpKind op, DType t, const void* x, const void* gamma, const void* beta, void* y, i64 rows, i64 cols,
                    double eps, i64 causal_q, cudaStream_t stream) {
   return dispatch_float(t, [&](auto tag) {
     using T = decltype(tag);
-    const RowParams<T> p{static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta),
-                         static_cast<T*>(y),       rows,
-                         cols,                     static_cast<acc_t<T>>(eps),
+    const RowParams<T> p{static_cast<const T*>(x),
+                         static_cast<const T*>(gamma),
+                         static_cast<const T*>(beta),
+                         static_cast<T*>(y),
+                         rows,
+                         cols,
+                         static_cast<acc_t<T>>(eps),
                          causal_q};
     switch (op) {
       case OpKind::softmax: return launch_rows<T, OpKind::softmax>(p, stream);
@@ -195,8 +198,8 @@ cudaError_t repeat_blocks(const void* x, void* y, i64 outer, i64 times, i64 byte
   if (bytes % 16 != 0 || reinterpret_cast<std::uintptr_t>(x) % 16 != 0 || reinterpret_cast<std::uintptr_t>(y) % 16 != 0)
     return cudaErrorInvalidValue;
   const i64 words = bytes / 16;
-  repeat_blocks_kernel<<<grid_for(outer * times * words, 256), 256, 0, stream>>>(static_cast<const uint4*>(x),
-                                                                                 static_cast<uint4*>(y), outer, times, words);
+  repeat_blocks_kernel<<<grid_for(outer * times * words, 256), 256, 0, stream>>>(
+      static_cast<const uint4*>(x), static_cast<uint4*>(y), outer, times, words);
   return cudaGetLastError();
 }
 

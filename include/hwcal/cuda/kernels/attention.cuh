@@ -70,8 +70,7 @@ __device__ __forceinline__ void ldmatrix_x4_trans(std::uint32_t (&r)[4], const v
 
 /// 16 bytes global -> shared, bypassing L1; `valid` false writes zeros (src not read).
 __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_address(dst)), "l"(src),
-               "r"(valid ? 16 : 0)
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_address(dst)), "l"(src), "r"(valid ? 16 : 0)
                : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
@@ -104,8 +103,7 @@ inline constexpr int tile_pitch = D + 8;
 /// global `src` (row stride D) to shared `dst` (pitch D + 8), with `threads`
 /// threads of which this is `tid`.
 template <class T, int D>
-__device__ __forceinline__ void load_tile(T* dst, const T* src, i64 row0, i64 limit, int count, int tid,
-                                          int threads) {
+__device__ __forceinline__ void load_tile(T* dst, const T* src, i64 row0, i64 limit, int count, int tid, int threads) {
   constexpr int chunks = D / 8;  // 16-byte pieces per row
   for (int c = tid; c < count * chunks; c += threads) {
     const int r = c / chunks, col = (c % chunks) * 8;
@@ -138,8 +136,8 @@ __device__ __forceinline__ void qk_tile(float (&s)[NK / 8][4], const T* q, const
 /// with `causal` keys past query i + offset; (q0, k0) are the indices of the
 /// tile's first row and column; row_query maps a row index to its query index.
 template <int NK, class RowQuery>
-__device__ __forceinline__ void mask_tile(float (&s)[NK / 8][4], i64 q0, i64 k0, i64 key_end, bool causal,
-                                          i64 offset, int lane, RowQuery row_query) {
+__device__ __forceinline__ void mask_tile(float (&s)[NK / 8][4], i64 q0, i64 k0, i64 key_end, bool causal, i64 offset,
+                                          int lane, RowQuery row_query) {
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const i64 visible = causal ? row_query(q0 + lane / 4 + 8 * hr) + offset + 1 : key_end;
@@ -156,8 +154,8 @@ __device__ __forceinline__ void mask_tile(float (&s)[NK / 8][4], i64 q0, i64 k0,
 /// running max m, rescaled sum l (this thread's columns only; the quad's
 /// partial sums are added at the end) and output accumulator o; s becomes P.
 template <int NK, int D>
-__device__ __forceinline__ void softmax_tile(float (&s)[NK / 8][4], float (&m)[2], float (&l)[2],
-                                             float (&o)[D / 8][4], float scale_log2) {
+__device__ __forceinline__ void softmax_tile(float (&s)[NK / 8][4], float (&m)[2], float (&l)[2], float (&o)[D / 8][4],
+                                             float scale_log2) {
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     float mx = m[hr];
@@ -217,8 +215,8 @@ __device__ __forceinline__ void quad_sum(float (&l)[2]) {
 
 // ---------------------------------------------------------------- prefill
 
-constexpr int flash_rows = 64;     // query rows per block (16 per warp)
-constexpr int flash_keys = 64;     // keys per streamed tile
+constexpr int flash_rows = 64;  // query rows per block (16 per warp)
+constexpr int flash_keys = 64;  // keys per streamed tile
 constexpr int flash_threads = 128;
 
 template <int D>

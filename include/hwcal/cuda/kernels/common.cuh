@@ -176,10 +176,14 @@ __device__ __forceinline__ A block_reduce(A v, A* smem, Op op, A identity) {
 /// The storage format of a C++ element type.
 template <class T>
 constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, double>) return DType::f64;
-  else if constexpr (std::is_same_v<T, float>) return DType::f32;
-  else if constexpr (std::is_same_v<T, __half>) return DType::f16;
-  else return DType::bf16;
+  if constexpr (std::is_same_v<T, double>)
+    return DType::f64;
+  else if constexpr (std::is_same_v<T, float>)
+    return DType::f32;
+  else if constexpr (std::is_same_v<T, __half>)
+    return DType::f16;
+  else
+    return DType::bf16;
 }
 
 /// Calls f(T{}) with T the C++ type of a floating storage format.

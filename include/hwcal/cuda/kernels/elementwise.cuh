@@ -98,7 +98,7 @@ struct Div {
 struct SiluMul {  // SwiGLU: silu(gate) * up
   template <class A>
   __device__ __forceinline__ A operator()(A a, A b) const {
-    return Silu{}(a) * b;
+    return Silu{}(a)*b;
   }
 };
 
@@ -208,7 +208,8 @@ __global__ void __launch_bounds__(elementwise_threads) binary_kernel(const T* a,
 constexpr int broadcast_threads = 128, broadcast_unroll = 4;
 
 template <class T, class I, class F>
-__global__ void __launch_bounds__(broadcast_threads) broadcast_kernel(const T* a, const T* b, T* y, I n, Divider<I> period, F f) {
+__global__ void __launch_bounds__(broadcast_threads)
+    broadcast_kernel(const T* a, const T* b, T* y, I n, Divider<I> period, F f) {
   constexpr I tile = broadcast_threads * broadcast_unroll;
   for (I base = static_cast<I>(blockIdx.x) * tile; base < n; base += static_cast<I>(gridDim.x) * tile) {
     acc_t<T> va[broadcast_unroll], vb[broadcast_unroll];
@@ -235,9 +236,8 @@ __global__ void __launch_bounds__(broadcast_threads) broadcast_kernel(const T* a
 /// of a vector comes from two divisions by invariants (Divider: no division
 /// instruction with 32-bit indices).
 template <class T, class I, class P, class F>
-__global__ void __launch_bounds__(elementwise_threads) channel_kernel(const T* x, T* y, I n, I channels, I inner,
-                                                                      Divider<I> by_inner, Divider<I> by_channels,
-                                                                      P p, F f) {
+__global__ void __launch_bounds__(elementwise_threads)
+    channel_kernel(const T* x, T* y, I n, I channels, I inner, Divider<I> by_inner, Divider<I> by_channels, P p, F f) {
   using A = acc_t<T>;
   constexpr int V = VecWidth<T>::value, U = elementwise_unroll;
   using VT = Vec<T, V>;
@@ -334,7 +334,7 @@ cudaError_t launch_channel(const T* x, T* y, i64 n, i64 channels, i64 inner, P p
         Divider<I>(static_cast<I>(channels)), p, f);
   } else {
     channel_kernel<T, i64><<<grid, elementwise_threads, 0, stream>>>(x, y, n, channels, inner, Divider<i64>(inner),
-                                                                      Divider<i64>(channels), p, f);
+                                                                     Divider<i64>(channels), p, f);
   }
   return cudaGetLastError();
 }

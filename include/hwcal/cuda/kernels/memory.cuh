@@ -29,8 +29,11 @@ struct CopySegment {
 /// one by one.
 template <int W>
 __device__ __forceinline__ void copy_words(const CopySegment& s, i64 thread, i64 threads) {
-  using Word = std::conditional_t<W == 16, uint4, std::conditional_t<W == 8, uint2, std::conditional_t<W == 4,
-                                  unsigned, std::conditional_t<W == 2, unsigned short, unsigned char>>>>;
+  using Word = std::conditional_t<
+      W == 16, uint4,
+      std::conditional_t<
+          W == 8, uint2,
+          std::conditional_t<W == 4, unsigned, std::conditional_t<W == 2, unsigned short, unsigned char>>>>;
   constexpr int U = 4;
   const auto* x = reinterpret_cast<const Word*>(s.src);
   auto* y = reinterpret_cast<Word*>(s.dst);
@@ -88,8 +91,8 @@ inline constexpr int transpose_tile = sizeof(U) == 1 ? 128 : 64;
 /// y = each of `outer` blocks of x (`words` 16-byte words each) repeated
 /// `times` times in a row: K and V of grouped-query attention expanded to
 /// every query head, as a framework's math path does (repeat_interleave).
-__global__ void __launch_bounds__(256) repeat_blocks_kernel(const uint4* __restrict__ x, uint4* __restrict__ y,
-                                                            i64 outer, i64 times, i64 words) {
+__global__ void __launch_bounds__(256)
+    repeat_blocks_kernel(const uint4* __restrict__ x, uint4* __restrict__ y, i64 outer, i64 times, i64 words) {
   const i64 total = outer * times * words;
   for (i64 i = global_thread(); i < total; i += grid_threads()) {
     const i64 w = i % words, block = i / words;
@@ -98,8 +101,8 @@ __global__ void __launch_bounds__(256) repeat_blocks_kernel(const uint4* __restr
 }
 
 template <class U, bool Vector>
-__global__ void __launch_bounds__(256) transpose_kernel(const U* __restrict__ x, U* __restrict__ y, i64 rows,
-                                                        i64 cols) {
+__global__ void __launch_bounds__(256)
+    transpose_kernel(const U* __restrict__ x, U* __restrict__ y, i64 rows, i64 cols) {
   constexpr int T = transpose_tile<U>;
   constexpr int V = Vector ? 16 / static_cast<int>(sizeof(U)) : 1;
   constexpr int PAD = sizeof(U) >= 4 ? 1 : 4 / static_cast<int>(sizeof(U));

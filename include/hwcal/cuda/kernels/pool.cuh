@@ -49,8 +49,8 @@ __device__ __forceinline__ void adaptive_bin(i64 o, i64 in, i64 out, i64& lo, i6
 /// Output i's bin of adaptive pooling: this thread's share of its sum (the
 /// bin's elements first, first + step, ...) and the bin's element count.
 template <class T>
-__device__ __forceinline__ acc_t<T> adaptive_partial(const T* x, const AdaptivePoolShape& s, i64 i, i64 first,
-                                                     i64 step, i64& bin) {
+__device__ __forceinline__ acc_t<T> adaptive_partial(const T* x, const AdaptivePoolShape& s, i64 i, i64 first, i64 step,
+                                                     i64& bin) {
   const i64 ow = i % s.out_w, oh = (i / s.out_w) % s.out_h, plane = i / (s.out_w * s.out_h);
   i64 h0, h1, w0, w1;
   adaptive_bin(oh, s.h, s.out_h, h0, h1);

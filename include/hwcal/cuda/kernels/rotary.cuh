@@ -22,9 +22,9 @@ namespace kernels {
 ///   y[j + half] = x[j + half] cos[j + half] + x[j] sin[j + half]
 /// Vector: half is a multiple of the vector width (head_dim 64, 128, ...).
 template <class T, bool Vector>
-__global__ void __launch_bounds__(256) rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos,
-                                                     const T* __restrict__ sin, T* __restrict__ y, i64 tokens,
-                                                     int heads, int head_dim, Divider<std::uint32_t> by_per_head) {
+__global__ void __launch_bounds__(256)
+    rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos, const T* __restrict__ sin, T* __restrict__ y,
+                  i64 tokens, int heads, int head_dim, Divider<std::uint32_t> by_per_head) {
   using A = acc_t<T>;
   constexpr int V = Vector ? VecWidth<T>::value : 1;
   using VT = Vec<T, V>;
@@ -58,9 +58,9 @@ __global__ void __launch_bounds__(256) rotary_kernel(const T* __restrict__ x, co
 /// width) in flight. An index outside [0, vocab) yields a zero row (PyTorch
 /// raises a device-side assert instead; hwcal's indices are always in range).
 template <class T, bool Vector>
-__global__ void __launch_bounds__(256) embedding_kernel(const std::int64_t* __restrict__ idx,
-                                                        const T* __restrict__ table, T* __restrict__ y, i64 tokens,
-                                                        i64 vocab, i64 dim) {
+__global__ void __launch_bounds__(256)
+    embedding_kernel(const std::int64_t* __restrict__ idx, const T* __restrict__ table, T* __restrict__ y, i64 tokens,
+                     i64 vocab, i64 dim) {
   constexpr int V = Vector ? VecWidth<T>::value : 1, U = 4;
   using VT = Vec<T, V>;
   // Columns in 32 bits: a row of 2^31 vectors is beyond any embedding table.

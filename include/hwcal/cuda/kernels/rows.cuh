@@ -126,8 +126,8 @@ __global__ void __launch_bounds__(Block ? 512 : 128) rows_kernel(RowParams<T> p,
   const int lane = Block ? static_cast<int>(threadIdx.x) : static_cast<int>(threadIdx.x) % width;
   // Warp-level groups loop per warp (uniform trip count: every lane reaches every shuffle).
   const i64 rows_per_step = Block ? gridDim.x : static_cast<i64>(gridDim.x) * (blockDim.x / width);
-  const i64 first = Block ? blockIdx.x
-                          : static_cast<i64>(blockIdx.x) * (blockDim.x / width) + (threadIdx.x & ~31u) / width;
+  const i64 first =
+      Block ? blockIdx.x : static_cast<i64>(blockIdx.x) * (blockDim.x / width) + (threadIdx.x & ~31u) / width;
   const int group_in_warp = Block ? 0 : (static_cast<int>(threadIdx.x) & 31) / width;
   auto reduce = [&](A v, auto op, A identity) {
     return Block ? block_reduce(v, smem, op, identity) : group_reduce(v, width, op);
@@ -218,8 +218,8 @@ __global__ void __launch_bounds__(1024) rows_stream_kernel(RowParams<T> p) {
     }
     T* yr = p.y + row * p.cols;
     for (i64 j = threadIdx.x; j < p.cols; j += blockDim.x)
-      yr[j] = from_acc<T>(row_output<T, Op>(to_acc(xr[j]), j < limit, shift, scale, param<T, Op>(p.gamma, j),
-                                            param<T, Op>(p.beta, j)));
+      yr[j] = from_acc<T>(
+          row_output<T, Op>(to_acc(xr[j]), j < limit, shift, scale, param<T, Op>(p.gamma, j), param<T, Op>(p.beta, j)));
   }
 }
 
