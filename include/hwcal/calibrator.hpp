@@ -13,8 +13,10 @@
 //     measure  warm (Backend::measure_kernel), cold where the op has weights and
 //              the backend times it; on CPUs the scheduler's counters are read
 //              around it (cpu/contention.hpp: the CPU time other work took
-//              from our threads); re-measured, after waiting for quiet, when
-//              they, the spread or a drift say the machine was disturbed;
+//              from our threads, and other work busy on the CPUs beside ours);
+//              re-measured at once, after waiting for quiet, when the first,
+//              the spread or a drift say the machine was disturbed (busy
+//              neighbours are left to the recheck);
 //              dropped (and said) when the spread stays unusable
 //   recheck  (CPUs) samples still disturbed, and samples far slower per unit of
 //            work than both neighbours (detail/outliers.hpp), measured again in
@@ -231,14 +233,27 @@ inline constexpr double repeat_agreement = 0.1;
 inline double spread_of(const Measurement& m) { return m.median_s > 0 ? (m.p90_s - m.p10_s) / m.median_s : 1e9; }
 
 /// How clean one measurement was: the share of CPU time that other work took
-/// from the threads measuring (cpu/contention.hpp), its spread and drift.
+/// from the threads measuring, the other work busy beside them on CPUs they
+/// may not use (cpu/contention.hpp), its spread and drift.
 struct Quality {
-  double lost = 0, spread = 0, drift = 0;
-  bool clean() const noexcept { return lost <= cpu::disturbed_share && spread <= noisy_spread && drift <= drift_limit; }
+  double lost = 0, spread = 0, drift = 0, neighbours = 0;
+  /// Nothing said the measurement was disturbed.
+  bool clean() const noexcept { return steady() && neighbours <= cpu::disturbed_neighbours; }
+  /// Our CPUs were ours and the samples agree: what measuring again at once
+  /// can mend (other work beside us, e.g. a build, lasts longer than that).
+  bool steady() const noexcept {
+    return lost <= cpu::disturbed_share && spread <= noisy_spread && drift <= drift_limit;
+  }
   std::string why() const {
     std::vector<std::string> r;
     if (lost > cpu::disturbed_share)
       r.push_back("other work took " + std::to_string(int(std::lround(100 * lost))) + "% of the CPU time");
+    if (neighbours > cpu::disturbed_neighbours) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "other work busy on %.1f CPU(s) beside ours (shared caches, memory, cores)",
+                    neighbours);
+      r.push_back(buf);
+    }
     if (spread > noisy_spread)
       r.push_back("p10-p90 spread " + std::to_string(int(std::lround(100 * spread))) + "% of the median");
     if (drift > drift_limit)
@@ -290,7 +305,11 @@ inline std::optional<Timed> measure_point(Backend& backend, Kernel& kernel, bool
                        mopt);
     else
       m = backend.measure_kernel(kernel, mopt);
-    q.lost = quiet && quiet->probe && cpu_target ? probe.stop().lost_share(quiet->threads) : 0.0;
+    if (quiet && quiet->probe && cpu_target) {
+      const cpu::Disturbance d = probe.stop();
+      q.lost = d.lost_share(quiet->threads);
+      q.neighbours = d.neighbour_cpus();
+    }
     q.spread = spread_of(m);
     q.drift = m.drift;
     return m;
@@ -308,7 +327,7 @@ inline std::optional<Timed> measure_point(Backend& backend, Kernel& kernel, bool
   // dropped otherwise); other disturbances wait for the recheck phase, which
   // spends only what the budget has left.
   auto retry = [&](const Quality& q) {
-    return !q.clean() && (q.spread > noisy_spread || !quiet || quiet->retry_disturbed);
+    return !q.steady() && (q.spread > noisy_spread || !quiet || quiet->retry_disturbed);
   };
   t.warm = once(t.quality);
   while (retry(t.quality) && t.retries < noise_retries) {
@@ -657,7 +676,11 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       const double b = bw.at(n.bytes);
       return std::max(peak > 0 ? n.flops / peak : 0.0, b > 0 ? n.bytes / b : 0.0);
     };
-    auto suspects = [&]() {
+    // Samples disturbed only by work beside ours (other CPUs busy) are measured
+    // again in a round only when that work has stopped: a build on the other
+    // core lasts longer than the calibration, and re-measuring beside it would
+    // double the calibration's time to flag the same samples.
+    auto suspects = [&](bool neighbours_quiet) {
       std::vector<std::pair<Key, std::size_t>> out;
       for (auto& [key, cal] : results) {
         auto& tr = tracked[key];
@@ -672,7 +695,8 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
         const std::vector<double> slow = detail::slowdown_vs_neighbours(pts);
         for (std::size_t i = 0; i < tr.size(); ++i) {
           tr[i].slowdown = slow[i];
-          const bool clean = tr[i].attempts[tr[i].best].t.quality.clean();
+          const detail::Quality& q = tr[i].attempts[tr[i].best].t.quality;
+          const bool clean = neighbours_quiet ? q.clean() : q.steady();
           if (!clean || (slow[i] >= detail::outlier_factor && !tr[i].confirmed)) out.push_back({key, i});
         }
       }
@@ -688,7 +712,13 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
     quiet.retry_disturbed = false;
     int cut_short = 0;
     for (int round = 0; round < 2; ++round) {
-      const auto todo = suspects();
+      bool beside = false;  // any sample disturbed by work beside ours only
+      for (const auto& [key, trs] : tracked)
+        for (const auto& tr : trs) {
+          const detail::Quality& q = tr.attempts[tr.best].t.quality;
+          beside |= q.steady() && !q.clean();
+        }
+      const auto todo = suspects(beside && cpu::neighbours_now() <= cpu::disturbed_neighbours);
       if (todo.empty()) break;
       // Wait for the machine to quiet down first (bounded): re-measuring under
       // the same load would only repeat the disturbance.
@@ -748,7 +778,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
     quiet.retry_disturbed = !(opt.budget_s > 0);
     // What stayed disturbed: flagged per sample and per curve.
     int flagged = 0;
-    for (const auto& [key, i] : suspects()) {
+    for (const auto& [key, i] : suspects(true)) {
       auto& tr = tracked[key][i];
       OpSample& s = results[key].samples[i];
       const auto& b = tr.attempts[tr.best].t;

@@ -35,6 +35,21 @@ TEST_CASE("the lost share is run-queue delay and steal over threads x wall", "[c
   CHECK(d.lost_share(1) == 0.0);
 }
 
+TEST_CASE("other work beside ours: busy CPUs we may not run on, on average over the window", "[contention]") {
+  cpu::Disturbance d;
+  d.wall_s = 0.5;
+  d.neighbour_cpu_s = 0.5;  // one neighbour CPU busy all the time
+  d.neighbour_tick_s = 0.01;
+  CHECK(d.neighbour_cpus() == 0.0);  // counters not read
+  d.valid = true;
+  CHECK(d.neighbour_cpus() == Approx(0.98));
+  CHECK(d.lost_share(1) == 0.0);  // it took none of our CPU time
+  d.neighbour_cpu_s = 0.01;       // one tick: within the counters' resolution
+  CHECK(d.neighbour_cpus() == 0.0);
+  d.wall_s = 0;
+  CHECK(d.neighbour_cpus() == 0.0);
+}
+
 TEST_CASE("a probe reads this process's scheduler counters", "[contention]") {
   cpu::DisturbanceProbe probe;
   volatile double x = 0;
@@ -46,6 +61,7 @@ TEST_CASE("a probe reads this process's scheduler counters", "[contention]") {
 #endif
   CHECK(d.run_delay_s >= 0);
   CHECK(d.steal_s >= 0);
+  CHECK(d.neighbour_cpus() >= 0);
   CHECK(d.lost_share(1) >= 0);
   CHECK(d.lost_share(1) <= 1);
 }
@@ -80,7 +96,16 @@ TEST_CASE("a measurement is clean only when no signal says otherwise", "[content
   q.spread = detail::noisy_spread;  // at the limits: still clean
   q.drift = detail::drift_limit;
   q.lost = cpu::disturbed_share;
+  q.neighbours = cpu::disturbed_neighbours;
   CHECK(q.clean());
+  // busy neighbours: disturbed, but steady (measuring again at once would not help)
+  detail::Quality n;
+  n.neighbours = 1.0;
+  CHECK_FALSE(n.clean());
+  CHECK(n.steady());
+  CHECK(n.why() == "other work busy on 1.0 CPU(s) beside ours (shared caches, memory, cores)");
+  n.lost = 0.3;
+  CHECK_FALSE(n.steady());
 }
 
 namespace {

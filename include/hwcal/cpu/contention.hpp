@@ -14,11 +14,18 @@
 // Their sum over the wall time of the measurement times the threads that
 // measured is the share of the measurement we did not get; the run-queue
 // delay counts only as far as other processes ran on our CPUs meanwhile (our
-// own surplus threads delay us too). Interference that
-// the scheduler cannot see (a memory-bound neighbour on the other core) is
-// left to the statistics: drift within a measurement, disagreement between
-// repeats, and a point that runs far slower per unit of work than both its
-// neighbours (calibrator.hpp).
+// own surplus threads delay us too).
+//
+// A third signal covers what the scheduler does not charge to us: other
+// processes busy on the CPUs we may *not* run on (a calibration pinned to some
+// of the machine's CPUs). They share the caches and memory bandwidth with us,
+// and on an SMT sibling or a vCPU of the same host core, the core itself: a
+// one-job compile on the other vCPU of a 2-vCPU guest slowed every curve of a
+// 1-thread calibration by a median 5% (up to 20%) with no change in spread
+// (docs/validation/repeatability/). Measured as their busy CPUs on average
+// over the window (`neighbour_cpus`). What stays left to the statistics:
+// drift within a measurement, disagreement between repeats, and a point that
+// runs far slower per unit of work than both its neighbours (calibrator.hpp).
 
 #include <algorithm>
 #include <cstdint>
@@ -41,12 +48,21 @@ namespace cpu {
 
 /// What a probe saw over one measurement.
 struct Disturbance {
-  bool valid = false;      ///< the counters could be read (Linux)
-  double wall_s = 0;       ///< the window
-  double run_delay_s = 0;  ///< our threads runnable but waiting, summed over threads
-  double steal_s = 0;      ///< hypervisor steal on the CPUs we may run on
-  double other_cpu_s = 0;  ///< other processes' CPU time on those CPUs
-  double tick_s = 0;       ///< resolution of other_cpu_s (one clock tick per CPU)
+  bool valid = false;           ///< the counters could be read (Linux)
+  double wall_s = 0;            ///< the window
+  double run_delay_s = 0;       ///< our threads runnable but waiting, summed over threads
+  double steal_s = 0;           ///< hypervisor steal on the CPUs we may run on
+  double other_cpu_s = 0;       ///< other processes' CPU time on those CPUs
+  double tick_s = 0;            ///< resolution of other_cpu_s (one clock tick per CPU)
+  double neighbour_cpu_s = 0;   ///< other processes' CPU time on the CPUs we may not run on
+  double neighbour_tick_s = 0;  ///< its resolution
+
+  /// CPUs' worth of other work beside ours (on CPUs we may not use), on
+  /// average over the window, less the counters' resolution; 0 when unknown.
+  double neighbour_cpus() const noexcept {
+    if (!valid || wall_s <= 0) return 0;
+    return std::max(0.0, neighbour_cpu_s - neighbour_tick_s) / wall_s;
+  }
 
   /// Share of `threads` x wall that other work took from us (0..1). Run-queue
   /// delay counts only as far as other processes used our CPUs meanwhile
@@ -61,6 +77,10 @@ struct Disturbance {
 
 /// Above this share of lost CPU time a measurement counts as disturbed.
 inline constexpr double disturbed_share = 0.05;
+/// Above this much other work beside ours (CPUs' worth, neighbour_cpus()) a
+/// measurement counts as disturbed: a quarter of a CPU is far above a quiet
+/// machine's daemons and far below one busy process.
+inline constexpr double disturbed_neighbours = 0.25;
 
 namespace detail {
 
@@ -142,6 +162,19 @@ inline double self_cpu_s() {
 
 }  // namespace detail
 
+/// Every CPU /proc/stat lists (empty where unknown).
+inline std::vector<int> online_cpus() {
+  std::vector<int> out;
+#if defined(__linux__)
+  std::ifstream in("/proc/stat");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.size() > 3 && line.compare(0, 3, "cpu") == 0 && line[3] >= '0' && line[3] <= '9')
+      out.push_back(std::atoi(line.c_str() + 3));
+#endif
+  return out;
+}
+
 /// The CPUs this process may run on (empty where unknown).
 inline std::vector<int> allowed_cpus() {
   std::vector<int> out;
@@ -158,11 +191,17 @@ inline std::vector<int> allowed_cpus() {
 /// Reads the counters at construction; stop() returns what happened since.
 class DisturbanceProbe {
  public:
-  DisturbanceProbe() : cpus_(allowed_cpus()) { start(); }
+  DisturbanceProbe() : cpus_(allowed_cpus()) {
+    for (int c : online_cpus())
+      if (std::find(cpus_.begin(), cpus_.end(), c) == cpus_.end()) others_.push_back(c);
+    start();
+  }
 
   void start() {
     delays_ = detail::thread_delays();
     valid_ = !cpus_.empty() && detail::cpu_times(cpus_, busy_, steal_) && !delays_.empty();
+    double steal = 0;
+    others_valid_ = !others_.empty() && detail::cpu_times(others_, others_busy_, steal);
     self_ = detail::self_cpu_s();
     t0_ = detail::monotonic_s();
   }
@@ -187,15 +226,19 @@ class DisturbanceProbe {
     d.other_cpu_s = std::max(0.0, (busy - busy_) - (detail::self_cpu_s() - self_));
 #if defined(__linux__)
     d.tick_s = double(cpus_.size()) / double(std::max(1L, sysconf(_SC_CLK_TCK)));
+    d.neighbour_tick_s = double(others_.size()) / double(std::max(1L, sysconf(_SC_CLK_TCK)));
 #endif
+    double others_busy = 0, others_steal = 0;
+    if (others_valid_ && detail::cpu_times(others_, others_busy, others_steal))
+      d.neighbour_cpu_s = std::max(0.0, others_busy - others_busy_);  // our threads never run there
     return d;
   }
 
  private:
-  std::vector<int> cpus_;
+  std::vector<int> cpus_, others_;  ///< the CPUs we may run on; the rest
   std::map<long, std::uint64_t> delays_;
-  double busy_ = 0, steal_ = 0, self_ = 0, t0_ = 0;
-  bool valid_ = false;
+  double busy_ = 0, steal_ = 0, self_ = 0, t0_ = 0, others_busy_ = 0;
+  bool valid_ = false, others_valid_ = false;
 };
 
 /// Sleeps until other processes leave the CPUs we may run on idle enough for
@@ -230,6 +273,26 @@ inline bool wait_for_quiet(int threads, double max_wait_s, double& waited_s, dou
 #else
   (void)threads, (void)max_wait_s, (void)waited_s, (void)window_s;
   return true;
+#endif
+}
+
+/// Other work beside ours now: CPUs' worth of it on the CPUs we may not run
+/// on, over `window_s` of sleep (0 where unknown or when we may use them all).
+inline double neighbours_now(double window_s = 0.5) {
+#if defined(__linux__)
+  const std::vector<int> cpus = allowed_cpus();
+  std::vector<int> others;
+  for (int c : online_cpus())
+    if (std::find(cpus.begin(), cpus.end(), c) == cpus.end()) others.push_back(c);
+  double b0 = 0, b1 = 0, steal = 0;
+  if (others.empty() || !detail::cpu_times(others, b0, steal)) return 0;
+  const double w0 = detail::monotonic_s();
+  usleep(static_cast<useconds_t>(window_s * 1e6));
+  detail::cpu_times(others, b1, steal);
+  return std::max(0.0, b1 - b0) / std::max(detail::monotonic_s() - w0, 1e-3);
+#else
+  (void)window_s;
+  return 0;
 #endif
 }
 
