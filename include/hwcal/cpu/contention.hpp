@@ -20,9 +20,9 @@
 // processes busy on the CPUs we may *not* run on (a calibration pinned to some
 // of the machine's CPUs). They share the caches and memory bandwidth with us,
 // and on an SMT sibling or a vCPU of the same host core, the core itself: a
-// one-job compile on the other vCPU of a 2-vCPU guest slowed every curve of a
-// 1-thread calibration by a median 5% (up to 20%) with no change in spread
-// (docs/validation/repeatability/). Measured as their busy CPUs on average
+// one-job compile on the other vCPU of a 2-vCPU guest slowed the curves of a
+// 1-thread calibration by a median 5% (up to 22%), most with no change in
+// their spread (docs/validation/repeatability/). Measured as their busy CPUs on average
 // over the window (`neighbour_cpus`). What stays left to the statistics:
 // drift within a measurement, disagreement between repeats, and a point that
 // runs far slower per unit of work than both its neighbours (calibrator.hpp).
@@ -188,14 +188,19 @@ inline std::vector<int> allowed_cpus() {
   return out;
 }
 
+/// The CPUs this process may not run on: where work beside ours runs.
+inline std::vector<int> other_cpus() {
+  const std::vector<int> ours = allowed_cpus();
+  std::vector<int> out;
+  for (int c : online_cpus())
+    if (std::find(ours.begin(), ours.end(), c) == ours.end()) out.push_back(c);
+  return out;
+}
+
 /// Reads the counters at construction; stop() returns what happened since.
 class DisturbanceProbe {
  public:
-  DisturbanceProbe() : cpus_(allowed_cpus()) {
-    for (int c : online_cpus())
-      if (std::find(cpus_.begin(), cpus_.end(), c) == cpus_.end()) others_.push_back(c);
-    start();
-  }
+  DisturbanceProbe() : cpus_(allowed_cpus()), others_(other_cpus()) { start(); }
 
   void start() {
     delays_ = detail::thread_delays();
@@ -280,10 +285,7 @@ inline bool wait_for_quiet(int threads, double max_wait_s, double& waited_s, dou
 /// on, over `window_s` of sleep (0 where unknown or when we may use them all).
 inline double neighbours_now(double window_s = 0.5) {
 #if defined(__linux__)
-  const std::vector<int> cpus = allowed_cpus();
-  std::vector<int> others;
-  for (int c : online_cpus())
-    if (std::find(cpus.begin(), cpus.end(), c) == cpus.end()) others.push_back(c);
+  const std::vector<int> others = other_cpus();
   double b0 = 0, b1 = 0, steal = 0;
   if (others.empty() || !detail::cpu_times(others, b0, steal)) return 0;
   const double w0 = detail::monotonic_s();
