@@ -660,6 +660,11 @@ def overhead_def(v):
             "graph_launch_s": seconds("schema_version 2. Devices: one kernel inside a CUDA graph, launch-to-launch "
                                       "on the device clock (what a graph replay pays per kernel; device samples "
                                       "include it). 0 on CPUs. Absent in version 1 (read as 0)."),
+            "graph_start_s": seconds("Devices: what one replay of a CUDA graph costs beyond its kernels, timed "
+                                     "between events on an idle stream (the host's submission and the device's "
+                                     "start of the graph); `predict` adds it once to a device-mode total. Absent "
+                                     "(read as 0) on CPUs and in profiles made before hwcal measured it. At most "
+                                     "1 s.", maximum=MAX_PER_CALL_S),
             "framework": obj(
                 "Host-side cost per call of the framework the backend stands for, by op. CPU (torch backend): "
                 "PyTorch's Python and nn.Module dispatch, added to every call. Devices: the eager framework's "

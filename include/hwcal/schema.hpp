@@ -257,6 +257,11 @@ struct OverheadCalibration {
   /// Devices: one kernel inside a CUDA graph (launch-to-launch on the device
   /// clock); 0 on CPUs.
   double graph_launch_s = 0;
+  /// Devices: what one replay of a CUDA graph costs beyond its kernels,
+  /// between events on an idle stream (the host's submission of the graph and
+  /// the device's start of it); a forward pass replayed as one graph pays it
+  /// once. 0 on CPUs and in profiles that predate it.
+  double graph_start_s = 0;
   /// What the framework the backend stands for adds per call, by op
   /// (TorchBackend: Python and nn.Module dispatch); empty for plain libraries.
   std::map<OpKind, double> framework_s;
@@ -456,6 +461,7 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
   j["overhead"] = {{"per_call_s", h.overhead.per_call_s},
                    {"derivation", h.overhead.derivation},
                    {"graph_launch_s", h.overhead.graph_launch_s}};
+  if (h.overhead.graph_start_s > 0) j["overhead"]["graph_start_s"] = h.overhead.graph_start_s;
   if (!h.overhead.framework_derivation.empty()) {
     nlohmann::json f = nlohmann::json::object();
     for (const auto& [k, v] : h.overhead.framework_s) f[std::string(to_string(k))] = v;
@@ -800,6 +806,10 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
     if (h.overhead.per_call_s > 1) o->at("per_call_s").fail("more than a second per call, not a plausible overhead");
     h.overhead.derivation = o->string_or("derivation", "");
     if (auto g = o->find("graph_launch_s")) h.overhead.graph_launch_s = detail::read_seconds(*g, true);
+    if (auto g = o->find("graph_start_s")) {
+      h.overhead.graph_start_s = detail::read_seconds(*g, true);
+      if (h.overhead.graph_start_s > 1) g->fail("more than a second to start a graph, not a plausible overhead");
+    }
     if (auto f = o->find("framework")) {
       const JsonReader per = f->at("per_call_s");
       per.expect_object();

@@ -607,7 +607,10 @@ PYBIND11_MODULE(_hwcal, m) {
       .def_readonly("mode", &WorkloadPrediction::mode)
       .def_readonly("backend", &WorkloadPrediction::backend)
       .def_readonly("threads", &WorkloadPrediction::threads)
-      .def_readonly("total_s", &WorkloadPrediction::total_s, "the forward pass: the subgraphs one after the other")
+      .def_readonly("total_s", &WorkloadPrediction::total_s,
+                    "the forward pass: start_s, then the subgraphs one after the other")
+      .def_readonly("start_s", &WorkloadPrediction::start_s,
+                    "device mode: one CUDA-graph replay's start (the profile's overhead.graph_start_s); else 0")
       .def_readonly("total_isolated_s", &WorkloadPrediction::total_isolated_s, "the sum of each subgraph run alone")
       .def_property_readonly(
           "interval_s", [](const WorkloadPrediction& p) { return py::make_tuple(p.interval_lo_s, p.interval_hi_s); })

@@ -83,19 +83,22 @@ expect 2 "--mode: expected 'device' or 'eager', got 'bogus'" -- \
   "$hwcal" predict --profile "$gpu" --workload "$data/small_workload.json" --mode bogus
 expect 2 "--mode" -- "$hwcal" predict --profile p.json --workload "$data/small_workload.json" --mode bogus
 if command -v python3 >/dev/null; then
-  # device mode: no host cost, total_s = the sum of in_sequence_s; eager: every subgraph has a host cost and
+  # device mode: no host cost, total_s = the graph's start (the profile's graph_start_s, once) + the sum of
+  # in_sequence_s; eager: no start, every subgraph has a host cost and
   # total_s is the queue (estimate.hpp sequence_total): the host issues one op after the other, the device
   # runs each once issued and the previous one done
   for mode in device eager; do
     "$hwcal" predict --profile "$gpu" --workload "$data/new_ops_workload.json" --json --mode $mode > pred_$mode.json 2>/dev/null
   done
-  if python3 - pred_device.json pred_eager.json <<'PY'
+  if python3 - pred_device.json pred_eager.json "$gpu" <<'PY'
 import json, sys
-d, e = (json.load(open(f)) for f in sys.argv[1:])
+d, e = (json.load(open(f)) for f in sys.argv[1:3])
 tol = 1e-9
 assert d["mode"] == "device" and e["mode"] == "eager"
 assert all(s["host_s"] == 0 for s in d["subgraphs"]), "device mode has host costs"
-assert abs(d["total_s"] - sum(s["in_sequence_s"] for s in d["subgraphs"])) <= tol * d["total_s"], "device total"
+start = json.load(open(sys.argv[3]))["overhead"]["graph_start_s"]
+assert start > 0 and d["start_s"] == start and e["start_s"] == 0, "graph start"
+assert abs(d["total_s"] - start - sum(s["in_sequence_s"] for s in d["subgraphs"])) <= tol * d["total_s"], "device total"
 assert all(s["host_s"] > 0 for s in e["subgraphs"]), "eager mode lacks a host cost"
 assert all(s["in_sequence_s"] >= s["host_s"] for s in e["subgraphs"]), "eager: in_sequence_s below host_s"
 host = sum(s["host_s"] for s in e["subgraphs"])

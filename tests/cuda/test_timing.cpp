@@ -55,13 +55,16 @@ TEST_CASE("a tiny kernel costs about a graph launch inside a graph") {
   std::cout << "64-element bf16 add inside a graph: " << warm.median_s * 1e6 << " us per launch\n";
 }
 
-TEST_CASE("launch overhead, eager and inside a CUDA graph") {
+TEST_CASE("launch overhead, eager, inside a CUDA graph and a graph replayed alone") {
   const LaunchOverhead o = measure_launch_overhead(0, MeasureOptions::quick());
   sane(o.eager);
   sane(o.graph);
+  sane(o.graph_alone);
   CHECK(o.graph.iterations > 1);
+  CHECK(o.graph_alone.iterations == 1);  // one replay per sample: the start is never amortized
+  CHECK(o.graph_alone.samples >= MeasureOptions::quick().min_samples);
   std::cout << "empty kernel: eager " << o.eager.median_s * 1e6 << " us, in a graph " << o.graph.median_s * 1e6
-            << " us\n";
+            << " us, a graph of one replayed alone " << o.graph_alone.median_s * 1e6 << " us\n";
 }
 
 TEST_CASE("bandwidth sweep from L2 to HBM") {

@@ -27,6 +27,7 @@ HBM_GBPS = 4000.0
 L2_GBPS = 9000.0
 FLOOR_S = 2.0e-6  # shortest kernel inside a graph
 GRAPH_LAUNCH_S = 1.2e-6
+GRAPH_START_S = 4.0e-6
 EAGER_LAUNCH_S = 4.5e-6
 
 
@@ -258,8 +259,9 @@ def profile():
         "overhead": {
             "per_call_s": EAGER_LAUNCH_S,
             "derivation": "synthetic: an eager launch-to-launch time (per_call_s) and a per-kernel time inside a "
-                          "CUDA graph (graph_launch_s), both made up",
+                          "CUDA graph (graph_launch_s) and a graph's start beyond its kernels (graph_start_s), all made up",
             "graph_launch_s": GRAPH_LAUNCH_S,
+            "graph_start_s": GRAPH_START_S,
             # host cost per op of an eager framework; ops without an entry fall back to per_call_s with a warning
             "framework": {"per_call_s": {"linear": 1.4e-05, "matmul": 1.2e-05, "attention": 3.0e-05,
                                          "rmsnorm": 2.2e-05, "layernorm": 1.1e-05, "softmax": 1.0e-05,

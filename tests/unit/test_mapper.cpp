@@ -5,6 +5,7 @@
 
 #include <hwcal/estimate_cache.hpp>
 #include <hwcal/mapper.hpp>
+#include <hwcal/prediction.hpp>
 #include <hwcal/profile_io.hpp>
 
 #include <algorithm>
@@ -369,6 +370,48 @@ TEST_CASE("eager mode: the host's per-op cost overlaps the device, totals queue"
   // no host cost (device mode, CPUs): the sum
   for (auto& x : pass) x.host_s = 0;
   CHECK(sequence_total(pass.begin(), pass.end(), self) == Approx(30e-6));
+}
+
+TEST_CASE("a device-mode pass pays its graph's start once; eager, CPU and roofline totals do not", "[mapper][gpu]") {
+  HardwareCalibration gpu = test::make_test_gpu_profile();
+  gpu.overhead.graph_start_s = 6e-6;
+  Workload w;
+  w.name = "two ops";
+  w.subgraphs = {{"lin", sg(OpKind::linear, MatmulShape{1, 1, 4096, 4096, true}, Precision::bf16)},
+                 {"relu", sg(OpKind::relu, ElementwiseShape{4096, 1, 0}, Precision::bf16)}};
+  const auto sum_of = [](const WorkloadPrediction& p) {
+    double s = 0;
+    for (const SubgraphPrediction& x : p.subgraphs) s += x.estimate.in_sequence_s;
+    return s;
+  };
+  const WorkloadPrediction dev = predict_workload(gpu, w);
+  CHECK(dev.start_s == 6e-6);
+  CHECK(dev.total_s == Approx(6e-6 + sum_of(dev)).epsilon(1e-12));
+  CHECK(dev.interval_lo_s <= dev.total_s);
+  CHECK(dev.total_s <= dev.interval_hi_s);
+  CHECK(to_json(dev).at("start_s").get<double>() == 6e-6);
+  // each subgraph's own estimate is unchanged: the start belongs to the pass
+  gpu.overhead.graph_start_s = 0;
+  const WorkloadPrediction none = predict_workload(gpu, w);
+  CHECK(none.start_s == 0);
+  CHECK(none.subgraphs[0].estimate.latency_s == dev.subgraphs[0].estimate.latency_s);
+  CHECK(dev.total_s - none.total_s == Approx(6e-6).epsilon(1e-9));
+  gpu.overhead.graph_start_s = 6e-6;
+  PredictOptions eager;
+  eager.mode = Mode::eager;
+  CHECK(predict_workload(gpu, w, eager).start_s == 0);
+  PredictOptions roof;
+  roof.roofline = true;
+  CHECK(predict_workload(gpu, w, roof).start_s == 0);
+  CHECK(predict_workload(gpu, Workload{}).total_s == 0);  // no ops, no graph to start
+  HardwareCalibration cpu = test::make_test_profile();
+  cpu.overhead.graph_start_s = 6e-6;  // not something a CPU profile has; ignored if it did
+  Workload wc = w;
+  for (auto& s : wc.subgraphs) s.graph.precision = Precision::fp32;
+  CHECK(predict_workload(cpu, wc).start_s == 0);
+  // written and read back with the profile
+  const HardwareCalibration back = parse_profile(nlohmann::json(gpu), "mem.json");
+  CHECK(back.overhead.graph_start_s == 6e-6);
 }
 
 TEST_CASE("the cache returns exactly what the mapper does, for every family", "[mapper]") {

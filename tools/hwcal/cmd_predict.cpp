@@ -113,6 +113,8 @@ int run(const PredictArgs& a) {
   std::printf("\ntotal %s in sequence (interval %s .. %s); %s if each subgraph ran alone\n",
               fmt_time(p.total_s).c_str(), fmt_time(p.interval_lo_s).c_str(), fmt_time(p.interval_hi_s).c_str(),
               fmt_time(p.total_isolated_s).c_str());
+  if (p.start_s > 0)
+    std::printf("(the total includes %s to start the pass's CUDA graph)\n", fmt_time(p.start_s).c_str());
   if (all_warnings) {
     std::printf("* estimates marked * carry warnings (--json lists them per subgraph):\n");
     for (const auto& m : warning_messages(all_warnings)) std::printf("  - %s\n", m.c_str());

@@ -20,7 +20,9 @@
 # HWCAL_RUN_PYTHON (default python3), FIDELITY_ARGS (extra torch_ops.py
 # arguments, e.g. "--device cpu --dry-run" to try the stage on a CPU machine),
 # TRUTH_ARGS (extra measure_gpu.py arguments, e.g. "--device cpu --dry-run
-# --small"), BUILD_CAP_S (the build's time cap, default 330).
+# --small"), BUILD_CAP_S (the build's time cap, default 330); calibrate only: FULL_CAP_S (the full
+# calibration's cap, default 300), and QUICK=0, FIDELITY=0, STARTUP=0 to skip those steps (a lease
+# that may end early: the full profile first, the rest in a second call).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 stage=${1:-}
@@ -136,8 +138,10 @@ calibrate() {
   local profile="" rc
   if [[ -x $hw ]]; then
     local c
-    c=$(( $(left) - 170 ))  # leaves time for the quick calibration, the fidelity bench and the start-up bench
-    (( c > 300 )) && c=300
+    local quick=${QUICK:-1} fidelity=${FIDELITY:-1} startup=${STARTUP:-1}
+    # leaves time for the quick calibration, the fidelity bench and the start-up bench (those asked for)
+    c=$(( $(left) - 10 - quick * 90 - fidelity * 60 - startup * 20 ))
+    (( c > ${FULL_CAP_S:-300} )) && c=${FULL_CAP_S:-300}
     if (( c > 60 )); then
       stamp "hwcal calibrate --backend cuda (full; cap ${c}s)"
       t=$(now_ms)
@@ -151,13 +155,17 @@ calibrate() {
     else
       note "calibrate full: skipped (${c}s left)"
     fi
-    stamp "hwcal calibrate --backend cuda --quick"
-    t=$(now_ms)
-    timeout --signal=INT -k 10 "$(cap 90)" "$hw" calibrate --backend cuda --quick -o "$OUT/h200_quick.json" > "$logs/calibrate_quick.log" 2>&1
-    rc=$?
-    note "calibrate quick: exit $rc, wall $(since "$t") s$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); print(", calibration_s %.1f, %d curves" % (p["calibration_s"], len(p["operations"])))' "$OUT/h200_quick.json" 2>/dev/null)"
-    tail -8 "$logs/calibrate_quick.log"
-    [[ -z $profile && -f $OUT/h200_quick.json ]] && profile=$OUT/h200_quick.json
+    if (( quick )); then
+      stamp "hwcal calibrate --backend cuda --quick"
+      t=$(now_ms)
+      timeout --signal=INT -k 10 "$(cap 90)" "$hw" calibrate --backend cuda --quick -o "$OUT/h200_quick.json" > "$logs/calibrate_quick.log" 2>&1
+      rc=$?
+      note "calibrate quick: exit $rc, wall $(since "$t") s$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); print(", calibration_s %.1f, %d curves" % (p["calibration_s"], len(p["operations"])))' "$OUT/h200_quick.json" 2>/dev/null)"
+      tail -8 "$logs/calibrate_quick.log"
+      [[ -z $profile && -f $OUT/h200_quick.json ]] && profile=$OUT/h200_quick.json
+    else
+      note "calibrate quick: skipped (QUICK=0)"
+    fi
   fi
   if [[ -z $profile ]]; then
     profile=profiles/gpu/nvidia-h200-cuda.json
@@ -167,7 +175,9 @@ calibrate() {
   # fidelity vs PyTorch, leaving ~70 s for the start-up bench and the summary
   local fb=$(( $(left) - 70 ))
   (( fb > 240 )) && fb=240
-  if (( fb >= 30 )); then
+  if (( ! ${FIDELITY:-1} )); then
+    note "fidelity: skipped (FIDELITY=0)"
+  elif (( fb >= 30 )); then
     stamp "torch_ops.py fidelity on $profile (budget ${fb}s)"
     # shellcheck disable=SC2086
     timeout --signal=INT -k 20 $(( fb + 60 )) "$PY" validation/gpu/torch_ops.py fidelity --profile "$profile" \
@@ -180,7 +190,9 @@ calibrate() {
 
   # auto_calibrate() at start-up: first (calibrates) and cached
   local bench=$BUILD/bench/auto_calibrate_start
-  if [[ -x $bench ]]; then
+  if (( ! ${STARTUP:-1} )); then
+    note "auto_calibrate_start: skipped (STARTUP=0)"
+  elif [[ -x $bench ]]; then
     stamp "auto_calibrate_start"
     timeout --signal=INT -k 10 "$(cap 90)" "$bench" --json "$OUT/auto_calibrate_start.json" > "$logs/auto_calibrate_start.log" 2>&1
     note "auto_calibrate_start: exit $?"

@@ -59,6 +59,7 @@
 #include <hwcal/kernel.hpp>
 #include <hwcal/schema.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -252,10 +253,15 @@ class CudaBackend final : public Backend {
     const LaunchOverhead lo = measure_launch_overhead(dev, opt.measure);
     h.overhead.per_call_s = lo.eager.median_s;
     h.overhead.graph_launch_s = lo.graph.median_s;
+    // What a graph's replay adds beyond its one kernel: a model's forward pass pays it once.
+    h.overhead.graph_start_s = std::max(0.0, lo.graph_alone.median_s - lo.graph.median_s);
     h.overhead.derivation =
-        "empty kernel: eager launch-to-launch on the host clock (per_call_s), and per kernel inside "
+        "empty kernel: eager launch-to-launch on the host clock (per_call_s), per kernel inside "
         "a CUDA graph of " +
-        std::to_string(lo.graph.iterations) + " on the device clock (graph_launch_s)";
+        std::to_string(lo.graph.iterations) +
+        " on the device clock (graph_launch_s), and a graph of one replayed alone between events on an idle "
+        "stream, median of " +
+        std::to_string(lo.graph_alone.samples) + ", less graph_launch_s (graph_start_s)";
     return true;
   }
 

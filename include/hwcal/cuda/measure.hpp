@@ -28,7 +28,9 @@
 // synchronisation, no host copies): see CudaKernel.
 //
 // measure_launch_overhead() times an empty kernel: eager launch-to-launch on
-// the host clock, and per kernel inside a CUDA graph on the device clock.
+// the host clock, per kernel inside a CUDA graph on the device clock, and a
+// graph of one such kernel replayed alone between events (the start a whole
+// forward pass replayed as one graph pays once).
 
 #include <hwcal/config.hpp>
 #if !HWCAL_HAS_CUDA
@@ -297,9 +299,31 @@ class Timer {
 
 /// Cost of one kernel launch, seconds.
 struct LaunchOverhead {
-  Measurement eager;  ///< launch-to-launch on the host clock: what an eager framework pays per op, at best
-  Measurement graph;  ///< per kernel inside a CUDA graph, device clock
+  Measurement eager;        ///< launch-to-launch on the host clock: what an eager framework pays per op, at best
+  Measurement graph;        ///< per kernel inside a CUDA graph, device clock
+  Measurement graph_alone;  ///< one replay of a graph of one kernel, between events on an idle stream
 };
+
+/// One replay of `graph` at a time, each between two events recorded right
+/// around cudaGraphLaunch on a stream that has gone idle, device clock: how a
+/// single forward pass replayed as a graph is timed (and run, one request at a
+/// time), so the host's submission and the graph's start are in it.
+inline Measurement measure_graph_alone(const Graph& graph, const Stream& stream, const MeasureOptions& opt) {
+  const double start = now_s();
+  const Event a, b;
+  for (int i = 0; i < 10; ++i) graph.launch(stream.get());  // instantiation's first-launch costs
+  stream.sync();
+  StopRule rule(opt);
+  const double t0 = now_s();
+  do {
+    a.record(stream.get());
+    graph.launch(stream.get());
+    b.record(stream.get());
+    stream.sync();
+    rule.add(static_cast<double>(b.since(a)) * 1e-3);
+  } while (!rule.done(now_s() - t0));
+  return finish_measurement(std::move(rule.samples()), 1, rule.converged(), start);
+}
 
 inline LaunchOverhead measure_launch_overhead(int device, const MeasureOptions& opt = {}) {
   DeviceGuard guard(device);
@@ -311,6 +335,9 @@ inline LaunchOverhead measure_launch_overhead(int device, const MeasureOptions& 
   o.stop = opt;
   o.graph_s = 200e-6;
   out.graph = timer.measure([&] { HWCAL_CUDA_CHECK(launch::empty(stream.get())); }, stream.get(), o);
+  Graph one;
+  one.capture(stream.get(), [&] { HWCAL_CUDA_CHECK(launch::empty(stream.get())); });
+  out.graph_alone = measure_graph_alone(one, stream, opt);
   return out;
 }
 
