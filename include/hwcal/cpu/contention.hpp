@@ -111,32 +111,47 @@ inline std::map<long, std::uint64_t> thread_delays() {
   return out;
 }
 
-/// (busy seconds excluding steal, steal seconds) summed over `cpus` from /proc/stat.
-inline bool cpu_times(const std::vector<int>& cpus, double& busy, double& steal) {
-  busy = steal = 0;
+/// One CPU's line of /proc/stat: busy seconds excluding steal, and steal seconds.
+struct CpuStat {
+  int id = -1;
+  double busy_s = 0, steal_s = 0;
+};
+
+/// Every CPU's line of one read of /proc/stat (empty where unknown). One read
+/// serves both our CPUs and the others: a probe reads it once at each end.
+inline std::vector<CpuStat> read_cpu_stat() {
+  std::vector<CpuStat> out;
 #if defined(__linux__)
   std::ifstream in("/proc/stat");
-  if (!in) return false;
   const double tick = 1.0 / double(std::max(1L, sysconf(_SC_CLK_TCK)));
   std::string line;
-  bool any = false;
   while (std::getline(in, line)) {
     if (line.compare(0, 3, "cpu") != 0 || line.size() < 4 || line[3] < '0' || line[3] > '9') continue;
     std::istringstream ss(line.substr(3));
-    int id = -1;
-    ss >> id;
-    if (std::find(cpus.begin(), cpus.end(), id) == cpus.end()) continue;
+    CpuStat c;
+    ss >> c.id;
     std::uint64_t f[8] = {};
     for (auto& v : f) ss >> v;  // user nice system idle iowait irq softirq steal
-    busy += double(f[0] + f[1] + f[2] + f[5] + f[6]) * tick;
-    steal += double(f[7]) * tick;
-    any = true;
+    c.busy_s = double(f[0] + f[1] + f[2] + f[5] + f[6]) * tick;
+    c.steal_s = double(f[7]) * tick;
+    out.push_back(c);
   }
-  return any;
-#else
-  (void)cpus;
-  return false;
 #endif
+  return out;
+}
+
+/// (busy, steal) seconds summed over `cpus` of `stat`; false when none of them is there.
+inline bool sum_cpu_times(const std::vector<CpuStat>& stat, const std::vector<int>& cpus, double& busy, double& steal) {
+  busy = steal = 0;
+  bool any = false;
+  for (const CpuStat& c : stat)
+    if (std::find(cpus.begin(), cpus.end(), c.id) != cpus.end()) busy += c.busy_s, steal += c.steal_s, any = true;
+  return any;
+}
+
+/// (busy seconds excluding steal, steal seconds) summed over `cpus` from /proc/stat.
+inline bool cpu_times(const std::vector<int>& cpus, double& busy, double& steal) {
+  return sum_cpu_times(read_cpu_stat(), cpus, busy, steal);
 }
 
 /// CPU seconds this process used (all threads).
@@ -165,13 +180,7 @@ inline double self_cpu_s() {
 /// Every CPU /proc/stat lists (empty where unknown).
 inline std::vector<int> online_cpus() {
   std::vector<int> out;
-#if defined(__linux__)
-  std::ifstream in("/proc/stat");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.size() > 3 && line.compare(0, 3, "cpu") == 0 && line[3] >= '0' && line[3] <= '9')
-      out.push_back(std::atoi(line.c_str() + 3));
-#endif
+  for (const detail::CpuStat& c : detail::read_cpu_stat()) out.push_back(c.id);
   return out;
 }
 
@@ -188,35 +197,40 @@ inline std::vector<int> allowed_cpus() {
   return out;
 }
 
-/// The CPUs this process may not run on: where work beside ours runs.
-inline std::vector<int> other_cpus() {
-  const std::vector<int> ours = allowed_cpus();
+namespace detail {
+/// The CPUs of `online` not in `ours`.
+inline std::vector<int> cpus_besides(const std::vector<int>& online, const std::vector<int>& ours) {
   std::vector<int> out;
-  for (int c : online_cpus())
+  for (int c : online)
     if (std::find(ours.begin(), ours.end(), c) == ours.end()) out.push_back(c);
   return out;
 }
+}  // namespace detail
+
+/// The CPUs this process may not run on: where work beside ours runs.
+inline std::vector<int> other_cpus() { return detail::cpus_besides(online_cpus(), allowed_cpus()); }
 
 /// Reads the counters at construction; stop() returns what happened since.
+/// Each end reads /proc/stat once (ours and the other CPUs from the same read).
 class DisturbanceProbe {
  public:
-  DisturbanceProbe() : cpus_(allowed_cpus()), others_(other_cpus()) { start(); }
-
-  void start() {
-    delays_ = detail::thread_delays();
-    valid_ = !cpus_.empty() && detail::cpu_times(cpus_, busy_, steal_) && !delays_.empty();
-    double steal = 0;
-    others_valid_ = !others_.empty() && detail::cpu_times(others_, others_busy_, steal);
-    self_ = detail::self_cpu_s();
-    t0_ = detail::monotonic_s();
+  DisturbanceProbe() : cpus_(allowed_cpus()) {
+    const std::vector<detail::CpuStat> stat = detail::read_cpu_stat();
+    std::vector<int> online;
+    for (const detail::CpuStat& c : stat) online.push_back(c.id);
+    others_ = detail::cpus_besides(online, cpus_);
+    start(stat);
   }
+
+  void start() { start(detail::read_cpu_stat()); }
 
   Disturbance stop() const {
     Disturbance d;
     d.wall_s = detail::monotonic_s() - t0_;
     if (!valid_) return d;
+    const std::vector<detail::CpuStat> stat = detail::read_cpu_stat();
     double busy = 0, steal = 0;
-    if (!detail::cpu_times(cpus_, busy, steal)) return d;
+    if (!detail::sum_cpu_times(stat, cpus_, busy, steal)) return d;
     const auto now = detail::thread_delays();
     std::uint64_t delay = 0;
     for (const auto& [tid, ns] : now) {
@@ -234,12 +248,21 @@ class DisturbanceProbe {
     d.neighbour_tick_s = double(others_.size()) / double(std::max(1L, sysconf(_SC_CLK_TCK)));
 #endif
     double others_busy = 0, others_steal = 0;
-    if (others_valid_ && detail::cpu_times(others_, others_busy, others_steal))
+    if (others_valid_ && detail::sum_cpu_times(stat, others_, others_busy, others_steal))
       d.neighbour_cpu_s = std::max(0.0, others_busy - others_busy_);  // our threads never run there
     return d;
   }
 
  private:
+  void start(const std::vector<detail::CpuStat>& stat) {
+    delays_ = detail::thread_delays();
+    valid_ = !cpus_.empty() && detail::sum_cpu_times(stat, cpus_, busy_, steal_) && !delays_.empty();
+    double steal = 0;
+    others_valid_ = !others_.empty() && detail::sum_cpu_times(stat, others_, others_busy_, steal);
+    self_ = detail::self_cpu_s();
+    t0_ = detail::monotonic_s();
+  }
+
   std::vector<int> cpus_, others_;  ///< the CPUs we may run on; the rest
   std::map<long, std::uint64_t> delays_;
   double busy_ = 0, steal_ = 0, self_ = 0, t0_ = 0, others_busy_ = 0;
