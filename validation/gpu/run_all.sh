@@ -21,7 +21,7 @@
 # arguments, e.g. "--device cpu --dry-run" to try the stage on a CPU machine),
 # TRUTH_ARGS (extra measure_gpu.py arguments, e.g. "--device cpu --dry-run
 # --small"), BUILD_CAP_S (the build's time cap, default 330); calibrate only: FULL_CAP_S (the full
-# calibration's cap, default 300), and QUICK=0, FIDELITY=0, STARTUP=0 to skip those steps (a lease
+# calibration's cap, default 300), and TESTS=0, QUICK=0, FIDELITY=0, STARTUP=0 to skip those steps (a lease
 # that may end early: the full profile first, the rest in a second call).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -125,7 +125,9 @@ calibrate() {
   [[ -x $hw ]] || note "hwcal CLI not built"
 
   # GPU tests
-  if ls "$BUILD"/tests/cuda/cuda_test_* >/dev/null 2>&1; then
+  if (( ! ${TESTS:-1} )); then
+    note "cuda tests: skipped (TESTS=0)"
+  elif ls "$BUILD"/tests/cuda/cuda_test_* >/dev/null 2>&1; then
     stamp "ctest -R '^cuda\\.'"
     (cd "$BUILD" && timeout "$(cap 240)" ctest -R '^cuda\.' --output-on-failure --timeout 200) > "$OUT/cuda_tests.log" 2>&1
     note "cuda tests: $(grep -E 'tests passed|tests failed' "$OUT/cuda_tests.log" | tail -1) (cuda_tests.log)"
