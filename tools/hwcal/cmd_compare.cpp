@@ -23,6 +23,26 @@ struct CurveDiff {
   double geomean() const { return matched ? std::exp(log_sum / matched) : 0; }
 };
 
+/// A curve's line of `compare --json` (op curves and collectives alike).
+nlohmann::json diff_json(const CurveDiff& d) {
+  return {{"curve", d.curve},
+          {"matched", d.matched},
+          {"time_ratio_geomean", d.geomean()},
+          {"time_ratio_min", d.min_ratio},
+          {"time_ratio_max", d.max_ratio},
+          {"significantly_slower", d.slower},
+          {"significantly_faster", d.faster}};
+}
+
+/// The same as a table: one row per curve, `points` naming what was matched (points, sizes).
+void print_diffs(const std::vector<CurveDiff>& diffs, const char* points) {
+  Table t({"curve", points, "geomean", "min", "max", "slower", "faster"});
+  for (const auto& d : diffs)
+    t.row({d.curve, std::to_string(d.matched), fmt_num(d.geomean(), 3), fmt_num(d.min_ratio, 3),
+           fmt_num(d.max_ratio, 3), std::to_string(d.slower), std::to_string(d.faster)});
+  t.print();
+}
+
 /// Adds one point measured in both profiles.
 void add_point(CurveDiff& d, const TimeStats& ta, const TimeStats& tb) {
   const double r = tb.median_s / ta.median_s;
@@ -102,23 +122,9 @@ int run(const CompareArgs& args) {
   if (args.json) {
     nlohmann::json j = {{"a", args.a}, {"b", args.b}, {"only_in_a", only_a}, {"only_in_b", only_b}};
     auto& cs = j["curves"] = nlohmann::json::array();
-    for (const auto& d : diffs)
-      cs.push_back({{"curve", d.curve},
-                    {"matched", d.matched},
-                    {"time_ratio_geomean", d.geomean()},
-                    {"time_ratio_min", d.min_ratio},
-                    {"time_ratio_max", d.max_ratio},
-                    {"significantly_slower", d.slower},
-                    {"significantly_faster", d.faster}});
+    for (const auto& d : diffs) cs.push_back(diff_json(d));
     auto& cc = j["collectives"] = nlohmann::json::array();
-    for (const auto& d : coll)
-      cc.push_back({{"curve", d.curve},
-                    {"matched", d.matched},
-                    {"time_ratio_geomean", d.geomean()},
-                    {"time_ratio_min", d.min_ratio},
-                    {"time_ratio_max", d.max_ratio},
-                    {"significantly_slower", d.slower},
-                    {"significantly_faster", d.faster}});
+    for (const auto& d : coll) cc.push_back(diff_json(d));
     auto& pk = j["peaks"] = nlohmann::json::array();
     for (const auto& p : a.peaks)
       if (auto q = b.peak_gflops(p.precision); q && p.gflops)
@@ -151,18 +157,10 @@ int run(const CompareArgs& args) {
   std::printf(
       "\nTime ratio B/A per curve (> 1: B slower). A point changes significantly when its p10-p90 ranges do not "
       "overlap.\n");
-  Table t({"curve", "points", "geomean", "min", "max", "slower", "faster"});
-  for (const auto& d : diffs)
-    t.row({d.curve, std::to_string(d.matched), fmt_num(d.geomean(), 3), fmt_num(d.min_ratio, 3),
-           fmt_num(d.max_ratio, 3), std::to_string(d.slower), std::to_string(d.faster)});
-  t.print();
+  print_diffs(diffs, "points");
   if (!coll.empty()) {
     std::printf("\nCollectives: time ratio B/A per curve, matched by message size.\n");
-    Table c({"curve", "sizes", "geomean", "min", "max", "slower", "faster"});
-    for (const auto& d : coll)
-      c.row({d.curve, std::to_string(d.matched), fmt_num(d.geomean(), 3), fmt_num(d.min_ratio, 3),
-             fmt_num(d.max_ratio, 3), std::to_string(d.slower), std::to_string(d.faster)});
-    c.print();
+    print_diffs(coll, "sizes");
   }
   for (const auto& k : only_a) std::printf("  only in A: %s\n", k.c_str());
   for (const auto& k : only_b) std::printf("  only in B: %s\n", k.c_str());
