@@ -19,6 +19,12 @@ std::string error_of(const json& j) {
 json with_subgraph(json s) {
   return {{"hwcal_workload", 1}, {"name", "t"}, {"subgraphs", json::array({std::move(s)})}};
 }
+/// A workload of one 3x3 conv2d named "c" over 1x3x8x8 (k 4), with `extra` fields added.
+json with_conv(const json& extra) {
+  json s = {{"name", "c"}, {"op", "conv2d"}, {"n", 1}, {"c", 3}, {"h", 8}, {"w", 8}, {"k", 4}, {"r", 3}, {"s", 3}};
+  s.update(extra);
+  return with_subgraph(std::move(s));
+}
 }  // namespace
 
 TEST_CASE("a workload parses with PyTorch-like defaults", "[workload]") {
@@ -109,27 +115,9 @@ TEST_CASE("malformed workloads name the subgraph and the field", "[workload]") {
       "");  // null is absent: the stride defaults to the window
   CHECK(error_of(with_subgraph({{"name", "fc1"}, {"op", "linear"}, {"m", "8"}, {"n", 4}, {"k", 4}})) ==
         "w.json: field '/subgraphs/0/m': subgraph 'fc1': expected an integer, got a string");
-  CHECK(error_of(with_subgraph({{"name", "c"},
-                                {"op", "conv2d"},
-                                {"n", 1},
-                                {"c", 3},
-                                {"h", 8},
-                                {"w", 8},
-                                {"k", 4},
-                                {"r", 3},
-                                {"s", 3},
-                                {"stride", {1, 2, 3}}})) ==
+  CHECK(error_of(with_conv({{"stride", {1, 2, 3}}})) ==
         "w.json: field '/subgraphs/0/stride': subgraph 'c': expected an integer or a pair [h, w]");
-  CHECK(error_of(with_subgraph({{"name", "c"},
-                                {"op", "conv2d"},
-                                {"n", 1},
-                                {"c", 3},
-                                {"h", 8},
-                                {"w", 8},
-                                {"k", 4},
-                                {"r", 3},
-                                {"s", 3},
-                                {"fused", {"add"}}})) ==
+  CHECK(error_of(with_conv({{"fused", {"add"}}})) ==
         "w.json: field '/subgraphs/0/fused/0': subgraph 'c': 'add' cannot be fused into another op (batchnorm, softmax "
         "or an activation can)");
   CHECK(error_of(with_subgraph({{"op", "relu"}, {"elements", 4}})) ==
@@ -144,18 +132,7 @@ TEST_CASE("malformed workloads name the subgraph and the field", "[workload]") {
 }
 
 TEST_CASE("unknown fields are warned about, not fatal", "[workload]") {
-  const Workload w = parse_workload(with_subgraph({{"name", "c"},
-                                                   {"op", "conv2d"},
-                                                   {"n", 1},
-                                                   {"c", 3},
-                                                   {"h", 8},
-                                                   {"w", 8},
-                                                   {"k", 4},
-                                                   {"r", 3},
-                                                   {"s", 3},
-                                                   {"stirde", 2},
-                                                   {"measured_s", 0.1}}),
-                                    "w.json");
+  const Workload w = parse_workload(with_conv({{"stirde", 2}, {"measured_s", 0.1}}), "w.json");
   REQUIRE(w.warnings.size() == 2);
   CHECK(w.warnings[0] == "subgraph 'c': field 'measured_s' is not used by op conv2d and was ignored");
   CHECK(w.warnings[1] == "subgraph 'c': field 'stirde' is not used by op conv2d and was ignored");
