@@ -258,7 +258,7 @@ def profile():
                    "sweep": sweep, "stream": stream},
         "overhead": {
             "per_call_s": EAGER_LAUNCH_S,
-            "derivation": "synthetic: an eager launch-to-launch time (per_call_s) and a per-kernel time inside a "
+            "derivation": "synthetic: an eager launch-to-launch time (per_call_s), a per-kernel time inside a "
                           "CUDA graph (graph_launch_s) and a graph's start beyond its kernels (graph_start_s), all made up",
             "graph_launch_s": GRAPH_LAUNCH_S,
             "graph_start_s": GRAPH_START_S,

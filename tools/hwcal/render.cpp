@@ -42,6 +42,9 @@ void render_peaks(const HardwareCalibration& h) {
   std::printf("  per-call overhead: %s (%s)\n", fmt_time(h.overhead.per_call_s).c_str(), h.overhead.derivation.c_str());
   if (h.overhead.graph_launch_s > 0)
     std::printf("  per kernel inside a CUDA graph: %s\n", fmt_time(h.overhead.graph_launch_s).c_str());
+  if (h.overhead.graph_start_s > 0)
+    std::printf("  a CUDA graph's start beyond its kernels (once per pass): %s\n",
+                fmt_time(h.overhead.graph_start_s).c_str());
   if (!h.overhead.framework_derivation.empty()) {
     std::string per;
     for (const auto& [k, v] : h.overhead.framework_s)
