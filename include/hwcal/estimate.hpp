@@ -100,6 +100,7 @@ enum EstimateWarning : std::uint32_t {
   warn_collective_other_launch = 1u << 12,  ///< collective curve of the other launch mode (graph/eager)
   warn_collective_other_gpus = 1u << 13,    ///< no collective curve at this GPU count: nearest count's alpha-beta
   warn_no_collective = 1u << 14,            ///< no curve of this collective in the profile: not predicted
+  warn_stand_in = 1u << 15,                 ///< elementwise op without a curve: a calibrated one's of the same inputs
 };
 
 struct Estimate {
@@ -144,6 +145,7 @@ inline std::vector<std::string> warning_messages(std::uint32_t w) {
       "no collective curve of this launch mode (graph/eager): used the other one",
       "no collective curve at this GPU count: alpha and bus bandwidth of the nearest GPU count",
       "no curve of this collective in the profile (the roofline model has none): not predicted (latency 0)",
+      "no curve for this elementwise op: used the curve of relu (one input) or add (two), which move the same bytes",
   };
   std::vector<std::string> out;
   for (std::size_t i = 0; i < sizeof text / sizeof text[0]; ++i)

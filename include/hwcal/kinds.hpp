@@ -86,6 +86,11 @@ enum class OpKind : std::uint8_t {
   relu6,
   hardtanh,
   clamp,
+  neg,
+  exp,
+  square,
+  sqrt,
+  rsqrt,
   copy,
   transpose,
   concat,
@@ -125,31 +130,42 @@ struct OpInfo {
   bool reduces;
   /// One line for docs and messages.
   std::string_view summary;
+  /// Elementwise: defined on positive inputs only (sqrt, rsqrt), so the
+  /// benchmarks draw them from [0.5, 2] instead of straddling zero.
+  bool positive_inputs = false;
 };
 
 namespace detail {
 constexpr OpInfo compute_op(OpKind k, std::string_view name, ShapeFamily f, std::string_view summary) {
-  return {k, name, f, OpAxis::flops, 0, false, false, false, 0, 0, false, summary};
+  return {k, name, f, OpAxis::flops, 0, false, false, false, 0, 0, false, summary, false};
 }
 constexpr OpInfo memory_op(OpKind k, std::string_view name, ShapeFamily f, double flops_per_element,
                            std::string_view summary) {
-  return {k, name, f, OpAxis::bytes, 0, false, false, false, flops_per_element, 0, false, summary};
+  return {k, name, f, OpAxis::bytes, 0, false, false, false, flops_per_element, 0, false, summary, false};
 }
 constexpr OpInfo rows_op(OpKind k, std::string_view name, double flops_per_element, std::uint8_t params_per_col,
                          bool reduces, bool fusable, std::string_view summary) {
   return {k,       name,  ShapeFamily::rows, OpAxis::bytes,  0,       false,
-          fusable, false, flops_per_element, params_per_col, reduces, summary};
+          fusable, false, flops_per_element, params_per_col, reduces, summary,
+          false};
 }
 /// Collectives: measured against the message's bytes; the reductions'
 /// additions are not counted (communication bounds them, not arithmetic).
 constexpr OpInfo collective_op(OpKind k, std::string_view name, std::string_view summary) {
-  return {k, name, ShapeFamily::collective, OpAxis::bytes, 0, false, false, false, 0, 0, false, summary};
+  return {k, name, ShapeFamily::collective, OpAxis::bytes, 0, false, false, false, 0, 0, false, summary, false};
 }
 constexpr OpInfo unary_op(OpKind k, std::string_view name, std::string_view summary) {
-  return {k, name, ShapeFamily::elementwise, OpAxis::bytes, 1, false, true, true, 1, 0, false, summary};
+  return {k, name, ShapeFamily::elementwise, OpAxis::bytes, 1, false, true, true, 1, 0, false, summary, false};
+}
+/// Elementwise math PyTorch runs as one kernel each (torch.neg, torch.exp, ...):
+/// the pieces of norms and rotary embeddings a model writes by hand. Not
+/// folded into a main op (no library epilogue has them).
+constexpr OpInfo math_op(OpKind k, std::string_view name, bool positive_inputs, std::string_view summary) {
+  return {k,     name,    ShapeFamily::elementwise, OpAxis::bytes, 1, false, false, true, 1, 0,
+          false, summary, positive_inputs};
 }
 constexpr OpInfo binary_op(OpKind k, std::string_view name, bool broadcast, bool inplace, std::string_view summary) {
-  return {k, name, ShapeFamily::elementwise, OpAxis::bytes, 2, broadcast, false, inplace, 1, 0, false, summary};
+  return {k, name, ShapeFamily::elementwise, OpAxis::bytes, 2, broadcast, false, inplace, 1, 0, false, summary, false};
 }
 }  // namespace detail
 
@@ -165,7 +181,7 @@ inline constexpr std::array op_table{
     detail::memory_op(OpKind::adaptive_avgpool, "adaptive_avgpool", ShapeFamily::adaptive_pool, 1,
                       "adaptive average pooling to out_h x out_w"),
     OpInfo{OpKind::batchnorm, "batchnorm", ShapeFamily::map, OpAxis::bytes, 0, false, true, false, 2, 0, false,
-           "inference batchnorm (running statistics)"},
+           "inference batchnorm (running statistics)", false},
     detail::rows_op(OpKind::layernorm, "layernorm", 5, 2, false, false, "layer normalisation over the last dimension"),
     detail::rows_op(OpKind::rmsnorm, "rmsnorm", 4, 1, false, false, "RMS normalisation over the last dimension"),
     detail::rows_op(OpKind::softmax, "softmax", 5, 0, false, true, "softmax over the last dimension"),
@@ -184,6 +200,11 @@ inline constexpr std::array op_table{
     detail::unary_op(OpKind::relu6, "relu6", "min(max(x, 0), 6)"),
     detail::unary_op(OpKind::hardtanh, "hardtanh", "min(max(x, -1), 1)"),
     detail::unary_op(OpKind::clamp, "clamp", "min(max(x, lo), hi)"),
+    detail::math_op(OpKind::neg, "neg", false, "-x"),
+    detail::math_op(OpKind::exp, "exp", false, "e^x"),
+    detail::math_op(OpKind::square, "square", false, "x * x (torch.square, x.pow(2))"),
+    detail::math_op(OpKind::sqrt, "sqrt", true, "sqrt(x)"),
+    detail::math_op(OpKind::rsqrt, "rsqrt", true, "1 / sqrt(x)"),
     detail::memory_op(OpKind::copy, "copy", ShapeFamily::bytes, 0, "a contiguous copy"),
     detail::memory_op(OpKind::transpose, "transpose", ShapeFamily::bytes, 0,
                       "a 2-D transpose materialised (permute + contiguous)"),

@@ -44,8 +44,9 @@
 //   no curve at the precision  -> the op's curve at another precision (its
 //                                 efficiency, applied to this precision's roofline)
 //   no curve for the op        -> conv2d/attention/linear/matmul as their
-//                                 equivalent GEMM; otherwise half the peak
-//                                 (compute) or the memory sweep (others)
+//                                 equivalent GEMM; an elementwise op as relu
+//                                 (one input) or add (two); otherwise half the
+//                                 peak (compute) or the memory sweep (others)
 //   fusion pattern unmeasured  -> the unfused chain
 //   collective: other launch mode or precision, then the nearest GPU count
 //
@@ -282,6 +283,14 @@ class CalibratedMapper {
         x = g.x;
       }
     }
+    if (!c && is_elementwise(op.kind)) {
+      // An elementwise op the profile predates (neg, exp, ... in older
+      // profiles) moves the bytes of relu (one input) or add (two): their
+      // curve keeps the per-call floor a bare memory sweep would miss.
+      std::uint32_t w = 0;
+      if ((c = curves_.find(info(op.kind).inputs == 2 ? OpKind::add : OpKind::relu, p, a.variant, w)))
+        e.warnings |= w | warn_stand_in;
+    }
 
     double log_eff = compute ? -0.6931471805599453 : 0.0, log_eff_cold = log_eff, spread = 0.5,
            floor = 0;  // log(0.5), log(1)
@@ -296,7 +305,7 @@ class CalibratedMapper {
       spread = std::min(in.spread, max_spread);
       if (in.outside) e.warnings |= warn_extrapolated;
       if (c->other_threads) e.warnings |= warn_other_threads;
-      if (e.warnings & (warn_other_precision | warn_other_variant | warn_equivalent_gemm))
+      if (e.warnings & (warn_other_precision | warn_other_variant | warn_equivalent_gemm | warn_stand_in))
         spread = std::min(spread + 0.25, max_spread);
       fixed = c->fixed_s;
       floor = c->floor_s;

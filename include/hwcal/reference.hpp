@@ -90,6 +90,11 @@ inline double elementwise(OpKind k, double a, double b = 0) {
     case OpKind::relu6: return clamp_to(a, 0, 6);
     case OpKind::hardtanh: return clamp_to(a, -1, 1);
     case OpKind::clamp: return clamp_to(a, clamp_lo, clamp_hi);
+    case OpKind::neg: return -a;
+    case OpKind::exp: return std::exp(a);
+    case OpKind::square: return a * a;
+    case OpKind::sqrt: return std::sqrt(a);
+    case OpKind::rsqrt: return 1.0 / std::sqrt(a);
     case OpKind::silu_mul: return silu(a) * b;
     case OpKind::copy: return a;
     default: return std::numeric_limits<double>::quiet_NaN();

@@ -28,11 +28,15 @@ predictions. Categories:
 
 Works with torch 1.13 and 2.x. Leaf modules: everything in torch.nn (the fx
 default, so MultiheadAttention and TransformerEncoderLayer stay single nodes),
-plus modules recognised by class name (`LEAF_KINDS`): *RMSNorm*, rotary
-embeddings (*Rotary* / *RoPE*) and fused SiLU-and-multiply activations
-(*SiluAndMul* / *SwiGLU* without parameters), which a framework runs as one
-kernel each. Eager decompositions (HF's rotate_half, silu(g) * u) are traced as
-their primitive ops.
+plus modules recognised by class name (`leaf_kind`): *RMSNorm*, rotary
+embeddings (*Rotary* / *RoPE*) and SiLU-and-multiply activations (*SiluAndMul*
+/ *SwiGLU* without parameters), which fx often cannot trace through (slicing by
+a traced position). Such a leaf is run with its aten ops recorded (a
+TorchDispatchMode): when each maps to an op kind, the unit is that chain, the
+kernels PyTorch launches (a model's own RMSNorm: a cast, x^2, mean, + eps,
+rsqrt, two muls); when one does not (a framework's fused kernel), the unit is
+the one fused op the name says (rmsnorm, rotary, silu_mul). Functions such as
+HF's rotate_half and silu(g) * u are traced as their primitive ops.
 """
 from __future__ import annotations
 
@@ -209,9 +213,13 @@ ACT_KEYS = {
     "hardswish": "hardswish", "hardswish_": "hardswish", "hardsigmoid": "hardsigmoid", "hardsigmoid_": "hardsigmoid",
     "tanh": "tanh", "tanh_": "tanh",
 }
+# elementwise math with an op kind of its own (pow: by its exponent, `_pow_unit`)
+MATH_KEYS = {"neg": "neg", "neg_": "neg", "exp": "exp", "exp_": "exp", "square": "square", "square_": "square",
+             "sqrt": "sqrt", "sqrt_": "sqrt", "rsqrt": "rsqrt", "rsqrt_": "rsqrt"}
+POW_KEYS = {"pow", "pow_"}
 # elementwise and reduction functions with no op in the workload format: unmapped, said so
-NO_KIND_KEYS = {"neg", "exp", "rsqrt", "sqrt", "pow", "log", "abs", "reciprocal", "sin", "cos", "where",
-                "masked_fill", "tril", "triu", "sum", "amax", "max", "min", "var", "std", "norm"}
+NO_KIND_KEYS = {"log", "abs", "reciprocal", "sin", "cos", "where", "masked_fill", "tril", "triu", "sum", "amax",
+                "max", "min", "var", "std", "norm"}
 COPY_KEYS = {"repeat_interleave": "repeat_interleave", "repeat": "repeat"}
 INPLACE_FUNC_KEYS = {"iadd", "isub", "imul", "itruediv"}
 
@@ -444,8 +452,84 @@ def _rotary_unit(name, ins, out):
     return _unit("scored", "rotary", [_rotary_subgraph(f"{name}.{i}", t) for i, t in enumerate(outs)])
 
 
-def _named_leaf_unit(kind, name, mod, args, out):
+try:  # a private module of torch (1.13 and 2.x); without it named leaves map to their fused op
+    from torch.utils._python_dispatch import TorchDispatchMode
+except ImportError:  # pragma: no cover
+    TorchDispatchMode = None
+
+
+if TorchDispatchMode is not None:
+    class _AtenRecorder(TorchDispatchMode):
+        """Records the aten ops a call runs, after PyTorch has decomposed its
+        composite ops: the kernels it launches, one per recorded op."""
+
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            self.calls.append((func.overloadpacket.__name__, args, kwargs, out))
+            return out
+
+
+def _recorded_call(fn):
+    """(output, [(aten op name, args, kwargs, output)]) of fn(); no list where
+    this torch has no dispatch modes."""
+    if TorchDispatchMode is None:
+        return fn(), None
+    rec = _AtenRecorder()
+    with rec:
+        out = fn()
+    return out, rec.calls
+
+
+def _shares_storage(out, ins) -> bool:
+    outs = _tensors(out)
+    ptrs = {_storage_ptr(t) for t in ins if t.numel() > 0}
+    return bool(outs) and all(t.numel() == 0 or _storage_ptr(t) in ptrs for t in outs)
+
+
+def _eager_chain(name, calls, x):
+    """The subgraphs of the aten ops a named leaf ran, in order, and their names;
+    (None, the op) when one has no mapping (a framework's fused kernel, such as
+    a custom rms_norm op, or an op with no kind). Views are skipped; dtype
+    conversions are copies; ops computing in fp32 inside a 16-bit leaf (Llama's
+    RMSNorm upcasts) carry precision fp32."""
+    sgs, ops = [], []
+    half = isinstance(x, torch.Tensor) and x.dtype in (torch.float16, torch.bfloat16)
+    for i, (key, args, kwargs, out) in enumerate(calls):
+        ins = _tensors(args) + _tensors(kwargs)
+        if not _tensors(out) or _shares_storage(out, ins) and not key.endswith("_"):
+            continue  # a view (slice, split, expand, ...) or metadata
+        if key in ("_to_copy", "clone", "copy_"):
+            unit = _copy_unit(f"{name}.{i}", _tensors(out)[0], ins)
+        else:
+            unit = map_call(key, f"{name}.{i}", args, kwargs, out, mutates=key.endswith("_"))
+        if unit["category"] in ("view", "noop"):
+            continue
+        if unit["category"] != "scored":
+            return None, key
+        fp32 = half and all(t.dtype == torch.float32 for t in _tensors(out))
+        for sg in unit["subgraphs"]:
+            if fp32:
+                sg["precision"] = "fp32"
+            sgs.append(sg)
+        ops.append(key)
+    return sgs, ops
+
+
+def _named_leaf_unit(kind, name, mod, args, out, calls=None):
+    """A module recognised by its class name: the chain of kernels PyTorch ran
+    for it when every one maps (a model's own RMSNorm or rotary written in
+    torch ops runs 5-8 kernels), else the one fused op its name says (a
+    framework's kernel)."""
     ins = _tensors(args)
+    if calls:
+        sgs, ops = _eager_chain(name, calls, ins[0] if ins else None)
+        if sgs:
+            return _unit("scored", kind, sgs, f"ran {len(ops)} kernels: " + ", ".join(ops))
     if kind == "rmsnorm":
         return _rmsnorm_unit(name, mod, ins[0])
     if kind == "rotary":
@@ -507,19 +591,26 @@ def _embedding_unit(name, ids, vocab, dim, note=None):
                                           "vocab": int(vocab), "dim": int(dim)}], note)
 
 
-def map_module(node, mod, args, kwargs, out, events=None):
+def named_leaf_kind(mod: nn.Module):
+    """The fused op a leaf module stands for: nn.RMSNorm, or a class name
+    `leaf_kind` recognises; None for the rest."""
+    return "rmsnorm" if isinstance(mod, RMSNORM_CLASSES) else leaf_kind(mod)
+
+
+def map_module(node, mod, args, kwargs, out, events=None, aten_calls=None):
     """Unit of a call_module node, given its real inputs and output. `events`: the
     aten op names the module ran (profiled for attention modules, whose eval path
-    depends on the inputs)."""
+    depends on the inputs); `aten_calls`: the aten ops a named leaf ran
+    (`_recorded_call`)."""
     name = node.name
     x = args[0] if args else None
     if isinstance(mod, MODULE_NOOPS):
         return _unit("noop", note=type(mod).__name__ + " in eval returns its input")
     if type(mod).__name__ == "StochasticDepth":
         return _unit("noop", note="StochasticDepth in eval returns its input")
-    kind = "rmsnorm" if isinstance(mod, RMSNORM_CLASSES) else leaf_kind(mod)
+    kind = named_leaf_kind(mod)
     if kind is not None:
-        return _named_leaf_unit(kind, name, mod, args, out)
+        return _named_leaf_unit(kind, name, mod, args, out, aten_calls)
     if isinstance(mod, nn.Conv2d):
         return _conv_unit(name, mod, x)
     if isinstance(mod, nn.BatchNorm2d):
@@ -551,7 +642,7 @@ def map_module(node, mod, args, kwargs, out, events=None):
             u["note"] = "softmax over a non-last dimension"
         return u
     if isinstance(mod, nn.Flatten):
-        return _view_or_copy(node, args, out)
+        return _view_or_copy("flatten", name, args, out)
     if isinstance(mod, nn.MultiheadAttention):
         q = _arg(args, kwargs, 0, "query")
         k = _arg(args, kwargs, 1, "key")
@@ -564,7 +655,7 @@ def map_module(node, mod, args, kwargs, out, events=None):
     return _unit("unmapped", note=f"no mapping for module {type(mod).__name__}")
 
 
-def _view_or_copy(node, args, out):
+def _view_or_copy(key, name, args, out):
     ins = _tensors(args)
     if not isinstance(out, torch.Tensor):
         return _unit("view", note="metadata")
@@ -572,7 +663,7 @@ def _view_or_copy(node, args, out):
         return _unit("view", note="returns its input")
     if any(_storage_ptr(out) == _storage_ptr(t) for t in ins if t.numel() > 0):
         return _unit("view")
-    return _copy_unit(node.name, out, ins, note=f"{_target_key(node)} materialized a copy")
+    return _copy_unit(name, out, ins, note=f"{key} materialized a copy")
 
 
 def _matmul_unit(name, a, b, out):
@@ -597,20 +688,39 @@ def _is_rotary_call(key: str) -> bool:
     return "rotary" in k or "rope" in k
 
 
+def _pow_unit(name, args, kwargs, ins, out, inplace):
+    """x ** p for a number p: PyTorch runs p = 2 as x * x, 0.5 as sqrt and -0.5
+    as rsqrt; another exponent is one pow kernel as memory-bound as those, so it
+    is predicted as square, said so."""
+    p = _arg(args, kwargs, 1, "exponent")
+    if len(ins) != 1 or not isinstance(p, (int, float)):
+        return _unit("unmapped", note="pow with a tensor exponent: no op kind in the workload format")
+    op = {2: "square", 0.5: "sqrt", -0.5: "rsqrt"}.get(p, "square")
+    note = None if p in (2, 0.5, -0.5) else f"pow(x, {p}) predicted as square"
+    return _elementwise(name, op, out, ins[:1], note, inplace=inplace)
+
+
 def map_callable(node, args, kwargs, out):
     """Unit of a call_function / call_method node."""
-    key = _target_key(node)
-    name = node.name
+    return map_call(_target_key(node), node.name, args, kwargs, out, mutates=_call_mutates(node),
+                    rotary_call=node.op == "call_function")
+
+
+def map_call(key, name, args, kwargs, out, *, mutates=False, rotary_call=False):
+    """Unit of one call of `key` (a function, method or aten op name) on real
+    inputs and output: what map_callable and the eager chains of named leaves
+    (`_eager_chain`) share. `mutates`: the call overwrites its first input;
+    `rotary_call`: a function whose name says rotary may be mapped as one."""
     ins = _tensors(args) + _tensors(kwargs)
     if not _tensors(out):
         return _unit("view", note="metadata (no tensor produced)")
     if key in NOOP_KEYS:
         return _unit("noop", note=f"{key} returns its input")
-    if isinstance(out, torch.Tensor) and any(out is t for t in ins) and not _call_mutates(node):
+    if isinstance(out, torch.Tensor) and any(out is t for t in ins) and not mutates:
         return _unit("view", note=f"{key} returns its input")
     if key in VIEW_KEYS:
-        return _view_or_copy(node, args, out)
-    if node.op == "call_function" and _is_rotary_call(key):
+        return _view_or_copy(key, name, args, out)
+    if rotary_call and _is_rotary_call(key):
         return _rotary_unit(name, ins, out)
     if not isinstance(out, torch.Tensor):
         return _unit("unmapped", note=f"{key} returns {type(out).__name__}")
@@ -619,11 +729,15 @@ def map_callable(node, args, kwargs, out):
         if len(ins) == 1:  # x * 0.125: the other operand a Python number, a broadcast of one element
             return _unit("scored", BINARY_KEYS[key],
                          [{"name": name, "op": BINARY_KEYS[key], "elements": int(out.numel()), "inputs": 2,
-                           "broadcast": 1, **({"inplace": True} if _call_mutates(node) else {})}],
+                           "broadcast": 1, **({"inplace": True} if mutates else {})}],
                          _join(note, "scalar operand"))
-        return _elementwise(name, BINARY_KEYS[key], out, ins, note, inplace=_call_mutates(node))
+        return _elementwise(name, BINARY_KEYS[key], out, ins, note, inplace=mutates)
     if key in ACT_KEYS:
         return _act_call_unit(key, name, kwargs, ins, out)
+    if key in MATH_KEYS:
+        return _elementwise(name, MATH_KEYS[key], out, ins[:1], inplace=mutates)
+    if key in POW_KEYS:
+        return _pow_unit(name, args, kwargs, ins, out, mutates)
     if key in ("cat", "concat", "stack"):
         return _unit("scored", "concat", [{"name": name, "op": "concat", "bytes": _bytes(out)}])
     if key == "clone":
@@ -696,13 +810,16 @@ class Capture(fx.Interpreter):
         call = lambda: getattr(self, n.op)(n.target, args, kwargs)  # noqa: E731
         mod = self.gm.get_submodule(n.target) if n.op == "call_module" else None
         key = _signature(mod, args) if isinstance(mod, (nn.MultiheadAttention, nn.TransformerEncoderLayer)) else None
+        calls = None
         if key is not None and key not in self._paths:
             out, self._paths[key] = _profiled_call(call)
+        elif mod is not None and named_leaf_kind(mod) is not None:
+            out, calls = _recorded_call(call)
         else:
             out = call()
         self.values[n] = out
         if n.op == "call_module":
-            unit = map_module(n, mod, args, kwargs, out, self._paths.get(key))
+            unit = map_module(n, mod, args, kwargs, out, self._paths.get(key), calls)
         elif n.op in ("call_function", "call_method"):
             unit = map_callable(n, args, kwargs, out)
         else:

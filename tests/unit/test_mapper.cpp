@@ -164,6 +164,14 @@ TEST_CASE("fallbacks are documented and flagged, never silent", "[mapper]") {
     CHECK((e.warnings & warn_no_curve));
     CHECK(e.memory_s == Approx(by / m.bandwidth(by)));
   }
+  SECTION("an elementwise op without a curve: relu's, which moves the same bytes") {
+    const ElementwiseShape e{1 << 12, 1, 0};
+    const Estimate neg = m.estimate(sg(OpKind::neg, e)), relu = m.estimate(sg(OpKind::relu, e));
+    CHECK((neg.warnings & warn_stand_in));
+    CHECK_FALSE((neg.warnings & warn_no_curve));
+    CHECK(neg.latency_s == Approx(relu.latency_s));
+    CHECK(neg.interval_hi_s > relu.interval_hi_s);  // wider: a stand-in, not a measurement
+  }
   SECTION("curves of another thread count") {
     MapperOptions o;
     o.threads = 4;
@@ -171,6 +179,7 @@ TEST_CASE("fallbacks are documented and flagged, never silent", "[mapper]") {
     CHECK((m4.estimate(sg(OpKind::matmul, s256)).warnings & warn_other_threads));
   }
   CHECK_FALSE(warning_messages(warn_no_curve | warn_extrapolated).empty());
+  CHECK(warning_messages(warn_stand_in).size() == 1);
 }
 
 TEST_CASE("fused subgraphs: the unfused chain over the measured speedup", "[mapper]") {

@@ -124,40 +124,57 @@ class Tracer(unittest.TestCase):
         self.assertEqual({sg["elements"] for sg in doc["subgraphs"]}, {16})
         self.assertEqual(doc["unmapped"], [])
 
-    def test_rmsnorm_leaf(self):
+    def test_rmsnorm_leaf_is_the_chain_it_runs(self):
         doc = T.trace_model(nn.Sequential(MyRMSNorm(16)).eval(), torch.randn(2, 3, 16))
+        self.assertEqual(doc["subgraphs"], [  # weight * x * rsqrt(mean(x^2) + eps), in Python's order
+            {"name": "_0.0", "op": "mul", "elements": 96, "inputs": 2, "broadcast": 16},
+            {"name": "_0.1", "op": "square", "elements": 96, "inputs": 1},
+            {"name": "_0.2", "op": "reduce_mean", "rows": 6, "cols": 16},
+            {"name": "_0.3", "op": "add", "elements": 6, "inputs": 2, "broadcast": 1},
+            {"name": "_0.4", "op": "rsqrt", "elements": 6, "inputs": 1},
+            {"name": "_0.5", "op": "mul", "elements": 96, "inputs": 2, "broadcast": 6}])
+        self.assertEqual(doc["unmapped"], [])
+
+    def test_llama_rmsnorm_in_half_precision_computes_in_fp32(self):
+        doc = T.trace_model(nn.Sequential(models_gpu.LlamaRMSNorm(16)).to(torch.bfloat16).eval(),
+                            torch.randn(6, 16, dtype=torch.bfloat16))
+        self.assertEqual(doc["precision"], "bf16")
+        self.assertEqual([(sg["op"], sg.get("precision")) for sg in doc["subgraphs"]],
+                         [("copy", "fp32"), ("square", "fp32"), ("reduce_mean", "fp32"), ("add", "fp32"),
+                          ("rsqrt", "fp32"), ("mul", "fp32"), ("copy", None), ("mul", None)])
+        self.assertEqual(doc["subgraphs"][0]["bytes"], 6 * 16 * 4)
+
+    def test_rmsnorm_leaf_with_an_unmapped_kernel_is_the_fused_op(self):
+        class FusedRMSNorm(nn.Module):  # stands in for a framework's kernel: an op with no kind
+            def forward(self, x):
+                return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+
+        doc = T.trace_model(nn.Sequential(FusedRMSNorm()).eval(), torch.randn(2, 3, 16))
         self.assertEqual(doc["subgraphs"], [{"name": "_0", "op": "rmsnorm", "rows": 6, "cols": 16}])
 
-    def test_rotary_leaf_module(self):
+    def test_rotary_leaf_module_is_the_chain_it_runs(self):
         rope = models_gpu.RotaryEmbedding(8, 16)
         doc = T.trace_model(nn.Sequential(rope).eval(), torch.randn(2, 4, 5, 8))
-        self.assertEqual(doc["subgraphs"], [{"name": "_0", "op": "rotary", "tokens": 10, "heads": 4, "head_dim": 8}])
+        self.assertEqual(ops(doc), ["mul", "neg", "concat", "mul", "add"])
+        self.assertEqual(doc["subgraphs"][0], {"name": "_0.2", "op": "mul", "elements": 320, "inputs": 2,
+                                               "broadcast": 40})
+        self.assertEqual(doc["subgraphs"][1]["elements"], 160)  # -x2: half of the head dimension
+        self.assertEqual(doc["unmapped"], [])
 
-    def test_rotary_tables_are_unmapped_not_dropped(self):
+    def test_math_functions_have_op_kinds(self):
         class M(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.rope = RopeTables()
-
             def forward(self, x):
-                cos, sin = self.rope(x)
-                return x * cos + x * sin
+                y = torch.exp(-x) + torch.sqrt(x) + torch.rsqrt(x)
+                return y + x.pow(2) + x ** 0.5 + torch.square(x) + x.pow(3)
 
-        doc = T.trace_model(M().eval(), torch.randn(2, 4, 5, 8))
-        self.assertEqual([u["name"] for u in doc["unmapped"]], ["rope"])
-        self.assertIn("cos/sin", doc["unmapped"][0]["note"])
-        self.assertIn("unmapped", T.workload_text(doc))
-
-    def test_rotary_function_on_q_and_k(self):
-        class M(nn.Module):
-            def forward(self, q, k):
-                q, k = apply_rotary_emb(q, k)
-                return q + k
-
-        doc = T.trace_model(M().eval(), (torch.randn(1, 4, 3, 8), torch.randn(1, 4, 3, 8)))
-        self.assertEqual([sg for sg in doc["subgraphs"] if sg["op"] == "rotary"],
-                         [{"name": "apply_rotary_emb.0", "op": "rotary", "tokens": 3, "heads": 4, "head_dim": 8},
-                          {"name": "apply_rotary_emb.1", "op": "rotary", "tokens": 3, "heads": 4, "head_dim": 8}])
+        x = torch.rand(4, 8) + 0.5
+        doc = T.trace_model(M().eval(), x)
+        self.assertEqual([op for op in ops(doc) if op != "add"],
+                         ["neg", "exp", "sqrt", "rsqrt", "square", "sqrt", "square", "square"])
+        self.assertEqual(doc["unmapped"], [])
+        _, cap, _ = T.capture(M().eval(), (x,))
+        self.assertEqual([u.get("note") for _, u in cap.units if u["kind"] == "square"],
+                         [None, None, "pow(x, 3) predicted as square"])
 
     def test_sdpa_with_grouped_kv_heads_and_mask(self):
         class M(nn.Module):
@@ -190,8 +207,10 @@ class Tracer(unittest.TestCase):
         self.assertEqual(doc["precision"], "fp32")
 
     def test_silu_mul_leaf_and_eager_swiglu(self):
+        # written in torch ops, the leaf runs two kernels: silu on a view, mul
         doc = T.trace_model(nn.Sequential(SiluAndMul()).eval(), torch.randn(3, 8))
-        self.assertEqual(doc["subgraphs"], [{"name": "_0", "op": "silu_mul", "elements": 12, "inputs": 2}])
+        self.assertEqual(doc["subgraphs"], [{"name": "_0.1", "op": "silu", "elements": 12, "inputs": 1},
+                                            {"name": "_0.2", "op": "mul", "elements": 12, "inputs": 2}])
         doc = T.trace_model(SwiGLU(8).eval(), torch.randn(3, 8))
         self.assertEqual(ops(doc), ["linear", "silu", "linear", "mul"])
 
@@ -199,20 +218,20 @@ class Tracer(unittest.TestCase):
         class M(nn.Module):
             def forward(self, x):
                 y = F.gelu(x, approximate="tanh")
-                return torch.neg(y).repeat_interleave(2, dim=0)
+                return torch.reciprocal(y).repeat_interleave(2, dim=0)
 
         gm = T.trace(M())
         cap = T.Capture(gm)
         cap.run(torch.randn(2, 4))
         units = {u["name"]: u for _, u in cap.units}
         self.assertIn("tanh", units["gelu"]["note"])
-        self.assertEqual(units["neg"]["category"], "unmapped")
-        self.assertIn("no op kind", units["neg"]["note"])
+        self.assertEqual(units["reciprocal"]["category"], "unmapped")
+        self.assertIn("no op kind", units["reciprocal"]["note"])
         self.assertEqual(units["repeat_interleave"]["subgraphs"][0], {"name": "repeat_interleave", "op": "copy",
                                                                       "bytes": 64})
         doc = T.workload_doc("m", "fp32", cap.units)
-        self.assertEqual(doc["unmapped"], [{"name": "neg", "target": "torch.neg",
-                                            "note": "neg: no op kind in the workload format"}])
+        self.assertEqual(doc["unmapped"], [{"name": "reciprocal", "target": "torch.reciprocal",
+                                            "note": "reciprocal: no op kind in the workload format"}])
         parsed = json.loads(T.workload_text(doc))
         self.assertEqual(parsed, doc)
 

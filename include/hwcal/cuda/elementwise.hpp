@@ -27,7 +27,8 @@ class ElementwiseKernel final : public CudaKernel {
   ElementwiseKernel(std::shared_ptr<DeviceContext> c, const OpDesc& op, Precision p)
       : CudaKernel(std::move(c)), kind_(op.kind), precision_(p), shape_(std::get<ElementwiseShape>(op.shape)) {
     const DType t = storage_of(p);
-    a_ = ctx().random(t, shape_.elements, -4, 4);
+    const bool positive = info(op.kind).positive_inputs;  // sqrt, rsqrt
+    a_ = ctx().random(t, shape_.elements, positive ? 0.5 : -4, positive ? 2 : 4);
     if (shape_.inputs >= 2) {
       period_ = shape_.broadcast > 0 ? shape_.broadcast : shape_.elements;
       b_ = kind_ == OpKind::div ? ctx().random(t, period_, 0.5, 2) : ctx().random(t, period_, -2, 2);

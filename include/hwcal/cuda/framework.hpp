@@ -144,6 +144,7 @@ def rotate_half(x):
 UNARY = {"relu": "ReLU", "gelu": "GELU", "silu": "SiLU", "sigmoid": "Sigmoid", "hardswish": "Hardswish",
          "hardsigmoid": "Hardsigmoid", "tanh": "Tanh", "relu6": "ReLU6", "hardtanh": "Hardtanh"}
 INPLACE = ("relu", "silu", "hardswish", "hardsigmoid", "relu6", "hardtanh")
+MATH = {"neg": torch.neg, "exp": torch.exp, "square": lambda x: x.pow(2), "sqrt": torch.sqrt, "rsqrt": torch.rsqrt}
 
 
 def build(o):
@@ -236,6 +237,9 @@ def build(o):
         cls = getattr(nn, UNARY[k])
         m = module(cls(inplace=True) if o.get("inplace") and k in INPLACE else cls())
         return lambda: m(x)
+    if k in MATH:
+        x, f = torch.rand(o["elements"], device=dev) + 0.5, MATH[k]
+        return lambda: f(x)
     if k in ("copy", "transpose", "concat"):
         rows, cols = o["rows"], o["cols"]
         if k == "copy":

@@ -59,7 +59,8 @@ using i64 = std::int64_t;
 cudaError_t fill_uniform(DType t, void* p, i64 n, std::uint64_t seed, double lo, double hi, cudaStream_t stream);
 
 /// y = op(x) for relu, gelu (erf form), silu, sigmoid, hardswish, hardsigmoid,
-/// tanh, relu6, hardtanh, copy. x == y is allowed (in place). Floating types only.
+/// tanh, relu6, hardtanh, neg, exp, square, sqrt, rsqrt, copy. x == y is allowed
+/// (in place). Floating types only.
 cudaError_t unary(OpKind op, DType t, const void* x, void* y, i64 n, cudaStream_t stream);
 
 /// y = min(max(x, lo), hi) (the clamp op). x == y is allowed.

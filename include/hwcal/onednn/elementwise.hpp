@@ -50,6 +50,17 @@ inline bool eltwise_alg(OpKind kind, algorithm& alg, float& alpha, float& beta) 
       alg = algorithm::eltwise_clip_v2;
       alpha = static_cast<float>(reference::clamp_lo), beta = static_cast<float>(reference::clamp_hi);
       return true;
+    case OpKind::neg:  // linear is alpha x + beta
+      alg = algorithm::eltwise_linear;
+      alpha = -1;
+      return true;
+    case OpKind::exp: alg = algorithm::eltwise_exp; return true;
+    case OpKind::square: alg = algorithm::eltwise_square; return true;
+    case OpKind::sqrt: alg = algorithm::eltwise_sqrt; return true;
+    case OpKind::rsqrt:  // pow is alpha x^beta
+      alg = algorithm::eltwise_pow;
+      alpha = 1, beta = -0.5F;
+      return true;
     default: return false;
   }
 }
@@ -123,8 +134,10 @@ class ElementwiseKernel final : public detail::ChainKernel {
     md a_md, b_md;
     elementwise_mds(s, types_of(p).src, a_md, b_md);
     const auto pd = elementwise_pd(c, kind, a_md, b_md);
-    // Past every clamp bound and every piece of hardswish/hardsigmoid; divisors away from 0.
-    Tensor a = make_random(c, a_md, plain_tag(a_md), 1, -8, 8);
+    // Past every clamp bound and every piece of hardswish/hardsigmoid (sqrt and
+    // rsqrt: positive numbers); divisors away from 0.
+    const bool positive = info(kind).positive_inputs;
+    Tensor a = make_random(c, a_md, plain_tag(a_md), 1, positive ? 0.5 : -8, positive ? 2 : 8);
     Tensor b;
     if (binary) b = make_random(c, b_md, plain_tag(b_md), 2, 0.5, 1.5);
     const dnnl::memory y = make_output(c, a_md);

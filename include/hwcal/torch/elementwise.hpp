@@ -72,14 +72,22 @@ inline UnaryCall unary_call(OpKind k) {
     case OpKind::clamp:
       return {[](T x) { return at::clamp(x, reference::clamp_lo, reference::clamp_hi); },
               [](M x) -> M { return at::clamp_(x, reference::clamp_lo, reference::clamp_hi); }, "clamp", clamp_args()};
+    case OpKind::neg: return {[](T x) { return at::neg(x); }, [](M x) -> M { return at::neg_(x); }, "neg", ""};
+    case OpKind::exp: return {[](T x) { return at::exp(x); }, [](M x) -> M { return at::exp_(x); }, "exp", ""};
+    case OpKind::square:  // torch.square(x) and x.pow(2) both run pow(x, 2)
+      return {[](T x) { return at::pow(x, 2); }, [](M x) -> M { return x.pow_(2); }, "pow", "(x, 2)"};
+    case OpKind::sqrt: return {[](T x) { return at::sqrt(x); }, [](M x) -> M { return at::sqrt_(x); }, "sqrt", ""};
+    case OpKind::rsqrt: return {[](T x) { return at::rsqrt(x); }, [](M x) -> M { return at::rsqrt_(x); }, "rsqrt", ""};
     default: no_kernel(k, "ElementwiseKernel (unary)");
   }
 }
 
 inline std::unique_ptr<TorchKernel> make_unary(OpKind k, const ElementwiseShape& s, Precision p, at::ScalarType dt) {
   const UnaryCall call = unary_call(k);
-  // [-4, 4) reaches the clamped parts of hardsigmoid/hardswish (|x| > 3) and of every clamp-style op.
-  const at::Tensor a = uniform({s.elements}, dt, 1, -4, 4);
+  // [-4, 4) reaches the clamped parts of hardsigmoid/hardswish (|x| > 3) and
+  // of every clamp-style op; sqrt and rsqrt see positive numbers.
+  const bool positive = info(k).positive_inputs;
+  const at::Tensor a = uniform({s.elements}, dt, 1, positive ? 0.5 : -4, positive ? 2 : 4);
   auto verify = [=](const at::Tensor& out) {
     const HostCopy ad(a);
     return compare_elements(out, s.elements, p, 1, to_string(k).data(),

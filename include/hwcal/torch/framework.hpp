@@ -80,6 +80,7 @@ def apply_rotary(x, cos, sin):
 
 UNARY = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish,
          "hardsigmoid": nn.Hardsigmoid, "tanh": nn.Tanh, "relu6": nn.ReLU6, "hardtanh": nn.Hardtanh}
+MATH = {"neg": torch.neg, "exp": torch.exp, "square": lambda x: x.pow(2), "sqrt": torch.sqrt, "rsqrt": torch.rsqrt}
 
 def build(o):
     k = o["op"]
@@ -126,6 +127,9 @@ def build(o):
     if k in UNARY:
         m = UNARY[k](); x = torch.randn(o["elements"])
         return lambda: m(x)
+    if k in MATH:
+        x = torch.rand(o["elements"]) + 0.5; f = MATH[k]
+        return lambda: f(x)
     if k == "clamp":
         x = torch.randn(o["elements"]); lo, hi = o["lo"], o["hi"]
         return lambda: torch.clamp(x, lo, hi)

@@ -11,7 +11,7 @@
 //    Smaller products run ATen's reference gemm with fp32 accumulation.
 //    Pooling, norms, softmax and activations keep bf16 in memory and compute
 //    in fp32 registers (Vectorized<BFloat16>), which is how every CPU does it.
-//  - fp16: only add/mul/div, neg, cat, mean (and adaptive_avg_pool2d to 1x1,
+//  - fp16: only add/mul/div, neg, pow (square), cat, mean (and adaptive_avg_pool2d to 1x1,
 //    which is a mean) and the data movers (embedding's index_select too)
 //    have kernels; ATen 1.13 has no Vectorized<Half>, so the arithmetic runs
 //    a scalar loop through float (about 4x slower than fp32 here). Of the
@@ -118,6 +118,8 @@ inline Support fp16_support(const OpDesc& op) {
     case OpKind::add:
     case OpKind::mul:
     case OpKind::div:
+    case OpKind::neg:
+    case OpKind::square:
     case OpKind::reduce_mean:
     case OpKind::rotary: return {SupportLevel::emulated, "ATen 1.13 has no vectorised Half: scalar loop through float"};
     case OpKind::rmsnorm:

@@ -77,6 +77,36 @@ struct Clamp {
     return x < A(lo) ? A(lo) : (x > A(hi) ? A(hi) : x);
   }
 };
+struct Neg {
+  template <class A>
+  __device__ __forceinline__ A operator()(A x) const {
+    return -x;
+  }
+};
+struct Exp {
+  template <class A>
+  __device__ __forceinline__ A operator()(A x) const {
+    return m_exp(x);
+  }
+};
+struct Square {
+  template <class A>
+  __device__ __forceinline__ A operator()(A x) const {
+    return x * x;
+  }
+};
+struct Sqrt {
+  template <class A>
+  __device__ __forceinline__ A operator()(A x) const {
+    return m_sqrt(x);
+  }
+};
+struct Rsqrt {
+  template <class A>
+  __device__ __forceinline__ A operator()(A x) const {
+    return m_rsqrt(x);
+  }
+};
 struct Add {
   template <class A>
   __device__ __forceinline__ A operator()(A a, A b) const {
@@ -117,6 +147,11 @@ cudaError_t dispatch_unary(OpKind op, double lo, double hi, G&& g) {
     case OpKind::relu6: return g(Clamp{0.0, 6.0});
     case OpKind::hardtanh: return g(Clamp{-1.0, 1.0});
     case OpKind::clamp: return g(Clamp{lo, hi});
+    case OpKind::neg: return g(Neg{});
+    case OpKind::exp: return g(Exp{});
+    case OpKind::square: return g(Square{});
+    case OpKind::sqrt: return g(Sqrt{});
+    case OpKind::rsqrt: return g(Rsqrt{});
     default: return cudaErrorInvalidValue;
   }
 }

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Re-map the named leaves (rmsnorm, rotary) of committed ground truth with this
+commit's tracer, on the CPU, without re-measuring: the measured times of a
+leaf module do not depend on how it is traced, only its workload subgraphs do.
+
+    /usr/bin/python3 validation/gpu/remap_leaves.py \
+        --measured D/gpu_measured.json.gz --workloads D/workloads.tar.gz --out DIR
+    # -> DIR/gpu_measured.json.gz and DIR/workloads.tar.gz, for report_gpu.py
+
+Each scored unit of kind rmsnorm or rotary is rebuilt from the module class the
+ground truth ran (models_gpu.LlamaRMSNorm, models_gpu.RotaryEmbedding) at the
+unit's shape and precision (fp16 as fp16; tf32 as fp32), called once with its
+aten ops recorded, and mapped by the tracer's own `_named_leaf_unit`: the same
+code a fresh trace runs. Its subgraphs replace the unit's in the workload (same
+position) and its subgraph names replace the unit's list in the measurements;
+the unit gets the tracer's note. Other units and every measured time are left
+as they were.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import tarfile
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "python"))
+sys.path.insert(0, HERE)
+
+import torch  # noqa: E402
+
+import models_gpu  # noqa: E402
+from hwcal import trace as T  # noqa: E402
+from report_gpu import load_json, open_workloads  # noqa: E402
+
+DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def leaf_unit(kind, name, sg, batch, precision):
+    """The tracer's unit of one leaf, from the fused subgraph the old trace gave."""
+    dt = DTYPES[precision]
+    if kind == "rmsnorm":
+        mod = models_gpu.LlamaRMSNorm(sg["cols"]).to(dt)
+        x = torch.randn(sg["rows"], sg["cols"], dtype=dt)
+    else:
+        seq = sg["tokens"] // batch
+        mod = models_gpu.RotaryEmbedding(sg["head_dim"], seq).to(dt)  # buffers too, as the model's .to()
+        x = torch.randn(batch, sg["heads"], seq, sg["head_dim"], dtype=dt)
+    with torch.no_grad():
+        out, calls = T._recorded_call(lambda: mod(x))
+    return T._named_leaf_unit(kind, name, mod, (x,), out, calls)
+
+
+def remap(mdoc, wdir):
+    """Rewrites the workloads under wdir and the units of mdoc in place; returns
+    the number of units re-mapped."""
+    count = 0
+    for rec in mdoc["configs"].values():
+        if "error" in rec or not rec.get("workload"):
+            continue
+        path = os.path.join(wdir, rec["workload"])
+        wl = load_json(path)
+        changed = False
+        for u in rec.get("units", []):
+            if u.get("category") != "scored" or u.get("kind") not in ("rmsnorm", "rotary"):
+                continue
+            pos = [i for i, sg in enumerate(wl["subgraphs"]) if sg["name"] in u["subgraphs"]]
+            if len(pos) != 1:
+                continue  # a rotary call on q and k at once, or already re-mapped
+            sg = wl["subgraphs"][pos[0]]
+            if sg["op"] != u["kind"]:
+                continue
+            new = leaf_unit(u["kind"], u["name"], sg, rec["batch"], rec["precision"])
+            wl["subgraphs"][pos[0]:pos[0] + 1] = new["subgraphs"]
+            u["subgraphs"] = [s["name"] for s in new["subgraphs"]]
+            if new.get("note"):
+                u["note"] = new["note"]
+            count += 1
+            changed = True
+        if changed:
+            with open(path, "w") as f:
+                f.write(T.workload_text(wl))
+    return count
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--measured", required=True, help="gpu_measured.json[.gz] of a ground-truth run")
+    ap.add_argument("--workloads", required=True, help="its workloads directory or .tar.gz")
+    ap.add_argument("--out", required=True, help="directory for gpu_measured.json.gz and workloads.tar.gz")
+    args = ap.parse_args(argv)
+    mdoc = load_json(args.measured)
+    os.makedirs(args.out, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        wdir = open_workloads(args.workloads, tmp)
+        n = remap(mdoc, wdir)
+        with tarfile.open(os.path.join(args.out, "workloads.tar.gz"), "w:gz") as tar:
+            tar.add(wdir, arcname="workloads")
+    with gzip.open(os.path.join(args.out, "gpu_measured.json.gz"), "wt") as f:
+        json.dump(mdoc, f)
+    print(f"{n} leaf units re-mapped -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""A GPU profile of what PyTorch's kernels achieve, from hwcal's profile and the
+fidelity bench run on it (validation/gpu/torch_ops.py fidelity): every sample
+keeps hwcal's shape and takes PyTorch's time at that shape.
+
+    /usr/bin/python3 validation/gpu/torch_profile.py --profile h200.json --fidelity fidelity.json \\
+        -o profiles/gpu/nvidia-h200-cuda-torch.json
+
+Why: hwcal's CUDA profile measures hwcal's kernels (cuBLASLt, cuDNN and its own
+memory-bound kernels), the ceilings a tuned implementation reaches. A PyTorch
+model runs PyTorch's kernels, which differ where PyTorch takes another path:
+a 1x1 adaptive pool is a mean, half-precision batchnorm is three kernels,
+fp32 attention is a fused memory-efficient kernel, layernorm and broadcast
+elementwise ops are slower than hwcal's. The fidelity bench times PyTorch's
+call for every sample of the profile (a CUDA graph of R back-to-back calls, R
+from one replay's device time, and L2-flushed cold calls), so this profile is
+calibrated from micro-benchmarks of the framework, as the CPU `torch` backend
+is; predictions of PyTorch models use it (`hwcal predict --profile`).
+
+Per sample: time.median_s = PyTorch's warm time; p10/p90/mad scaled from
+hwcal's by the same factor (the bench keeps PyTorch's median only); cold_time
+= PyTorch's cold time where measured, else dropped (the mapper then uses the
+warm curve); gbps, gflops and efficiency follow the new time; implementation
+names PyTorch's call and kernels. A sample PyTorch did not time in a graph
+(unsupported, failed, eager only) is dropped, and a curve left without samples
+with it; the profile's warnings count both. Everything else (overheads, the
+eager host cost, memory sweeps, fusions, peaks) is the hwcal profile's.
+Exit 2 with the file and the field named when an input is malformed.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from report_gpu import load_json  # noqa: E402
+
+
+class InputError(Exception):
+    pass
+
+
+def _scaled(t, factor):
+    """A time-statistics object with every duration multiplied by factor."""
+    out = dict(t)
+    for k in ("median_s", "p10_s", "p90_s", "mad_s"):
+        if isinstance(out.get(k), (int, float)):
+            out[k] = out[k] * factor
+    return out
+
+
+def _kernels(s):
+    names = [n for n, _ in s.get("kernel_names") or []]
+    return ", ".join(n.split("(")[0][:60] for n in names[:2]) or "kernels not profiled"
+
+
+def convert(profile, fidelity, fidelity_path="fidelity"):
+    """(torch profile, counts): profile with PyTorch's times, per the docstring."""
+    if fidelity.get("hwcal_torch_fidelity") is None or not isinstance(fidelity.get("samples"), list):
+        raise InputError(f"{fidelity_path}: not a torch_ops.py fidelity result (field 'samples')")
+    ops = profile.get("operations")
+    if not isinstance(ops, list):
+        raise InputError("profile: field 'operations' missing")
+    by_key = {}
+    for i, s in enumerate(fidelity["samples"]):
+        try:
+            by_key[(int(s["curve"]), int(s["sample"]))] = s
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{fidelity_path}: samples[{i}]: fields 'curve' and 'sample' must be integers")
+    sw = fidelity.get("software") or {}
+    torch_version = str(sw.get("torch") or sw.get("pytorch") or "unknown")
+    out = copy.deepcopy(profile)
+    out["operations"] = []
+    n_timed = n_dropped = n_curves_dropped = 0
+    for ci, op in enumerate(ops):
+        kept = []
+        for si, sample in enumerate(op.get("samples", [])):
+            f = by_key.get((ci, si))
+            t = f.get("torch_s") if f else None
+            if not f or f.get("shape") != sample.get("shape") or f.get("torch_timing") != "graph" or not t:
+                n_dropped += 1
+                continue
+            h = sample["time"]["median_s"]
+            new = copy.deepcopy(sample)
+            new["time"] = _scaled(sample["time"], t / h)
+            new["time"]["median_s"] = t
+            new["time"]["iterations"] = f.get("reps", 1)
+            if f.get("torch_cold_s"):
+                cold = sample.get("cold_time") or sample["time"]
+                new["cold_time"] = _scaled(cold, f["torch_cold_s"] / cold["median_s"])
+                new["cold_time"]["median_s"] = f["torch_cold_s"]
+            else:
+                new.pop("cold_time", None)
+            new["gbps"] = sample.get("bytes", 0) / t / 1e9
+            new["gflops"] = sample.get("flops", 0) / t / 1e9
+            if sample.get("efficiency") is not None:
+                new["efficiency"] = sample["efficiency"] * h / t
+            new["implementation"] = f"PyTorch {torch_version}: {f.get('torch_call', '?')} ({_kernels(f)})"
+            kept.append(new)
+            n_timed += 1
+        if kept:
+            curve = dict(op)
+            curve["samples"] = kept
+            curve["note"] = f"PyTorch {torch_version}'s kernels at hwcal's calibration shapes"
+            out["operations"].append(curve)
+        else:
+            n_curves_dropped += 1
+    out["name"] = f"{profile.get('name', 'profile')} + PyTorch {torch_version}"
+    out.setdefault("software", {})
+    out["software"]["pytorch"] = torch_version
+    for k in ("cuda", "cudnn"):
+        if sw.get(k) is not None:
+            out["software"][f"pytorch_{k}"] = str(sw[k])
+    out["timing"] = (f"PyTorch's calls timed by validation/gpu/torch_ops.py fidelity ({fidelity.get('command', '')}): "
+                     + str((fidelity.get("settings") or {}).get("timing", "")))
+    out.setdefault("warnings", [])
+    out["warnings"].insert(0, f"every sample is PyTorch {torch_version}'s time at hwcal's shape "
+                              f"(validation/gpu/torch_profile.py): {n_timed} samples; {n_dropped} dropped "
+                              f"(PyTorch did not time them in a CUDA graph), {n_curves_dropped} curves left empty "
+                              f"and dropped")
+    return out, {"timed": n_timed, "dropped": n_dropped, "curves_dropped": n_curves_dropped}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", required=True, help="the hwcal CUDA profile the fidelity bench ran on")
+    ap.add_argument("--fidelity", required=True, help="torch_ops.py fidelity JSON of that profile")
+    ap.add_argument("-o", "--out", required=True)
+    args = ap.parse_args(argv)
+    try:
+        try:
+            profile = load_json(args.profile)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{args.profile}: {e}")
+        try:
+            fidelity = load_json(args.fidelity)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{args.fidelity}: {e}")
+        out, n = convert(profile, fidelity, args.fidelity)
+    except InputError as e:
+        print(f"torch_profile: {e}", file=sys.stderr)
+        return 2
+    tmp = args.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, args.out)  # a crash never leaves half a profile
+    print(f"{n['timed']} samples timed with PyTorch, {n['dropped']} dropped, {n['curves_dropped']} curves dropped "
+          f"-> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
