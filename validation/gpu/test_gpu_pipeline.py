@@ -10,6 +10,7 @@ report_gpu.py's arithmetic against a fake `hwcal` (and the real one when built).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import stat
@@ -34,7 +35,9 @@ import gpu_profile  # noqa: E402
 import gpu_timing as gt  # noqa: E402
 import measure_gpu  # noqa: E402
 import models_gpu  # noqa: E402
+import remap_leaves  # noqa: E402
 import report_gpu  # noqa: E402
+import torch_profile  # noqa: E402
 from hwcal import trace as T  # noqa: E402
 
 
@@ -584,6 +587,103 @@ class Report(unittest.TestCase):
             rejected = dict(res["rejected"])
             # this binary may or may not know rmsnorm yet: either scored or reported, never a crash
             self.assertTrue("llama_decode_kv1k_b1_fp32" in rejected or "llama_decode_kv1k_b1_fp32" in res["configs"])
+
+
+# --------------------------------------------------------------------------- PyTorch-timed profile, re-mapped leaves
+
+
+def fake_fidelity(profile, torch_of):
+    """A fidelity result timing every sample of `profile` with PyTorch at
+    torch_of(curve index, sample index, hwcal time) (None: not timed in a graph)."""
+    samples = []
+    for ci, op in enumerate(profile["operations"]):
+        for si, smp in enumerate(op["samples"]):
+            t = torch_of(ci, si, smp["time"]["median_s"])
+            samples.append({"op": op["op"], "curve": ci, "sample": si, "shape": smp["shape"], "torch_s": t,
+                            "torch_timing": "graph" if t else "eager", "torch_call": "F.fake", "reps": 64,
+                            "kernel_names": [["fake_kernel(int)", 1]],
+                            **({"torch_cold_s": 3 * t} if t and ci == 0 else {})})
+    return {"hwcal_torch_fidelity": 1, "software": {"torch": "9.9.9", "cuda": "13.0", "cudnn": 91900},
+            "command": "torch_ops.py fidelity (fake)", "settings": {"timing": "fake"}, "samples": samples}
+
+
+class TorchProfile(unittest.TestCase):
+    SMALL = os.path.join(ROOT, "tests", "data", "profile_gpu_small.json")
+
+    def test_every_sample_takes_pytorchs_time(self):
+        prof = load(self.SMALL)
+        last = len(prof["operations"]) - 1
+        fid = fake_fidelity(prof, lambda ci, si, h: None if ci == last else 2 * h)
+        out, n = torch_profile.convert(prof, fid)
+        self.assertEqual(n["curves_dropped"], 1)  # the last curve: no sample timed in a graph
+        self.assertEqual(n["dropped"], len(prof["operations"][last]["samples"]))
+        self.assertEqual(len(out["operations"]), last)
+        first_in, first_out = prof["operations"][0]["samples"][0], out["operations"][0]["samples"][0]
+        h = first_in["time"]["median_s"]
+        self.assertAlmostEqual(first_out["time"]["median_s"], 2 * h)
+        self.assertAlmostEqual(first_out["time"]["p90_s"], 2 * first_in["time"]["p90_s"])
+        self.assertAlmostEqual(first_out["gbps"], first_in["bytes"] / (2 * h) / 1e9)
+        self.assertAlmostEqual(first_out["cold_time"]["median_s"], 6 * h)  # PyTorch's cold time
+        self.assertNotIn("cold_time", out["operations"][1]["samples"][0])  # not measured: dropped, not kept
+        self.assertIn("PyTorch 9.9.9: F.fake (fake_kernel)", first_out["implementation"])
+        self.assertEqual(out["software"]["pytorch"], "9.9.9")
+        self.assertIn("PyTorch 9.9.9", out["warnings"][0])
+        self.assertEqual(prof, load(self.SMALL))  # the input is not modified
+
+    def test_a_sample_of_another_shape_is_not_taken(self):
+        prof = load(self.SMALL)
+        fid = fake_fidelity(prof, lambda ci, si, h: 2 * h)
+        fid["samples"][0]["shape"] = {"m": 1}
+        _, n = torch_profile.convert(prof, fid)
+        self.assertEqual(n["dropped"], 1)
+
+    @unittest.skipUnless(os.path.exists(HWCAL_CLI), "hwcal not built")
+    def test_the_output_is_a_profile_hwcal_reads(self):
+        prof = load(self.SMALL)
+        with tempfile.TemporaryDirectory() as tmp:
+            fp, out = os.path.join(tmp, "f.json"), os.path.join(tmp, "t.json")
+            with open(fp, "w") as f:
+                json.dump(fake_fidelity(prof, lambda ci, si, h: 2 * h), f)
+            self.assertEqual(torch_profile.main(["--profile", self.SMALL, "--fidelity", fp, "-o", out]), 0)
+            r = subprocess.run([HWCAL_CLI, "show", out], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("pytorch 9.9.9", r.stdout)
+
+    def test_bad_input_names_the_file_and_exits_2(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            fp = os.path.join(tmp, "f.json")
+            with open(fp, "w") as f:
+                json.dump({"samples": []}, f)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                rc = torch_profile.main(["--profile", self.SMALL, "--fidelity", fp, "-o", os.path.join(tmp, "o")])
+            self.assertEqual(rc, 2)
+            self.assertIn(fp, err.getvalue())
+            self.assertIn("samples", err.getvalue())
+            self.assertFalse(os.path.exists(os.path.join(tmp, "o")))
+
+
+class RemapLeaves(unittest.TestCase):
+    def test_rmsnorm_and_rotary_units_become_their_chains(self):
+        wl = {"hwcal_workload": 1, "name": "m", "precision": "bf16", "subgraphs": [
+            {"name": "in_norm", "op": "rmsnorm", "rows": 4, "cols": 16},
+            {"name": "q_proj", "op": "linear", "m": 4, "n": 16, "k": 16, "bias": False},
+            {"name": "rotary", "op": "rotary", "tokens": 4, "heads": 2, "head_dim": 8}]}
+        units = [{"name": n, "kind": k, "category": "scored", "subgraphs": [n], "graph_s": [1e-5]}
+                 for n, k in (("in_norm", "rmsnorm"), ("q_proj", "linear"), ("rotary", "rotary"))]
+        mdoc = {"configs": {"m_b2_bf16": {"batch": 2, "precision": "bf16", "workload": "m.json", "units": units}}}
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "m.json"), "w") as f:
+                json.dump(wl, f)
+            self.assertEqual(remap_leaves.remap(mdoc, tmp), 2)
+            out = load(os.path.join(tmp, "m.json"))
+            self.assertEqual(remap_leaves.remap(mdoc, tmp), 0)  # a second run finds nothing left to re-map
+        self.assertEqual(ops(out), ["copy", "square", "reduce_mean", "add", "rsqrt", "mul", "copy", "mul", "linear",
+                                    "mul", "neg", "concat", "mul", "add"])
+        self.assertEqual(units[0]["subgraphs"], [sg["name"] for sg in out["subgraphs"][:8]])
+        self.assertEqual(units[1]["subgraphs"], ["q_proj"])
+        self.assertEqual(out["subgraphs"][9]["elements"], 2 * 2 * 2 * 8)  # batch 2 x heads 2 x seq 2 x head_dim 8
+        self.assertIn("kernels", units[2]["note"])
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ SHAPES = [
     ("div", "binary", {"elements": 256, "inputs": 2}),
     ("silu_mul", "binary", {"elements": 256, "inputs": 2}),
 ] + [(op, "unary", {"elements": 256, "inputs": 1}) for op in
-     ("relu", "gelu", "silu", "sigmoid", "hardswish", "hardsigmoid", "tanh", "relu6", "hardtanh", "clamp")] + [
+     ("relu", "gelu", "silu", "sigmoid", "hardswish", "hardsigmoid", "tanh", "relu6", "hardtanh", "clamp", "neg",
+      "exp", "square", "sqrt", "rsqrt")] + [
+    ("rsqrt", "unary_inplace", {"elements": 256, "inputs": 1, "inplace": True}),
     ("relu", "unary_inplace", {"elements": 256, "inputs": 1, "inplace": True}),
     ("gelu", "unary_inplace", {"elements": 256, "inputs": 1, "inplace": True}),
     ("clamp", "unary_inplace", {"elements": 256, "inputs": 1, "inplace": True}),

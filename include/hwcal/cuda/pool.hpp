@@ -73,7 +73,11 @@ class PoolKernel final : public CudaKernel {
     return chk.result();
   }
 
-  std::string implementation() const override { return "hwcal pooling kernel (thread per output, NCHW)"; }
+  std::string implementation() const override {
+    return kind_ == OpKind::adaptive_avgpool
+               ? "hwcal adaptive pooling kernel (a lane group or a block per output, NCHW)"
+               : "hwcal pooling kernel (thread per output, NCHW)";
+  }
 
  private:
   const std::vector<double>& input_plane(std::map<i64, std::vector<double>>& planes, i64 plane, i64 hw) const {

@@ -172,8 +172,10 @@ cudaError_t adaptive_avgpool(DType t, const void* x, void* y, const AdaptivePool
     if (bin >= 2048) {
       adaptive_avgpool_block_kernel<T><<<grid_for(total * 256, 256), 256, 0, stream>>>(xs, ys, shape);
     } else {
+      // About four elements per lane: a 7x7 bin takes 8 lanes (3 shuffles),
+      // not 32 lanes reading one or two elements each (5 shuffles).
       int width = 1;
-      while (width < 32 && width < bin) width *= 2;
+      while (width < 32 && width * 4 < bin) width *= 2;
       adaptive_avgpool_kernel<T><<<grid_for(total * width, 256), 256, 0, stream>>>(xs, ys, shape, width);
     }
     return cudaGetLastError();

@@ -59,7 +59,13 @@ __device__ __forceinline__ acc_t<T> adaptive_partial(const T* x, const AdaptiveP
   bin = (h1 - h0) * bw;
   const T* xp = x + plane * s.h * s.w + h0 * s.w + w0;
   acc_t<T> acc = 0;
-  for (i64 j = first; j < bin; j += step) acc += to_acc(xp[(j / bw) * s.w + j % bw]);
+  if (bw == s.w) {  // whole rows (a global pool): the bin is contiguous, no index arithmetic per element
+    for (i64 j = first; j < bin; j += step) acc += to_acc(xp[j]);
+  } else {
+    const int bw32 = static_cast<int>(bw);
+    for (int j = static_cast<int>(first); j < bin; j += static_cast<int>(step))
+      acc += to_acc(xp[static_cast<i64>(j / bw32) * s.w + j % bw32]);
+  }
   return acc;
 }
 
