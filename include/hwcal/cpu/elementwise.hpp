@@ -11,18 +11,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 namespace hwcal {
 namespace cpu {
 namespace detail {
 
-// GCC 12 flags Eigen's AVX-512 exp of doubles (pexp_double) as reading an
-// uninitialised vector: a false positive inside the intrinsics headers.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 /// y = f(x) on n contiguous elements (y may alias x).
 template <class T>
 void unary_chunk(OpKind k, const T* xp, T* yp, i64 n) {
@@ -41,7 +35,16 @@ void unary_chunk(OpKind k, const T* xp, T* yp, i64 n) {
     case OpKind::hardtanh: y = x.max(-one).min(one); break;
     case OpKind::clamp: y = x.max(T(reference::clamp_lo)).min(T(reference::clamp_hi)); break;
     case OpKind::neg: y = -x; break;
-    case OpKind::exp: y = x.exp(); break;
+    case OpKind::exp:
+      // Eigen's AVX-512 exp of doubles (pexp_double) trips GCC 12's
+      // -Wuninitialized inside the intrinsics headers (a false positive that
+      // -Werror turns into a failed build): doubles take the scalar libm call.
+      if constexpr (std::is_same_v<T, double>) {
+        for (i64 i = 0; i < n; ++i) yp[i] = std::exp(xp[i]);
+      } else {
+        y = x.exp();
+      }
+      break;
     case OpKind::square: y = x.square(); break;
     case OpKind::sqrt: y = x.sqrt(); break;
     case OpKind::rsqrt: y = x.rsqrt(); break;
@@ -49,9 +52,6 @@ void unary_chunk(OpKind k, const T* xp, T* yp, i64 n) {
     default: break;
   }
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 /// y = a op b on equal-length maps.
 template <class T>
