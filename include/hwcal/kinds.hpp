@@ -131,7 +131,7 @@ struct OpInfo {
   /// One line for docs and messages.
   std::string_view summary;
   /// Elementwise: defined on positive inputs only (sqrt, rsqrt), so the
-  /// benchmarks draw them from [0.5, 2] instead of straddling zero.
+  /// benchmarks draw them from [0.5, 2) instead of straddling zero.
   bool positive_inputs = false;
 };
 
