@@ -621,7 +621,7 @@ TEST_CASE("automatic interpolation takes the plane where the points lie on one, 
   CHECK(err_lin < 0.5 * err_idw);
 }
 
-TEST_CASE("a tabulated block: its points as measured, multilinear between nodes, exact beyond its grid",
+TEST_CASE("a tabulated block: its points as measured, linear in a simplex between nodes, exact beyond its grid",
           "[mapper][interpolate]") {
   Uniform u;
   for (int dims = 2; dims <= 5; ++dims) {
@@ -656,18 +656,22 @@ TEST_CASE("a tabulated block: its points as measured, multilinear between nodes,
           cell[std::size_t(d)] = c;
           frac[std::size_t(d)] = (q[std::size_t(d)] - a[c]) / (a[c + 1] - a[c]);
         }
-        // the blend of the exact interpolation at the cell's corners, written out
-        double want = 0, want_spread = 0;
-        for (unsigned c = 0; c < (1u << dims); ++c) {
+        // the blend of the exact interpolation at the corners of the cell's simplex holding q,
+        // written out: from the low corner, one feature up at a time, largest fraction first
+        std::vector<int> order(static_cast<std::size_t>(dims));
+        for (int d = 0; d < dims; ++d) order[std::size_t(d)] = d;
+        std::stable_sort(order.begin(), order.end(),
+                         [&frac](int a, int b) { return frac[std::size_t(a)] > frac[std::size_t(b)]; });
+        double want = 0, want_spread = 0, prev = 1;
+        std::vector<bool> up(static_cast<std::size_t>(dims), false);
+        for (int j = 0; j <= dims; ++j) {
           Features corner{};
-          double w = 1;
-          for (int d = 0; d < dims; ++d) {
-            const bool hi = c >> d & 1;
-            corner[std::size_t(d)] = axes[std::size_t(d)][cell[std::size_t(d)] + hi];
-            w *= hi ? frac[std::size_t(d)] : 1 - frac[std::size_t(d)];
-          }
+          for (int d = 0; d < dims; ++d)
+            corner[std::size_t(d)] = axes[std::size_t(d)][cell[std::size_t(d)] + (up[std::size_t(d)] ? 1 : 0)];
+          const double f = j < dims ? frac[std::size_t(order[std::size_t(j)])] : 0.0;
           const auto r = exact.interpolate(be, corner);
-          want += w * r.value, want_spread += w * r.spread;
+          want += (prev - f) * r.value, want_spread += (prev - f) * r.spread;
+          if (j < dims) up[std::size_t(order[std::size_t(j)])] = true, prev = f;
         }
         const auto got = table.interpolate(bt, q);
         CHECK(got.value == Approx(want).margin(1e-4));
