@@ -485,8 +485,8 @@ def _recorded_call(fn):
     return out, rec.calls
 
 
-def _shares_storage(out, ins) -> bool:
-    outs = _tensors(out)
+def _shares_storage(outs, ins) -> bool:
+    """Whether every tensor of outs lives in the storage of one of ins (a view)."""
     ptrs = {_storage_ptr(t) for t in ins if t.numel() > 0}
     return bool(outs) and all(t.numel() == 0 or _storage_ptr(t) in ptrs for t in outs)
 
@@ -500,18 +500,18 @@ def _eager_chain(name, calls, x):
     sgs, ops = [], []
     half = isinstance(x, torch.Tensor) and x.dtype in (torch.float16, torch.bfloat16)
     for i, (key, args, kwargs, out) in enumerate(calls):
-        ins = _tensors(args) + _tensors(kwargs)
-        if not _tensors(out) or _shares_storage(out, ins) and not key.endswith("_"):
+        ins, outs = _tensors(args) + _tensors(kwargs), _tensors(out)
+        if not outs or _shares_storage(outs, ins) and not key.endswith("_"):
             continue  # a view (slice, split, expand, ...) or metadata
         if key in ("_to_copy", "clone", "copy_"):
-            unit = _copy_unit(f"{name}.{i}", _tensors(out)[0], ins)
+            unit = _copy_unit(f"{name}.{i}", outs[0], ins)
         else:
             unit = map_call(key, f"{name}.{i}", args, kwargs, out, mutates=key.endswith("_"))
         if unit["category"] in ("view", "noop"):
             continue
         if unit["category"] != "scored":
             return None, key
-        fp32 = half and all(t.dtype == torch.float32 for t in _tensors(out))
+        fp32 = half and all(t.dtype == torch.float32 for t in outs)
         for sg in unit["subgraphs"]:
             if fp32:
                 sg["precision"] = "fp32"
@@ -661,7 +661,7 @@ def _view_or_copy(key, name, args, out):
         return _unit("view", note="metadata")
     if any(out is t for t in ins):
         return _unit("view", note="returns its input")
-    if any(_storage_ptr(out) == _storage_ptr(t) for t in ins if t.numel() > 0):
+    if _shares_storage([out], ins):
         return _unit("view")
     return _copy_unit(name, out, ins, note=f"{key} materialized a copy")
 
