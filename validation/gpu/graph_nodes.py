@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""What each kernel of a CUDA graph costs when the graph is replayed from an
+idle stream, against graphs replayed back to back: PyTorch's own kernels, as
+a cross-check of the profile's `overhead.graph_node_s` (which hwcal's
+calibrator measures with empty kernels, include/hwcal/cuda/measure.hpp).
+
+    python3 validation/gpu/graph_nodes.py [--json out.json]
+
+For each op (a 64-element relu, a 1M-element relu, a 1x4096x4096 bf16 linear)
+and N in 1, 8, 32, 128: a graph of N calls, timed two ways on the device clock,
+median of 21 samples each:
+  alone:  synchronize, event, one replay, event (the ground truth's per-layer
+          and whole-model timing, validation/gpu/gpu_timing.py);
+  queued: 20 replays back to back between two events, / 20 (the host stays
+          ahead of the device, as in hwcal's and torch_ops.py's timing).
+Per call: time / N. The slope of `alone` over N, less the per-call `queued`
+time, is the per-kernel cost of starting from an idle stream. Reports only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args()
+    import torch
+
+    if not torch.cuda.is_available():
+        print("graph_nodes.py: no CUDA device", file=sys.stderr)
+        return 77
+    dev = torch.device("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    small = torch.randn(64, device=dev)
+    big = torch.randn(1 << 20, device=dev)
+    x = torch.randn(1, 4096, device=dev, dtype=torch.bfloat16)
+    lin = torch.nn.Linear(4096, 4096, device=dev, dtype=torch.bfloat16)
+    ops = {
+        "relu 64": lambda: torch.relu(small),
+        "relu 1M": lambda: torch.relu(big),
+        "linear bf16 1x4096x4096": lambda: lin(x),
+    }
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    side = torch.cuda.Stream()
+
+    def graph(fn, n):
+        torch.cuda.synchronize()
+        with torch.no_grad(), torch.cuda.stream(side):
+            fn()
+            fn()
+            side.synchronize()
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g, stream=side):
+                for _ in range(n):
+                    fn()
+        torch.cuda.synchronize()
+        for _ in range(3):
+            g.replay()
+        torch.cuda.synchronize()
+        return g
+
+    def timed(g, replays):
+        torch.cuda.synchronize()
+        start.record()
+        for _ in range(replays):
+            g.replay()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) * 1e-3 / replays
+
+    out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": []}
+    print(f"{out['device']}, torch {out['torch']}: per call, us (median of 21)")
+    print(f"{'op':26s} {'N':>4s} {'alone':>8s} {'queued':>8s}")
+    for name, fn in ops.items():
+        rows = []
+        for n in (1, 8, 32, 128):
+            g = graph(fn, n)
+            alone = statistics.median(timed(g, 1) for _ in range(21)) / n
+            queued = statistics.median(timed(g, 20) for _ in range(21)) / n
+            rows.append({"op": name, "n": n, "alone_s": alone, "queued_s": queued})
+            print(f"{name:26s} {n:4d} {alone * 1e6:8.2f} {queued * 1e6:8.2f}")
+        a1, a128 = rows[0]["alone_s"], rows[-1]["alone_s"] * 128
+        slope = (a128 - a1) / 127
+        extra = slope - rows[-1]["queued_s"]
+        print(f"{name:26s} slope of alone {slope * 1e6:.2f} us per kernel, beyond queued {extra * 1e6:+.2f} us")
+        out["rows"] += rows
+        out.setdefault("per_kernel_beyond_queued_s", {})[name] = extra
+    # The ground truth's own harness (gpu_timing.time_unit, the FULL rule) on the same calls.
+    sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(__file__)))
+    import gpu_timing as gt
+
+    gdev = gt.CudaDevice()
+    relu_mod = torch.nn.ReLU()
+    x1024 = torch.randn(1, 1024, device=dev)
+    for name, fn in (("relu 64", ops["relu 64"]), ("nn.ReLU 1x1024", lambda: relu_mod(x1024)),
+                     ("linear bf16 1x4096x4096", ops["linear bf16 1x4096x4096"])):
+        with torch.no_grad():
+            t = gt.time_unit(gdev, fn, gt.FULL)
+        print(f"truth harness {name:22s} graph_s {t['graph_s'][0] * 1e6:6.2f} us/call (R {t['graph_reps']}), "
+              f"graph1_s {t['graph1_s'] * 1e6:6.2f} us")
+        out.setdefault("truth_harness", {})[name] = t
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
