@@ -665,11 +665,6 @@ def overhead_def(v):
                                      "start of the graph); `predict` adds it once to a device-mode total. Absent "
                                      "(read as 0) on CPUs and in profiles made before hwcal measured it. At most "
                                      "1 s.", maximum=MAX_PER_CALL_S),
-            "graph_node_s": seconds("Devices: what each kernel of a CUDA graph replayed from an idle stream "
-                                    "costs beyond graph_launch_s (the slope of a replay's time over graphs of 1 "
-                                    "and 64 empty kernels, less graph_launch_s); `predict` adds it to every op "
-                                    "in device mode. Absent (read as 0) on CPUs and in profiles made before "
-                                    "hwcal measured it. At most 1 s.", maximum=MAX_PER_CALL_S),
             "framework": obj(
                 "Host-side cost per call of the framework the backend stands for, by op. CPU (torch backend): "
                 "PyTorch's Python and nn.Module dispatch, added to every call. Devices: the eager framework's "

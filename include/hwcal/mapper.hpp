@@ -5,9 +5,8 @@
 //   ideal    = max(flops / peak, bytes / bandwidth(working set))      the roofline of the shape
 //   body     = ideal / efficiency(op, shape)                           efficiency interpolated from the curve
 //   CPU:     latency = fixed cost(op) + framework cost(op) + body      calls run on the calling thread
-//   device:  latency = max(floor(op), body) + node                     samples are per-launch times in a CUDA
-//                                                                      graph; floor = the op's fastest launch;
-//                                                                      node = overhead.graph_node_s (idle start)
+//   device:  latency = max(floor(op), body)                            samples are per-launch times in a CUDA
+//                                                                      graph; floor = the op's fastest launch
 //   eager:   latency = max(host cost(op), device latency)              the host issues ops asynchronously
 // Parts are split as compute (FLOPs at the interpolated rate for compute
 // ops, at the peak otherwise) and memory (bytes at the bandwidth of the
@@ -97,7 +96,6 @@ class CalibratedMapper {
         device_(profile.target != "cpu"),
         overhead_(profile.overhead.per_call_s),
         l2_bytes_(profile.device ? double(profile.device->l2_bytes) : 0.0),
-        graph_node_(device_ && mode_ == Mode::device ? profile.overhead.graph_node_s : 0.0),
         peak_(peaks_of(profile)),
         bw_(profile.memory),
         curves_(
@@ -338,16 +336,13 @@ class CalibratedMapper {
         body_seq += n.bytes * std::max(0.0, 1 / bw_.at(std::max(ctx.pass_bytes, n.bytes)) - 1 / bw);
       e.in_sequence_s = e.device_s = e.overhead_s + body_seq;
     } else {
-      // A kernel of a graph replayed from an idle stream costs graph_node_ more than in the
-      // back-to-back graphs the samples were timed in (eager mode: the host cost covers it).
-      e.overhead_s = floor + graph_node_;
-      e.latency_s = std::max(floor, body) + graph_node_;
-      e.interval_lo_s = std::max(floor, body / f) + graph_node_;
-      e.interval_hi_s = std::max(floor, body * f) + graph_node_;
+      e.overhead_s = floor;
+      e.latency_s = std::max(floor, body);
+      e.interval_lo_s = std::max(floor, body / f);
+      e.interval_hi_s = std::max(floor, body * f);
       double seq = e.latency_s;
       if (ctx.pass_bytes > l2_bytes_ && l2_bytes_ > 0 && n.weight_bytes > 0) {
-        const double cold =
-            std::max(floor, roofline_time(n, pk, bw_.memory()) * detail::fast_exp(-log_eff_cold)) + graph_node_;
+        const double cold = std::max(floor, roofline_time(n, pk, bw_.memory()) * detail::fast_exp(-log_eff_cold));
         seq += n.weight_bytes / n.bytes * std::max(0.0, cold - e.latency_s);
       }
       e.in_sequence_s = e.device_s = seq;
@@ -369,7 +364,6 @@ class CalibratedMapper {
   bool device_ = false;
   double overhead_ = 0;
   double l2_bytes_ = 0;
-  double graph_node_ = 0;  ///< device mode: the profile's overhead.graph_node_s
   std::array<double, all_precisions.size()> peak_{};
   std::array<double, op_kind_count> framework_{};  ///< per-call framework (host) cost by op
   detail::BandwidthModel bw_;

@@ -262,11 +262,6 @@ struct OverheadCalibration {
   /// the device's start of it); a forward pass replayed as one graph pays it
   /// once. 0 on CPUs and in profiles that predate it.
   double graph_start_s = 0;
-  /// Devices: what each kernel of a CUDA graph replayed from an idle stream
-  /// costs beyond graph_launch_s (its cost in graphs replayed back to back,
-  /// which the curves' samples carry); the mapper adds it to every op in
-  /// device mode. 0 on CPUs and in profiles that predate it.
-  double graph_node_s = 0;
   /// What the framework the backend stands for adds per call, by op
   /// (TorchBackend: Python and nn.Module dispatch); empty for plain libraries.
   std::map<OpKind, double> framework_s;
@@ -467,7 +462,6 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
                    {"derivation", h.overhead.derivation},
                    {"graph_launch_s", h.overhead.graph_launch_s}};
   if (h.overhead.graph_start_s > 0) j["overhead"]["graph_start_s"] = h.overhead.graph_start_s;
-  if (h.overhead.graph_node_s > 0) j["overhead"]["graph_node_s"] = h.overhead.graph_node_s;
   if (!h.overhead.framework_derivation.empty()) {
     nlohmann::json f = nlohmann::json::object();
     for (const auto& [k, v] : h.overhead.framework_s) f[std::string(to_string(k))] = v;
@@ -815,10 +809,6 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
     if (auto g = o->find("graph_start_s")) {
       h.overhead.graph_start_s = detail::read_seconds(*g, true);
       if (h.overhead.graph_start_s > 1) g->fail("more than a second to start a graph, not a plausible overhead");
-    }
-    if (auto g = o->find("graph_node_s")) {
-      h.overhead.graph_node_s = detail::read_seconds(*g, true);
-      if (h.overhead.graph_node_s > 1) g->fail("more than a second per kernel of a graph, not a plausible overhead");
     }
     if (auto f = o->find("framework")) {
       const JsonReader per = f->at("per_call_s");

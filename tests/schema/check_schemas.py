@@ -330,8 +330,6 @@ def cpu_profile_mutations(p):
         ("overhead.graph_launch_s above an hour", setter("/overhead/graph_launch_s", 7200.0), BOTH),
         ("overhead.graph_start_s negative", setter("/overhead/graph_start_s", -1e-6), BOTH),
         ("overhead.graph_start_s 2 s", setter("/overhead/graph_start_s", 2.0), BOTH),
-        ("overhead.graph_node_s negative", setter("/overhead/graph_node_s", -1e-6), BOTH),
-        ("overhead.graph_node_s 2 s", setter("/overhead/graph_node_s", 2.0), BOTH),
         ("overhead.framework per_call_s of an unknown op",
          setter("/overhead/framework", {"per_call_s": {"convolution": 1e-5}, "derivation": "x"}), BOTH),
         ("software value not a string", setter("/software/hwcal", 1), BOTH),

@@ -423,45 +423,6 @@ TEST_CASE("a device-mode pass pays its graph's start once; eager, CPU and roofli
   CHECK(back.overhead.graph_start_s == 6e-6);
 }
 
-TEST_CASE("a kernel of a graph replayed from an idle stream pays graph_node_s in device mode only", "[mapper][gpu]") {
-  HardwareCalibration gpu = test::make_test_gpu_profile();
-  Conv2dShape c;
-  c.n = 8, c.c = c.k = 64, c.h = c.w = 56, c.r = c.s = 3, c.pad_h = c.pad_w = 1;
-  const Subgraph ops[] = {sg(OpKind::relu, ElementwiseShape{64, 1, 0}, Precision::bf16),
-                          sg(OpKind::linear, MatmulShape{1, 64, 4096, 4096, true}, Precision::bf16),
-                          sg(OpKind::conv2d, c, Precision::bf16)};
-  gpu.overhead.graph_node_s = 0;
-  const CalibratedMapper before(gpu);
-  MapperOptions eager;
-  eager.mode = Mode::eager;
-  const CalibratedMapper before_eager(gpu, eager);
-  gpu.overhead.graph_node_s = 0.5e-6;
-  const CalibratedMapper after(gpu), after_eager(gpu, eager);
-  for (const Subgraph& g : ops) {
-    INFO(shape_label(g.op));
-    const Estimate a = before.estimate(g), b = after.estimate(g);
-    CHECK(b.latency_s - a.latency_s == Approx(0.5e-6).epsilon(1e-9));
-    CHECK(b.in_sequence_s - a.in_sequence_s == Approx(0.5e-6).epsilon(1e-9));
-    CHECK(b.overhead_s - a.overhead_s == Approx(0.5e-6).epsilon(1e-9));
-    CHECK(b.interval_lo_s <= b.latency_s);
-    CHECK(b.latency_s <= b.interval_hi_s);
-    // eager launches are not a graph's: the host cost covers them
-    CHECK(after_eager.estimate(g).latency_s == before_eager.estimate(g).latency_s);
-  }
-  // a conv2d with a bias is two kernels on a device (the bias is an add of its own)
-  c.bias = true;
-  const Subgraph biased = sg(OpKind::conv2d, c, Precision::bf16);
-  CHECK(after.estimate(biased).latency_s - before.estimate(biased).latency_s == Approx(1e-6).epsilon(1e-9));
-  // CPU profiles never carry it; one that did is ignored
-  HardwareCalibration cpu = test::make_test_profile();
-  const Subgraph relu = sg(OpKind::relu, ElementwiseShape{4096, 1, 0}, Precision::fp32);
-  const double cpu_before = CalibratedMapper(cpu).estimate(relu).latency_s;
-  cpu.overhead.graph_node_s = 0.5e-6;
-  CHECK(CalibratedMapper(cpu).estimate(relu).latency_s == cpu_before);
-  // written and read back with the profile
-  CHECK(parse_profile(nlohmann::json(gpu), "mem.json").overhead.graph_node_s == 0.5e-6);
-}
-
 TEST_CASE("the cache returns exactly what the mapper does, for every family", "[mapper]") {
   const CalibratedMapper m(test::make_test_gpu_profile());
   EstimateCache cache(m, 64);

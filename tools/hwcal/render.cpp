@@ -45,9 +45,6 @@ void render_peaks(const HardwareCalibration& h) {
   if (h.overhead.graph_start_s > 0)
     std::printf("  a CUDA graph's start beyond its kernels (once per pass): %s\n",
                 fmt_time(h.overhead.graph_start_s).c_str());
-  if (h.overhead.graph_node_s > 0)
-    std::printf("  each kernel of a CUDA graph replayed from an idle stream, beyond the above: %s\n",
-                fmt_time(h.overhead.graph_node_s).c_str());
   if (!h.overhead.framework_derivation.empty()) {
     std::string per;
     for (const auto& [k, v] : h.overhead.framework_s)

@@ -637,6 +637,28 @@ class TorchProfile(unittest.TestCase):
         _, n = torch_profile.convert(prof, fid)
         self.assertEqual(n["dropped"], 1)
 
+    def test_a_mistimed_sample_is_dropped_and_a_fast_one_kept(self):
+        prof = load(self.SMALL)
+        big = max(range(len(prof["operations"])), key=lambda c: len(prof["operations"][c]["samples"]))
+        self.assertGreaterEqual(len(prof["operations"][big]["samples"]), 3)
+
+        def torch_time(ci, si, h):
+            if ci == big and si == 0:
+                return 45 * h  # a host hiccup: 45x hwcal, the rest of the curve 1.1x
+            if ci == big and si == 1:
+                return 0.1 * h  # PyTorch's faster path: kept
+            return 1.1 * h
+
+        out, n = torch_profile.convert(prof, fake_fidelity(prof, torch_time))
+        self.assertEqual(n["mistimed"], 1)
+        self.assertEqual(n["dropped"], 0)
+        curve = next(o for o in out["operations"] if o["op"] == prof["operations"][big]["op"]
+                     and o["precision"] == prof["operations"][big]["precision"]
+                     and len(o["samples"]) == len(prof["operations"][big]["samples"]) - 1)
+        h1 = prof["operations"][big]["samples"][1]["time"]["median_s"]
+        self.assertAlmostEqual(curve["samples"][0]["time"]["median_s"], 0.1 * h1)
+        self.assertIn("1 dropped as mis-timed", out["warnings"][0])
+
     @unittest.skipUnless(os.path.exists(HWCAL_CLI), "hwcal not built")
     def test_the_output_is_a_profile_hwcal_reads(self):
         prof = load(self.SMALL)

@@ -255,17 +255,13 @@ class CudaBackend final : public Backend {
     h.overhead.graph_launch_s = lo.graph.median_s;
     // What a graph's replay adds beyond its one kernel: a model's forward pass pays it once.
     h.overhead.graph_start_s = std::max(0.0, lo.graph_alone.median_s - lo.graph.median_s);
-    // Each further kernel of a graph replayed from an idle stream, beyond its back-to-back cost.
-    const double per_node = (lo.graph_alone_many.median_s - lo.graph_alone.median_s) / (LaunchOverhead::many_nodes - 1);
-    h.overhead.graph_node_s = std::max(0.0, per_node - lo.graph.median_s);
     h.overhead.derivation =
         "empty kernel: eager launch-to-launch on the host clock (per_call_s), per kernel inside "
         "a CUDA graph of " +
-        std::to_string(lo.graph.iterations) + " on the device clock (graph_launch_s), and graphs of 1 and " +
-        std::to_string(LaunchOverhead::many_nodes) + " replayed alone between events on an idle stream, medians of " +
-        std::to_string(lo.graph_alone.samples) + " and " + std::to_string(lo.graph_alone_many.samples) +
-        ": the first less graph_launch_s (graph_start_s), the slope between them less graph_launch_s "
-        "(graph_node_s)";
+        std::to_string(lo.graph.iterations) +
+        " on the device clock (graph_launch_s), and a graph of one replayed alone between events on an idle "
+        "stream, median of " +
+        std::to_string(lo.graph_alone.samples) + ", less graph_launch_s (graph_start_s)";
     return true;
   }
 

@@ -28,13 +28,9 @@
 // synchronisation, no host copies): see CudaKernel.
 //
 // measure_launch_overhead() times an empty kernel: eager launch-to-launch on
-// the host clock, per kernel inside a CUDA graph on the device clock, and
-// graphs of one and of 64 such kernels each replayed alone between events:
-// the start a whole forward pass replayed as one graph pays once, and what
-// each kernel of such a graph costs beyond its time in graphs replayed back
-// to back (the truth of 2026-12-05 on an H100 timed a 64-element relu at
-// 2.0 us per call in a graph of 32 replayed from an idle stream, 1.5 us in
-// graphs queued back to back).
+// the host clock, per kernel inside a CUDA graph on the device clock, and a
+// graph of one such kernel replayed alone between events (the start a whole
+// forward pass replayed as one graph pays once).
 
 #include <hwcal/config.hpp>
 #if !HWCAL_HAS_CUDA
@@ -306,10 +302,6 @@ struct LaunchOverhead {
   Measurement eager;        ///< launch-to-launch on the host clock: what an eager framework pays per op, at best
   Measurement graph;        ///< per kernel inside a CUDA graph, device clock
   Measurement graph_alone;  ///< one replay of a graph of one kernel, between events on an idle stream
-  /// The same with a graph of `many_nodes` kernels: with graph_alone, the
-  /// cost of each further kernel of a graph replayed from an idle stream.
-  Measurement graph_alone_many;
-  static constexpr int many_nodes = 64;
 };
 
 /// One replay of `graph` at a time, each between two events recorded right
@@ -343,13 +335,9 @@ inline LaunchOverhead measure_launch_overhead(int device, const MeasureOptions& 
   o.stop = opt;
   o.graph_s = 200e-6;
   out.graph = timer.measure([&] { HWCAL_CUDA_CHECK(launch::empty(stream.get())); }, stream.get(), o);
-  Graph one, many;
+  Graph one;
   one.capture(stream.get(), [&] { HWCAL_CUDA_CHECK(launch::empty(stream.get())); });
   out.graph_alone = measure_graph_alone(one, stream, opt);
-  many.capture(stream.get(), [&] {
-    for (int i = 0; i < LaunchOverhead::many_nodes; ++i) HWCAL_CUDA_CHECK(launch::empty(stream.get()));
-  });
-  out.graph_alone_many = measure_graph_alone(many, stream, opt);
   return out;
 }
 
