@@ -32,6 +32,24 @@ import statistics
 import sys
 
 
+START_OP, START_N, START_REF_N = "relu 1M", 8, 128
+
+
+def pytorch_graph_start(rows):
+    """PyTorch's start of a graph replayed alone, from main()'s rows: a graph of
+    START_N relus over 1M elements (about 18 us of kernels on an H100, past the
+    host's ~14 us floor of a replay) replayed alone, less START_N times their
+    per-call time in a graph of START_REF_N replayed back to back. None when
+    the rows lack them. torch_profile.py --graph-nodes puts it in a profile
+    of PyTorch's kernels (hwcal's own overhead.graph_start_s is its C++
+    launch, without PyTorch's replay())."""
+    by = {(r.get("op"), r.get("n")): r for r in rows if isinstance(r, dict)}
+    a, q = by.get((START_OP, START_N)), by.get((START_OP, START_REF_N))
+    if not a or not q:
+        return None
+    return max(0.0, START_N * (a["alone_s"] - q["queued_s"]))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", help="write the results here")
@@ -116,6 +134,10 @@ def main() -> int:
             print(f"truth harness, round {round_}: {name:24s} graph_s {t['graph_s'][0] * 1e6:6.2f} us/call "
                   f"(R {t['graph_reps']}), graph1_s {t['graph1_s'] * 1e6:6.2f} us, eager_s {t['eager_s'] * 1e6:6.2f} us")
             out.setdefault("truth_harness", {})[f"{name} round {round_}"] = t
+    start = pytorch_graph_start(out["rows"])
+    if start is not None:
+        out["graph_start_s"] = start
+        print(f"PyTorch's start of a graph replayed alone: {start * 1e6:.2f} us")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

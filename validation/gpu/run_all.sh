@@ -7,7 +7,7 @@
 #   bash validation/gpu/run_all.sh recalibrate OPS [BUDGET_S]     # only some op kinds: build, their tests,
 #                                                               # calibrate --ops, fidelity (merge_ops.py)
 #   bash validation/gpu/run_all.sh truth PART [BUDGET_S]        # ground truth, part 1 or 2 (truth_parts.py)
-#   bash validation/gpu/run_all.sh fidelity [PROFILE] [BUDGET_S]   # only torch_ops.py (no build)
+#   bash validation/gpu/run_all.sh fidelity [PROFILE] [BUDGET_S]   # torch_ops.py and graph_nodes.py (no build)
 #   bash validation/gpu/run_all.sh collectives [BUDGET_S]       # 2+ GPUs: NCCL collectives vs torch.distributed
 #
 # Every stage writes at most 8 files under $OUT (more is tarred), keeps going
@@ -186,6 +186,9 @@ calibrate() {
       --out "$OUT/fidelity.json" --md "$OUT/fidelity.md" --budget-s "$fb" $FIDELITY_ARGS > "$logs/fidelity.log" 2>&1
     note "fidelity: exit $? on $profile"
     summary+=("$(tail -40 "$logs/fidelity.log" | sed -n '/^fidelity vs PyTorch/,$p')")
+    # PyTorch's graph start for torch_profile.py --graph-nodes (in logs.tar.gz: $OUT holds 8 files already)
+    timeout -k 5 "$(cap 60)" "$PY" validation/gpu/graph_nodes.py --json "$logs/graph_nodes.json" > "$logs/graph_nodes.txt" 2>&1
+    note "graph_nodes: exit $? ($(grep -m1 "graph replayed alone" "$logs/graph_nodes.txt"))"
   else
     note "fidelity: skipped (${fb}s left for it)"
   fi
@@ -311,6 +314,9 @@ fidelity_only() {
     timeout --signal=INT -k 20 $(( budget + 60 )) "$PY" validation/gpu/torch_ops.py fidelity --profile "$profile" \
       --out "$OUT/fidelity.json" --md "$OUT/fidelity.md" --budget-s "$budget" $FIDELITY_ARGS
     echo "== torch_ops.py exit $?"
+    # PyTorch's graph start, for torch_profile.py --graph-nodes
+    timeout -k 5 60 "$PY" validation/gpu/graph_nodes.py --json "$OUT/graph_nodes.json"
+    echo "== graph_nodes.py exit $?"
   } > "$OUT/fidelity.log" 2>&1
   shrink "$OUT/fidelity.json" >/dev/null
   summary+=("$(tail -40 "$OUT/fidelity.log")")

@@ -32,6 +32,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import gpu_profile  # noqa: E402
+import graph_nodes  # noqa: E402
 import gpu_timing as gt  # noqa: E402
 import measure_gpu  # noqa: E402
 import models_gpu  # noqa: E402
@@ -670,6 +671,35 @@ class TorchProfile(unittest.TestCase):
             r = subprocess.run([HWCAL_CLI, "show", out], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("pytorch 9.9.9", r.stdout)
+
+    def test_graph_nodes_give_pytorchs_graph_start(self):
+        rows = [{"op": "relu 1M", "n": 8, "alone_s": 3e-6, "queued_s": 2.6e-6},
+                {"op": "relu 1M", "n": 128, "alone_s": 2.3e-6, "queued_s": 2.2e-6},
+                {"op": "relu 64", "n": 8, "alone_s": 9e-6, "queued_s": 1e-6}]
+        start = graph_nodes.pytorch_graph_start(rows)
+        self.assertAlmostEqual(start, 8 * (3e-6 - 2.2e-6))
+        self.assertIsNone(graph_nodes.pytorch_graph_start(rows[1:]))
+        prof = load(self.SMALL)
+        with tempfile.TemporaryDirectory() as tmp:
+            fp, gp, out = (os.path.join(tmp, n) for n in ("f.json", "g.json", "t.json"))
+            with open(fp, "w") as f:
+                json.dump(fake_fidelity(prof, lambda ci, si, h: 2 * h), f)
+            with open(gp, "w") as f:
+                json.dump({"rows": rows}, f)
+            self.assertEqual(torch_profile.main(["--profile", self.SMALL, "--fidelity", fp, "--graph-nodes", gp,
+                                                 "-o", out]), 0)
+            got = load(out)
+            self.assertAlmostEqual(got["overhead"]["graph_start_s"], start)
+            self.assertTrue(any("PyTorch's start of a graph" in w for w in got["warnings"]))
+            with open(gp, "w") as f:
+                json.dump({"rows": rows[1:]}, f)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                rc = torch_profile.main(["--profile", self.SMALL, "--fidelity", fp, "--graph-nodes", gp,
+                                         "-o", os.path.join(tmp, "o.json")])
+            self.assertEqual(rc, 2)
+            self.assertIn(gp, err.getvalue())
+            self.assertFalse(os.path.exists(os.path.join(tmp, "o.json")))
 
     def test_bad_input_names_the_file_and_exits_2(self):
         with tempfile.TemporaryDirectory() as tmp:

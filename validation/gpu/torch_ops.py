@@ -1165,26 +1165,6 @@ def profile_info(path, profile):
             "software": profile.get("software")}
 
 
-def graph_start(dev, device, replays=51):
-    """PyTorch's start of a CUDA graph replayed alone (as a model's forward is
-    timed or served one request at a time): a graph of one 64-element relu,
-    each replay between its own events after the device went idle, median,
-    less the relu's per-call time in a graph of 64 replayed back to back. The
-    host's replay() (Python, PyTorch's replay bookkeeping, cudaGraphLaunch)
-    is in it; hwcal's C++ overhead.graph_start_s has the launch alone."""
-    x = torch.randn(64, device=device)
-    one = dev.graph(lambda: torch.relu(x), 1)
-    many = dev.graph(lambda: torch.relu(x), 64)
-    for _ in range(5):
-        one()
-    alone = statistics.median(dev.elapsed(one, 1) for _ in range(replays))
-    per_call = statistics.median(dev.elapsed(many, 10) / 640 for _ in range(11))
-    return {"graph_start_s": max(0.0, alone - per_call), "alone_s": alone, "per_call_s": per_call,
-            "replays": replays, "op": "torch.relu, 64 fp32 elements",
-            "method": "graph of 1 call, each replay between events after a synchronize, median; less the "
-                      "per-call time in a graph of 64 calls replayed 10 times back to back, median of 11"}
-
-
 def _on_term(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
@@ -1217,9 +1197,6 @@ def fidelity(args):
     old = signal.signal(signal.SIGTERM, _on_term)
     torch.set_grad_enabled(False)
     try:
-        if run.cuda:
-            doc["graph_start"] = graph_start(run.dev, run.device)
-            log(f"PyTorch's graph start: {fmt_s(doc['graph_start']['graph_start_s'])}")
         checkpoint()
         for it in items:
             if run.timing_over():
@@ -1278,8 +1255,6 @@ def parse_args(argv):
     f.add_argument("--no-kernels", dest="kernels", action="store_false", help="skip the torch.profiler kernel list")
     f.add_argument("--max-reserved-gb", type=float, default=40.0, help="empty PyTorch's cache above this")
     f.add_argument("--verbose", action="store_true", help="one line per sample")
-    g = sub.add_parser("graph-start", help="only PyTorch's start of a CUDA graph replayed alone")
-    g.add_argument("--out", required=True, help="JSON to write")
     s = sub.add_parser("summary", help="print the per-kind table of a results file")
     s.add_argument("results")
     m = sub.add_parser("markdown", help="write the markdown of a results file")
@@ -1302,16 +1277,6 @@ def main(argv=None):
         return 0
     if args.cmd == "markdown":
         write_atomic(args.md, markdown(load_json(args.results)))
-        return 0
-    if args.cmd == "graph-start":
-        if not torch.cuda.is_available():
-            log("graph-start needs a CUDA device")
-            return 2
-        with torch.no_grad():
-            doc = {"hwcal_torch_graph_start": FORMAT, "created": now(), "software": software_info(True),
-                   "device": torch.cuda.get_device_name(), **graph_start(gt.CudaDevice(), torch.device("cuda"))}
-        write_atomic(args.out, dump(doc))
-        log(f"PyTorch's graph start on {doc['device']}: {fmt_s(doc['graph_start_s'])} -> {args.out}")
         return 0
     if args.device == "cuda" and not torch.cuda.is_available():
         log("no CUDA device: use --device cpu --dry-run for a CPU check")

@@ -26,6 +26,11 @@ names PyTorch's call and kernels. A sample PyTorch did not time in a graph
 MISTIMED times hwcal's time and the curve's median ratio, below), and a curve
 left without samples with them; the profile's warnings count each. Everything else (overheads, the
 eager host cost, memory sweeps, fusions, peaks) is the hwcal profile's.
+With --graph-nodes (validation/gpu/graph_nodes.py's JSON, same GPU),
+overhead.graph_start_s becomes PyTorch's start of a graph replayed alone
+(its replay() in Python before the launch: 5.6 us on an H100 where hwcal's
+C++ launch measured 2.6 us), which a PyTorch model's forward replayed as one
+graph pays once.
 Exit 2 with the file and the field named when an input is malformed.
 """
 from __future__ import annotations
@@ -39,6 +44,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import graph_nodes  # noqa: E402
 from report_gpu import load_json  # noqa: E402
 
 
@@ -74,8 +80,10 @@ def _median(xs):
     return 0.5 * (xs[(n - 1) // 2] + xs[n // 2]) if n else None
 
 
-def convert(profile, fidelity, fidelity_path="fidelity"):
-    """(torch profile, counts): profile with PyTorch's times, per the docstring."""
+def convert(profile, fidelity, fidelity_path="fidelity", graph_start=None):
+    """(torch profile, counts): profile with PyTorch's times, per the docstring;
+    graph_start: PyTorch's start of a graph replayed alone, seconds, for
+    overhead.graph_start_s (None: hwcal's is kept)."""
     if fidelity.get("hwcal_torch_fidelity") is None or not isinstance(fidelity.get("samples"), list):
         raise InputError(f"{fidelity_path}: not a torch_ops.py fidelity result (field 'samples')")
     ops = profile.get("operations")
@@ -141,6 +149,12 @@ def convert(profile, fidelity, fidelity_path="fidelity"):
     out["timing"] = (f"PyTorch's calls timed by validation/gpu/torch_ops.py fidelity ({fidelity.get('command', '')}): "
                      + str((fidelity.get("settings") or {}).get("timing", "")))
     out.setdefault("warnings", [])
+    if graph_start is not None:
+        hwcal_start = (profile.get("overhead") or {}).get("graph_start_s", 0.0)
+        out.setdefault("overhead", {})["graph_start_s"] = graph_start
+        out["warnings"].insert(0, f"overhead.graph_start_s is PyTorch's start of a graph replayed alone, "
+                                  f"{graph_start * 1e6:.2f} us (validation/gpu/graph_nodes.py), in place of "
+                                  f"hwcal's C++ launch, {hwcal_start * 1e6:.2f} us")
     out["warnings"].insert(0, f"every sample is PyTorch {torch_version}'s time at hwcal's shape "
                               f"(validation/gpu/torch_profile.py): {n_timed} samples; {n_dropped} dropped "
                               f"(PyTorch did not time them in a CUDA graph), {n_mistimed} dropped as mis-timed "
@@ -153,6 +167,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", required=True, help="the hwcal CUDA profile the fidelity bench ran on")
     ap.add_argument("--fidelity", required=True, help="torch_ops.py fidelity JSON of that profile")
+    ap.add_argument("--graph-nodes", help="validation/gpu/graph_nodes.py's JSON on the same GPU: PyTorch's graph "
+                                          "start for overhead.graph_start_s")
     ap.add_argument("-o", "--out", required=True)
     args = ap.parse_args(argv)
     try:
@@ -164,7 +180,16 @@ def main(argv=None):
             fidelity = load_json(args.fidelity)
         except (OSError, ValueError) as e:
             raise InputError(f"{args.fidelity}: {e}")
-        out, n = convert(profile, fidelity, args.fidelity)
+        start = None
+        if args.graph_nodes:
+            try:
+                start = graph_nodes.pytorch_graph_start(load_json(args.graph_nodes).get("rows") or [])
+            except (OSError, ValueError, AttributeError) as e:
+                raise InputError(f"{args.graph_nodes}: {e}")
+            if start is None:
+                raise InputError(f"{args.graph_nodes}: field 'rows' lacks '{graph_nodes.START_OP}' at N = "
+                                 f"{graph_nodes.START_N} and {graph_nodes.START_REF_N}")
+        out, n = convert(profile, fidelity, args.fidelity, start)
     except InputError as e:
         print(f"torch_profile: {e}", file=sys.stderr)
         return 2
