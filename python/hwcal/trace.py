@@ -320,6 +320,14 @@ def _rows_cols(name, op, x, cols):
 # --------------------------------------------------------------------------- attention
 
 
+def _heads_op(head_dim, element_size):
+    """The op of an attention block's head split or merge: both paths rearrange q,
+    k, v into [B*H, L, D] (fast path: _transform_bias_rescale_qkv; slow path:
+    .contiguous() of the chunked projections), runs of head_dim elements: a
+    copy when that is a cache line or more (_copy_unit), else a transpose."""
+    return "copy" if head_dim * element_size >= _LINE_BYTES else "transpose"
+
+
 def _mha_subgraphs(prefix, mha: nn.MultiheadAttention, q, k, v, batch_first):
     """Self- or cross-attention as qkv projection(s), head split, attention, head
     merge and output projection."""
@@ -340,10 +348,7 @@ def _mha_subgraphs(prefix, mha: nn.MultiheadAttention, q, k, v, batch_first):
         sgs.append({"name": f"{prefix}.q", "op": "linear", "m": B * L, "n": E, "k": E, "bias": bias})
         sgs.append({"name": f"{prefix}.k", "op": "linear", "m": B * S, "n": E, "k": int(k.shape[-1]), "bias": bias})
         sgs.append({"name": f"{prefix}.v", "op": "linear", "m": B * S, "n": E, "k": int(v.shape[-1]), "bias": bias})
-    # both paths rearrange q, k, v into [B*H, L, D] (fast path: _transform_bias_rescale_qkv;
-    # slow path: .contiguous() of the chunked projections)
-    # runs of head_dim elements: a copy when that is a cache line or more (_copy_unit)
-    heads_op = "copy" if D * es >= _LINE_BYTES else "transpose"
+    heads_op = _heads_op(D, es)
     sgs.append({"name": f"{prefix}.split_heads", "op": heads_op, "bytes": (B * L + 2 * B * S) * E * es})
     sgs.append({"name": f"{prefix}.attn", "op": "attention", "batch": B, "heads": H, "seq_q": L, "seq_kv": S,
                 "head_dim": D, "causal": False})

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Re-map the named leaves (rmsnorm, rotary) of committed ground truth with this
-commit's tracer, on the CPU, without re-measuring: the measured times of a
-leaf module do not depend on how it is traced, only its workload subgraphs do.
+"""Re-map the named leaves (rmsnorm, rotary) and attention blocks' head split and
+merge of committed ground truth with this commit's tracer, on the CPU, without
+re-measuring: the measured times of a unit do not depend on how it is traced,
+only its workload subgraphs do.
 
     /usr/bin/python3 validation/gpu/remap_leaves.py \
         --measured D/gpu_measured.json.gz --workloads D/workloads.tar.gz --out DIR
@@ -13,8 +14,11 @@ unit's shape and precision (fp16 as fp16; tf32 as fp32), called once with its
 aten ops recorded, and mapped by the tracer's own `_named_leaf_unit`: the same
 code a fresh trace runs. Its subgraphs replace the unit's in the workload (same
 position) and its subgraph names replace the unit's list in the measurements;
-the unit gets the tracer's note. Other units and every measured time are left
-as they were.
+the unit gets the tracer's note. An mha or encoder_layer unit's `split_heads`
+and `merge_heads` subgraphs take the tracer's `_heads_op` at the unit's head
+size (a copy of runs of a cache line or more since the tracer of 2026-12-05
+07:29 UTC, an element transpose before). Other units and every measured time
+are left as they were.
 """
 from __future__ import annotations
 
@@ -37,6 +41,27 @@ from hwcal import trace as T  # noqa: E402
 from report_gpu import load_json, open_workloads  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+HEADS = (".split_heads", ".merge_heads")
+
+
+def remap_heads(wl, unit, precision):
+    """Sets the op of the unit's head split/merge subgraphs by the tracer's rule;
+    True when one changed."""
+    names = set(unit["subgraphs"])
+    sgs = [sg for sg in wl["subgraphs"] if sg["name"] in names]
+    changed = False
+    for sg in sgs:
+        if not sg["name"].endswith(HEADS):
+            continue
+        prefix = sg["name"].rsplit(".", 1)[0]
+        attn = next((a for a in sgs if a["op"] == "attention" and a["name"].startswith(prefix + ".")), None)
+        if attn is None:
+            continue
+        op = T._heads_op(attn["head_dim"], torch.empty(0, dtype=DTYPES[precision]).element_size())
+        if sg["op"] != op:
+            sg["op"] = op
+            changed = True
+    return changed
 
 
 def leaf_unit(kind, name, sg, batch, precision):
@@ -65,6 +90,11 @@ def remap(mdoc, wdir):
         wl = load_json(path)
         changed = False
         for u in rec.get("units", []):
+            if u.get("category") == "scored" and u.get("kind") in ("mha", "encoder_layer"):
+                if remap_heads(wl, u, rec["precision"]):
+                    count += 1
+                    changed = True
+                continue
             if u.get("category") != "scored" or u.get("kind") not in ("rmsnorm", "rotary"):
                 continue
             pos = [i for i, sg in enumerate(wl["subgraphs"]) if sg["name"] in u["subgraphs"]]
@@ -101,7 +131,7 @@ def main(argv=None):
             tar.add(wdir, arcname="workloads")
     with gzip.open(os.path.join(args.out, "gpu_measured.json.gz"), "wt") as f:
         json.dump(mdoc, f)
-    print(f"{n} leaf units re-mapped -> {args.out}")
+    print(f"{n} units re-mapped -> {args.out}")
     return 0
 
 

@@ -600,7 +600,9 @@ def fake_fidelity(profile, torch_of):
     for ci, op in enumerate(profile["operations"]):
         for si, smp in enumerate(op["samples"]):
             t = torch_of(ci, si, smp["time"]["median_s"])
-            samples.append({"op": op["op"], "curve": ci, "sample": si, "shape": smp["shape"], "torch_s": t,
+            samples.append({"op": op["op"], "precision": op["precision"], "variant": op.get("variant"),
+                            "curve": ci, "sample": si, "shape": smp["shape"], "torch_s": t,
+                            "hwcal_s": smp["time"]["median_s"], "hwcal_impl": smp.get("implementation"),
                             "torch_timing": "graph" if t else "eager", "torch_call": "F.fake", "reps": 64,
                             "kernel_names": [["fake_kernel(int)", 1]],
                             **({"torch_cold_s": 3 * t} if t and ci == 0 else {})})
@@ -630,6 +632,28 @@ class TorchProfile(unittest.TestCase):
         self.assertEqual(out["software"]["pytorch"], "9.9.9")
         self.assertIn("PyTorch 9.9.9", out["warnings"][0])
         self.assertEqual(prof, load(self.SMALL))  # the input is not modified
+
+    def test_transfer_applies_another_gpus_ratio_where_shape_and_kernel_match(self):
+        other = load(self.SMALL)  # "another GPU": the same shapes and kernels, hwcal 2x slower there
+        for op in other["operations"]:
+            for smp in op["samples"]:
+                smp["time"]["median_s"] *= 2
+        fid = fake_fidelity(other, lambda ci, si, h: 3 * h)  # PyTorch 3x hwcal there
+        fid["samples"][0]["hwcal_impl"] = "another kernel"  # not the same implementation: not transferred
+        prof = load(self.SMALL)
+        out, n = torch_profile.convert(prof, fid, transfer=True)
+        total = sum(len(op["samples"]) for op in prof["operations"])
+        self.assertEqual(n["kept_hwcal"], 1)
+        self.assertEqual(n["timed"], total - 1)
+        self.assertEqual(n["dropped"], 0)
+        got = {(o["op"], o["precision"], o.get("variant"), json.dumps(smp["shape"], sort_keys=True)):
+               smp["time"]["median_s"] for o in out["operations"] for smp in o["samples"]}
+        for ci, op in enumerate(prof["operations"]):
+            for si, smp in enumerate(op["samples"]):
+                k = (op["op"], op["precision"], op.get("variant"), json.dumps(smp["shape"], sort_keys=True))
+                want = smp["time"]["median_s"] * (1 if ci == 0 and si == 0 else 3)
+                self.assertAlmostEqual(got[k] / want, 1.0, places=9)
+        self.assertIn("another GPU", " ".join(out["warnings"]))
 
     def test_a_sample_of_another_shape_is_not_taken(self):
         prof = load(self.SMALL)
@@ -736,6 +760,29 @@ class RemapLeaves(unittest.TestCase):
         self.assertEqual(units[1]["subgraphs"], ["q_proj"])
         self.assertEqual(out["subgraphs"][9]["elements"], 2 * 2 * 2 * 8)  # batch 2 x heads 2 x seq 2 x head_dim 8
         self.assertIn("kernels", units[2]["note"])
+
+    def test_attention_head_split_and_merge_take_the_tracers_op(self):
+        def block(prefix, head_dim):
+            return [{"name": f"{prefix}.qkv", "op": "linear", "m": 8, "n": 3 * 4 * head_dim, "k": 4 * head_dim},
+                    {"name": f"{prefix}.split_heads", "op": "transpose", "bytes": 4096},
+                    {"name": f"{prefix}.attn", "op": "attention", "batch": 1, "heads": 4, "seq_q": 8, "seq_kv": 8,
+                     "head_dim": head_dim, "causal": False},
+                    {"name": f"{prefix}.merge_heads", "op": "transpose", "bytes": 2048}]
+        # fp16: 64-element heads move 128-byte runs (a copy), 16-element heads 32-byte runs (a transpose)
+        wl = {"hwcal_workload": 1, "name": "m", "precision": "fp16", "subgraphs": block("a", 64) + block("b", 16)}
+        units = [{"name": n, "kind": "mha", "category": "scored", "subgraphs": [sg["name"] for sg in wl["subgraphs"]
+                                                                                if sg["name"].startswith(n + ".")]}
+                 for n in ("a", "b")]
+        mdoc = {"configs": {"m_b1_fp16": {"batch": 1, "precision": "fp16", "workload": "m.json", "units": units}}}
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "m.json"), "w") as f:
+                json.dump(wl, f)
+            self.assertEqual(remap_leaves.remap(mdoc, tmp), 1)
+            out = load(os.path.join(tmp, "m.json"))
+            self.assertEqual(remap_leaves.remap(mdoc, tmp), 0)
+        self.assertEqual(ops(out), ["linear", "copy", "attention", "copy", "linear", "transpose", "attention",
+                                    "transpose"])
+        self.assertEqual(out["subgraphs"][1]["bytes"], 4096)
 
 
 if __name__ == "__main__":

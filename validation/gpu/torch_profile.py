@@ -26,6 +26,13 @@ names PyTorch's call and kernels. A sample PyTorch did not time in a graph
 MISTIMED times hwcal's time and the curve's median ratio, below), and a curve
 left without samples with them; the profile's warnings count each. Everything else (overheads, the
 eager host cost, memory sweeps, fusions, peaks) is the hwcal profile's.
+With --transfer the fidelity run was made on another GPU with the same
+software (an H100's for an H200's profile): a sample whose op, precision,
+variant, shape and hwcal implementation (the cuBLASLt algorithm, the kernel)
+match one timed there takes PyTorch's ratio to hwcal's time there; the others
+keep hwcal's time. On the H200 of 2026-12-05 with the H100's run: per layer
+25.3% -> 20.4%, whole model 16.9% -> 10.8% (docs/validation/gpu/README.md).
+
 With --graph-nodes (validation/gpu/graph_nodes.py's JSON, same GPU),
 overhead.graph_start_s becomes PyTorch's start of a graph replayed alone
 (its replay() in Python before the launch: 5.6 us on an H100 where hwcal's
@@ -80,10 +87,17 @@ def _median(xs):
     return 0.5 * (xs[(n - 1) // 2] + xs[n // 2]) if n else None
 
 
-def convert(profile, fidelity, fidelity_path="fidelity", graph_start=None):
+def _shape_key(op, precision, variant, shape):
+    return (op, precision, variant or "", json.dumps(shape, sort_keys=True))
+
+
+def convert(profile, fidelity, fidelity_path="fidelity", graph_start=None, transfer=False):
     """(torch profile, counts): profile with PyTorch's times, per the docstring;
     graph_start: PyTorch's start of a graph replayed alone, seconds, for
-    overhead.graph_start_s (None: hwcal's is kept)."""
+    overhead.graph_start_s (None: hwcal's is kept). transfer: the fidelity run
+    was made on another GPU: each sample of the same op, precision, variant,
+    shape and hwcal implementation takes PyTorch's ratio to hwcal there; the
+    others keep hwcal's time."""
     if fidelity.get("hwcal_torch_fidelity") is None or not isinstance(fidelity.get("samples"), list):
         raise InputError(f"{fidelity_path}: not a torch_ops.py fidelity result (field 'samples')")
     ops = profile.get("operations")
@@ -92,51 +106,69 @@ def convert(profile, fidelity, fidelity_path="fidelity", graph_start=None):
     by_key = {}
     for i, s in enumerate(fidelity["samples"]):
         try:
-            by_key[(int(s["curve"]), int(s["sample"]))] = s
+            key = (_shape_key(s["op"], s["precision"], s.get("variant"), s.get("shape")) if transfer
+                   else (int(s["curve"]), int(s["sample"])))
         except (KeyError, TypeError, ValueError):
-            raise InputError(f"{fidelity_path}: samples[{i}]: fields 'curve' and 'sample' must be integers")
+            raise InputError(f"{fidelity_path}: samples[{i}]: fields 'curve' and 'sample' must be integers, "
+                             f"'op' and 'precision' present")
+        by_key[key] = s
     sw = fidelity.get("software") or {}
     torch_version = str(sw.get("torch") or sw.get("pytorch") or "unknown")
     out = copy.deepcopy(profile)
     out["operations"] = []
-    n_timed = n_dropped = n_mistimed = n_curves_dropped = 0
+    n_timed = n_dropped = n_mistimed = n_curves_dropped = n_kept_hwcal = 0
     for ci, op in enumerate(ops):
         kept = []
-        timed = []
+        timed = []  # (sample, fidelity record, PyTorch's time / hwcal's)
         for si, sample in enumerate(op.get("samples", [])):
+            if transfer:
+                f = by_key.get(_shape_key(op.get("op"), op.get("precision"), op.get("variant"), sample.get("shape")))
+                usable = (f and f.get("hwcal_impl") == sample.get("implementation")
+                          and f.get("torch_timing") == "graph" and f.get("torch_s") and f.get("hwcal_s"))
+                if not usable:
+                    n_kept_hwcal += 1
+                    kept.append(copy.deepcopy(sample))
+                    continue
+                timed.append((sample, f, f["torch_s"] / f["hwcal_s"]))
+                continue
             f = by_key.get((ci, si))
             t = f.get("torch_s") if f else None
             if not f or f.get("shape") != sample.get("shape") or f.get("torch_timing") != "graph" or not t:
                 n_dropped += 1
                 continue
-            timed.append((sample, f, t))
-        typical = _median([t / s["time"]["median_s"] for s, _, t in timed])
-        for sample, f, t in timed:
-            h = sample["time"]["median_s"]
-            if t > MISTIMED * h and t > MISTIMED * typical * h:
+            timed.append((sample, f, t / sample["time"]["median_s"]))
+        typical = _median([r for _, _, r in timed])
+        for sample, f, r in timed:
+            if r > MISTIMED and r > MISTIMED * typical:
                 n_mistimed += 1
                 continue
+            h = sample["time"]["median_s"]
+            t = h * r
             new = copy.deepcopy(sample)
-            new["time"] = _scaled(sample["time"], t / h)
+            new["time"] = _scaled(sample["time"], r)
             new["time"]["median_s"] = t
             new["time"]["iterations"] = f.get("reps", 1)
-            if f.get("torch_cold_s"):
-                cold = sample.get("cold_time") or sample["time"]
-                new["cold_time"] = _scaled(cold, f["torch_cold_s"] / cold["median_s"])
-                new["cold_time"]["median_s"] = f["torch_cold_s"]
+            cold = sample.get("cold_time")
+            if f.get("torch_cold_s") and (not transfer or (cold and f.get("hwcal_cold_s"))):
+                base = cold or sample["time"]
+                rc = f["torch_cold_s"] / (f["hwcal_cold_s"] if transfer else base["median_s"])
+                new["cold_time"] = _scaled(base, rc)
+                new["cold_time"]["median_s"] = base["median_s"] * rc
             else:
                 new.pop("cold_time", None)
             new["gbps"] = sample.get("bytes", 0) / t / 1e9
             new["gflops"] = sample.get("flops", 0) / t / 1e9
             if sample.get("efficiency") is not None:
-                new["efficiency"] = sample["efficiency"] * h / t
-            new["implementation"] = f"PyTorch {torch_version}: {f.get('torch_call', '?')} ({_kernels(f)})"
+                new["efficiency"] = sample["efficiency"] / r
+            where = " at its ratio to hwcal's kernel on another GPU" if transfer else ""
+            new["implementation"] = f"PyTorch {torch_version}: {f.get('torch_call', '?')} ({_kernels(f)}){where}"
             kept.append(new)
             n_timed += 1
         if kept:
             curve = dict(op)
             curve["samples"] = kept
-            curve["note"] = f"PyTorch {torch_version}'s kernels at hwcal's calibration shapes"
+            if timed:
+                curve["note"] = f"PyTorch {torch_version}'s kernels at hwcal's calibration shapes"
             out["operations"].append(curve)
         else:
             n_curves_dropped += 1
@@ -155,12 +187,18 @@ def convert(profile, fidelity, fidelity_path="fidelity", graph_start=None):
         out["warnings"].insert(0, f"overhead.graph_start_s is PyTorch's start of a graph replayed alone, "
                                   f"{graph_start * 1e6:.2f} us (validation/gpu/graph_nodes.py), in place of "
                                   f"hwcal's C++ launch, {hwcal_start * 1e6:.2f} us")
-    out["warnings"].insert(0, f"every sample is PyTorch {torch_version}'s time at hwcal's shape "
-                              f"(validation/gpu/torch_profile.py): {n_timed} samples; {n_dropped} dropped "
+    if transfer:
+        dev = (fidelity.get("profile") or {}).get("device") or "unknown"
+        out["warnings"].insert(0, f"PyTorch's times transferred from a fidelity run on another GPU ({dev}): each "
+                                  f"sample of the same shape and hwcal implementation takes PyTorch's ratio to hwcal "
+                                  f"there; {n_kept_hwcal} samples without one keep hwcal's time")
+    out["warnings"].insert(0, f"{'a' if transfer else 'every'} sample is PyTorch {torch_version}'s time at hwcal's "
+                              f"shape (validation/gpu/torch_profile.py): {n_timed} samples; {n_dropped} dropped "
                               f"(PyTorch did not time them in a CUDA graph), {n_mistimed} dropped as mis-timed "
                               f"(over {MISTIMED:g}x hwcal's time and the curve's median ratio), {n_curves_dropped} "
                               f"curves left empty and dropped")
-    return out, {"timed": n_timed, "dropped": n_dropped, "mistimed": n_mistimed, "curves_dropped": n_curves_dropped}
+    return out, {"timed": n_timed, "dropped": n_dropped, "mistimed": n_mistimed, "curves_dropped": n_curves_dropped,
+                 "kept_hwcal": n_kept_hwcal}
 
 
 def main(argv=None):
@@ -169,6 +207,9 @@ def main(argv=None):
     ap.add_argument("--fidelity", required=True, help="torch_ops.py fidelity JSON of that profile")
     ap.add_argument("--graph-nodes", help="validation/gpu/graph_nodes.py's JSON on the same GPU: PyTorch's graph "
                                           "start for overhead.graph_start_s")
+    ap.add_argument("--transfer", action="store_true",
+                    help="the fidelity run was on another GPU of the same software: apply its PyTorch / hwcal "
+                         "ratio per shape and hwcal implementation")
     ap.add_argument("-o", "--out", required=True)
     args = ap.parse_args(argv)
     try:
@@ -189,7 +230,7 @@ def main(argv=None):
             if start is None:
                 raise InputError(f"{args.graph_nodes}: field 'rows' lacks '{graph_nodes.START_OP}' at N = "
                                  f"{graph_nodes.START_N} and {graph_nodes.START_REF_N}")
-        out, n = convert(profile, fidelity, args.fidelity, start)
+        out, n = convert(profile, fidelity, args.fidelity, start, args.transfer)
     except InputError as e:
         print(f"torch_profile: {e}", file=sys.stderr)
         return 2
@@ -199,7 +240,7 @@ def main(argv=None):
         f.write("\n")
     os.replace(tmp, args.out)  # a crash never leaves half a profile
     print(f"{n['timed']} samples timed with PyTorch, {n['dropped']} dropped, {n['mistimed']} mis-timed, "
-          f"{n['curves_dropped']} curves dropped -> {args.out}")
+          f"{n['kept_hwcal']} kept at hwcal's time, {n['curves_dropped']} curves dropped -> {args.out}")
     return 0
 
 
