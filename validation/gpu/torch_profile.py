@@ -31,7 +31,7 @@ software (an H100's for an H200's profile): a sample whose op, precision,
 variant, shape and hwcal implementation (the cuBLASLt algorithm, the kernel)
 match one timed there takes PyTorch's ratio to hwcal's time there; the others
 keep hwcal's time. On the H200 of 2026-12-05 with the H100's run: per layer
-25.3% -> 20.4%, whole model 16.9% -> 10.8% (docs/validation/gpu/README.md).
+25.3% -> 20.1%, whole model 16.9% -> 10.8% (docs/validation/gpu/README.md).
 
 With --graph-nodes (validation/gpu/graph_nodes.py's JSON, same GPU),
 overhead.graph_start_s becomes PyTorch's start of a graph replayed alone
@@ -141,6 +141,9 @@ def convert(profile, fidelity, fidelity_path="fidelity", graph_start=None, trans
         for sample, f, r in timed:
             if r > MISTIMED and r > MISTIMED * typical:
                 n_mistimed += 1
+                if transfer:  # the sample is hwcal's here: it keeps hwcal's time
+                    n_kept_hwcal += 1
+                    kept.append(copy.deepcopy(sample))
                 continue
             h = sample["time"]["median_s"]
             t = h * r
@@ -192,10 +195,11 @@ def convert(profile, fidelity, fidelity_path="fidelity", graph_start=None, trans
         out["warnings"].insert(0, f"PyTorch's times transferred from a fidelity run on another GPU ({dev}): each "
                                   f"sample of the same shape and hwcal implementation takes PyTorch's ratio to hwcal "
                                   f"there; {n_kept_hwcal} samples without one keep hwcal's time")
+    fate = "kept at hwcal's time" if transfer else "dropped"
     out["warnings"].insert(0, f"{'a' if transfer else 'every'} sample is PyTorch {torch_version}'s time at hwcal's "
                               f"shape (validation/gpu/torch_profile.py): {n_timed} samples; {n_dropped} dropped "
-                              f"(PyTorch did not time them in a CUDA graph), {n_mistimed} dropped as mis-timed "
-                              f"(over {MISTIMED:g}x hwcal's time and the curve's median ratio), {n_curves_dropped} "
+                              f"(PyTorch did not time them in a CUDA graph), {n_mistimed} mis-timed (over "
+                              f"{MISTIMED:g}x hwcal's time and the curve's median ratio: {fate}), {n_curves_dropped} "
                               f"curves left empty and dropped")
     return out, {"timed": n_timed, "dropped": n_dropped, "mistimed": n_mistimed, "curves_dropped": n_curves_dropped,
                  "kept_hwcal": n_kept_hwcal}
