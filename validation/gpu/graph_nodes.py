@@ -22,7 +22,9 @@ median of 21 samples each:
   queued: 20 replays back to back between two events, / 20 (the host stays
           ahead of the device, as in hwcal's and torch_ops.py's timing).
 Per call: time / N. The slope of `alone` over N, less the per-call `queued`
-time, is the per-kernel cost of starting from an idle stream. Reports only.
+time, is the per-kernel cost of starting from an idle stream. It reports, and
+writes PyTorch's start of a graph replayed alone (pytorch_graph_start) as
+graph_start_s for torch_profile.py --graph-nodes.
 """
 from __future__ import annotations
 
