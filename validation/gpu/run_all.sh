@@ -57,6 +57,9 @@ smi_line() {  # the first GPU's line of smi's CSV, or what nvidia-smi said
 py_info() {
   "$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), "gpus", torch.cuda.device_count())' 2>&1 | tail -1
 }
+graph_nodes() {  # PyTorch's graph start (for torch_profile.py --graph-nodes): JSON to $1, the table on stdout, $2 s at most
+  timeout -k 5 "$2" "$PY" validation/gpu/graph_nodes.py --json "$1"
+}
 print_summary() {
   local file=$1
   {
@@ -187,7 +190,7 @@ calibrate() {
     note "fidelity: exit $? on $profile"
     summary+=("$(tail -40 "$logs/fidelity.log" | sed -n '/^fidelity vs PyTorch/,$p')")
     # PyTorch's graph start for torch_profile.py --graph-nodes (in logs.tar.gz: $OUT holds 8 files already)
-    timeout -k 5 "$(cap 60)" "$PY" validation/gpu/graph_nodes.py --json "$logs/graph_nodes.json" > "$logs/graph_nodes.txt" 2>&1
+    graph_nodes "$logs/graph_nodes.json" "$(cap 60)" > "$logs/graph_nodes.txt" 2>&1
     note "graph_nodes: exit $? ($(grep -m1 "graph replayed alone" "$logs/graph_nodes.txt"))"
   else
     note "fidelity: skipped (${fb}s left for it)"
@@ -315,7 +318,7 @@ fidelity_only() {
       --out "$OUT/fidelity.json" --md "$OUT/fidelity.md" --budget-s "$budget" $FIDELITY_ARGS
     echo "== torch_ops.py exit $?"
     # PyTorch's graph start, for torch_profile.py --graph-nodes
-    timeout -k 5 60 "$PY" validation/gpu/graph_nodes.py --json "$OUT/graph_nodes.json"
+    graph_nodes "$OUT/graph_nodes.json" 60
     echo "== graph_nodes.py exit $?"
   } > "$OUT/fidelity.log" 2>&1
   shrink "$OUT/fidelity.json" >/dev/null

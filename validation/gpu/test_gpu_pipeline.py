@@ -740,6 +740,17 @@ class TorchProfile(unittest.TestCase):
 
 
 class RemapLeaves(unittest.TestCase):
+    def remap_twice(self, wl, mdoc, expected):
+        """Workload `wl` as m.json re-mapped for `mdoc`: `expected` units re-mapped, then none
+        on a second run (nothing left to re-map). Returns the re-mapped workload."""
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "m.json"), "w") as f:
+                json.dump(wl, f)
+            self.assertEqual(remap_leaves.remap(mdoc, tmp), expected)
+            out = load(os.path.join(tmp, "m.json"))
+            self.assertEqual(remap_leaves.remap(mdoc, tmp), 0)
+        return out
+
     def test_rmsnorm_and_rotary_units_become_their_chains(self):
         wl = {"hwcal_workload": 1, "name": "m", "precision": "bf16", "subgraphs": [
             {"name": "in_norm", "op": "rmsnorm", "rows": 4, "cols": 16},
@@ -748,12 +759,7 @@ class RemapLeaves(unittest.TestCase):
         units = [{"name": n, "kind": k, "category": "scored", "subgraphs": [n], "graph_s": [1e-5]}
                  for n, k in (("in_norm", "rmsnorm"), ("q_proj", "linear"), ("rotary", "rotary"))]
         mdoc = {"configs": {"m_b2_bf16": {"batch": 2, "precision": "bf16", "workload": "m.json", "units": units}}}
-        with tempfile.TemporaryDirectory() as tmp:
-            with open(os.path.join(tmp, "m.json"), "w") as f:
-                json.dump(wl, f)
-            self.assertEqual(remap_leaves.remap(mdoc, tmp), 2)
-            out = load(os.path.join(tmp, "m.json"))
-            self.assertEqual(remap_leaves.remap(mdoc, tmp), 0)  # a second run finds nothing left to re-map
+        out = self.remap_twice(wl, mdoc, 2)
         self.assertEqual(ops(out), ["copy", "square", "reduce_mean", "add", "rsqrt", "mul", "copy", "mul", "linear",
                                     "mul", "neg", "concat", "mul", "add"])
         self.assertEqual(units[0]["subgraphs"], [sg["name"] for sg in out["subgraphs"][:8]])
@@ -774,12 +780,7 @@ class RemapLeaves(unittest.TestCase):
                                                                                 if sg["name"].startswith(n + ".")]}
                  for n in ("a", "b")]
         mdoc = {"configs": {"m_b1_fp16": {"batch": 1, "precision": "fp16", "workload": "m.json", "units": units}}}
-        with tempfile.TemporaryDirectory() as tmp:
-            with open(os.path.join(tmp, "m.json"), "w") as f:
-                json.dump(wl, f)
-            self.assertEqual(remap_leaves.remap(mdoc, tmp), 1)
-            out = load(os.path.join(tmp, "m.json"))
-            self.assertEqual(remap_leaves.remap(mdoc, tmp), 0)
+        out = self.remap_twice(wl, mdoc, 1)
         self.assertEqual(ops(out), ["linear", "copy", "attention", "copy", "linear", "transpose", "attention",
                                     "transpose"])
         self.assertEqual(out["subgraphs"][1]["bytes"], 4096)

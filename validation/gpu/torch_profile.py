@@ -46,6 +46,7 @@ import argparse
 import copy
 import json
 import os
+import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,12 +80,6 @@ def _kernels(s):
 # hwcal 1.95 us, the rest of the curve within 20%); only the slow direction: PyTorch's faster
 # paths (a 1x1 adaptive pool as a mean, 6x) are real.
 MISTIMED = 4.0
-
-
-def _median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return 0.5 * (xs[(n - 1) // 2] + xs[n // 2]) if n else None
 
 
 def _shape_key(op, precision, variant, shape):
@@ -137,7 +132,7 @@ def convert(profile, fidelity, fidelity_path="fidelity", graph_start=None, trans
                 n_dropped += 1
                 continue
             timed.append((sample, f, t / sample["time"]["median_s"]))
-        typical = _median([r for _, _, r in timed])
+        typical = statistics.median(r for _, _, r in timed) if timed else None
         for sample, f, r in timed:
             if r > MISTIMED and r > MISTIMED * typical:
                 n_mistimed += 1
