@@ -672,7 +672,17 @@ def overhead_def(v):
                 "work. Absent for plain libraries.", {
                     "per_call_s": {"type": "object", "description": "Seconds per call, by op name.",
                                    "propertyNames": {"$ref": "#/$defs/op"},
-                                   "additionalProperties": seconds("Seconds per call.")},
+                                   "additionalProperties": seconds("Seconds per call.", maximum=MAX_PER_CALL_S)},
+                    "sequence_s": {"type": "object",
+                                   "description": "CPU (torch backend): what a call adds inside a forward pass "
+                                                  "over its per-call cost, by op name: the op's tiny call made in "
+                                                  "turn with every other op's call between two of its own (its "
+                                                  "code and the framework's state displaced, as by the other "
+                                                  "layers of a pass), minus its time called back to back. "
+                                                  "`predict` adds it once to each subgraph's in-sequence time. "
+                                                  "Absent where not measured.",
+                                   "propertyNames": {"$ref": "#/$defs/op"},
+                                   "additionalProperties": seconds("Seconds per call.", maximum=MAX_PER_CALL_S)},
                     "derivation": string("How it was measured."),
                 }, required=["per_call_s"]),
         }, required=["per_call_s"])

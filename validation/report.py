@@ -465,7 +465,8 @@ def write_report(path, threads_out, info):
                  "(mobilenet_v2 b1: 22 ms in a fresh process, 16 ms after resnet50 ran in it).")
     L.append(f"- Contention guard: {st.get('contention_guard', 'none')}.")
     L.append("- The mapper was not fitted to these models: the profile comes from `hwcal calibrate` "
-             "(micro-benchmarks only), made on this machine minutes before the measurements.")
+             "(micro-benchmarks only), made on this machine in the same session as the measurements (when: the "
+             "table under *Reproduce*).")
     L.append("")
 
     # ---- machine

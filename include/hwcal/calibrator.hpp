@@ -907,6 +907,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   report("framework", "per-call cost of the framework the backend stands for", 0, 1);
   if (std::optional<FrameworkCost> fc = backend.framework_cost(mopt)) {
     h.overhead.framework_s = std::move(fc->per_call_s);
+    h.overhead.framework_sequence_s = std::move(fc->sequence_s);
     h.overhead.framework_derivation = std::move(fc->derivation);
   }
   backend.annotate_profile(h);

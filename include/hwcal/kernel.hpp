@@ -64,6 +64,10 @@ struct FusionKernels {
 /// times (eager PyTorch: the Python layer and nn.Module dispatch), per op.
 struct FrameworkCost {
   std::map<OpKind, double> per_call_s;
+  /// What a call adds inside a forward pass, where other layers' calls ran
+  /// since its last one (its code and the framework's state displaced from
+  /// the caches), over its per-call time called back to back.
+  std::map<OpKind, double> sequence_s;
   std::string derivation;
 };
 

@@ -69,6 +69,7 @@ inline LooResult leave_one_out(const HardwareCalibration& h, MapperOptions opt =
   light.operations.clear();
   light.fusions.clear();
   light.overhead.framework_s.clear();
+  light.overhead.framework_sequence_s.clear();
   for (const auto& c : h.operations) {
     if (!ops.empty() && std::find(ops.begin(), ops.end(), c.op) == ops.end()) continue;
     std::size_t clean = 0;

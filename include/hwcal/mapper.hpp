@@ -19,7 +19,9 @@
 //    own bytes B fit in; in a pass, the weights were last read a pass ago and
 //    every tensor shares the caches with what the other layers touched, so the
 //    op's bytes are taken at the memory sweep's bandwidth for the pass's
-//    bytes P instead: extra = B x max(0, 1/bw(max(P, B)) - 1/bw(B)).
+//    bytes P instead: extra = B x max(0, 1/bw(max(P, B)) - 1/bw(B)); and each
+//    call pays the profile's in-pass cost of its op once (the call timed
+//    between other ops' calls, which displace its code and state; torch).
 //  - devices: activations come warm from the op before (as when repeated),
 //    but when the pass moves more than the L2 holds, its weights come cold
 //    from memory on every replay: latency + w/B x (cold - latency), with w
@@ -106,6 +108,7 @@ class CalibratedMapper {
         collectives_(profile.collectives),
         roofline_(profile) {
     for (const auto& [k, v] : profile.overhead.framework_s) framework_[static_cast<std::size_t>(k)] = v;
+    for (const auto& [k, v] : profile.overhead.framework_sequence_s) sequence_[static_cast<std::size_t>(k)] = v;
   }
 
   /// Latency of one subgraph. Allocation-free.
@@ -334,7 +337,10 @@ class CalibratedMapper {
       double body_seq = body;
       if (ctx.pass_bytes > 0 && n.bytes > 0 && bw > 0)
         body_seq += n.bytes * std::max(0.0, 1 / bw_.at(std::max(ctx.pass_bytes, n.bytes)) - 1 / bw);
-      e.in_sequence_s = e.device_s = e.overhead_s + body_seq;
+      // a call inside a pass finds its code and the framework's state displaced
+      // by the other layers' calls: once per call, measured per op
+      const double cold_call = ctx.pass_bytes > 0 && main_op ? sequence_[static_cast<std::size_t>(op.kind)] : 0.0;
+      e.in_sequence_s = e.device_s = e.overhead_s + cold_call + body_seq;
     } else {
       e.overhead_s = floor;
       e.latency_s = std::max(floor, body);
@@ -366,6 +372,7 @@ class CalibratedMapper {
   double l2_bytes_ = 0;
   std::array<double, all_precisions.size()> peak_{};
   std::array<double, op_kind_count> framework_{};  ///< per-call framework (host) cost by op
+  std::array<double, op_kind_count> sequence_{};   ///< CPU: what a call adds inside a pass, by op
   detail::BandwidthModel bw_;
   detail::CurveSet curves_;
   detail::FusionTable fusions_;

@@ -265,6 +265,9 @@ struct OverheadCalibration {
   /// What the framework the backend stands for adds per call, by op
   /// (TorchBackend: Python and nn.Module dispatch); empty for plain libraries.
   std::map<OpKind, double> framework_s;
+  /// What a call adds inside a forward pass over its per-call cost, by op
+  /// (FrameworkCost::sequence_s); empty where not measured.
+  std::map<OpKind, double> framework_sequence_s;
   std::string framework_derivation;
 };
 
@@ -463,9 +466,15 @@ inline void to_json(nlohmann::json& j, const HardwareCalibration& h) {
                    {"graph_launch_s", h.overhead.graph_launch_s}};
   if (h.overhead.graph_start_s > 0) j["overhead"]["graph_start_s"] = h.overhead.graph_start_s;
   if (!h.overhead.framework_derivation.empty()) {
-    nlohmann::json f = nlohmann::json::object();
-    for (const auto& [k, v] : h.overhead.framework_s) f[std::string(to_string(k))] = v;
-    j["overhead"]["framework"] = {{"per_call_s", f}, {"derivation", h.overhead.framework_derivation}};
+    auto by_op = [](const std::map<OpKind, double>& m) {
+      nlohmann::json f = nlohmann::json::object();
+      for (const auto& [k, v] : m) f[std::string(to_string(k))] = v;
+      return f;
+    };
+    j["overhead"]["framework"] = {{"per_call_s", by_op(h.overhead.framework_s)},
+                                  {"derivation", h.overhead.framework_derivation}};
+    if (!h.overhead.framework_sequence_s.empty())
+      j["overhead"]["framework"]["sequence_s"] = by_op(h.overhead.framework_sequence_s);
   }
   j["operations"] = h.operations;
   j["fusions"] = h.fusions;
@@ -811,14 +820,18 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
       if (h.overhead.graph_start_s > 1) g->fail("more than a second to start a graph, not a plausible overhead");
     }
     if (auto f = o->find("framework")) {
-      const JsonReader per = f->at("per_call_s");
-      per.expect_object();
-      for (auto it = per.json().begin(); it != per.json().end(); ++it) {
-        const JsonReader item(*it, file, per.pointer() + "/" + detail::pointer_token(it.key()));
-        OpKind k;
-        if (!parse(it.key(), k)) item.fail("unknown op '" + it.key() + "'");
-        h.overhead.framework_s[k] = detail::read_seconds(item, true);
-      }
+      auto read_by_op = [&](const JsonReader& per, std::map<OpKind, double>& out) {
+        per.expect_object();
+        for (auto it = per.json().begin(); it != per.json().end(); ++it) {
+          const JsonReader item(*it, file, per.pointer() + "/" + detail::pointer_token(it.key()));
+          OpKind k;
+          if (!parse(it.key(), k)) item.fail("unknown op '" + it.key() + "'");
+          out[k] = detail::read_seconds(item, true);
+          if (out[k] > 1) item.fail("more than a second per call, not a plausible framework cost");
+        }
+      };
+      read_by_op(f->at("per_call_s"), h.overhead.framework_s);
+      if (auto seq = f->find("sequence_s")) read_by_op(*seq, h.overhead.framework_sequence_s);
       h.overhead.framework_derivation = f->string_or("derivation", "");
     }
   }

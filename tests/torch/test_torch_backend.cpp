@@ -531,8 +531,12 @@ TEST_CASE("torch backend: the framework cost is measured or says why not", "[tor
     for (const OpDesc& op : hwcal::detail::tiny_ops()) {
       INFO(to_string(op.kind));
       CHECK(fc->per_call_s.count(op.kind) == 1);
+      // and its call inside a pass (after other data streamed through the caches)
+      CHECK(fc->sequence_s.count(op.kind) == 1);
     }
     for (const auto& [k, v] : fc->per_call_s) CHECK(v >= 0);
+    for (const auto& [k, v] : fc->sequence_s) CHECK((v >= 0 && v < 1));
+    CHECK(fc->derivation.find("in a pass (sequence_s)") != std::string::npos);
   }
 }
 
@@ -562,6 +566,7 @@ TEST_CASE("torch backend: without a Python that imports torch the framework cost
   REQUIRE(fc.has_value());
   INFO(fc->derivation);
   CHECK(fc->per_call_s.empty());
+  CHECK(fc->sequence_s.empty());
   CHECK(fc->derivation.rfind("not measured: no python3 that imports torch", 0) == 0);
   CHECK(fc->derivation.find(python) != std::string::npos);
   CHECK(fc->derivation.find(expect) != std::string::npos);

@@ -313,6 +313,33 @@ TEST_CASE("a sequence's context is the bytes its subgraphs move", "[mapper]") {
         }).pass_bytes == 0);
 }
 
+TEST_CASE("CPU: a call inside a pass pays its op's in-sequence cost once", "[mapper]") {
+  HardwareCalibration h = test::make_test_profile();
+  const CalibratedMapper before(h);
+  h.overhead.framework_sequence_s[OpKind::conv2d] = 7e-6;
+  h.overhead.framework_sequence_s[OpKind::relu] = 3e-6;
+  const CalibratedMapper m(h);
+  const Subgraph conv = sg(OpKind::conv2d, test_conv());
+  const SequenceContext ctx{64 << 20, 0};
+  // alone and repeated: nothing added
+  CHECK(m.estimate(conv).latency_s == Approx(before.estimate(conv).latency_s));
+  CHECK(m.estimate(conv).in_sequence_s == Approx(before.estimate(conv).in_sequence_s));
+  // in a pass: once per call, not for the ops folded into it (one call)
+  CHECK(m.estimate(conv, ctx).in_sequence_s == Approx(before.estimate(conv, ctx).in_sequence_s + 7e-6));
+  CHECK(m.estimate(conv, ctx).latency_s == Approx(before.estimate(conv, ctx).latency_s));
+  const Subgraph conv_relu = sg(OpKind::conv2d, test_conv(), Precision::fp32, fused_bit(OpKind::relu));
+  CHECK(m.estimate(conv_relu, ctx).in_sequence_s == Approx(before.estimate(conv_relu, ctx).in_sequence_s + 7e-6));
+  // an op without an entry pays nothing more
+  const Subgraph bn = sg(OpKind::batchnorm, MapShape{1, 64, 56, 56});
+  CHECK(m.estimate(bn, ctx).in_sequence_s == Approx(before.estimate(bn, ctx).in_sequence_s));
+  // written and read back with the profile (beside the per-call costs it is measured with)
+  h.overhead.framework_s[OpKind::relu] = 1e-6;
+  h.overhead.framework_derivation = "test";
+  const HardwareCalibration back = parse_profile(nlohmann::json(h), "mem.json");
+  CHECK(back.overhead.framework_sequence_s == h.overhead.framework_sequence_s);
+  CHECK(back.overhead.framework_s == h.overhead.framework_s);
+}
+
 // ------------------------------------------------------------------ devices
 
 TEST_CASE("device mode: per-launch device time with a floor, no eager launch cost", "[mapper][gpu]") {

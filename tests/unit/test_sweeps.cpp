@@ -63,12 +63,17 @@ TEST_CASE("device sweeps leave no gap wider than 4x", "[sweeps]") {
 TEST_CASE("the CPU GEMM sweep has GEMV and skinny products over weights from cache to memory", "[sweeps]") {
   std::set<i64> rows;
   std::set<double> weight_mb;
+  bool long_rows = false, wide_out = false;  // 8192 inputs or outputs, at a single row
   for (const auto& p : detail::cpu_sweep(OpKind::linear)) {
     const auto& s = std::get<MatmulShape>(p.op.shape);
     if (s.m > 64) continue;
     rows.insert(s.m);
     weight_mb.insert(4.0 * double(s.n) * double(s.k) / 1e6);
+    long_rows |= s.m == 1 && s.k >= 8192;
+    wide_out |= s.m == 1 && s.n >= 8192;
   }
+  CHECK(long_rows);
+  CHECK(wide_out);
   for (i64 m : {1, 2, 4, 8, 16, 32, 64}) CHECK(rows.count(m) == 1);                                // powers of two
   CHECK(std::count_if(rows.begin(), rows.end(), [](i64 m) { return m % 2 == 1 && m > 1; }) >= 2);  // and odd
   CHECK(*weight_mb.rbegin() >= 32);  // to weights only memory holds
@@ -76,6 +81,18 @@ TEST_CASE("the CPU GEMM sweep has GEMV and skinny products over weights from cac
   std::set<double> w(weight_mb.lower_bound(0.5), weight_mb.end());
   CHECK(*w.begin() <= 0.55);
   CHECK(largest_gap(w) <= 2.5);
+}
+
+TEST_CASE("the CPU convolution sweep has strided and small-map 1x1 convolutions of narrow stages", "[sweeps]") {
+  int strided_narrow = 0, small_map_pointwise = 0;
+  for (const auto& p : detail::cpu_sweep(OpKind::conv2d)) {
+    const auto& s = std::get<Conv2dShape>(p.op.shape);
+    if (s.n != 1 || s.r != 1 || s.groups != 1) continue;
+    strided_narrow += s.stride_h == 2 && s.c <= 160;
+    small_map_pointwise += s.stride_h == 1 && s.h > 1 && s.h <= 14 && s.c <= 160 && s.k > s.c;
+  }
+  CHECK(strided_narrow >= 3);
+  CHECK(small_map_pointwise >= 3);
 }
 
 TEST_CASE("CPU elementwise sweeps cover 64 to 16M elements every 2x, with odd counts", "[sweeps]") {

@@ -46,11 +46,15 @@ void render_peaks(const HardwareCalibration& h) {
     std::printf("  a CUDA graph's start beyond its kernels (once per pass): %s\n",
                 fmt_time(h.overhead.graph_start_s).c_str());
   if (!h.overhead.framework_derivation.empty()) {
-    std::string per;
-    for (const auto& [k, v] : h.overhead.framework_s)
-      per += (per.empty() ? "" : ", ") + std::string(to_string(k)) + " " + fmt_time(v);
-    std::printf("  framework per-op cost: %s\n    (%s)\n", per.empty() ? "-" : per.c_str(),
-                h.overhead.framework_derivation.c_str());
+    auto by_op = [](const std::map<OpKind, double>& m) {
+      std::string per;
+      for (const auto& [k, v] : m) per += (per.empty() ? "" : ", ") + std::string(to_string(k)) + " " + fmt_time(v);
+      return per.empty() ? std::string("-") : per;
+    };
+    std::printf("  framework per-op cost: %s\n", by_op(h.overhead.framework_s).c_str());
+    if (!h.overhead.framework_sequence_s.empty())
+      std::printf("  added per call inside a pass: %s\n", by_op(h.overhead.framework_sequence_s).c_str());
+    std::printf("    (%s)\n", h.overhead.framework_derivation.c_str());
   }
   if (!h.timing.empty()) std::printf("  timing: %s\n", h.timing.c_str());
   std::printf("\n");

@@ -79,6 +79,13 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
       for (i64 m : {1, 8, 32})
         for (auto& kn : {weights[0], weights[3], weights[4], weights[9]})
           add({kind, MatmulShape{1, m, kn[1], kn[0], true}});
+      // rows of 8192 inputs, and 8192 outputs (LLM-sized layers): a GEMV's
+      // time per weight byte depends on the row length as well as on the
+      // cache level the weights come from, and the rows above stop at 4096
+      for (i64 m : {1, 4, 16}) {
+        add({kind, MatmulShape{1, m, 1024, 8192, true}});
+        add({kind, MatmulShape{1, m, 8192, 1024, true}});
+      }
       break;
     }
     case OpKind::conv2d: {
@@ -103,6 +110,15 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add(conv(n, 576, 14, 96, 1, 1));
         add(conv(n, 256, 56, 512, 1, 2));
         add(conv(n, 1280, 7, 320, 1, 1));
+        // strided 1x1 projections of narrow stages: the library gathers the
+        // strided input first, a cost the wide projection above hides
+        add(conv(n, 32, 112, 80, 1, 2));
+        add(conv(n, 96, 56, 160, 1, 2));
+        add(conv(n, 160, 28, 320, 1, 2));
+        // pointwise expansions of small late-stage maps (between the 1x1-map
+        // squeeze-excitation convs below and the wide 7x7 ones above)
+        add(conv(n, 72, 7, 432, 1, 1));
+        add(conv(n, 120, 14, 360, 1, 1));
         // 5x5 and 7x7 dense
         add(conv(n, 3, 224, 64, 7, 2), q);
         add(conv(n, 64, 27, 192, 5, 1));

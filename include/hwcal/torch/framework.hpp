@@ -5,7 +5,10 @@
 // Python subprocess calls each op of detail::tiny_ops() the way a model does
 // (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, x + y, LLaMA's RMSNorm and rotary
 // code, ...) on a tiny input, and the same tiny shape is timed here through
-// ATen; the difference is the framework's per-call cost.
+// ATen; the difference is the framework's per-call cost. The same Python
+// then calls the ops in turn, each once between all the others' calls, as
+// inside a forward pass: what that adds is the op's in-pass cost
+// (FrameworkCost::sequence_s).
 //
 // The Python: $HWCAL_PYTHON when set (and then only it), else the first of
 // /usr/bin/python3 and python3 that imports torch. Without one the cost is
@@ -163,14 +166,35 @@ def per_call(fn, calls=2000, repeats=7):
     times.sort()
     return times[len(times) // 2]
 
-seconds, errors = [], {}
+def in_sequence(fns, rounds=31):
+    # Each op called once in turn, all the other ops between two of its calls:
+    # inside a forward pass the layers before an op run their own Python,
+    # dispatch and kernel code, which takes the op's code, its module's
+    # metadata and the dispatcher's state out of the caches and predictors;
+    # called back to back alone, it finds them all there. Median per op.
+    samples = [[] for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            if fn is None:
+                continue
+            t = time.perf_counter()
+            fn()
+            samples[i].append(time.perf_counter() - t)
+    return [sorted(s)[len(s) // 2] if s else None for s in samples]
+
+seconds, fns, errors = [], [], {}
 for o in spec["ops"]:
     try:
-        seconds.append(per_call(build(o)))
+        fn = build(o)
+        seconds.append(per_call(fn))
+        fns.append(fn)
     except Exception as e:
         seconds.append(None)
+        fns.append(None)
         errors[o["op"]] = type(e).__name__ + ": " + str(e).splitlines()[0] if str(e) else type(e).__name__
-print(json.dumps({"python": sys.version.split()[0], "torch": torch.__version__, "seconds": seconds, "errors": errors}))
+sequence = in_sequence(fns)
+print(json.dumps({"python": sys.version.split()[0], "torch": torch.__version__, "seconds": seconds,
+                  "sequence_seconds": sequence, "errors": errors}))
 )PY";
 
 struct CommandResult {
@@ -282,6 +306,7 @@ inline FrameworkCost measure_framework_cost(Backend& backend, const MeasureOptio
   }
   std::string missing;
   const auto& seconds = res.at("seconds");
+  const auto& sequence = res.value("sequence_seconds", nlohmann::json::array());
   const auto& python_errors = res.value("errors", nlohmann::json::object());
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const std::string name(to_string(ops[i].kind));
@@ -293,6 +318,8 @@ inline FrameworkCost measure_framework_cost(Backend& backend, const MeasureOptio
         auto k = backend.make(ops[i], Precision::fp32);
         const double cpp = measure([&] { k->run(); }, opt).median_s;
         fc.per_call_s[ops[i].kind] = std::max(0.0, seconds[i].get<double>() - cpp);
+        if (i < sequence.size() && sequence[i].is_number())
+          fc.sequence_s[ops[i].kind] = std::max(0.0, sequence[i].get<double>() - seconds[i].get<double>());
       } catch (const Error& e) {
         why = e.what();
       }
@@ -302,7 +329,8 @@ inline FrameworkCost measure_framework_cost(Backend& backend, const MeasureOptio
   fc.derivation =
       "per op: Python per-call time of a tiny instance called as a model calls it (nn.Module or operator; " +
       py.python + ", Python " + res.value("python", "?") + ", torch " + res.value("torch", "?") +
-      ") minus the same shape timed through ATen from C++";
+      ") minus the same shape timed through ATen from C++; in a pass (sequence_s): the same call timed once in "
+      "turn with every other op's call between two of its own, minus its per-call time";
   if (!missing.empty()) fc.derivation += "; not measured: " + missing;
   return fc;
 }
