@@ -8,9 +8,10 @@ function(hwcal_project_options target)
     if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
       # GCC 12's own AVX-512 intrinsics headers trip -Wmaybe-uninitialized
       # (`__m512 __Y = __Y;`, GCC bug 105593) wherever Eigen uses them, and
-      # -Wuninitialized too where -march=native resolves to another core
-      # (a KVM guest whose CPU flags hide AMX-BF16 gets cooperlake, and Eigen's
-      # pexp_double then fails the build). Clang's builds (fuzz) keep both.
+      # -Wuninitialized too where -march=native resolves to an older core
+      # (GCC 12 takes a Xeon of family 6 model 207, which it does not know, for
+      # cooperlake, and Eigen's pexp_double then fails the build). Clang's
+      # builds (fuzz) keep both.
       target_compile_options(${target} PRIVATE
         $<$<COMPILE_LANGUAGE:CXX>:-Wno-maybe-uninitialized -Wno-uninitialized>)
     endif()

@@ -531,7 +531,7 @@ TEST_CASE("torch backend: the framework cost is measured or says why not", "[tor
     for (const OpDesc& op : hwcal::detail::tiny_ops()) {
       INFO(to_string(op.kind));
       CHECK(fc->per_call_s.count(op.kind) == 1);
-      // and its call inside a pass (after other data streamed through the caches)
+      // and its call inside a pass (made in turn between the other ops' calls)
       CHECK(fc->sequence_s.count(op.kind) == 1);
     }
     for (const auto& [k, v] : fc->per_call_s) CHECK(v >= 0);
