@@ -6,7 +6,7 @@
 #                                                               # fidelity vs PyTorch, auto_calibrate start-up
 #   bash validation/gpu/run_all.sh recalibrate OPS [BUDGET_S]     # only some op kinds: build, their tests,
 #                                                               # calibrate --ops, fidelity (merge_ops.py)
-#   bash validation/gpu/run_all.sh truth PART [BUDGET_S]        # ground truth, part 1 or 2 (truth_parts.py)
+#   bash validation/gpu/run_all.sh truth PART [BUDGET_S]        # ground truth, part 1 or 2 (truth_parts.py), or holdout
 #   bash validation/gpu/run_all.sh fidelity [PROFILE] [BUDGET_S]   # torch_ops.py and graph_nodes.py (no build)
 #   bash validation/gpu/run_all.sh collectives [BUDGET_S]       # 2+ GPUs: NCCL collectives vs torch.distributed
 #
@@ -269,7 +269,7 @@ recalibrate() {
 truth() {
   local part=${1:-}
   local budget=${2:-330}
-  [[ $part == 1 || $part == 2 ]] || { echo "usage: run_all.sh truth 1|2 [budget seconds]"; exit 2; }
+  [[ $part == 1 || $part == 2 || $part == holdout ]] || { echo "usage: run_all.sh truth 1|2|holdout [budget seconds]"; exit 2; }
   deadline=$(( t0 + budget + 150 ))
   local log=$OUT/truth_part$part.log measured=$OUT/gpu_measured_part$part.json wdir=$OUT/workloads_part$part
   {
@@ -279,7 +279,11 @@ truth() {
     nvidia-smi > "$OUT/nvidia-smi_part$part.txt" 2>&1
     py_info
     local configs
-    configs=$("$PY" validation/gpu/truth_parts.py "$part") || { echo "truth_parts.py failed"; configs=""; }
+    if [[ $part == holdout ]]; then
+      configs=$("$PY" validation/gpu/truth_parts.py --holdout) || { echo "truth_parts.py failed"; configs=""; }
+    else
+      configs=$("$PY" validation/gpu/truth_parts.py "$part") || { echo "truth_parts.py failed"; configs=""; }
+    fi
     echo "== part $part: $(wc -w <<< "$configs") configs"
     if [[ -n $configs ]]; then
       # measure_gpu.py stops starting configs at the budget; timeout is the backstop (SIGINT: it writes and exits)
@@ -296,7 +300,7 @@ truth() {
     smi
   } 2>&1 | tee "$log"
   measured=$(shrink "$measured")
-  note "part $part of 2, budget ${budget}s"
+  note "part $part (1 or 2 of the development set, or the held-out models), budget ${budget}s"
   if [[ -f $measured ]]; then
     summary+=("$("$PY" validation/gpu/measure_gpu.py --summary-of "$measured" 2>&1)")
   else
