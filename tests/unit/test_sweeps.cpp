@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <set>
+#include <vector>
 
 using namespace hwcal;
 
@@ -110,4 +111,21 @@ TEST_CASE("CPU elementwise sweeps cover 64 to 16M elements every 2x, with odd co
     CHECK(largest_gap(elements) <= 2);
     CHECK(odd);
   }
+}
+
+TEST_CASE("the device convolution sweep spans grouped widths 4 to 32 and batches to 64, 64 planned before 4",
+          "[sweeps]") {
+  std::set<double> group_widths;
+  std::vector<i64> batches;  // in planning order, each once
+  for (const auto& p : detail::device_sweep(OpKind::conv2d)) {
+    const auto& s = std::get<Conv2dShape>(p.op.shape);
+    if (s.groups > 1 && s.groups < s.c) group_widths.insert(double(s.c / s.groups));
+    if (std::find(batches.begin(), batches.end(), s.n) == batches.end()) batches.push_back(s.n);
+  }
+  CHECK(*group_widths.begin() <= 4);
+  CHECK(*group_widths.rbegin() >= 32);
+  CHECK(largest_gap(group_widths) <= 4);
+  const auto at = [&](i64 n) { return std::find(batches.begin(), batches.end(), n) - batches.begin(); };
+  REQUIRE(at(64) < static_cast<std::ptrdiff_t>(batches.size()));
+  CHECK(at(64) < at(4));
 }

@@ -134,9 +134,12 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add(conv(n, 672, 14, 672, 5, 1, 672), q);
         add(conv(n, 1152, 7, 1152, 5, 1, 1152));
         add(conv(n, 96, 112, 96, 3, 2, 96));
-        // grouped (ResNeXt-style)
+        // grouped (ResNeXt/RegNet-style): group widths 4 to 32 channels, maps 7 to 56
         add(conv(n, 128, 56, 128, 3, 1, 32));
         add(conv(n, 512, 14, 512, 3, 2, 32));
+        add(conv(n, 192, 28, 192, 3, 1, 24));
+        add(conv(n, 768, 7, 768, 3, 1, 24));
+        add(conv(n, 64, 56, 64, 3, 2, 4));
         // launch-bound: squeeze-excitation 1x1 convs on 1x1 maps, tiny maps
         add(conv(n, 96, 1, 24, 1, 1), q);
         add(conv(n, 24, 1, 96, 1, 1));
@@ -365,8 +368,13 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
       break;
     }
     case ShapeFamily::conv2d: {
-      // the CPU sweep's convolution shapes at batch 1 to 64 (4x apart)
-      for (i64 n : {1, 16, 4, 64}) {
+      // the CPU sweep's convolution shapes at batch 1 to 64 (4x apart); 64
+      // before 4, so that a budget that cuts the last batch leaves a range
+      // to interpolate in (batch 4 lies between 1 and 16) rather than one to
+      // extrapolate from (a 32-image batch beyond 16 at 16's efficiency: the
+      // H100 profile of 2026-12-05 stopped before 64, and its grouped
+      // convolutions at batch 32 came out 2-4x slow)
+      for (i64 n : {1, 16, 64, 4}) {
         for (const SweepPoint& p : cpu_sweep(kind)) {
           auto s = std::get<Conv2dShape>(p.op.shape);
           if (s.n != 1) continue;  // one batch of the CPU list as the template
