@@ -480,6 +480,9 @@ def op_sample_def():
                                   "rtol |want|); <= 1 passed (failing samples are discarded).", minimum=0),
             "implementation": string("What the library chose, where it says (e.g. a oneDNN or cuDNN "
                                      "implementation). Absent when unknown."),
+            "path": string("The library's algorithm family, where it switches family by shape (PyTorch's CPU "
+                           "convolution: im2col + GEMM or oneDNN, by batch and threads); the mapper interpolates "
+                           "a curve within one family when each has 8 or more samples. Absent: one family."),
             "disturbed": string("CPU: why the calibrator could not measure this sample cleanly (other work took "
                                 "the CPU, a wide spread or drift, a slow outlier whose repeats disagree); kept "
                                 "and flagged, and left out of the curve while it has two clean samples. Absent "

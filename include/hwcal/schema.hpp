@@ -62,6 +62,11 @@ struct OpSample {
   std::optional<double> efficiency;  ///< achieved / peak of the precision (compute ops), when a peak is known
   double check_error = 0;            ///< max normalised error of the correctness check (<= 1 passed)
   std::string implementation;        ///< what the library chose, where it says
+  /// The library's algorithm family, where it switches family by shape (e.g.
+  /// PyTorch's CPU convolution: im2col + GEMM or oneDNN, by batch and
+  /// threads): the mapper interpolates a curve within one family (docs/mapper.md).
+  /// Empty: one family.
+  std::string path;
   /// Empty when measured cleanly; otherwise why the calibrator could not (the
   /// machine stayed busy, repeats disagreed, ...): kept, and flagged.
   std::string disturbed;
@@ -324,6 +329,7 @@ inline nlohmann::json sample_json(OpKind op, const OpSample& s) {
   if (s.cold) j["cold_time"] = *s.cold;
   j["efficiency"] = s.efficiency ? nlohmann::json(*s.efficiency) : nlohmann::json(nullptr);
   if (!s.implementation.empty()) j["implementation"] = s.implementation;
+  if (!s.path.empty()) j["path"] = s.path;
   if (!s.disturbed.empty()) j["disturbed"] = s.disturbed;
   return j;
 }
@@ -542,6 +548,7 @@ inline OperationCalibration read_operation(const JsonReader& r, bool regroup) {
     if (auto e = s.find("efficiency")) o.efficiency = e->non_negative();
     o.check_error = s.number_or("check_error", 0);
     o.implementation = s.string_or("implementation", "");
+    o.path = s.string_or("path", "");
     o.disturbed = s.string_or("disturbed", "");
     const OpDesc desc{c.op, o.shape};
     if (variant_of(desc) != c.variant && !regroup)

@@ -735,3 +735,48 @@ TEST_CASE("a mapper with tables predicts measured shapes as the exact one does",
     CHECK(compared > 500);
   }
 }
+
+TEST_CASE("a curve of two algorithm families is interpolated within the family of the nearest sample", "[mapper]") {
+  // PyTorch's CPU 1x1 convolutions at one thread: im2col + GEMM below 16
+  // images, oneDNN from 16, 5x apart; a batch-8 query has the rows of
+  // batch-32 samples (the features merge the batch with the map)
+  HardwareCalibration h = test::make_test_profile();
+  auto conv = std::find_if(h.operations.begin(), h.operations.end(),
+                           [](const OperationCalibration& c) { return c.op == OpKind::conv2d; });
+  REQUIRE(conv != h.operations.end());
+  conv->samples.clear();
+  const auto pointwise = [](i64 n, i64 c, i64 hw, i64 k) {
+    Conv2dShape s;
+    s.n = n, s.c = c, s.h = s.w = hw, s.k = k, s.r = s.s = 1, s.bias = false;
+    return s;
+  };
+  const i64 chk[][3] = {{256, 56, 64}, {64, 56, 256}, {1024, 14, 256}, {512, 7, 2048},
+                        {96, 56, 24},  {16, 112, 96}, {576, 14, 96},   {1280, 7, 320}};
+  for (i64 n : {1, 8, 16, 32})
+    for (const auto& x : chk) {
+      OpSample s = test::sample(OpKind::conv2d, pointwise(n, x[0], x[1], x[2]), Precision::fp32, n < 16 ? 30e9 : 150e9);
+      s.path = n < 16 ? "slow_conv2d" : "oneDNN";
+      conv->samples.push_back(s);
+    }
+  // nearest samples: batch 8 (a squared distance of 6 against 12 for any other batch) and batch 32 (2 against 4)
+  const Conv2dShape q8 = pointwise(8, 128, 28, 512), q32 = pointwise(32, 512, 14, 512);
+  const double f8 = flops(OpDesc{OpKind::conv2d, q8}), f32 = flops(OpDesc{OpKind::conv2d, q32});
+  const auto predict = [&](const Conv2dShape& q) { return CalibratedMapper(h).estimate(sg(OpKind::conv2d, q)).latency_s; };
+  const double slow = predict(q8), fast = predict(q32);
+  CHECK(f8 / slow == Approx(30e9).epsilon(0.35));
+  CHECK(f32 / fast == Approx(150e9).epsilon(0.35));
+  // the same samples as one family: the batch-8 query borrows the batch-32 rate
+  for (auto& s : conv->samples) s.path.clear();
+  CHECK(predict(q8) < 0.75 * slow);
+  // a family of fewer than 8 samples does not split the curve
+  for (auto& s : conv->samples) s.path = std::get<Conv2dShape>(s.shape).n < 16 ? "slow_conv2d" : "oneDNN";
+  const double split = predict(q8);
+  conv->samples.erase(std::remove_if(conv->samples.begin(), conv->samples.end(),
+                                     [](const OpSample& s) { return std::get<Conv2dShape>(s.shape).n == 1; }),
+                      conv->samples.end());
+  conv->samples.erase(conv->samples.begin() + 1, conv->samples.begin() + 6);  // 3 slow samples left
+  const double few = predict(q8);
+  for (auto& s : conv->samples) s.path.clear();
+  CHECK(few == Approx(predict(q8)).epsilon(1e-9));
+  CHECK(split == Approx(slow).epsilon(1e-9));
+}

@@ -11,6 +11,17 @@
 // sample stores log(ideal / time), and a prediction is ideal(shape) /
 // interpolated efficiency: the roofline supplies the shape's first-order
 // dependence, the measurements what the hardware and library add.
+//
+// Algorithm families (OpSample::path): where a library switches family by
+// shape (PyTorch's CPU 1x1 convolution: im2col + GEMM below 16 images at one
+// thread, oneDNN from 16, 3-5x faster), efficiency is not a function of the
+// features across the switch, and a neighbour of the other family pulls an
+// interpolation into the wrong regime (batch-8 layers predicted 0.3-0.7x of
+// their time from batch-32 samples of the same rows). A curve whose samples
+// name two or more families keeps one block per family; a query takes the
+// family of its nearest sample, the batch counted beside the features
+// (families switch by batch, which the features merge with the map), and is
+// interpolated within that family's block.
 
 #include <hwcal/detail/fit.hpp>
 #include <hwcal/detail/interpolate.hpp>
@@ -22,6 +33,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace hwcal {
@@ -41,7 +53,21 @@ struct Curve {
   double floor_s = 0;
   PointBlock warm;  ///< log efficiency of the warm samples
   PointBlock cold;  ///< of the cold samples (devices); empty when not measured
+  /// Algorithm families (see above): 0 when the samples name fewer than two;
+  /// else family f's warm samples are block family[f], and the samples'
+  /// (features, batch, family) are CurveSet's members [sites, sites + site_count).
+  int families = 0;
+  std::array<PointBlock, 4> family{};
+  std::uint32_t sites = 0, site_count = 0;
 };
+
+/// The batch a query is classified by beside its features (Curve::families):
+/// images of a convolution or pooling, 1 for other shapes.
+inline double batch_of(const OpDesc& op) noexcept {
+  if (const auto* c = std::get_if<Conv2dShape>(&op.shape)) return double(c->n);
+  if (const auto* p = std::get_if<Pool2dShape>(&op.shape)) return double(p->n);
+  return 1;
+}
 
 class CurveSet {
  public:
@@ -85,10 +111,25 @@ class CurveSet {
     return any;
   }
 
-  /// Interpolated log efficiency of a curve at features x (cold: the cold
-  /// samples, when the curve has them).
-  Interpolated efficiency(const Curve& c, const Features& x, bool cold = false) const noexcept {
-    return points_.interpolate(cold && c.cold.n > 0 ? c.cold : c.warm, x);
+  /// Interpolated log efficiency of a curve at features x of a shape of
+  /// `batch` (batch_of) (cold: the cold samples, when the curve has them).
+  Interpolated efficiency(const Curve& c, const Features& x, double batch, bool cold = false) const noexcept {
+    if (cold && c.cold.n > 0) return points_.interpolate(c.cold, x);
+    if (c.families < 2) return points_.interpolate(c.warm, x);
+    // the family of the nearest sample, the batch a coordinate beside the features
+    const float b = static_cast<float>(std::log2(std::max(batch, 1.0)));
+    float best = std::numeric_limits<float>::max();
+    int f = 0;
+    for (std::uint32_t i = c.sites; i < c.sites + c.site_count; ++i) {
+      const Site& s = sites_[i];
+      float d2 = (s.batch - b) * (s.batch - b);
+      for (int d = 0; d < c.dims; ++d) {
+        const float t = s.x[static_cast<std::size_t>(d)] - x[static_cast<std::size_t>(d)];
+        d2 += t * t;
+      }
+      if (d2 < best) best = d2, f = s.family;
+    }
+    return points_.interpolate(c.family[static_cast<std::size_t>(f)], x);
   }
 
   const std::vector<Curve>& curves() const noexcept { return curves_; }
@@ -121,12 +162,17 @@ class CurveSet {
     // (a floor keeps the net time of launch-bound CPU samples positive)
     auto net = [&](double t) { return fixed_costs ? std::max(t - cv.fixed_s, 1e-3 * t) : t; };
     std::vector<PointStore::Point> warm, cold;
+    std::vector<std::string> names;  // the families, in order of first sample
+    std::vector<int> family;         // of each warm point
     // Samples the calibrator could not measure cleanly stand in only when
     // the curve has too few others.
     std::size_t clean = 0;
     for (const auto& s : c.samples) clean += s.disturbed.empty();
     for (const auto& s : c.samples) {
       if (!s.disturbed.empty() && clean >= 2) continue;
+      const auto known = std::find(names.begin(), names.end(), s.path);
+      family.push_back(static_cast<int>(known - names.begin()));
+      if (known == names.end()) names.push_back(s.path);
       const OpDesc op{c.op, s.shape};
       FeatureSet f = features(op);
       extra(op, c.precision, f);
@@ -141,12 +187,50 @@ class CurveSet {
       warm.push_back(point(s.time, false));
       if (s.cold) cold.push_back(point(*s.cold, true));
     }
+    // One block per family, when the samples name 2 to 4 (more: the names are
+    // not families but per-shape choices) and each has samples enough to
+    // interpolate in (a few launch-bound shapes of another family, as
+    // PyTorch's tiniest convolutions at two threads, would otherwise claim
+    // the queries nearest them): else the curve stays whole.
+    std::vector<std::size_t> per_family(names.size());
+    for (int f : family) ++per_family[static_cast<std::size_t>(f)];
+    const bool split = names.size() >= 2 && names.size() <= cv.family.size() &&
+                       *std::min_element(per_family.begin(), per_family.end()) >= min_family_samples;
+    if (split) {
+      cv.families = static_cast<int>(names.size());
+      cv.sites = static_cast<std::uint32_t>(sites_.size());
+      cv.site_count = static_cast<std::uint32_t>(warm.size());
+      for (std::size_t f = 0; f < names.size(); ++f) {
+        std::vector<PointStore::Point> mine;
+        for (std::size_t i = 0; i < warm.size(); ++i)
+          if (family[i] == static_cast<int>(f)) mine.push_back(warm[i]);
+        cv.family[f] = points_.add(std::move(mine), cv.dims, Interpolation::automatic);
+      }
+      std::size_t i = 0;
+      for (const auto& s : c.samples) {
+        if (!s.disturbed.empty() && clean >= 2) continue;
+        sites_.push_back({warm[i].x, static_cast<float>(std::log2(std::max(batch_of({c.op, s.shape}), 1.0))),
+                          family[i]});
+        ++i;
+      }
+    }
     cv.warm = points_.add(std::move(warm), cv.dims, Interpolation::automatic);
     if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims, Interpolation::automatic);
     curves_.push_back(cv);
   }
 
+  /// Samples each family needs for a curve to be split by family.
+  static constexpr std::size_t min_family_samples = 8;
+
+  /// A warm sample of a curve of several families: where it lies, its family.
+  struct Site {
+    Features x;
+    float batch;  ///< log2 batch_of
+    int family;
+  };
+
   std::vector<Curve> curves_;
+  std::vector<Site> sites_;
   PointStore points_;
   std::array<std::array<std::vector<int>, all_precisions.size()>, op_kind_count> by_key_;
 };

@@ -1,7 +1,8 @@
 #pragma once
 // ConvKernel: conv2d through at::conv2d (nn.Conv2d -> F.conv2d), NCHW input,
 // [K][C/g][R][S] weights. implementation() names the backend ATen's
-// select_conv_backend picks for the shape (oneDNN, slow_conv2d, ...).
+// select_conv_backend picks for the shape (oneDNN, slow_conv2d, ...), and
+// path() the same name: the sample's algorithm family (OpSample::path).
 
 #include <hwcal/torch/guard.hpp>
 
@@ -57,7 +58,11 @@ struct ConvKernel {
                                         (i / ow) % oh, i % ow);
           });
         },
-        std::string("at::conv2d -> ") + detail::conv_backend_name(backend));
+        std::string("at::conv2d -> ") + detail::conv_backend_name(backend), TorchKernel::Prepare{},
+        // ATen picks the backend by shape, batch and threads (1x1 convolutions
+        // below 16 images at one thread: im2col + GEMM, several times slower
+        // than oneDNN): a family of its own for the mapper
+        detail::conv_backend_name(backend));
   }
 };
 
