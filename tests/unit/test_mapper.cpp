@@ -761,7 +761,9 @@ TEST_CASE("a curve of two algorithm families is interpolated within the family o
   // nearest samples: batch 8 (a squared distance of 6 against 12 for any other batch) and batch 32 (2 against 4)
   const Conv2dShape q8 = pointwise(8, 128, 28, 512), q32 = pointwise(32, 512, 14, 512);
   const double f8 = flops(OpDesc{OpKind::conv2d, q8}), f32 = flops(OpDesc{OpKind::conv2d, q32});
-  const auto predict = [&](const Conv2dShape& q) { return CalibratedMapper(h).estimate(sg(OpKind::conv2d, q)).latency_s; };
+  const auto predict = [&](const Conv2dShape& q) {
+    return CalibratedMapper(h).estimate(sg(OpKind::conv2d, q)).latency_s;
+  };
   const double slow = predict(q8), fast = predict(q32);
   CHECK(f8 / slow == Approx(30e9).epsilon(0.35));
   CHECK(f32 / fast == Approx(150e9).epsilon(0.35));

@@ -164,6 +164,7 @@ class CurveSet {
     std::vector<PointStore::Point> warm, cold;
     std::vector<std::string> names;  // the families, in order of first sample
     std::vector<int> family;         // of each warm point
+    std::vector<float> batch;        // log2 batch_of, of each warm point
     // Samples the calibrator could not measure cleanly stand in only when
     // the curve has too few others.
     std::size_t clean = 0;
@@ -174,6 +175,7 @@ class CurveSet {
       family.push_back(static_cast<int>(known - names.begin()));
       if (known == names.end()) names.push_back(s.path);
       const OpDesc op{c.op, s.shape};
+      batch.push_back(static_cast<float>(std::log2(std::max(batch_of(op), 1.0))));
       FeatureSet f = features(op);
       extra(op, c.precision, f);
       cv.dims = f.count;
@@ -206,13 +208,7 @@ class CurveSet {
           if (family[i] == static_cast<int>(f)) mine.push_back(warm[i]);
         cv.family[f] = points_.add(std::move(mine), cv.dims, Interpolation::automatic);
       }
-      std::size_t i = 0;
-      for (const auto& s : c.samples) {
-        if (!s.disturbed.empty() && clean >= 2) continue;
-        sites_.push_back({warm[i].x, static_cast<float>(std::log2(std::max(batch_of({c.op, s.shape}), 1.0))),
-                          family[i]});
-        ++i;
-      }
+      for (std::size_t i = 0; i < warm.size(); ++i) sites_.push_back({warm[i].x, batch[i], family[i]});
     }
     cv.warm = points_.add(std::move(warm), cv.dims, Interpolation::automatic);
     if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims, Interpolation::automatic);

@@ -36,8 +36,7 @@ class TorchKernel final : public Kernel {
   using Prepare = std::function<void()>;
 
   /// `prepare`, when given, restores what run() consumes (in-place ops).
-  TorchKernel(Compute compute, Verify verify, std::string implementation, Prepare prepare = {},
-              std::string path = {})
+  TorchKernel(Compute compute, Verify verify, std::string implementation, Prepare prepare = {}, std::string path = {})
       : compute_(std::move(compute)),
         verify_(std::move(verify)),
         implementation_(std::move(implementation)),
