@@ -469,6 +469,19 @@ class Measure(unittest.TestCase):
         self.assertTrue(all(c.endswith(("fp32", "bf16")) for c in names[:first_tf32]))
         self.assertEqual(models_gpu.parse_config("vit_b_16_b32_fp16"), ("vit_b_16", 32, "fp16"))
 
+    def test_holdout_is_apart(self):
+        # the held-out models are never in the development plan, and have a plan of their own
+        self.assertFalse(set(models_gpu.HOLDOUT) & set(models_gpu.MODELS))
+        dev = {c for c, _ in models_gpu.plan()}
+        held = [c for c, _ in models_gpu.plan(list(models_gpu.HOLDOUT))]
+        self.assertTrue(held)
+        self.assertFalse(dev & set(held))
+        self.assertEqual(models_gpu.parse_config("densenet121_b16_bf16"), ("densenet121", 16, "bf16"))
+        import truth_parts
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            self.assertEqual(truth_parts.main(["--holdout"]), 0)
+        self.assertEqual(out.getvalue().split(), held)
+
 
 # --------------------------------------------------------------------------- report_gpu
 
