@@ -767,6 +767,28 @@ TEST_CASE("a curve of two algorithm families is interpolated within the family o
   const double slow = predict(q8), fast = predict(q32);
   CHECK(f8 / slow == Approx(30e9).epsilon(0.35));
   CHECK(f32 / fast == Approx(150e9).epsilon(0.35));
+  {
+    // a strided convolution is classified among the samples of its own window
+    // (ATen runs every strided one through oneDNN), though a stride-1 sample
+    // of the slow family lies nearer in the features
+    HardwareCalibration hs = h;
+    auto& cs = *std::find_if(hs.operations.begin(), hs.operations.end(),
+                             [](const OperationCalibration& c) { return c.op == OpKind::conv2d; });
+    const i64 strided[][3] = {{256, 56, 512}, {512, 28, 1024}, {64, 56, 128}, {128, 28, 256}};
+    for (i64 n : {1, 8, 32})
+      for (const auto& x : strided) {
+        Conv2dShape s = pointwise(n, x[0], x[1], x[2]);
+        s.stride_h = s.stride_w = 2;
+        OpSample o = test::sample(OpKind::conv2d, s, Precision::fp32, 150e9);
+        o.path = "oneDNN";
+        cs.samples.push_back(o);
+      }
+    // squared distance 5 to the batch-8 stride-1 512 x 7 x 7 -> 2048 sample (slow), 6 to the nearest strided one
+    Conv2dShape q = pointwise(8, 1024, 14, 2048);
+    q.stride_h = q.stride_w = 2;
+    const double t = CalibratedMapper(hs).estimate(sg(OpKind::conv2d, q)).latency_s;
+    CHECK(flops(OpDesc{OpKind::conv2d, q}) / t == Approx(150e9).epsilon(0.35));
+  }
   // the same samples as one family: the batch-8 query borrows the batch-32 rate
   for (auto& s : conv->samples) s.path.clear();
   CHECK(predict(q8) < 0.75 * slow);

@@ -19,9 +19,11 @@
 // interpolation into the wrong regime (batch-8 layers predicted 0.3-0.7x of
 // their time from batch-32 samples of the same rows). A curve whose samples
 // name two or more families keeps one block per family; a query takes the
-// family of its nearest sample, the batch counted beside the features
-// (families switch by batch, which the features merge with the map), and is
-// interpolated within that family's block.
+// family of its nearest sample of the same window (kernel, stride and
+// dilation: libraries switch on them outright, e.g. ATen runs every strided
+// convolution through oneDNN), any sample when none has it, the batch counted
+// beside the features (families switch by batch, which the features merge
+// with the map), and is interpolated within that family's block.
 
 #include <hwcal/detail/fit.hpp>
 #include <hwcal/detail/interpolate.hpp>
@@ -69,6 +71,21 @@ inline double batch_of(const OpDesc& op) noexcept {
   return 1;
 }
 
+/// The window a query is classified within (Curve::families): a
+/// convolution's or pool's kernel, stride and dilation in one number (each
+/// field below 2^10 counts as itself, larger ones share a value); 0 for
+/// other shapes.
+inline std::uint64_t window_of(const OpDesc& op) noexcept {
+  std::uint64_t w = 0;
+  const auto put = [&w](i64 v) { w = (w << 10) | static_cast<std::uint64_t>(std::clamp<i64>(v, 0, 1023)); };
+  if (const auto* c = std::get_if<Conv2dShape>(&op.shape)) {
+    for (i64 v : {c->r, c->s, c->stride_h, c->stride_w, c->dil_h, c->dil_w}) put(v);
+  } else if (const auto* p = std::get_if<Pool2dShape>(&op.shape)) {
+    for (i64 v : {p->r, p->s, p->stride_h, p->stride_w}) put(v);
+  }
+  return w;
+}
+
 class CurveSet {
  public:
   /// `ideal(op, precision, cold)`: the roofline time of a shape (warm: its
@@ -112,16 +129,23 @@ class CurveSet {
   }
 
   /// Interpolated log efficiency of a curve at features x of a shape of
-  /// `batch` (batch_of) (cold: the cold samples, when the curve has them).
-  Interpolated efficiency(const Curve& c, const Features& x, double batch, bool cold = false) const noexcept {
+  /// `batch` (batch_of) and `window` (window_of) (cold: the cold samples,
+  /// when the curve has them).
+  Interpolated efficiency(const Curve& c, const Features& x, double batch, std::uint64_t window,
+                          bool cold = false) const noexcept {
     if (cold && c.cold.n > 0) return points_.interpolate(c.cold, x);
     if (c.families < 2) return points_.interpolate(c.warm, x);
-    // the family of the nearest sample, the batch a coordinate beside the features
+    // the family of the nearest sample of the same window (any, when none
+    // has it), the batch a coordinate beside the features
+    bool same_window = false;
+    for (std::uint32_t i = c.sites; i < c.sites + c.site_count && !same_window; ++i)
+      same_window = sites_[i].window == window;
     const float b = static_cast<float>(std::log2(std::max(batch, 1.0)));
     float best = std::numeric_limits<float>::max();
     int f = 0;
     for (std::uint32_t i = c.sites; i < c.sites + c.site_count; ++i) {
       const Site& s = sites_[i];
+      if (same_window && s.window != window) continue;
       float d2 = (s.batch - b) * (s.batch - b);
       for (int d = 0; d < c.dims; ++d) {
         const float t = s.x[static_cast<std::size_t>(d)] - x[static_cast<std::size_t>(d)];
@@ -162,9 +186,10 @@ class CurveSet {
     // (a floor keeps the net time of launch-bound CPU samples positive)
     auto net = [&](double t) { return fixed_costs ? std::max(t - cv.fixed_s, 1e-3 * t) : t; };
     std::vector<PointStore::Point> warm, cold;
-    std::vector<std::string> names;  // the families, in order of first sample
-    std::vector<int> family;         // of each warm point
-    std::vector<float> batch;        // log2 batch_of, of each warm point
+    std::vector<std::string> names;     // the families, in order of first sample
+    std::vector<int> family;            // of each warm point
+    std::vector<float> batch;           // log2 batch_of, of each warm point
+    std::vector<std::uint64_t> window;  // window_of, of each warm point
     // Samples the calibrator could not measure cleanly stand in only when
     // the curve has too few others.
     std::size_t clean = 0;
@@ -176,6 +201,7 @@ class CurveSet {
       if (known == names.end()) names.push_back(s.path);
       const OpDesc op{c.op, s.shape};
       batch.push_back(static_cast<float>(std::log2(std::max(batch_of(op), 1.0))));
+      window.push_back(window_of(op));
       FeatureSet f = features(op);
       extra(op, c.precision, f);
       cv.dims = f.count;
@@ -208,7 +234,7 @@ class CurveSet {
           if (family[i] == static_cast<int>(f)) mine.push_back(warm[i]);
         cv.family[f] = points_.add(std::move(mine), cv.dims, Interpolation::automatic);
       }
-      for (std::size_t i = 0; i < warm.size(); ++i) sites_.push_back({warm[i].x, batch[i], family[i]});
+      for (std::size_t i = 0; i < warm.size(); ++i) sites_.push_back({warm[i].x, batch[i], window[i], family[i]});
     }
     cv.warm = points_.add(std::move(warm), cv.dims, Interpolation::automatic);
     if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims, Interpolation::automatic);
@@ -221,7 +247,8 @@ class CurveSet {
   /// A warm sample of a curve of several families: where it lies, its family.
   struct Site {
     Features x;
-    float batch;  ///< log2 batch_of
+    float batch;           ///< log2 batch_of
+    std::uint64_t window;  ///< window_of
     int family;
   };
 
