@@ -480,7 +480,7 @@ def op_sample_def():
                                   "rtol |want|); <= 1 passed (failing samples are discarded).", minimum=0),
             "implementation": string("What the library chose, where it says (e.g. a oneDNN or cuDNN "
                                      "implementation). Absent when unknown."),
-            "path": string("The library's algorithm family, where it switches family by shape (PyTorch's CPU "
+            "family": string("The library's algorithm family, where it switches family by shape (PyTorch's CPU "
                            "convolution: im2col + GEMM or oneDNN, by batch and threads); the mapper interpolates "
                            "a curve within one family when each has 8 or more samples. Absent: one family."),
             "disturbed": string("CPU: why the calibrator could not measure this sample cleanly (other work took "

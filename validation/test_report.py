@@ -16,7 +16,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import profile_paths  # noqa: E402
+import profile_families  # noqa: E402
 import report  # noqa: E402
 
 
@@ -157,19 +157,19 @@ print(json.dumps({"total_s": sum(o["latency_s"] for o in out), "subgraphs": out}
 '''
 
 
-class ProfilePaths(unittest.TestCase):
+class ProfileFamilies(unittest.TestCase):
     def test_fill(self):
         doc = {"operations": [
             {"op": "conv2d", "samples": [{"implementation": "at::conv2d -> oneDNN"},
                                          {"implementation": "at::conv2d -> slow_conv2d (im2col + gemm) [noisy]"},
-                                         {"implementation": "at::conv2d -> oneDNN", "path": "kept"}]},
+                                         {"implementation": "at::conv2d -> oneDNN", "family": "kept"}]},
             {"op": "linear", "samples": [{"implementation": "at::linear -> addmm"}, {}]}]}
-        self.assertEqual(profile_paths.fill(doc), 2)
+        self.assertEqual(profile_families.fill(doc), 2)
         conv = doc["operations"][0]["samples"]
-        self.assertEqual([s.get("path") for s in conv], ["oneDNN", "slow_conv2d (im2col + gemm)", "kept"])
-        self.assertNotIn("path", doc["operations"][1]["samples"][0])
+        self.assertEqual([s.get("family") for s in conv], ["oneDNN", "slow_conv2d (im2col + gemm)", "kept"])
+        self.assertNotIn("family", doc["operations"][1]["samples"][0])
         self.assertEqual(len(doc["warnings"]), 1)
-        self.assertEqual(profile_paths.fill(doc), 0)  # nothing left to fill: no second warning
+        self.assertEqual(profile_families.fill(doc), 0)  # nothing left to fill: no second warning
         self.assertEqual(len(doc["warnings"]), 1)
 
     def test_not_a_profile(self):
@@ -177,7 +177,7 @@ class ProfilePaths(unittest.TestCase):
             bad = os.path.join(tmp, "bad.json")
             with open(bad, "w") as f:
                 f.write("[1, 2]")
-            self.assertEqual(profile_paths.main([bad, "-o", os.path.join(tmp, "out.json")]), 2)
+            self.assertEqual(profile_families.main([bad, "-o", os.path.join(tmp, "out.json")]), 2)
 
 
 class EndToEnd(unittest.TestCase):

@@ -581,7 +581,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
   std::map<Key, std::vector<Tracked>> tracked;
   int active_threads = h.threads;
   auto fill_sample = [&](OpSample& s, const OpDesc& op, Precision p, int threads, const detail::Timed& t,
-                         const CheckResult& check, const std::string& implementation, const std::string& path) {
+                         const CheckResult& check, const std::string& implementation, const std::string& family) {
     const Counts n = counts(op, p);
     s.shape = op.shape;
     s.flops = n.flops;
@@ -599,18 +599,18 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
     s.check_error = check.max_error;
     s.implementation = implementation;
     if (!t.warm.note.empty()) s.implementation += " [" + t.warm.note + "]";
-    s.path = path;
+    s.family = family;
   };
   // Builds, checks and measures one point; empty (with `why`) on failure.
   auto take = [&](const OpDesc& op, Precision p, int threads, std::string& why, CheckResult& check,
-                  std::string& implementation, std::string& path) -> std::optional<detail::Timed> {
+                  std::string& implementation, std::string& family) -> std::optional<detail::Timed> {
     if (threads != active_threads) backend.set_threads(active_threads = threads);
     quiet.threads = threads;
     const detail::Built built = detail::build_checked(backend, op, p, why);
     if (!built.kernel) return std::nullopt;
     check = built.check;
     implementation = built.kernel->implementation();
-    path = built.kernel->path();
+    family = built.kernel->family();
     return detail::measure_point(backend, *built.kernel, counts(op, p).weight_bytes > 0, mopt, why, &quiet);
   };
   int done = 0;
@@ -627,9 +627,9 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
       if (detail::estimate_cost(op, c.precision, c.rate, mopt) > remaining()) continue;
       report("operations", label, index, total_points);
       try {
-        std::string why, implementation, path;
+        std::string why, implementation, family;
         CheckResult check;
-        const std::optional<detail::Timed> t = take(op, c.precision, c.threads, why, check, implementation, path);
+        const std::optional<detail::Timed> t = take(op, c.precision, c.threads, why, check, implementation, family);
         if (!t) {
           h.warnings.push_back(label + ": " + why);
           continue;
@@ -639,7 +639,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
               label + ": measured " + std::to_string(t->retries + 1) + " times (" +
               (t->quality.clean() ? "noisy at first), the cleanest kept" : t->quality.why() + "), the cleanest kept"));
         OpSample s;
-        fill_sample(s, op, c.precision, c.threads, *t, check, implementation, path);
+        fill_sample(s, op, c.precision, c.threads, *t, check, implementation, family);
         c.rate = work(op, c.precision) / t->warm.median_s;
         const Key key = std::make_tuple(op.kind, c.precision, variant_of(op), c.threads);
         auto& cal = results[key];
@@ -745,9 +745,9 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
         }
         report("recheck", tr.label, k++, static_cast<int>(todo.size()));
         try {
-          std::string why, implementation, path;
+          std::string why, implementation, family;
           CheckResult check;
-          const std::optional<detail::Timed> t = take(op, tr.precision, tr.threads, why, check, implementation, path);
+          const std::optional<detail::Timed> t = take(op, tr.precision, tr.threads, why, check, implementation, family);
           ++remeasured;
           if (!t) continue;
           tr.attempts.push_back({*t});
@@ -761,7 +761,7 @@ inline HardwareCalibration calibrate(Backend& backend, const CalibrationOptions&
           if (best != tr.best) {
             ++replaced;
             tr.best = best;
-            fill_sample(s, op, tr.precision, tr.threads, tr.attempts[best].t, check, implementation, path);
+            fill_sample(s, op, tr.precision, tr.threads, tr.attempts[best].t, check, implementation, family);
           }
           const auto& b = tr.attempts[best].t;
           if (b.quality.clean())

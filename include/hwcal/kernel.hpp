@@ -48,9 +48,9 @@ class Kernel {
   /// "brg:avx512_core"); empty when unknown.
   virtual std::string implementation() const { return {}; }
   /// The algorithm family, where the library switches family by shape and a
-  /// curve must not be interpolated across the switch (OpSample::path); empty
+  /// curve must not be interpolated across the switch (OpSample::family); empty
   /// when the library runs one family.
-  virtual std::string path() const { return {}; }
+  virtual std::string family() const { return {}; }
   /// Kernels that consume their input (in-place ops) restore it here; the
   /// calibrator then times single runs with prepare() before each, untimed.
   virtual bool needs_prepare() const { return false; }

@@ -66,7 +66,7 @@ struct OpSample {
   /// PyTorch's CPU convolution: im2col + GEMM or oneDNN, by batch and
   /// threads): the mapper interpolates a curve within one family (docs/mapper.md).
   /// Empty: one family.
-  std::string path;
+  std::string family;
   /// Empty when measured cleanly; otherwise why the calibrator could not (the
   /// machine stayed busy, repeats disagreed, ...): kept, and flagged.
   std::string disturbed;
@@ -329,7 +329,7 @@ inline nlohmann::json sample_json(OpKind op, const OpSample& s) {
   if (s.cold) j["cold_time"] = *s.cold;
   j["efficiency"] = s.efficiency ? nlohmann::json(*s.efficiency) : nlohmann::json(nullptr);
   if (!s.implementation.empty()) j["implementation"] = s.implementation;
-  if (!s.path.empty()) j["path"] = s.path;
+  if (!s.family.empty()) j["family"] = s.family;
   if (!s.disturbed.empty()) j["disturbed"] = s.disturbed;
   return j;
 }
@@ -548,7 +548,7 @@ inline OperationCalibration read_operation(const JsonReader& r, bool regroup) {
     if (auto e = s.find("efficiency")) o.efficiency = e->non_negative();
     o.check_error = s.number_or("check_error", 0);
     o.implementation = s.string_or("implementation", "");
-    o.path = s.string_or("path", "");
+    o.family = s.string_or("family", "");
     o.disturbed = s.string_or("disturbed", "");
     const OpDesc desc{c.op, o.shape};
     if (variant_of(desc) != c.variant && !regroup)

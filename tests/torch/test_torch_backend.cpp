@@ -154,8 +154,8 @@ TEST_CASE("torch backend: every op kind of the op table is checked or refused wi
         CHECK(!k->implementation().empty());
         // convolutions name ATen's algorithm family, the mapper keeps families apart
         if (op.kind == OpKind::conv2d) {
-          CHECK(!k->path().empty());
-          CHECK(k->implementation().find(k->path()) != std::string::npos);
+          CHECK(!k->family().empty());
+          CHECK(k->implementation().find(k->family()) != std::string::npos);
         }
         ++checked;
       }

@@ -755,7 +755,7 @@ TEST_CASE("a curve of two algorithm families is interpolated within the family o
   for (i64 n : {1, 8, 16, 32})
     for (const auto& x : chk) {
       OpSample s = test::sample(OpKind::conv2d, pointwise(n, x[0], x[1], x[2]), Precision::fp32, n < 16 ? 30e9 : 150e9);
-      s.path = n < 16 ? "slow_conv2d" : "oneDNN";
+      s.family = n < 16 ? "slow_conv2d" : "oneDNN";
       conv->samples.push_back(s);
     }
   // nearest samples: batch 8 (a squared distance of 6 against 12 for any other batch) and batch 32 (2 against 4)
@@ -780,7 +780,7 @@ TEST_CASE("a curve of two algorithm families is interpolated within the family o
         Conv2dShape s = pointwise(n, x[0], x[1], x[2]);
         s.stride_h = s.stride_w = 2;
         OpSample o = test::sample(OpKind::conv2d, s, Precision::fp32, 150e9);
-        o.path = "oneDNN";
+        o.family = "oneDNN";
         cs.samples.push_back(o);
       }
     // squared distance 5 to the batch-8 stride-1 512 x 7 x 7 -> 2048 sample (slow), 6 to the nearest strided one
@@ -790,17 +790,17 @@ TEST_CASE("a curve of two algorithm families is interpolated within the family o
     CHECK(flops(OpDesc{OpKind::conv2d, q}) / t == Approx(150e9).epsilon(0.35));
   }
   // the same samples as one family: the batch-8 query borrows the batch-32 rate
-  for (auto& s : conv->samples) s.path.clear();
+  for (auto& s : conv->samples) s.family.clear();
   CHECK(predict(q8) < 0.75 * slow);
   // a family of fewer than 8 samples does not split the curve
-  for (auto& s : conv->samples) s.path = std::get<Conv2dShape>(s.shape).n < 16 ? "slow_conv2d" : "oneDNN";
+  for (auto& s : conv->samples) s.family = std::get<Conv2dShape>(s.shape).n < 16 ? "slow_conv2d" : "oneDNN";
   const double split = predict(q8);
   conv->samples.erase(std::remove_if(conv->samples.begin(), conv->samples.end(),
                                      [](const OpSample& s) { return std::get<Conv2dShape>(s.shape).n == 1; }),
                       conv->samples.end());
   conv->samples.erase(conv->samples.begin() + 1, conv->samples.begin() + 6);  // 3 slow samples left
   const double few = predict(q8);
-  for (auto& s : conv->samples) s.path.clear();
+  for (auto& s : conv->samples) s.family.clear();
   CHECK(few == Approx(predict(q8)).epsilon(1e-9));
   CHECK(split == Approx(slow).epsilon(1e-9));
 }

@@ -115,7 +115,7 @@ TEST_CASE("contention flags, algorithm families, the read sweep and the L1 limit
   h.host.vendor = "AuthenticAMD";
   h.host.family = 0x19, h.host.model = 0x11;
   h.operations[0].samples[1].disturbed = "other work took 30% of the CPU time";
-  h.operations[0].samples[2].path = "oneDNN";
+  h.operations[0].samples[2].family = "oneDNN";
   BandwidthPoint r;
   r.kernel = "read", r.working_set_bytes = 16 << 10, r.gbps = 400;
   r.time.median_s = r.time.p10_s = r.time.p90_s = 16384 / 400e9;
@@ -130,14 +130,14 @@ TEST_CASE("contention flags, algorithm families, the read sweep and the L1 limit
   const nlohmann::json j = h;
   CHECK(j["operations"][0]["samples"][1]["disturbed"] == "other work took 30% of the CPU time");
   CHECK_FALSE(j["operations"][0]["samples"][0].contains("disturbed"));  // clean samples carry nothing
-  CHECK(j["operations"][0]["samples"][2]["path"] == "oneDNN");
-  CHECK_FALSE(j["operations"][0]["samples"][0].contains("path"));  // one family: nothing
+  CHECK(j["operations"][0]["samples"][2]["family"] == "oneDNN");
+  CHECK_FALSE(j["operations"][0]["samples"][0].contains("family"));  // one family: nothing
   const HardwareCalibration back = parse_profile(j, "mem");
   CHECK(nlohmann::json(back) == j);
   CHECK(back.host.family == 0x19);
   CHECK(back.host.model == 0x11);
   CHECK(back.operations[0].samples[1].disturbed == "other work took 30% of the CPU time");
-  CHECK(back.operations[0].samples[2].path == "oneDNN");
+  CHECK(back.operations[0].samples[2].family == "oneDNN");
   CHECK(back.memory.read_sweep.size() == 1);
   CHECK(back.memory.levels.front().triad_gbps == 123);
   CHECK(back.memory.l1_limit.gbps == 448);

@@ -12,7 +12,7 @@
 // interpolated efficiency: the roofline supplies the shape's first-order
 // dependence, the measurements what the hardware and library add.
 //
-// Algorithm families (OpSample::path): where a library switches family by
+// Algorithm families (OpSample::family): where a library switches family by
 // shape (PyTorch's CPU 1x1 convolution: im2col + GEMM below 16 images at one
 // thread, oneDNN from 16, 3-5x faster), efficiency is not a function of the
 // features across the switch, and a neighbour of the other family pulls an
@@ -196,9 +196,9 @@ class CurveSet {
     for (const auto& s : c.samples) clean += s.disturbed.empty();
     for (const auto& s : c.samples) {
       if (!s.disturbed.empty() && clean >= 2) continue;
-      const auto known = std::find(names.begin(), names.end(), s.path);
+      const auto known = std::find(names.begin(), names.end(), s.family);
       family.push_back(static_cast<int>(known - names.begin()));
-      if (known == names.end()) names.push_back(s.path);
+      if (known == names.end()) names.push_back(s.family);
       const OpDesc op{c.op, s.shape};
       batch.push_back(static_cast<float>(std::log2(std::max(batch_of(op), 1.0))));
       window.push_back(window_of(op));

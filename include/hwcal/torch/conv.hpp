@@ -2,7 +2,7 @@
 // ConvKernel: conv2d through at::conv2d (nn.Conv2d -> F.conv2d), NCHW input,
 // [K][C/g][R][S] weights. implementation() names the backend ATen's
 // select_conv_backend picks for the shape (oneDNN, slow_conv2d, ...), and
-// path() the same name: the sample's algorithm family (OpSample::path).
+// family() the same name: the sample's algorithm family (OpSample::family).
 
 #include <hwcal/torch/guard.hpp>
 

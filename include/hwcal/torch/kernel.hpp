@@ -36,11 +36,11 @@ class TorchKernel final : public Kernel {
   using Prepare = std::function<void()>;
 
   /// `prepare`, when given, restores what run() consumes (in-place ops).
-  TorchKernel(Compute compute, Verify verify, std::string implementation, Prepare prepare = {}, std::string path = {})
+  TorchKernel(Compute compute, Verify verify, std::string implementation, Prepare prepare = {}, std::string family = {})
       : compute_(std::move(compute)),
         verify_(std::move(verify)),
         implementation_(std::move(implementation)),
-        path_(std::move(path)),
+        family_(std::move(family)),
         prepare_(std::move(prepare)) {}
 
   void run() override {
@@ -59,7 +59,7 @@ class TorchKernel final : public Kernel {
   }
 
   std::string implementation() const override { return implementation_; }
-  std::string path() const override { return path_; }
+  std::string family() const override { return family_; }
   bool needs_prepare() const override { return static_cast<bool>(prepare_); }
   void prepare() override {
     if (!prepare_) return;
@@ -74,7 +74,7 @@ class TorchKernel final : public Kernel {
   Compute compute_;
   Verify verify_;
   std::string implementation_;
-  std::string path_;
+  std::string family_;
   Prepare prepare_;
   at::Tensor out_;
 };

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Give a torch-backend profile made before samples carried `path` (the
+"""Give a torch-backend profile made before samples carried `family` (the
 algorithm family, docs/mapper.md "Algorithm families") the families its
 samples already name: the torch backend's convolutions record ATen's choice
 as `implementation` "at::conv2d -> <backend>" and, since 2026-12-06, the same
-<backend> as `path`. Nothing measured changes; the profile's warnings say
+<backend> as `family`. Nothing measured changes; the profile's warnings say
 what was filled in and by what.
 
-    /usr/bin/python3 validation/profile_paths.py IN.json -o OUT.json   # OUT may be IN
+    /usr/bin/python3 validation/profile_families.py IN.json -o OUT.json   # OUT may be IN
 
 Exit 2 with the file named when it is not a profile.
 """
@@ -22,19 +22,19 @@ CONV = re.compile(r"^at::conv2d -> (.+?)(?: \[.*\])?$")
 
 
 def fill(profile):
-    """Sets `path` on every sample without one whose implementation names a
+    """Sets `family` on every sample without one whose implementation names a
     conv backend; returns how many were set."""
     n = 0
     for op in profile.get("operations", []):
         for s in op.get("samples", []):
             m = CONV.match(s.get("implementation", ""))
-            if m and not s.get("path"):
-                s["path"] = m.group(1)
+            if m and not s.get("family"):
+                s["family"] = m.group(1)
                 n += 1
     if n:
         profile.setdefault("warnings", []).append(
-            f"path (the algorithm family) of {n} convolution samples filled in from their implementation text by "
-            f"validation/profile_paths.py: the profile predates the field; no measurement changed")
+            f"family (the algorithm family) of {n} convolution samples filled in from their implementation text by "
+            f"validation/profile_families.py: the profile predates the field; no measurement changed")
     return n
 
 
@@ -49,13 +49,13 @@ def main(argv=None):
         if not isinstance(doc, dict) or not isinstance(doc.get("operations"), list):
             raise ValueError("field 'operations' missing")
     except (OSError, ValueError) as e:
-        print(f"profile_paths.py: {a.profile}: {e}", file=sys.stderr)
+        print(f"profile_families.py: {a.profile}: {e}", file=sys.stderr)
         return 2
     n = fill(doc)
     with open(a.out, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)  # the key order hwcal writes (nlohmann: sorted)
         f.write("\n")
-    print(f"{a.out}: path set on {n} samples")
+    print(f"{a.out}: family set on {n} samples")
     return 0
 
 
