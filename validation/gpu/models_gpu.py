@@ -273,12 +273,13 @@ def _gpt2(batch, small, device):
     return GPT2Layer(32, d=64, heads=4, device=device) if small else GPT2Layer(512, device=device)
 
 
-def _llama(seq, cache, small_seq, small_cache):
+def _llama(seq, cache, small_seq, small_cache, **widths):
+    """A LlamaLayer builder; `widths` (hidden, heads, kv_heads, head_dim, inter) default to Llama-3-8B's."""
     def build(batch, small, device):
         if small:
             return LlamaLayer(batch, small_seq, small_cache, hidden=128, heads=4, kv_heads=2, head_dim=32, inter=256,
                               device=device)
-        return LlamaLayer(batch, seq, cache, device=device)
+        return LlamaLayer(batch, seq, cache, device=device, **widths)
 
     return build
 
@@ -322,6 +323,7 @@ MODELS = OrderedDict([
 # squeeze-excite, 7x7 depthwise with channels-last layernorm, a deeper resnet, ViT with 32x32 patches,
 # a smaller grouped-query decoder (TinyLlama's widths) and MLPs of other widths.
 HOLDOUT_BATCHES = (1, 16)
+TINYLLAMA = dict(hidden=2048, heads=32, kv_heads=4, head_dim=64, inter=5632)
 HOLDOUT = OrderedDict([
     ("densenet121", Spec(_torchvision("densenet121"), _image, HOLDOUT_BATCHES, "torchvision densenet121, 224x224")),
     ("regnet_y_400mf", Spec(_torchvision("regnet_y_400mf"), _image, HOLDOUT_BATCHES,
@@ -334,14 +336,10 @@ HOLDOUT = OrderedDict([
     ("resnet101", Spec(_torchvision("resnet101"), _image, HOLDOUT_BATCHES, "torchvision resnet101, 224x224")),
     ("vit_b_32", Spec(_torchvision("vit_b_32"), _image, HOLDOUT_BATCHES, "torchvision vit_b_32, 224x224")),
     ("tinyllama_prefill", Spec(
-        lambda b, s, d: LlamaLayer(b, 32, 0, hidden=128, heads=4, kv_heads=2, head_dim=32, inter=256, device=d) if s
-        else LlamaLayer(b, 512, 0, hidden=2048, heads=32, kv_heads=4, head_dim=64, inter=5632, device=d),
-        _hidden(512, 2048, 32, 128), (1, 4),
+        _llama(512, 0, 32, 0, **TINYLLAMA), _hidden(512, 2048, 32, 128), (1, 4),
         "TinyLlama-sized decoder layer (hidden 2048, 32 heads, 4 KV heads, MLP 5632), prefill of 512 tokens")),
     ("tinyllama_decode_kv2k", Spec(
-        lambda b, s, d: LlamaLayer(b, 1, 64, hidden=128, heads=4, kv_heads=2, head_dim=32, inter=256, device=d) if s
-        else LlamaLayer(b, 1, 2048, hidden=2048, heads=32, kv_heads=4, head_dim=64, inter=5632, device=d),
-        _hidden(1, 2048, 1, 128), (1, 16),
+        _llama(1, 2048, 1, 64, **TINYLLAMA), _hidden(1, 2048, 1, 128), (1, 16),
         "TinyLlama-sized decoder layer, decode: 1 new token, KV cache of 2048 tokens")),
     ("mlp_wide", Spec(lambda b, s, d: mlp([2048, 8192, 2048], nn.GELU, d), _flat(2048), (1, 32),
                       "MLP 2048-8192-2048, GELU")),

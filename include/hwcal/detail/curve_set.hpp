@@ -53,7 +53,7 @@ struct Curve {
   /// Devices: the shortest time of any sample, the floor below which no
   /// launch of this op goes; 0 on CPUs.
   double floor_s = 0;
-  PointBlock warm;  ///< log efficiency of the warm samples
+  PointBlock warm;  ///< log efficiency of the warm samples (empty when split by family, below)
   PointBlock cold;  ///< of the cold samples (devices); empty when not measured
   /// Algorithm families (see above): 0 when the samples name fewer than two;
   /// else family f's warm samples are block family[f], and the samples'
@@ -136,24 +136,21 @@ class CurveSet {
     if (cold && c.cold.n > 0) return points_.interpolate(c.cold, x);
     if (c.families < 2) return points_.interpolate(c.warm, x);
     // the family of the nearest sample of the same window (any, when none
-    // has it), the batch a coordinate beside the features
-    bool same_window = false;
-    for (std::uint32_t i = c.sites; i < c.sites + c.site_count && !same_window; ++i)
-      same_window = sites_[i].window == window;
+    // has it), the batch a coordinate beside the features: one pass keeps both
     const float b = static_cast<float>(std::log2(std::max(batch, 1.0)));
-    float best = std::numeric_limits<float>::max();
-    int f = 0;
+    float best[2] = {std::numeric_limits<float>::max(), std::numeric_limits<float>::max()};  // any, same window
+    int f[2] = {-1, -1};
     for (std::uint32_t i = c.sites; i < c.sites + c.site_count; ++i) {
       const Site& s = sites_[i];
-      if (same_window && s.window != window) continue;
       float d2 = (s.batch - b) * (s.batch - b);
       for (int d = 0; d < c.dims; ++d) {
         const float t = s.x[static_cast<std::size_t>(d)] - x[static_cast<std::size_t>(d)];
         d2 += t * t;
       }
-      if (d2 < best) best = d2, f = s.family;
+      for (int k = 0; k < 1 + (s.window == window); ++k)
+        if (d2 < best[k]) best[k] = d2, f[k] = s.family;
     }
-    return points_.interpolate(c.family[static_cast<std::size_t>(f)], x);
+    return points_.interpolate(c.family[static_cast<std::size_t>(f[1] >= 0 ? f[1] : f[0])], x);
   }
 
   const std::vector<Curve>& curves() const noexcept { return curves_; }
@@ -236,7 +233,8 @@ class CurveSet {
       }
       for (std::size_t i = 0; i < warm.size(); ++i) sites_.push_back({warm[i].x, batch[i], window[i], family[i]});
     }
-    cv.warm = points_.add(std::move(warm), cv.dims, Interpolation::automatic);
+    // (a curve split by family is read only through its families' blocks)
+    if (!split) cv.warm = points_.add(std::move(warm), cv.dims, Interpolation::automatic);
     if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims, Interpolation::automatic);
     curves_.push_back(cv);
   }
