@@ -129,3 +129,36 @@ TEST_CASE("the device convolution sweep spans grouped widths 4 to 32 and batches
   REQUIRE(at(64) < static_cast<std::ptrdiff_t>(batches.size()));
   CHECK(at(64) < at(4));
 }
+
+TEST_CASE("GEMM sweeps have decode attention's batched GEMVs, both products, on CPUs and devices", "[sweeps]") {
+  for (bool device : {false, true}) {
+    INFO((device ? "device" : "cpu"));
+    std::set<i64> scores_kv, values_kv;  // q K^T: 1 x kv per batch x head; P V: kv -> head dim
+    for (const auto& p : detail::default_sweep(OpKind::matmul, device)) {
+      const auto& s = std::get<MatmulShape>(p.op.shape);
+      if (s.m != 1 || s.batch < 32) continue;
+      if (s.k <= 128 && s.n >= 512) scores_kv.insert(s.n);
+      if (s.n <= 128 && s.k >= 512) values_kv.insert(s.k);
+    }
+    CHECK(scores_kv.size() >= 2);  // caches of two lengths at least
+    CHECK(scores_kv == values_kv);
+  }
+}
+
+TEST_CASE("convolution sweeps have squeeze-excitation squeezes and expansions on 1x1 maps", "[sweeps]") {
+  for (bool device : {false, true}) {
+    INFO((device ? "device" : "cpu"));
+    std::set<std::pair<i64, i64>> se;  // (c, k) of dense 1x1 convolutions on 1x1 maps, batch 1
+    for (const auto& p : detail::default_sweep(OpKind::conv2d, device)) {
+      const auto& s = std::get<Conv2dShape>(p.op.shape);
+      if (s.n == 1 && s.h == 1 && s.w == 1 && s.r == 1 && s.groups == 1) se.insert({s.c, s.k});
+    }
+    int mirrored = 0, wide_expansions = 0;
+    for (const auto& [c, k] : se) {
+      mirrored += c > k && se.count({k, c});  // each squeeze with its expansion
+      wide_expansions += k >= 16 * c;         // the 24x expansions of EfficientNet-style blocks
+    }
+    CHECK(mirrored >= 3);
+    CHECK(wide_expansions >= 1);
+  }
+}

@@ -55,6 +55,16 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
       add({kind, MatmulShape{8, 512, 512, 64, false}});
       add({kind, MatmulShape{12, 197, 64, 197, false}});
       add({kind, MatmulShape{32, 64, 64, 64, false}});
+      // decode attention written as matmuls (one query row per batch x head
+      // against a KV cache: q K^T, then P V): batched GEMVs, which stream the
+      // cache and run nowhere near the rate of the batched squares above
+      for (i64 bh : {32, 256})
+        for (i64 kv : {512, 2048}) {
+          add({kind, MatmulShape{bh, 1, kv, 64, false}});
+          add({kind, MatmulShape{bh, 1, 64, kv, false}});
+        }
+      add({kind, MatmulShape{32, 1, 2048, 128, false}});
+      add({kind, MatmulShape{32, 1, 128, 2048, false}});
       break;
     }
     case OpKind::linear: {
@@ -140,10 +150,15 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add(conv(n, 192, 28, 192, 3, 1, 24));
         add(conv(n, 768, 7, 768, 3, 1, 24));
         add(conv(n, 64, 56, 64, 3, 2, 4));
-        // launch-bound: squeeze-excitation 1x1 convs on 1x1 maps, tiny maps
+        // launch-bound: squeeze-excitation 1x1 convs on 1x1 maps (squeeze and
+        // excite, reductions of 4x and 24x: an expansion's time is not its
+        // squeeze's mirror), tiny maps
         add(conv(n, 96, 1, 24, 1, 1), q);
         add(conv(n, 24, 1, 96, 1, 1));
         add(conv(n, 576, 1, 144, 1, 1));
+        add(conv(n, 144, 1, 576, 1, 1));
+        add(conv(n, 1152, 1, 48, 1, 1));
+        add(conv(n, 48, 1, 1152, 1, 1));
         add(conv(n, 16, 7, 16, 3, 1));
         add(conv(n, 72, 7, 72, 3, 1, 72), q);
         add(conv(n, 40, 14, 240, 1, 1));
@@ -362,6 +377,12 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
           }
         add({kind, MatmulShape{12, 197, 197, 64, false}});
         add({kind, MatmulShape{96, 197, 64, 197, false}});
+        // decode attention as matmuls: one query row per batch x head, q K^T and P V
+        for (i64 bh : {32, 1024, 256})
+          for (i64 kv : {512, 4096}) {
+            add({kind, MatmulShape{bh, 1, kv, 128, false}});
+            add({kind, MatmulShape{bh, 1, 128, kv, false}});
+          }
         for (i64 m : {1, 16, 64, 4})
           for (i64 kn : {4096, 1024}) add({kind, MatmulShape{1, m, kn, kn, false}}, m == 1 && kn == 4096);
       }
