@@ -16,12 +16,13 @@
 // repeated (what timing one layer in isolation measures), and
 // `in_sequence_s`, the subgraph inside a forward pass (SequenceContext):
 //  - CPU: run alone and repeated, an op finds its data at the cache level its
-//    own bytes B fit in; in a pass, the weights were last read a pass ago and
-//    every tensor shares the caches with what the other layers touched, so the
-//    op's bytes are taken at the memory sweep's bandwidth for the pass's
-//    bytes P instead: extra = B x max(0, 1/bw(max(P, B)) - 1/bw(B)); and each
-//    call pays the profile's in-pass cost of its op once (the call timed
-//    between other ops' calls, which displace its code and state; torch).
+//    own bytes B fit in; in a pass its activations come from the op before,
+//    as warm as when repeated, but its weights w were last read a pass ago,
+//    with everything the other layers touched since, so they are taken at
+//    the memory sweep's bandwidth for the pass's bytes P:
+//    extra = w x max(0, 1/bw(max(P, B)) - 1/bw(B)); and each call pays the
+//    profile's in-pass cost of its op once (the call timed between other
+//    ops' calls, which displace its code and state; torch).
 //  - devices: activations come warm from the op before (as when repeated),
 //    but when the pass moves more than the L2 holds, its weights come cold
 //    from memory on every replay: latency + w/B x (cold - latency), with w
@@ -339,8 +340,8 @@ class CalibratedMapper {
       e.interval_lo_s = e.overhead_s + body / f;
       e.interval_hi_s = e.overhead_s + body * f;
       double body_seq = body;
-      if (ctx.pass_bytes > 0 && n.bytes > 0 && bw > 0)
-        body_seq += n.bytes * std::max(0.0, 1 / bw_.at(std::max(ctx.pass_bytes, n.bytes)) - 1 / bw);
+      if (ctx.pass_bytes > 0 && n.weight_bytes > 0 && bw > 0)
+        body_seq += n.weight_bytes * std::max(0.0, 1 / bw_.at(std::max(ctx.pass_bytes, n.bytes)) - 1 / bw);
       // a call inside a pass finds its code and the framework's state displaced
       // by the other layers' calls: once per call, measured per op
       const double cold_call = ctx.pass_bytes > 0 && main_op ? sequence_[static_cast<std::size_t>(op.kind)] : 0.0;

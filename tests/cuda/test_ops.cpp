@@ -82,7 +82,11 @@ TEST_CASE("pooling") {
   all_precisions_of({OpKind::avgpool, pool(2, 8, 15, 15, 3, 2, 1)});
   all_precisions_of({OpKind::avgpool, pool(1, 4, 8, 8, 2, 2, 0)});
   all_precisions_of({OpKind::adaptive_avgpool, AdaptivePoolShape{2, 8, 13, 11, 4, 3}});
+  // global pools (global_avgpool_kernel): lane groups of 16, 32 and 1, and a block per output
   all_precisions_of({OpKind::adaptive_avgpool, AdaptivePoolShape{2, 16, 7, 7, 1, 1}});
+  all_precisions_of({OpKind::adaptive_avgpool, AdaptivePoolShape{3, 5, 28, 28, 1, 1}});
+  all_precisions_of({OpKind::adaptive_avgpool, AdaptivePoolShape{1, 4, 1, 1, 1, 1}});
+  all_precisions_of({OpKind::adaptive_avgpool, AdaptivePoolShape{2, 3, 56, 56, 1, 1}});
 }
 
 TEST_CASE("batchnorm and row ops") {

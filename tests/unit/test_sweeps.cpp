@@ -162,3 +162,18 @@ TEST_CASE("convolution sweeps have squeeze-excitation squeezes and expansions on
     CHECK(wide_expansions >= 1);
   }
 }
+
+TEST_CASE("convolution sweeps have depthwise windows 3 to 7 and 3x3s much narrower out than in", "[sweeps]") {
+  for (bool device : {false, true}) {
+    INFO((device ? "device" : "cpu"));
+    std::set<i64> depthwise_windows;
+    int narrow = 0;  // dense 3x3, at most a quarter as many outputs as inputs
+    for (const auto& p : detail::default_sweep(OpKind::conv2d, device)) {
+      const auto& s = std::get<Conv2dShape>(p.op.shape);
+      if (s.groups == s.c && s.groups > 1) depthwise_windows.insert(s.r);
+      narrow += s.groups == 1 && s.r == 3 && 4 * s.k <= s.c;
+    }
+    CHECK(depthwise_windows == std::set<i64>{3, 5, 7});
+    CHECK(narrow >= 2);
+  }
+}

@@ -134,6 +134,13 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add(conv(n, 64, 27, 192, 5, 1));
         add(conv(n, 32, 28, 64, 5, 1));
         add(conv(n, 128, 14, 128, 7, 1));
+        // 3x3 with far fewer outputs than inputs (DenseNet-style growth of 32
+        // channels) and fire-module expansions of 16-48 channels (SqueezeNet):
+        // narrow GEMMs the square convolutions above do not predict
+        add(conv(n, 128, 56, 32, 3, 1));
+        add(conv(n, 128, 14, 32, 3, 1));
+        add(conv(n, 16, 55, 64, 3, 1));
+        add(conv(n, 48, 13, 192, 3, 1));
         // depthwise 3x3 / 5x5, stride 1 and 2
         add(conv(n, 32, 112, 32, 3, 1, 32), q);
         add(conv(n, 144, 56, 144, 3, 2, 144));
@@ -144,6 +151,10 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         add(conv(n, 672, 14, 672, 5, 1, 672), q);
         add(conv(n, 1152, 7, 1152, 5, 1, 1152));
         add(conv(n, 96, 112, 96, 3, 2, 96));
+        // depthwise 7x7 (ConvNeXt-style blocks, 7x7 maps to 56x56)
+        add(conv(n, 96, 56, 96, 7, 1, 96));
+        add(conv(n, 384, 14, 384, 7, 1, 384));
+        add(conv(n, 768, 7, 768, 7, 1, 768));
         // grouped (ResNeXt/RegNet-style): group widths 4 to 32 channels, maps 7 to 56
         add(conv(n, 128, 56, 128, 3, 1, 32));
         add(conv(n, 512, 14, 512, 3, 2, 32));

@@ -171,6 +171,11 @@ cudaError_t adaptive_avgpool(DType t, const void* x, void* y, const AdaptivePool
     auto* ys = static_cast<T*>(y);
     if (bin >= 2048) {
       adaptive_avgpool_block_kernel<T><<<grid_for(total * 256, 256), 256, 0, stream>>>(xs, ys, shape);
+    } else if (shape.out_h == 1 && shape.out_w == 1) {
+      const int n = static_cast<int>(shape.h * shape.w);  // < 2048 here
+      int width = 1;
+      while (width < 32 && width * 4 < n) width *= 2;
+      global_avgpool_kernel<T><<<grid_for(total * width, 256), 256, 0, stream>>>(xs, ys, total, n, width);
     } else {
       // About four elements per lane: a 7x7 bin takes 8 lanes (3 shuffles),
       // not 32 lanes reading one or two elements each (5 shuffles).
