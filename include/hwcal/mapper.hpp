@@ -115,12 +115,15 @@ class CalibratedMapper {
   /// Latency of one subgraph. Allocation-free.
   Estimate estimate(const Subgraph& g, const SequenceContext& ctx = {}) const noexcept {
     Estimate e = estimate_op(g.op, g.precision, ctx, true);
-    const OutputLayout out = output_layout(g.op);
     // On a device a convolution's bias is a kernel of its own: cuDNN's
     // convolution has no bias, frameworks add it afterwards (PyTorch's
     // _convolution: output.add_(bias)), a broadcast add over the output.
-    if (const auto* c = std::get_if<Conv2dShape>(&g.op.shape); c && c->bias && device_)
-      add_pass(e, estimate_op({OpKind::add, ElementwiseShape{out.rows * out.cols, 2, c->k, false}}, g.precision, ctx,
+    const auto* conv = std::get_if<Conv2dShape>(&g.op.shape);
+    const bool bias_pass = conv && conv->bias && device_;
+    if (!bias_pass && !g.fused) return e;  // (most subgraphs: no output layout needed)
+    const OutputLayout out = output_layout(g.op);
+    if (bias_pass)
+      add_pass(e, estimate_op({OpKind::add, ElementwiseShape{out.rows * out.cols, 2, conv->k, false}}, g.precision, ctx,
                               false));
     if (!g.fused) return e;
     // The unfused chain: the main op, then each folded op as its own pass over

@@ -819,3 +819,39 @@ TEST_CASE("a curve of two algorithm families is interpolated within the family o
   CHECK(few == Approx(predict(q8)).epsilon(1e-9));
   CHECK(split == Approx(slow).epsilon(1e-9));
 }
+
+TEST_CASE("the bandwidth of a working set: log-log between sweep points, ends held", "[mapper]") {
+  // irregular spacing: points an eighth of an octave apart, others 5 octaves
+  // apart, a repeated working set, given out of order
+  MemoryCalibration mem;
+  const std::pair<double, double> pts[] = {{1 << 12, 400}, {1 << 30, 12},        {(1 << 12) * 1.09, 380},
+                                           {1 << 17, 150}, {1 << 17, 150},       {(1 << 17) * 1.09, 90},
+                                           {1 << 22, 40},  {(1 << 22) * 1.5, 30}};
+  for (auto [ws, gbps] : pts) {
+    BandwidthPoint b;
+    b.working_set_bytes = static_cast<i64>(ws), b.kernel = "triad", b.gbps = gbps;
+    mem.sweep.push_back(b);
+  }
+  const detail::BandwidthModel bw(mem);
+  // the reference: bisect the sorted points, interpolate log bandwidth in log working set
+  std::vector<std::pair<double, double>> ref;
+  for (const auto& b : mem.sweep) ref.push_back({std::log2(double(b.working_set_bytes)), std::log2(b.gbps * 1e9)});
+  std::sort(ref.begin(), ref.end());
+  const auto expect = [&](double ws) {
+    const double x = std::log2(ws);
+    if (x <= ref.front().first) return std::exp2(ref.front().second);
+    if (x >= ref.back().first) return std::exp2(ref.back().second);
+    const auto b = std::lower_bound(ref.begin(), ref.end(), x, [](const auto& p, double v) { return p.first < v; });
+    const auto a = b - 1;
+    return std::exp2(a->second + (x - a->first) / (b->first - a->first) * (b->second - a->second));
+  };
+  for (double ws = 64; ws < 4e9; ws *= 1.0137) {
+    INFO("working set " << ws);
+    CHECK(bw.at(ws) == Approx(expect(ws)).epsilon(1e-3));  // (fast_log2: 3e-5 of an octave, on slopes to 6)
+  }
+  for (auto [ws, gbps] : pts)  // measured points as measured
+    CHECK(bw.at(double(static_cast<i64>(ws))) == Approx(gbps * 1e9).epsilon(1e-3));
+  CHECK(bw.memory() == Approx(12e9).epsilon(1e-6));
+  CHECK(bw.fastest() == Approx(400e9).epsilon(1e-6));
+  CHECK(detail::BandwidthModel{}.at(1e6) == 0);
+}
