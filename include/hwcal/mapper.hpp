@@ -272,8 +272,7 @@ class CalibratedMapper {
     FeatureSet fs = a.features;
     add_regime(op, p, fs);
     Features x = fs.x;
-    double batch = detail::batch_of(op);
-    std::uint64_t window = detail::window_of(op);
+    const OpDesc* measured_as = &op;  // the shape whose curve is read (a family curve classifies by it)
     const detail::Curve* c = curves_.find(op.kind, p, a.variant, e.warnings);
     for (Precision q : {Precision::fp32, Precision::bf16, Precision::fp16, Precision::tf32, Precision::fp64,
                         Precision::int8, Precision::fp8}) {
@@ -290,8 +289,7 @@ class CalibratedMapper {
         FeatureSet g = features(gemm);
         add_regime(gemm, p, g);
         x = g.x;
-        batch = detail::batch_of(gemm);
-        window = detail::window_of(gemm);
+        measured_as = &gemm;
       }
     }
     if (!c && is_elementwise(op.kind)) {
@@ -307,9 +305,9 @@ class CalibratedMapper {
            floor = 0;  // log(0.5), log(1)
     double fixed = device_ ? 0.0 : overhead_;
     if (c) {
-      const detail::Interpolated in = curves_.efficiency(*c, x, batch, window);
+      const detail::Interpolated in = curves_.efficiency(*c, x, *measured_as);
       log_eff = in.value;
-      log_eff_cold = device_ ? curves_.efficiency(*c, x, batch, window, true).value : in.value;
+      log_eff_cold = device_ ? curves_.efficiency(*c, x, *measured_as, true).value : in.value;
       // A sample's spread is its p10-p90 width; a profile may hold a wildly
       // noisy one (the calibrator drops them, a hand-edited file may not):
       // intervals stay within 20x of the estimate.

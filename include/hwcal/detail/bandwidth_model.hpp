@@ -68,7 +68,7 @@ class BandwidthModel {
   }
 
   /// The memory's bandwidth: the largest working set measured.
-  double memory() const noexcept { return pts_.empty() ? 0 : fast_exp2(pts_.back().second); }
+  double memory() const noexcept { return back_; }
 
  private:
   static constexpr double cells_per_octave = 4;

@@ -128,16 +128,15 @@ class CurveSet {
     return any;
   }
 
-  /// Interpolated log efficiency of a curve at features x of a shape of
-  /// `batch` (batch_of) and `window` (window_of) (cold: the cold samples,
-  /// when the curve has them).
-  Interpolated efficiency(const Curve& c, const Features& x, double batch, std::uint64_t window,
-                          bool cold = false) const noexcept {
+  /// Interpolated log efficiency of a curve at features x of shape `op`
+  /// (cold: the cold samples, when the curve has them).
+  Interpolated efficiency(const Curve& c, const Features& x, const OpDesc& op, bool cold = false) const noexcept {
     if (cold && c.cold.n > 0) return points_.interpolate(c.cold, x);
     if (c.families < 2) return points_.interpolate(c.warm, x);
     // the family of the nearest sample of the same window (any, when none
     // has it), the batch a coordinate beside the features: one pass keeps both
-    const float b = static_cast<float>(std::log2(std::max(batch, 1.0)));
+    const std::uint64_t window = window_of(op);
+    const float b = static_cast<float>(std::log2(std::max(batch_of(op), 1.0)));
     float best[2] = {std::numeric_limits<float>::max(), std::numeric_limits<float>::max()};  // any, same window
     int f[2] = {-1, -1};
     for (std::uint32_t i = c.sites; i < c.sites + c.site_count; ++i) {
