@@ -20,7 +20,7 @@ Timing, as include/hwcal/cuda/measure.hpp times hwcal's kernels:
   warm  R back-to-back calls captured in one CUDA graph (R so a replay lasts
         ~100 us, 1..256), replays each between their own events, median / R
   cold  (samples whose profile entry has cold_time) L calls each after an L2
-        flush (a fill of max(256 MiB, 2 x L2) bytes) in one graph, minus a
+        flush (a read of max(256 MiB, 2 x L2) bytes) in one graph, minus a
         graph of the L flushes alone, paired replays, median / L (L 1..8)
 Ratio = torch time / hwcal time: > 1 means hwcal is faster; "hwcal >= 0.97 of
 PyTorch's speed" is ratio >= 0.97. Optionally (default on) every timed sample
@@ -580,18 +580,18 @@ DRY = Rule(graph_s=1e-6, max_launches=2, replays=2, cold_pairs=2, max_cold_launc
 
 
 class Flush:
-    """The L2 flush hwcal uses (include/hwcal/cuda/measure.hpp): a fill of
-    max(256 MiB, 2 x L2) bytes, a different value each time."""
+    """The L2 flush hwcal uses (include/hwcal/cuda/measure.hpp): a read of
+    max(256 MiB, 2 x L2) bytes, which leaves clean lines (a fill leaves dirty
+    ones that the timed op then writes back)."""
 
     def __init__(self, device, nbytes):
-        self.buf = torch.empty(int(nbytes), dtype=torch.uint8, device=device)
+        self.buf = torch.zeros(int(nbytes) // 4, dtype=torch.float32, device=device)
+        self.sink = torch.zeros((), dtype=torch.float32, device=device)
         self.nbytes = int(nbytes)
-        self.value = 0
         self.time_s = None
 
     def __call__(self):
-        self.value = (self.value + 1) & 0xFF
-        self.buf.fill_(self.value)
+        torch.sum(self.buf, dim=0, out=self.sink)
 
     def then(self, fn):
         def flush_then():
@@ -1140,7 +1140,7 @@ def settings_info(run):
     rule = run.rule
     s = {"timing": (f"CUDA graph of R back-to-back calls (R so a replay lasts ~{rule.graph_s * 1e6:g} us, 1..{rule.max_launches}), "
                     f"median over {rule.replays} replays each between its own events, / R; cold: L calls each after an "
-                    f"L2 flush ({run.flush.nbytes >> 20 if run.flush else 0} MiB fill) in one graph minus a graph of the "
+                    f"L2 flush ({run.flush.nbytes >> 20 if run.flush else 0} MiB read) in one graph minus a graph of the "
                     f"flushes alone, median of {rule.cold_pairs} paired replays, / L (1..{rule.max_cold_launches}); as "
                     "include/hwcal/cuda/measure.hpp")
               if run.cuda else "CPU dry run: eager calls timed with perf_counter (no CUDA graphs, no cold timings)",

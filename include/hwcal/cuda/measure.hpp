@@ -12,12 +12,15 @@
 //    graph, with its data where the previous run left it (in the L2 when it
 //    fits, as when a layer is timed alone by replaying it). R is chosen so a
 //    replay lasts ~100 us, which makes the replay's own launch cost vanish.
-//  - cold (Timer::measure_cold): the same with an L2 flush (a memset of at
-//    least twice the L2, 256 MiB minimum, as do_bench) before every run, minus
-//    a graph of the flushes alone: the op with its weights and inputs coming
-//    from memory, as the weights of a model larger than the L2 do on every
-//    pass. Flushing bandwidth would otherwise be overstated (do_bench: up to
-//    1.6x).
+//  - cold (Timer::measure_cold): the same with an L2 flush (a read of at
+//    least twice the L2, 256 MiB minimum) before every run, minus a graph of
+//    the flushes alone: the op with its weights and inputs coming from
+//    memory, as the weights of a model larger than the L2 do on every pass.
+//    Flushing bandwidth would otherwise be overstated (do_bench: up to 1.6x).
+//    The flush reads rather than writes (do_bench zeroes a buffer): a write
+//    leaves the L2 full of dirty lines, and the timed op then pays for
+//    writing them back, ~50 MB on an H200 (the memset flush put 6-11 us on
+//    every cold sample, a 1 GB GEMV's included, which no L2 state explains).
 //
 // Both use the one stop rule of hwcal::measure (StopRule, include/hwcal/
 // measure.hpp). With a ClockMonitor, clocks are sampled after each queued
@@ -120,15 +123,19 @@ class Timer {
       flush_bytes = std::max<std::int64_t>(std::int64_t{256} << 20, 2 * static_cast<std::int64_t>(l2));
     }
     flush_ = DeviceBuffer(flush_bytes);
+    HWCAL_CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device));
+    sink_ = DeviceBuffer(std::int64_t{4} * sms_ * 16);  // the read kernel's per-block sink
+    HWCAL_CUDA_CHECK(cudaMemset(flush_.get(), 0, static_cast<std::size_t>(flush_.bytes())));
   }
 
   int device() const noexcept { return device_; }
   std::int64_t flush_bytes() const noexcept { return flush_.bytes(); }
 
-  /// Evicts the L2 by overwriting the flush buffer (enqueued on `stream`).
+  /// Evicts the L2 by reading the flush buffer (enqueued on `stream`): the
+  /// lines it leaves are clean.
   void flush_l2(cudaStream_t stream) {
-    flush_value_ = (flush_value_ + 1) & 0xff;
-    HWCAL_CUDA_CHECK(cudaMemsetAsync(flush_.get(), flush_value_, static_cast<std::size_t>(flush_.bytes()), stream));
+    HWCAL_CUDA_CHECK(
+        launch::bandwidth(BandwidthKernel::read, flush_.get(), sink_.get(), nullptr, flush_.bytes() / 16, 1, sms_, stream));
   }
 
   /// Warm device time per launch of `run` (which enqueues exactly one
@@ -291,8 +298,8 @@ class Timer {
   }
 
   int device_;
-  DeviceBuffer flush_;
-  int flush_value_ = 0;
+  DeviceBuffer flush_, sink_;
+  int sms_ = 0;
   double flush_s_ = 0;
   std::vector<Event> events_;
 };
