@@ -216,7 +216,7 @@ class CudaBackend final : public Backend {
 
   std::string timing() const override {
     return "device time per launch inside a CUDA graph of back-to-back launches (CUDA events around graph replays), "
-           "data warm where the previous launch left it; cold_time: each launch after an L2 flush (a memset of " +
+           "data warm where the previous launch left it; cold_time: each launch after an L2 flush (a read of " +
            std::to_string(const_cast<CudaBackend*>(this)->timer().flush_bytes() >> 20) +
            " MiB), minus a graph of the flushes alone";
   }
