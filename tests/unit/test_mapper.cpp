@@ -847,7 +847,8 @@ TEST_CASE("the bandwidth of a working set: log-log between sweep points, ends he
   };
   for (double ws = 64; ws < 4e9; ws *= 1.0137) {
     INFO("working set " << ws);
-    CHECK(bw.at(ws) == Approx(expect(ws)).epsilon(1.5e-3));  // (linear within 1/64 octave: 1.25e-3 on the slope of -5.9)
+    // linear within 1/64 octave: 1.25e-3 on the slope of -5.9
+    CHECK(bw.at(ws) == Approx(expect(ws)).epsilon(1.5e-3));
   }
   for (auto [ws, gbps] : pts)  // measured points as measured
     CHECK(bw.at(double(static_cast<i64>(ws))) == Approx(gbps * 1e9).epsilon(1e-6));

@@ -134,8 +134,8 @@ class Timer {
   /// Evicts the L2 by reading the flush buffer (enqueued on `stream`): the
   /// lines it leaves are clean.
   void flush_l2(cudaStream_t stream) {
-    HWCAL_CUDA_CHECK(
-        launch::bandwidth(BandwidthKernel::read, flush_.get(), sink_.get(), nullptr, flush_.bytes() / 16, 1, sms_, stream));
+    HWCAL_CUDA_CHECK(launch::bandwidth(BandwidthKernel::read, flush_.get(), sink_.get(), nullptr, flush_.bytes() / 16,
+                                       1, sms_, stream));
   }
 
   /// Warm device time per launch of `run` (which enqueues exactly one

@@ -126,7 +126,7 @@ class BandwidthModel {
   std::vector<std::pair<double, double>> pts_;  ///< (log2 working set, log2 bytes/s), sorted
   std::vector<Cell> cells_;                     ///< from the first point's cell to the last one's
   std::uint64_t first_cell_ = 0;
-  double lo_ = 0, hi_ = 0;        ///< the smallest and the largest working set measured
+  double lo_ = 0, hi_ = 0;       ///< the smallest and the largest working set measured
   double front_ = 0, back_ = 0;  ///< bytes/s at those
 };
 
