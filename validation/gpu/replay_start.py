@@ -12,15 +12,12 @@ R). Found on every truth file so far (docs/validation/gpu/README.md): about
 15 us per replay, so per layer about 15 us / R, and R is chosen so that a
 replay lasts ~200 us, which puts ~7% on every layer's graph_s.
 """
-import gzip
-import json
+import os
 import statistics
 import sys
 
-
-def load(path):
-    with (gzip.open if path.endswith(".gz") else open)(path, "rt") as f:
-        return json.load(f)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report_gpu import load_json  # noqa: E402
 
 
 def rows(data):
@@ -38,7 +35,7 @@ def main(paths):
     bins = (4, 12, 24, 48, 96, 1 << 30)
     for path in paths:
         by = {b: [] for b in bins}
-        for reps, kernel, excess in rows(load(path)):
+        for reps, kernel, excess in rows(load_json(path)):
             by[next(b for b in bins if reps <= b)].append((kernel, excess, excess * reps))
         print(f"{path}: units of one kernel, graph_s - kernel_s")
         print(f"  {'R':>8} {'units':>6} {'kernel_s':>10} {'per call p10/med/p90, us':>26} {'x R p10/med/p90, us':>24}")

@@ -49,20 +49,23 @@ class BandwidthModel {
     const std::uint64_t last = cell_of(hi_);
     cells_.resize(static_cast<std::size_t>(last - first_cell_ + 1));
     std::size_t next = 0;  // the first sweep point above the cell's start
+    double at_start = exact(cell_start(first_cell_));
     for (std::uint64_t k = first_cell_; k <= last; ++k) {
-      const double start = cell_start(k), end = cell_start(k + 1);
+      const double start = cell_start(k), end = cell_start(k + 1), at_end = exact(end);
       while (next < pts_.size() && std::exp2(pts_[next].first) <= start) ++next;
-      Cell& c = cells_[static_cast<std::size_t>(k - first_cell_)];
       const double split = next < pts_.size() ? std::exp2(pts_[next].first) : end;
-      c.bw0 = static_cast<float>(exact(start));
+      Cell& c = cells_[static_cast<std::size_t>(k - first_cell_)];
+      c.bw0 = static_cast<float>(at_start);
       if (split < end) {
+        const double at_split = exact(split);
         c.split = static_cast<float>(split);
-        c.bw1 = static_cast<float>(exact(split));
-        c.s0 = static_cast<float>((exact(split) - exact(start)) / (split - start));
-        c.s1 = static_cast<float>((exact(end) - exact(split)) / (end - split));
+        c.bw1 = static_cast<float>(at_split);
+        c.s0 = static_cast<float>((at_split - at_start) / (split - start));
+        c.s1 = static_cast<float>((at_end - at_split) / (end - split));
       } else {
-        c.s0 = static_cast<float>((exact(end) - exact(start)) / (end - start));
+        c.s0 = static_cast<float>((at_end - at_start) / (end - start));
       }
+      at_start = at_end;  // the next cell starts where this one ends
     }
   }
 
