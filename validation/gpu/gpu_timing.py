@@ -9,7 +9,18 @@ Three numbers per callable (each a median; `Rule` says how many samples):
   graph1_s  a CUDA graph of ONE call, replayed K times back-to-back between
             events, / K: the call plus one graph launch per call
   graph_s   a CUDA graph of R back-to-back calls, each replay between events,
-            / R: the kernels alone, launch gaps amortised over R calls
+            / R: the kernels alone, launch gaps amortised over R calls; the
+            replay is queued behind a spin kernel (below), so it is device time
+
+A graph replayed on an idle GPU starts when the host gets to cudaGraphLaunch,
+after the start event: PyTorch's replay() costs 5 us in a fresh process and
+~15 us in the truth's long-running one (validation/gpu/replay_start.py), ~7%
+of a 200 us replay that is not the layer's. `elapsed(..., queued=True)` first
+queues a spin kernel (torch.cuda._sleep) that outlasts the host's issue, so
+the start event fires when the spin ends, with the replay already queued
+behind it, as hwcal's Timer::measure times its replays. The whole model is
+timed both ways (model_graph_s queued, model_graph_idle_s from an idle GPU),
+and each layer's graph once from idle (graph_idle_s) to check the difference.
 
 N, K and R are chosen so that a timed region lasts at least Rule.target_s
 (R at most Rule.max_graph_reps). The graph is captured on a side stream after
@@ -44,6 +55,11 @@ class GraphUnavailable(RuntimeError):
     pass
 
 
+# The spin ahead of a queued timed region: 2^17 cycles, 66 us at 1980 MHz (94 us at 1400 MHz),
+# several times the host's ~15 us from the spin's launch to the replay's.
+SPIN_CYCLES = 1 << 17
+
+
 class CudaDevice:
     """CUDA events on the current stream; graphs captured on one side stream."""
 
@@ -57,10 +73,13 @@ class CudaDevice:
     def sync(self):
         torch.cuda.synchronize()
 
-    def elapsed(self, fn, reps):
-        """Seconds between events around `reps` back-to-back calls of fn(), the
-        GPU idle before the first."""
+    def elapsed(self, fn, reps, queued=False):
+        """Seconds between events around `reps` back-to-back calls of fn(): the
+        GPU idle before the first, or (queued) busy with a spin kernel while
+        the host issues them, so the host's issue of the first is not timed."""
         torch.cuda.synchronize()
+        if queued:
+            torch.cuda._sleep(SPIN_CYCLES)
         self.start.record()
         for _ in range(reps):
             fn()
@@ -96,7 +115,7 @@ class CpuDevice:
     def sync(self):
         pass
 
-    def elapsed(self, fn, reps):
+    def elapsed(self, fn, reps, queued=False):  # noqa: ARG002 (no queue to fill on a CPU)
         t0 = time.perf_counter()
         for _ in range(reps):
             fn()
@@ -113,8 +132,8 @@ def reps_for(t_one, rule, cap):
     return max(1, min(cap, math.ceil(rule.target_s / t_one)))
 
 
-def median_per_call(dev, fn, reps, samples):
-    return statistics.median(dev.elapsed(fn, reps) / reps for _ in range(samples))
+def median_per_call(dev, fn, reps, samples, queued=False):
+    return statistics.median(dev.elapsed(fn, reps, queued) / reps for _ in range(samples))
 
 
 def time_eager(dev, fn, rule):
@@ -135,12 +154,16 @@ def time_graph1(dev, fn, rule):
     return {"graph1_s": median_per_call(dev, replay, k, rule.graph1_samples), "graph1_reps": k}
 
 
-def time_graph(dev, fn, reps, rule):
+def time_graph(dev, fn, reps, rule, idle=None):
     """Seconds per call from a graph of `reps` calls: median over
-    rule.graph_replays replays, each between its own events."""
+    rule.graph_replays replays, each queued between its own events. idle: a
+    dict that gets "graph_idle_s", one replay from an idle GPU, / reps."""
     replay = dev.graph(fn, reps)
     replay()
-    return median_per_call(dev, replay, 1, rule.graph_replays) / reps
+    t = median_per_call(dev, replay, 1, rule.graph_replays, queued=True) / reps
+    if idle is not None:
+        idle["graph_idle_s"] = dev.elapsed(replay, 1) / reps
+    return t
 
 
 def time_unit(dev, fn, rule, graphs=True):
@@ -153,7 +176,7 @@ def time_unit(dev, fn, rule, graphs=True):
     try:
         out.update(time_graph1(dev, fn, rule))
         out["graph_reps"] = reps_for(out["graph1_s"], rule, rule.max_graph_reps)
-        out["graph_s"] = [time_graph(dev, fn, out["graph_reps"], rule)]
+        out["graph_s"] = [time_graph(dev, fn, out["graph_reps"], rule, idle=out)]
     except Exception as e:  # noqa: BLE001 (any capture failure is recorded, the run goes on)
         out["graph_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
         dev.sync()
@@ -176,9 +199,11 @@ def time_whole_eager(dev, fn, rule):
 
 
 def time_whole_graph(dev, fn, rule):
-    """(seconds, replays): a graph of one forward, median over replays each
-    between its own events."""
+    """(queued seconds, idle seconds, replays): a graph of one forward, median
+    over replays each between its own events, queued behind a spin and from
+    an idle GPU (the module docstring)."""
     replay = dev.graph(fn, 1)
     replay()
     n = whole_reps(dev.elapsed(replay, 1), rule)
-    return statistics.median(dev.elapsed(replay, 1) for _ in range(n)), n
+    queued = statistics.median(dev.elapsed(replay, 1, queued=True) for _ in range(n))
+    return queued, statistics.median(dev.elapsed(replay, 1) for _ in range(n)), n

@@ -300,8 +300,8 @@ def time_whole(run, model, inputs, rec):
     fwd = lambda: model(*inputs)  # noqa: E731
     rec.update(gt.time_whole_eager(run.dev, fwd, run.rule))
     try:
-        t, n = gt.time_whole_graph(run.dev, fwd, run.rule)
-        rec["model_graph_s"], rec["model_graph_reps"] = [t], n
+        t, idle, n = gt.time_whole_graph(run.dev, fwd, run.rule)
+        rec["model_graph_s"], rec["model_graph_idle_s"], rec["model_graph_reps"] = [t], [idle], n
     except Exception as e:  # noqa: BLE001
         rec["model_graph_error"] = exc_text(e)
         run.dev.sync()
@@ -312,7 +312,9 @@ def second_pass(run, fwd, timed, rec):
     """Graph timings again (new captures, same R) for the run-to-run noise floor."""
     if "model_graph_s" in rec:
         try:
-            rec["model_graph_s"].append(gt.time_whole_graph(run.dev, fwd, run.rule)[0])
+            t, idle, _ = gt.time_whole_graph(run.dev, fwd, run.rule)
+            rec["model_graph_s"].append(t)
+            rec["model_graph_idle_s"].append(idle)
         except Exception as e:  # noqa: BLE001
             rec["model_graph_error_pass2"] = exc_text(e)
             run.dev.sync()

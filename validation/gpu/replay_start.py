@@ -11,6 +11,11 @@ would be constant per call, a cost of the replay constant per replay (times
 R). Found on every truth file so far (docs/validation/gpu/README.md): about
 15 us per replay, so per layer about 15 us / R, and R is chosen so that a
 replay lasts ~200 us, which puts ~7% on every layer's graph_s.
+
+Files measured from 2026-12-07 time graph_s queued behind a spin kernel
+(gpu_timing.py) and keep one replay from an idle GPU (graph_idle_s) beside
+it: for those the difference, idle - queued, is printed too, per replay (x R)
+over every unit and per forward over the whole models (model_graph_idle_s).
 """
 import os
 import statistics
@@ -50,7 +55,22 @@ def main(paths):
                       f"{p(e, .1):>8.2f} {statistics.median(e):>7.2f} {p(e, .9):>7.2f}   "
                       f"{p(r, .1):>7.1f} {statistics.median(r):>7.1f} {p(r, .9):>7.1f}")
             lo = b
+        idle(load_json(path))
     return 0
+
+
+def idle(data):
+    """What starting from an idle GPU adds, where the file has both timings."""
+    units = [(u["graph_idle_s"] - u["graph_s"][0]) * u["graph_reps"] * 1e6
+             for c in data.get("configs", {}).values() for u in c.get("units", [])
+             if u.get("graph_idle_s") and u.get("graph_s") and u.get("graph_reps")]
+    whole = [(statistics.median(c["model_graph_idle_s"]) - statistics.median(c["model_graph_s"])) * 1e6
+             for c in data.get("configs", {}).values() if c.get("model_graph_idle_s") and c.get("model_graph_s")]
+    for what, xs in (("per replay, every unit", units), ("per forward, whole models", whole)):
+        if xs:
+            xs.sort()
+            print(f"  idle - queued, {what}: {len(xs)}, p10 {xs[len(xs) // 10]:.2f} us, median "
+                  f"{statistics.median(xs):.2f} us, p90 {xs[len(xs) * 9 // 10]:.2f} us")
 
 
 if __name__ == "__main__":

@@ -329,6 +329,7 @@ class GraphCpuDevice(gt.CpuDevice):
 
 class FakeEvent:
     clock = [0.0]
+    log = []  # what reached the stream, in order: "spin" and "event"
 
     def __init__(self, enable_timing=False):
         self.t = None
@@ -336,6 +337,7 @@ class FakeEvent:
     def record(self):
         FakeEvent.clock[0] += 1e-3  # each event 1 ms after the previous one
         self.t = FakeEvent.clock[0]
+        FakeEvent.log.append("event")
 
     def synchronize(self):
         pass
@@ -364,6 +366,7 @@ def fake_cuda():
                                     mock.patch.object(torch.cuda, "Event", FakeEvent),
                                     mock.patch.object(torch.cuda, "CUDAGraph", FakeGraph),
                                     mock.patch.object(torch.cuda, "synchronize", lambda: None),
+                                    mock.patch.object(torch.cuda, "_sleep", lambda c: FakeEvent.log.append("spin")),
                                     mock.patch.object(torch.cuda, "stream", lambda s: contextlib.nullcontext())]
 
 
@@ -380,7 +383,8 @@ class Timing(unittest.TestCase):
         dev = GraphCpuDevice()
         x = torch.randn(64, 64)
         t = gt.time_unit(dev, lambda: x @ x, gt.FULL)
-        self.assertEqual(set(t), {"eager_s", "eager_reps", "graph1_s", "graph1_reps", "graph_reps", "graph_s"})
+        self.assertEqual(set(t), {"eager_s", "eager_reps", "graph1_s", "graph1_reps", "graph_reps", "graph_s",
+                                  "graph_idle_s"})
         self.assertEqual(len(t["graph_s"]), 1)
         self.assertTrue(1 <= t["graph_reps"] <= gt.FULL.max_graph_reps)
         self.assertEqual(dev.captures, [1, t["graph_reps"]])
@@ -401,9 +405,29 @@ class Timing(unittest.TestCase):
             # every timed region lasts 1 ms of fake event time
             self.assertAlmostEqual(t["eager_s"], 1e-3 / t["eager_reps"])
             self.assertAlmostEqual(t["graph_s"][0], 1e-3 / t["graph_reps"])
-            g, n = gt.time_whole_graph(dev, lambda: calls.append(1), gt.FULL)
+            self.assertAlmostEqual(t["graph_idle_s"], 1e-3 / t["graph_reps"])
+            g, idle, n = gt.time_whole_graph(dev, lambda: calls.append(1), gt.FULL)
             self.assertAlmostEqual(g, 1e-3)
+            self.assertAlmostEqual(idle, 1e-3)
             self.assertEqual(n, gt.whole_reps(1e-3, gt.FULL))
+
+    def test_queued_regions_start_behind_a_spin(self):
+        """A queued region's start event follows a spin kernel (so the host's
+        issue of the replay is not timed); an idle one's does not."""
+        stack, patches = fake_cuda()
+        with stack:
+            for p in patches:
+                stack.enter_context(p)
+            dev = gt.CudaDevice()
+            FakeEvent.log.clear()
+            dev.elapsed(lambda: None, 1, queued=True)
+            self.assertEqual(FakeEvent.log, ["spin", "event", "event"])
+            FakeEvent.log.clear()
+            dev.elapsed(lambda: None, 1)
+            self.assertEqual(FakeEvent.log, ["event", "event"])
+            FakeEvent.log.clear()
+            gt.time_graph(dev, lambda: None, 3, gt.FULL)
+            self.assertEqual(FakeEvent.log, ["spin", "event", "event"] * gt.FULL.graph_replays)
 
 
 # --------------------------------------------------------------------------- measure_gpu

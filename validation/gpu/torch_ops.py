@@ -618,6 +618,7 @@ def pair_elapsed(dev, first, second):
     if dev.kind == "cuda":
         ev = [torch.cuda.Event(enable_timing=True) for _ in range(3)]
         torch.cuda.synchronize()
+        torch.cuda._sleep(gt.SPIN_CYCLES)  # both replays queued: neither times the host's issue
         ev[0].record()
         first()
         ev[1].record()
@@ -636,7 +637,8 @@ def launches_for(one_s, target_s, cap):
 
 def time_warm(dev, fn, rule):
     """{"torch_s", "reps", "eager1_s", "torch_timing"}: a graph of R back-to-back
-    calls, median over replays of replay time / R. Without graphs (CPU) or when
+    calls, median over replays of replay time / R, each replay queued behind a
+    spin kernel (gpu_timing.CudaDevice.elapsed). Without graphs (CPU) or when
     the capture fails: eager calls (recorded as such, with the reason)."""
     fn()
     fn()
@@ -652,7 +654,7 @@ def time_warm(dev, fn, rule):
         # One eager call is mostly the host's issue cost for a small op, so R
         # from it leaves the graph's own start (~10 us a replay) in the per-call
         # time: R again from a replay's device time, as hwcal's Timer does.
-        per_call = dev.elapsed(replay, 1) / reps
+        per_call = dev.elapsed(replay, 1, queued=True) / reps
         better = launches_for(per_call, rule.graph_s, rule.max_launches)
         if better > reps:
             del replay
@@ -660,7 +662,7 @@ def time_warm(dev, fn, rule):
             replay = dev.graph(fn, reps)
             replay()
         replays = rule.replays if per_call * reps < 0.02 else max(3, rule.replays // 2)
-        out["torch_s"] = statistics.median(dev.elapsed(replay, 1) / reps for _ in range(replays))
+        out["torch_s"] = statistics.median(dev.elapsed(replay, 1, queued=True) / reps for _ in range(replays))
         out["reps"] = reps
         out["torch_timing"] = "graph"
         del replay
@@ -1139,9 +1141,10 @@ def nvidia_smi():
 def settings_info(run):
     rule = run.rule
     s = {"timing": (f"CUDA graph of R back-to-back calls (R so a replay lasts ~{rule.graph_s * 1e6:g} us, 1..{rule.max_launches}), "
-                    f"median over {rule.replays} replays each between its own events, / R; cold: L calls each after an "
+                    f"median over {rule.replays} replays each between its own events and queued behind a spin kernel "
+                    f"(the host's issue untimed), / R; cold: L calls each after an "
                     f"L2 flush ({run.flush.nbytes >> 20 if run.flush else 0} MiB read) in one graph minus a graph of the "
-                    f"flushes alone, median of {rule.cold_pairs} paired replays, / L (1..{rule.max_cold_launches}); as "
+                    f"flushes alone, median of {rule.cold_pairs} paired replays queued the same way, / L (1..{rule.max_cold_launches}); as "
                     "include/hwcal/cuda/measure.hpp")
               if run.cuda else "CPU dry run: eager calls timed with perf_counter (no CUDA graphs, no cold timings)",
          "precisions": "fp32: float32 with TF32 off; tf32: float32 with TF32 on (cuda.matmul and cudnn); bf16, fp16, "
