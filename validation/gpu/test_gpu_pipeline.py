@@ -721,6 +721,22 @@ class TorchProfile(unittest.TestCase):
         self.assertAlmostEqual(curve["samples"][0]["time"]["median_s"], 0.1 * h1)
         self.assertIn("1 mis-timed (over 4x hwcal's time and the curve's median ratio: dropped)", out["warnings"][0])
 
+    def test_a_queued_run_keeps_its_slow_samples(self):
+        """Replays queued behind a spin cannot wait on the host: a slow sample
+        is PyTorch's own (an fp32 linear 16x2048x1000 at 4.6x hwcal's, as the
+        truth measured it) and is kept."""
+        prof = load(self.SMALL)
+        big = max(range(len(prof["operations"])), key=lambda c: len(prof["operations"][c]["samples"]))
+        fid = fake_fidelity(prof, lambda ci, si, h: 45 * h if (ci, si) == (big, 0) else 1.1 * h)
+        fid["settings"]["timing"] = "CUDA graph of R back-to-back calls, each replay " + torch_profile.QUEUED
+        out, n = torch_profile.convert(prof, fid)
+        self.assertEqual(n["mistimed"], 0)
+        h0 = prof["operations"][big]["samples"][0]["time"]["median_s"]
+        kept = [o for o in out["operations"] if o["op"] == prof["operations"][big]["op"]
+                and o["precision"] == prof["operations"][big]["precision"]]
+        self.assertTrue(any(abs(s["time"]["median_s"] - 45 * h0) < 1e-12 for o in kept for s in o["samples"]))
+        self.assertIn("queued behind a spin kernel: none mis-timed", out["warnings"][0])
+
     @unittest.skipUnless(os.path.exists(HWCAL_CLI), "hwcal not built")
     def test_the_output_is_a_profile_hwcal_reads(self):
         prof = load(self.SMALL)
