@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""What a chain of different dependent kernels costs in one CUDA graph beyond
+the sum of each kernel timed alone (a graph of R back-to-back calls of it).
+
+    python3 validation/gpu/chain_cost.py [--json OUT.json]
+
+Why: in the ground truth of 2026-12-07 (H100, replays queued behind a spin, so
+no host time), a whole model's graph took a median 6-8% more than the sum of
+its layers each timed alone, ~0.37 us per kernel (p10 0.07, p90 1.0 us over
+96 held-out configs), where the layers' data fit the L2 as well as where they
+do not. The mapper adds nothing of the kind. This bench measures the effect
+on chains built from micro-benchmark ops, not models: per chain, the kernels
+alone (each a graph of R calls on its own inputs, per call), the chain as one
+graph (per chain), and the difference per kernel; the kernel count of each op
+from torch.profiler. Chains: the same elementwise kernel K times (dependent,
+ping-pong buffers), K different elementwise kernels, and a CNN block (conv,
+batchnorm, relu) at batch 1 and 16, in fp32 and bf16.
+Timing: gpu_timing.CudaDevice, replays queued behind a spin kernel.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpu_timing as gt  # noqa: E402
+
+REPLAYS = 15
+DEVICE = "cuda"  # "cpu" with --cpu-smoke
+
+
+def per_call(dev, fn, target_s=200e-6, cap=256):
+    """Median seconds per call of fn() in a graph of R back-to-back calls."""
+    fn()
+    dev.sync()
+    one = dev.elapsed(fn, 1, queued=True)
+    reps = max(1, min(cap, int(target_s / max(one, 1e-7)) + 1))
+    replay = dev.graph(fn, reps)
+    replay()
+    t = statistics.median(dev.elapsed(replay, 1, queued=True) for _ in range(REPLAYS)) / reps
+    per = dev.graph(fn, 1)  # one call, replayed queued: the chain's own timing rule
+    per()
+    t1 = statistics.median(dev.elapsed(per, 1, queued=True) for _ in range(REPLAYS))
+    return t, t1, reps
+
+
+def kernels_of(dev, fn):
+    """Kernels (and memcpy/memset) one call of fn() launches."""
+    from torch.profiler import ProfilerActivity, profile
+
+    if DEVICE != "cuda":
+        return 0
+    fn()
+    dev.sync()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        dev.sync()
+    return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
+
+
+def elementwise_chain(n, dtype, same, k):
+    """k dependent elementwise ops over n elements, ping-ponging two buffers."""
+    a = torch.randn(n, device=DEVICE, dtype=dtype)
+    b = torch.empty_like(a)
+    c = torch.randn(n, device=DEVICE, dtype=dtype)
+    kinds = [lambda x, y: torch.clamp_min(x, 0, out=y), lambda x, y: torch.add(x, c, out=y),
+             lambda x, y: torch.mul(x, c, out=y), lambda x, y: torch.sigmoid(x, out=y),
+             lambda x, y: torch.neg(x, out=y), lambda x, y: torch.sub(x, c, out=y)]
+    steps = []
+    for i in range(k):
+        f = kinds[0] if same else kinds[i % len(kinds)]
+        src, dst = (a, b) if i % 2 == 0 else (b, a)
+        steps.append((lambda f=f, s=src, d=dst: f(s, d)))
+    return steps
+
+
+def cnn_chain(batch, dtype, blocks):
+    """blocks x (conv 3x3 64->64 on 56x56, batchnorm, relu), eval mode."""
+    torch.backends.cudnn.benchmark = False
+    x = torch.randn(batch, 64, 56, 56, device=DEVICE, dtype=dtype)
+    bufs = [x]
+    steps = []
+    for i in range(blocks):
+        conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).to(DEVICE, dtype).eval()
+        bn = torch.nn.BatchNorm2d(64).to(DEVICE, dtype).eval()
+        with torch.no_grad():
+            y = conv(bufs[-1])
+            z = bn(y)
+            w = torch.relu(z)
+        src, ys, zs = bufs[-1], y, z
+        steps.append(lambda c=conv, s=src: F.conv2d(s, c.weight, None, 1, 1))
+        steps.append(lambda b=bn, s=ys: b(s))
+        steps.append(lambda s=zs: torch.relu(s))
+        bufs.append(w)
+    return steps
+
+
+def run_chain(dev, name, steps):
+    with torch.no_grad():
+        chain = lambda: [s() for s in steps]  # noqa: E731
+        alone = [per_call(dev, s) for s in steps]
+        k_each = [kernels_of(dev, s) for s in steps]
+        t_chain, t_chain1, _ = per_call(dev, chain)
+    sum_alone = sum(a[0] for a in alone)
+    kernels = sum(k_each)
+    row = {"chain": name, "ops": len(steps), "kernels": kernels, "sum_alone_s": sum_alone,
+           "chain_s": t_chain, "chain_one_replay_s": t_chain1,
+           "extra_per_kernel_s": (t_chain - sum_alone) / max(kernels, 1),
+           "alone_s": [a[0] for a in alone], "alone_reps": [a[2] for a in alone], "kernels_each": k_each}
+    print(f"{name:40s} {len(steps):3d} ops {kernels:3d} kernels  alone sum {sum_alone * 1e6:8.2f} us  chain "
+          f"{t_chain * 1e6:8.2f} us (one replay {t_chain1 * 1e6:8.2f})  extra {row['extra_per_kernel_s'] * 1e6:6.3f} us "
+          f"per kernel, {100 * (t_chain / sum_alone - 1):5.1f}%", flush=True)
+    return row
+
+
+class SmokeDevice(gt.CpuDevice):
+    """A CPU device whose graph replays call fn reps times (code check only)."""
+
+    def graph(self, fn, reps):
+        return lambda: [fn() for _ in range(reps)]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json")
+    ap.add_argument("--cpu-smoke", action="store_true", help="run the code on a CPU (emulated graphs, tiny sizes)")
+    args = ap.parse_args(argv)
+    global DEVICE
+    if args.cpu_smoke:
+        DEVICE = "cpu"
+        dev = SmokeDevice()
+    elif not torch.cuda.is_available():
+        print("chain_cost.py: needs a CUDA GPU", file=sys.stderr)
+        return 77
+    else:
+        dev = gt.CudaDevice()
+    sizes = (1 << 10,) if args.cpu_smoke else (1 << 16, 1 << 20, 1 << 24)
+    rows = []
+    for dtype in (torch.float32, torch.bfloat16):
+        dn = str(dtype).replace("torch.", "")
+        for n in sizes:
+            for same in (True, False):
+                rows.append(run_chain(dev, f"elementwise {'same' if same else 'mixed'} {n} {dn}",
+                                      elementwise_chain(n, dtype, same, 24)))
+        for batch in (1, 16):
+            rows.append(run_chain(dev, f"conv3x3-bn-relu b{batch} 64x56x56 {dn}", cnn_chain(batch, dtype, 8)))
+    doc = {"hwcal_chain_cost": 1, "device": torch.cuda.get_device_name(0) if DEVICE == "cuda" else "cpu (smoke)",
+           "torch": torch.__version__,
+           "cudnn": torch.backends.cudnn.version(), "rows": rows}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
