@@ -4,7 +4,7 @@ the sum of each kernel timed alone (a graph of R back-to-back calls of it).
 
     python3 validation/gpu/chain_cost.py [--json OUT.json]
 
-Why: in the ground truth of 2026-12-07 (H100, replays queued behind a spin, so
+Why: in the ground truth of data/h100-2026-12-06c (H100, replays queued behind a spin, so
 no host time), a whole model's graph took a median 6-8% more than the sum of
 its layers each timed alone, ~0.37 us per kernel (p10 0.07, p90 1.0 us over
 96 held-out configs), where the layers' data fit the L2 as well as where they

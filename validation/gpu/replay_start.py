@@ -12,7 +12,7 @@ R). Found on every truth file so far (docs/validation/gpu/README.md): about
 15 us per replay, so per layer about 15 us / R, and R is chosen so that a
 replay lasts ~200 us, which puts ~7% on every layer's graph_s.
 
-Files measured from 2026-12-07 time graph_s queued behind a spin kernel
+Files measured from data/h100-2026-12-06c on time graph_s queued behind a spin kernel
 (gpu_timing.py) and keep one replay from an idle GPU (graph_idle_s) beside
 it: for those the difference, idle - queued, is printed too, per replay (x R)
 over every unit and per forward over the whole models (model_graph_idle_s).

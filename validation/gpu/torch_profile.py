@@ -23,7 +23,7 @@ hwcal's by the same factor (the bench keeps PyTorch's median only); cold_time
 warm curve); gbps, gflops and efficiency follow the new time; implementation
 names PyTorch's call and kernels. A sample PyTorch did not time in a graph
 (unsupported, failed, eager only) is dropped, so is, in a fidelity run whose
-replays started from an idle GPU (before 2026-12-07), a mis-timed one (over
+replays started from an idle GPU (before data/h100-2026-12-06c), a mis-timed one (over
 MISTIMED times hwcal's time and the curve's median ratio, below), and a curve
 left without samples with them; the profile's warnings count each. Everything else (overheads, the
 eager host cost, memory sweeps, fusions, peaks) is the hwcal profile's.
@@ -80,12 +80,12 @@ def _kernels(s):
 # the eager call that chose R, leaving a graph of one or two calls whose replays wait on the host:
 # a 65536-element add at 88 us on an H100 on 2026-12-05, hwcal 1.95 us, the rest of the curve
 # within 20%); only the slow direction: PyTorch's faster paths (a 1x1 adaptive pool as a mean, 6x)
-# are real. Replays queued behind a spin kernel (torch_ops.py from 2026-12-07) cannot wait on the
+# are real. Replays queued behind a spin kernel (torch_ops.py from data/h100-2026-12-06c on) cannot wait on the
 # host, and their slow samples are PyTorch's: an fp32 linear 16x2048x1000 at 79 us against
 # hwcal's 17 us (a cuBLAS SIMT kernel), as the truth's resnet101_b16_fp32 fc measured (79.2 us,
 # H100, data/h100-2026-12-06c); a layer norm over 49 columns at 14-27x hwcal's time. Kept.
 MISTIMED = 4.0
-QUEUED = "queued behind a spin kernel"  # in a fidelity run's settings.timing from 2026-12-07
+QUEUED = "queued behind a spin kernel"  # in a fidelity run's settings.timing from then on
 
 
 def _shape_key(op, precision, variant, shape):
