@@ -55,9 +55,13 @@ class GraphUnavailable(RuntimeError):
     pass
 
 
-# The spin ahead of a queued timed region: 2^17 cycles, 66 us at 1980 MHz (94 us at 1400 MHz),
-# several times the host's ~15 us from the spin's launch to the replay's.
+# The spin ahead of a queued timed region: 2^17 cycles to start with, 66 us at 1980 MHz (94 us
+# at 1400 MHz), several times the host's ~15 us from the spin's launch to a layer's replay. A
+# region whose spin ended before the host had issued it (its end event recorded) is timed again
+# with twice the spin, up to MAX_SPIN_CYCLES, and the device keeps the longer spin: a whole
+# model's graph can take the host longer to issue than a layer's.
 SPIN_CYCLES = 1 << 17
+MAX_SPIN_CYCLES = 1 << 23
 
 
 class CudaDevice:
@@ -67,25 +71,43 @@ class CudaDevice:
 
     def __init__(self):
         self.stream = torch.cuda.Stream()
-        self.start = torch.cuda.Event(enable_timing=True)
-        self.end = torch.cuda.Event(enable_timing=True)
+        self.events = [torch.cuda.Event(enable_timing=True) for _ in range(3)]
+        self.spun = torch.cuda.Event()
+        self.spin_cycles = SPIN_CYCLES
+        self.late_spins = 0  # regions timed again because their spin ended before the host had issued them
 
     def sync(self):
         torch.cuda.synchronize()
 
+    def regions(self, fns, queued=False):
+        """Seconds of each of fns() run back to back, each between its own
+        events: the GPU idle before the first, or (queued) busy with a spin
+        kernel while the host issues them, so the host's issue is not timed."""
+        ev = self.events[:len(fns) + 1]
+        while True:
+            torch.cuda.synchronize()
+            if queued:
+                torch.cuda._sleep(self.spin_cycles)
+                self.spun.record()
+            ev[0].record()
+            for i, fn in enumerate(fns):
+                fn()
+                ev[i + 1].record()
+            late = queued and self.spun.query()  # the GPU may have waited on the host after the start event
+            ev[-1].synchronize()
+            if not late or self.spin_cycles >= MAX_SPIN_CYCLES:
+                return [ev[i].elapsed_time(ev[i + 1]) * 1e-3 for i in range(len(fns))]
+            self.late_spins += 1
+            self.spin_cycles *= 2
+
     def elapsed(self, fn, reps, queued=False):
-        """Seconds between events around `reps` back-to-back calls of fn(): the
-        GPU idle before the first, or (queued) busy with a spin kernel while
-        the host issues them, so the host's issue of the first is not timed."""
-        torch.cuda.synchronize()
-        if queued:
-            torch.cuda._sleep(SPIN_CYCLES)
-        self.start.record()
-        for _ in range(reps):
-            fn()
-        self.end.record()
-        self.end.synchronize()
-        return self.start.elapsed_time(self.end) * 1e-3
+        """Seconds between events around `reps` back-to-back calls of fn()
+        (`regions`: idle or queued)."""
+        def calls():
+            for _ in range(reps):
+                fn()
+
+        return self.regions([calls], queued)[0]
 
     def graph(self, fn, reps):
         """A CUDA graph of `reps` calls of fn(); returns its replay function.
@@ -105,6 +127,12 @@ class CudaDevice:
                 g.capture_end()
         torch.cuda.synchronize()
         return g.replay
+
+
+def spin_info(dev):
+    """What a run's queued regions used: the spin at the end and how many were
+    timed again with a longer one."""
+    return {"spin_cycles_start": SPIN_CYCLES, "spin_cycles_end": dev.spin_cycles, "late_spins": dev.late_spins}
 
 
 class CpuDevice:

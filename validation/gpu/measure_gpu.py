@@ -433,6 +433,7 @@ def run_all(args):
     doc["elapsed_s"] = round(time.monotonic() - run.t0, 1)
     if run.cuda:
         doc["machine"]["nvidia_smi_end"] = nvidia_smi()
+        doc["settings"]["spin"] = gt.spin_info(run.dev)
     write_atomic(args.out, dump(doc))
     return doc
 

@@ -329,15 +329,23 @@ class GraphCpuDevice(gt.CpuDevice):
 
 class FakeEvent:
     clock = [0.0]
-    log = []  # what reached the stream, in order: "spin" and "event"
+    log = []  # what reached the stream, in order: "spin", "spun" (the spin's end) and "event" (timing)
+    done = []  # what query() answers, one per call (then False): True = the spin ended before the host issued
 
     def __init__(self, enable_timing=False):
         self.t = None
+        self.timing = enable_timing
 
     def record(self):
-        FakeEvent.clock[0] += 1e-3  # each event 1 ms after the previous one
+        if not self.timing:
+            FakeEvent.log.append("spun")
+            return
+        FakeEvent.clock[0] += 1e-3  # each timing event 1 ms after the previous one
         self.t = FakeEvent.clock[0]
         FakeEvent.log.append("event")
+
+    def query(self):
+        return FakeEvent.done.pop(0) if FakeEvent.done else False
 
     def synchronize(self):
         pass
@@ -421,13 +429,36 @@ class Timing(unittest.TestCase):
             dev = gt.CudaDevice()
             FakeEvent.log.clear()
             dev.elapsed(lambda: None, 1, queued=True)
-            self.assertEqual(FakeEvent.log, ["spin", "event", "event"])
+            self.assertEqual(FakeEvent.log, ["spin", "spun", "event", "event"])
             FakeEvent.log.clear()
             dev.elapsed(lambda: None, 1)
             self.assertEqual(FakeEvent.log, ["event", "event"])
             FakeEvent.log.clear()
-            gt.time_graph(dev, lambda: None, 3, gt.FULL)
-            self.assertEqual(FakeEvent.log, ["spin", "event", "event"] * gt.FULL.graph_replays)
+            idle = {}
+            gt.time_graph(dev, lambda: None, 3, gt.FULL, idle=idle)
+            # the replays queued, then one from an idle GPU
+            self.assertEqual(FakeEvent.log, ["spin", "spun", "event", "event"] * gt.FULL.graph_replays + ["event"] * 2)
+            self.assertIn("graph_idle_s", idle)
+
+    def test_a_spin_that_ends_before_the_host_has_issued_is_doubled(self):
+        """When the spin's end has passed by the time the host recorded the
+        end event, the GPU may have waited on the host inside the timed region:
+        timed again with twice the spin, which the device keeps."""
+        stack, patches = fake_cuda()
+        with stack:
+            for p in patches:
+                stack.enter_context(p)
+            dev = gt.CudaDevice()
+            FakeEvent.log.clear()
+            FakeEvent.done[:] = [True, True]
+            dev.elapsed(lambda: None, 1, queued=True)
+            self.assertEqual(FakeEvent.log, ["spin", "spun", "event", "event"] * 3)
+            self.assertEqual((dev.spin_cycles, dev.late_spins), (4 * gt.SPIN_CYCLES, 2))
+            self.assertEqual(gt.spin_info(dev)["spin_cycles_end"], 4 * gt.SPIN_CYCLES)
+            FakeEvent.done[:] = [True] * 40  # never in time: stops at the cap
+            dev.elapsed(lambda: None, 1, queued=True)
+            self.assertEqual(dev.spin_cycles, gt.MAX_SPIN_CYCLES)
+            FakeEvent.done.clear()
 
 
 # --------------------------------------------------------------------------- measure_gpu

@@ -278,11 +278,18 @@ class Build(unittest.TestCase):
         class Ev:
             def __init__(self, enable_timing=False):
                 self.t = None
+                self.timing = enable_timing
 
             def record(self):
+                if not self.timing:
+                    log.append("spun")
+                    return
                 clock[0] += 1.0
                 self.t = clock[0]
                 log.append("event")
+
+            def query(self):
+                return False
 
             def synchronize(self):
                 pass
@@ -291,13 +298,14 @@ class Build(unittest.TestCase):
                 return (other.t - self.t) * 1e3
 
         log = []
-        dev = mock.Mock(kind="cuda")
         with mock.patch.object(torch.cuda, "Event", Ev), mock.patch.object(torch.cuda, "synchronize", lambda: None), \
-                mock.patch.object(torch.cuda, "_sleep", lambda c: log.append("spin")):
+                mock.patch.object(torch.cuda, "_sleep", lambda c: log.append("spin")), \
+                mock.patch.object(torch.cuda, "Stream", lambda: mock.Mock()):
+            dev = T.gt.CudaDevice()
             a, b = T.pair_elapsed(dev, lambda: None, lambda: None)
         self.assertEqual((a, b), (1.0, 1.0))
         # both replays queued behind a spin: the first one's host issue is not timed
-        self.assertEqual(log, ["spin", "event", "event", "event"])
+        self.assertEqual(log, ["spin", "spun", "event", "event", "event"])
 
 
 # --------------------------------------------------------------------------- the run

@@ -616,16 +616,7 @@ def pair_elapsed(dev, first, second):
     """Seconds of first() and of second() run back to back, each between its own
     events (CUDA), or perf_counter around each (emulated devices)."""
     if dev.kind == "cuda":
-        ev = [torch.cuda.Event(enable_timing=True) for _ in range(3)]
-        torch.cuda.synchronize()
-        torch.cuda._sleep(gt.SPIN_CYCLES)  # both replays queued: neither times the host's issue
-        ev[0].record()
-        first()
-        ev[1].record()
-        second()
-        ev[2].record()
-        ev[2].synchronize()
-        return ev[0].elapsed_time(ev[1]) * 1e-3, ev[1].elapsed_time(ev[2]) * 1e-3
+        return tuple(dev.regions([first, second], queued=True))  # both queued: neither times the host's issue
     return dev.elapsed(first, 1), dev.elapsed(second, 1)
 
 
@@ -1195,6 +1186,8 @@ def fidelity(args):
         doc["summary"] = summarize(rows, args.device)
         if final:
             doc["finished"] = now()
+            if run.cuda:
+                doc["settings"]["spin"] = gt.spin_info(run.dev)
         write_atomic(args.out, dump(doc))
 
     old = signal.signal(signal.SIGTERM, _on_term)
