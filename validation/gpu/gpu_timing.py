@@ -58,10 +58,12 @@ class GraphUnavailable(RuntimeError):
 # The spin ahead of a queued timed region: 2^17 cycles to start with, 66 us at 1980 MHz (94 us
 # at 1400 MHz), several times the host's ~15 us from the spin's launch to a layer's replay. A
 # region whose spin ended before the host had issued it (its end event recorded) is timed again
-# with twice the spin, up to MAX_SPIN_CYCLES, and the device keeps the longer spin: a whole
-# model's graph can take the host longer to issue than a layer's.
+# with twice the spin, up to MAX_SPIN_CYCLES (530 us at 1980 MHz, 5x the longest host start seen,
+# so that a run that keeps doubling costs at most ~0.5 ms a region), and the device keeps the
+# longer spin: a whole model's graph can take the host longer to issue than a layer's. A region
+# still late at the cap is counted (late_at_cap): its time may hold some of the host's.
 SPIN_CYCLES = 1 << 17
-MAX_SPIN_CYCLES = 1 << 23
+MAX_SPIN_CYCLES = 1 << 20
 
 
 class CudaDevice:
@@ -75,6 +77,7 @@ class CudaDevice:
         self.spun = torch.cuda.Event()
         self.spin_cycles = SPIN_CYCLES
         self.late_spins = 0  # regions timed again because their spin ended before the host had issued them
+        self.late_at_cap = 0  # regions late with the longest spin, kept as timed
 
     def sync(self):
         torch.cuda.synchronize()
@@ -95,6 +98,8 @@ class CudaDevice:
                 ev[i + 1].record()
             late = queued and self.spun.query()  # the GPU may have waited on the host after the start event
             ev[-1].synchronize()
+            if late and self.spin_cycles >= MAX_SPIN_CYCLES:
+                self.late_at_cap += 1
             if not late or self.spin_cycles >= MAX_SPIN_CYCLES:
                 return [ev[i].elapsed_time(ev[i + 1]) * 1e-3 for i in range(len(fns))]
             self.late_spins += 1
@@ -132,7 +137,8 @@ class CudaDevice:
 def spin_info(dev):
     """What a run's queued regions used: the spin at the end and how many were
     timed again with a longer one."""
-    return {"spin_cycles_start": SPIN_CYCLES, "spin_cycles_end": dev.spin_cycles, "late_spins": dev.late_spins}
+    return {"spin_cycles_start": SPIN_CYCLES, "spin_cycles_end": dev.spin_cycles, "late_spins": dev.late_spins,
+            "late_at_cap": dev.late_at_cap}
 
 
 class CpuDevice:

@@ -455,9 +455,10 @@ class Timing(unittest.TestCase):
             self.assertEqual(FakeEvent.log, ["spin", "spun", "event", "event"] * 3)
             self.assertEqual((dev.spin_cycles, dev.late_spins), (4 * gt.SPIN_CYCLES, 2))
             self.assertEqual(gt.spin_info(dev)["spin_cycles_end"], 4 * gt.SPIN_CYCLES)
-            FakeEvent.done[:] = [True] * 40  # never in time: stops at the cap
+            FakeEvent.done[:] = [True] * 40  # never in time: stops at the cap, counted
             dev.elapsed(lambda: None, 1, queued=True)
             self.assertEqual(dev.spin_cycles, gt.MAX_SPIN_CYCLES)
+            self.assertEqual(gt.spin_info(dev)["late_at_cap"], 1)
             FakeEvent.done.clear()
 
 
