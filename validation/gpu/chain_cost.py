@@ -80,15 +80,17 @@ def elementwise_chain(n, dtype, same, k):
     return steps
 
 
-def cnn_chain(batch, dtype, blocks):
-    """blocks x (conv 3x3 64->64 on 56x56, batchnorm, relu), eval mode."""
+def cnn_chain(batch, dtype, blocks, ch=64, hw=56):
+    """blocks x (conv 3x3 ch->ch on hw x hw, batchnorm, relu), eval mode. Each
+    step reads a tensor computed before timing (one per step, all kept alive),
+    so stream order, not data, links the steps, and every output is fresh."""
     torch.backends.cudnn.benchmark = False
-    x = torch.randn(batch, 64, 56, 56, device=DEVICE, dtype=dtype)
+    x = torch.randn(batch, ch, hw, hw, device=DEVICE, dtype=dtype)
     bufs = [x]
     steps = []
-    for i in range(blocks):
-        conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).to(DEVICE, dtype).eval()
-        bn = torch.nn.BatchNorm2d(64).to(DEVICE, dtype).eval()
+    for _ in range(blocks):
+        conv = torch.nn.Conv2d(ch, ch, 3, padding=1, bias=False).to(DEVICE, dtype).eval()
+        bn = torch.nn.BatchNorm2d(ch).to(DEVICE, dtype).eval()
         with torch.no_grad():
             y = conv(bufs[-1])
             z = bn(y)
@@ -151,8 +153,9 @@ def main(argv=None):
             for same in (True, False):
                 rows.append(run_chain(dev, f"elementwise {'same' if same else 'mixed'} {n} {dn}",
                                       elementwise_chain(n, dtype, same, 24)))
+        ch, hw = (4, 8) if args.cpu_smoke else (64, 56)
         for batch in (1, 16):
-            rows.append(run_chain(dev, f"conv3x3-bn-relu b{batch} 64x56x56 {dn}", cnn_chain(batch, dtype, 8)))
+            rows.append(run_chain(dev, f"conv3x3-bn-relu b{batch} {ch}x{hw}x{hw} {dn}", cnn_chain(batch, dtype, 8, ch, hw)))
     doc = {"hwcal_chain_cost": 1, "device": torch.cuda.get_device_name(0) if DEVICE == "cuda" else "cpu (smoke)",
            "torch": torch.__version__,
            "cudnn": torch.backends.cudnn.version(), "rows": rows}

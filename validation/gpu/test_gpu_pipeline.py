@@ -462,6 +462,22 @@ class Timing(unittest.TestCase):
             FakeEvent.done.clear()
 
 
+class ChainCost(unittest.TestCase):
+    def test_cpu_smoke_run_writes_every_chain(self):
+        import chain_cost
+
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            out = os.path.join(tmp, "c.json")
+            self.assertEqual(chain_cost.main(["--cpu-smoke", "--json", out]), 0)
+            with open(out) as f:
+                doc = json.load(f)
+        self.assertEqual(len(doc["rows"]), 2 * (2 + 2))  # 2 dtypes x (same/mixed elementwise, 2 CNN batches)
+        for r in doc["rows"]:
+            self.assertEqual(len(r["alone_s"]), r["ops"])
+            self.assertGreater(r["chain_s"], 0)
+            self.assertAlmostEqual(r["sum_alone_s"], sum(r["alone_s"]))
+
+
 # --------------------------------------------------------------------------- measure_gpu
 
 
