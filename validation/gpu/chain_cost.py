@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 
 import torch
@@ -31,7 +30,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpu_timing as gt  # noqa: E402
 
-REPLAYS = 15
+RULE = gt.FULL._replace(graph_replays=15)  # the truth's rule, more replays per graph
 DEVICE = "cuda"  # "cpu" with --cpu-smoke
 
 
@@ -41,13 +40,8 @@ def per_call(dev, fn, target_s=200e-6, cap=256):
     dev.sync()
     one = dev.elapsed(fn, 1, queued=True)
     reps = max(1, min(cap, int(target_s / max(one, 1e-7)) + 1))
-    replay = dev.graph(fn, reps)
-    replay()
-    t = statistics.median(dev.elapsed(replay, 1, queued=True) for _ in range(REPLAYS)) / reps
-    per = dev.graph(fn, 1)  # one call, replayed queued: the chain's own timing rule
-    per()
-    t1 = statistics.median(dev.elapsed(per, 1, queued=True) for _ in range(REPLAYS))
-    return t, t1, reps
+    # and a graph of one call (the chain's own timing rule), both replayed queued
+    return gt.time_graph(dev, fn, reps, RULE), gt.time_graph(dev, fn, 1, RULE), reps
 
 
 def kernels_of(dev, fn):

@@ -368,14 +368,18 @@ class FakeGraph:
         self.calls += 1
 
 
+@contextlib.contextmanager
 def fake_cuda():
-    """Patches torch.cuda with stand-ins, to run CudaDevice's code on a CPU."""
-    return contextlib.ExitStack(), [mock.patch.object(torch.cuda, "Stream", lambda: mock.Mock()),
-                                    mock.patch.object(torch.cuda, "Event", FakeEvent),
-                                    mock.patch.object(torch.cuda, "CUDAGraph", FakeGraph),
-                                    mock.patch.object(torch.cuda, "synchronize", lambda: None),
-                                    mock.patch.object(torch.cuda, "_sleep", lambda c: FakeEvent.log.append("spin")),
-                                    mock.patch.object(torch.cuda, "stream", lambda s: contextlib.nullcontext())]
+    """torch.cuda patched with stand-ins while open, to run CudaDevice's code on a CPU."""
+    with contextlib.ExitStack() as stack:
+        for p in (mock.patch.object(torch.cuda, "Stream", lambda: mock.Mock()),
+                  mock.patch.object(torch.cuda, "Event", FakeEvent),
+                  mock.patch.object(torch.cuda, "CUDAGraph", FakeGraph),
+                  mock.patch.object(torch.cuda, "synchronize", lambda: None),
+                  mock.patch.object(torch.cuda, "_sleep", lambda c: FakeEvent.log.append("spin")),
+                  mock.patch.object(torch.cuda, "stream", lambda s: contextlib.nullcontext())):
+            stack.enter_context(p)
+        yield
 
 
 class Timing(unittest.TestCase):
@@ -403,10 +407,7 @@ class Timing(unittest.TestCase):
         self.assertNotIn("graph_s", t)
 
     def test_cuda_device_code_with_stand_ins(self):
-        stack, patches = fake_cuda()
-        with stack:
-            for p in patches:
-                stack.enter_context(p)
+        with fake_cuda():
             dev = gt.CudaDevice()
             calls = []
             t = gt.time_unit(dev, lambda: calls.append(1), gt.FULL)
@@ -422,10 +423,7 @@ class Timing(unittest.TestCase):
     def test_queued_regions_start_behind_a_spin(self):
         """A queued region's start event follows a spin kernel (so the host's
         issue of the replay is not timed); an idle one's does not."""
-        stack, patches = fake_cuda()
-        with stack:
-            for p in patches:
-                stack.enter_context(p)
+        with fake_cuda():
             dev = gt.CudaDevice()
             FakeEvent.log.clear()
             dev.elapsed(lambda: None, 1, queued=True)
@@ -444,10 +442,7 @@ class Timing(unittest.TestCase):
         """When the spin's end has passed by the time the host recorded the
         end event, the GPU may have waited on the host inside the timed region:
         timed again with twice the spin, which the device keeps."""
-        stack, patches = fake_cuda()
-        with stack:
-            for p in patches:
-                stack.enter_context(p)
+        with fake_cuda():
             dev = gt.CudaDevice()
             FakeEvent.log.clear()
             FakeEvent.done[:] = [True, True]
