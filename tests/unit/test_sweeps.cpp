@@ -42,6 +42,22 @@ double largest_gap(std::set<double> values) {
 }
 }  // namespace
 
+TEST_CASE("the device rows sweep measures the aligned widths of small models", "[sweeps]") {
+  // A library picks its norm kernel by width: 192 columns are not 197's
+  // neighbour but another kernel, so each width real models use is a point.
+  for (OpKind kind : {OpKind::layernorm, OpKind::rmsnorm, OpKind::softmax, OpKind::reduce_mean}) {
+    std::set<i64> wide;  // widths measured at >= 4096 rows
+    for (const auto& p : detail::device_sweep(kind)) {
+      const auto& r = std::get<RowsShape>(p.op.shape);
+      if (r.rows >= 4096) wide.insert(r.cols);
+    }
+    for (i64 c : {49, 64, 96, 128, 192, 197, 256, 384, 512, 768, 1024}) {
+      INFO(to_string(kind) << " cols " << c);
+      CHECK(wide.count(c) == 1);
+    }
+  }
+}
+
 TEST_CASE("device sweeps leave no gap wider than 4x", "[sweeps]") {
   std::set<double> tokens, elements, kv, rows;
   for (const auto& p : detail::device_sweep(OpKind::linear)) tokens.insert(double(std::get<MatmulShape>(p.op.shape).m));

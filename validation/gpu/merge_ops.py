@@ -2,7 +2,7 @@
 """Put the curves of a partial calibration (`hwcal calibrate --ops ...`, e.g.
 `run_all.sh recalibrate`) into a full profile of the same device.
 
-    merge_ops.py FULL.json OPS.json -o MERGED.json
+    merge_ops.py FULL.json OPS.json[.gz] -o MERGED.json
 
 Every curve of OPS.json replaces the full profile's curve of the same op,
 precision and variant (or is added); the rest of FULL.json is kept. Both must
@@ -10,6 +10,7 @@ describe the same GPU (name and SM count); the merged profile's warnings say
 which curves came from which calibration, so the mix is never silent.
 """
 import argparse
+import gzip
 import json
 import sys
 
@@ -24,7 +25,7 @@ def main():
     ap.add_argument("ops")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
-    full, part = (json.load(open(p)) for p in (a.full, a.ops))
+    full, part = (json.load(gzip.open(p, "rt") if p.endswith(".gz") else open(p)) for p in (a.full, a.ops))
     fd, pd = full.get("device") or {}, part.get("device") or {}
     if (fd.get("name"), fd.get("sm_count")) != (pd.get("name"), pd.get("sm_count")):
         sys.exit(f"merge_ops.py: {a.ops} describes {pd.get('name')}, {a.full} {fd.get('name')}: not merged")

@@ -444,8 +444,11 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
       break;
     }
     case ShapeFamily::rows: {
-      // (rows, cols): tokens x hidden (norms), score rows (softmax), spatial means
-      const i64 cols[] = {4096, 768, 64, 1024, 197, 2048, 512, 8192, 49, 128256};
+      // (rows, cols): tokens x hidden (norms), score rows (softmax), spatial means.
+      // The aligned widths of small models (96-384: ConvNeXt-T, Swin, small
+      // ViTs) are their own points: a library picks its kernel by width, so
+      // 192 is not 197 (PyTorch's layer norm differs up to 2x between them).
+      const i64 cols[] = {4096, 768, 64, 1024, 197, 2048, 512, 8192, 49, 128256, 192, 96, 384, 128, 256};
       for (i64 r : {1, 4096, 64, 65536, 16, 1024, 16384, 256, 4})
         for (i64 c : cols) {
           if (double(r) * c > double(i64{1} << 28) || (c == 128256 && r > 64)) continue;  // <= 256M elements
