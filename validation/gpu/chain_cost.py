@@ -20,7 +20,6 @@ Timing: gpu_timing.CudaDevice, replays queued behind a spin kernel.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpu_timing as gt  # noqa: E402
+import jsonfile  # noqa: E402
 
 RULE = gt.FULL._replace(graph_replays=15)  # the truth's rule, more replays per graph
 DEVICE = "cuda"  # "cpu" with --cpu-smoke
@@ -154,8 +154,7 @@ def main(argv=None):
            "torch": torch.__version__,
            "cudnn": torch.backends.cudnn.version(), "rows": rows}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(doc, f, indent=1)
+        jsonfile.write_json(args.json, doc)
     return 0
 
 

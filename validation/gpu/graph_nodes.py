@@ -29,7 +29,6 @@ graph_start_s for torch_profile.py --graph-nodes.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 
@@ -141,8 +140,9 @@ def main() -> int:
         out["graph_start_s"] = start
         print(f"PyTorch's start of a graph replayed alone: {start * 1e6:.2f} us")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        import jsonfile
+
+        jsonfile.write_json(args.json, out)
     return 0
 
 

@@ -42,7 +42,7 @@ import gpu_profile  # noqa: E402
 import gpu_timing as gt  # noqa: E402
 import models_gpu  # noqa: E402
 from hwcal.trace import capture, make_call, workload_doc, workload_text  # noqa: E402
-from report_gpu import load_json  # noqa: E402 (torch-free)
+from jsonfile import load_json, write_atomic  # noqa: E402
 
 # torch >= 2.9 warns that allow_tf32 will be deprecated; the legacy setters still set every
 # TF32 flag consistently (mixing them with the new fp32_precision API is what torch rejects)
@@ -71,14 +71,6 @@ def round_floats(x):
     if isinstance(x, list):
         return [round_floats(v) for v in x]
     return x
-
-
-def write_atomic(path, text):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def dump(doc):

@@ -10,9 +10,12 @@ describe the same GPU (name and SM count); the merged profile's warnings say
 which curves came from which calibration, so the mix is never silent.
 """
 import argparse
-import gzip
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from jsonfile import load_json, write_atomic  # noqa: E402
 
 
 def key(op):
@@ -25,7 +28,7 @@ def main():
     ap.add_argument("ops")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
-    full, part = (json.load(gzip.open(p, "rt") if p.endswith(".gz") else open(p)) for p in (a.full, a.ops))
+    full, part = (load_json(p) for p in (a.full, a.ops))
     fd, pd = full.get("device") or {}, part.get("device") or {}
     if (fd.get("name"), fd.get("sm_count")) != (pd.get("name"), pd.get("sm_count")):
         sys.exit(f"merge_ops.py: {a.ops} describes {pd.get('name')}, {a.full} {fd.get('name')}: not merged")
@@ -39,8 +42,7 @@ def main():
         f"curves of {', '.join(kinds)} ({replaced} replaced, {len(new)} added) from a later calibration of the same "
         f"GPU model ({pd.get('name')}, uuid {pd.get('uuid')}, created {part.get('created_utc')}, hwcal "
         f"{part.get('hwcal_version')}); the rest from {fd.get('uuid')}, created {full.get('created_utc')}")
-    with open(a.output, "w") as f:
-        json.dump(full, f, indent=1)
+    write_atomic(a.output, json.dumps(full, indent=1))
     print(f"{a.output}: {replaced} curves replaced, {len(new)} added ({', '.join(kinds)})")
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gzip
 import json
 import os
 import statistics
@@ -38,17 +37,13 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
+from jsonfile import load_json  # noqa: E402
 from report import (PredictError, ape, index_prediction, md_table, mean, ms, pct, quantile,  # noqa: E402
                     round_floats)
 
 TOP_ERRORS = 15
-
-
-def load_json(path):
-    """A JSON file, gzip-compressed when its name ends in .gz."""
-    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
-        return json.load(f)
 
 
 def rel(path):

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gzip
 import json
 import math
 import os
@@ -58,6 +57,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import gpu_timing as gt  # noqa: E402
+from jsonfile import load_json, write_atomic  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*new API settings to control TF32.*")
 warnings.filterwarnings("ignore", message=".*TF32.*deprecated.*")
@@ -716,21 +716,6 @@ def now():
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def load_json(path):
-    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
-        return json.load(f)
-
-
-def write_atomic(path, text):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def spread_order(n):

@@ -54,7 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import graph_nodes  # noqa: E402
-from report_gpu import load_json  # noqa: E402
+from jsonfile import load_json, write_json  # noqa: E402
 
 
 class InputError(Exception):
@@ -241,11 +241,7 @@ def main(argv=None):
     except InputError as e:
         print(f"torch_profile: {e}", file=sys.stderr)
         return 2
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(out, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, args.out)  # a crash never leaves half a profile
+    write_json(args.out, out)  # a crash never leaves half a profile
     print(f"{n['timed']} samples timed with PyTorch, {n['dropped']} dropped, {n['mistimed']} mis-timed, "
           f"{n['kept_hwcal']} kept at hwcal's time, {n['curves_dropped']} curves dropped -> {args.out}")
     return 0
