@@ -341,8 +341,18 @@ class CalibratedMapper {
       e.interval_lo_s = e.overhead_s + body / f;
       e.interval_hi_s = e.overhead_s + body * f;
       double body_seq = body;
-      if (ctx.pass_bytes > 0 && n.weight_bytes > 0 && bw > 0)
-        body_seq += n.weight_bytes * std::max(0.0, 1 / bw_.at(std::max(ctx.pass_bytes, n.bytes)) - 1 / bw);
+      if (ctx.pass_bytes > 0 && bw > 0) {
+        // Per byte, what the pass's working set costs beyond the op's own.
+        const double slower = std::max(0.0, 1 / bw_.at(std::max(ctx.pass_bytes, n.bytes)) - 1 / bw);
+        // Weights were last read a pass ago. Written bytes go back to memory:
+        // repeated alone, an op rewrites the same lines while they stay in
+        // cache; in a pass that outgrows the caches every output evicts
+        // another layer's dirty lines, so its bytes also cross at the pass's
+        // bandwidth (a compute-bound op hides this under its arithmetic).
+        const double written = n.output_bytes * slower;
+        body_seq +=
+            n.weight_bytes * slower + (compute ? std::clamp(e.memory_s + written - body, 0.0, written) : written);
+      }
       // a call inside a pass finds its code and the framework's state displaced
       // by the other layers' calls: once per call, measured per op
       const double cold_call = ctx.pass_bytes > 0 && main_op ? sequence_[static_cast<std::size_t>(op.kind)] : 0.0;

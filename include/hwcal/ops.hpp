@@ -120,6 +120,7 @@ struct TensorList {
 /// FLOPs and bytes of one execution, and the part of the bytes in weights.
 struct Counts {
   double flops = 0, bytes = 0, weight_bytes = 0;
+  double output_bytes = 0;  ///< of which written (the outputs)
 };
 
 /// A field at fault and why; empty when the shape is fine.
@@ -712,20 +713,26 @@ inline TensorList tensors(const OpDesc& op) noexcept {
 }
 
 /// FLOPs, bytes and weight bytes at precision p, in one pass.
-inline Counts counts(const OpDesc& op, Precision p) noexcept {
+namespace detail {
+/// FLOPs and bytes from a shape's traits (one tally for counts() and analyze()).
+template <class Traits, class Shape>
+Counts tally(Traits tr, const Shape& s, OpKind kind, double element_bytes) noexcept {
   Counts c;
-  const double e = element_bytes(p);
-  visit_shape(op, [&](auto tr, const auto& s) {
-    c.flops = tr.flops(s, info(op.kind));
-    TensorList t;
-    tr.tensors(s, op.kind, t);
-    for (const TensorSpec& x : t) {
-      const double b = x.elements * (x.element_bytes ? x.element_bytes : e);
-      c.bytes += b;
-      if (x.role == TensorRole::weight) c.weight_bytes += b;
-    }
-  });
+  c.flops = tr.flops(s, info(kind));
+  TensorList t;
+  tr.tensors(s, kind, t);
+  for (const TensorSpec& x : t) {
+    const double b = x.elements * (x.element_bytes ? x.element_bytes : element_bytes);
+    c.bytes += b;
+    if (x.role == TensorRole::weight) c.weight_bytes += b;
+    if (x.role == TensorRole::output) c.output_bytes += b;
+  }
   return c;
+}
+}  // namespace detail
+
+inline Counts counts(const OpDesc& op, Precision p) noexcept {
+  return visit_shape(op, [&](auto tr, const auto& s) { return detail::tally(tr, s, op.kind, element_bytes(p)); });
 }
 
 /// Everything the mapper needs of an op, in one pass over its shape.
@@ -737,16 +744,8 @@ struct OpAnalysis {
 
 inline OpAnalysis analyze(const OpDesc& op, Precision p) noexcept {
   OpAnalysis a;
-  const double e = element_bytes(p);
   visit_shape(op, [&](auto tr, const auto& s) {
-    a.counts.flops = tr.flops(s, info(op.kind));
-    TensorList t;
-    tr.tensors(s, op.kind, t);
-    for (const TensorSpec& x : t) {
-      const double b = x.elements * (x.element_bytes ? x.element_bytes : e);
-      a.counts.bytes += b;
-      if (x.role == TensorRole::weight) a.counts.weight_bytes += b;
-    }
+    a.counts = detail::tally(tr, s, op.kind, element_bytes(p));
     tr.features(s, op.kind, a.features);
     a.variant = tr.variant(s, op.kind);
   });
