@@ -117,7 +117,7 @@ struct TensorList {
   const TensorSpec* end() const noexcept { return t.data() + count; }
 };
 
-/// FLOPs and bytes of one execution, and the part of the bytes in weights.
+/// FLOPs and bytes of one execution, and the parts of the bytes in weights and in outputs.
 struct Counts {
   double flops = 0, bytes = 0, weight_bytes = 0;
   double output_bytes = 0;  ///< of which written (the outputs)
@@ -712,7 +712,6 @@ inline TensorList tensors(const OpDesc& op) noexcept {
   return t;
 }
 
-/// FLOPs, bytes and weight bytes at precision p, in one pass.
 namespace detail {
 /// FLOPs and bytes from a shape's traits (one tally for counts() and analyze()).
 template <class Traits, class Shape>
@@ -731,6 +730,7 @@ Counts tally(Traits tr, const Shape& s, OpKind kind, double element_bytes) noexc
 }
 }  // namespace detail
 
+/// FLOPs, bytes, weight and output bytes at precision p, in one pass.
 inline Counts counts(const OpDesc& op, Precision p) noexcept {
   return visit_shape(op, [&](auto tr, const auto& s) { return detail::tally(tr, s, op.kind, element_bytes(p)); });
 }

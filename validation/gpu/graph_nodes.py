@@ -29,9 +29,12 @@ graph_start_s for torch_profile.py --graph-nodes.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jsonfile  # noqa: E402 (torch-free: torch_profile.py imports this module)
 
 START_OP, START_N, START_REF_N = "relu 1M", 8, 128
 
@@ -118,7 +121,6 @@ def main() -> int:
         out["rows"] += rows
         out.setdefault("per_kernel_beyond_queued_s", {})[name] = extra
     # The ground truth's own harness (gpu_timing.time_unit, the FULL rule) on the same calls.
-    sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(__file__)))
     import gpu_timing as gt
 
     gdev = gt.CudaDevice()
@@ -140,8 +142,6 @@ def main() -> int:
         out["graph_start_s"] = start
         print(f"PyTorch's start of a graph replayed alone: {start * 1e6:.2f} us")
     if args.json:
-        import jsonfile
-
         jsonfile.write_json(args.json, out)
     return 0
 
