@@ -104,7 +104,7 @@ class CalibratedMapper {
         curves_(
             profile, threads_, !device_, overhead_, opt.lookup,
             [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); },
-            [this](const OpDesc& op, Precision p, FeatureSet& f) { add_regime(op, p, f); }),
+            [this](const OpDesc& op, Precision p, FeatureSet& f) { add_regime(op.kind, counts(op, p).bytes, f); }),
         fusions_(profile.fusions, opt.lookup),
         collectives_(profile.collectives),
         roofline_(profile) {
@@ -114,51 +114,15 @@ class CalibratedMapper {
 
   /// Latency of one subgraph. Allocation-free.
   Estimate estimate(const Subgraph& g, const SequenceContext& ctx = {}) const noexcept {
-    Estimate e = estimate_op(g.op, g.precision, ctx, true);
-    // On a device a convolution's bias is a kernel of its own: cuDNN's
-    // convolution has no bias, frameworks add it afterwards (PyTorch's
-    // _convolution: output.add_(bias)), a broadcast add over the output.
-    const auto* conv = std::get_if<Conv2dShape>(&g.op.shape);
-    const bool bias_pass = conv && conv->bias && device_;
-    if (!bias_pass && !g.fused) return e;  // (most subgraphs: no output layout needed)
-    const OutputLayout out = output_layout(g.op);
-    if (bias_pass)
-      add_pass(e, estimate_op({OpKind::add, ElementwiseShape{out.rows * out.cols, 2, conv->k, false}}, g.precision, ctx,
-                              false));
-    if (!g.fused) return e;
-    // The unfused chain: the main op, then each folded op as its own pass over
-    // the main op's output (summed, so their order does not matter).
-    Estimate chain = e;
-    static_assert(op_kind_count < 64, "Subgraph::fused holds a bit per op kind");
-    for (std::uint64_t bits = g.fused & ((std::uint64_t{1} << op_kind_count) - 1); bits; bits &= bits - 1) {
-      const auto kind = static_cast<OpKind>(__builtin_ctzll(bits));
-      OpDesc pass{kind, ElementwiseShape{out.rows * out.cols, 1, 0, false}};
-      if (kind == OpKind::batchnorm) pass.shape = out.map;
-      if (kind == OpKind::softmax) pass.shape = RowsShape{out.rows, out.cols};
-      add_pass(chain, estimate_op(pass, g.precision, ctx, false));
-    }
-    FusionPattern pattern;
-    double speedup = 1, spread = 0;
-    if (!fusion_pattern_of(g, pattern))
-      chain.warnings |= warn_fusion_unknown;
-    else if (!fusions_.speedup(pattern, g, speedup, spread, chain.warnings))
-      chain.warnings |= warn_fusion_unmeasured;
-    // One call of the fused op: the main op's overhead and arithmetic, the rest
-    // of the (sped-up) chain attributed to memory passes.
-    Estimate r = chain;
-    r.latency_s = chain.latency_s / speedup;
-    r.in_sequence_s = chain.in_sequence_s / speedup;
-    r.device_s = chain.device_s / speedup;
-    r.host_s = e.host_s;
-    r.compute_s = std::clamp(r.latency_s - e.overhead_s, 0.0, e.compute_s);
-    r.memory_s = std::max(0.0, r.latency_s - e.overhead_s - r.compute_s);
-    r.overhead_s = e.overhead_s;
-    r.bound = e.overhead_s > std::max(r.compute_s, r.memory_s) ? Bound::overhead
-              : r.compute_s >= r.memory_s                      ? Bound::compute
-                                                               : Bound::memory;
-    r.interval_lo_s = std::min(r.latency_s, chain.interval_lo_s / speedup * detail::fast_exp(-spread));
-    r.interval_hi_s = std::max(r.latency_s, chain.interval_hi_s / speedup * detail::fast_exp(spread));
-    return r;
+    if (is_collective(g.op.kind))
+      return g.fused ? with_passes(g, OpAnalysis{}, estimate_collective(g.op, g.precision, true), ctx)
+                     : estimate_collective(g.op, g.precision, true);
+    // The main op's counts and features, computed once: its estimate and its
+    // fusion pattern's speedup both read them.
+    const OpAnalysis main = analyze(g.op, g.precision);
+    // (most subgraphs: one op, returned as built, no output layout)
+    if (!g.fused && !bias_pass(g)) return estimate_op(g.op, main, g.precision, ctx, true);
+    return with_passes(g, main, estimate_op(g.op, main, g.precision, ctx, true), ctx);
   }
 
   /// Why this profile cannot predict `g` at all, or empty: a collective
@@ -184,12 +148,66 @@ class CalibratedMapper {
  private:
   static constexpr std::size_t index(Precision p) noexcept { return static_cast<std::size_t>(p); }
 
+  /// On a device a convolution's bias is a kernel of its own: cuDNN's
+  /// convolution has no bias, frameworks add it afterwards (PyTorch's
+  /// _convolution: output.add_(bias)), a broadcast add over the output.
+  bool bias_pass(const Subgraph& g) const noexcept {
+    const auto* conv = std::get_if<Conv2dShape>(&g.op.shape);
+    return conv && conv->bias && device_;
+  }
+
+  /// The main op's estimate e with a device convolution's bias pass and the
+  /// folded ops of a fused subgraph.
+  Estimate with_passes(const Subgraph& g, const OpAnalysis& main, Estimate e,
+                       const SequenceContext& ctx) const noexcept {
+    const OutputLayout out = output_layout(g.op);
+    if (bias_pass(g))
+      add_pass(e, estimate_pass(OpKind::add,
+                                ElementwiseShape{out.rows * out.cols, 2, std::get<Conv2dShape>(g.op.shape).k, false},
+                                g.precision, ctx));
+    if (!g.fused) return e;
+    // The unfused chain: the main op, then each folded op as its own pass over
+    // the main op's output (summed, so their order does not matter).
+    Estimate chain = e;
+    static_assert(op_kind_count < 64, "Subgraph::fused holds a bit per op kind");
+    for (std::uint64_t bits = g.fused & ((std::uint64_t{1} << op_kind_count) - 1); bits; bits &= bits - 1) {
+      const auto kind = static_cast<OpKind>(__builtin_ctzll(bits));
+      if (kind == OpKind::batchnorm)
+        add_pass(chain, estimate_pass(kind, out.map, g.precision, ctx));
+      else if (kind == OpKind::softmax)
+        add_pass(chain, estimate_pass(kind, RowsShape{out.rows, out.cols}, g.precision, ctx));
+      else
+        add_pass(chain, estimate_pass(kind, ElementwiseShape{out.rows * out.cols, 1, 0, false}, g.precision, ctx));
+    }
+    FusionPattern pattern;
+    double speedup = 1, spread = 0;
+    if (!fusion_pattern_of(g, pattern))
+      chain.warnings |= warn_fusion_unknown;
+    else if (!fusions_.speedup(pattern, g, main.features.x, speedup, spread, chain.warnings))
+      chain.warnings |= warn_fusion_unmeasured;
+    // One call of the fused op: the main op's overhead and arithmetic, the rest
+    // of the (sped-up) chain attributed to memory passes.
+    Estimate r = chain;
+    r.latency_s = chain.latency_s / speedup;
+    r.in_sequence_s = chain.in_sequence_s / speedup;
+    r.device_s = chain.device_s / speedup;
+    r.host_s = e.host_s;
+    r.compute_s = std::clamp(r.latency_s - e.overhead_s, 0.0, e.compute_s);
+    r.memory_s = std::max(0.0, r.latency_s - e.overhead_s - r.compute_s);
+    r.overhead_s = e.overhead_s;
+    r.bound = e.overhead_s > std::max(r.compute_s, r.memory_s) ? Bound::overhead
+              : r.compute_s >= r.memory_s                      ? Bound::compute
+                                                               : Bound::memory;
+    r.interval_lo_s = std::min(r.latency_s, chain.interval_lo_s / speedup * detail::fast_exp(-spread));
+    r.interval_hi_s = std::max(r.latency_s, chain.interval_hi_s / speedup * detail::fast_exp(spread));
+    return r;
+  }
+
   /// The regime coordinate of a GEMM's working set (MapperOptions::regime_weight).
-  void add_regime(const OpDesc& op, Precision p, FeatureSet& f) const noexcept {
-    if (!(regime_weight_ > 0) || bw_.empty() || (op.kind != OpKind::linear && op.kind != OpKind::matmul) ||
-        f.count >= max_features)
+  void add_regime(OpKind k, double bytes, FeatureSet& f) const noexcept {
+    if (!(regime_weight_ > 0) || bw_.empty() || (k != OpKind::linear && k != OpKind::matmul) || f.count >= max_features)
       return;
-    const double slow = bw_.fastest() / std::max(bw_.at(counts(op, p).bytes), 1.0);
+    const double slow = bw_.fastest() / std::max(bw_.at(bytes), 1.0);
     f.x[static_cast<std::size_t>(f.count++)] =
         static_cast<float>(regime_weight_ * detail::fast_log2(std::max(slow, 1.0)));
   }
@@ -259,10 +277,18 @@ class CalibratedMapper {
     return e;
   }
 
-  Estimate estimate_op(const OpDesc& op, Precision p, const SequenceContext& ctx, bool main_op) const noexcept {
-    if (is_collective(op.kind)) return estimate_collective(op, p, main_op);
+  /// A pass after the main op (a folded op, a device convolution's bias).
+  template <class S>
+  Estimate estimate_pass(OpKind k, const S& shape, Precision p, const SequenceContext& ctx) const noexcept {
+    const OpDesc op{k, shape};
+    if (is_collective(k)) return estimate_collective(op, p, false);
+    return estimate_op(op, analyze(k, shape, p), p, ctx, false);
+  }
+
+  /// One op, not a collective, from its analysis.
+  Estimate estimate_op(const OpDesc& op, const OpAnalysis& a, Precision p, const SequenceContext& ctx,
+                       bool main_op) const noexcept {
     Estimate e;
-    const OpAnalysis a = analyze(op, p);
     const Counts& n = a.counts;
     const bool compute = is_compute_op(op.kind);
     if (compute && !(peak_[index(p)] > 0)) e.warnings |= warn_no_peak;
@@ -270,24 +296,17 @@ class CalibratedMapper {
 
     // Find a curve: exact, other variant, other precision, equivalent GEMM.
     FeatureSet fs = a.features;
-    add_regime(op, p, fs);
+    add_regime(op.kind, n.bytes, fs);
     Features x = fs.x;
     const OpDesc* measured_as = &op;  // the shape whose curve is read (a family curve classifies by it)
-    const detail::Curve* c = curves_.find(op.kind, p, a.variant, e.warnings);
-    for (Precision q : {Precision::fp32, Precision::bf16, Precision::fp16, Precision::tf32, Precision::fp64,
-                        Precision::int8, Precision::fp8}) {
-      if (c) break;
-      if (q == p) continue;
-      std::uint32_t w = 0;
-      if ((c = curves_.find(op.kind, q, a.variant, w))) e.warnings |= w | warn_other_precision;
-    }
+    const detail::Curve* c = curves_.choose(op.kind, p, a.variant, e.warnings);
     OpDesc gemm;
     if (!c && compute && equivalent_gemm(op, gemm)) {
       std::uint32_t w = 0;
       if ((c = curves_.find(gemm.kind, p, variant_of(gemm), w))) {
         e.warnings |= warn_equivalent_gemm;
         FeatureSet g = features(gemm);
-        add_regime(gemm, p, g);
+        add_regime(gemm.kind, counts(gemm, p).bytes, g);
         x = g.x;
         measured_as = &gemm;
       }

@@ -191,7 +191,8 @@ struct ShapeTraits<MatmulShape> {
       return {"batch", "a linear has one weight for all rows: put batch x tokens in m"};
     return {};
   }
-  static void tensors(const S& s, OpKind k, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind k, Out& t) {
     const double b = double(s.batch);
     t.add(TensorRole::input, "A", b * double(s.m) * double(s.k));
     // linear: one weight matrix for all rows; matmul: one B per batch entry (an activation)
@@ -248,7 +249,8 @@ struct ShapeTraits<Conv2dShape> {
       return {"r", "kernel larger than the padded input"};
     return {};
   }
-  static void tensors(const S& s, OpKind, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind, Out& t) {
     t.add(TensorRole::input, "x", double(s.n) * double(s.c) * double(s.h) * double(s.w));
     t.add(TensorRole::weight, "w", double(s.k) * double(s.c / s.groups) * double(s.r) * double(s.s));
     if (s.bias) t.add(TensorRole::weight, "bias", double(s.k));
@@ -302,7 +304,8 @@ struct ShapeTraits<Pool2dShape> {
     if (s.r > s.h + 2 * s.pad_h || s.s > s.w + 2 * s.pad_w) return {"r", "window larger than the padded input"};
     return {};
   }
-  static void tensors(const S& s, OpKind, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind, Out& t) {
     const double nc = double(s.n) * double(s.c);
     t.add(TensorRole::input, "x", nc * double(s.h) * double(s.w));
     t.add(TensorRole::output, "y", nc * double(s.out_h()) * double(s.out_w()));
@@ -341,7 +344,8 @@ struct ShapeTraits<AdaptivePoolShape> {
     v.integer("out_w", s.out_w, SameAs{"out_h", s.out_h});
   }
   static ShapeProblem check(const S&, OpKind) { return {}; }
-  static void tensors(const S& s, OpKind, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind, Out& t) {
     const double nc = double(s.n) * double(s.c);
     t.add(TensorRole::input, "x", nc * double(s.h) * double(s.w));
     t.add(TensorRole::output, "y", nc * double(s.out_h) * double(s.out_w));
@@ -374,7 +378,8 @@ struct ShapeTraits<MapShape> {
     v.integer("w", s.w, 1);
   }
   static ShapeProblem check(const S&, OpKind) { return {}; }
-  static void tensors(const S& s, OpKind, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind, Out& t) {
     const double x = double(s.n) * double(s.c) * double(s.h) * double(s.w);
     t.add(TensorRole::input, "x", x);
     t.add(TensorRole::weight, "mean, var, gamma, beta", 4.0 * double(s.c));
@@ -405,7 +410,8 @@ struct ShapeTraits<RowsShape> {
     v.integer("cols", s.cols);
   }
   static ShapeProblem check(const S&, OpKind) { return {}; }
-  static void tensors(const S& s, OpKind k, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind k, Out& t) {
     const OpInfo& o = info(k);
     const double x = double(s.rows) * double(s.cols);
     t.add(TensorRole::input, "x", x);
@@ -444,7 +450,8 @@ struct ShapeTraits<ElementwiseShape> {
     if (s.inplace && !o.inplace) return {"inplace", std::string(o.name) + " does not run in place"};
     return {};
   }
-  static void tensors(const S& s, OpKind, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind, Out& t) {
     const double n = double(s.elements);
     t.add(TensorRole::input, "a", n);
     if (s.inputs >= 2) t.add(TensorRole::input, "b", s.broadcast > 0 ? double(s.broadcast) : n);
@@ -487,7 +494,8 @@ struct ShapeTraits<AttentionShape> {
     if (s.kv_heads < 0 || s.heads % s.kv() != 0) return {"kv_heads", "kv_heads must divide heads"};
     return {};
   }
-  static void tensors(const S& s, OpKind, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind, Out& t) {
     const double q = double(s.batch) * double(s.heads) * double(s.seq_q) * double(s.head_dim);
     const double kv = double(s.batch) * double(s.kv()) * double(s.seq_kv) * double(s.head_dim);
     t.add(TensorRole::input, "Q", q);
@@ -530,7 +538,8 @@ struct ShapeTraits<BytesShape> {
     v.integer("bytes", s.bytes);
   }
   static ShapeProblem check(const S&, OpKind) { return {}; }
-  static void tensors(const S& s, OpKind k, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind k, Out& t) {
     const double b = double(s.bytes);
     if (k == OpKind::concat) {
       t.add(TensorRole::input, "x0", std::floor(b / 2), 1);
@@ -564,7 +573,8 @@ struct ShapeTraits<RotaryShape> {
     if (s.head_dim % 2 != 0) return {"head_dim", "rotary embedding rotates pairs: head_dim must be even"};
     return {};
   }
-  static void tensors(const S& s, OpKind, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind, Out& t) {
     const double x = double(s.tokens) * double(s.heads) * double(s.head_dim);
     t.add(TensorRole::input, "x", x);
     t.add(TensorRole::input, "cos, sin", 2.0 * double(s.tokens) * double(s.head_dim));
@@ -598,7 +608,8 @@ struct ShapeTraits<EmbeddingShape> {
     v.integer("dim", s.dim);
   }
   static ShapeProblem check(const S&, OpKind) { return {}; }
-  static void tensors(const S& s, OpKind, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind, Out& t) {
     const double rows = double(s.tokens) * double(s.dim);
     t.add(TensorRole::input, "indices", double(s.tokens), 8);
     // only the gathered rows of the table are read
@@ -654,7 +665,8 @@ struct ShapeTraits<CollectiveShape> {
     return {};
   }
   /// Per GPU: what it sends from and receives into.
-  static void tensors(const S& s, OpKind k, TensorList& t) {
+  template <class Out>
+  static void tensors(const S& s, OpKind k, Out& t) {
     const double b = double(s.bytes), piece = b / double(s.gpus);
     t.add(TensorRole::input, "send", k == OpKind::all_gather ? piece : b, 1);
     t.add(TensorRole::output, "receive", k == OpKind::reduce_scatter ? piece : b, 1);
@@ -713,26 +725,33 @@ inline TensorList tensors(const OpDesc& op) noexcept {
 }
 
 namespace detail {
-/// FLOPs and bytes from a shape's traits (one tally for counts() and analyze()).
-template <class Traits, class Shape>
-Counts tally(Traits tr, const Shape& s, OpKind kind, double element_bytes) noexcept {
-  Counts c;
-  c.flops = tr.flops(s, info(kind));
-  TensorList t;
-  tr.tensors(s, kind, t);
-  for (const TensorSpec& x : t) {
-    const double b = x.elements * (x.element_bytes ? x.element_bytes : element_bytes);
+/// Sums the tensors of ShapeTraits::tensors() into bytes as they are listed
+/// (the mapper counts every estimate: no TensorList to fill and read back).
+struct ByteCounter {
+  Counts& c;
+  double element_bytes;
+  void add(TensorRole r, std::string_view, double elements, int own_bytes = 0) noexcept {
+    const double b = elements * (own_bytes ? own_bytes : element_bytes);
     c.bytes += b;
-    if (x.role == TensorRole::weight) c.weight_bytes += b;
-    if (x.role == TensorRole::output) c.output_bytes += b;
+    if (r == TensorRole::weight) c.weight_bytes += b;
+    if (r == TensorRole::output) c.output_bytes += b;
   }
-  return c;
-}
+};
 }  // namespace detail
 
-/// FLOPs, bytes, weight and output bytes at precision p, in one pass.
+/// FLOPs, bytes, weight and output bytes at precision p, in one pass (one
+/// tally for counts() and analyze()).
+template <class S>
+Counts counts(OpKind k, const S& s, Precision p) noexcept {
+  Counts c;
+  c.flops = ShapeTraits<S>::flops(s, info(k));
+  detail::ByteCounter bytes{c, double(element_bytes(p))};
+  ShapeTraits<S>::tensors(s, k, bytes);
+  return c;
+}
+
 inline Counts counts(const OpDesc& op, Precision p) noexcept {
-  return visit_shape(op, [&](auto tr, const auto& s) { return detail::tally(tr, s, op.kind, element_bytes(p)); });
+  return std::visit([&](const auto& s) { return counts(op.kind, s, p); }, op.shape);
 }
 
 /// Everything the mapper needs of an op, in one pass over its shape.
@@ -742,14 +761,18 @@ struct OpAnalysis {
   Variant variant = Variant::none;
 };
 
-inline OpAnalysis analyze(const OpDesc& op, Precision p) noexcept {
+/// analyze() of a shape of a family known where it is called (no visit).
+template <class S>
+OpAnalysis analyze(OpKind k, const S& s, Precision p) noexcept {
   OpAnalysis a;
-  visit_shape(op, [&](auto tr, const auto& s) {
-    a.counts = detail::tally(tr, s, op.kind, element_bytes(p));
-    tr.features(s, op.kind, a.features);
-    a.variant = tr.variant(s, op.kind);
-  });
+  a.counts = counts(k, s, p);
+  ShapeTraits<S>::features(s, k, a.features);
+  a.variant = ShapeTraits<S>::variant(s, k);
   return a;
+}
+
+inline OpAnalysis analyze(const OpDesc& op, Precision p) noexcept {
+  return std::visit([&](const auto& s) { return analyze(op.kind, s, p); }, op.shape);
 }
 
 /// Floating-point (or integer) operations of one execution, 2 per multiply-add.

@@ -111,6 +111,33 @@ class CurveSet {
       by_key_[index(c.op)][index(c.precision)].push_back(static_cast<int>(curves_.size()));
       add(c, c.threads != threads, fixed_costs, overhead_s, ideal, extra);
     }
+    // The precision ladder depends on nothing but the key: walked once here.
+    choices_.resize(std::size_t{op_kind_count} * all_precisions.size() * variant_count);
+    for (int k = 0; k < op_kind_count; ++k)
+      for (Precision p : all_precisions)
+        for (int v = 0; v < variant_count; ++v) {
+          Choice& ch = choices_[choice_index(static_cast<OpKind>(k), p, static_cast<Variant>(v))];
+          const Curve* c = find(static_cast<OpKind>(k), p, static_cast<Variant>(v), ch.warnings);
+          for (Precision q : {Precision::fp32, Precision::bf16, Precision::fp16, Precision::tf32, Precision::fp64,
+                              Precision::int8, Precision::fp8}) {
+            if (c) break;
+            if (q == p) continue;
+            std::uint32_t w = 0;
+            if ((c = find(static_cast<OpKind>(k), q, static_cast<Variant>(v), w)))
+              ch.warnings |= w | warn_other_precision;
+          }
+          ch.curve = c ? static_cast<std::int32_t>(c - curves_.data()) : -1;
+        }
+  }
+
+  /// The curve of (op, precision, variant) as find() gives it, else the op's
+  /// curve at another precision (the first of fp32, bf16, fp16, tf32, fp64,
+  /// int8, fp8 that has one; flagged), or null.
+  const Curve* choose(OpKind k, Precision p, Variant v, std::uint32_t& warnings) const noexcept {
+    const Choice& ch = choices_[choice_index(k, p, v)];
+    if (ch.curve < 0) return nullptr;
+    warnings |= ch.warnings;
+    return &curves_[static_cast<std::size_t>(ch.curve)];
   }
 
   /// The curve of (op, precision, variant); another variant of the op when
@@ -157,6 +184,15 @@ class CurveSet {
  private:
   static constexpr std::size_t index(Precision p) noexcept { return static_cast<std::size_t>(p); }
   static constexpr std::size_t index(OpKind k) noexcept { return static_cast<std::size_t>(k); }
+  static constexpr std::size_t choice_index(OpKind k, Precision p, Variant v) noexcept {
+    return (index(k) * all_precisions.size() + index(p)) * variant_count + static_cast<std::size_t>(v);
+  }
+
+  /// What choose() returns for a key: a curve index (-1: none) and its warnings.
+  struct Choice {
+    std::int32_t curve = -1;
+    std::uint32_t warnings = 0;
+  };
 
   template <class Ideal, class Extra>
   void add(const OperationCalibration& c, bool other_threads, bool fixed_costs, double overhead_s, Ideal& ideal,
@@ -253,6 +289,7 @@ class CurveSet {
   std::vector<Site> sites_;
   PointStore points_;
   std::array<std::array<std::vector<int>, all_precisions.size()>, op_kind_count> by_key_;
+  std::vector<Choice> choices_;  ///< by choice_index
 };
 
 }  // namespace detail

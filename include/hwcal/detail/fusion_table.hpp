@@ -8,6 +8,7 @@
 #include <hwcal/schema.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -32,24 +33,34 @@ class FusionTable {
       }
       if (!pts.empty()) entries_.push_back({f.pattern, f.precision, points_.add(std::move(pts), dims)});
     }
+    // Which entry a (pattern, precision) reads: that precision's last one, else the pattern's first.
+    for (int f = 0; f < fusion_pattern_count; ++f)
+      for (Precision p : all_precisions) {
+        int& best = chosen_[static_cast<std::size_t>(f)][static_cast<std::size_t>(p)];
+        for (std::size_t i = 0; i < entries_.size(); ++i)
+          if (static_cast<int>(entries_[i].pattern) == f && (entries_[i].precision == p || best < 0))
+            best = static_cast<int>(i);
+      }
   }
 
-  /// The speedup of pattern f for subgraph g (its precision's measurement,
-  /// else another precision's, flagged); false when the pattern was not measured.
-  bool speedup(FusionPattern f, const Subgraph& g, double& speedup, double& spread,
+  /// The speedup of pattern f for subgraph g, whose main op has features
+  /// `main` (its precision's measurement, else another precision's, flagged);
+  /// false when the pattern was not measured.
+  bool speedup(FusionPattern f, const Subgraph& g, const Features& main, double& speedup, double& spread,
                std::uint32_t& warnings) const noexcept {
-    const Entry* best = nullptr;
-    for (const auto& e : entries_)
-      if (e.pattern == f && (e.precision == g.precision || !best)) best = &e;
-    if (!best) return false;
+    const int i = chosen_[static_cast<std::size_t>(f)][static_cast<std::size_t>(g.precision)];
+    if (i < 0) return false;
+    const Entry* best = &entries_[static_cast<std::size_t>(i)];
     if (best->precision != g.precision) warnings |= warn_fusion_other;
-    OpDesc anchor = g.op;
+    Interpolated r;
     if (f == FusionPattern::qkt_softmax) {
       // a matmul + softmax subgraph is the QK^T half of attention
       const auto& s = std::get<MatmulShape>(g.op.shape);
-      anchor = {OpKind::attention, AttentionShape{s.batch, 1, s.m, s.n, s.k, false}};
+      r = points_.interpolate(best->points,
+                              features(OpDesc{OpKind::attention, AttentionShape{s.batch, 1, s.m, s.n, s.k, false}}).x);
+    } else {
+      r = points_.interpolate(best->points, main);
     }
-    const Interpolated r = points_.interpolate(best->points, features(anchor).x);
     speedup = fast_exp(r.value);
     spread = r.spread;
     return true;
@@ -62,6 +73,13 @@ class FusionTable {
     PointBlock points;
   };
   std::vector<Entry> entries_;
+  /// Entry index by (pattern, precision), -1: the pattern was not measured.
+  std::array<std::array<int, all_precisions.size()>, fusion_pattern_count> chosen_ = filled(-1);
+  static std::array<std::array<int, all_precisions.size()>, fusion_pattern_count> filled(int v) noexcept {
+    std::array<std::array<int, all_precisions.size()>, fusion_pattern_count> a{};
+    for (auto& row : a) row.fill(v);
+    return a;
+  }
   PointStore points_;
 };
 
