@@ -69,6 +69,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 
 namespace hwcal {
 
@@ -114,15 +115,16 @@ class CalibratedMapper {
 
   /// Latency of one subgraph. Allocation-free.
   Estimate estimate(const Subgraph& g, const SequenceContext& ctx = {}) const noexcept {
-    if (is_collective(g.op.kind))
-      return g.fused ? with_passes(g, OpAnalysis{}, estimate_collective(g.op, g.precision, true), ctx)
-                     : estimate_collective(g.op, g.precision, true);
     // The main op's counts and features, computed once: its estimate and its
-    // fusion pattern's speedup both read them.
-    const OpAnalysis main = analyze(g.op, g.precision);
-    // (most subgraphs: one op, returned as built, no output layout)
-    if (!g.fused && !bias_pass(g)) return estimate_op(g.op, main, g.precision, ctx, true);
-    return with_passes(g, main, estimate_op(g.op, main, g.precision, ctx, true), ctx);
+    // fusion pattern's speedup both read them. (Built in place, never copied:
+    // a copy of a struct just stored field by field stalls on store
+    // forwarding, a cost the size of a curve lookup.)
+    const bool collective = is_collective(g.op.kind);
+    const OpAnalysis main = collective ? OpAnalysis{} : analyze(g.op, g.precision);
+    Estimate e =
+        collective ? estimate_collective(g.op, g.precision, true) : estimate_op(g.op, main, g.precision, ctx, true);
+    if (g.fused || bias_pass(g)) add_passes(g, main, ctx, e);
+    return e;
   }
 
   /// Why this profile cannot predict `g` at all, or empty: a collective
@@ -156,51 +158,46 @@ class CalibratedMapper {
     return conv && conv->bias && device_;
   }
 
-  /// The main op's estimate e with a device convolution's bias pass and the
-  /// folded ops of a fused subgraph.
-  Estimate with_passes(const Subgraph& g, const OpAnalysis& main, Estimate e,
-                       const SequenceContext& ctx) const noexcept {
+  /// Adds to the main op's estimate e a device convolution's bias pass, and
+  /// the folded ops of a fused subgraph.
+  void add_passes(const Subgraph& g, const OpAnalysis& main, const SequenceContext& ctx, Estimate& e) const noexcept {
     const OutputLayout out = output_layout(g.op);
     if (bias_pass(g))
       add_pass(e, estimate_pass(OpKind::add,
                                 ElementwiseShape{out.rows * out.cols, 2, std::get<Conv2dShape>(g.op.shape).k, false},
                                 g.precision, ctx));
-    if (!g.fused) return e;
+    if (!g.fused) return;
     // The unfused chain: the main op, then each folded op as its own pass over
-    // the main op's output (summed, so their order does not matter).
-    Estimate chain = e;
+    // the main op's output (summed, so their order does not matter). The
+    // passes change neither the overhead nor the compute part.
     static_assert(op_kind_count < 64, "Subgraph::fused holds a bit per op kind");
     for (std::uint64_t bits = g.fused & ((std::uint64_t{1} << op_kind_count) - 1); bits; bits &= bits - 1) {
       const auto kind = static_cast<OpKind>(__builtin_ctzll(bits));
       if (kind == OpKind::batchnorm)
-        add_pass(chain, estimate_pass(kind, out.map, g.precision, ctx));
+        add_pass(e, estimate_pass(kind, out.map, g.precision, ctx));
       else if (kind == OpKind::softmax)
-        add_pass(chain, estimate_pass(kind, RowsShape{out.rows, out.cols}, g.precision, ctx));
+        add_pass(e, estimate_pass(kind, RowsShape{out.rows, out.cols}, g.precision, ctx));
       else
-        add_pass(chain, estimate_pass(kind, ElementwiseShape{out.rows * out.cols, 1, 0, false}, g.precision, ctx));
+        add_pass(e, estimate_pass(kind, ElementwiseShape{out.rows * out.cols, 1, 0, false}, g.precision, ctx));
     }
     FusionPattern pattern;
     double speedup = 1, spread = 0;
     if (!fusion_pattern_of(g, pattern))
-      chain.warnings |= warn_fusion_unknown;
-    else if (!fusions_.speedup(pattern, g, main.features.x, speedup, spread, chain.warnings))
-      chain.warnings |= warn_fusion_unmeasured;
+      e.warnings |= warn_fusion_unknown;
+    else if (!fusions_.speedup(pattern, g, main.features.x, speedup, spread, e.warnings))
+      e.warnings |= warn_fusion_unmeasured;
     // One call of the fused op: the main op's overhead and arithmetic, the rest
     // of the (sped-up) chain attributed to memory passes.
-    Estimate r = chain;
-    r.latency_s = chain.latency_s / speedup;
-    r.in_sequence_s = chain.in_sequence_s / speedup;
-    r.device_s = chain.device_s / speedup;
-    r.host_s = e.host_s;
-    r.compute_s = std::clamp(r.latency_s - e.overhead_s, 0.0, e.compute_s);
-    r.memory_s = std::max(0.0, r.latency_s - e.overhead_s - r.compute_s);
-    r.overhead_s = e.overhead_s;
-    r.bound = e.overhead_s > std::max(r.compute_s, r.memory_s) ? Bound::overhead
-              : r.compute_s >= r.memory_s                      ? Bound::compute
+    e.latency_s /= speedup;
+    e.in_sequence_s /= speedup;
+    e.device_s /= speedup;
+    e.compute_s = std::clamp(e.latency_s - e.overhead_s, 0.0, e.compute_s);
+    e.memory_s = std::max(0.0, e.latency_s - e.overhead_s - e.compute_s);
+    e.bound = e.overhead_s > std::max(e.compute_s, e.memory_s) ? Bound::overhead
+              : e.compute_s >= e.memory_s                      ? Bound::compute
                                                                : Bound::memory;
-    r.interval_lo_s = std::min(r.latency_s, chain.interval_lo_s / speedup * detail::fast_exp(-spread));
-    r.interval_hi_s = std::max(r.latency_s, chain.interval_hi_s / speedup * detail::fast_exp(spread));
-    return r;
+    e.interval_lo_s = std::min(e.latency_s, e.interval_lo_s / speedup * detail::fast_exp(-spread));
+    e.interval_hi_s = std::max(e.latency_s, e.interval_hi_s / speedup * detail::fast_exp(spread));
   }
 
   /// The regime coordinate of a GEMM's working set (MapperOptions::regime_weight).
@@ -295,20 +292,27 @@ class CalibratedMapper {
     if (bw_.empty()) e.warnings |= warn_no_bandwidth;
 
     // Find a curve: exact, other variant, other precision, equivalent GEMM.
-    FeatureSet fs = a.features;
-    add_regime(op.kind, n.bytes, fs);
-    Features x = fs.x;
+    // The features the curve is read at: the op's own, read in place unless a
+    // regime coordinate is added (a copy of floats just stored one by one
+    // stalls on store forwarding).
+    FeatureSet fs;
+    const Features* x = &a.features.x;
+    if (regime_weight_ > 0) {
+      fs = a.features;
+      add_regime(op.kind, n.bytes, fs);
+      x = &fs.x;
+    }
     const OpDesc* measured_as = &op;  // the shape whose curve is read (a family curve classifies by it)
     const detail::Curve* c = curves_.choose(op.kind, p, a.variant, e.warnings);
-    OpDesc gemm;
-    if (!c && compute && equivalent_gemm(op, gemm)) {
+    std::optional<OpDesc> gemm;  // (built only when needed: a variant costs dozens of instructions to construct)
+    if (!c && compute && equivalent_gemm(op, gemm.emplace())) {
       std::uint32_t w = 0;
-      if ((c = curves_.find(gemm.kind, p, variant_of(gemm), w))) {
+      if ((c = curves_.find(gemm->kind, p, variant_of(*gemm), w))) {
         e.warnings |= warn_equivalent_gemm;
-        FeatureSet g = features(gemm);
-        add_regime(gemm.kind, counts(gemm, p).bytes, g);
-        x = g.x;
-        measured_as = &gemm;
+        fs = features(*gemm);
+        add_regime(gemm->kind, counts(*gemm, p).bytes, fs);
+        x = &fs.x;
+        measured_as = &*gemm;
       }
     }
     if (!c && is_elementwise(op.kind)) {
@@ -324,9 +328,9 @@ class CalibratedMapper {
            floor = 0;  // log(0.5), log(1)
     double fixed = device_ ? 0.0 : overhead_;
     if (c) {
-      const detail::Interpolated in = curves_.efficiency(*c, x, *measured_as);
+      const detail::Interpolated in = curves_.efficiency(*c, *x, *measured_as);
       log_eff = in.value;
-      log_eff_cold = device_ ? curves_.efficiency(*c, x, *measured_as, true).value : in.value;
+      log_eff_cold = device_ ? curves_.efficiency(*c, *x, *measured_as, true).value : in.value;
       // A sample's spread is its p10-p90 width; a profile may hold a wildly
       // noisy one (the calibrator drops them, a hand-edited file may not):
       // intervals stay within 20x of the estimate.

@@ -112,6 +112,9 @@ class PointStore {
   /// Interpolates block b at q. b.n > 0.
   Interpolated interpolate(const PointBlock& b, const Features& q) const noexcept {
     Interpolated r;
+    // A table's grid spans [lo - 1, hi + 1] on every feature: a query it
+    // blends is not outside.
+    if (b.table != no_table && blend(tables_[b.table], q, r)) return r;
     for (int d = 0; d < b.dims; ++d)
       if (q[static_cast<std::size_t>(d)] < b.lo[static_cast<std::size_t>(d)] - 1.0f ||
           q[static_cast<std::size_t>(d)] > b.hi[static_cast<std::size_t>(d)] + 1.0f)
@@ -131,7 +134,7 @@ class PointStore {
       return r;
     }
     const bool outside = r.outside;
-    if (b.table == no_table || !blend(tables_[b.table], q, r)) r = exact(b, q);
+    r = exact(b, q);
     r.outside = outside;
     return r;
   }
