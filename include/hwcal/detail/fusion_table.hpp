@@ -38,8 +38,8 @@ class FusionTable {
       for (Precision p : all_precisions) {
         int& best = chosen_[static_cast<std::size_t>(f)][static_cast<std::size_t>(p)];
         for (std::size_t i = 0; i < entries_.size(); ++i)
-          if (static_cast<int>(entries_[i].pattern) == f && (entries_[i].precision == p || best < 0))
-            best = static_cast<int>(i);
+          if (static_cast<int>(entries_[i].pattern) == f && (entries_[i].precision == p || best == 0))
+            best = static_cast<int>(i) + 1;
       }
   }
 
@@ -49,8 +49,8 @@ class FusionTable {
   bool speedup(FusionPattern f, const Subgraph& g, const Features& main, double& speedup, double& spread,
                std::uint32_t& warnings) const noexcept {
     const int i = chosen_[static_cast<std::size_t>(f)][static_cast<std::size_t>(g.precision)];
-    if (i < 0) return false;
-    const Entry* best = &entries_[static_cast<std::size_t>(i)];
+    if (i == 0) return false;
+    const Entry* best = &entries_[static_cast<std::size_t>(i - 1)];
     if (best->precision != g.precision) warnings |= warn_fusion_other;
     Interpolated r;
     if (f == FusionPattern::qkt_softmax) {
@@ -73,13 +73,8 @@ class FusionTable {
     PointBlock points;
   };
   std::vector<Entry> entries_;
-  /// Entry index by (pattern, precision), -1: the pattern was not measured.
-  std::array<std::array<int, all_precisions.size()>, fusion_pattern_count> chosen_ = filled(-1);
-  static std::array<std::array<int, all_precisions.size()>, fusion_pattern_count> filled(int v) noexcept {
-    std::array<std::array<int, all_precisions.size()>, fusion_pattern_count> a{};
-    for (auto& row : a) row.fill(v);
-    return a;
-  }
+  /// 1 + the entry index of (pattern, precision); 0: the pattern was not measured.
+  std::array<std::array<int, all_precisions.size()>, fusion_pattern_count> chosen_{};
   PointStore points_;
 };
 
