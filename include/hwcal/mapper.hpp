@@ -357,25 +357,25 @@ class CalibratedMapper {
       e.efficiency = bw > 0 && body > 0 ? (n.bytes / body) / bw : 0;
     }
     const double f = detail::fast_exp(spread);
+    // In a pass, per byte, what the pass's working set costs beyond the op's
+    // own; and the op's written bytes at that cost: repeated alone, an op
+    // rewrites the same lines while they stay in cache, but in a pass that
+    // outgrows the caches every output evicts another layer's dirty lines, so
+    // its bytes also cross at the pass's bandwidth. A compute-bound op hides
+    // them under its arithmetic (only what its memory time then exceeds its
+    // compute time adds). CPUs and devices alike.
+    const double slower =
+        ctx.pass_bytes > 0 && bw > 0 ? std::max(0.0, 1 / bw_.at(std::max(ctx.pass_bytes, n.bytes)) - 1 / bw) : 0.0;
+    const double written = n.output_bytes * slower;
+    const double write_back = compute ? std::clamp(e.memory_s + written - body, 0.0, written) : written;
     if (!device_) {
       // CPU: the call's fixed cost and the framework's add to the work.
       e.overhead_s = fixed + framework_[static_cast<std::size_t>(op.kind)];
       e.latency_s = e.overhead_s + body;
       e.interval_lo_s = e.overhead_s + body / f;
       e.interval_hi_s = e.overhead_s + body * f;
-      double body_seq = body;
-      if (ctx.pass_bytes > 0 && bw > 0) {
-        // Per byte, what the pass's working set costs beyond the op's own.
-        const double slower = std::max(0.0, 1 / bw_.at(std::max(ctx.pass_bytes, n.bytes)) - 1 / bw);
-        // Weights were last read a pass ago. Written bytes go back to memory:
-        // repeated alone, an op rewrites the same lines while they stay in
-        // cache; in a pass that outgrows the caches every output evicts
-        // another layer's dirty lines, so its bytes also cross at the pass's
-        // bandwidth (a compute-bound op hides this under its arithmetic).
-        const double written = n.output_bytes * slower;
-        body_seq +=
-            n.weight_bytes * slower + (compute ? std::clamp(e.memory_s + written - body, 0.0, written) : written);
-      }
+      // weights were last read a pass ago: at the pass's bandwidth
+      const double body_seq = body + n.weight_bytes * slower + write_back;
       // a call inside a pass finds its code and the framework's state displaced
       // by the other layers' calls: once per call, measured per op
       const double cold_call = ctx.pass_bytes > 0 && main_op ? sequence_[static_cast<std::size_t>(op.kind)] : 0.0;
@@ -385,7 +385,7 @@ class CalibratedMapper {
       e.latency_s = std::max(floor, body);
       e.interval_lo_s = std::max(floor, body / f);
       e.interval_hi_s = std::max(floor, body * f);
-      double seq = e.latency_s;
+      double seq = std::max(floor, body + write_back);  // the floor (a launch) hides small writes too
       if (ctx.pass_bytes > l2_bytes_ && l2_bytes_ > 0 && n.weight_bytes > 0) {
         const double cold = std::max(floor, roofline_time(n, pk, bw_.memory()) * detail::fast_exp(-log_eff_cold));
         seq += n.weight_bytes / n.bytes * std::max(0.0, cold - e.latency_s);

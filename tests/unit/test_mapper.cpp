@@ -388,7 +388,7 @@ TEST_CASE("device mode: per-launch device time with a floor, no eager launch cos
   }
 }
 
-TEST_CASE("device mode: weights come cold when the pass does not fit the L2", "[mapper][gpu]") {
+TEST_CASE("device mode: weights come cold and outputs go back when the pass does not fit the L2", "[mapper][gpu]") {
   const CalibratedMapper m(test::make_test_gpu_profile());
   const Subgraph lin = sg(OpKind::linear, MatmulShape{1, 64, 4096, 4096, true}, Precision::bf16);
   const Counts n = counts(lin.op, Precision::bf16);
@@ -402,9 +402,21 @@ TEST_CASE("device mode: weights come cold when the pass does not fit the L2", "[
   CHECK(alone.latency_s == Approx(warm).epsilon(1e-6));
   CHECK(seq.in_sequence_s == Approx(warm + n.weight_bytes / n.bytes * (cold - warm)).epsilon(1e-4));
   CHECK(seq.latency_s == Approx(alone.latency_s));
-  // no weights, nothing cold: a relu in the same pass
+  // a relu in the same pass has no weights, but the 2 MiB it writes go back
+  // to memory at the pass's bandwidth instead of staying in the L2
   const Subgraph relu = sg(OpKind::relu, ElementwiseShape{1 << 20, 1, 0}, Precision::bf16);
-  CHECK(m.estimate(relu, SequenceContext{1 << 30, 900 << 20}).in_sequence_s == Approx(m.estimate(relu).latency_s));
+  const Counts r = counts(relu.op, Precision::bf16);
+  const double relu_alone = m.estimate(relu).latency_s;
+  REQUIRE(m.bandwidth(1 << 30) < m.bandwidth(r.bytes));
+  CHECK(m.estimate(relu, SequenceContext{1 << 30, 900 << 20}).in_sequence_s ==
+        Approx(relu_alone + r.output_bytes * (1 / m.bandwidth(1 << 30) - 1 / m.bandwidth(r.bytes))).epsilon(1e-6));
+  // a pass that fits the L2 costs its written bytes the L2's bandwidth at the
+  // pass's size: less than memory's
+  const double in_l2 = m.estimate(relu, SequenceContext{40 << 20, 30 << 20}).in_sequence_s;
+  CHECK(in_l2 ==
+        Approx(relu_alone + r.output_bytes * std::max(0.0, 1 / m.bandwidth(40 << 20) - 1 / m.bandwidth(r.bytes)))
+            .epsilon(1e-6));
+  CHECK(in_l2 < m.estimate(relu, SequenceContext{1 << 30, 900 << 20}).in_sequence_s);
 }
 
 TEST_CASE("eager mode: the host's per-op cost overlaps the device, totals queue", "[mapper][gpu]") {
