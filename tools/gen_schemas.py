@@ -69,6 +69,10 @@ FIELD_DOCS = {
     ("conv2d", "dilation"): "Dilation.",
     ("conv2d", "groups"): "Groups; must divide c and k. groups == c is a depthwise convolution.",
     ("conv2d", "bias"): "Per-output-channel bias (PyTorch nn.Conv2d's default: true).",
+    ("conv2d", "channels_last"): "Input and output laid out NHWC (PyTorch's channels_last: after a permute, or "
+                                 "a model converted with .to(memory_format=torch.channels_last)); cuDNN runs "
+                                 "other kernels on them. Predicted from the *_channels_last curves, else "
+                                 "(flagged) the NCHW ones; CPU backends measure NCHW only.",
     ("pool2d", "n"): "Batch size of the NCHW input.",
     ("pool2d", "c"): "Channels.",
     ("pool2d", "h"): "Input height.",
@@ -163,7 +167,8 @@ def variants_of(op):
     """Variants an op's curves may carry (the first is what a plain shape is)."""
     fam, names = op["family"], {f["name"] for f in op["fields"]}
     if fam == "conv2d":
-        return ["dense", "depthwise", "grouped"]
+        return ["dense", "depthwise", "grouped", "dense_channels_last", "depthwise_channels_last",
+                "grouped_channels_last"]
     if fam == "attention":
         return ["full", "causal", "decode"]
     if fam == "elementwise":
@@ -185,9 +190,17 @@ def _samples_shape(schema):
 # where JSON Schema can say it. Applied to schema_version 2 documents; the
 # reader regroups the samples of version 1 documents by variant instead.
 VARIANT_SHAPE_RULES = {
-    "dense": {"properties": {"groups": {"enum": [1, None]}}},
-    "depthwise": {"required": ["groups"], "properties": {"groups": {"minimum": 2}}},
-    "grouped": {"required": ["groups"], "properties": {"groups": {"minimum": 2}}},
+    "dense": {"properties": {"groups": {"enum": [1, None]}, "channels_last": {"enum": [False, None]}}},
+    "depthwise": {"required": ["groups"], "properties": {"groups": {"minimum": 2},
+                                                         "channels_last": {"enum": [False, None]}}},
+    "grouped": {"required": ["groups"], "properties": {"groups": {"minimum": 2},
+                                                       "channels_last": {"enum": [False, None]}}},
+    "dense_channels_last": {"required": ["channels_last"], "properties": {"groups": {"enum": [1, None]},
+                                                                          "channels_last": {"const": True}}},
+    "depthwise_channels_last": {"required": ["groups", "channels_last"],
+                                "properties": {"groups": {"minimum": 2}, "channels_last": {"const": True}}},
+    "grouped_channels_last": {"required": ["groups", "channels_last"],
+                              "properties": {"groups": {"minimum": 2}, "channels_last": {"const": True}}},
     "unary": {"properties": {"inplace": {"enum": [False, None]}}},
     "unary_inplace": {"required": ["inplace"], "properties": {"inplace": {"const": True}}},
     "binary": {"properties": {"inplace": {"enum": [False, None]}}},
@@ -204,6 +217,9 @@ VARIANT_DOCS = {
     "dense": "conv2d with groups 1",
     "depthwise": "conv2d with groups == c",
     "grouped": "conv2d with 1 < groups < c",
+    "dense_channels_last": "dense conv2d on channels_last (NHWC) tensors",
+    "depthwise_channels_last": "depthwise conv2d on channels_last (NHWC) tensors",
+    "grouped_channels_last": "grouped conv2d on channels_last (NHWC) tensors",
     "unary": "one-input elementwise op",
     "binary": "two inputs of the same size",
     "broadcast": "two inputs, the second broadcast (0 < broadcast < elements)",

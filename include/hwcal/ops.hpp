@@ -61,14 +61,40 @@ enum class Variant : std::uint8_t {
   unary_inplace,
   binary_inplace,
   decode,
+  dense_channels_last,
+  depthwise_channels_last,
+  grouped_channels_last,
 };
-inline constexpr int variant_count = static_cast<int>(Variant::decode) + 1;
+inline constexpr int variant_count = static_cast<int>(Variant::grouped_channels_last) + 1;
 
 constexpr std::string_view to_string(Variant v) noexcept {
-  constexpr std::array<std::string_view, variant_count> names{"",       "dense",         "depthwise",      "grouped",
-                                                              "unary",  "binary",        "broadcast",      "full",
-                                                              "causal", "unary_inplace", "binary_inplace", "decode"};
+  constexpr std::array<std::string_view, variant_count> names{"",
+                                                              "dense",
+                                                              "depthwise",
+                                                              "grouped",
+                                                              "unary",
+                                                              "binary",
+                                                              "broadcast",
+                                                              "full",
+                                                              "causal",
+                                                              "unary_inplace",
+                                                              "binary_inplace",
+                                                              "decode",
+                                                              "dense_channels_last",
+                                                              "depthwise_channels_last",
+                                                              "grouped_channels_last"};
   return names[static_cast<std::size_t>(v)];
+}
+
+/// The NCHW variant of a channels_last convolution variant, else v: where a
+/// profile has no channels_last curve, the NCHW one stands in (flagged).
+constexpr Variant nchw_variant(Variant v) noexcept {
+  switch (v) {
+    case Variant::dense_channels_last: return Variant::dense;
+    case Variant::depthwise_channels_last: return Variant::depthwise;
+    case Variant::grouped_channels_last: return Variant::grouped;
+    default: return v;
+  }
 }
 
 inline bool parse(std::string_view s, Variant& out) noexcept {
@@ -240,6 +266,7 @@ struct ShapeTraits<Conv2dShape> {
     v.pair("dilation", s.dil_h, s.dil_w, 1, 1);
     v.integer("groups", s.groups, 1);
     v.flag("bias", s.bias, true);
+    v.flag("channels_last", s.channels_last, false);
   }
   static ShapeProblem check(const S& s, OpKind) {
     if (s.c % s.groups != 0 || s.k % s.groups != 0) return {"groups", "groups must divide both c and k"};
@@ -268,8 +295,9 @@ struct ShapeTraits<Conv2dShape> {
     f.push(double(s.stride_h) * double(s.stride_w));
   }
   static Variant variant(const S& s, OpKind) {
-    if (s.groups == 1) return Variant::dense;
-    return s.groups == s.c ? Variant::depthwise : Variant::grouped;
+    if (s.groups == 1) return s.channels_last ? Variant::dense_channels_last : Variant::dense;
+    if (s.groups == s.c) return s.channels_last ? Variant::depthwise_channels_last : Variant::depthwise;
+    return s.channels_last ? Variant::grouped_channels_last : Variant::grouped;
   }
   static OutputLayout output(const S& s) {
     return {s.n * s.k, s.out_h() * s.out_w(), {s.n, s.k, s.out_h(), s.out_w()}};
@@ -281,6 +309,7 @@ struct ShapeTraits<Conv2dShape> {
         num(s.n) + "x" + num(s.c) + "x" + num(s.h) + "x" + num(s.w) + " k" + num(s.k) + " " + num(s.r) + "x" + num(s.s);
     if (s.stride_h != 1 || s.stride_w != 1) t += "/" + num(s.stride_h);
     if (s.groups != 1) t += " g" + num(s.groups);
+    if (s.channels_last) t += " nhwc";
     return t;
   }
 };
@@ -844,6 +873,15 @@ struct FieldRangeCheck {
   void flag(std::string_view, bool&, bool) {}
 };
 }  // namespace detail
+
+/// A convolution on channels_last (NHWC) tensors: backends that only have
+/// NCHW convolutions refuse it (nchw_only) rather than time another layout.
+inline bool is_channels_last(const OpDesc& op) noexcept {
+  const auto* s = std::get_if<Conv2dShape>(&op.shape);
+  return s && s->channels_last;
+}
+inline constexpr std::string_view nchw_only =
+    "channels_last (NHWC) convolutions: this backend runs NCHW convolutions only (the cuda backend runs both)";
 
 /// What is wrong with a shape (the field at fault, when one is), or empty.
 /// Used by the workload and profile readers and by benchmarks before

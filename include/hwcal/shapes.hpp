@@ -27,6 +27,9 @@ struct Conv2dShape {
   i64 stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
   i64 groups = 1;
   bool bias = false;
+  /// NHWC tensors (PyTorch's channels_last, e.g. after a permute): other
+  /// kernels than NCHW's, from 5x faster to 4x slower (variant_of)
+  bool channels_last = false;
   constexpr i64 out_h() const noexcept { return (h + 2 * pad_h - dil_h * (r - 1) - 1) / stride_h + 1; }
   constexpr i64 out_w() const noexcept { return (w + 2 * pad_w - dil_w * (s - 1) - 1) / stride_w + 1; }
 };

@@ -553,8 +553,19 @@ def _conv_unit(name, mod: nn.Conv2d, x):
     sg = {"name": name, "op": "conv2d", "n": n, "c": c, "h": h, "w": w, "k": mod.out_channels,
           "r": mod.kernel_size[0], "s": mod.kernel_size[1], "stride": _pair(mod.stride), "padding": _pair(pad),
           "dilation": _pair(mod.dilation), "groups": mod.groups, "bias": mod.bias is not None}
+    if _channels_last(x) or _channels_last(mod.weight):
+        sg["channels_last"] = True
     note = None if mod.padding_mode == "zeros" else f"padding_mode={mod.padding_mode} predicted as zero padding"
     return _unit("scored", "conv2d", [sg], note)
+
+
+def _channels_last(t: torch.Tensor) -> bool:
+    """Whether t is laid out NHWC (channels_last) and not NCHW: what a permute
+    leaves (ConvNeXt's blocks) or .to(memory_format=torch.channels_last) makes.
+    PyTorch's cuDNN convolution then runs on NHWC tensors (when the input or
+    the weight is), other kernels than NCHW's. A tensor that is both (1x1
+    maps, one channel) counts as NCHW, as PyTorch's own choice does."""
+    return t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
 
 
 def _pool_unit(name, mod, x, out):

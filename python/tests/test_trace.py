@@ -114,6 +114,32 @@ class TraceTest(unittest.TestCase):
         self.assertEqual(ops(Heads(64), torch.randn(2, 16, 256)), ["copy"])
         self.assertEqual(ops(Heads(8), torch.randn(2, 16, 256)), ["transpose"])
 
+    def test_channels_last_convolutions(self):
+        # a convolution on the output of a permute (ConvNeXt's blocks) or of a channels_last model runs on
+        # NHWC tensors: the workload says so; a plain NCHW input, or a 1x1 map (both layouts at once), does not
+        class Permuted(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm = torch.nn.LayerNorm(8)
+                self.conv = torch.nn.Conv2d(8, 8, 7, padding=3, groups=8)
+
+            def forward(self, x):
+                return self.conv(self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+
+        def convs(model, x):
+            return [s.get("channels_last", False) for s in hwcal.trace(model, x)["subgraphs"] if s["op"] == "conv2d"]
+
+        self.assertEqual(convs(Permuted(), torch.randn(2, 8, 14, 14)), [True])
+        def conv(kernel):
+            return torch.nn.Sequential(torch.nn.Conv2d(8, 4, kernel))
+
+        self.assertEqual(convs(conv(3), torch.randn(2, 8, 14, 14)), [False])
+        cl = conv(3).to(memory_format=torch.channels_last)  # the weight alone decides it
+        self.assertEqual(convs(cl, torch.randn(2, 8, 14, 14)), [True])
+        self.assertEqual(convs(conv(1), torch.randn(2, 8, 1, 1).to(memory_format=torch.channels_last)), [False])
+        w = hwcal.Workload.from_dict(hwcal.trace(Permuted(), torch.randn(2, 8, 14, 14)))
+        self.assertEqual(w.warnings, [])
+
     def test_mode_left_alone(self):
         model = torchvision.models.resnet18(weights=None).train()
         before = model.bn1.running_mean.clone()

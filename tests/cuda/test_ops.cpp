@@ -65,6 +65,12 @@ TEST_CASE("conv2d, NCHW and NHWC, first heuristic and fastest") {
       check_op(op, p, nhwc);
       check_op(op, p, fastest);
     }
+  // a channels_last shape runs NHWC on the default (NCHW) backend (not fp64: PyTorch runs that NCHW)
+  for (OpDesc op : convs) {
+    std::get<Conv2dShape>(op.shape).channels_last = true;
+    for (Precision p : {Precision::fp32, Precision::tf32, Precision::fp16, Precision::bf16}) check_op(op, p);
+    CHECK_FALSE(hwcal_test::backend().supports(op, Precision::fp64).usable());
+  }
 }
 
 TEST_CASE("attention at every precision (fused paths, the chain, grouped-query, decode)") {

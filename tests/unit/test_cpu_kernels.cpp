@@ -208,6 +208,15 @@ TEST_CASE("unsupported precisions and invalid shapes are refused with the reason
   CHECK_FALSE(b.supports({OpKind::silu_mul, ElementwiseShape{64, 2, 8}}, Precision::fp32).usable());  // no broadcast
   CHECK_FALSE(b.supports({OpKind::attention, AttentionShape{1, 6, 4, 4, 8, false, 4}}, Precision::fp32).usable());
   CHECK_FALSE(b.supports({OpKind::rotary, RotaryShape{4, 2, 7}}, Precision::fp32).usable());
+  // no NHWC kernels here: refused, not timed as NCHW
+  Conv2dShape nhwc = dense_conv();
+  nhwc.channels_last = true;
+  const Support cl = b.supports({OpKind::conv2d, nhwc}, Precision::fp32);
+  CHECK(cl.level == SupportLevel::unsupported);
+  CHECK(cl.note.find("channels_last") != std::string::npos);
+  CHECK_THROWS_AS(b.make({OpKind::conv2d, nhwc}, Precision::fp32), UnavailableError);
+  CHECK_THROWS_AS(b.make_fusion(FusionPattern::conv_bn_relu, {OpKind::conv2d, nhwc}, Precision::fp32),
+                  UnavailableError);
 }
 
 TEST_CASE("fusion pairs compute the same result fused and unfused", "[cpu]") {

@@ -181,6 +181,30 @@ TEST_CASE("fallbacks are documented and flagged, never silent", "[mapper]") {
     CHECK((e.warnings & warn_other_variant));
     CHECK(e.compute_s == Approx(flops(OpDesc{OpKind::conv2d, c}) / 40e9));
   }
+  SECTION("channels_last convolution: its own curve, else the NCHW one of its variant, flagged") {
+    Conv2dShape c = test_conv();
+    c.channels_last = true;
+    const Estimate e = m.estimate(sg(OpKind::conv2d, c));
+    CHECK((e.warnings & warn_other_variant));
+    CHECK(e.compute_s == Approx(flops(OpDesc{OpKind::conv2d, c}) / 40e9));
+    HardwareCalibration h = test::make_test_profile();
+    OperationCalibration nhwc = h.operations[2];
+    REQUIRE(nhwc.op == OpKind::conv2d);
+    nhwc.variant = Variant::dense_channels_last;
+    nhwc.samples = {test::sample(OpKind::conv2d, c, Precision::fp32, 80e9)};
+    h.operations.push_back(nhwc);
+    const CalibratedMapper both(h);
+    const Estimate own = both.estimate(sg(OpKind::conv2d, c));
+    CHECK_FALSE((own.warnings & warn_other_variant));
+    CHECK(own.compute_s == Approx(flops(OpDesc{OpKind::conv2d, c}) / 80e9));
+    // and the NCHW shape keeps the NCHW curve
+    CHECK(both.estimate(sg(OpKind::conv2d, test_conv())).compute_s == Approx(e.compute_s));
+    // a grouped channels_last convolution: the dense channels_last curve before the NCHW one
+    c.groups = 4;
+    const Estimate g = both.estimate(sg(OpKind::conv2d, c));
+    CHECK((g.warnings & warn_other_variant));
+    CHECK(g.compute_s == Approx(flops(OpDesc{OpKind::conv2d, c}) / 80e9));
+  }
   SECTION("no curve at all: the memory sweep for bandwidth-bound ops") {
     const RowsShape r{1024, 256};
     const Estimate e = m.estimate(sg(OpKind::softmax, r));

@@ -32,6 +32,17 @@ TEST_CASE("conv2d counts output-stationary work and each tensor once", "[ops]") 
   CHECK(flops(OpDesc{OpKind::conv2d, s}) == 2.0 * 2 * 64 * 28 * 28 * 1 * 9);
   s.groups = 32;
   CHECK(variant_of(OpDesc{OpKind::conv2d, s}) == Variant::grouped);
+  // channels_last: the same counts, curves of its own
+  s.channels_last = true;
+  CHECK(variant_of(OpDesc{OpKind::conv2d, s}) == Variant::grouped_channels_last);
+  CHECK(nchw_variant(Variant::grouped_channels_last) == Variant::grouped);
+  CHECK(flops(OpDesc{OpKind::conv2d, s}) == 2.0 * 2 * 64 * 28 * 28 * 2 * 9);
+  s.groups = 64;
+  CHECK(variant_of(OpDesc{OpKind::conv2d, s}) == Variant::depthwise_channels_last);
+  s.groups = 1, s.k = 128;
+  CHECK(variant_of(OpDesc{OpKind::conv2d, s}) == Variant::dense_channels_last);
+  CHECK(bytes(OpDesc{OpKind::conv2d, s}, Precision::fp32) == bytes(op, Precision::fp32));
+  CHECK(shape_label(OpDesc{OpKind::conv2d, s}).find("nhwc") != std::string::npos);
 }
 
 TEST_CASE("memory ops count bytes in and out", "[ops]") {

@@ -6,6 +6,7 @@
 #include <hwcal/detail/sweeps.hpp>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -144,6 +145,26 @@ TEST_CASE("the device convolution sweep spans grouped widths 4 to 32 and batches
   const auto at = [&](i64 n) { return std::find(batches.begin(), batches.end(), n) - batches.begin(); };
   REQUIRE(at(64) < static_cast<std::ptrdiff_t>(batches.size()));
   CHECK(at(64) < at(4));
+}
+
+TEST_CASE("the device convolution sweep has channels_last curves of every variant; patchify convolutions are unpadded",
+          "[sweeps]") {
+  std::map<Variant, std::set<i64>> batches;
+  int patchify = 0;
+  for (const auto& p : detail::device_sweep(OpKind::conv2d)) {
+    const auto& s = std::get<Conv2dShape>(p.op.shape);
+    batches[variant_of(p.op)].insert(s.n);
+    if (s.r == s.stride_h && s.r > 1) {
+      ++patchify;
+      CHECK(s.pad_h == 0);
+      CHECK(s.out_h() * s.stride_h == s.h);
+    }
+  }
+  for (Variant v : {Variant::dense_channels_last, Variant::depthwise_channels_last, Variant::grouped_channels_last}) {
+    INFO(to_string(v));
+    CHECK(batches[v] == std::set<i64>{1, 4, 16, 64});
+  }
+  CHECK(patchify >= 4);  // ViT's 16x16 and 2x2 downsampling, both layouts
 }
 
 TEST_CASE("GEMM sweeps have decode attention's batched GEMVs, both products, on CPUs and devices", "[sweeps]") {

@@ -43,6 +43,7 @@ TEST_CASE("a workload parses with PyTorch-like defaults", "[workload]") {
                      {"s", 7},
                      {"stride", 2},
                      {"padding", {3, 3}},
+                     {"channels_last", true},
                      {"fused", {"batchnorm", "relu"}}},
                     {{"name", "pool"},
                      {"op", "maxpool"},
@@ -65,6 +66,8 @@ TEST_CASE("a workload parses with PyTorch-like defaults", "[workload]") {
   CHECK(conv.dil_h == 1);
   CHECK(conv.groups == 1);
   CHECK(conv.bias);  // nn.Conv2d default
+  CHECK(conv.channels_last);
+  CHECK(variant_of(w.subgraphs[0].graph.op) == Variant::dense_channels_last);
   CHECK(w.subgraphs[0].graph.fused == (fused_bit(OpKind::batchnorm) | fused_bit(OpKind::relu)));
   const auto& pool = std::get<Pool2dShape>(w.subgraphs[1].graph.op.shape);
   CHECK(pool.s == 3);

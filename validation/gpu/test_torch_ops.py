@@ -49,6 +49,8 @@ SHAPES = [
     ("conv2d", "depthwise", {"n": 1, "c": 8, "h": 8, "w": 8, "k": 8, "r": 3, "s": 3, "stride": [2, 2],
                              "padding": 1, "dilation": 1, "groups": 8, "bias": False}),
     ("conv2d", "grouped", {"n": 2, "c": 8, "h": 6, "w": 6, "k": 16, "r": 1, "s": 1, "groups": 4}),
+    ("conv2d", "depthwise_channels_last", {"n": 2, "c": 8, "h": 8, "w": 8, "k": 8, "r": 7, "s": 7, "padding": 3,
+                                           "groups": 8, "channels_last": True}),
     ("attention", "full", {"batch": 1, "heads": 2, "seq_q": 8, "seq_kv": 8, "head_dim": 16, "causal": False}),
     ("attention", "causal", {"batch": 1, "heads": 4, "kv_heads": 2, "seq_q": 8, "seq_kv": 8, "head_dim": 16,
                              "causal": True}),
@@ -207,6 +209,15 @@ class Build(unittest.TestCase):
         y = b.fn()
         self.assertLessEqual(float(y.max()), T.CLAMP_HI)
         self.assertGreaterEqual(float(y.min()), T.CLAMP_LO)
+        # channels_last: the input NHWC (as a permute leaves it), the weight as the module holds it
+        shape = {"n": 2, "c": 8, "h": 8, "w": 8, "k": 8, "r": 3, "s": 3, "padding": 1, "groups": 8}
+        nchw = T.build("conv2d", T.normalize_shape("conv2d", shape), "fp32", cpu)
+        nhwc = T.build("conv2d", T.normalize_shape("conv2d", dict(shape, channels_last=True)), "fp32", cpu)
+        self.assertIn("channels_last", nhwc.call)
+        self.assertTrue(nhwc.fn().is_contiguous(memory_format=torch.channels_last))
+        self.assertTrue(nchw.fn().is_contiguous())
+        self.assertEqual(T.shape_label("conv2d", T.normalize_shape("conv2d", dict(shape, channels_last=True)))[-4:],
+                         "nhwc")
         # bottom-right causal mask: the last query sees every key
         m = T.causal_mask_bottom_right(4, 12, cpu)
         self.assertTrue(bool(m[-1].all()))

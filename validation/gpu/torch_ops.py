@@ -129,6 +129,7 @@ def normalize_shape(op, s):
         s["dilation"] = _pair(s.get("dilation"), 1)
         s.setdefault("groups", 1)
         s.setdefault("bias", True)
+        s.setdefault("channels_last", False)
     elif fam == "pool2d":
         for f in ("n", "c", "h", "w", "r"):
             s[f] = int(s[f])
@@ -200,7 +201,8 @@ def shape_label(op, s):
         t = f"{s['n']}x{s['c']}x{s['h']}x{s['w']} k{s['k']} {s['r']}x{s['s']}"
         if s["stride"] != (1, 1):
             t += f"/{s['stride'][0]}"
-        return t + (f" g{s['groups']}" if s["groups"] != 1 else "")
+        t += f" g{s['groups']}" if s["groups"] != 1 else ""
+        return t + (" nhwc" if s["channels_last"] else "")
     if fam == "pool2d":
         return f"{s['n']}x{s['c']}x{s['h']}x{s['w']} {s['r']}x{s['s']}/{s['stride'][0]}"
     if fam == "adaptive_pool":
@@ -354,6 +356,10 @@ def build_conv2d(op, s, prec, dt, dev, notes):
     w = _rand((s["k"], s["c"] // g, s["r"], s["s"]), dt, dev)
     b = _rand((s["k"],), dt, dev) if s["bias"] else None
     stride, pad, dil = s["stride"], s["padding"], s["dilation"]
+    if s.get("channels_last"):
+        # the input as a permute leaves it (ConvNeXt), the weight as the module holds it
+        x = x.contiguous(memory_format=torch.channels_last)
+        return Built(lambda: F.conv2d(x, w, b, stride, pad, dil, g), "F.conv2d (channels_last input)", notes)
     return Built(lambda: F.conv2d(x, w, b, stride, pad, dil, g), "F.conv2d (NCHW)", notes)
 
 
@@ -1125,7 +1131,8 @@ def settings_info(run):
               if run.cuda else "CPU dry run: eager calls timed with perf_counter (no CUDA graphs, no cold timings)",
          "precisions": "fp32: float32 with TF32 off; tf32: float32 with TF32 on (cuda.matmul and cudnn); bf16, fp16, "
                        "fp64: tensors of that dtype; int8: torch._int_mm; fp8: torch._scaled_mm (e4m3 -> bf16)",
-         "defaults": f"NCHW (contiguous) tensors, cudnn.benchmark False, no autograd, PyTorch's default SDPA backend "
+         "defaults": f"NCHW (contiguous) tensors (a channels_last conv2d sample: its input NHWC), "
+                     f"cudnn.benchmark False, no autograd, PyTorch's default SDPA backend "
                      f"choice; norms eps {NORM_EPS}; clamp bounds [{CLAMP_LO}, {CLAMP_HI}]",
          "rule": rule._asdict(), "dry_run": run.args.dry_run, "threshold": THRESHOLD}
     for flag in ("flash_sdp_enabled", "mem_efficient_sdp_enabled", "math_sdp_enabled", "cudnn_sdp_enabled"):

@@ -75,6 +75,7 @@ class CpuBackend : public Backend {
   Support supports(const OpDesc& op, Precision p) const override {
     if (auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
     if (is_collective(op.kind)) return {SupportLevel::unsupported, std::string(collective_not_kernel)};
+    if (is_channels_last(op)) return {SupportLevel::unsupported, std::string(nchw_only)};
     if (p == Precision::fp32 || p == Precision::fp64) return {SupportLevel::native, {}};
     return {SupportLevel::unsupported,
             std::string(to_string(p)) + ": the " + name() +
@@ -94,6 +95,7 @@ class CpuBackend : public Backend {
   FusionKernels make_fusion(FusionPattern f, const OpDesc& anchor, Precision p) override {
     const Support s = supports_fusion(f, p);
     if (!s.usable()) throw UnavailableError(name() + " backend: " + std::string(to_string(f)) + ": " + s.note);
+    if (is_channels_last(anchor)) throw UnavailableError(name() + " backend: " + std::string(nchw_only));
     if (anchor.kind != fusion_anchor(f) || !invalid_reason(anchor).empty())
       throw Error(std::string(to_string(f)) + " needs a valid " + std::string(to_string(fusion_anchor(f))) + " shape");
     return p == Precision::fp64 ? make_cpu_fusion<Gemm, double>(f, anchor, p, threads_)

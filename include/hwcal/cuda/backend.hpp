@@ -132,6 +132,8 @@ class CudaBackend final : public Backend {
                   "hwcal measures cuDNN convolutions at fp64, fp32, tf32, fp16 and bf16 only"};
         if ((p == Precision::tf32 || p == Precision::bf16) && cc < 80)
           return {SupportLevel::unsupported, std::string(to_string(p)) + " convolutions need compute capability 8.0"};
+        if (p == Precision::fp64 && is_channels_last(op))
+          return {SupportLevel::unsupported, "PyTorch runs fp64 convolutions NCHW whatever the tensors' layout"};
         break;
       case ShapeFamily::attention:
         if (low)

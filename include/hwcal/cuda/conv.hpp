@@ -12,7 +12,8 @@
 // cudnnFindConvolutionForwardAlgorithm's fastest); implementation() says
 // which path and engine ran.
 //
-// Layout: the backend's ConvLayout for every precision. NCHW (filters KCRS)
+// Layout: NHWC for a channels_last shape, else the backend's ConvLayout (for
+// every precision). NCHW (filters KCRS)
 // is PyTorch's default contiguous format: cuDNN then runs what PyTorch runs,
 // including the engines that transpose NCHW half-precision tensors for their
 // tensor-core kernels; NHWC (filters KRSC) is channels_last. fp32 excludes
@@ -326,7 +327,8 @@ class ConvKernel final : public CudaKernel {
         precision_(p),
         post_(post),
         shape_(std::get<Conv2dShape>(op.shape)),
-        layout_(options().conv_layout) {
+        // a channels_last shape is NHWC whatever the backend's default layout
+        layout_(shape_.channels_last ? ConvLayout::nhwc : options().conv_layout) {
     const Conv2dShape& s = shape_;
     const DType t = storage_of(p);
     const i64 per_k = (s.c / s.groups) * s.r * s.s;

@@ -144,12 +144,22 @@ class CurveSet {
   /// that one is missing (flagged), or null.
   const Curve* find(OpKind k, Precision p, Variant v, std::uint32_t& warnings) const noexcept {
     const auto& slot = by_key_[index(k)][index(p)];
+    const Variant nchw = nchw_variant(v);
+    // the stand-in: the same convolution in NCHW, else (grouped) a dense one,
+    // which a grouped convolution resembles more than a depthwise one, in its
+    // own layout first, else any
+    const bool nhwc = nchw != v;
+    auto rank = [&](Variant c) {
+      if (c == nchw) return 4;
+      if (nchw == Variant::grouped && nchw_variant(c) == Variant::dense) return (nchw_variant(c) != c) == nhwc ? 3 : 2;
+      return 1;
+    };
     const Curve* any = nullptr;
+    int best = 0;
     for (int i : slot) {
       const Curve& c = curves_[static_cast<std::size_t>(i)];
       if (c.variant == v) return &c;
-      // grouped convolutions behave like dense ones more than like depthwise
-      if (!any || (v == Variant::grouped && c.variant == Variant::dense)) any = &c;
+      if (const int r = rank(c.variant); r > best) best = r, any = &c;
     }
     if (any) warnings |= warn_other_variant;
     return any;

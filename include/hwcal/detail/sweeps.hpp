@@ -28,7 +28,9 @@ inline OpDesc conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups = 
   Conv2dShape s;
   s.n = n, s.c = c, s.h = s.w = hw, s.k = k, s.r = s.s = r;
   s.stride_h = s.stride_w = stride;
-  s.pad_h = s.pad_w = r / 2;
+  // "same" padding, except for patchify convolutions (kernel = stride: ViT's
+  // patch embedding, 2x2 downsampling), which have none
+  s.pad_h = s.pad_w = r == stride ? 0 : r / 2;
   s.groups = groups;
   s.bias = false;
   return {OpKind::conv2d, s};
@@ -415,6 +417,27 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
           add({kind, s}, p.quick && (n == 1 || n == 16));
         }
         add(conv(n, 768, 224 / 16, 768, 1, 1), false);  // (ViT-like 1x1 at 14x14)
+        // 2x2 stride-2 downsampling (patch-merging stages)
+        add(conv(n, 96, 56, 192, 2, 2));
+        add(conv(n, 384, 14, 768, 2, 2));
+      }
+      // channels_last (NHWC) inputs, which a permute leaves (ConvNeXt-style
+      // blocks) or a model converted with .to(memory_format=channels_last)
+      // gets: cuDNN runs other kernels on them (PyTorch 2.11 on an H100: from
+      // 5x faster to 4x slower than on NCHW), so they have curves of their own
+      for (i64 n : {1, 16, 64, 4}) {
+        const OpDesc nhwc[] = {
+            conv(n, 96, 56, 96, 7, 1, 96),    conv(n, 384, 14, 384, 7, 1, 384), conv(n, 768, 7, 768, 7, 1, 768),
+            conv(n, 32, 112, 32, 3, 1, 32),   conv(n, 144, 56, 144, 3, 2, 144), conv(n, 384, 14, 384, 3, 1, 384),
+            conv(n, 672, 14, 672, 5, 1, 672), conv(n, 64, 56, 64, 3, 1),        conv(n, 256, 14, 256, 3, 1),
+            conv(n, 64, 56, 128, 3, 2),       conv(n, 256, 56, 64, 1, 1),       conv(n, 64, 56, 256, 1, 1),
+            conv(n, 1024, 14, 256, 1, 1),     conv(n, 512, 7, 2048, 1, 1),      conv(n, 96, 56, 24, 1, 1),
+            conv(n, 128, 56, 128, 3, 1, 32),  conv(n, 96, 56, 192, 2, 2),       conv(n, 384, 14, 768, 2, 2)};
+        for (OpDesc op : nhwc) {
+          auto& s = std::get<Conv2dShape>(op.shape);
+          s.channels_last = true;
+          add(op, (n == 1 || n == 16) && s.groups == s.c && s.r == 7 && s.c == 96);
+        }
       }
       add(conv(1, 3, 224, 768, 16, 16), true);  // ViT patch embedding
       add(conv(64, 3, 224, 768, 16, 16));

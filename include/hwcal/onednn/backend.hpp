@@ -152,6 +152,7 @@ class OneDnnBackend final : public Backend {
 
   Support supports(const OpDesc& op, Precision p) const override {
     if (const auto why = invalid_reason(op); !why.empty()) return {SupportLevel::unsupported, std::string(why)};
+    if (is_channels_last(op)) return {SupportLevel::unsupported, std::string(nchw_only)};
     if (const auto* e = std::get_if<ElementwiseShape>(&op.shape); e && e->inplace)
       return {SupportLevel::unsupported, "this backend measures elementwise ops out of place only"};
     const detail::Family f = detail::family(info(op.kind).family);
@@ -206,6 +207,7 @@ class OneDnnBackend final : public Backend {
                              " shape, got " + std::string(to_string(op.kind)));
     if (const auto why = invalid_reason(op); !why.empty())
       throw UnavailableError("onednn: " + what + ": " + std::string(why));
+    if (is_channels_last(op)) throw UnavailableError("onednn: " + what + ": " + std::string(nchw_only));
     omp_set_num_threads(ctx_.threads);
     FusionKernels k;
     try {

@@ -148,6 +148,7 @@ class TorchBackend final : public Backend {
     const std::string what = "torch backend: fusion " + std::string(to_string(f)) + " at " + std::string(to_string(p));
     const Support s = supports_fusion(f, p);
     if (!s.usable()) throw UnavailableError(what + ": " + s.note);
+    if (is_channels_last(anchor)) throw UnavailableError(what + ": " + std::string(nchw_only));
     if (anchor.kind != fusion_anchor(f))
       throw Error(what + ": anchor op must be " + std::string(to_string(fusion_anchor(f))) + ", got " +
                   std::string(to_string(anchor.kind)));

@@ -182,6 +182,7 @@ inline Support op_support(const OpDesc& op, Precision p) {
   if (const auto why = invalid_reason(op); !why.empty())
     return {SupportLevel::unsupported, "invalid shape: " + std::string(why)};
   if (is_collective(op.kind)) return {SupportLevel::unsupported, std::string(collective_not_kernel)};
+  if (is_channels_last(op)) return {SupportLevel::unsupported, std::string(nchw_only)};
   if (op.kind == OpKind::matmul && std::get<MatmulShape>(op.shape).bias)
     return {SupportLevel::unsupported, "matmul has no bias in the reference; use linear"};
   const Support s = detail::precision_support(op, p);
