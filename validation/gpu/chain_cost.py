@@ -14,7 +14,9 @@ alone (each a graph of R calls on its own inputs, per call), the chain as one
 graph (per chain), and the difference per kernel; the kernel count of each op
 from torch.profiler. Chains: the same elementwise kernel K times (dependent,
 ping-pong buffers), K different elementwise kernels, and a CNN block (conv,
-batchnorm, relu) at batch 1 and 16, in fp32 and bf16.
+batchnorm, relu) at batch 1 and 16, in fp32 and bf16; a deep CNN stack (48
+blocks of 256 channels) whose weights outgrow the L2, and one of 64 channels
+whose weights fit it (--only-deep: those two).
 Timing: gpu_timing.CudaDevice, replays queued behind a spin kernel.
 """
 from __future__ import annotations
@@ -129,6 +131,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json")
     ap.add_argument("--cpu-smoke", action="store_true", help="run the code on a CPU (emulated graphs, tiny sizes)")
+    ap.add_argument("--only-deep", action="store_true", help="only the deep chains, whose weights outgrow the L2")
     args = ap.parse_args(argv)
     global DEVICE
     if args.cpu_smoke:
@@ -143,6 +146,17 @@ def main(argv=None):
     rows = []
     for dtype in (torch.float32, torch.bfloat16):
         dn = str(dtype).replace("torch.", "")
+        # 48 blocks of 256 channels at 14x14: 57 MB of conv weights in bf16, 113 MB in fp32, past a 50 MiB
+        # L2, so a forward pass reads them from memory where each conv timed alone finds its own in the L2;
+        # and 48 blocks of 64 channels (3.5 MB): as many launches, weights that stay in the L2
+        for ch in (256, 64):
+            hw, blocks = (4, 2) if args.cpu_smoke else (14, 48)
+            ch = 4 if args.cpu_smoke else ch
+            for batch in (1, 16):
+                rows.append(run_chain(dev, f"deep conv3x3-bn-relu b{batch} {ch}x{hw}x{hw} x{blocks} {dn}",
+                                      cnn_chain(batch, dtype, blocks, ch, hw)))
+        if args.only_deep:
+            continue
         for n in sizes:
             for same in (True, False):
                 rows.append(run_chain(dev, f"elementwise {'same' if same else 'mixed'} {n} {dn}",

@@ -466,11 +466,17 @@ class ChainCost(unittest.TestCase):
             self.assertEqual(chain_cost.main(["--cpu-smoke", "--json", out]), 0)
             with open(out) as f:
                 doc = json.load(f)
-        self.assertEqual(len(doc["rows"]), 2 * (2 + 2))  # 2 dtypes x (same/mixed elementwise, 2 CNN batches)
+        # 2 dtypes x (2 deep stacks x 2 batches, same/mixed elementwise, 2 CNN batches)
+        self.assertEqual(len(doc["rows"]), 2 * (4 + 2 + 2))
         for r in doc["rows"]:
             self.assertEqual(len(r["alone_s"]), r["ops"])
             self.assertGreater(r["chain_s"], 0)
             self.assertAlmostEqual(r["sum_alone_s"], sum(r["alone_s"]))
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            out = os.path.join(tmp, "c.json")
+            self.assertEqual(chain_cost.main(["--cpu-smoke", "--only-deep", "--json", out]), 0)
+            with open(out) as f:
+                self.assertEqual([r["chain"].split()[0] for r in json.load(f)["rows"]], ["deep"] * 8)
 
 
 # --------------------------------------------------------------------------- measure_gpu
@@ -524,6 +530,17 @@ class Measure(unittest.TestCase):
             self.assertEqual(sorted(os.listdir(os.path.join(tmp, "workloads"))),
                              ["bert_base_b1_bf16.json", "mlp_b1_fp32.json"])
             self.assertEqual(doc["configs"]["bert_base_b1_bf16"]["tier"], 0)
+            # retrace.py writes the same workloads again, timing nothing
+            import retrace
+
+            again = os.path.join(tmp, "again")
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(retrace.main(["--measured", out, "--device", "cpu", "--small", "--out-dir", again]), 0)
+            for name in ("bert_base_b1_bf16.json", "mlp_b1_fp32.json"):
+                self.assertEqual(load(os.path.join(again, name)), load(os.path.join(tmp, "workloads", name)))
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                self.assertEqual(retrace.main(["--configs", "no_such_model_b1_fp32", "--device", "cpu", "--out-dir",
+                                               again]), 1)
 
     def test_plan_order(self):
         plan = models_gpu.plan()
