@@ -69,6 +69,18 @@ TEST_CASE("device sweeps leave no gap wider than 4x", "[sweeps]") {
     const auto& a = std::get<AttentionShape>(p.op.shape);
     if (a.seq_q == 1) kv.insert(double(a.seq_kv));
   }
+  // widths: from the narrow encoders' 96 to the decoders' 14336 (beyond: the LM head), no gap
+  // over 4x either way
+  std::set<double> ins, outs;
+  for (const auto& p : detail::device_sweep(OpKind::linear)) {
+    const auto& s = std::get<MatmulShape>(p.op.shape);
+    if (s.k <= 16384) ins.insert(double(s.k));
+    if (s.n <= 16384) outs.insert(double(s.n));
+  }
+  CHECK(*ins.begin() <= 96);
+  CHECK(*outs.begin() <= 96);
+  CHECK(largest_gap(ins) <= 4);
+  CHECK(largest_gap(outs) <= 4);
   CHECK(largest_gap(tokens) <= 4);
   CHECK(*tokens.begin() == 1);
   CHECK(*tokens.rbegin() >= 8192);

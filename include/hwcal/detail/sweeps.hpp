@@ -369,10 +369,16 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
     case ShapeFamily::matmul: {
       if (kind == OpKind::linear) {
         // (in, out) of MLPs, encoders (BERT/ViT), decoders (LLaMA 7-8B: qkv with
-        // GQA 4096 -> 6144, MLP 4096 <-> 14336 / 11008, the LM head) and heads.
+        // GQA 4096 -> 6144, MLP 4096 <-> 14336 / 11008, the LM head) and heads;
+        // then the narrow encoders' widths 96-384 (ViT-S/Ti, Swin-T and
+        // ConvNeXt-T stages, 4x MLPs) and image classifiers' heads: cuBLAS
+        // picks kernels by shape, and fp32 ones between 768 and 96 were
+        // interpolated at 0.4-0.7x their time
         const i64 kn[][2] = {{4096, 4096},  {768, 768},    {4096, 14336}, {14336, 4096}, {768, 3072},  {3072, 768},
                              {1024, 4096},  {4096, 1024},  {4096, 6144},  {2048, 2048},  {512, 512},   {1024, 1024},
-                             {4096, 11008}, {11008, 4096}, {8192, 8192},  {784, 1024},   {2048, 1000}, {4096, 128256}};
+                             {4096, 11008}, {11008, 4096}, {8192, 8192},  {784, 1024},   {2048, 1000}, {4096, 128256},
+                             {384, 1536},   {1536, 384},   {192, 768},    {768, 192},    {96, 384},    {384, 96},
+                             {384, 384},    {1280, 1000},  {512, 1000}};
         // token counts in bisection order: decode steps to long prefills
         for (i64 m : {1, 1024, 64, 8192, 16, 256, 4, 4096, 2, 32, 128, 512, 2048, 16384})
           for (const auto& p : kn) {
