@@ -130,6 +130,7 @@ class TraceTest(unittest.TestCase):
             return [s.get("channels_last", False) for s in hwcal.trace(model, x)["subgraphs"] if s["op"] == "conv2d"]
 
         self.assertEqual(convs(Permuted(), torch.randn(2, 8, 14, 14)), [True])
+
         def conv(kernel):
             return torch.nn.Sequential(torch.nn.Conv2d(8, 4, kernel))
 
