@@ -356,11 +356,11 @@ def build_conv2d(op, s, prec, dt, dev, notes):
     w = _rand((s["k"], s["c"] // g, s["r"], s["s"]), dt, dev)
     b = _rand((s["k"],), dt, dev) if s["bias"] else None
     stride, pad, dil = s["stride"], s["padding"], s["dilation"]
+    layout = "NCHW"
     if s.get("channels_last"):
         # the input as a permute leaves it (ConvNeXt), the weight as the module holds it
-        x = x.contiguous(memory_format=torch.channels_last)
-        return Built(lambda: F.conv2d(x, w, b, stride, pad, dil, g), "F.conv2d (channels_last input)", notes)
-    return Built(lambda: F.conv2d(x, w, b, stride, pad, dil, g), "F.conv2d (NCHW)", notes)
+        x, layout = x.contiguous(memory_format=torch.channels_last), "channels_last input"
+    return Built(lambda: F.conv2d(x, w, b, stride, pad, dil, g), f"F.conv2d ({layout})", notes)
 
 
 def causal_mask_bottom_right(sq, skv, device):
