@@ -1,5 +1,6 @@
-"""JSON files of the GPU validation scripts: read (gzip-compressed when the name
-ends in .gz) and written atomically, so an interrupted run (a device lease that
+"""JSON files of the GPU validation scripts: read and written gzip-compressed when
+the name ends in .gz (the reports' results are 2.4 MB of JSON each, and the device
+tool carries at most 64 MiB of tree), written atomically, so an interrupted run (a device lease that
 ends, SIGTERM) never leaves half a file where a whole one was."""
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ def load_json(path):
 
 
 def write_atomic(path, text):
-    """Writes text to a temporary file beside path, then renames it over path."""
+    """Writes text to a temporary file beside path, then renames it over path; gzip
+    (with no timestamp inside, so the same text gives the same bytes) for a .gz name."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
+    with open(tmp, "wb") as f:
+        data = text.encode()
+        f.write(gzip.compress(data, mtime=0) if path.endswith(".gz") else data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from jsonfile import load_json  # noqa: E402
+from jsonfile import load_json, write_json  # noqa: E402
 from report import (PredictError, ape, index_prediction, md_table, mean, ms, pct, quantile,  # noqa: E402
                     round_floats)
 
@@ -409,10 +409,10 @@ def parse_args(argv):
     ap.add_argument("--measured", required=True, help="measure_gpu.py's JSON (or .json.gz)")
     ap.add_argument("--workloads", required=True, help="the workloads directory, or its .tar.gz")
     ap.add_argument("--out-md", default=os.path.join(ROOT, "docs", "validation", "gpu", "gpu_report.md"))
-    ap.add_argument("--out-json", default=None, help="default: gpu_results.json beside --out-md")
+    ap.add_argument("--out-json", default=None, help="default: gpu_results.json.gz beside --out-md (gzip for a .gz name)")
     args = ap.parse_args(argv)
     args.extra = extra
-    args.out_json = args.out_json or os.path.join(os.path.dirname(os.path.abspath(args.out_md)), "gpu_results.json")
+    args.out_json = args.out_json or os.path.join(os.path.dirname(os.path.abspath(args.out_md)), "gpu_results.json.gz")
     return args
 
 
@@ -433,9 +433,7 @@ def main(argv=None):
             "profile": rel(args.profile), "hwcal": rel(args.hwcal), "extra": args.extra, "eager": eager,
             "json": args.out_json}
     write_markdown(args.out_md, mdoc, configs, rejected, failed, s, info)
-    with open(args.out_json, "w") as f:
-        json.dump(results_json(configs, rejected, failed, s, info), f, indent=1)
-        f.write("\n")
+    write_json(args.out_json, results_json(configs, rejected, failed, s, info))
     ly, wh = s["layers"], s["whole"]
     print(f"{len(configs)} configs scored, {len(rejected)} rejected by hwcal, {len(failed)} failed to measure; "
           f"per-layer MAPE {pct(ly.get('mape'))} (roofline {pct(ly.get('roofline_mape'))}) over {ly.get('n', 0)} "

@@ -34,6 +34,7 @@ import torch.nn.functional as F  # noqa: E402
 import gpu_profile  # noqa: E402
 import graph_nodes  # noqa: E402
 import gpu_timing as gt  # noqa: E402
+from jsonfile import load_json  # noqa: E402
 import measure_gpu  # noqa: E402
 import models_gpu  # noqa: E402
 import remap_leaves  # noqa: E402
@@ -625,7 +626,7 @@ class Report(unittest.TestCase):
             rc = report_gpu.main(["--hwcal", hw, "--profile", "p.json", "--measured", mpath, "--workloads", wdir,
                                   "--out-md", md, "--", "--mode", "eager"])
             self.assertEqual(rc, 0)
-            res = load(os.path.join(tmp, "out", "gpu_results.json"))
+            res = load_json(os.path.join(tmp, "out", "gpu_results.json.gz"))
             s = res["summary"]
             # fc1: 2e-5 vs 1e-5 -> +100 %; act: 2e-5 vs 3.5e-5 -> -42.857 %
             self.assertAlmostEqual(s["layers"]["mape"], (1.0 + 1.5e-5 / 3.5e-5) / 2, places=4)
@@ -678,7 +679,7 @@ class Report(unittest.TestCase):
             rc = report_gpu.main(["--hwcal", hw, "--profile", profile, "--measured", out, "--workloads",
                                   os.path.join(tmp, "workloads"), "--out-md", md])
             self.assertEqual(rc, 0)
-            res = load(os.path.join(tmp, "gpu_results.json"))
+            res = load_json(os.path.join(tmp, "gpu_results.json.gz"))
             scored = sorted(set(res["configs"]) - {"llama_decode_kv1k_b1_fp32"})
             self.assertEqual(scored, ["gpt2_layer_b1_bf16", "mlp_b1_fp32"])
             self.assertEqual(res["summary"]["whole"]["n"], len(res["configs"]))
