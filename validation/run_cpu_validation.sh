@@ -12,6 +12,8 @@
 #   PASSES=2             measurement passes per thread count
 #   SKIP_CALIBRATE=1     reuse validation/results/profile_<backend>_t<N>.json
 #   SKIP_MEASURE=1       reuse validation/results/measured_t<N>.json
+#   RESULTS_DIR, REPORT_DIR  where results and the report go (default validation/results and
+#                        docs/validation): a second machine's run beside the first's
 #
 # Outputs: validation/workloads/*.json, validation/results/{profile_<backend>_t<N>,measured_t<N>,run_info}.json,
 #          docs/validation/cpu_report.md, cpu_results.json, cpu_pred_vs_meas_t<N>.png
@@ -24,8 +26,8 @@ HWCAL=${2:-build/tools/hwcal/hwcal}
 THREADS=${THREADS:-1 2}
 PASSES=${PASSES:-2}
 PY=/usr/bin/python3
-RESULTS=validation/results
-OUT=docs/validation
+RESULTS=${RESULTS_DIR:-validation/results}
+OUT=${REPORT_DIR:-docs/validation}
 mkdir -p "$RESULTS" "$OUT"
 
 if [[ ! -x "$HWCAL" ]]; then
@@ -37,7 +39,7 @@ if ! "$PY" -c 'import torch, torchvision' 2>/dev/null; then
   exit 2
 fi
 
-DRIVER_CMD="THREADS=\"$THREADS\" PASSES=$PASSES${CONFIGS:+ CONFIGS=\"$CONFIGS\"}${CALIBRATE_ARGS:+ CALIBRATE_ARGS=\"$CALIBRATE_ARGS\"} validation/run_cpu_validation.sh $BACKEND $HWCAL"
+DRIVER_CMD="THREADS=\"$THREADS\" PASSES=$PASSES${RESULTS_DIR:+ RESULTS_DIR=$RESULTS_DIR}${REPORT_DIR:+ REPORT_DIR=$REPORT_DIR}${CONFIGS:+ CONFIGS=\"$CONFIGS\"}${CALIBRATE_ARGS:+ CALIBRATE_ARGS=\"$CALIBRATE_ARGS\"} validation/run_cpu_validation.sh $BACKEND $HWCAL"
 RUN_INFO=$RESULTS/run_info.json
 "$PY" - "$RUN_INFO" "$DRIVER_CMD" "$BACKEND" <<'PYEOF'
 import json, os, sys

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <vector>
 
 using namespace hwcal;
@@ -157,6 +158,36 @@ TEST_CASE("the device convolution sweep spans grouped widths 4 to 32 and batches
   const auto at = [&](i64 n) { return std::find(batches.begin(), batches.end(), n) - batches.begin(); };
   REQUIRE(at(64) < static_cast<std::ptrdiff_t>(batches.size()));
   CHECK(at(64) < at(4));
+}
+
+TEST_CASE("the device sweeps reach convolutional stages run as linears and pointwise convolutions on a grid",
+          "[sweeps]") {
+  // token-wise linears of narrow widths up to 64 images of 56x56 (200,704 rows)
+  i64 narrow_rows = 0;
+  for (const auto& p : detail::device_sweep(OpKind::linear)) {
+    const auto& s = std::get<MatmulShape>(p.op.shape);
+    if (s.k * s.n <= 1536 * 384) narrow_rows = std::max(narrow_rows, s.m);
+  }
+  CHECK(narrow_rows >= 200704);
+  // 1x1 convolutions: at every batch, inputs and outputs 16 to 4096 channels
+  // with no gap over 4x, at 7^2 to 56^2, each shape once
+  std::map<i64, std::set<double>> ins, outs, sides;
+  std::set<std::tuple<i64, i64, i64, i64>> seen;
+  for (const auto& p : detail::device_sweep(OpKind::conv2d)) {
+    const auto& s = std::get<Conv2dShape>(p.op.shape);
+    if (s.r != 1 || s.s != 1 || s.stride_h != 1 || s.groups != 1 || s.channels_last) continue;
+    ins[s.n].insert(double(s.c)), outs[s.n].insert(double(s.k)), sides[s.n].insert(double(s.h));
+    CHECK(seen.insert({s.n, s.c, s.h, s.k}).second);
+  }
+  for (i64 n : {1, 4, 16, 64}) {
+    INFO("batch " << n);
+    CHECK(*ins[n].begin() <= 16);
+    CHECK(*ins[n].rbegin() >= 1024);
+    CHECK(*outs[n].rbegin() >= 4096);
+    CHECK(largest_gap(ins[n]) <= 4);
+    CHECK(largest_gap(outs[n]) <= 4);
+    CHECK(sides[n].count(7) + sides[n].count(14) + sides[n].count(28) + sides[n].count(56) == 4);
+  }
 }
 
 TEST_CASE("the device convolution sweep has channels_last curves of every variant; patchify convolutions are unpadded",

@@ -231,8 +231,10 @@ recalibrate() {
   smi > "$logs/nvidia-smi-before.csv" 2>&1
   note "machine: $(smi_line "$logs/nvidia-smi-before.csv")"
   note "python: $(py_info)"
-  # RECAL_TESTS=0 / RECAL_FIDELITY=0: only build and calibrate (a short lease)
-  local tests=${RECAL_TESTS:-1} fidelity=${RECAL_FIDELITY:-1}
+  # RECAL_TESTS=0 / RECAL_FIDELITY=0: only build and calibrate (a short lease);
+  # RECAL_FIDELITY_S: the seconds kept for the fidelity run (PyTorch at the
+  # calibration's shapes: about 0.05 s a sample, 4 precisions a shape)
+  local tests=${RECAL_TESTS:-1} fidelity=${RECAL_FIDELITY:-1} keep=${RECAL_FIDELITY_S:-80}
   # without the tests, Catch2 is not needed (.deps/catch2 can stay behind when the tree is near the device tool's 64 MiB)
   if (( tests )); then build "$logs" hwcal_cli hwcal_backend_cuda cuda_test_ops cuda_test_attention; else build_tests=OFF build "$logs" hwcal_cli hwcal_backend_cuda; fi
   local hw=$BUILD/tools/hwcal/hwcal t rc
@@ -242,7 +244,7 @@ recalibrate() {
     note "cuda tests: $(grep -E 'tests passed|tests failed' "$OUT/cuda_tests.log" | tail -1) (cuda_tests.log)"
   fi
   if [[ -x $hw ]]; then
-    local c=$(( $(left) - (fidelity ? 80 : 5) ))
+    local c=$(( $(left) - (fidelity ? keep : 5) ))
     stamp "hwcal calibrate --backend cuda --ops $ops (budget $(( c - 20 ))s)"
     t=$(now_ms)
     timeout --signal=INT -k 15 "$c" "$hw" calibrate --backend cuda --ops "$ops" --precisions fp32,tf32,bf16,fp16 \

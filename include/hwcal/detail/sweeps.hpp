@@ -13,6 +13,7 @@
 
 #include <hwcal/ops.hpp>
 
+#include <algorithm>
 #include <type_traits>
 #include <vector>
 
@@ -385,6 +386,13 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
             if (double(m) * p[0] * p[1] > 4e12) continue;  // > 8 TFLOP: seconds, nothing new
             add({kind, MatmulShape{1, m, p[1], p[0], true}}, (m == 1 || m == 1024) && (p[0] == 4096 || p[0] == 768));
           }
+        // convolutional stages run as token-wise linears (ConvNeXt's and
+        // Swin's MLPs: 16 images of 56x56 are 50,176 rows, 64 are 200,704) on
+        // narrow widths: beyond 16384 rows their efficiency was held from
+        // the last measured row count, 3.4x slow at 50,176 rows of 96 -> 384
+        for (i64 m : {65536, 262144})
+          for (const auto& p : kn)
+            if (p[0] * p[1] <= 1536 * 384) add({kind, MatmulShape{1, m, p[1], p[0], true}});
       } else {
         // square, then batched products of attention (b*h, seq, seq, d) and skinny rows
         for (i64 n : {1024, 4096, 256, 8192, 64, 2048, 512, 128, 16384})
@@ -423,6 +431,22 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
           add({kind, s}, p.quick && (n == 1 || n == 16));
         }
         add(conv(n, 768, 224 / 16, 768, 1, 1), false);  // (ViT-like 1x1 at 14x14)
+        // pointwise (1x1) convolutions on a grid: most of a CNN's convolutions
+        // (two of three in a bottleneck, every expansion and projection of an
+        // inverted residual), run by cuDNN or cuBLAS as GEMMs whose efficiency
+        // moves with every dimension; the templates' few 1x1 shapes among the
+        // 3x3 and 7x7 ones left their plane to neighbours of other kernel
+        // sizes (3.2x the measured time at 16 x 128 x 28^2 -> 512, bf16)
+        for (i64 side : {56, 28, 14, 7})
+          for (i64 c : {64, 256, 1024})
+            for (i64 k : {c / 4, c, c * 4}) {
+              const bool listed = std::any_of(v.begin(), v.end(), [&](const SweepPoint& q) {
+                const auto& t = std::get<Conv2dShape>(q.op.shape);
+                return t.n == n && t.c == c && t.h == side && t.k == k && t.r == 1 && t.s == 1 && t.stride_h == 1 &&
+                       t.groups == 1 && !t.channels_last;
+              });
+              if (!listed) add(conv(n, c, side, k, 1, 1));
+            }
         // 2x2 stride-2 downsampling (patch-merging stages)
         add(conv(n, 96, 56, 192, 2, 2));
         add(conv(n, 384, 14, 768, 2, 2));
