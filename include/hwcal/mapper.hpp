@@ -105,7 +105,7 @@ class CalibratedMapper {
         curves_(
             profile, threads_, !device_, overhead_, opt.lookup,
             [this](const OpDesc& op, Precision p, bool cold) { return ideal(counts(op, p), p, cold); },
-            [this](const OpDesc& op, Precision p, FeatureSet& f) { add_regime(op.kind, counts(op, p).bytes, f); }),
+            [this](const OpDesc& op, Precision p, FeatureSet& f) { add_coordinates(op, counts(op, p).bytes, f); }),
         fusions_(profile.fusions, opt.lookup),
         collectives_(profile.collectives),
         roofline_(profile) {
@@ -200,10 +200,21 @@ class CalibratedMapper {
     e.interval_hi_s = std::max(e.latency_s, e.interval_hi_s / speedup * detail::fast_exp(spread));
   }
 
-  /// The regime coordinate of a GEMM's working set (MapperOptions::regime_weight).
-  void add_regime(OpKind k, double bytes, FeatureSet& f) const noexcept {
-    if (!(regime_weight_ > 0) || bw_.empty() || (k != OpKind::linear && k != OpKind::matmul) || f.count >= max_features)
-      return;
+  /// Whether the target adds a coordinate to the features of an op kind.
+  bool adds_coordinates(OpKind k) const noexcept {
+    return (regime_weight_ > 0 && (k == OpKind::linear || k == OpKind::matmul)) || (device_ && k == OpKind::conv2d);
+  }
+
+  /// The coordinates the target adds to an op's features: the regime of a
+  /// GEMM's working set (MapperOptions::regime_weight); on a device, a
+  /// convolution's batch beside the rows it shares with the map (N x OH x OW):
+  /// cuDNN and cuBLAS run an NCHW batch as per-image GEMMs, not as one of
+  /// N x OH x OW rows (an H100, PyTorch, bf16, 1x1 256 -> 64: 2.9 us at
+  /// 1 x 56^2, 8.5 us at 64 x 7^2, the same features without it).
+  void add_coordinates(const OpDesc& op, double bytes, FeatureSet& f) const noexcept {
+    if (f.count >= max_features || !adds_coordinates(op.kind)) return;
+    if (op.kind == OpKind::conv2d) return f.push(std::get<Conv2dShape>(op.shape).n);
+    if (bw_.empty()) return;
     const double slow = bw_.fastest() / std::max(bw_.at(bytes), 1.0);
     f.x[static_cast<std::size_t>(f.count++)] =
         static_cast<float>(regime_weight_ * detail::fast_log2(std::max(slow, 1.0)));
@@ -293,13 +304,13 @@ class CalibratedMapper {
 
     // Find a curve: exact, other variant, other precision, equivalent GEMM.
     // The features the curve is read at: the op's own, read in place unless a
-    // regime coordinate is added (a copy of floats just stored one by one
+    // target coordinate is added (a copy of floats just stored one by one
     // stalls on store forwarding).
     FeatureSet fs;
     const Features* x = &a.features.x;
-    if (regime_weight_ > 0) {
+    if (adds_coordinates(op.kind)) {
       fs = a.features;
-      add_regime(op.kind, n.bytes, fs);
+      add_coordinates(op, n.bytes, fs);
       x = &fs.x;
     }
     const OpDesc* measured_as = &op;  // the shape whose curve is read (a family curve classifies by it)
@@ -310,7 +321,7 @@ class CalibratedMapper {
       if ((c = curves_.find(gemm->kind, p, variant_of(*gemm), w))) {
         e.warnings |= warn_equivalent_gemm;
         fs = features(*gemm);
-        add_regime(gemm->kind, counts(*gemm, p).bytes, fs);
+        add_coordinates(*gemm, counts(*gemm, p).bytes, fs);
         x = &fs.x;
         measured_as = &*gemm;
       }

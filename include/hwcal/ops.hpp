@@ -108,7 +108,7 @@ inline bool parse(std::string_view s, Variant& out) noexcept {
 
 /// The axes along which an op's efficiency is interpolated: log2 of the shape
 /// dimensions that move it. Unused trailing entries are 0.
-inline constexpr int max_features = 5;
+inline constexpr int max_features = 6;  // a shape's five at most, plus a target's coordinate (mapper.hpp)
 using Features = std::array<float, max_features>;
 
 struct FeatureSet {

@@ -543,6 +543,37 @@ TEST_CASE("device mode: a convolution's bias is a kernel of its own", "[mapper][
   CHECK(cpu.estimate(sg(OpKind::conv2d, d)).latency_s == Approx(without).epsilon(1e-3));
 }
 
+TEST_CASE("device mode: a convolution's batch is a coordinate beside the rows it shares with the map",
+          "[mapper][gpu]") {
+  // 1 x 56^2 and 64 x 7^2 have the same N x OH x OW rows: a device runs them
+  // as different GEMMs (per image), a CPU as one; each measured time stands
+  // on a device, where the features alone would make them one point
+  Conv2dShape one;
+  one.n = 1, one.c = 256, one.h = one.w = 56, one.k = 64, one.r = one.s = 1, one.bias = false;
+  Conv2dShape many = one;
+  many.n = 64, many.h = many.w = 7;
+  REQUIRE(features(OpDesc{OpKind::conv2d, one}).x == features(OpDesc{OpKind::conv2d, many}).x);
+  for (const bool device : {true, false}) {
+    INFO((device ? "device" : "cpu"));
+    HardwareCalibration h = device ? test::make_test_gpu_profile() : test::make_test_profile();
+    OperationCalibration conv;
+    conv.op = OpKind::conv2d, conv.precision = Precision::bf16, conv.backend = "test", conv.variant = Variant::dense;
+    conv.threads = h.threads;
+    for (const auto& [shape, rate] : {std::pair<Conv2dShape, double>{one, 300e12}, {many, 100e12}})
+      conv.samples.push_back(test::sample(OpKind::conv2d, shape, Precision::bf16, rate, device ? 0 : test::overhead_s));
+    h.operations.push_back(conv);
+    const CalibratedMapper m(h);
+    const double t1 = m.estimate(sg(OpKind::conv2d, one, Precision::bf16)).latency_s;
+    const double t64 = m.estimate(sg(OpKind::conv2d, many, Precision::bf16)).latency_s;
+    if (device) {
+      CHECK(t1 == Approx(conv.samples[0].time.median_s).epsilon(1e-3));
+      CHECK(t64 == Approx(conv.samples[1].time.median_s).epsilon(1e-3));
+    } else {
+      CHECK(t1 == Approx(t64).epsilon(1e-3));  // one point to a CPU: the first sample's
+    }
+  }
+}
+
 TEST_CASE("samples flagged as disturbed stay out of a curve that has two clean ones", "[mapper][contention]") {
   HardwareCalibration h = test::make_test_profile();
   OperationCalibration& mm = h.operations[0];

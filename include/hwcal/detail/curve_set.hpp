@@ -92,7 +92,7 @@ class CurveSet {
   /// data at the bandwidth of its own working set; cold: from memory).
   /// `fixed_costs`: CPU curves carry a per-call fixed cost; device curves a floor.
   /// `extra(op, precision, features)`: may append a feature (the mapper's
-  /// regime coordinate of GEMMs); the same call must be made on queries.
+  /// regime coordinate of GEMMs, a device convolution's batch); the same call must be made on queries.
   /// `lookup`: interpolation computed per query, or tabulated (interpolate.hpp).
   template <class Ideal, class Extra>
   CurveSet(const HardwareCalibration& profile, int threads, bool fixed_costs, double overhead_s, Lookup lookup,
