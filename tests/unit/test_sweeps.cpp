@@ -160,8 +160,7 @@ TEST_CASE("the device convolution sweep spans grouped widths 4 to 32 and batches
   CHECK(at(64) < at(4));
 }
 
-TEST_CASE("the device sweeps reach convolutional stages run as linears and pointwise convolutions on a grid",
-          "[sweeps]") {
+TEST_CASE("the device sweeps reach convolutional stages run as linears, and convolutions on grids", "[sweeps]") {
   // token-wise linears of narrow widths up to 64 images of 56x56 (200,704 rows)
   i64 narrow_rows = 0;
   for (const auto& p : detail::device_sweep(OpKind::linear)) {
@@ -179,8 +178,19 @@ TEST_CASE("the device sweeps reach convolutional stages run as linears and point
     ins[s.n].insert(double(s.c)), outs[s.n].insert(double(s.k)), sides[s.n].insert(double(s.h));
     CHECK(seen.insert({s.n, s.c, s.h, s.k}).second);
   }
+  // grouped and depthwise downsampling (stride 2) beside stride 1, at every batch
+  std::map<i64, std::set<std::tuple<bool, i64, i64>>> families;  // (depthwise, kernel, stride)
+  for (const auto& p : detail::device_sweep(OpKind::conv2d)) {
+    const auto& s = std::get<Conv2dShape>(p.op.shape);
+    if (s.groups > 1 && !s.channels_last) families[s.n].insert({s.groups == s.c, s.r, s.stride_h});
+  }
   for (i64 n : {1, 4, 16, 64}) {
     INFO("batch " << n);
+    for (i64 stride : {1, 2}) {
+      CHECK(families[n].count({false, 3, stride}) == 1);
+      CHECK(families[n].count({true, 3, stride}) == 1);
+      CHECK(families[n].count({true, 5, stride}) == 1);
+    }
     CHECK(*ins[n].begin() <= 16);
     CHECK(*ins[n].rbegin() >= 1024);
     CHECK(*outs[n].rbegin() >= 4096);

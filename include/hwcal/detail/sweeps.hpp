@@ -447,6 +447,16 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
               });
               if (!listed) add(conv(n, c, side, k, 1, 1));
             }
+        // grouped 3x3 (ResNeXt, RegNet: 8 to 32 channels a group) and
+        // depthwise 3x3 and 5x5 at stride 1 and 2, at the widths and maps
+        // where those stages run: the templates' few left each family's
+        // downsampling to neighbours at stride 1 (grouped stride-2 layers of
+        // the development set at a median 2x their time on an H100)
+        for (auto [c, side] : {std::pair<i64, i64>{64, 56}, {256, 28}, {1024, 14}})
+          for (i64 stride : {1, 2}) {
+            for (i64 width : {8, 32}) add(conv(n, c, side, c, 3, stride, c / width));
+            for (i64 r : {3, 5}) add(conv(n, c, side * (stride == 2 ? 2 : 1), c, r, stride, c));
+          }
         // 2x2 stride-2 downsampling (patch-merging stages)
         add(conv(n, 96, 56, 192, 2, 2));
         add(conv(n, 384, 14, 768, 2, 2));
