@@ -213,7 +213,10 @@ class CalibratedMapper {
   /// 1 x 56^2, 8.5 us at 64 x 7^2, the same features without it).
   void add_coordinates(const OpDesc& op, double bytes, FeatureSet& f) const noexcept {
     if (f.count >= max_features || !adds_coordinates(op.kind)) return;
-    if (op.kind == OpKind::conv2d) return f.push(std::get<Conv2dShape>(op.shape).n);
+    if (op.kind == OpKind::conv2d) {
+      f.push(double(std::get<Conv2dShape>(op.shape).n));
+      return;
+    }
     if (bw_.empty()) return;
     const double slow = bw_.fastest() / std::max(bw_.at(bytes), 1.0);
     f.x[static_cast<std::size_t>(f.count++)] =

@@ -1,7 +1,7 @@
 """JSON files of the GPU validation scripts: read and written gzip-compressed when
 the name ends in .gz (the reports' results are 2.4 MB of JSON each, and the device
-tool carries at most 64 MiB of tree), written atomically, so an interrupted run (a device lease that
-ends, SIGTERM) never leaves half a file where a whole one was."""
+tool carries at most 64 MiB of tree), and written atomically, so an interrupted run
+(a device lease that ends, SIGTERM) never leaves half a file where a whole one was."""
 from __future__ import annotations
 
 import gzip

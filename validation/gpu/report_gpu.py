@@ -409,7 +409,8 @@ def parse_args(argv):
     ap.add_argument("--measured", required=True, help="measure_gpu.py's JSON (or .json.gz)")
     ap.add_argument("--workloads", required=True, help="the workloads directory, or its .tar.gz")
     ap.add_argument("--out-md", default=os.path.join(ROOT, "docs", "validation", "gpu", "gpu_report.md"))
-    ap.add_argument("--out-json", default=None, help="default: gpu_results.json.gz beside --out-md (gzip for a .gz name)")
+    ap.add_argument("--out-json", default=None,
+                    help="default: gpu_results.json.gz beside --out-md (gzip for a .gz name)")
     args = ap.parse_args(argv)
     args.extra = extra
     args.out_json = args.out_json or os.path.join(os.path.dirname(os.path.abspath(args.out_md)), "gpu_results.json.gz")
