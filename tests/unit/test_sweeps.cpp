@@ -170,19 +170,17 @@ TEST_CASE("the device sweeps reach convolutional stages run as linears, and conv
   CHECK(narrow_rows >= 200704);
   // 1x1 convolutions: at every batch, inputs and outputs 16 to 4096 channels
   // with no gap over 4x, at 7^2 to 56^2, each shape once
+  // and grouped and depthwise downsampling (stride 2) beside stride 1, at every batch
   std::map<i64, std::set<double>> ins, outs, sides;
   std::set<std::tuple<i64, i64, i64, i64>> seen;
-  for (const auto& p : detail::device_sweep(OpKind::conv2d)) {
-    const auto& s = std::get<Conv2dShape>(p.op.shape);
-    if (s.r != 1 || s.s != 1 || s.stride_h != 1 || s.groups != 1 || s.channels_last) continue;
-    ins[s.n].insert(double(s.c)), outs[s.n].insert(double(s.k)), sides[s.n].insert(double(s.h));
-    CHECK(seen.insert({s.n, s.c, s.h, s.k}).second);
-  }
-  // grouped and depthwise downsampling (stride 2) beside stride 1, at every batch
   std::map<i64, std::set<std::tuple<bool, i64, i64>>> families;  // (depthwise, kernel, stride)
   for (const auto& p : detail::device_sweep(OpKind::conv2d)) {
     const auto& s = std::get<Conv2dShape>(p.op.shape);
-    if (s.groups > 1 && !s.channels_last) families[s.n].insert({s.groups == s.c, s.r, s.stride_h});
+    if (s.channels_last) continue;
+    if (s.groups > 1) families[s.n].insert({s.groups == s.c, s.r, s.stride_h});
+    if (s.r != 1 || s.s != 1 || s.stride_h != 1 || s.groups != 1) continue;
+    ins[s.n].insert(double(s.c)), outs[s.n].insert(double(s.k)), sides[s.n].insert(double(s.h));
+    CHECK(seen.insert({s.n, s.c, s.h, s.k}).second);
   }
   for (i64 n : {1, 4, 16, 64}) {
     INFO("batch " << n);
