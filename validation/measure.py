@@ -5,7 +5,7 @@ write hwcal workloads plus a measurements file.
 
   /usr/bin/python3 validation/measure.py measure --threads 1
       -> validation/workloads/<model>_b<batch>.json
-         validation/results/measured_t1.json
+         validation/results/measured_t1.json.gz
   /usr/bin/python3 validation/measure.py workloads --configs resnet18_b1 --out-dir examples/workloads
       -> workloads only (trace + one forward, no timing)
 
@@ -27,6 +27,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "gpu"))
+
+from jsonfile import write_atomic  # noqa: E402  (gzip for a .gz name: the tree the device tool carries is capped)
 
 # timing rules, recorded in the measurements file
 UNIT_RULE = dict(min_reps=20, budget_s=0.2, max_reps=500, slow_s=0.01, slow_min_reps=5)
@@ -44,14 +47,6 @@ def sig(x, digits=5):
 
 def rel(path):
     return os.path.relpath(path, ROOT)
-
-
-def write_atomic(path, text):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def workload_text(name, cap):
@@ -445,7 +440,7 @@ def main(argv=None):
                        help="config names like resnet18_b1, or model names (all batches); default: all")
     pm = sub.choices["measure"]
     pm.add_argument("--passes", type=int, default=2)
-    pm.add_argument("--out", default=None, help="default validation/results/measured_t<threads>.json")
+    pm.add_argument("--out", default=None, help="default validation/results/measured_t<threads>.json.gz")
     pm.add_argument("--workloads-dir", default=os.path.join(HERE, "workloads"))
     pm.add_argument("--malloc", choices=("warm", "default"), default="warm",
                     help="warm: fixed glibc malloc thresholds (default); default: glibc's dynamic ones")
@@ -465,7 +460,7 @@ def main(argv=None):
     args.configs = configs.expand(args.configs)
     args.command = " ".join(["/usr/bin/python3", "validation/measure.py"] + argv)
     if args.cmd == "measure":
-        args.out = args.out or os.path.join(HERE, "results", f"measured_t{args.threads}.json")
+        args.out = args.out or os.path.join(HERE, "results", f"measured_t{args.threads}.json.gz")
         if args.cpus is None:
             args.cpus = "0" if args.threads == 1 else None
         elif args.cpus == "none":

@@ -4,11 +4,11 @@ the datasheet roofline) on every workload that stage 1 measured, and report
 per-layer and whole-model errors.
 
   /usr/bin/python3 validation/report.py --hwcal build/tools/hwcal/hwcal \
-      --run 1 validation/results/profile_t1.json validation/results/measured_t1.json \
-      --run 2 validation/results/profile_t2.json validation/results/measured_t2.json \
+      --run 1 validation/results/profile_t1.json validation/results/measured_t1.json.gz \
+      --run 2 validation/results/profile_t2.json validation/results/measured_t2.json.gz \
       --out-dir docs/validation
 
-Writes <out-dir>/cpu_report.md, cpu_results.json and cpu_pred_vs_meas_t<N>.png.
+Writes <out-dir>/cpu_report.md, cpu_results.json.gz and cpu_pred_vs_meas_t<N>.png.
 Needs no torch (numpy-free; matplotlib only for the plots).
 
 Definitions (all errors relative to the measurement):
@@ -39,6 +39,9 @@ import timing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "gpu"))
+
+from jsonfile import load_json, write_atomic  # noqa: E402  (gzip for a .gz name)
 
 TARGET_WHOLE = 0.06  # acceptance at 1 thread (issue 12): whole-model mean error
 TARGET_LAYER = 0.12  # acceptance at 1 thread: per-layer mean error
@@ -346,7 +349,7 @@ def plot(thread, configs, path):
 
 
 def compact_results(threads_out):
-    """cpu_results.json content: summaries plus one compact row per unit."""
+    """cpu_results.json.gz content: summaries plus one compact row per unit."""
     doc = {"hwcal_validation_results": 1, "threads": {}}
     for t, r in threads_out.items():
         tc = {k: r[k] for k in ("profile", "measured", "summary", "acceptance", "warnings", "errors")}
@@ -394,7 +397,7 @@ def write_report(path, threads_out, info):
     L = []
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     L.append("# hwcal CPU validation against PyTorch models\n")
-    L.append(f"Generated {now} by `validation/report.py`; data in `cpu_results.json` (same folder). "
+    L.append(f"Generated {now} by `validation/report.py`; data in `cpu_results.json.gz` (same folder). "
              "Regenerate with the commands under *Reproduce*.\n")
     any_t = next(iter(threads_out.values()))
     host = any_t["measured_doc"]["host"]
@@ -661,8 +664,7 @@ def thread_section(t, r):
 def evaluate_thread(t, profile, measured_path, predict, plot_dir=None):
     """predict(profile, workload, roofline, threads) -> parsed JSON. Returns the
     thread result dict."""
-    with open(measured_path) as f:
-        mdoc = json.load(f)
+    mdoc = load_json(measured_path)
     configs, errors, warnings = [], [], {}
     for cfg, c in mdoc["configs"].items():
         wl = c["workload"] if os.path.isabs(c["workload"]) else os.path.join(ROOT, c["workload"])
@@ -746,9 +748,8 @@ def main(argv=None):
     res["generated"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     res["command"] = info["report_command"]
     res = round_floats(res)
-    with open(os.path.join(args.out_dir, "cpu_results.json"), "w") as f:
-        f.write(dump_results(res))
-    print(f"wrote {rel(os.path.join(args.out_dir, 'cpu_report.md'))} and cpu_results.json", file=sys.stderr)
+    write_atomic(os.path.join(args.out_dir, "cpu_results.json.gz"), dump_results(res))
+    print(f"wrote {rel(os.path.join(args.out_dir, 'cpu_report.md'))} and cpu_results.json.gz", file=sys.stderr)
     return 1 if any(r["errors"] for r in threads_out.values()) else 0
 
 

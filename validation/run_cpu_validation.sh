@@ -11,12 +11,12 @@
 #   CALIBRATE_ARGS=""    extra arguments for hwcal calibrate (e.g. --quick)
 #   PASSES=2             measurement passes per thread count
 #   SKIP_CALIBRATE=1     reuse validation/results/profile_<backend>_t<N>.json
-#   SKIP_MEASURE=1       reuse validation/results/measured_t<N>.json
+#   SKIP_MEASURE=1       reuse validation/results/measured_t<N>.json.gz
 #   RESULTS_DIR, REPORT_DIR  where results and the report go (default validation/results and
 #                        docs/validation): a second machine's run beside the first's
 #
-# Outputs: validation/workloads/*.json, validation/results/{profile_<backend>_t<N>,measured_t<N>,run_info}.json,
-#          docs/validation/cpu_report.md, cpu_results.json, cpu_pred_vs_meas_t<N>.png
+# Outputs: validation/workloads/*.json, validation/results/{profile_<backend>_t<N>,run_info}.json, measured_t<N>.json.gz,
+#          docs/validation/cpu_report.md, cpu_results.json.gz, cpu_pred_vs_meas_t<N>.png
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -83,7 +83,7 @@ with open(path, "w") as f:
     json.dump(info, f, indent=1)
 PYEOF
   fi
-  MEASURED=$RESULTS/measured_t$t.json
+  MEASURED=$RESULTS/measured_t$t.json.gz
   if [[ -z ${SKIP_MEASURE:-} || ! -f $MEASURED ]]; then
     # shellcheck disable=SC2086,SC2206
     MEAS=("$PY" validation/measure.py measure --threads "$t" --passes "$PASSES" --out "$MEASURED" ${CONFIGS:+--configs $CONFIGS})

@@ -7,6 +7,7 @@ folder; nothing is written to the repository).
 """
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -216,7 +217,7 @@ class EndToEnd(unittest.TestCase):
             self.assertIn("## Summary", md)
             self.assertIn("15.0%", md)  # per-layer MAPE
             self.assertIn("FAIL", md)
-            with open(os.path.join(out, "cpu_results.json")) as f:
+            with gzip.open(os.path.join(out, "cpu_results.json.gz"), "rt") as f:
                 res = json.load(f)
             t1 = res["threads"]["1"]
             self.assertAlmostEqual(t1["summary"]["layers"]["mape"], 0.15)
