@@ -119,8 +119,12 @@ FIELD_DOCS = {
     ("attention", "causal"): "Causal mask aligned at the end (query i of seq_q sees keys j < i + 1 + seq_kv - "
                              "seq_q, as with a KV cache). FLOPs and bytes still count the dense work.",
     ("bytes", "bytes"): "Size of the tensor produced, bytes; the op reads as many (2 x bytes moved in all).",
-    ("concat", "bytes"): "Size of the tensor produced, bytes: two inputs of half as many each, joined along the "
-                         "outer dimension (2 x bytes moved in all).",
+    ("concat", "bytes"): "Size of the tensor produced, bytes: the inputs' bytes together, joined along one "
+                         "dimension (2 x bytes moved in all).",
+    ("concat", "inputs"): "Tensors joined (torch.cat's list, torch.stack's); at most 4096.",
+    ("concat", "largest"): "Bytes of the largest input, at least bytes / inputs and at most bytes; 0: the inputs "
+                           "are of about the same size. PyTorch's concat kernel gives every input the blocks its "
+                           "largest needs, so one large and many small inputs cost more than their bytes say.",
     ("rotary", "tokens"): "Tokens (batch x sequence positions).",
     ("rotary", "heads"): "Heads of the rotated tensor (query heads for Q, kv_heads for K).",
     ("rotary", "head_dim"): "Dimension of one head; must be even (pairs are rotated).",

@@ -290,13 +290,13 @@ void attention_row(const T* q, const T* k, const T* v, const AttentionShape& s, 
 /// elements as rows x cols, the most square exact factorisation (rows <=
 /// cols); when n has no divisor near sqrt(n), floor(sqrt n) rows and n / rows
 /// columns (a few elements fewer), so a transpose still moves data.
-/// transpose: y[c][r] = x[r][c]; concat: y = [x0; x1] along rows, x0 the
-/// first rows / 2 rows (two contiguous blocks, as torch.cat along dim 0 or a
-/// KV cache's outer dimension); copy: y = x.
+/// transpose: y[c][r] = x[r][c]; concat: y = [x0; x1; ...] along rows, one
+/// contiguous block of `parts[i]` rows per input (torch.cat along dim 0, a KV
+/// cache's outer dimension); copy: y = x.
 struct MoveGeometry {
   i64 rows = 1, cols = 1;
+  std::vector<i64> parts;  ///< concat: rows of each input, in order
   i64 elements() const noexcept { return rows * cols; }
-  i64 first_rows() const noexcept { return rows / 2; }  ///< concat: rows of x0
 };
 
 inline MoveGeometry move_geometry(i64 bytes, int element_bytes) {
@@ -306,7 +306,30 @@ inline MoveGeometry move_geometry(i64 bytes, int element_bytes) {
   const i64 square = r;
   while (r > 1 && n % r != 0) --r;
   if (r * 4 < square) r = square;  // no divisor near the square root
-  return {std::max<i64>(r, 1), n / std::max<i64>(r, 1)};
+  return {std::max<i64>(r, 1), n / std::max<i64>(r, 1), {}};
+}
+
+/// The geometry of a copy, transpose or concat. A concat has at least one row
+/// per input (fewer columns where the square has fewer rows than inputs); its
+/// first input holds the largest input's share of the rows (an even share
+/// when `largest` is 0), the others split the rest evenly. PyTorch sizes its
+/// concat grid by the largest input, so how uneven the inputs are is part of
+/// the shape.
+inline MoveGeometry move_geometry(const OpDesc& op, int element_bytes) {
+  const BytesShape& s = std::get<BytesShape>(op.shape);
+  MoveGeometry g = move_geometry(s.bytes, element_bytes);
+  if (op.kind != OpKind::concat) return g;
+  const i64 k = std::max<i64>(s.inputs, 1);
+  if (g.rows < k) g = {k, std::max<i64>(1, g.elements() / k), {}};
+  i64 first = k == 1 ? g.rows : (g.rows + k - 1) / k;
+  if (k > 1 && s.largest > 0 && s.bytes > 0)
+    first = std::min<i64>(std::max<i64>(std::llround(double(g.rows) * double(s.largest) / double(s.bytes)), first),
+                          g.rows - (k - 1));
+  g.parts.assign(static_cast<std::size_t>(k), 0);
+  g.parts[0] = first;
+  const i64 rest = g.rows - first;
+  for (i64 i = 1; i < k; ++i) g.parts[static_cast<std::size_t>(i)] = rest / (k - 1) + (i - 1 < rest % (k - 1) ? 1 : 0);
+  return g;
 }
 
 /// Unit round-off of results at a precision (what the output rounding costs).

@@ -7,6 +7,7 @@
 // Conventions: NCHW activations, conv weights [K][C/g][R][S], linear weights
 // [N][K] (out x in), attention tensors [B][H][S][D], PyTorch's defaults.
 
+#include <algorithm>
 #include <cstdint>
 #include <variant>
 
@@ -79,8 +80,16 @@ struct AttentionShape {
 };
 
 /// Pure data movement (copy, transpose, concat): bytes of the tensor produced.
+/// A concat joins `inputs` tensors, the largest of `largest` bytes (0: all of
+/// about the same size); copy and transpose have neither field.
 struct BytesShape {
   i64 bytes = 0;
+  i64 inputs = 2;
+  i64 largest = 0;
+  /// Bytes of the largest input: `largest`, or an even share.
+  constexpr i64 largest_bytes() const noexcept {
+    return largest > 0 ? largest : (bytes + std::max<i64>(inputs, 1) - 1) / std::max<i64>(inputs, 1);
+  }
 };
 
 /// Rotary position embedding applied to one [tokens][heads][head_dim] tensor

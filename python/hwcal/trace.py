@@ -716,6 +716,18 @@ def _pow_unit(name, args, kwargs, ins, out, inplace):
     return _elementwise(name, op, out, ins[:1], note, inplace=inplace)
 
 
+def _concat_subgraph(name, ins, out):
+    """A concat with its input count and, when the inputs differ in size, the
+    bytes of the largest: PyTorch's concat kernel gives every input the blocks
+    its largest needs, so one large and many small inputs (DenseNet) cost more
+    than their bytes say."""
+    sg = {"name": name, "op": "concat", "bytes": _bytes(out), "inputs": max(len(ins), 1)}
+    sizes = [_bytes(t) for t in ins]
+    if sizes and max(sizes) * len(sizes) != sum(sizes):
+        sg["largest"] = max(sizes)
+    return sg
+
+
 def map_callable(node, args, kwargs, out):
     """Unit of a call_function / call_method node."""
     return map_call(_target_key(node), node.name, args, kwargs, out, mutates=_call_mutates(node),
@@ -755,7 +767,7 @@ def map_call(key, name, args, kwargs, out, *, mutates=False, rotary_call=False):
     if key in POW_KEYS:
         return _pow_unit(name, args, kwargs, ins, out, mutates)
     if key in ("cat", "concat", "stack"):
-        return _unit("scored", "concat", [{"name": name, "op": "concat", "bytes": _bytes(out)}])
+        return _unit("scored", "concat", [_concat_subgraph(name, ins, out)])
     if key == "clone":
         return _copy_unit(name, out, ins)
     if key in COPY_KEYS:

@@ -114,6 +114,17 @@ class TraceTest(unittest.TestCase):
         self.assertEqual(ops(Heads(64), torch.randn(2, 16, 256)), ["copy"])
         self.assertEqual(ops(Heads(8), torch.randn(2, 16, 256)), ["transpose"])
 
+    def test_concat_inputs(self):
+        # a concat records its input count, and the largest input's bytes when the inputs differ (DenseNet)
+        class Dense(torch.nn.Module):
+            def forward(self, x):
+                return torch.cat([x, x[:, :2], x[:, :2], x[:, :2]], 1), torch.cat([x, x], 1)
+
+        uneven, even = hwcal.trace(Dense(), torch.randn(1, 8, 4, 4))["subgraphs"][-2:]
+        self.assertEqual((uneven["op"], uneven["bytes"], uneven["inputs"], uneven["largest"]),
+                         ("concat", 14 * 16 * 4, 4, 8 * 16 * 4))
+        self.assertEqual((even["inputs"], "largest" in even), (2, False))
+
     def test_channels_last_convolutions(self):
         # a convolution on the output of a permute (ConvNeXt's blocks) or of a channels_last model runs on
         # NHWC tensors: the workload says so; a plain NCHW input, or a 1x1 map (both layouts at once), does not

@@ -139,6 +139,11 @@ TEST_CASE("data movement on the shared geometry (reference::move_geometry)") {
     all_precisions_of({k, BytesShape{2 * 3 * 1001}});  // concat's second half starts mid-vector
     all_precisions_of({k, BytesShape{16}});
   }
+  // many inputs, uneven, starting mid-vector; more than one launch's 64 segments
+  all_precisions_of({OpKind::concat, BytesShape{2 * 3 * 1001 * 16, 9, 2 * 3 * 1001 * 8}});
+  all_precisions_of({OpKind::concat, BytesShape{1 << 20, 100}});
+  all_precisions_of({OpKind::concat, BytesShape{16 << 20, 2, (16 << 20) - (1 << 16)}});  // a KV cache append
+  all_precisions_of({OpKind::concat, BytesShape{4096, 1}});                              // one input: a copy
 }
 
 TEST_CASE("rotary embedding and embedding lookup") {

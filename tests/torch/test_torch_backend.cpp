@@ -354,9 +354,11 @@ TEST_CASE("torch backend: copy, transpose and concat use the one move geometry",
   aten::TorchBackend backend;
   for (Precision p : {Precision::fp32, Precision::bf16})
     for (i64 bytes : {i64{6000}, i64{4036}, i64{1 << 16}, i64{4}}) {
-      const reference::MoveGeometry g = reference::move_geometry(bytes, element_bytes(p));
-      for (OpKind kind : {OpKind::copy, OpKind::transpose, OpKind::concat}) {
-        const OpDesc op{kind, BytesShape{bytes}};
+      for (const OpDesc& op : {OpDesc{OpKind::copy, BytesShape{bytes}}, OpDesc{OpKind::transpose, BytesShape{bytes}},
+                               OpDesc{OpKind::concat, BytesShape{bytes}}, OpDesc{OpKind::concat, BytesShape{bytes, 5}},
+                               OpDesc{OpKind::concat, BytesShape{bytes, 9, bytes / 2}}}) {
+        const OpKind kind = op.kind;
+        const reference::MoveGeometry g = reference::move_geometry(op, element_bytes(p));
         INFO(label(op, p));
         auto k = backend.make(op, p);
         k->run();

@@ -39,10 +39,11 @@ TEST_CASE("cuda framework probe: the spec carries what the script cannot derive"
   for (const OpDesc& op : hwcal::detail::tiny_ops()) {
     const nlohmann::json o = cuda::detail::framework_op_json(op);
     CHECK(o.at("op") == std::string(to_string(op.kind)));
-    if (const auto* b = std::get_if<BytesShape>(&op.shape)) {
-      const reference::MoveGeometry g = reference::move_geometry(b->bytes, 4);
+    if (std::holds_alternative<BytesShape>(op.shape)) {
+      const reference::MoveGeometry g = reference::move_geometry(op, 4);
       CHECK(o.at("rows") == g.rows);
       CHECK(o.at("cols") == g.cols);
+      if (op.kind == OpKind::concat) CHECK(o.at("parts") == g.parts);
     }
     if (op.kind == OpKind::clamp) {
       CHECK(o.at("clamp_lo") == reference::clamp_lo);

@@ -4,6 +4,10 @@
 #include <hwcal/ops.hpp>
 #include <hwcal/reference.hpp>
 
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
 using namespace hwcal;
 
 TEST_CASE("matmul and linear count 2 FLOPs per multiply-add", "[ops]") {
@@ -184,6 +188,35 @@ TEST_CASE("one move geometry for every backend", "[ops]") {
   CHECK(p.elements() <= 4099);
   CHECK(p.elements() > 4000);
   CHECK(reference::move_geometry(1, 4).elements() == 1);
+}
+
+TEST_CASE("a concat's inputs: one block of rows each, the largest first, and inputs x largest a feature", "[ops]") {
+  // 1 MiB of fp32 as 512 x 512; one input of half the bytes and 15 sharing the rest
+  const OpDesc uneven{OpKind::concat, BytesShape{1 << 20, 16, 1 << 19}};
+  const reference::MoveGeometry g = reference::move_geometry(uneven, 4);
+  REQUIRE(g.parts.size() == 16);
+  CHECK(g.parts[0] == 256);
+  CHECK(std::accumulate(g.parts.begin(), g.parts.end(), i64{0}) == g.rows);
+  CHECK(*std::min_element(g.parts.begin() + 1, g.parts.end()) == 17);
+  CHECK(*std::max_element(g.parts.begin() + 1, g.parts.end()) == 18);
+  const FeatureSet f = features(uneven);
+  REQUIRE(f.count == 2);
+  CHECK(f.x[1] == Approx(f.x[0] + 3).margin(0.01));  // 16 inputs as large as half the output: 8x its bytes (log2)
+  // even (largest 0), and the two-input default of older workloads: the two features agree
+  const OpDesc even{OpKind::concat, BytesShape{1 << 20, 16}};
+  CHECK(reference::move_geometry(even, 4).parts == std::vector<i64>(16, 32));
+  CHECK(features(even).x[1] == Approx(features(even).x[0]).margin(0.01));
+  const FeatureSet pair = features(OpDesc{OpKind::concat, BytesShape{4096}});
+  CHECK(pair.x[1] == Approx(pair.x[0]).margin(0.01));
+  // more inputs than the square has rows: one row each
+  const reference::MoveGeometry narrow = reference::move_geometry({OpKind::concat, BytesShape{64, 32}}, 4);
+  CHECK(narrow.rows == 32);
+  CHECK(narrow.parts == std::vector<i64>(32, 1));
+  // copy and transpose keep one feature and no parts
+  CHECK(features(OpDesc{OpKind::copy, BytesShape{4096}}).count == 1);
+  CHECK(reference::move_geometry({OpKind::copy, BytesShape{4096}}, 4).parts.empty());
+  // the counts see the inputs: the largest, then the rest
+  CHECK(bytes(uneven, Precision::fp32) == Approx(2.0 * (1 << 20)));
 }
 
 TEST_CASE("fusion traffic: fused reads inputs and writes the result once", "[ops]") {

@@ -107,6 +107,16 @@ TEST_CASE("malformed workloads name the subgraph and the field", "[workload]") {
         "w.json: field '/subgraphs/0/inputs': subgraph 'r': relu shape: relu takes 1 input");
   CHECK(error_of(with_subgraph({{"name", "r"}, {"op", "relu"}, {"elements", 4}, {"inputs", 4294967297.0}})) ==
         "w.json: field '/subgraphs/0/inputs': subgraph 'r': must be between 1 and 64, got 4294967297");
+  CHECK(error_of(with_subgraph({{"name", "cat"}, {"op", "concat"}, {"bytes", 4096}, {"inputs", 5000}})) ==
+        "w.json: field '/subgraphs/0/inputs': subgraph 'cat': concat shape: a concat joins 1 to 4096 inputs");
+  CHECK(
+      error_of(with_subgraph({{"name", "cat"}, {"op", "concat"}, {"bytes", 4096}, {"inputs", 4}, {"largest", 512}})) ==
+      "w.json: field '/subgraphs/0/largest': subgraph 'cat': concat shape: the largest input holds at least bytes / "
+      "inputs");
+  CHECK(error_of(with_subgraph({{"name", "cat"}, {"op", "concat"}, {"bytes", 4096}, {"largest", 8192}})) ==
+        "w.json: field '/subgraphs/0/largest': subgraph 'cat': concat shape: the largest input cannot hold more than "
+        "the output's bytes");
+  CHECK(error_of(with_subgraph({{"name", "cp"}, {"op", "copy"}, {"bytes", 4096}, {"inputs", 3}})) == "");
   CHECK(error_of(with_subgraph({{"name", "rot"}, {"op", "rotary"}, {"tokens", 8}, {"heads", 2}, {"head_dim", 7}})) ==
         "w.json: field '/subgraphs/0/head_dim': subgraph 'rot': rotary shape: rotary embedding rotates pairs: head_dim "
         "must be even");

@@ -5,7 +5,7 @@
 #   H100, development set:   docs/validation/gpu/h100/report_<profile>.md (+ results .json.gz)
 #   H100 and H200, held-out: docs/validation/gpu/holdout/report_<profile>.md
 #   H200, development set:   docs/validation/gpu/gpu_report.md, h200/report_nvidia-h200-cuda-torch.md
-#                            (its truth's units re-mapped by today's tracer: remap_leaves.py)
+# Every truth's units are re-mapped by today's tracer first (remap_leaves.py).
 # usage: validation/gpu/regen_reports.sh [HWCAL]   (default build/tools/hwcal/hwcal)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,25 +16,29 @@ C=$D/h100-2026-12-06c E=$D/h100-2026-12-06e H=$D/h200-2026-12-06 T=$D/h200-2026-
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 report() { "$PY" validation/gpu/report_gpu.py --hwcal "$HW" "$@" 2>&1 | tail -1 | sed 's/; wrote.*//'; }
+# every truth's units re-mapped by today's tracer (remap_leaves.py: leaves, heads, concats' inputs)
+remap() { "$PY" validation/gpu/remap_leaves.py --measured "$1" --workloads "$2" --out "$tmp/$3" > /dev/null; }
+remap $C/gpu_measured.json.gz $C/workloads.tar.gz h100
+remap $C/gpu_measured_partholdout.json.gz $E/workloads_partholdout.tar.gz h100_holdout
+remap $H/gpu_measured_holdout.json.gz $H/workloads_holdout.tar.gz h200_holdout
+remap $T/gpu_measured.json.gz $T/workloads.tar.gz h200
 for p in nvidia-h100-cuda nvidia-h100-cuda-torch; do
   echo "$p, development:"
-  report --profile profiles/gpu/$p.json --measured $C/gpu_measured.json.gz --workloads $C/workloads.tar.gz \
+  report --profile profiles/gpu/$p.json --measured $tmp/h100/gpu_measured.json.gz --workloads $tmp/h100/workloads.tar.gz \
     --out-md $G/h100/report_$p.md --out-json $G/h100/results_$p.json.gz
   echo "$p, held-out:"
-  report --profile profiles/gpu/$p.json --measured $C/gpu_measured_partholdout.json.gz \
-    --workloads $E/workloads_partholdout.tar.gz --out-md $G/holdout/report_$p.md --out-json "$tmp/holdout_$p.json.gz"
+  report --profile profiles/gpu/$p.json --measured $tmp/h100_holdout/gpu_measured.json.gz \
+    --workloads $tmp/h100_holdout/workloads.tar.gz --out-md $G/holdout/report_$p.md --out-json "$tmp/holdout_$p.json.gz"
 done
 for p in nvidia-h200-cuda nvidia-h200-cuda-torch; do
   echo "$p, held-out:"
-  report --profile profiles/gpu/$p.json --measured $H/gpu_measured_holdout.json.gz \
-    --workloads $H/workloads_holdout.tar.gz --out-md $G/holdout/report_$p.md --out-json "$tmp/holdout_$p.json.gz"
+  report --profile profiles/gpu/$p.json --measured $tmp/h200_holdout/gpu_measured.json.gz \
+    --workloads $tmp/h200_holdout/workloads.tar.gz --out-md $G/holdout/report_$p.md --out-json "$tmp/holdout_$p.json.gz"
 done
-"$PY" validation/gpu/remap_leaves.py --measured $T/gpu_measured.json.gz --workloads $T/workloads.tar.gz \
-  --out "$tmp/remap" > /dev/null
 echo "nvidia-h200-cuda, development:"
-report --profile profiles/gpu/nvidia-h200-cuda.json --measured "$tmp/remap/gpu_measured.json.gz" \
-  --workloads "$tmp/remap/workloads.tar.gz"
+report --profile profiles/gpu/nvidia-h200-cuda.json --measured "$tmp/h200/gpu_measured.json.gz" \
+  --workloads "$tmp/h200/workloads.tar.gz"
 echo "nvidia-h200-cuda-torch, development:"
-report --profile profiles/gpu/nvidia-h200-cuda-torch.json --measured "$tmp/remap/gpu_measured.json.gz" \
-  --workloads "$tmp/remap/workloads.tar.gz" --out-md $G/h200/report_nvidia-h200-cuda-torch.md \
+report --profile profiles/gpu/nvidia-h200-cuda-torch.json --measured "$tmp/h200/gpu_measured.json.gz" \
+  --workloads "$tmp/h200/workloads.tar.gz" --out-md $G/h200/report_nvidia-h200-cuda-torch.md \
   --out-json $G/h200/results_nvidia-h200-cuda-torch.json.gz

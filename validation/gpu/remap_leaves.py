@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Re-map the named leaves (rmsnorm, rotary) and attention blocks' head split and
-merge of committed ground truth with this commit's tracer, on the CPU, without
-re-measuring: the measured times of a unit do not depend on how it is traced,
-only its workload subgraphs do.
+"""Re-map the named leaves (rmsnorm, rotary), attention blocks' head split and
+merge, and concats' input counts of committed ground truth with this commit's
+tracer, on the CPU, without re-measuring: the measured times of a unit do not
+depend on how it is traced, only its workload subgraphs do.
 
     /usr/bin/python3 validation/gpu/remap_leaves.py \
         --measured D/gpu_measured.json.gz --workloads D/workloads.tar.gz --out DIR
@@ -17,7 +17,12 @@ position) and its subgraph names replace the unit's list in the measurements;
 the unit gets the tracer's note. An mha or encoder_layer unit's `split_heads`
 and `merge_heads` subgraphs take the tracer's `_heads_op` at the unit's head
 size (a copy of runs of a cache line or more since the tracer of 2026-12-05
-07:29 UTC, an element transpose before). Other units and every measured time
+07:29 UTC, an element transpose before). A concat written before the tracer
+recorded `inputs` and `largest` (2026-12-07) takes them from the same model
+traced again here, at batch 1 in fp32 (measure_gpu's build and capture, joined
+on the subgraph's name): the input count, and the largest input's share of
+the bytes (a concat along channels or a KV cache's sequence keeps its shares
+at every batch and precision). Other units and every measured time
 are left as they were.
 """
 from __future__ import annotations
@@ -79,16 +84,51 @@ def leaf_unit(kind, name, sg, batch, precision):
     return T._named_leaf_unit(kind, name, mod, (x,), out, calls)
 
 
+_CONCATS = {}  # model -> {subgraph name: (inputs, largest / bytes)}
+
+
+def concat_shares(model):
+    """{name: (inputs, largest / bytes)} of the model's concats, traced at batch 1, fp32."""
+    if model not in _CONCATS:
+        import measure_gpu  # torch and the tracer: only when a concat needs them
+
+        measure_gpu.set_precision("fp32")
+        with torch.no_grad():
+            m, inputs, _ = models_gpu.build(model, 1, "fp32", "cpu")
+            _, cap, _ = T.capture(m, inputs)
+        doc = T.workload_doc(model, "fp32", cap.units)
+        _CONCATS[model] = {sg["name"]: (sg.get("inputs", 2), sg.get("largest", 0) / sg["bytes"])
+                           for sg in doc["subgraphs"] if sg["op"] == "concat"}
+    return _CONCATS[model]
+
+
+def remap_concats(wl, model):
+    """Gives the workload's concats without `inputs` the tracer's; how many changed."""
+    old = [sg for sg in wl["subgraphs"] if sg["op"] == "concat" and "inputs" not in sg]
+    if not old:
+        return 0
+    shares = concat_shares(model)
+    old = [sg for sg in old if sg["name"] in shares]
+    for sg in old:
+        inputs, share = shares[sg["name"]]
+        sg["inputs"] = inputs
+        if share > 0:
+            sg["largest"] = max(int(round(share * sg["bytes"])), -(-sg["bytes"] // inputs))
+    return len(old)
+
+
 def remap(mdoc, wdir):
     """Rewrites the workloads under wdir and the units of mdoc in place; returns
-    the number of units re-mapped."""
+    the number of units and concats re-mapped."""
     count = 0
     for rec in mdoc["configs"].values():
         if "error" in rec or not rec.get("workload"):
             continue
         path = os.path.join(wdir, rec["workload"])
         wl = load_json(path)
-        changed = False
+        concats = remap_concats(wl, rec["model"]) if rec.get("model") else 0
+        count += concats
+        changed = concats > 0
         for u in rec.get("units", []):
             if u.get("category") == "scored" and u.get("kind") in ("mha", "encoder_layer"):
                 if remap_heads(wl, u, rec["precision"]):
@@ -131,7 +171,7 @@ def main(argv=None):
             tar.add(wdir, arcname="workloads")
     with gzip.open(os.path.join(args.out, "gpu_measured.json.gz"), "wt") as f:
         json.dump(mdoc, f)
-    print(f"{n} units re-mapped -> {args.out}")
+    print(f"{n} units and concats re-mapped -> {args.out}")
     return 0
 
 

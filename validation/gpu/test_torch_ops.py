@@ -203,6 +203,13 @@ class Build(unittest.TestCase):
         cpu = torch.device("cpu")
         b = T.build("concat", T.normalize_shape("concat", {"bytes": 4096}), "fp32", cpu)
         self.assertEqual(tuple(b.fn().shape), T.move_geometry(4096, 4))
+        # many inputs, one large (reference::move_geometry's rows per input, as tests/unit/test_ops.cpp checks)
+        self.assertEqual(T.concat_rows(512, 512, 1 << 20, 16, 1 << 19)[2], [256, 18] + [17] * 14)
+        self.assertEqual(T.concat_rows(4, 4, 64, 32, 0)[:2], (32, 1))
+        b = T.build("concat", T.normalize_shape("concat", {"bytes": 1 << 20, "inputs": 16, "largest": 1 << 19}),
+                    "fp32", cpu)
+        self.assertEqual(tuple(b.fn().shape), (512, 512))
+        self.assertIn("16 blocks of 256..17", b.call)
         b = T.build("transpose", T.normalize_shape("transpose", {"bytes": 3000}), "fp32", cpu)
         self.assertEqual(tuple(b.fn().shape), tuple(reversed(T.move_geometry(3000, 4))))
         b = T.build("clamp", T.normalize_shape("clamp", {"elements": 1000}), "fp32", cpu)

@@ -163,6 +163,9 @@ def normalize_shape(op, s):
         s.setdefault("causal", False)
     elif fam == "bytes":
         s["bytes"] = int(s["bytes"])
+        if op == "concat":
+            s["inputs"] = int(s.get("inputs", 2))
+            s["largest"] = int(s.get("largest", 0))
     elif fam == "rotary":
         s.setdefault("heads", 1)
         s["tokens"], s["head_dim"] = int(s["tokens"]), int(s["head_dim"])
@@ -188,6 +191,22 @@ def move_geometry(nbytes, element_bytes):
         r = square
     r = max(r, 1)
     return r, n // r
+
+
+def concat_rows(rows, cols, nbytes, inputs, largest):
+    """reference::move_geometry for a concat (include/hwcal/reference.hpp): at
+    least one row per input; the first input the largest's share of the rows
+    (an even share for largest 0), the others the rest evenly. (rows, cols,
+    rows of each input)."""
+    k = max(int(inputs), 1)
+    if rows < k:
+        rows, cols = k, max(1, rows * cols // k)
+    first = rows if k == 1 else (rows + k - 1) // k
+    if k > 1 and largest > 0 and nbytes > 0:
+        first = min(max(int(math.floor(rows * largest / nbytes + 0.5)), first), rows - (k - 1))
+    rest = rows - first
+    parts = [first] + [rest // (k - 1) + (1 if i < rest % (k - 1) else 0) for i in range(k - 1)]
+    return rows, cols, parts
 
 
 def shape_label(op, s):
@@ -220,7 +239,10 @@ def shape_label(op, s):
         t = f"{s['batch']}x{s['heads']}" + (f"/{s['kv_heads']}" if s["kv_heads"] != s["heads"] else "")
         return t + f" q{s['seq_q']} kv{s['seq_kv']} d{s['head_dim']}" + (" causal" if s["causal"] else "")
     if fam == "bytes":
-        return f"{s['bytes']} B"
+        t = f"{s['bytes']} B"
+        if s.get("inputs", 2) != 2:
+            t += f", {s['inputs']} inputs"
+        return t + (f" (largest {s['largest']} B)" if s.get("largest") else "")
     if fam == "rotary":
         return f"{s['tokens']}x{s['heads']}x{s['head_dim']}"
     if fam == "embedding":
@@ -536,9 +558,10 @@ def build_bytes(op, s, prec, dt, dev, notes):
     if op == "transpose":
         x = _rand((rows, cols), dt, dev)
         return Built(lambda: x.t().contiguous(), f"[{rows}, {cols}].t().contiguous()", notes)
-    first = rows // 2
-    x0, x1 = _rand((first, cols), dt, dev), _rand((rows - first, cols), dt, dev)
-    return Built(lambda: torch.cat([x0, x1], 0), f"torch.cat([{first}, {rows - first}] x {cols}, dim 0)", notes)
+    rows, cols, parts = concat_rows(rows, cols, s["bytes"], s.get("inputs", 2), s.get("largest", 0))
+    xs = [_rand((r, cols), dt, dev) for r in parts]
+    return Built(lambda: torch.cat(xs, 0), f"torch.cat({len(parts)} blocks of {parts[0]}..{parts[-1]} x {cols}, dim 0)",
+                 notes)
 
 
 def rotate_half(x):

@@ -1,12 +1,14 @@
 #pragma once
 // MoveKernel: pure data movement on the one geometry every backend uses
 // (reference::move_geometry): copy y = x, transpose y[c][r] = x[r][c] of the
-// rows x cols matrix, concat y = [x0; x1] with x0 the first first_rows() rows.
+// rows x cols matrix, concat y = [x0; x1; ...] with input i parts[i] rows.
 
 #include <hwcal/cpu/common.hpp>
 #include <hwcal/kernel.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace hwcal {
 namespace cpu {
@@ -15,14 +17,19 @@ template <class T>
 class MoveKernel final : public Kernel {
  public:
   MoveKernel(const OpDesc& op, Precision p, int threads)
-      : kind_(op.kind),
-        p_(p),
-        threads_(threads),
-        g_(reference::move_geometry(std::get<BytesShape>(op.shape).bytes, static_cast<int>(sizeof(T)))) {
-    const i64 n = g_.elements(), n0 = kind_ == OpKind::concat ? g_.first_rows() * g_.cols : n;
-    x_ = random_buffer<T>(n0, 31);
-    if (kind_ == OpKind::concat) x1_ = random_buffer<T>(n - n0, 32);
-    y_ = Buffer<T>::Zero(n);
+      : kind_(op.kind), p_(p), threads_(threads), g_(reference::move_geometry(op, static_cast<int>(sizeof(T)))) {
+    if (kind_ == OpKind::concat) {
+      i64 begin = 0;
+      for (std::size_t i = 0; i < g_.parts.size(); ++i) {
+        parts_.push_back(random_buffer<T>(g_.parts[i] * g_.cols, 31 + static_cast<int>(i)));
+        starts_.push_back(begin);
+        begin += g_.parts[i] * g_.cols;
+      }
+      starts_.push_back(begin);
+    } else {
+      x_ = random_buffer<T>(g_.elements(), 31);
+    }
+    y_ = Buffer<T>::Zero(g_.elements());
   }
   void run() override {
     const i64 rows = g_.rows, cols = g_.cols;
@@ -40,10 +47,12 @@ class MoveKernel final : public Kernel {
         break;
       }
       case OpKind::concat: {
-        const i64 n0 = x_.size();
+        // each thread's chunk of y, from whichever inputs it spans
         parallel_chunks(threads_, y_.size(), [&](i64 i0, i64 i1) {
-          if (i0 < n0) copy(x_.data() + i0, i0, std::min(i1, n0));
-          if (i1 > n0) copy(x1_.data() + (std::max(i0, n0) - n0), std::max(i0, n0), i1);
+          for (std::size_t p = 0; p < parts_.size(); ++p) {
+            const i64 a = std::max(i0, starts_[p]), b = std::min(i1, starts_[p + 1]);
+            if (a < b) copy(parts_[p].data() + (a - starts_[p]), a, b);
+          }
         });
         break;
       }
@@ -52,12 +61,17 @@ class MoveKernel final : public Kernel {
   }
   CheckResult check() override {
     reference::SampledCheck chk(p_, 1);
-    const i64 n0 = x_.size();
     for (i64 i : sample_indices(y_.size())) {
-      // transpose: i = c * rows + r holds x[r][c]
-      const T want = kind_ == OpKind::transpose           ? x_[(i % g_.rows) * g_.cols + i / g_.rows]
-                     : kind_ == OpKind::concat && i >= n0 ? x1_[i - n0]
-                                                          : x_[i];
+      T want;
+      if (kind_ == OpKind::transpose) {
+        want = x_[(i % g_.rows) * g_.cols + i / g_.rows];  // i = c * rows + r holds x[r][c]
+      } else if (kind_ == OpKind::concat) {
+        const auto p =
+            static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin()) - 1;
+        want = parts_[p][i - starts_[p]];
+      } else {
+        want = x_[i];
+      }
       chk.add(hwcal::detail::as_double(y_[i]), hwcal::detail::as_double(want), "y", i);
     }
     return chk.result();
@@ -74,7 +88,9 @@ class MoveKernel final : public Kernel {
   Precision p_;
   int threads_;
   reference::MoveGeometry g_;
-  Buffer<T> x_, x1_, y_;
+  Buffer<T> x_, y_;
+  std::vector<Buffer<T>> parts_;  ///< concat: the inputs
+  std::vector<i64> starts_;       ///< concat: where each input starts in y, then y's size
 };
 
 }  // namespace cpu

@@ -248,9 +248,8 @@ def build(o):
         if k == "transpose":
             x = t(rows, cols)
             return lambda: x.t().contiguous()
-        first = rows // 2
-        x0, x1 = t(first, cols), t(rows - first, cols)
-        return lambda: torch.cat([x0, x1])
+        xs = [t(r, cols) for r in o["parts"]]
+        return lambda: torch.cat(xs)
     if k == "rotary":
         x = t(o["tokens"], o["heads"], o["head_dim"])
         cos, sin = t(o["tokens"], 1, o["head_dim"]), t(o["tokens"], 1, o["head_dim"])
@@ -328,10 +327,11 @@ inline FrameworkProbe framework_probe(int device_index, const MeasureOptions& op
 inline nlohmann::json framework_op_json(const OpDesc& op) {
   nlohmann::json o = hwcal::detail::shape_to_json(op);
   o["op"] = std::string(to_string(op.kind));
-  if (const auto* b = std::get_if<BytesShape>(&op.shape)) {
-    const reference::MoveGeometry g = reference::move_geometry(b->bytes, element_bytes(Precision::fp32));
+  if (std::holds_alternative<BytesShape>(op.shape)) {
+    const reference::MoveGeometry g = reference::move_geometry(op, element_bytes(Precision::fp32));
     o["rows"] = g.rows;
     o["cols"] = g.cols;
+    if (op.kind == OpKind::concat) o["parts"] = g.parts;
   }
   if (op.kind == OpKind::clamp) {
     o["clamp_lo"] = reference::clamp_lo;

@@ -157,9 +157,10 @@ cudaError_t adaptive_avgpool(DType t, const void* x, void* y, const AdaptivePool
 /// Byte copy (16-byte vectors where both ends are aligned).
 cudaError_t copy(const void* x, void* y, i64 bytes, cudaStream_t stream);
 
-/// y = [a; b]: the bytes of a, then those of b, in one launch (torch.cat of
-/// contiguous tensors along their outer dimension).
-cudaError_t concat(const void* a, i64 bytes_a, const void* b, i64 bytes_b, void* y, cudaStream_t stream);
+/// y = [x0; x1; ...]: the `bytes[i]` bytes of each of the `n` inputs in turn,
+/// one launch per 64 inputs (torch.cat of contiguous tensors along their
+/// outer dimension).
+cudaError_t concat(const void* const* inputs, const i64* bytes, int n, void* y, cudaStream_t stream);
 /// y = each of `outer` blocks of `bytes` bytes of x repeated `times` times in a
 /// row (bytes a multiple of 16, both ends 16-byte aligned).
 cudaError_t repeat_blocks(const void* x, void* y, i64 outer, i64 times, i64 bytes, cudaStream_t stream);

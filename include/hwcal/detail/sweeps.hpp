@@ -313,6 +313,10 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
       for (i64 b :
            {i64{4} << 10, i64{64} << 20, i64{1} << 20, i64{256} << 10, i64{16} << 20, i64{64} << 10, i64{4} << 20})
         add({kind, BytesShape{b}}, b == (i64{4} << 10) || b == (i64{1} << 20) || b == (i64{64} << 20));
+      if (kind == OpKind::concat)  // many inputs, even and uneven (the device sweep says why)
+        for (i64 b : {i64{1} << 20, i64{16} << 20})
+          for (auto [k, share] : {std::pair<i64, double>{8, 0.5}, {32, 0.125}, {32, 0}})
+            add({kind, BytesShape{b, k, static_cast<i64>(double(b) * share)}});
       break;
     }
     default: {  // elementwise
@@ -534,6 +538,15 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
       for (i64 b : {i64{1} << 20, i64{4} << 10, i64{256} << 20, i64{64} << 10, i64{16} << 20, i64{1} << 30,
                     i64{256} << 10, i64{4} << 20, i64{64} << 20, i64{16} << 10})
         add({kind, BytesShape{b}}, b == (i64{4} << 10) || b == (i64{1} << 20) || b == (i64{256} << 20));
+      // Concats of many inputs, even and uneven: PyTorch's kernel gives each
+      // input the blocks its largest needs (DenseNet joins one large and up
+      // to 64 small feature maps), so inputs x largest is the second feature.
+      // (A KV cache append is two inputs, one of almost all the bytes.)
+      if (kind == OpKind::concat)
+        for (i64 b : {i64{1} << 20, i64{16} << 20, i64{256} << 10, i64{4} << 20, i64{64} << 20})
+          for (auto [k, share] :
+               {std::pair<i64, double>{2, 63.0 / 64}, {4, 0.5}, {8, 0.5}, {16, 0.5}, {32, 0.5}, {32, 0.125}, {32, 0}})
+            add({kind, BytesShape{b, k, static_cast<i64>(double(b) * share)}}, b == (i64{1} << 20) && k == 16);
       break;
     }
     case ShapeFamily::rotary: {
@@ -601,6 +614,7 @@ inline std::vector<OpDesc> tiny_ops() {
   for (const OpInfo& o : op_table)
     if (o.family == ShapeFamily::elementwise) ops.push_back({o.kind, ElementwiseShape{64, o.inputs, 0}});
   for (OpKind k : {OpKind::copy, OpKind::transpose, OpKind::concat}) ops.push_back({k, BytesShape{256}});
+  ops.push_back({OpKind::concat, BytesShape{1024, 5, 512}});  // uneven inputs
   ops.push_back({OpKind::rotary, RotaryShape{1, 2, 8}});
   ops.push_back({OpKind::embedding, EmbeddingShape{1, 16, 8}});
   return ops;

@@ -3,7 +3,7 @@
 // primitives, on the one geometry every backend uses
 // (reference::move_geometry): copy and transpose reorder the rows x cols
 // matrix (transpose to column-major, y[c][r] = x[r][c]); concat joins
-// [first_rows][cols] and [rows - first_rows][cols] along dim 0.
+// blocks of parts[i] rows along dim 0.
 
 #include <hwcal/config.hpp>
 
@@ -21,15 +21,16 @@ namespace onednn {
 namespace detail {
 
 inline reference::MoveGeometry move_geometry(const OpDesc& op, Precision p) {
-  return reference::move_geometry(std::get<BytesShape>(op.shape).bytes, element_bytes(p));
+  return reference::move_geometry(op, element_bytes(p));
 }
 
 inline dnnl::primitive_desc_base move_pd(const Context& c, OpKind kind, const reference::MoveGeometry& g, dt t) {
   const md plain({g.rows, g.cols}, t, tag::ab);
-  if (kind == OpKind::concat)
-    return dnnl::concat::primitive_desc(
-        plain, 0, {md({g.first_rows(), g.cols}, t, tag::ab), md({g.rows - g.first_rows(), g.cols}, t, tag::ab)},
-        c.engine, user_scratchpad());
+  if (kind == OpKind::concat) {
+    std::vector<md> inputs;
+    for (i64 rows : g.parts) inputs.emplace_back(md({rows, g.cols}, t, tag::ab));
+    return dnnl::concat::primitive_desc(plain, 0, inputs, c.engine, user_scratchpad());
+  }
   const md to = kind == OpKind::transpose ? md({g.rows, g.cols}, t, tag::ba) : plain;
   return dnnl::reorder::primitive_desc(c.engine, plain, c.engine, to, user_scratchpad());
 }
@@ -48,11 +49,13 @@ class MoveKernel final : public detail::ChainKernel {
     std::vector<float> want;  // what the output holds, in its physical order
     dnnl::memory y = make_output(c, pd.dst_desc());
     if (kind == OpKind::concat) {
-      Tensor a = make_random(c, pd.src_desc(0), tag::ab, 1, lo, hi),
-             b = make_random(c, pd.src_desc(1), tag::ab, 2, lo, hi);
-      add(pd, {{DNNL_ARG_MULTIPLE_SRC, a.mem}, {DNNL_ARG_MULTIPLE_SRC + 1, b.mem}, {DNNL_ARG_DST, y}});
-      want = std::move(a.host);
-      want.insert(want.end(), b.host.begin(), b.host.end());
+      Args args{{DNNL_ARG_DST, y}};
+      for (int i = 0; i < static_cast<int>(g.parts.size()); ++i) {
+        Tensor x = make_random(c, pd.src_desc(i), tag::ab, static_cast<std::uint64_t>(1 + i), lo, hi);
+        args.emplace(DNNL_ARG_MULTIPLE_SRC + i, x.mem);
+        want.insert(want.end(), x.host.begin(), x.host.end());
+      }
+      add(pd, std::move(args));
     } else {
       Tensor x = make_random(c, pd.src_desc(), tag::ab, 1, lo, hi);
       add(pd, {{DNNL_ARG_FROM, x.mem}, {DNNL_ARG_TO, y}});
@@ -83,9 +86,11 @@ class MoveKernel final : public detail::ChainKernel {
     const std::string matrix = "[" + std::to_string(g.rows) + "][" + std::to_string(g.cols) + "]";
     switch (op.kind) {
       case OpKind::transpose: return "reorder of the " + matrix + " matrix to column-major";
-      case OpKind::concat:
-        return "concat primitive: [" + std::to_string(g.first_rows()) + "][" + std::to_string(g.cols) + "] and [" +
-               std::to_string(g.rows - g.first_rows()) + "][" + std::to_string(g.cols) + "] along dim 0";
+      case OpKind::concat: {
+        std::string t = "concat primitive along dim 0: [";
+        for (std::size_t i = 0; i < g.parts.size(); ++i) t += (i ? ", " : "") + std::to_string(g.parts[i]);
+        return t + "] rows of " + std::to_string(g.cols);
+      }
       default: return "reorder between two plain " + matrix + " buffers";
     }
   }

@@ -47,7 +47,7 @@ namespace detail {
 /// <set-up facts>}, ...]} from argv[1], times each op called as a model calls
 /// it, prints {"seconds": [per-call s or null], "errors": {op: why}} as JSON.
 /// The set-up facts are what the C++ side fixes for the same op: the move
-/// geometry (rows, cols, first_rows), clamp's bounds, RMSNorm's eps.
+/// geometry (rows, cols, a concat's rows per input), clamp's bounds, RMSNorm's eps.
 inline constexpr const char* framework_script = R"PY(
 import json, sys, time
 import torch
@@ -137,14 +137,14 @@ def build(o):
         x = torch.randn(o["elements"]); lo, hi = o["lo"], o["hi"]
         return lambda: torch.clamp(x, lo, hi)
     if k in ("copy", "transpose", "concat"):
-        rows, cols, first = o["rows"], o["cols"], o["first_rows"]
+        rows, cols = o["rows"], o["cols"]
+        if k == "concat":
+            xs = [torch.randn(r, cols) for r in o["parts"]]
+            return lambda: torch.cat(xs)
         x = torch.randn(rows, cols)
         if k == "copy":
             return lambda: x.clone()
-        if k == "transpose":
-            return lambda: x.transpose(-1, -2).contiguous()
-        x0 = torch.randn(first, cols); x1 = torch.randn(rows - first, cols)
-        return lambda: torch.cat([x0, x1])
+        return lambda: x.transpose(-1, -2).contiguous()
     if k == "rotary":
         x = torch.randn(o["tokens"], o["heads"], o["head_dim"])
         cos = torch.randn(o["tokens"], 1, o["head_dim"]); sin = torch.randn(o["tokens"], 1, o["head_dim"])
@@ -256,10 +256,10 @@ inline nlohmann::json python_op(const OpDesc& op) {
   nlohmann::json o = hwcal::detail::shape_to_json(op);
   o["op"] = to_string(op.kind);
   if (info(op.kind).family == ShapeFamily::bytes) {
-    const auto g = reference::move_geometry(std::get<BytesShape>(op.shape).bytes, element_bytes(Precision::fp32));
+    const auto g = reference::move_geometry(op, element_bytes(Precision::fp32));
     o["rows"] = g.rows;
     o["cols"] = g.cols;
-    o["first_rows"] = g.first_rows();
+    if (op.kind == OpKind::concat) o["parts"] = g.parts;
   }
   if (op.kind == OpKind::clamp) {
     o["lo"] = reference::clamp_lo;

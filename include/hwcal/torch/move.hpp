@@ -3,9 +3,8 @@
 // moves (reference::move_geometry: rows x cols elements of the precision).
 //   copy       at::clone (x.clone())
 //   transpose  x.transpose(-1, -2).contiguous(): [rows][cols] -> [cols][rows]
-//   concat     at::cat({x0, x1}, 0): two contiguous blocks of rows, x0 the
-//              first rows / 2 of them (torch.cat along dim 0, a KV cache's
-//              outer dimension)
+//   concat     at::cat({x0, x1, ...}, 0): contiguous blocks of parts[i] rows
+//              (torch.cat along dim 0, a KV cache's outer dimension)
 
 #include <hwcal/torch/guard.hpp>
 
@@ -15,9 +14,10 @@
 
 #include <ATen/ATen.h>
 
-#include <array>
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace hwcal {
 namespace aten {
@@ -41,7 +41,7 @@ struct MoveKernel {
     using detail::compare_elements;
     using detail::HostCopy;
     using detail::uniform;
-    const reference::MoveGeometry g = reference::move_geometry(std::get<BytesShape>(op.shape).bytes, element_bytes(p));
+    const reference::MoveGeometry g = reference::move_geometry(op, element_bytes(p));
     const i64 rows = g.rows, cols = g.cols, n = g.elements();
     switch (op.kind) {
       case OpKind::copy: {
@@ -71,19 +71,25 @@ struct MoveKernel {
                                              "Tensor::transpose(-1, -2).contiguous()");
       }
       case OpKind::concat: {
-        const i64 first = g.first_rows() * cols;
-        const std::array<at::Tensor, 2> parts{uniform({g.first_rows(), cols}, dt, 1),
-                                              uniform({rows - g.first_rows(), cols}, dt, 2)};
-        return std::make_unique<TorchKernel>([=] { return at::cat(at::TensorList(parts), 0); },
-                                             [=](const at::Tensor& out) {
-                                               CheckResult fail;
-                                               if (!detail::same_sizes(out, rows, cols, fail)) return fail;
-                                               const HostCopy x0(parts[0]), x1(parts[1]);
-                                               return compare_elements(out, n, p, 1, "concat", [&](i64 i) {
-                                                 return i < first ? x0.p[i] : x1.p[i - first];
-                                               });
-                                             },
-                                             "at::cat({x0, x1}, 0)");
+        std::vector<at::Tensor> parts;
+        std::vector<i64> starts{0};
+        for (std::size_t i = 0; i < g.parts.size(); ++i) {
+          parts.push_back(uniform({g.parts[i], cols}, dt, static_cast<std::uint64_t>(1 + i)));
+          starts.push_back(starts.back() + g.parts[i] * cols);
+        }
+        return std::make_unique<TorchKernel>(
+            [=] { return at::cat(at::TensorList(parts), 0); },
+            [=](const at::Tensor& out) {
+              CheckResult fail;
+              if (!detail::same_sizes(out, rows, cols, fail)) return fail;
+              std::vector<HostCopy> xs(parts.begin(), parts.end());
+              return compare_elements(out, n, p, 1, "concat", [&](i64 i) {
+                const auto k =
+                    static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), i) - starts.begin() - 1);
+                return xs[k].p[i - starts[k]];
+              });
+            },
+            "at::cat of " + std::to_string(parts.size()) + " blocks of rows, dim 0");
       }
       default: detail::no_kernel(op.kind, "MoveKernel");
     }

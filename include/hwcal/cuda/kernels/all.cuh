@@ -21,6 +21,8 @@
 #include <hwcal/cuda/kernels/rotary.cuh>
 #include <hwcal/cuda/kernels/rows.cuh>
 
+#include <algorithm>
+
 namespace hwcal {
 namespace cuda {
 namespace launch {
@@ -187,18 +189,26 @@ cudaError_t adaptive_avgpool(DType t, const void* x, void* y, const AdaptivePool
   });
 }
 
-cudaError_t copy(const void* x, void* y, i64 bytes, cudaStream_t stream) {
-  return concat(x, bytes, nullptr, 0, y, stream);
-}
+cudaError_t copy(const void* x, void* y, i64 bytes, cudaStream_t stream) { return concat(&x, &bytes, 1, y, stream); }
 
-cudaError_t concat(const void* a, i64 bytes_a, const void* b, i64 bytes_b, void* y, cudaStream_t stream) {
+cudaError_t concat(const void* const* inputs, const i64* bytes, int n, void* y, cudaStream_t stream) {
   auto* dst = static_cast<unsigned char*>(y);
-  const CopySegment sa{static_cast<const unsigned char*>(a), dst, bytes_a};
-  const CopySegment sb{static_cast<const unsigned char*>(b), dst + bytes_a, bytes_b};
-  const unsigned blocks_a = copy_blocks(bytes_a), blocks_b = copy_blocks(bytes_b);
-  if (blocks_a + blocks_b == 0) return cudaSuccess;
-  copy_kernel<<<blocks_a + blocks_b, 256, 0, stream>>>(sa, sb, blocks_a);
-  return cudaGetLastError();
+  for (int i0 = 0; i0 < n; i0 += copy_segments_per_launch) {  // more inputs: launches of 64, as PyTorch batches them
+    CopySegments t{};
+    t.n = std::min(n - i0, copy_segments_per_launch);
+    unsigned blocks = 0;
+    for (int i = 0; i < t.n; ++i) {
+      t.s[i] = {static_cast<const unsigned char*>(inputs[i0 + i]), dst, bytes[i0 + i]};
+      t.first_block[i] = blocks;
+      blocks += copy_blocks(bytes[i0 + i]);
+      dst += bytes[i0 + i];
+    }
+    t.first_block[t.n] = blocks;
+    if (blocks == 0) continue;
+    copy_kernel<<<blocks, 256, 0, stream>>>(t);
+    if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 cudaError_t repeat_blocks(const void* x, void* y, i64 outer, i64 times, i64 bytes, cudaStream_t stream) {

@@ -1,5 +1,5 @@
 #pragma once
-// Data movement: copy and concat (one or two contiguous segments), tiled
+// Data movement: copy and concat (contiguous segments, one launch), tiled
 // transpose, the bandwidth sweep's read / copy / triad kernels, and the empty
 // kernel that probes launch overhead.
 
@@ -50,15 +50,31 @@ __device__ __forceinline__ void copy_words(const CopySegment& s, i64 thread, i64
   for (i64 i = words * W + thread; i < s.bytes; i += threads) s.dst[i] = s.src[i];
 }
 
-/// Copies one or two segments (concat: the two halves of the output); blocks
-/// [0, blocks_a) copy `a`, the rest copy `b`. Each segment moves the widest
-/// words both of its addresses are aligned to (16 bytes from cudaMalloc; a
-/// second concat half that starts mid-vector moves narrower words).
-__global__ void __launch_bounds__(256) copy_kernel(CopySegment a, CopySegment b, unsigned blocks_a) {
-  const bool first = blockIdx.x < blocks_a;
-  const CopySegment s = first ? a : b;
-  const unsigned block = first ? blockIdx.x : blockIdx.x - blocks_a;
-  const unsigned blocks = first ? blocks_a : gridDim.x - blocks_a;
+/// Segments one launch copies: a concat's inputs (a copy is one), each with
+/// its own blocks, [first_block[i], first_block[i + 1]) for segment i. A
+/// kernel parameter of about 1.8 KB (the limit is 4 KB).
+inline constexpr int copy_segments_per_launch = 64;
+struct CopySegments {
+  CopySegment s[copy_segments_per_launch];
+  unsigned first_block[copy_segments_per_launch + 1];
+  int n;
+};
+
+/// Copies the segments, each block its own segment's share (blocks are sized
+/// by each segment's bytes, not the largest's). Each segment moves the widest
+/// words both of its addresses are aligned to (16 bytes from cudaMalloc; an
+/// input that starts mid-vector in the output moves narrower words).
+__global__ void __launch_bounds__(256) copy_kernel(CopySegments t) {
+  int lo = 0, hi = t.n - 1;  // the last segment starting at or before this block
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (t.first_block[mid] <= blockIdx.x)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  const CopySegment& s = t.s[lo];
+  const unsigned block = blockIdx.x - t.first_block[lo], blocks = t.first_block[lo + 1] - t.first_block[lo];
   const i64 thread = static_cast<i64>(block) * blockDim.x + threadIdx.x;
   const i64 threads = static_cast<i64>(blocks) * blockDim.x;
   const auto align = reinterpret_cast<std::uintptr_t>(s.src) | reinterpret_cast<std::uintptr_t>(s.dst);
