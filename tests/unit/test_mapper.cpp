@@ -574,6 +574,30 @@ TEST_CASE("device mode: a convolution's batch is a coordinate beside the rows it
   }
 }
 
+TEST_CASE("a concat's inputs x largest: read where the samples vary it, dropped where they never did",
+          "[mapper][gpu]") {
+  HardwareCalibration h = test::make_test_gpu_profile();
+  OperationCalibration cat;
+  cat.op = OpKind::concat, cat.precision = Precision::bf16, cat.backend = "test", cat.threads = h.threads;
+  for (i64 b : {i64{1} << 20, i64{4} << 20, i64{16} << 20, i64{64} << 20})
+    cat.samples.push_back(test::sample(OpKind::concat, BytesShape{b}, Precision::bf16, 2e12, 0));
+  h.operations.push_back(cat);
+  const BytesShape even{4 << 20, 16}, uneven{4 << 20, 16, 2 << 20};  // 16 inputs, one of half the bytes
+  // only even samples (a profile older than the uneven sweep): the second feature says nothing, and an
+  // uneven concat is read as the even one of its bytes, not between the even ones of 4 and 32 MiB
+  const double t_even = CalibratedMapper(h).estimate(sg(OpKind::concat, even, Precision::bf16)).latency_s;
+  CHECK(t_even == Approx(cat.samples[1].time.median_s).epsilon(1e-3));
+  CHECK(CalibratedMapper(h).estimate(sg(OpKind::concat, uneven, Precision::bf16)).latency_s ==
+        Approx(t_even).epsilon(1e-3));
+  // uneven samples measured 4x slower (PyTorch's grid sized by the largest input): an uneven query is read there
+  for (i64 b : {i64{1} << 20, i64{4} << 20, i64{16} << 20, i64{64} << 20})
+    h.operations.back().samples.push_back(
+        test::sample(OpKind::concat, BytesShape{b, 16, b / 2}, Precision::bf16, 0.5e12, 0));
+  const CalibratedMapper m(h);
+  CHECK(m.estimate(sg(OpKind::concat, uneven, Precision::bf16)).latency_s == Approx(4 * t_even).epsilon(1e-3));
+  CHECK(m.estimate(sg(OpKind::concat, even, Precision::bf16)).latency_s == Approx(t_even).epsilon(1e-3));
+}
+
 TEST_CASE("samples flagged as disturbed stay out of a curve that has two clean ones", "[mapper][contention]") {
   HardwareCalibration h = test::make_test_profile();
   OperationCalibration& mm = h.operations[0];

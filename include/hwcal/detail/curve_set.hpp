@@ -257,6 +257,11 @@ class CurveSet {
       warm.push_back(point(s.time, false));
       if (s.cold) cold.push_back(point(*s.cold, true));
     }
+    // A feature the samples never varied apart from an earlier one (a
+    // concat's inputs x largest where every sample's inputs are even, as in
+    // profiles calibrated before the concat sweep had uneven ones) tells the
+    // curve nothing: it is dropped, and a query is read along the others.
+    while (cv.dims > 1 && repeats_a_feature(warm, cv.dims - 1)) --cv.dims;
     // One block per family, when the samples name 2 to 4 (more: the names are
     // not families but per-shape choices) and each has samples enough to
     // interpolate in (a few launch-bound shapes of another family, as
@@ -282,6 +287,21 @@ class CurveSet {
     if (!split) cv.warm = points_.add(std::move(warm), cv.dims, Interpolation::automatic);
     if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims, Interpolation::automatic);
     curves_.push_back(cv);
+  }
+
+  /// Whether feature j of every point equals one earlier feature that varies
+  /// across the points (log2 values: within 0.001, a 0.07% difference).
+  static bool repeats_a_feature(const std::vector<PointStore::Point>& pts, int j) {
+    const auto ju = static_cast<std::size_t>(j);
+    for (std::size_t i = 0; i < ju; ++i) {
+      bool same = !pts.empty(), varies = false;
+      for (const auto& p : pts) {
+        same = same && std::abs(p.x[ju] - p.x[i]) <= 1e-3f;
+        varies = varies || p.x[i] != pts.front().x[i];
+      }
+      if (same && varies) return true;
+    }
+    return false;
   }
 
   /// Samples each family needs for a curve to be split by family.
