@@ -108,6 +108,12 @@ inline bool parse(std::string_view s, Variant& out) noexcept {
 
 /// The axes along which an op's efficiency is interpolated: log2 of the shape
 /// dimensions that move it. Unused trailing entries are 0.
+/// Trailing features of an op kind that a curve drops when its samples never
+/// varied them (constant, or equal to an earlier feature): a concat's inputs
+/// x largest and input count, in profiles measured before the concat sweep had
+/// uneven inputs, which are then read by their bytes alone, as they were.
+constexpr int optional_features(OpKind k) noexcept { return k == OpKind::concat ? 2 : 0; }
+
 /// Most inputs of one concat (DenseNet-264's widest block joins 65).
 inline constexpr int max_concat_inputs = 4096;
 inline constexpr int max_features = 6;  // a shape's five at most, plus a target's coordinate (mapper.hpp)
@@ -599,9 +605,14 @@ struct ShapeTraits<BytesShape> {
   /// as the largest: PyTorch's concat kernel gives every input the blocks the
   /// largest needs, so a concat of one large and many small inputs costs like
   /// that (H100, bf16, 1.6 MB + 31 x 100 KB: 16.2 us; 32 x 245 KB: 2.3 us).
+  /// Its third is the input count: at the same second feature, two inputs
+  /// cost less than many (16 MB: a KV cache's append 1.06x the even pair's
+  /// time, 4 inputs of which one holds half 1.42x).
   static void features(const S& s, OpKind k, FeatureSet& f) {
     f.push(double(s.bytes));
-    if (k == OpKind::concat) f.push(double(s.inputs) * double(s.largest_bytes()));
+    if (k != OpKind::concat) return;
+    f.push(double(s.inputs) * double(s.largest_bytes()));
+    f.push(double(s.inputs));
   }
   static Variant variant(const S&, OpKind) { return Variant::none; }
   static OutputLayout output(const S& s) {

@@ -190,7 +190,8 @@ TEST_CASE("one move geometry for every backend", "[ops]") {
   CHECK(reference::move_geometry(1, 4).elements() == 1);
 }
 
-TEST_CASE("a concat's inputs: one block of rows each, the largest first, and inputs x largest a feature", "[ops]") {
+TEST_CASE("a concat's inputs: one block of rows each, the largest first; inputs x largest and inputs are features",
+          "[ops]") {
   // 1 MiB of fp32 as 512 x 512; one input of half the bytes and 15 sharing the rest
   const OpDesc uneven{OpKind::concat, BytesShape{1 << 20, 16, 1 << 19}};
   const reference::MoveGeometry g = reference::move_geometry(uneven, 4);
@@ -200,8 +201,9 @@ TEST_CASE("a concat's inputs: one block of rows each, the largest first, and inp
   CHECK(*std::min_element(g.parts.begin() + 1, g.parts.end()) == 17);
   CHECK(*std::max_element(g.parts.begin() + 1, g.parts.end()) == 18);
   const FeatureSet f = features(uneven);
-  REQUIRE(f.count == 2);
+  REQUIRE(f.count == 3);
   CHECK(f.x[1] == Approx(f.x[0] + 3).margin(0.01));  // 16 inputs as large as half the output: 8x its bytes (log2)
+  CHECK(f.x[2] == Approx(4).margin(0.01));           // 16 inputs
   // even (largest 0), and the two-input default of older workloads: the two features agree
   const OpDesc even{OpKind::concat, BytesShape{1 << 20, 16}};
   CHECK(reference::move_geometry(even, 4).parts == std::vector<i64>(16, 32));

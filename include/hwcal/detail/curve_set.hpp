@@ -257,11 +257,11 @@ class CurveSet {
       warm.push_back(point(s.time, false));
       if (s.cold) cold.push_back(point(*s.cold, true));
     }
-    // A feature the samples never varied apart from an earlier one (a
-    // concat's inputs x largest where every sample's inputs are even, as in
+    // An optional feature the samples never varied (a concat's inputs x
+    // largest and input count where every sample is an even pair, as in
     // profiles calibrated before the concat sweep had uneven ones) tells the
     // curve nothing: it is dropped, and a query is read along the others.
-    while (cv.dims > 1 && repeats_a_feature(warm, cv.dims - 1)) --cv.dims;
+    for (int k = 0; k < optional_features(c.op) && cv.dims > 1 && never_varied(warm, cv.dims - 1); ++k) --cv.dims;
     // One block per family, when the samples name 2 to 4 (more: the names are
     // not families but per-shape choices) and each has samples enough to
     // interpolate in (a few launch-bound shapes of another family, as
@@ -289,17 +289,14 @@ class CurveSet {
     curves_.push_back(cv);
   }
 
-  /// Whether feature j of every point equals one earlier feature that varies
-  /// across the points (log2 values: within 0.001, a 0.07% difference).
-  static bool repeats_a_feature(const std::vector<PointStore::Point>& pts, int j) {
+  /// Whether feature j is the same at every point, or equals one earlier
+  /// feature at every point (log2 values: within 0.001, a 0.07% difference).
+  static bool never_varied(const std::vector<PointStore::Point>& pts, int j) {
     const auto ju = static_cast<std::size_t>(j);
-    for (std::size_t i = 0; i < ju; ++i) {
-      bool same = !pts.empty(), varies = false;
-      for (const auto& p : pts) {
-        same = same && std::abs(p.x[ju] - p.x[i]) <= 1e-3f;
-        varies = varies || p.x[i] != pts.front().x[i];
-      }
-      if (same && varies) return true;
+    for (std::size_t i = 0; i <= ju; ++i) {  // i == j: against its own first value
+      bool same = true;
+      for (const auto& p : pts) same = same && std::abs(p.x[ju] - (i == ju ? pts.front().x[ju] : p.x[i])) <= 1e-3f;
+      if (same) return true;
     }
     return false;
   }
