@@ -106,8 +106,6 @@ inline bool parse(std::string_view s, Variant& out) noexcept {
   return false;
 }
 
-/// The axes along which an op's efficiency is interpolated: log2 of the shape
-/// dimensions that move it. Unused trailing entries are 0.
 /// Trailing features of an op kind that a curve drops when its samples never
 /// varied them (constant, or equal to an earlier feature): a concat's inputs
 /// x largest and input count, in profiles measured before the concat sweep had
@@ -116,6 +114,9 @@ constexpr int optional_features(OpKind k) noexcept { return k == OpKind::concat 
 
 /// Most inputs of one concat (DenseNet-264's widest block joins 65).
 inline constexpr int max_concat_inputs = 4096;
+
+/// The axes along which an op's efficiency is interpolated: log2 of the shape
+/// dimensions that move it. Unused trailing entries are 0.
 inline constexpr int max_features = 6;  // a shape's five at most, plus a target's coordinate (mapper.hpp)
 using Features = std::array<float, max_features>;
 

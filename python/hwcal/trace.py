@@ -722,9 +722,10 @@ def _concat_subgraph(name, ins, out):
     its largest needs, so one large and many small inputs (DenseNet) cost more
     than their bytes say."""
     sg = {"name": name, "op": "concat", "bytes": _bytes(out), "inputs": max(len(ins), 1)}
-    sizes = [_bytes(t) for t in ins]
-    if sizes and max(sizes) * len(sizes) != sum(sizes):
-        sg["largest"] = max(sizes)
+    # (in the output's bytes: a concat that promotes its inputs' dtype still has a valid shape)
+    largest = min(max((_bytes(t) for t in ins), default=0), sg["bytes"])
+    if largest * sg["inputs"] > sg["bytes"]:
+        sg["largest"] = largest
     return sg
 
 

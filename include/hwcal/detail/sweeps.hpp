@@ -540,8 +540,8 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
         add({kind, BytesShape{b}}, b == (i64{4} << 10) || b == (i64{1} << 20) || b == (i64{256} << 20));
       // Concats of many inputs, even and uneven: PyTorch's kernel gives each
       // input the blocks its largest needs (DenseNet joins one large and up
-      // to 64 small feature maps), so inputs x largest is the second feature.
-      // (A KV cache append is two inputs, one of almost all the bytes.)
+      // to 64 small feature maps), so inputs x largest and inputs are features
+      // beside the bytes. (A KV cache append: two inputs, one of almost all.)
       if (kind == OpKind::concat)
         for (i64 b : {i64{1} << 20, i64{16} << 20, i64{256} << 10, i64{4} << 20, i64{64} << 20})
           for (auto [k, share] :
