@@ -90,13 +90,9 @@ _CONCATS = {}  # model -> {subgraph name: (inputs, largest / bytes)}
 def concat_shares(model):
     """{name: (inputs, largest / bytes)} of the model's concats, traced at batch 1, fp32."""
     if model not in _CONCATS:
-        import measure_gpu  # torch and the tracer: only when a concat needs them
+        import retrace  # measure_gpu's build and capture: only when a concat needs them
 
-        measure_gpu.set_precision("fp32")
-        with torch.no_grad():
-            m, inputs, _ = models_gpu.build(model, 1, "fp32", "cpu")
-            _, cap, _ = T.capture(m, inputs)
-        doc = T.workload_doc(model, "fp32", cap.units)
+        doc = retrace.traced_doc(models_gpu.config_name(model, 1, "fp32"), "cpu")
         _CONCATS[model] = {sg["name"]: (sg.get("inputs", 2), sg.get("largest", 0) / sg["bytes"])
                            for sg in doc["subgraphs"] if sg["op"] == "concat"}
     return _CONCATS[model]

@@ -31,13 +31,18 @@ from hwcal.trace import capture, workload_doc, workload_text  # noqa: E402
 from jsonfile import load_json, write_atomic  # noqa: E402
 
 
-def retrace(cfg, device, small, out_dir):
+def traced_doc(cfg, device, small=False):
+    """The workload document of a config (model_b<batch>_<precision>), traced now."""
     model_name, batch, precision = models_gpu.parse_config(cfg)
     measure_gpu.set_precision(precision)
     with torch.no_grad():
         model, inputs, _ = models_gpu.build(model_name, batch, precision, device, small)
         _, cap, _ = capture(model, inputs)
-        doc = workload_doc(cfg, precision, cap.units)
+        return workload_doc(cfg, precision, cap.units)
+
+
+def retrace(cfg, device, small, out_dir):
+    doc = traced_doc(cfg, device, small)
     write_atomic(os.path.join(out_dir, cfg + ".json"), workload_text(doc))
     return doc
 
