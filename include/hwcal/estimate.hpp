@@ -100,7 +100,7 @@ enum EstimateWarning : std::uint32_t {
   warn_collective_other_launch = 1u << 12,  ///< collective curve of the other launch mode (graph/eager)
   warn_collective_other_gpus = 1u << 13,    ///< no collective curve at this GPU count: nearest count's alpha-beta
   warn_no_collective = 1u << 14,            ///< no curve of this collective in the profile: not predicted
-  warn_stand_in = 1u << 15,                 ///< elementwise op without a curve: a calibrated one's of the same inputs
+  warn_stand_in = 1u << 15,                 ///< op without a curve: its stand_in()'s (relu/add, copy for permute)
 };
 
 struct Estimate {

@@ -93,6 +93,7 @@ enum class OpKind : std::uint8_t {
   rsqrt,
   copy,
   transpose,
+  permute,
   concat,
   rotary,
   embedding,
@@ -208,6 +209,9 @@ inline constexpr std::array op_table{
     detail::memory_op(OpKind::copy, "copy", ShapeFamily::bytes, 0, "a contiguous copy"),
     detail::memory_op(OpKind::transpose, "transpose", ShapeFamily::bytes, 0,
                       "a 2-D transpose materialised (permute + contiguous)"),
+    detail::memory_op(OpKind::permute, "permute", ShapeFamily::bytes, 0,
+                      "a tensor copied out of a permuted layout in runs: a head split or merge, a channel "
+                      "shuffle (permute + contiguous where the innermost dimension stays near-contiguous)"),
     detail::memory_op(OpKind::concat, "concat", ShapeFamily::bytes, 0,
                       "tensors joined along one dimension (torch.cat, torch.stack)"),
     detail::memory_op(OpKind::rotary, "rotary", ShapeFamily::rotary, 3,
@@ -254,6 +258,13 @@ inline bool parse(std::string_view s, OpKind& out) noexcept {
 /// Ops measured against FLOPs (the rest against bytes moved).
 constexpr bool is_compute_op(OpKind k) noexcept { return info(k).axis == OpAxis::flops; }
 constexpr bool is_elementwise(OpKind k) noexcept { return info(k).family == ShapeFamily::elementwise; }
+/// The op whose curve stands in for k where a profile has none of k's (it
+/// was calibrated before k was an op kind): an elementwise op moves the bytes
+/// of relu (one input) or add (two), a permute those of a copy; k otherwise.
+constexpr OpKind stand_in(OpKind k) noexcept {
+  if (is_elementwise(k)) return info(k).inputs == 2 ? OpKind::add : OpKind::relu;
+  return k == OpKind::permute ? OpKind::copy : k;
+}
 /// Communication between GPUs, calibrated in the profile's collectives section
 /// rather than as a kernel of one backend.
 constexpr bool is_collective(OpKind k) noexcept { return info(k).family == ShapeFamily::collective; }

@@ -329,13 +329,12 @@ class CalibratedMapper {
         measured_as = &*gemm;
       }
     }
-    if (!c && is_elementwise(op.kind)) {
-      // An elementwise op the profile predates (neg, exp, ... in older
-      // profiles) moves the bytes of relu (one input) or add (two): their
-      // curve keeps the per-call floor a bare memory sweep would miss.
+    if (!c && stand_in(op.kind) != op.kind) {
+      // An op the profile predates (neg, exp, ... permute in older profiles):
+      // the curve of its stand-in keeps the per-call floor a bare memory
+      // sweep would miss.
       std::uint32_t w = 0;
-      if ((c = curves_.find(info(op.kind).inputs == 2 ? OpKind::add : OpKind::relu, p, a.variant, w)))
-        e.warnings |= w | warn_stand_in;
+      if ((c = curves_.find(stand_in(op.kind), p, a.variant, w))) e.warnings |= w | warn_stand_in;
     }
 
     double log_eff = compute ? -0.6931471805599453 : 0.0, log_eff_cold = log_eff, spread = 0.5,

@@ -296,6 +296,10 @@ void attention_row(const T* q, const T* k, const T* v, const AttentionShape& s, 
 struct MoveGeometry {
   i64 rows = 1, cols = 1;
   std::vector<i64> parts;  ///< concat: rows of each input, in order
+  /// transpose and permute: the input is [rows][cols / run][run] and the
+  /// output [cols / run][rows][run], runs of `run` elements kept whole (a
+  /// transpose moves single elements: run 1)
+  i64 run = 1;
   i64 elements() const noexcept { return rows * cols; }
 };
 
@@ -309,14 +313,36 @@ inline MoveGeometry move_geometry(i64 bytes, int element_bytes) {
   return {std::max<i64>(r, 1), n / std::max<i64>(r, 1), {}};
 }
 
-/// The geometry of a copy, transpose or concat. A concat has at least one row
-/// per input (fewer columns where the square has fewer rows than inputs); its
-/// first input holds the largest input's share of the rows (an even share
-/// when `largest` is 0), the others split the rest evenly. PyTorch sizes its
-/// concat grid by the largest input, so how uneven the inputs are is part of
-/// the shape.
+/// The largest power of two that divides n and is at most cap (at least 1).
+inline i64 pow2_divisor(i64 n, i64 cap) noexcept {
+  i64 d = 1;
+  while (d * 2 <= cap && n % (d * 2) == 0) d *= 2;
+  return d;
+}
+
+/// The geometry of a copy, transpose, permute or concat. A permute is an
+/// attention head merge: [16 heads][tokens][64 elements] to [tokens][16
+/// heads][64 elements] (runs of the largest power of two up to 64 that
+/// divides the elements, the largest head count up to 16 that divides the
+/// rest; at least 2 blocks of rows and 4 runs): what PyTorch's permuted copies
+/// cost hardly depends on the run or the group count (an H100, bf16, 4 MB:
+/// channel shuffles with runs of 2 B to 6 KB and 2 or 4 groups, and head
+/// splits with runs of 64-256 B, all 5.2-6.1 us, against a copy's 2.7 and an
+/// element transpose's 18.6; validation/gpu/explore_permute.py). A concat has
+/// at least one row per input (fewer columns where the square has fewer rows
+/// than inputs); its first input holds the largest input's share of the rows
+/// (an even share when `largest` is 0), the others split the rest evenly.
+/// PyTorch sizes its concat grid by the largest input, so how uneven the
+/// inputs are is part of the shape.
 inline MoveGeometry move_geometry(const OpDesc& op, int element_bytes) {
   const BytesShape& s = std::get<BytesShape>(op.shape);
+  if (op.kind == OpKind::permute) {
+    const i64 n = std::max<i64>(1, s.bytes / std::max(element_bytes, 1));
+    const i64 run = pow2_divisor(n, std::max<i64>(1, std::min<i64>(64, n / 4)));
+    i64 heads = std::max<i64>(1, std::min<i64>(16, n / run / 2));
+    while ((n / run) % heads != 0) --heads;
+    return {heads, n / heads, {}, run};
+  }
   MoveGeometry g = move_geometry(s.bytes, element_bytes);
   if (op.kind != OpKind::concat) return g;
   const i64 k = std::max<i64>(s.inputs, 1);
@@ -330,6 +356,13 @@ inline MoveGeometry move_geometry(const OpDesc& op, int element_bytes) {
   const i64 rest = g.rows - first;
   for (i64 i = 1; i < k; ++i) g.parts[static_cast<std::size_t>(i)] = rest / (k - 1) + (i - 1 < rest % (k - 1) ? 1 : 0);
   return g;
+}
+
+/// The input element a transpose's or permute's output element o copies
+/// (MoveGeometry::run).
+inline i64 moved_from(const MoveGeometry& g, i64 o) noexcept {
+  const i64 e = o % g.run, r = (o / g.run) % g.rows, j = o / (g.run * g.rows);
+  return r * g.cols + j * g.run + e;
 }
 
 /// Unit round-off of results at a precision (what the output rounding costs).

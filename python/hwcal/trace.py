@@ -287,29 +287,51 @@ def _bytes(t: torch.Tensor) -> int:
 # each read and written in order, as a copy does; shorter runs (an element
 # transpose) touch a line per element.
 _LINE_BYTES = 64
+# A permuted copy's cost class (validation/gpu/explore_permute.py, an H100):
+# PyTorch copies any permuted layout element by element with index
+# arithmetic, 1.2-2.4x a contiguous copy whatever the length of its runs (2 B
+# to 6 KB), while an element transpose of two large dimensions, where each
+# of a warp's consecutive outputs reads its own sector, costs 3-8x. So the
+# test is how many 32-byte sectors the first 32 outputs read beside a copy's.
+_SECTOR_BYTES = 32
+_WARP = 32
+_TRANSPOSE_SECTORS = 4  # sectors read beyond this multiple of a copy's: a transpose
 
 
-def _contiguous_run_bytes(t: torch.Tensor) -> int:
-    """Bytes of the longest run of t's elements that lie next to each other in
-    memory, in t's order: the innermost dimensions whose strides are dense."""
-    run, expect = 1, 1
-    for size, stride in zip(reversed(t.shape), reversed(t.stride())):
-        if size == 1:
+def _sectors_read(t: torch.Tensor) -> tuple[int, int]:
+    """(32-byte sectors the first 32 elements of t, in t's order, read; those a
+    contiguous tensor's would)."""
+    n = min(_WARP, t.numel())
+    es = t.element_size()
+    sectors = set()
+    for i in range(n):
+        off, rest = 0, i
+        for size, stride in zip(reversed(t.shape), reversed(t.stride())):
+            off += (rest % size) * stride
+            rest //= size
+        sectors.add(off * es // _SECTOR_BYTES)
+    return len(sectors), max(1, -(-n * es // _SECTOR_BYTES))
+
+
+def _gather_op(inputs):
+    """How a copy reads its sources: "copy" when every source is contiguous; a
+    "permute" when one is laid out otherwise but its consecutive elements read
+    few sectors more than a copy's (a channel shuffle, a split or merge of
+    attention heads, an expand); a "transpose" when they read a sector each."""
+    op = "copy"
+    for t in inputs:
+        if t.numel() == 0 or t.is_contiguous():
             continue
-        if stride != expect:
-            break
-        run *= size
-        expect *= size
-    return run * t.element_size()
+        read, contiguous = _sectors_read(t)
+        if read > _TRANSPOSE_SECTORS * contiguous:
+            return "transpose"
+        op = "permute"
+    return op
 
 
 def _copy_unit(name, out, inputs, note=None):
-    """A reshape/contiguous that materialized: a plain copy when the source is
-    contiguous or moves in runs of at least a cache line (a permutation of
-    outer dimensions, e.g. a channel shuffle or a split of attention heads),
-    a strided gather (transpose) otherwise."""
-    short_runs = any(not t.is_contiguous() and _contiguous_run_bytes(t) < _LINE_BYTES for t in inputs)
-    op = "transpose" if short_runs else "copy"
+    """A reshape/contiguous that materialized, as _gather_op reads it."""
+    op = _gather_op(inputs)
     return _unit("scored", op, [{"name": name, "op": op, "bytes": _bytes(out)}], note)
 
 
@@ -768,6 +790,16 @@ def map_call(key, name, args, kwargs, out, *, mutates=False, rotary_call=False):
     if key in POW_KEYS:
         return _pow_unit(name, args, kwargs, ins, out, mutates)
     if key in ("cat", "concat", "stack"):
+        gather = _gather_op(ins)
+        if gather != "copy":
+            # PyTorch's concat reads a non-contiguous input element by element
+            # with index arithmetic: ViT's class token expanded to the batch,
+            # 1.7-3.8x the time of the same concat of contiguous inputs on an
+            # H100 at batch 4 and more (validation/gpu/explore_permute.py), a
+            # permuted copy; its patch embeddings, [B][D][tokens] read as
+            # [B][tokens][D], an element transpose
+            return _unit("scored", gather, [{"name": name, "op": gather, "bytes": _bytes(out)}],
+                         f"a concat of a non-contiguous input: a {gather} of its output")
         return _unit("scored", "concat", [_concat_subgraph(name, ins, out)])
     if key == "clone":
         return _copy_unit(name, out, ins)

@@ -87,7 +87,8 @@ class TraceTest(unittest.TestCase):
         self.assertEqual(hwcal.Workload.from_dict(fused).subgraphs[0].fused, ["gelu"])
 
     def test_materialized_permutations(self):
-        # a permutation that keeps runs of a cache line or more together is a copy; an element transpose is not
+        # a permutation whose consecutive elements read few sectors more than a copy's is a permute; one that
+        # reads a sector per element (two large dimensions swapped) a transpose
         class Shuffle(torch.nn.Module):  # shufflenet's channel shuffle: runs of h * w elements
             def forward(self, x):
                 b, c, h, w = x.shape
@@ -108,11 +109,32 @@ class TraceTest(unittest.TestCase):
         def ops(model, x):
             return [s["op"] for s in hwcal.trace(model, x)["subgraphs"]]
 
-        self.assertEqual(ops(Shuffle(), torch.randn(1, 8, 4, 4)), ["copy"])  # 64-byte runs
-        self.assertEqual(ops(Shuffle(), torch.randn(1, 8, 2, 2)), ["transpose"])  # 16-byte runs
-        self.assertEqual(ops(Transpose(), torch.randn(64, 32)), ["transpose"])
-        self.assertEqual(ops(Heads(64), torch.randn(2, 16, 256)), ["copy"])
-        self.assertEqual(ops(Heads(8), torch.randn(2, 16, 256)), ["transpose"])
+        class ChannelsLast(torch.nn.Module):  # NCHW -> NHWC: runs of one element, c streams
+            def forward(self, x):
+                return x.permute(0, 2, 3, 1).contiguous()
+
+        self.assertEqual(ops(Shuffle(), torch.randn(1, 8, 4, 4)), ["permute"])  # 64-byte runs
+        self.assertEqual(ops(Shuffle(), torch.randn(1, 8, 2, 2)), ["permute"])  # 16-byte runs, 4 sectors a warp
+        self.assertEqual(ops(Transpose(), torch.randn(64, 32)), ["transpose"])  # a sector per element
+        self.assertEqual(ops(Heads(64), torch.randn(2, 16, 256)), ["permute"])
+        self.assertEqual(ops(Heads(8), torch.randn(2, 16, 256)), ["permute"])  # 32-byte runs
+        self.assertEqual(ops(ChannelsLast(), torch.randn(1, 3, 16, 16)), ["permute"])  # 3 streams
+        self.assertEqual(ops(ChannelsLast(), torch.randn(1, 64, 8, 8)), ["transpose"])  # 32 sectors a warp
+        self.assertEqual(ops(torch.nn.Flatten(0), torch.randn(1, 8, 4, 4)), [])  # a view, no copy
+
+    def test_concat_of_an_expanded_view(self):
+        # ViT's class token: cat([cls.expand(B, 1, D), x], 1) reads a broadcast view: a permuted copy
+        class ClassToken(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.cls = torch.nn.Parameter(torch.zeros(1, 1, 8))
+
+            def forward(self, x):
+                return torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1)
+
+        (sg,) = hwcal.trace(ClassToken(), torch.randn(4, 3, 8))["subgraphs"]
+        self.assertEqual((sg["op"], sg["bytes"]), ("permute", 4 * 4 * 8 * 4))
+        self.assertNotIn("inputs", sg)
 
     def test_concat_inputs(self):
         # a concat records its input count, and the largest input's bytes when the inputs differ (DenseNet)

@@ -131,7 +131,7 @@ TEST_CASE("elementwise, out of place and in place") {
 }
 
 TEST_CASE("data movement on the shared geometry (reference::move_geometry)") {
-  for (OpKind k : {OpKind::copy, OpKind::transpose, OpKind::concat}) {
+  for (OpKind k : {OpKind::copy, OpKind::transpose, OpKind::permute, OpKind::concat}) {
     all_precisions_of({k, BytesShape{(1 << 20) + 24}});
     all_precisions_of({k, BytesShape{4 * 12 * 1000}});
     all_precisions_of({k, BytesShape{8 * 4099}});

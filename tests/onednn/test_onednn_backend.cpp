@@ -78,6 +78,7 @@ std::vector<Case> small_ops() {
       {"div broadcast scalar", {OpKind::div, ElementwiseShape{1200, 2, 1}}},
       {"transpose", {OpKind::transpose, BytesShape{4 * 96 * 40}}},
       {"transpose, no divisor near sqrt", {OpKind::transpose, BytesShape{4 * 97 * 5}}},
+      {"permute, 15 heads, runs of 2", {OpKind::permute, BytesShape{4 * 750}}},
       {"concat", {OpKind::concat, BytesShape{4096}}},
       {"attention", {OpKind::attention, AttentionShape{2, 3, 16, 16, 8, false}}},
       {"attention causal, seq_kv > seq_q", {OpKind::attention, AttentionShape{1, 2, 8, 12, 16, true}}},

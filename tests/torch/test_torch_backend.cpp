@@ -350,7 +350,7 @@ TEST_CASE("torch backend: the LLM ops name the eager ATen chain they time", "[to
         std::string::npos);
 }
 
-TEST_CASE("torch backend: copy, transpose and concat use the one move geometry", "[torch]") {
+TEST_CASE("torch backend: copy, transpose, permute and concat use the one move geometry", "[torch]") {
   aten::TorchBackend backend;
   for (Precision p : {Precision::fp32, Precision::bf16})
     for (i64 bytes : {i64{6000}, i64{4036}, i64{1 << 16}, i64{4}}) {
@@ -370,6 +370,16 @@ TEST_CASE("torch backend: copy, transpose and concat use the one move geometry",
         CHECK(out.sizes().vec() == want);
       }
     }
+  // a permute: the [rows][blocks][run] input written blocks first
+  for (i64 bytes : {i64{6000}, i64{1 << 16}, i64{4}}) {
+    const OpDesc op{OpKind::permute, BytesShape{bytes}};
+    const reference::MoveGeometry g = reference::move_geometry(op, 4);
+    INFO(label(op, Precision::fp32));
+    auto k = backend.make(op, Precision::fp32);
+    k->run();
+    CHECK(k->check().ok);
+    CHECK(torch_kernel(*k).output().sizes().vec() == std::vector<i64>{g.cols / g.run, g.rows, g.run});
+  }
   // The input's bytes in the output's shape (a transpose that moved nothing) fail the check.
   auto k = backend.make({OpKind::transpose, BytesShape{6000}}, Precision::fp32);
   k->run();

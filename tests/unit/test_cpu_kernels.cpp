@@ -80,6 +80,7 @@ std::vector<OpDesc> small_ops() {
   for (OpKind k : {OpKind::silu, OpKind::relu6, OpKind::hardtanh, OpKind::clamp, OpKind::add})
     ops.push_back({k, ElementwiseShape{1037, info(k).inputs, 0, true}});
   ops.push_back({OpKind::transpose, BytesShape{4 * 97 * 5}});          // no divisor near sqrt: a few elements fewer
+  ops.push_back({OpKind::permute, BytesShape{4 * 750}});               // 15 heads, runs of 2
   ops.push_back({OpKind::concat, BytesShape{8}});                      // fewer rows than inputs: a row each
   ops.push_back({OpKind::concat, BytesShape{4 * 3000, 7, 4 * 1500}});  // one large input, six small
   ops.push_back({OpKind::rotary, RotaryShape{1, 32, 128}});            // a decode step

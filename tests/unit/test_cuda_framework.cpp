@@ -44,6 +44,7 @@ TEST_CASE("cuda framework probe: the spec carries what the script cannot derive"
       CHECK(o.at("rows") == g.rows);
       CHECK(o.at("cols") == g.cols);
       if (op.kind == OpKind::concat) CHECK(o.at("parts") == g.parts);
+      if (op.kind == OpKind::permute) CHECK(o.at("run") == g.run);
     }
     if (op.kind == OpKind::clamp) {
       CHECK(o.at("clamp_lo") == reference::clamp_lo);

@@ -190,6 +190,39 @@ TEST_CASE("one move geometry for every backend", "[ops]") {
   CHECK(reference::move_geometry(1, 4).elements() == 1);
 }
 
+TEST_CASE("a permute is a head merge: runs kept whole, every element moved once", "[ops]") {
+  // 1 MiB of bf16: [16 heads][512 tokens][64 elements] -> [512][16][64]
+  const reference::MoveGeometry g = reference::move_geometry({OpKind::permute, BytesShape{1 << 20}}, 2);
+  CHECK((g.rows == 16 && g.cols == 512 * 64 && g.run == 64));
+  // the output's second run is the second head's first run; the one after the heads, the first head's second
+  CHECK(reference::moved_from(g, 64) == g.cols);
+  CHECK(reference::moved_from(g, 16 * 64) == 64);
+  CHECK(reference::moved_from(g, 16 * 64 + 3) == 67);
+  // as torch_ops.py's permute_geometry: small, and without a power of two (largest divisor heads, short runs)
+  const reference::MoveGeometry small = reference::move_geometry({OpKind::permute, BytesShape{4096}}, 4);
+  CHECK((small.rows == 8 && small.cols / small.run == 2 && small.run == 64));
+  const reference::MoveGeometry tiny = reference::move_geometry({OpKind::permute, BytesShape{256}}, 4);
+  CHECK((tiny.rows == 2 && tiny.cols / tiny.run == 2 && tiny.run == 16));
+  const reference::MoveGeometry odd = reference::move_geometry({OpKind::permute, BytesShape{3000}}, 4);
+  CHECK((odd.rows == 15 && odd.cols / odd.run == 25 && odd.run == 2));
+  // a bijection: every input element is read once
+  for (const reference::MoveGeometry& m : {small, tiny, odd}) {
+    std::vector<int> seen(static_cast<std::size_t>(m.elements()));
+    for (i64 o = 0; o < m.elements(); ++o) ++seen[static_cast<std::size_t>(reference::moved_from(m, o))];
+    CHECK(std::all_of(seen.begin(), seen.end(), [](int n) { return n == 1; }));
+  }
+  // a transpose is the same map with runs of one element: y[c][r] = x[r][c]
+  const reference::MoveGeometry t = reference::move_geometry({OpKind::transpose, BytesShape{4096 * 4}}, 4);
+  CHECK(t.run == 1);
+  CHECK(reference::moved_from(t, 1) == t.cols);
+  CHECK(reference::moved_from(t, t.rows) == 1);
+  // a profile calibrated before permute existed reads it from copy's curve
+  CHECK(stand_in(OpKind::permute) == OpKind::copy);
+  CHECK(stand_in(OpKind::exp) == OpKind::relu);
+  CHECK(stand_in(OpKind::div) == OpKind::add);
+  CHECK(stand_in(OpKind::conv2d) == OpKind::conv2d);
+}
+
 TEST_CASE("a concat's inputs: one block of rows each, the largest first; inputs x largest and inputs are features",
           "[ops]") {
   // 1 MiB of fp32 as 512 x 512; one input of half the bytes and 15 sharing the rest

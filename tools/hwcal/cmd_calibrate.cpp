@@ -153,6 +153,21 @@ CLI::Validator budget_validator() {
       "SECONDS");
 }
 
+/// The op table's kinds a calibration measures (not the collectives: --collectives), space-separated,
+/// a line every 100 columns or so.
+std::string calibrated_op_names() {
+  std::string names;
+  std::size_t line = 0;
+  for (const OpInfo& o : op_table) {
+    if (is_collective(o.kind)) continue;
+    if (line > 100) names += "\n", line = 0;
+    if (line > 0) names += ' ', ++line;
+    names += o.name;
+    line += o.name.size();
+  }
+  return names;
+}
+
 Action add_calibrate(CLI::App& app) {
   auto args = std::make_shared<CalibrateArgs>();
   CLI::App* c = app.add_subcommand("calibrate", "Measure this machine per operation and write a profile");
@@ -162,8 +177,8 @@ Action add_calibrate(CLI::App& app) {
       "  hwcal calibrate --ops gemm,stream --precisions fp32,fp64\n"
       "  hwcal calibrate --backend torch --threads 1 -o torch-t1.json   # predicts PyTorch eager\n"
       "Op groups for --ops: all, gemm (matmul, linear), conv, pool, norm, elementwise, memory (alias stream), fusion;\n"
-      "or single ops: matmul linear conv2d attention maxpool avgpool adaptive_avgpool batchnorm layernorm softmax\n"
-      "reduce_mean add mul div relu gelu silu sigmoid hardswish hardsigmoid tanh copy transpose concat.\n"
+      "or single ops:\n" +
+      calibrated_op_names() + ".\n"
       "  hwcal calibrate --backend cuda --ops memory --collectives -o nccl.json   # a multi-GPU machine's collectives\n"
       "The profile is written atomically: an interrupted calibration leaves an existing file untouched.");
   c->add_flag("--quick", args->quick, "Fewer sizes and shorter measurements (fp32 only)");

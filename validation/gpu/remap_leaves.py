@@ -19,11 +19,16 @@ and `merge_heads` subgraphs take the tracer's `_heads_op` at the unit's head
 size (a copy of runs of a cache line or more since the tracer of 2026-12-05
 07:29 UTC, an element transpose before). A concat written before the tracer
 recorded `inputs` and `largest` (2026-12-07) takes them from the same model
-traced again here, at batch 1 in fp32 (measure_gpu's build and capture, joined
+traced again here, at batch 2 in fp32 (measure_gpu's build and capture, joined
 on the subgraph's name): the input count, and the largest input's share of
 the bytes (a concat along channels or a KV cache's sequence keeps its shares
-at every batch and precision). Other units and every measured time
-are left as they were.
+at every batch and precision). A materialized copy (copy or transpose)
+takes the op the same trace gives it: a permute where its source is laid out
+otherwise but read in few sectors (the tracer of 2026-12-07: a channel
+shuffle, a head split outside an attention block), as does a concat of a
+non-contiguous input (ViT's class token); a unit of that one subgraph takes
+the permute's kind. Other units and every measured time are left as
+they were.
 """
 from __future__ import annotations
 
@@ -84,18 +89,50 @@ def leaf_unit(kind, name, sg, batch, precision):
     return T._named_leaf_unit(kind, name, mod, (x,), out, calls)
 
 
-_CONCATS = {}  # model -> {subgraph name: (inputs, largest / bytes)}
+_TRACED = {}  # model -> its subgraphs traced at batch 2 in fp32 on the CPU
+MOVES = ("copy", "transpose", "permute")
+
+
+def traced_subgraphs(model):
+    """The model's subgraphs as this commit's tracer gives them, at batch 2, fp32 (cached):
+    an expand to a batch of one is still contiguous, to two it is not (ViT's class token)."""
+    if model not in _TRACED:
+        import retrace  # measure_gpu's build and capture: only when a re-map needs them
+
+        _TRACED[model] = retrace.traced_doc(models_gpu.config_name(model, 2, "fp32"), "cpu")["subgraphs"]
+    return _TRACED[model]
 
 
 def concat_shares(model):
-    """{name: (inputs, largest / bytes)} of the model's concats, traced at batch 1, fp32."""
-    if model not in _CONCATS:
-        import retrace  # measure_gpu's build and capture: only when a concat needs them
+    """{name: (inputs, largest / bytes)} of the model's concats, traced at batch 2, fp32."""
+    return {sg["name"]: (sg.get("inputs", 2), sg.get("largest", 0) / sg["bytes"])
+            for sg in traced_subgraphs(model) if sg["op"] == "concat"}
 
-        doc = retrace.traced_doc(models_gpu.config_name(model, 1, "fp32"), "cpu")
-        _CONCATS[model] = {sg["name"]: (sg.get("inputs", 2), sg.get("largest", 0) / sg["bytes"])
-                           for sg in doc["subgraphs"] if sg["op"] == "concat"}
-    return _CONCATS[model]
+
+def remap_moves(wl, units, model, batch):
+    """Gives the workload's materialized copies (copy, transpose) and concats
+    the op the tracer now gives them (a permute since 2026-12-07, and for a
+    concat of a non-contiguous input), and a unit of one such subgraph its
+    kind; how many changed. The op of a permuted copy depends on its layout,
+    not its batch (beyond one): traced once at batch 2, fp32; a concat at batch
+    1 stays one (an expand to one image is contiguous)."""
+    old = [sg for sg in wl["subgraphs"] if sg["op"] in MOVES or sg["op"] == "concat" and batch > 1]
+    if not old:
+        return 0
+    ops = {sg["name"]: sg["op"] for sg in traced_subgraphs(model) if sg["op"] in MOVES}
+    changed = 0
+    for sg in old:
+        op = ops.get(sg["name"])
+        if op is None or op == sg["op"]:
+            continue
+        sg["op"] = op
+        for field in ("inputs", "largest"):  # a concat's, not a copy's
+            sg.pop(field, None)
+        changed += 1
+        for u in units:
+            if u.get("category") == "scored" and u.get("subgraphs") == [sg["name"]]:
+                u["kind"] = op
+    return changed
 
 
 def remap_concats(wl, model):
@@ -123,8 +160,9 @@ def remap(mdoc, wdir):
         path = os.path.join(wdir, rec["workload"])
         wl = load_json(path)
         concats = remap_concats(wl, rec["model"]) if rec.get("model") else 0
-        count += concats
-        changed = concats > 0
+        moves = remap_moves(wl, rec.get("units", []), rec["model"], rec["batch"]) if rec.get("model") else 0
+        count += concats + moves
+        changed = concats + moves > 0
         for u in rec.get("units", []):
             if u.get("category") == "scored" and u.get("kind") in ("mha", "encoder_layer"):
                 if remap_heads(wl, u, rec["precision"]):
@@ -167,7 +205,7 @@ def main(argv=None):
             tar.add(wdir, arcname="workloads")
     with gzip.open(os.path.join(args.out, "gpu_measured.json.gz"), "wt") as f:
         json.dump(mdoc, f)
-    print(f"{n} units and concats re-mapped -> {args.out}")
+    print(f"{n} units, concats and copies re-mapped -> {args.out}")
     return 0
 
 

@@ -874,8 +874,9 @@ class RemapLeaves(unittest.TestCase):
                  for n, k in (("in_norm", "rmsnorm"), ("q_proj", "linear"), ("rotary", "rotary"))]
         mdoc = {"configs": {"m_b2_bf16": {"batch": 2, "precision": "bf16", "workload": "m.json", "units": units}}}
         out = self.remap_twice(wl, mdoc, 2)
+        # (rotate_half's cat reads a slice of x: a non-contiguous input, a permuted copy)
         self.assertEqual(ops(out), ["copy", "square", "reduce_mean", "add", "rsqrt", "mul", "copy", "mul", "linear",
-                                    "mul", "neg", "concat", "mul", "add"])
+                                    "mul", "neg", "permute", "mul", "add"])
         self.assertEqual(units[0]["subgraphs"], [sg["name"] for sg in out["subgraphs"][:8]])
         self.assertEqual(units[1]["subgraphs"], ["q_proj"])
         self.assertEqual(out["subgraphs"][9]["elements"], 2 * 2 * 2 * 8)  # batch 2 x heads 2 x seq 2 x head_dim 8
@@ -898,6 +899,30 @@ class RemapLeaves(unittest.TestCase):
         self.assertEqual(ops(out), ["linear", "copy", "attention", "copy", "linear", "transpose", "attention",
                                     "transpose"])
         self.assertEqual(out["subgraphs"][1]["bytes"], 4096)
+
+    def test_materialized_copies_and_a_concat_of_a_view_take_the_tracers_op(self):
+        traced = [{"name": "shuffle", "op": "permute", "bytes": 64}, {"name": "cat", "op": "permute", "bytes": 64},
+                  {"name": "flat", "op": "copy", "bytes": 64}]
+        saved = remap_leaves.traced_subgraphs
+        remap_leaves.traced_subgraphs = lambda model: traced
+        try:
+            for batch, cat in ((4, "permute"), (1, "concat")):
+                wl = {"hwcal_workload": 1, "name": "m", "precision": "fp16", "subgraphs": [
+                    {"name": "shuffle", "op": "copy", "bytes": 4096},
+                    {"name": "cat", "op": "concat", "bytes": 4096, "inputs": 2, "largest": 4000},
+                    {"name": "flat", "op": "copy", "bytes": 4096}]}
+                units = [{"name": n, "kind": k, "category": "scored", "subgraphs": [n]}
+                         for n, k in (("shuffle", "copy"), ("cat", "concat"), ("flat", "copy"))]
+                mdoc = {"configs": {f"m_b{batch}_fp16": {"model": "m", "batch": batch, "precision": "fp16",
+                                                         "workload": "m.json", "units": units}}}
+                out = self.remap_twice(wl, mdoc, 2 if batch > 1 else 1)
+                self.assertEqual(ops(out), ["permute", cat, "copy"])
+                self.assertEqual([u["kind"] for u in units], ["permute", cat, "copy"])
+                # a concat's fields go with it; the bytes stay
+                self.assertEqual(out["subgraphs"][1].get("inputs"), None if batch > 1 else 2)
+                self.assertEqual(out["subgraphs"][1]["bytes"], 4096)
+        finally:
+            remap_leaves.traced_subgraphs = saved
 
 
 if __name__ == "__main__":

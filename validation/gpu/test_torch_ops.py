@@ -81,6 +81,7 @@ SHAPES = [
     ("clamp", "unary_inplace", {"elements": 256, "inputs": 1, "inplace": True}),
     ("copy", "", {"bytes": 4096}),
     ("transpose", "", {"bytes": 3000}),
+    ("permute", "", {"bytes": 3000}),
     ("concat", "", {"bytes": 4096}),
     ("rotary", "", {"tokens": 4, "heads": 2, "head_dim": 16}),
     ("embedding", "", {"tokens": 8, "vocab": 100, "dim": 32}),
@@ -212,6 +213,15 @@ class Build(unittest.TestCase):
         self.assertIn("16 blocks of 256..17", b.call)
         b = T.build("transpose", T.normalize_shape("transpose", {"bytes": 3000}), "fp32", cpu)
         self.assertEqual(tuple(b.fn().shape), tuple(reversed(T.move_geometry(3000, 4))))
+        # a permute: [heads][blocks][run] -> [blocks][heads][run] (reference::move_geometry, test_ops.cpp)
+        self.assertEqual(T.permute_geometry(4096, 4), (8, 2, 64))
+        self.assertEqual(T.permute_geometry(256, 4), (2, 2, 16))
+        self.assertEqual(T.permute_geometry(3000, 4), (15, 25, 2))
+        self.assertEqual(T.permute_geometry(1 << 20, 2), (16, 512, 64))
+        b = T.build("permute", T.normalize_shape("permute", {"bytes": 4096}), "fp32", cpu)
+        x = b.fn()
+        self.assertEqual(tuple(x.shape), (2, 8, 64))
+        self.assertTrue(x.is_contiguous())
         b = T.build("clamp", T.normalize_shape("clamp", {"elements": 1000}), "fp32", cpu)
         y = b.fn()
         self.assertLessEqual(float(y.max()), T.CLAMP_HI)

@@ -79,7 +79,7 @@ OPS = {
     "hardsigmoid": ("elementwise", 1), "tanh": ("elementwise", 1), "relu6": ("elementwise", 1),
     "hardtanh": ("elementwise", 1), "clamp": ("elementwise", 1), "neg": ("elementwise", 1),
     "exp": ("elementwise", 1), "square": ("elementwise", 1), "sqrt": ("elementwise", 1),
-    "rsqrt": ("elementwise", 1), "copy": ("bytes", 0), "transpose": ("bytes", 0),
+    "rsqrt": ("elementwise", 1), "copy": ("bytes", 0), "transpose": ("bytes", 0), "permute": ("bytes", 0),
     "concat": ("bytes", 0), "rotary": ("rotary", 0), "embedding": ("embedding", 0),
 }
 ELEMENT_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp8": 1}
@@ -191,6 +191,25 @@ def move_geometry(nbytes, element_bytes):
         r = square
     r = max(r, 1)
     return r, n // r
+
+
+def _pow2_divisor(n, cap):
+    d = 1
+    while d * 2 <= cap and n % (d * 2) == 0:
+        d *= 2
+    return d
+
+
+def permute_geometry(nbytes, element_bytes):
+    """reference::move_geometry for a permute (include/hwcal/reference.hpp):
+    (heads, blocks, run) of the [heads][blocks][run] input written as
+    [blocks][heads][run]."""
+    n = max(1, int(nbytes) // max(int(element_bytes), 1))
+    run = _pow2_divisor(n, max(1, min(64, n // 4)))
+    heads = max(1, min(16, n // run // 2))
+    while (n // run) % heads:
+        heads -= 1
+    return heads, n // (heads * run), run
 
 
 def concat_rows(rows, cols, nbytes, inputs, largest):
@@ -558,6 +577,11 @@ def build_bytes(op, s, prec, dt, dev, notes):
     if op == "transpose":
         x = _rand((rows, cols), dt, dev)
         return Built(lambda: x.t().contiguous(), f"[{rows}, {cols}].t().contiguous()", notes)
+    if op == "permute":
+        heads, blocks, run = permute_geometry(s["bytes"], ELEMENT_BYTES[prec])
+        x = _rand((heads, blocks, run), dt, dev)
+        return Built(lambda: x.transpose(0, 1).contiguous(), f"[{heads}, {blocks}, {run}].transpose(0, 1).contiguous()",
+                     notes)
     rows, cols, parts = concat_rows(rows, cols, s["bytes"], s.get("inputs", 2), s.get("largest", 0))
     xs = [_rand((r, cols), dt, dev) for r in parts]
     return Built(lambda: torch.cat(xs, 0), f"torch.cat({len(parts)} blocks of {parts[0]}..{parts[-1]} x {cols}, dim 0)",

@@ -1,7 +1,8 @@
 #pragma once
 // MoveKernel: pure data movement on the one geometry every backend uses
 // (reference::move_geometry): copy y = x, transpose y[c][r] = x[r][c] of the
-// rows x cols matrix, concat y = [x0; x1; ...] with input i parts[i] rows.
+// rows x cols matrix, permute of [rows][blocks][run] to [blocks][rows][run]
+// (runs copied whole), concat y = [x0; x1; ...] with input i parts[i] rows.
 
 #include <hwcal/cpu/common.hpp>
 #include <hwcal/kernel.hpp>
@@ -46,6 +47,15 @@ class MoveKernel final : public Kernel {
         });
         break;
       }
+      case OpKind::permute: {
+        // output block j holds run j of every input row, in row order
+        const i64 run = g_.run, blocks = cols / run;
+        parallel_for(threads_, blocks, [&](i64 j0, i64 j1) {
+          for (i64 j = j0; j < j1; ++j)
+            for (i64 r = 0; r < rows; ++r) copy(x_.data() + r * cols + j * run, (j * rows + r) * run, (j * rows + r + 1) * run);
+        });
+        break;
+      }
       case OpKind::concat: {
         // each thread's chunk of y, from whichever inputs it spans
         parallel_chunks(threads_, y_.size(), [&](i64 i0, i64 i1) {
@@ -63,8 +73,8 @@ class MoveKernel final : public Kernel {
     reference::SampledCheck chk(p_, 1);
     for (i64 i : sample_indices(y_.size())) {
       T want;
-      if (kind_ == OpKind::transpose) {
-        want = x_[(i % g_.rows) * g_.cols + i / g_.rows];  // i = c * rows + r holds x[r][c]
+      if (kind_ == OpKind::transpose || kind_ == OpKind::permute) {
+        want = x_[reference::moved_from(g_, i)];
       } else if (kind_ == OpKind::concat) {
         const auto p =
             static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin()) - 1;

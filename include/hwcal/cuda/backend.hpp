@@ -14,7 +14,7 @@
 //   softmax, reduce_mean
 //   elementwise kinds    elementwise.hpp ElementwiseKernel (out of place and in place)
 //   copy, transpose,     move.hpp        MoveKernel        also int8 and fp8 (1-byte elements)
-//   concat
+//   permute, concat
 //   rotary               rotary.hpp      RotaryKernel
 //   embedding            embedding.hpp   EmbeddingKernel
 //   fusion patterns      fusion.hpp

@@ -240,8 +240,11 @@ def build(o):
     if k in MATH:
         x, f = torch.rand(o["elements"], device=dev) + 0.5, MATH[k]
         return lambda: f(x)
-    if k in ("copy", "transpose", "concat"):
+    if k in ("copy", "transpose", "permute", "concat"):
         rows, cols = o["rows"], o["cols"]
+        if k == "permute":
+            x = t(rows, cols // o["run"], o["run"])
+            return lambda: x.transpose(0, 1).contiguous()
         if k == "copy":
             x = t(rows, cols)
             return lambda: x.clone()
@@ -322,7 +325,7 @@ inline FrameworkProbe framework_probe(int device_index, const MeasureOptions& op
 }
 
 /// The spec entry of one op: its shape fields, plus what the script cannot
-/// derive itself (the move geometry of copy/transpose/concat at fp32, the
+/// derive itself (the move geometry of copy/transpose/permute/concat at fp32, the
 /// clamp bounds).
 inline nlohmann::json framework_op_json(const OpDesc& op) {
   nlohmann::json o = hwcal::detail::shape_to_json(op);
@@ -332,6 +335,7 @@ inline nlohmann::json framework_op_json(const OpDesc& op) {
     o["rows"] = g.rows;
     o["cols"] = g.cols;
     if (op.kind == OpKind::concat) o["parts"] = g.parts;
+    if (op.kind == OpKind::permute) o["run"] = g.run;
   }
   if (op.kind == OpKind::clamp) {
     o["clamp_lo"] = reference::clamp_lo;

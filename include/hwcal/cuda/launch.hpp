@@ -167,6 +167,9 @@ cudaError_t repeat_blocks(const void* x, void* y, i64 outer, i64 times, i64 byte
 
 /// y[c][r] = x[r][c] for elements of 1, 2, 4 or 8 bytes, through shared-memory tiles.
 cudaError_t transpose(int element_bytes, const void* x, void* y, i64 rows, i64 cols, cudaStream_t stream);
+/// x [rows][cols / run][run] written as [cols / run][rows][run] (runs of `run`
+/// elements of 1, 2, 4 or 8 bytes kept whole; cols a multiple of run).
+cudaError_t permute(int element_bytes, const void* x, void* y, i64 rows, i64 cols, i64 run, cudaStream_t stream);
 
 /// Rotary embedding, rotate-half convention (reference::rotary_at): x and y
 /// [tokens][heads][head_dim], cos and sin [tokens][head_dim]; head_dim even.

@@ -1,7 +1,8 @@
 #pragma once
 // Pure data movement (MoveKernel) on the tensor every backend moves,
 // reference::move_geometry: copy; transpose of the rows x cols matrix through
-// shared-memory tiles with 16-byte global accesses; concat of contiguous row
+// shared-memory tiles with 16-byte global accesses; permute of runs (16-byte
+// words where a run allows); concat of contiguous row
 // blocks (torch.cat along the outer dimension, a KV cache append) as one
 // segmented copy, each input's blocks sized by its own bytes. Kernels in
 // kernels/memory.cuh.
@@ -44,6 +45,10 @@ class MoveKernel final : public CudaKernel {
       case OpKind::transpose:
         HWCAL_CUDA_CHECK(launch::transpose(dtype_bytes(y_.dtype), a_.get(), y_.get(), g_.rows, g_.cols, stream()));
         break;
+      case OpKind::permute:
+        HWCAL_CUDA_CHECK(
+            launch::permute(dtype_bytes(y_.dtype), a_.get(), y_.get(), g_.rows, g_.cols, g_.run, stream()));
+        break;
       case OpKind::concat:
         HWCAL_CUDA_CHECK(
             launch::concat(pointers_.data(), bytes_.data(), static_cast<int>(pointers_.size()), y_.get(), stream()));
@@ -59,8 +64,8 @@ class MoveKernel final : public CudaKernel {
     for (int t = 0; t < reference::check_samples; ++t) {
       const i64 o = rng.below(y_.elements);
       double want;
-      if (kind_ == OpKind::transpose)
-        want = fetch_one(a_, (o % g_.rows) * g_.cols + o / g_.rows);  // y[c][r] = x[r][c]
+      if (kind_ == OpKind::transpose || kind_ == OpKind::permute)
+        want = fetch_one(a_, reference::moved_from(g_, o));
       else if (kind_ == OpKind::concat)
         want = concat_input(o);
       else
@@ -73,6 +78,10 @@ class MoveKernel final : public CudaKernel {
   std::string implementation() const override {
     const std::string shape = std::to_string(g_.rows) + "x" + std::to_string(g_.cols);
     if (kind_ == OpKind::transpose) return "hwcal tiled transpose (shared memory, 16-byte accesses), " + shape;
+    if (kind_ == OpKind::permute)
+      return "hwcal permute of runs, [" + std::to_string(g_.rows) + "][" + std::to_string(g_.cols / g_.run) + "][" +
+             std::to_string(g_.run) + "] -> [" + std::to_string(g_.cols / g_.run) + "][" + std::to_string(g_.rows) +
+             "][" + std::to_string(g_.run) + "]";
     if (kind_ == OpKind::concat) {
       std::string rows;
       for (std::size_t i = 0; i < g_.parts.size(); ++i) rows += (i ? "+" : "") + std::to_string(g_.parts[i]);

@@ -309,6 +309,7 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
     }
     case OpKind::copy:
     case OpKind::transpose:
+    case OpKind::permute:
     case OpKind::concat: {
       for (i64 b :
            {i64{4} << 10, i64{64} << 20, i64{1} << 20, i64{256} << 10, i64{16} << 20, i64{64} << 10, i64{4} << 20})
@@ -613,7 +614,8 @@ inline std::vector<OpDesc> tiny_ops() {
     ops.push_back({k, RowsShape{1, 16}});
   for (const OpInfo& o : op_table)
     if (o.family == ShapeFamily::elementwise) ops.push_back({o.kind, ElementwiseShape{64, o.inputs, 0}});
-  for (OpKind k : {OpKind::copy, OpKind::transpose, OpKind::concat}) ops.push_back({k, BytesShape{256}});
+  for (OpKind k : {OpKind::copy, OpKind::transpose, OpKind::permute, OpKind::concat})
+    ops.push_back({k, BytesShape{256}});
   ops.push_back({OpKind::concat, BytesShape{1024, 5, 512}});  // uneven inputs
   ops.push_back({OpKind::rotary, RotaryShape{1, 2, 8}});
   ops.push_back({OpKind::embedding, EmbeddingShape{1, 16, 8}});

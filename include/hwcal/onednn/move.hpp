@@ -1,9 +1,10 @@
 #pragma once
-// MoveKernel: copy, transpose and concat on oneDNN's reorder and concat
-// primitives, on the one geometry every backend uses
+// MoveKernel: copy, transpose, permute and concat on oneDNN's reorder and
+// concat primitives, on the one geometry every backend uses
 // (reference::move_geometry): copy and transpose reorder the rows x cols
-// matrix (transpose to column-major, y[c][r] = x[r][c]); concat joins
-// blocks of parts[i] rows along dim 0.
+// matrix (transpose to column-major, y[c][r] = x[r][c]); permute reorders
+// [rows][blocks][run] to blocks outermost; concat joins blocks of parts[i]
+// rows along dim 0.
 
 #include <hwcal/config.hpp>
 
@@ -31,6 +32,12 @@ inline dnnl::primitive_desc_base move_pd(const Context& c, OpKind kind, const re
     for (i64 rows : g.parts) inputs.emplace_back(md({rows, g.cols}, t, tag::ab));
     return dnnl::concat::primitive_desc(plain, 0, inputs, c.engine, user_scratchpad());
   }
+  if (kind == OpKind::permute) {
+    // [rows][blocks][run] reordered so that blocks is the outer dimension in memory
+    const dnnl::memory::dims d{g.rows, g.cols / g.run, g.run};
+    return dnnl::reorder::primitive_desc(c.engine, md(d, t, tag::abc), c.engine, md(d, t, tag::bac),
+                                         user_scratchpad());
+  }
   const md to = kind == OpKind::transpose ? md({g.rows, g.cols}, t, tag::ba) : plain;
   return dnnl::reorder::primitive_desc(c.engine, plain, c.engine, to, user_scratchpad());
 }
@@ -57,18 +64,17 @@ class MoveKernel final : public detail::ChainKernel {
       }
       add(pd, std::move(args));
     } else {
-      Tensor x = make_random(c, pd.src_desc(), tag::ab, 1, lo, hi);
+      Tensor x = make_random(c, pd.src_desc(), kind == OpKind::permute ? tag::abc : tag::ab, 1, lo, hi);
       add(pd, {{DNNL_ARG_FROM, x.mem}, {DNNL_ARG_TO, y}});
       want = std::move(x.host);
     }
-    if (kind == OpKind::transpose) {
-      // Read the column-major output as the [cols][rows] matrix it physically is.
+    if (kind == OpKind::transpose || kind == OpKind::permute) {
+      // Read the reordered output as the plain buffer it physically is.
       keep(y);
       y = dnnl::memory(md({g.cols, g.rows}, t, tag::ab), c.engine, y.get_data_handle());
       std::vector<float> moved(want.size());
-      for (i64 r = 0; r < g.rows; ++r)
-        for (i64 col = 0; col < g.cols; ++col)
-          moved[static_cast<std::size_t>(col * g.rows + r)] = want[static_cast<std::size_t>(r * g.cols + col)];
+      for (std::size_t o = 0; o < moved.size(); ++o)
+        moved[o] = want[static_cast<std::size_t>(reference::moved_from(g, static_cast<i64>(o)))];
       want = std::move(moved);
     }
     set_output(y, tag::ab, [kind, p, want = std::move(want)](const std::vector<float>& out) {
@@ -86,6 +92,10 @@ class MoveKernel final : public detail::ChainKernel {
     const std::string matrix = "[" + std::to_string(g.rows) + "][" + std::to_string(g.cols) + "]";
     switch (op.kind) {
       case OpKind::transpose: return "reorder of the " + matrix + " matrix to column-major";
+      case OpKind::permute:
+        return "reorder of [" + std::to_string(g.rows) + "][" + std::to_string(g.cols / g.run) + "][" +
+               std::to_string(g.run) + "] to [" + std::to_string(g.cols / g.run) + "][" + std::to_string(g.rows) +
+               "][" + std::to_string(g.run) + "]";
       case OpKind::concat: {
         std::string t = "concat primitive along dim 0: [";
         for (std::size_t i = 0; i < g.parts.size(); ++i) t += (i ? ", " : "") + std::to_string(g.parts[i]);

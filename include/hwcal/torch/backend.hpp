@@ -22,7 +22,7 @@
 //   batchnorm.hpp    BatchNormKernel    batchnorm
 //   rows.hpp         RowsKernel         layernorm, rmsnorm, softmax, reduce_mean
 //   elementwise.hpp  ElementwiseKernel  activations, clamps, add/mul/div, silu_mul
-//   move.hpp         MoveKernel         copy, transpose, concat
+//   move.hpp         MoveKernel         copy, transpose, permute, concat
 //   rotary.hpp       RotaryKernel       rotary
 //   embedding.hpp    EmbeddingKernel    embedding
 //   fusion.hpp       linear_bias, conv_bn, attention: fused and unfused

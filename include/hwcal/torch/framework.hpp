@@ -136,11 +136,14 @@ def build(o):
     if k == "clamp":
         x = torch.randn(o["elements"]); lo, hi = o["lo"], o["hi"]
         return lambda: torch.clamp(x, lo, hi)
-    if k in ("copy", "transpose", "concat"):
+    if k in ("copy", "transpose", "permute", "concat"):
         rows, cols = o["rows"], o["cols"]
         if k == "concat":
             xs = [torch.randn(r, cols) for r in o["parts"]]
             return lambda: torch.cat(xs)
+        if k == "permute":
+            x = torch.randn(rows, cols // o["run"], o["run"])
+            return lambda: x.transpose(0, 1).contiguous()
         x = torch.randn(rows, cols)
         if k == "copy":
             return lambda: x.clone()
@@ -260,6 +263,7 @@ inline nlohmann::json python_op(const OpDesc& op) {
     o["rows"] = g.rows;
     o["cols"] = g.cols;
     if (op.kind == OpKind::concat) o["parts"] = g.parts;
+    if (op.kind == OpKind::permute) o["run"] = g.run;
   }
   if (op.kind == OpKind::clamp) {
     o["lo"] = reference::clamp_lo;

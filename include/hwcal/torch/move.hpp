@@ -1,8 +1,10 @@
 #pragma once
-// MoveKernel: copy, transpose and concat of the one 2-D tensor every backend
+// MoveKernel: copy, transpose, permute and concat of the one tensor every backend
 // moves (reference::move_geometry: rows x cols elements of the precision).
 //   copy       at::clone (x.clone())
 //   transpose  x.transpose(-1, -2).contiguous(): [rows][cols] -> [cols][rows]
+//   permute    x.transpose(0, 1).contiguous() of x [rows][cols / run][run]:
+//              a head merge (MoveGeometry::run)
 //   concat     at::cat({x0, x1, ...}, 0): contiguous blocks of parts[i] rows
 //              (torch.cat along dim 0, a KV cache's outer dimension)
 
@@ -35,7 +37,7 @@ inline bool same_sizes(const at::Tensor& out, i64 rows, i64 cols, CheckResult& f
 
 }  // namespace detail
 
-/// copy, transpose, concat (ShapeFamily::bytes).
+/// copy, transpose, permute, concat (ShapeFamily::bytes).
 struct MoveKernel {
   static std::unique_ptr<TorchKernel> make(const OpDesc& op, Precision p, at::ScalarType dt) {
     using detail::compare_elements;
@@ -69,6 +71,26 @@ struct MoveKernel {
                                                });
                                              },
                                              "Tensor::transpose(-1, -2).contiguous()");
+      }
+      case OpKind::permute: {
+        const i64 run = g.run, blocks = cols / run;
+        const at::Tensor x = uniform({rows, blocks, run}, dt, 1);
+        return std::make_unique<TorchKernel>([=] { return x.transpose(0, 1).contiguous(); },
+                                             [=](const at::Tensor& out) {
+                                               if (out.dim() != 3 || out.size(0) != blocks || out.size(1) != rows ||
+                                                   out.size(2) != run)
+                                                 return CheckResult{false, 0, 0,
+                                                                    "output is " + std::string(c10::str(out.sizes())) +
+                                                                        ", want [" + std::to_string(blocks) + ", " +
+                                                                        std::to_string(rows) + ", " +
+                                                                        std::to_string(run) + "]"};
+                                               const HostCopy xd(x);
+                                               return compare_elements(out, n, p, 1, "permute", [&](i64 o) {
+                                                 return xd.p[reference::moved_from(g, o)];
+                                               });
+                                             },
+                                             "Tensor::transpose(0, 1).contiguous() of [" + std::to_string(rows) +
+                                                 ", " + std::to_string(blocks) + ", " + std::to_string(run) + "]");
       }
       case OpKind::concat: {
         std::vector<at::Tensor> parts;

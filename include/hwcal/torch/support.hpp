@@ -96,6 +96,7 @@ inline Support bf16_support(const OpDesc& op) {
       return {SupportLevel::native, "LLaMA's RMSNorm upcasts to fp32 (x.float()) and casts back before the weight"};
     case OpKind::copy:
     case OpKind::transpose:
+    case OpKind::permute:
     case OpKind::concat:
     case OpKind::embedding: return {SupportLevel::native, "data movement"};
     default: return {SupportLevel::native, "bf16 in memory, fp32 arithmetic in registers"};
@@ -113,6 +114,7 @@ inline Support fp16_support(const OpDesc& op) {
   switch (k) {
     case OpKind::copy:
     case OpKind::transpose:
+    case OpKind::permute:
     case OpKind::concat:
     case OpKind::embedding: return {SupportLevel::native, "data movement"};
     case OpKind::add:

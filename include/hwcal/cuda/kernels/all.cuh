@@ -235,6 +235,24 @@ cudaError_t transpose(int element_bytes, const void* x, void* y, i64 rows, i64 c
   });
 }
 
+cudaError_t permute(int element_bytes, const void* x, void* y, i64 rows, i64 cols, i64 run, cudaStream_t stream) {
+  if (run < 1 || cols % run != 0) return cudaErrorInvalidValue;
+  const i64 blocks = cols / run, run_bytes = run * element_bytes;
+  if (run_bytes % 16 == 0 && reinterpret_cast<std::uintptr_t>(x) % 16 == 0 &&
+      reinterpret_cast<std::uintptr_t>(y) % 16 == 0) {
+    const i64 words = run_bytes / 16;
+    permute_kernel<uint4><<<grid_for(rows * blocks * words, 256), 256, 0, stream>>>(
+        static_cast<const uint4*>(x), static_cast<uint4*>(y), rows, blocks, words);
+    return cudaGetLastError();
+  }
+  return dispatch_bytes(element_bytes, [&](auto tag) {
+    using U = decltype(tag);
+    permute_kernel<U><<<grid_for(rows * cols, 256), 256, 0, stream>>>(static_cast<const U*>(x), static_cast<U*>(y),
+                                                                      rows, blocks, run);
+    return cudaGetLastError();
+  });
+}
+
 cudaError_t rotary(DType t, const void* x, const void* cos, const void* sin, void* y, i64 tokens, i64 heads,
                    i64 head_dim, cudaStream_t stream) {
   if (head_dim % 2 != 0 || heads * head_dim >= (i64{1} << 31)) return cudaErrorInvalidValue;

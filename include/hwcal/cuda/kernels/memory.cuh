@@ -1,6 +1,6 @@
 #pragma once
 // Data movement: copy and concat (contiguous segments, one launch), tiled
-// transpose, the bandwidth sweep's read / copy / triad kernels, and the empty
+// transpose, permute (runs moved whole), the bandwidth sweep's read / copy / triad kernels, and the empty
 // kernel that probes launch overhead.
 
 #include <hwcal/config.hpp>
@@ -113,6 +113,20 @@ __global__ void __launch_bounds__(256)
   for (i64 i = global_thread(); i < total; i += grid_threads()) {
     const i64 w = i % words, block = i / words;
     y[i] = x[(block / times) * words + w];
+  }
+}
+
+/// y = x's [rows][blocks][run] as [blocks][rows][run], in words W (16-byte
+/// vectors when a run is a multiple of 16 bytes, else single elements): each
+/// thread writes consecutive output words, so writes are coalesced and reads
+/// are within a run (a head merge, a channel shuffle).
+template <class W>
+__global__ void __launch_bounds__(256)
+    permute_kernel(const W* __restrict__ x, W* __restrict__ y, i64 rows, i64 blocks, i64 words) {
+  const i64 total = rows * blocks * words;
+  for (i64 i = global_thread(); i < total; i += grid_threads()) {
+    const i64 w = i % words, b = i / words;  // output run b = j * rows + r
+    y[i] = x[((b % rows) * blocks + b / rows) * words + w];
   }
 }
 
