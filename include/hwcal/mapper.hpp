@@ -332,9 +332,11 @@ class CalibratedMapper {
     if (!c && stand_in(op.kind) != op.kind) {
       // An op the profile predates (neg, exp, ... permute in older profiles):
       // the curve of its stand-in keeps the per-call floor a bare memory
-      // sweep would miss.
+      // sweep would miss; at another precision where the stand-in has none at
+      // this one (tf32: memory-bound ops are measured at fp32), as its own
+      // lookup would.
       std::uint32_t w = 0;
-      if ((c = curves_.find(stand_in(op.kind), p, a.variant, w))) e.warnings |= w | warn_stand_in;
+      if ((c = curves_.choose(stand_in(op.kind), p, a.variant, w))) e.warnings |= w | warn_stand_in;
     }
 
     double log_eff = compute ? -0.6931471805599453 : 0.0, log_eff_cold = log_eff, spread = 0.5,

@@ -219,6 +219,15 @@ TEST_CASE("fallbacks are documented and flagged, never silent", "[mapper]") {
     CHECK_FALSE((neg.warnings & warn_no_curve));
     CHECK(neg.latency_s == Approx(relu.latency_s));
     CHECK(neg.interval_hi_s > relu.interval_hi_s);  // wider: a stand-in, not a measurement
+    // at a precision the stand-in has no curve of (tf32: memory-bound ops are measured at fp32),
+    // its curve at another precision, as relu's own lookup takes it
+    const Estimate neg32 = m.estimate(sg(OpKind::neg, e, Precision::tf32));
+    const Estimate relu32 = m.estimate(sg(OpKind::relu, e, Precision::tf32));
+    CHECK((relu32.warnings & warn_other_precision));
+    CHECK((neg32.warnings & warn_stand_in));
+    CHECK((neg32.warnings & warn_other_precision));
+    CHECK_FALSE((neg32.warnings & warn_no_curve));
+    CHECK(neg32.latency_s == Approx(relu32.latency_s));
   }
   SECTION("curves of another thread count") {
     MapperOptions o;
