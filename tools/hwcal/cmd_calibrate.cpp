@@ -178,7 +178,8 @@ Action add_calibrate(CLI::App& app) {
       "  hwcal calibrate --backend torch --threads 1 -o torch-t1.json   # predicts PyTorch eager\n"
       "Op groups for --ops: all, gemm (matmul, linear), conv, pool, norm, elementwise, memory (alias stream), fusion;\n"
       "or single ops:\n" +
-      calibrated_op_names() + ".\n"
+      calibrated_op_names() +
+      ".\n"
       "  hwcal calibrate --backend cuda --ops memory --collectives -o nccl.json   # a multi-GPU machine's collectives\n"
       "The profile is written atomically: an interrupted calibration leaves an existing file untouched.");
   c->add_flag("--quick", args->quick, "Fewer sizes and shorter measurements (fp32 only)");

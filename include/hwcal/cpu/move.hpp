@@ -52,7 +52,8 @@ class MoveKernel final : public Kernel {
         const i64 run = g_.run, blocks = cols / run;
         parallel_for(threads_, blocks, [&](i64 j0, i64 j1) {
           for (i64 j = j0; j < j1; ++j)
-            for (i64 r = 0; r < rows; ++r) copy(x_.data() + r * cols + j * run, (j * rows + r) * run, (j * rows + r + 1) * run);
+            for (i64 r = 0; r < rows; ++r)
+              copy(x_.data() + r * cols + j * run, (j * rows + r) * run, (j * rows + r + 1) * run);
         });
         break;
       }

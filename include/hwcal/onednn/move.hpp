@@ -35,8 +35,7 @@ inline dnnl::primitive_desc_base move_pd(const Context& c, OpKind kind, const re
   if (kind == OpKind::permute) {
     // [rows][blocks][run] reordered so that blocks is the outer dimension in memory
     const dnnl::memory::dims d{g.rows, g.cols / g.run, g.run};
-    return dnnl::reorder::primitive_desc(c.engine, md(d, t, tag::abc), c.engine, md(d, t, tag::bac),
-                                         user_scratchpad());
+    return dnnl::reorder::primitive_desc(c.engine, md(d, t, tag::abc), c.engine, md(d, t, tag::bac), user_scratchpad());
   }
   const md to = kind == OpKind::transpose ? md({g.rows, g.cols}, t, tag::ba) : plain;
   return dnnl::reorder::primitive_desc(c.engine, plain, c.engine, to, user_scratchpad());

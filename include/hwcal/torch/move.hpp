@@ -75,22 +75,20 @@ struct MoveKernel {
       case OpKind::permute: {
         const i64 run = g.run, blocks = cols / run;
         const at::Tensor x = uniform({rows, blocks, run}, dt, 1);
-        return std::make_unique<TorchKernel>([=] { return x.transpose(0, 1).contiguous(); },
-                                             [=](const at::Tensor& out) {
-                                               if (out.dim() != 3 || out.size(0) != blocks || out.size(1) != rows ||
-                                                   out.size(2) != run)
-                                                 return CheckResult{false, 0, 0,
-                                                                    "output is " + std::string(c10::str(out.sizes())) +
-                                                                        ", want [" + std::to_string(blocks) + ", " +
-                                                                        std::to_string(rows) + ", " +
-                                                                        std::to_string(run) + "]"};
-                                               const HostCopy xd(x);
-                                               return compare_elements(out, n, p, 1, "permute", [&](i64 o) {
-                                                 return xd.p[reference::moved_from(g, o)];
-                                               });
-                                             },
-                                             "Tensor::transpose(0, 1).contiguous() of [" + std::to_string(rows) +
-                                                 ", " + std::to_string(blocks) + ", " + std::to_string(run) + "]");
+        return std::make_unique<TorchKernel>(
+            [=] { return x.transpose(0, 1).contiguous(); },
+            [=](const at::Tensor& out) {
+              if (out.dim() != 3 || out.size(0) != blocks || out.size(1) != rows || out.size(2) != run)
+                return CheckResult{false, 0, 0,
+                                   "output is " + std::string(c10::str(out.sizes())) + ", want [" +
+                                       std::to_string(blocks) + ", " + std::to_string(rows) + ", " +
+                                       std::to_string(run) + "]"};
+              const HostCopy xd(x);
+              return compare_elements(out, n, p, 1, "permute",
+                                      [&](i64 o) { return xd.p[reference::moved_from(g, o)]; });
+            },
+            "Tensor::transpose(0, 1).contiguous() of [" + std::to_string(rows) + ", " + std::to_string(blocks) + ", " +
+                std::to_string(run) + "]");
       }
       case OpKind::concat: {
         std::vector<at::Tensor> parts;
