@@ -257,6 +257,23 @@ class PointStore {
     float d2[chunk];
     const float* x = x_.data() + b.x;
     nb.found = 0;
+    if (b.n <= static_cast<std::uint32_t>(k) && skip == no_skip) {
+      // Every point is a neighbour (a fusion pattern's few shapes): their
+      // distances in the same order of operations as below, without the
+      // vectorised passes' set-up, which costs more than the points do.
+      for (std::uint32_t i = 0; i < b.n; ++i) {
+        float di = 0.0f;
+        for (int d = 0; d < b.dims; ++d) {
+          const float diff = q[static_cast<std::size_t>(d)] - x[static_cast<std::size_t>(d) * b.n + i];
+          di += diff * diff;
+        }
+        int pos = nb.found++;
+        for (; pos > 0 && nb.d2[pos - 1] > di; --pos) nb.d2[pos] = nb.d2[pos - 1], nb.i[pos] = nb.i[pos - 1];
+        nb.d2[pos] = di;
+        nb.i[pos] = i;
+      }
+      return;
+    }
     for (std::uint32_t start = 0; start < b.n; start += chunk) {
       const std::uint32_t m = std::min(chunk, b.n - start);
       std::fill(d2, d2 + m, 0.0f);
