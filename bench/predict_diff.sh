@@ -9,12 +9,15 @@
 # on the first $GPU_TABLE_WORKLOADS workloads only (default 2).
 #
 #   bench/predict_diff.sh BASE_HWCAL NEW_HWCAL [OUT_DIR]
+#   PROFILES="profiles/cpu/*.json" bench/predict_diff.sh ...   # those profiles only
 #
 # Exit status 1 when an exact-mode output differs. Run from the repository root.
 set -euo pipefail
 base=$1 new=$2 out=${3:-$(mktemp -d)}
 mkdir -p "$out/base" "$out/new"
-profiles=(profiles/cpu/*.json profiles/gpu/*.json docs/bench/mapper_profile_eigen_t1.json)
+# PROFILES="a.json b.json" restricts the comparison to those profiles
+# shellcheck disable=SC2206
+profiles=(${PROFILES:-profiles/cpu/*.json profiles/gpu/*.json docs/bench/mapper_profile_eigen_t1.json})
 workloads=(validation/workloads/*.json)
 # the fuzz corpus holds profiles and workloads alike: its workloads only
 for f in tests/fuzz/corpus/*.json; do grep -q '"subgraphs"' "$f" && workloads+=("$f"); done
