@@ -56,6 +56,7 @@
 // The mapper is immutable after construction, so it is thread-safe, and
 // estimate() allocates nothing.
 
+#include <hwcal/config.hpp>
 #include <hwcal/detail/bandwidth_model.hpp>
 #include <hwcal/detail/collective_table.hpp>
 #include <hwcal/detail/curve_set.hpp>
@@ -69,7 +70,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <optional>
 
 namespace hwcal {
 
@@ -122,7 +122,7 @@ class CalibratedMapper {
     const bool collective = is_collective(g.op.kind);
     const OpAnalysis main = collective ? OpAnalysis{} : analyze(g.op, g.precision);
     Estimate e =
-        collective ? estimate_collective(g.op, g.precision, true) : estimate_op(g.op, main, g.precision, ctx, true);
+        collective ? estimate_collective(g.op, g.precision, true) : estimate_op<true>(g.op, main, g.precision, ctx);
     if (g.fused || bias_pass(g)) add_passes(g, main, ctx, e);
     return e;
   }
@@ -293,59 +293,90 @@ class CalibratedMapper {
   Estimate estimate_pass(OpKind k, const S& shape, Precision p, const SequenceContext& ctx) const noexcept {
     const OpDesc op{k, shape};
     if (is_collective(k)) return estimate_collective(op, p, false);
-    return estimate_op(op, analyze(k, shape, p), p, ctx, false);
+    return estimate_op<false>(op, analyze(k, shape, p), p, ctx);
   }
 
-  /// One op, not a collective, from its analysis.
-  Estimate estimate_op(const OpDesc& op, const OpAnalysis& a, Precision p, const SequenceContext& ctx,
-                       bool main_op) const noexcept {
-    Estimate e;
-    const Counts& n = a.counts;
-    const bool compute = is_compute_op(op.kind);
-    if (compute && !(peak_[index(p)] > 0)) e.warnings |= warn_no_peak;
-    if (bw_.empty()) e.warnings |= warn_no_bandwidth;
-
-    // Find a curve: exact, other variant, other precision, equivalent GEMM.
-    // The features the curve is read at: the op's own, read in place unless a
-    // target coordinate is added (a copy of floats just stored one by one
-    // stalls on store forwarding).
-    FeatureSet fs;
-    const Features* x = &a.features.x;
-    if (adds_coordinates(op.kind)) {
-      fs = a.features;
-      add_coordinates(op, n.bytes, fs);
-      x = &fs.x;
-    }
-    const OpDesc* measured_as = &op;  // the shape whose curve is read (a family curve classifies by it)
-    const detail::Curve* c = curves_.choose(op.kind, p, a.variant, e.warnings);
-    std::optional<OpDesc> gemm;  // (built only when needed: a variant costs dozens of instructions to construct)
-    if (!c && compute && equivalent_gemm(op, gemm.emplace())) {
+  /// The curve of an op that choose() has none for, and its efficiency
+  /// (warm, and cold on devices) at the op's features: a compute op as its
+  /// equivalent GEMM, an op the profile predates as its stand_in(); null
+  /// when neither has a curve. Out of line: rare, and its OpDesc costs dozens of
+  /// instructions to construct.
+  HWCAL_NOINLINE const detail::Curve* fallback_curve(const OpDesc& op, const OpAnalysis& a, Precision p,
+                                                     std::uint32_t& warnings, detail::Interpolated& in,
+                                                     detail::Interpolated& in_cold) const noexcept {
+    const detail::Curve* c = nullptr;
+    OpDesc gemm;
+    if (is_compute_op(op.kind) && equivalent_gemm(op, gemm)) {
       std::uint32_t w = 0;
-      if ((c = curves_.find(gemm->kind, p, variant_of(*gemm), w))) {
-        e.warnings |= warn_equivalent_gemm;
-        fs = features(*gemm);
-        add_coordinates(*gemm, counts(*gemm, p).bytes, fs);
-        x = &fs.x;
-        measured_as = &*gemm;
+      if ((c = curves_.find(gemm.kind, p, variant_of(gemm), w))) {
+        warnings |= warn_equivalent_gemm;
+        FeatureSet fs = features(gemm);
+        add_coordinates(gemm, counts(gemm, p).bytes, fs);
+        in = curves_.efficiency(*c, fs.x, gemm);
+        if (device_) in_cold = curves_.efficiency(*c, fs.x, gemm, true);
+        return c;
       }
     }
-    if (!c && stand_in(op.kind) != op.kind) {
+    if (stand_in(op.kind) != op.kind) {
       // An op the profile predates (neg, exp, ... permute in older profiles):
       // the curve of its stand-in keeps the per-call floor a bare memory
       // sweep would miss; at another precision where the stand-in has none at
       // this one (tf32: memory-bound ops are measured at fp32), as its own
       // lookup would.
       std::uint32_t w = 0;
-      if ((c = curves_.choose(stand_in(op.kind), p, a.variant, w))) e.warnings |= w | warn_stand_in;
+      if ((c = curves_.choose(stand_in(op.kind), p, a.variant, w))) {
+        warnings |= w | warn_stand_in;
+        const Features* x = &a.features.x;
+        FeatureSet fs;
+        if (adds_coordinates(op.kind)) {
+          fs = a.features;
+          add_coordinates(op, a.counts.bytes, fs);
+          x = &fs.x;
+        }
+        in = curves_.efficiency(*c, *x, op);
+        if (device_) in_cold = curves_.efficiency(*c, *x, op, true);
+      }
     }
+    return c;
+  }
 
+  /// One op, not a collective, from its analysis: the subgraph's main op,
+  /// or a pass after it (add_pass() reads its times and warnings only, so a
+  /// pass skips the efficiency and the bound).
+  template <bool main_op>
+  Estimate estimate_op(const OpDesc& op, const OpAnalysis& a, Precision p, const SequenceContext& ctx) const noexcept {
+    Estimate e;
+    const Counts& n = a.counts;
+    const bool compute = is_compute_op(op.kind);
+    if (compute && !(peak_[index(p)] > 0)) e.warnings |= warn_no_peak;
+    if (bw_.empty()) e.warnings |= warn_no_bandwidth;
+
+    // Find a curve: exact, other variant, other precision (resolved at
+    // construction); else the rare fallbacks, out of line. The features the
+    // curve is read at: the op's own, read in place unless a target
+    // coordinate is added (a copy of floats just stored one by one stalls on
+    // store forwarding).
+    detail::Interpolated in, in_cold;
+    const detail::Curve* c = curves_.choose(op.kind, p, a.variant, e.warnings);
+    if (c) {
+      const Features* x = &a.features.x;
+      FeatureSet fs;
+      if (adds_coordinates(op.kind)) {
+        fs = a.features;
+        add_coordinates(op, n.bytes, fs);
+        x = &fs.x;
+      }
+      in = curves_.efficiency(*c, *x, op);
+      if (device_) in_cold = curves_.efficiency(*c, *x, op, true);
+    } else {
+      c = fallback_curve(op, a, p, e.warnings, in, in_cold);
+    }
     double log_eff = compute ? -0.6931471805599453 : 0.0, log_eff_cold = log_eff, spread = 0.5,
            floor = 0;  // log(0.5), log(1)
     double fixed = device_ ? 0.0 : overhead_;
     if (c) {
-      const detail::Interpolated in = curves_.efficiency(*c, *x, *measured_as);
       log_eff = in.value;
-      log_eff_cold = device_ ? curves_.efficiency(*c, *x, *measured_as, true).value : in.value;
+      log_eff_cold = device_ ? in_cold.value : in.value;
       // A sample's spread is its p10-p90 width; a profile may hold a wildly
       // noisy one (the calibrator drops them, a hand-edited file may not):
       // intervals stay within 20x of the estimate.
@@ -365,11 +396,13 @@ class CalibratedMapper {
     if (compute) {
       e.compute_s = body;
       e.memory_s = bw > 0 ? n.bytes / bw : 0;
-      e.efficiency = peak_[index(p)] > 0 && body > 0 ? n.flops / body / peak_[index(p)] : 0;
+      if constexpr (main_op) e.efficiency = peak_[index(p)] > 0 && body > 0 ? n.flops / body / peak_[index(p)] : 0;
     } else {
       e.memory_s = body;
-      e.compute_s = pk > 0 ? n.flops / pk : 0;
-      e.efficiency = bw > 0 && body > 0 ? (n.bytes / body) / bw : 0;
+      if constexpr (main_op) {
+        e.compute_s = pk > 0 ? n.flops / pk : 0;
+        e.efficiency = bw > 0 && body > 0 ? (n.bytes / body) / bw : 0;
+      }
     }
     const double f = detail::fast_exp(spread);
     // In a pass, per byte, what the pass's working set costs beyond the op's
@@ -410,8 +443,10 @@ class CalibratedMapper {
       // device's work; measured per op where the profile has it.
       if (mode_ == Mode::eager && main_op) overlap_host(e, op.kind);
     }
-    const double m = std::max(e.compute_s, e.memory_s);
-    e.bound = e.overhead_s > m ? Bound::overhead : e.compute_s >= e.memory_s ? Bound::compute : Bound::memory;
+    if constexpr (main_op) {
+      const double m = std::max(e.compute_s, e.memory_s);
+      e.bound = e.overhead_s > m ? Bound::overhead : e.compute_s >= e.memory_s ? Bound::compute : Bound::memory;
+    }
     return e;
   }
 

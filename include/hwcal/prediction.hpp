@@ -25,10 +25,11 @@
 namespace hwcal {
 
 struct PredictOptions {
-  Mode mode = Mode::device;   ///< devices: device time or eager framework time
-  int threads = 0;            ///< curves of this thread count (0: the profile's)
-  bool roofline = false;      ///< the datasheet-roofline baseline instead of the calibrated mapper
-  std::string workload_file;  ///< named in errors (a collective the profile has no curve of)
+  Mode mode = Mode::device;       ///< devices: device time or eager framework time
+  int threads = 0;                ///< curves of this thread count (0: the profile's)
+  bool roofline = false;          ///< the datasheet-roofline baseline instead of the calibrated mapper
+  Lookup lookup = Lookup::exact;  ///< MapperOptions::lookup
+  std::string workload_file;      ///< named in errors (a collective the profile has no curve of)
 };
 
 struct SubgraphPrediction {
@@ -61,6 +62,7 @@ inline WorkloadPrediction predict_workload(const HardwareCalibration& profile, c
   MapperOptions mo;
   mo.threads = opt.threads;
   mo.mode = opt.mode;
+  mo.lookup = opt.lookup;
   const CalibratedMapper mapper(profile, mo);
   // A subgraph the profile has no curve of its kind for (a collective without
   // a collectives curve) is an error, not a latency of 0.

@@ -17,6 +17,7 @@ struct PredictArgs {
   bool json = false;
   std::string model = "calibrated";
   std::string mode = "device";
+  std::string lookup = "exact";
   int threads = 0;
   std::string backend;
   std::string device = "cpu";
@@ -30,6 +31,9 @@ int run(const PredictArgs& a) {
     throw CLI::ValidationError("--model", "expected 'calibrated' or 'roofline', got '" + a.model + "'");
   Mode mode = Mode::device;
   if (!parse(a.mode, mode)) throw CLI::ValidationError("--mode", "expected 'device' or 'eager', got '" + a.mode + "'");
+  Lookup lookup = Lookup::exact;
+  if (!parse(a.lookup, lookup))
+    throw CLI::ValidationError("--lookup", "expected 'exact' or 'table', got '" + a.lookup + "'");
   const Workload w = load_workload(a.workload);  // validate input before any calibration
   std::vector<std::string> calibration_warnings;
 
@@ -80,6 +84,7 @@ int run(const PredictArgs& a) {
   po.mode = mode;
   po.threads = a.threads;
   po.roofline = a.model == "roofline";
+  po.lookup = lookup;
   po.workload_file = a.workload;
   WorkloadPrediction p = predict_workload(profile, w, po);
   p.profile = source;
@@ -140,6 +145,9 @@ Action add_predict(CLI::App& app) {
       "--mode", args->mode,
       "GPU profiles: device (default; device time, as a CUDA-graph replay or a compiled runtime runs the model) "
       "or eager (an eager framework issuing each op from the host)");
+  c->add_option("--lookup", args->lookup,
+                "exact (default: the interpolation computed per subgraph) or table (precomputed when the profile is "
+                "loaded, for searches; docs/mapper.md)");
   c->add_option("--threads", args->threads, "Use curves measured at this thread count (default: the profile's)")
       ->check(CLI::PositiveNumber);
   c->add_option("--backend", args->backend, "Backend for --auto (default " + default_backend() + ")");

@@ -146,10 +146,10 @@ class PointStore {
   /// A block's interpolation tabulated on a grid (Lookup::table).
   struct Table {
     int dims = 0;
-    std::array<std::uint32_t, max_features> axis{};  ///< offset of each feature's node coordinates in axes_
-    std::array<std::uint32_t, max_features> size{};  ///< nodes along each feature
-    std::uint32_t node = 0;                          ///< offset of the nodes' (value, spread) pairs in nodes_
-    std::array<std::uint32_t, std::size_t{1} << max_features> corner{};  ///< node offset of each cell corner
+    std::array<std::uint32_t, max_features> axis{};    ///< offset of each feature's node coordinates in axes_
+    std::array<std::uint32_t, max_features> size{};    ///< nodes along each feature
+    std::array<std::uint32_t, max_features> stride{};  ///< node offset of a step along each feature
+    std::uint32_t node = 0;                            ///< offset of the nodes' (value, spread) pairs in nodes_
   };
 
   /// The block's own interpolation at q (several features).
@@ -166,7 +166,6 @@ class PointStore {
     t.dims = b.dims;
     const float* x = x_.data() + b.x;
     std::size_t nodes = 1;
-    std::array<std::uint32_t, max_features> stride{};
     for (int d = 0; d < b.dims; ++d) {
       const auto du = static_cast<std::size_t>(d);
       std::vector<float> a(x + du * b.n, x + (du + 1) * b.n);
@@ -177,16 +176,13 @@ class PointStore {
       t.axis[du] = static_cast<std::uint32_t>(axes_.size());
       t.size[du] = static_cast<std::uint32_t>(a.size());
       axes_.insert(axes_.end(), a.begin(), a.end());
-      stride[du] = static_cast<std::uint32_t>(nodes);
+      t.stride[du] = static_cast<std::uint32_t>(nodes);
       nodes *= a.size();
       if (nodes > max_table_nodes) {
         axes_.resize(t.axis[0]);
         return;
       }
     }
-    for (std::size_t c = 0; c < (std::size_t{1} << b.dims); ++c)
-      for (int d = 0; d < b.dims; ++d)
-        if (c >> d & 1) t.corner[c] += stride[static_cast<std::size_t>(d)];
     t.node = static_cast<std::uint32_t>(nodes_.size() / 2);
     nodes_.reserve(nodes_.size() + 2 * nodes);
     for (std::size_t i = 0; i < nodes; ++i) {
@@ -207,7 +203,7 @@ class PointStore {
 
   /// The table's blend at q (simplex); false when q lies beyond its grid.
   bool blend(const Table& t, const Features& q, Interpolated& r) const noexcept {
-    std::uint32_t base = 0, stride = 1;
+    std::uint32_t base = 0;
     float frac[max_features];
     for (int d = 0; d < t.dims; ++d) {
       const auto du = static_cast<std::size_t>(d);
@@ -219,8 +215,7 @@ class PointStore {
       const float* c = a;
       for (std::uint32_t len = n - 1; len > 1; len -= len / 2) c = c[len / 2] <= qd ? c + len / 2 : c;
       frac[d] = (qd - c[0]) / (c[1] - c[0]);
-      base += static_cast<std::uint32_t>(c - a) * stride;
-      stride *= n;
+      base += static_cast<std::uint32_t>(c - a) * t.stride[du];
     }
     // The cell's simplex holding q (Kuhn's split of the cube): from the lowest corner, step up one
     // feature at a time in decreasing order of q's fraction along it; q is the blend of those
@@ -236,9 +231,9 @@ class PointStore {
     std::uint32_t corner = 0;
     for (int j = 0; j <= t.dims; ++j) {
       const float f = j < t.dims ? frac[order[j]] : 0.0f, w = prev - f;
-      const float* c = node + 2 * std::size_t{t.corner[corner]};
+      const float* c = node + 2 * std::size_t{corner};
       value += w * c[0], spread += w * c[1];
-      if (j < t.dims) corner |= 1u << order[j], prev = f;
+      if (j < t.dims) corner += t.stride[static_cast<std::size_t>(order[j])], prev = f;
     }
     r.value = value, r.spread = spread;
     return true;
@@ -257,6 +252,23 @@ class PointStore {
     float d2[chunk];
     const float* x = x_.data() + b.x;
     nb.found = 0;
+    if (b.n <= static_cast<std::uint32_t>(k) && skip == no_skip) {
+      // Every point is a neighbour (a fusion pattern's few shapes): their
+      // distances in the same order of operations as below, without the
+      // vectorised passes' set-up, which costs more than the points do.
+      for (std::uint32_t i = 0; i < b.n; ++i) {
+        float di = 0.0f;
+        for (int d = 0; d < b.dims; ++d) {
+          const float diff = q[static_cast<std::size_t>(d)] - x[static_cast<std::size_t>(d) * b.n + i];
+          di += diff * diff;
+        }
+        int pos = nb.found++;
+        for (; pos > 0 && nb.d2[pos - 1] > di; --pos) nb.d2[pos] = nb.d2[pos - 1], nb.i[pos] = nb.i[pos - 1];
+        nb.d2[pos] = di;
+        nb.i[pos] = i;
+      }
+      return;
+    }
     for (std::uint32_t start = 0; start < b.n; start += chunk) {
       const std::uint32_t m = std::min(chunk, b.n - start);
       std::fill(d2, d2 + m, 0.0f);
