@@ -82,6 +82,10 @@ expect 0 '"mode": "eager"' -- "$hwcal" predict --profile "$gpu" --workload "$dat
 expect 2 "--mode: expected 'device' or 'eager', got 'bogus'" -- \
   "$hwcal" predict --profile "$gpu" --workload "$data/small_workload.json" --mode bogus
 expect 2 "--mode" -- "$hwcal" predict --profile p.json --workload "$data/small_workload.json" --mode bogus
+# predict --lookup: the tabulated interpolation runs end to end; a bad lookup exits 2
+expect 0 '"total_s"' -- "$hwcal" predict --profile "$gpu" --workload "$data/new_ops_workload.json" --json --lookup table
+expect 2 "--lookup: expected 'exact' or 'table', got 'bogus'" -- \
+  "$hwcal" predict --profile p.json --workload "$data/small_workload.json" --lookup bogus
 if command -v python3 >/dev/null; then
   # device mode: no host cost, total_s = the graph's start (the profile's graph_start_s, once) + the sum of
   # in_sequence_s; eager: no start, every subgraph has a host cost and
