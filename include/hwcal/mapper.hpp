@@ -296,6 +296,22 @@ class CalibratedMapper {
     return estimate_op<false>(op, analyze(k, shape, p), p, ctx);
   }
 
+  /// Curve c's efficiency (warm, and cold on devices) at the op's own
+  /// features, read in place unless the target adds a coordinate (a copy of
+  /// floats just stored one by one stalls on store forwarding).
+  void read_curve(const detail::Curve& c, const OpDesc& op, const OpAnalysis& a, detail::Interpolated& in,
+                  detail::Interpolated& in_cold) const noexcept {
+    const Features* x = &a.features.x;
+    FeatureSet fs;
+    if (adds_coordinates(op.kind)) {
+      fs = a.features;
+      add_coordinates(op, a.counts.bytes, fs);
+      x = &fs.x;
+    }
+    in = curves_.efficiency(c, *x, op);
+    if (device_) in_cold = curves_.efficiency(c, *x, op, true);
+  }
+
   /// The curve of an op that choose() has none for, and its efficiency
   /// (warm, and cold on devices) at the op's features: a compute op as its
   /// equivalent GEMM, an op the profile predates as its stand_in(); null
@@ -326,15 +342,7 @@ class CalibratedMapper {
       std::uint32_t w = 0;
       if ((c = curves_.choose(stand_in(op.kind), p, a.variant, w))) {
         warnings |= w | warn_stand_in;
-        const Features* x = &a.features.x;
-        FeatureSet fs;
-        if (adds_coordinates(op.kind)) {
-          fs = a.features;
-          add_coordinates(op, a.counts.bytes, fs);
-          x = &fs.x;
-        }
-        in = curves_.efficiency(*c, *x, op);
-        if (device_) in_cold = curves_.efficiency(*c, *x, op, true);
+        read_curve(*c, op, a, in, in_cold);
       }
     }
     return c;
@@ -352,22 +360,11 @@ class CalibratedMapper {
     if (bw_.empty()) e.warnings |= warn_no_bandwidth;
 
     // Find a curve: exact, other variant, other precision (resolved at
-    // construction); else the rare fallbacks, out of line. The features the
-    // curve is read at: the op's own, read in place unless a target
-    // coordinate is added (a copy of floats just stored one by one stalls on
-    // store forwarding).
+    // construction); else the rare fallbacks, out of line.
     detail::Interpolated in, in_cold;
     const detail::Curve* c = curves_.choose(op.kind, p, a.variant, e.warnings);
     if (c) {
-      const Features* x = &a.features.x;
-      FeatureSet fs;
-      if (adds_coordinates(op.kind)) {
-        fs = a.features;
-        add_coordinates(op, n.bytes, fs);
-        x = &fs.x;
-      }
-      in = curves_.efficiency(*c, *x, op);
-      if (device_) in_cold = curves_.efficiency(*c, *x, op, true);
+      read_curve(*c, op, a, in, in_cold);
     } else {
       c = fallback_curve(op, a, p, e.warnings, in, in_cold);
     }
