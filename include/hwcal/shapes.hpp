@@ -33,6 +33,14 @@ struct Conv2dShape {
   bool channels_last = false;
   constexpr i64 out_h() const noexcept { return (h + 2 * pad_h - dil_h * (r - 1) - 1) / stride_h + 1; }
   constexpr i64 out_w() const noexcept { return (w + 2 * pad_w - dil_w * (s - 1) - 1) / stride_w + 1; }
+  /// The largest power of two, at most 64, that divides the channels of a
+  /// group on both sides (input and output): how far the channels fit the
+  /// tiles of tensor-core kernels (a GPU mapper's coordinate, mapper.hpp).
+  constexpr i64 channel_alignment() const noexcept {
+    const i64 g = groups > 0 ? groups : 1;
+    const i64 both = (c / g) | (k / g) | 64;
+    return both & -both;
+  }
 };
 
 /// maxpool / avgpool (avgpool counts padding in the divisor, PyTorch's default).

@@ -198,6 +198,30 @@ TEST_CASE("the device sweeps reach convolutional stages run as linears, and conv
   }
 }
 
+TEST_CASE("the device convolution sweep has pointwise convolutions of every channel alignment at every batch",
+          "[sweeps]") {
+  // the mapper reads a device convolution among samples of its own channel
+  // alignment (2 to 64): each needs samples on maps and on 1x1 (squeeze-excite)
+  std::map<i64, std::set<i64>> on_maps, on_points;
+  for (const auto& p : detail::device_sweep(OpKind::conv2d)) {
+    const auto& s = std::get<Conv2dShape>(p.op.shape);
+    if (s.channels_last || s.r != 1 || s.groups != 1) continue;
+    (s.h == 1 ? on_points : on_maps)[s.n].insert(s.channel_alignment());
+  }
+  for (i64 n : {1, 4, 16, 64}) {
+    INFO("batch " << n);
+    CHECK(on_maps[n] == std::set<i64>{2, 4, 8, 16, 32, 64});
+    CHECK(on_points[n].size() >= 3);
+  }
+  Conv2dShape s;
+  s.c = 112, s.k = 672;
+  CHECK(s.channel_alignment() == 16);
+  s.c = 4096, s.k = 1024;
+  CHECK(s.channel_alignment() == 64);
+  s.c = s.k = s.groups = 96;  // depthwise: one channel a group
+  CHECK(s.channel_alignment() == 1);
+}
+
 TEST_CASE("the device convolution sweep has channels_last curves of every variant; patchify convolutions are unpadded",
           "[sweeps]") {
   std::map<Variant, std::set<i64>> batches;

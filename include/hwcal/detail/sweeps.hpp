@@ -14,6 +14,7 @@
 #include <hwcal/ops.hpp>
 
 #include <algorithm>
+#include <array>
 #include <type_traits>
 #include <vector>
 
@@ -452,6 +453,19 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
               });
               if (!listed) add(conv(n, c, side, k, 1, 1));
             }
+        // pointwise convolutions whose channels are off the 64-channel tile
+        // (Conv2dShape::channel_alignment, a device mapper's coordinate):
+        // 8, 16 or 32 x an odd number in mobile networks' expansions and
+        // projections, 4 or 2 x one in widths set by a search or a width
+        // multiplier, and squeeze-and-excite layers (1x1 maps) that reduce
+        // to a few channels; cuDNN runs them by other kernels, 2-3x slower a
+        // FLOP than the grid's at equal size on an H100. (Without a bias, as
+        // every sweep convolution: a device mapper adds a bias as a pass.)
+        const std::array<i64, 3> off_tile[] = {{24, 144, 56},  {144, 24, 56},  {40, 240, 28},  {240, 40, 28},
+                                               {112, 672, 14}, {672, 112, 14}, {160, 960, 7},  {960, 160, 7},
+                                               {36, 36, 56},   {90, 90, 28},   {100, 100, 14}, {210, 210, 7},
+                                               {240, 10, 1},   {10, 240, 1},   {672, 28, 1},   {28, 672, 1}};
+        for (const auto& [c, k, side] : off_tile) add(conv(n, c, side, k, 1, 1));
         // grouped 3x3 (ResNeXt, RegNet: 8 to 32 channels a group) and
         // depthwise 3x3 and 5x5 at stride 1 and 2, at the widths and maps
         // where those stages run: the templates' few left each family's
