@@ -242,6 +242,16 @@ TEST_CASE("the device convolution sweep has channels_last curves of every varian
   CHECK(patchify >= 4);  // ViT's 16x16 and 2x2 downsampling, both layouts
 }
 
+TEST_CASE("the device attention sweep has decode at GQA groups 1, 4 and 8 and heads of 64 and 128", "[sweeps]") {
+  std::set<std::pair<i64, i64>> decode;  // (group, head_dim)
+  for (const auto& p : detail::device_sweep(OpKind::attention)) {
+    const auto& a = std::get<AttentionShape>(p.op.shape);
+    if (a.seq_q == 1) decode.insert({a.heads / a.kv(), a.head_dim});
+  }
+  for (i64 g : {1, 4, 8}) CHECK(decode.count({g, 128}) == 1);
+  CHECK(decode.count({8, 64}) == 1);
+}
+
 TEST_CASE("GEMM sweeps have decode attention's batched GEMVs, both products, on CPUs and devices", "[sweeps]") {
   for (bool device : {false, true}) {
     INFO((device ? "device" : "cpu"));
