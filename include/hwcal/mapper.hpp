@@ -83,6 +83,11 @@ struct MapperOptions {
   /// neighbours across a level boundary (docs/mapper.md). 0: off.
   double regime_weight = default_regime_weight;
   static constexpr double default_regime_weight = 0.0;
+  /// Devices: a convolution's channel alignment as a coordinate, in profiles
+  /// that measured every alignment (docs/mapper.md). Off: on the H100 it helps
+  /// the development set and half-precision leave-one-out, and hurts the
+  /// held-out zoo's convolutions per layer.
+  bool channel_alignment = false;
   /// Curves of several features: interpolated at each query (exact), or
   /// looked up in a table of that interpolation precomputed when the mapper is
   /// built (table: for searches that call estimate() millions of times; it
@@ -98,7 +103,7 @@ class CalibratedMapper {
         mode_(opt.mode),
         regime_weight_(opt.regime_weight),
         device_(profile.target != "cpu"),
-        channel_coordinate_(device_ && measures_every_alignment(profile)),
+        channel_coordinate_(opt.channel_alignment && device_ && measures_every_alignment(profile)),
         overhead_(profile.overhead.per_call_s),
         l2_bytes_(profile.device ? double(profile.device->l2_bytes) : 0.0),
         peak_(peaks_of(profile)),
