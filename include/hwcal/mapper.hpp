@@ -224,7 +224,8 @@ class CalibratedMapper {
   ///    16 x 14^2, 1x1: 120 -> 360 in 22.0 us, 256 -> 256 in 7.5 us at 1.4x
   ///    the FLOPs; 40 -> 240 in 9.7 us, 64 -> 256 in 4.9 us), so a query is
   ///    read among samples of its own alignment, in a profile whose sweep
-  ///    measured every alignment (measures_every_alignment).
+  ///    measured every alignment (measures_every_alignment), when
+  ///    MapperOptions::channel_alignment asks for it (off by default).
   void add_coordinates(const OpDesc& op, double bytes, FeatureSet& f) const noexcept {
     if (f.count >= max_features || !adds_coordinates(op.kind)) return;
     if (op.kind == OpKind::conv2d) {
