@@ -462,8 +462,8 @@ def parse_args(argv):
     ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     ap.add_argument("--dry-run", action="store_true", help="minimal repetitions: checks that everything runs")
     ap.add_argument("--small", action="store_true", help="small transformer widths (dry runs)")
-    ap.add_argument("--models", nargs="+", choices=list(models_gpu.MODELS) + list(models_gpu.HOLDOUT),
-                    default=None, help="default: the development set (MODELS); HOLDOUT names the held-out models")
+    ap.add_argument("--models", nargs="+", choices=[*models_gpu.MODELS, *models_gpu.HOLDOUT, *models_gpu.BLIND],
+                    default=None, help="default: the development set (MODELS); HOLDOUT and BLIND name the held-out models")
     ap.add_argument("--precisions", nargs="+", choices=models_gpu.PRECISIONS, default=list(models_gpu.PRECISIONS))
     ap.add_argument("--max-batches", type=int, default=None, help="only each model's first N batch sizes")
     ap.add_argument("--configs", nargs="+", default=None, help="explicit config names (model_b<batch>_<precision>)")

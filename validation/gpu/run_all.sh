@@ -6,7 +6,7 @@
 #                                                               # fidelity vs PyTorch, auto_calibrate start-up
 #   bash validation/gpu/run_all.sh recalibrate OPS [BUDGET_S]     # only some op kinds: build, their tests,
 #                                                               # calibrate --ops, fidelity (merge_ops.py)
-#   bash validation/gpu/run_all.sh truth PART [BUDGET_S]        # ground truth, part 1 or 2 (truth_parts.py), or holdout
+#   bash validation/gpu/run_all.sh truth PART [BUDGET_S]        # ground truth, part 1 or 2 (truth_parts.py), holdout or blind
 #   bash validation/gpu/run_all.sh fidelity [PROFILE] [BUDGET_S]   # torch_ops.py and graph_nodes.py (no build)
 #   bash validation/gpu/run_all.sh collectives [BUDGET_S]       # 2+ GPUs: NCCL collectives vs torch.distributed
 #
@@ -273,7 +273,8 @@ recalibrate() {
 truth() {
   local part=${1:-}
   local budget=${2:-330}
-  [[ $part == 1 || $part == 2 || $part == holdout ]] || { echo "usage: run_all.sh truth 1|2|holdout [budget seconds]"; exit 2; }
+  [[ $part == 1 || $part == 2 || $part == holdout || $part == blind ]] ||
+    { echo "usage: run_all.sh truth 1|2|holdout|blind [budget seconds]"; exit 2; }
   deadline=$(( t0 + budget + 150 ))
   local log=$OUT/truth_part$part.log measured=$OUT/gpu_measured_part$part.json wdir=$OUT/workloads_part$part
   {
@@ -283,8 +284,8 @@ truth() {
     nvidia-smi > "$OUT/nvidia-smi_part$part.txt" 2>&1
     py_info
     local configs
-    if [[ $part == holdout ]]; then
-      configs=$("$PY" validation/gpu/truth_parts.py --holdout) || { echo "truth_parts.py failed"; configs=""; }
+    if [[ $part == holdout || $part == blind ]]; then
+      configs=$("$PY" validation/gpu/truth_parts.py "--$part") || { echo "truth_parts.py failed"; configs=""; }
     else
       configs=$("$PY" validation/gpu/truth_parts.py "$part") || { echo "truth_parts.py failed"; configs=""; }
     fi
@@ -304,7 +305,7 @@ truth() {
     smi
   } 2>&1 | tee "$log"
   measured=$(shrink "$measured")
-  note "part $part (1 or 2 of the development set, or the held-out models), budget ${budget}s"
+  note "part $part (1 or 2 of the development set, or the held-out or blind models), budget ${budget}s"
   if [[ -f $measured ]]; then
     summary+=("$("$PY" validation/gpu/measure_gpu.py --summary-of "$measured" 2>&1)")
   else

@@ -568,6 +568,17 @@ class Measure(unittest.TestCase):
             self.assertEqual(truth_parts.main(["--holdout"]), 0)
         self.assertEqual(out.getvalue().split(), held)
 
+    def test_blind_is_apart(self):
+        # the blind set shares no model with the development or held-out sets, and has a plan of its own
+        self.assertFalse(set(models_gpu.BLIND) & (set(models_gpu.MODELS) | set(models_gpu.HOLDOUT)))
+        blind = [c for c, _ in models_gpu.plan(list(models_gpu.BLIND))]
+        self.assertTrue(blind)
+        self.assertEqual(models_gpu.parse_config("qwen05_decode_kv1k_b16_fp16"), ("qwen05_decode_kv1k", 16, "fp16"))
+        import truth_parts
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            self.assertEqual(truth_parts.main(["--blind"]), 0)
+        self.assertEqual(out.getvalue().split(), blind)
+
 
 # --------------------------------------------------------------------------- report_gpu
 

@@ -6,6 +6,7 @@ machine that dies loses one part, not the whole run.
   python3 validation/gpu/truth_parts.py 1          # the config names of part 1 of 2, measuring order
   python3 validation/gpu/truth_parts.py --table    # how the parts cover models, batches and precisions
   python3 validation/gpu/truth_parts.py --holdout  # the held-out models' configs (models_gpu.HOLDOUT), one part
+  python3 validation/gpu/truth_parts.py --blind    # the blind set's configs (models_gpu.BLIND), one part
   python3 validation/gpu/truth_parts.py merge --out DIR gpu_measured_part1.json[.gz] gpu_measured_part2.json[.gz] \
       --workloads workloads_part1.tar.gz workloads_part2.tar.gz
         # -> DIR/gpu_measured.json and DIR/workloads/, what report_gpu.py reads (--measured, --workloads)
@@ -145,9 +146,11 @@ def main(argv=None):
     ap.add_argument("--parts", type=int, default=2)
     ap.add_argument("--table", action="store_true", help="print the coverage table")
     ap.add_argument("--holdout", action="store_true", help="the held-out models' configs, measuring order")
+    ap.add_argument("--blind", action="store_true", help="the blind set's configs, measuring order")
     args = ap.parse_args(argv)
-    if args.holdout:
-        print(" ".join(c for c, _ in models_gpu.plan(list(models_gpu.HOLDOUT))))
+    if args.holdout or args.blind:
+        zoo = models_gpu.HOLDOUT if args.holdout else models_gpu.BLIND
+        print(" ".join(c for c, _ in models_gpu.plan(list(zoo))))
         return 0
     if args.table:
         sys.stdout.write(table(args.parts))
