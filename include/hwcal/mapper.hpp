@@ -83,11 +83,6 @@ struct MapperOptions {
   /// neighbours across a level boundary (docs/mapper.md). 0: off.
   double regime_weight = default_regime_weight;
   static constexpr double default_regime_weight = 0.0;
-  /// Devices: a convolution's channel alignment as a coordinate, in profiles
-  /// that measured every alignment (docs/mapper.md). Off: on the H100 it helps
-  /// the development set and half-precision leave-one-out, and hurts the
-  /// held-out zoo's convolutions per layer.
-  bool channel_alignment = false;
   /// Curves of several features: interpolated at each query (exact), or
   /// looked up in a table of that interpolation precomputed when the mapper is
   /// built (table: for searches that call estimate() millions of times; it
@@ -103,7 +98,6 @@ class CalibratedMapper {
         mode_(opt.mode),
         regime_weight_(opt.regime_weight),
         device_(profile.target != "cpu"),
-        channel_coordinate_(opt.channel_alignment && device_ && measures_every_alignment(profile)),
         overhead_(profile.overhead.per_call_s),
         l2_bytes_(profile.device ? double(profile.device->l2_bytes) : 0.0),
         peak_(peaks_of(profile)),
@@ -212,51 +206,22 @@ class CalibratedMapper {
   }
 
   /// The coordinates the target adds to an op's features: the regime of a
-  /// GEMM's working set (MapperOptions::regime_weight); on a device, two for
-  /// a convolution:
-  ///  - its batch beside the rows it shares with the map (N x OH x OW):
-  ///    cuDNN and cuBLAS run an NCHW batch as per-image GEMMs, not as one of
-  ///    N x OH x OW rows (an H100, PyTorch, bf16, 1x1 256 -> 64: 2.9 us at
-  ///    1 x 56^2, 8.5 us at 64 x 7^2, the same features without it);
-  ///  - the alignment of its channels (Conv2dShape::channel_alignment): tensor-core
-  ///    kernels tile the channels in 64s, and cuDNN runs channel counts off
-  ///    that tile by other, slower kernels (the same H100 and build, bf16,
-  ///    16 x 14^2, 1x1: 120 -> 360 in 22.0 us, 256 -> 256 in 7.5 us at 1.4x
-  ///    the FLOPs; 40 -> 240 in 9.7 us, 64 -> 256 in 4.9 us), so a query is
-  ///    read among samples of its own alignment, in a profile whose sweep
-  ///    measured every alignment (measures_every_alignment), when
-  ///    MapperOptions::channel_alignment asks for it (off by default).
+  /// GEMM's working set (MapperOptions::regime_weight); on a device, a
+  /// convolution's batch beside the rows it shares with the map (N x OH x OW):
+  /// cuDNN and cuBLAS run an NCHW batch as per-image GEMMs, not as one of
+  /// N x OH x OW rows (an H100, PyTorch, bf16, 1x1 256 -> 64: 2.9 us at
+  /// 1 x 56^2, 8.5 us at 64 x 7^2, the same features without it). (A channel
+  /// alignment coordinate was tried and removed: docs/mapper.md.)
   void add_coordinates(const OpDesc& op, double bytes, FeatureSet& f) const noexcept {
     if (f.count >= max_features || !adds_coordinates(op.kind)) return;
     if (op.kind == OpKind::conv2d) {
-      const auto& s = std::get<Conv2dShape>(op.shape);
-      f.push(double(s.n));
-      if (channel_coordinate_ && f.count < max_features) f.push(double(s.channel_alignment()));
+      f.push(double(std::get<Conv2dShape>(op.shape).n));
       return;
     }
     if (bw_.empty()) return;
     const double slow = bw_.fastest() / std::max(bw_.at(bytes), 1.0);
     f.x[static_cast<std::size_t>(f.count++)] =
         static_cast<float>(regime_weight_ * detail::fast_log2(std::max(slow, 1.0)));
-  }
-
-  /// Whether the profile's pointwise convolutions on maps span every channel
-  /// alignment, 2 to 64 (the device sweep's off-tile grid, sweeps.hpp). A
-  /// profile calibrated before it has a few off-tile shapes of the CPU's
-  /// templates, too few to read a query among those of its alignment: with the
-  /// coordinate, the H100 profile of 2026-12-07 went from 13.1% to 15.6% on
-  /// the held-out zoo's convolutions. Such profiles are read without it.
-  static bool measures_every_alignment(const HardwareCalibration& profile) noexcept {
-    unsigned seen = 0;  // the alignments met, one bit each (powers of two)
-    for (const auto& c : profile.operations) {
-      if (c.op != OpKind::conv2d) continue;
-      for (const auto& smp : c.samples) {
-        const auto* s = std::get_if<Conv2dShape>(&smp.shape);
-        if (s && s->r == 1 && s->s == 1 && s->groups == 1 && s->h > 1 && !s->channels_last)
-          seen |= static_cast<unsigned>(s->channel_alignment());
-      }
-    }
-    return (seen & 126u) == 126u;  // 2 | 4 | 8 | 16 | 32 | 64
   }
 
   /// Adds a separate pass (a kernel of its own after the main op) to an estimate.
@@ -490,7 +455,6 @@ class CalibratedMapper {
   Mode mode_ = Mode::device;
   double regime_weight_ = 0;
   bool device_ = false;
-  bool channel_coordinate_ = false;  ///< a convolution's channel alignment is a coordinate (add_coordinates)
   double overhead_ = 0;
   double l2_bytes_ = 0;
   std::array<double, all_precisions.size()> peak_{};

@@ -117,7 +117,7 @@ inline constexpr int max_concat_inputs = 4096;
 
 /// The axes along which an op's efficiency is interpolated: log2 of the shape
 /// dimensions that move it. Unused trailing entries are 0.
-inline constexpr int max_features = 7;  // a shape's five at most, plus a target's two coordinates (mapper.hpp)
+inline constexpr int max_features = 6;  // a shape's five at most, plus a target's coordinate (mapper.hpp)
 using Features = std::array<float, max_features>;
 
 struct FeatureSet {

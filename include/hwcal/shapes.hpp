@@ -35,7 +35,8 @@ struct Conv2dShape {
   constexpr i64 out_w() const noexcept { return (w + 2 * pad_w - dil_w * (s - 1) - 1) / stride_w + 1; }
   /// The largest power of two, at most 64, that divides the channels of a
   /// group on both sides (input and output): how far the channels fit the
-  /// tiles of tensor-core kernels (a GPU mapper's coordinate, mapper.hpp).
+  /// tiles of tensor-core kernels (the device sweep's off-tile grid,
+  /// detail/sweeps.hpp, and validation/gpu/conv_alignment.py read it).
   constexpr i64 channel_alignment() const noexcept {
     const i64 g = groups > 0 ? groups : 1;
     const i64 both = (c / g) | (k / g) | 64;

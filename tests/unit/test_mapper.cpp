@@ -583,51 +583,6 @@ TEST_CASE("device mode: a convolution's batch is a coordinate beside the rows it
   }
 }
 
-TEST_CASE("device mode, opt-in: a convolution's channel alignment is a coordinate where the sweep measured every one",
-          "[mapper][gpu]") {
-  // 128 -> 128 and 120 -> 136 channels are nearly one point by their sizes;
-  // off the 64-channel tile a device runs other kernels (measured 3x slower
-  // here), and a query is read among samples of its own alignment
-  Conv2dShape aligned;
-  aligned.n = 16, aligned.c = aligned.k = 128, aligned.h = aligned.w = 14, aligned.r = aligned.s = 1;
-  Conv2dShape off = aligned;
-  off.c = 120, off.k = 136;
-  Conv2dShape off_query = aligned;  // off the tile like the second, sized like the first
-  off_query.c = off_query.k = 120;
-  auto profile = [&](bool every_alignment) {
-    HardwareCalibration h = test::make_test_gpu_profile();
-    OperationCalibration conv;
-    conv.op = OpKind::conv2d, conv.precision = Precision::bf16, conv.backend = "test", conv.variant = Variant::dense;
-    conv.threads = h.threads;
-    for (const auto& [shape, rate] : {std::pair<Conv2dShape, double>{aligned, 300e12}, {off, 100e12}})
-      conv.samples.push_back(test::sample(OpKind::conv2d, shape, Precision::bf16, rate, 0));
-    if (every_alignment)  // the other alignments, far away in size (64 images of 56^2)
-      for (i64 c : {2 * 63, 4 * 63, 16 * 63, 32 * 63}) {
-        Conv2dShape far = aligned;
-        far.n = 64, far.h = far.w = 56, far.c = far.k = c;
-        conv.samples.push_back(test::sample(OpKind::conv2d, far, Precision::bf16, 200e12, 0));
-      }
-    h.operations.push_back(conv);
-    return h;
-  };
-  MapperOptions on;
-  on.channel_alignment = true;
-  const CalibratedMapper m(profile(true), on);
-  // off by default (docs/mapper.md): read by sizes alone
-  CHECK(CalibratedMapper(profile(true)).estimate(sg(OpKind::conv2d, off_query, Precision::bf16)).efficiency >
-        CalibratedMapper(profile(true)).estimate(sg(OpKind::conv2d, off, Precision::bf16)).efficiency);
-  CHECK(m.estimate(sg(OpKind::conv2d, aligned, Precision::bf16)).latency_s ==
-        Approx(test::sample(OpKind::conv2d, aligned, Precision::bf16, 300e12, 0).time.median_s).epsilon(1e-3));
-  CHECK(m.estimate(sg(OpKind::conv2d, off, Precision::bf16)).latency_s ==
-        Approx(test::sample(OpKind::conv2d, off, Precision::bf16, 100e12, 0).time.median_s).epsilon(1e-3));
-  // an off-tile query of the aligned one's size: the off-tile sample's efficiency, not the aligned one's
-  const double eff_aligned = m.estimate(sg(OpKind::conv2d, aligned, Precision::bf16)).efficiency;
-  CHECK(m.estimate(sg(OpKind::conv2d, off_query, Precision::bf16)).efficiency < 0.5 * eff_aligned);
-  // a profile whose sweep had no off-tile grid is read by sizes alone: nearer the aligned sample
-  const CalibratedMapper old(profile(false), on);
-  CHECK(old.estimate(sg(OpKind::conv2d, off_query, Precision::bf16)).efficiency > 0.5 * eff_aligned);
-}
-
 TEST_CASE("a concat's inputs x largest and inputs: read where the samples vary them, dropped where they never did",
           "[mapper][gpu]") {
   HardwareCalibration h = test::make_test_gpu_profile();

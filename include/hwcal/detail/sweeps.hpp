@@ -454,7 +454,7 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
               if (!listed) add(conv(n, c, side, k, 1, 1));
             }
         // pointwise convolutions whose channels are off the 64-channel tile
-        // (Conv2dShape::channel_alignment; an opt-in device mapper coordinate):
+        // (Conv2dShape::channel_alignment):
         // 8, 16 or 32 x an odd number in mobile networks' expansions and
         // projections, 4 or 2 x one in widths set by a search or a width
         // multiplier, and squeeze-and-excite layers (1x1 maps) that reduce
