@@ -250,7 +250,7 @@ def cmd_pass(args):
             whole = guarded_time(lambda: time_call(run_model, lambda: None, **WHOLE_RULE), cpus, stats)
             units = []
             for node, u in cap.units:
-                call, make_args = make_call(node, gm, cap.values)
+                call, make_args, _ = make_call(node, gm, cap.values)
                 if u["category"] in ("scored", "unmapped"):
                     t = guarded_time(lambda: time_call(call, make_args, **UNIT_RULE), cpus, stats)
                 else:

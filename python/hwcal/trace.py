@@ -41,12 +41,14 @@ HF's rotate_half and silu(g) * u are traced as their primitive ops.
 from __future__ import annotations
 
 import argparse
+import copy
 import dis
 import importlib
 import importlib.util
 import inspect
 import json
 import math
+import operator
 import os
 import sys
 import types
@@ -896,12 +898,53 @@ class Capture(fx.Interpreter):
         return out
 
 
-def make_call(node: fx.Node, gm: fx.GraphModule, values: dict):
-    """(call, make_args): call(args) runs the node once; make_args() returns the
-    args, a fresh clone of the mutated input for in-place nodes (made outside the
-    timed region)."""
+# in-place operator functions and their out-of-place forms
+_OUT_OF_PLACE_OPERATORS = {"iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "truediv"}
+
+
+def _out_of_place(node: fx.Node, gm: fx.GraphModule, kwargs: dict):
+    """The call of an in-place node without its mutation (the same kernel,
+    writing a new tensor), or None where it has no out-of-place form."""
+    if node.op == "call_module":
+        mod = gm.get_submodule(node.target)
+        if not hasattr(mod, "inplace"):
+            return None
+        free = copy.copy(mod)  # shallow: the same parameters and buffers
+        free.inplace = False
+        return lambda a: free(*a, **kwargs)
+    if node.op == "call_function":
+        if kwargs.get("inplace", False):
+            fn, kw = node.target, {**kwargs, "inplace": False}
+            return lambda a: fn(*a, **kw)
+        name = _OUT_OF_PLACE_OPERATORS.get(_target_key(node))
+        if name is None:
+            return None
+        fn = getattr(operator, name)
+        return lambda a: fn(*a, **kwargs)
+    meth = str(node.target)[:-1]  # Tensor.relu_ -> Tensor.relu
+    if not hasattr(torch.Tensor, meth):
+        return None
+    return lambda a: getattr(a[0], meth)(*a[1:], **kwargs)
+
+
+def make_call(node: fx.Node, gm: fx.GraphModule, values: dict, out_of_place: bool = False):
+    """(call, make_args, timed_out_of_place): call(args) runs the node once;
+    make_args() returns the args, a fresh clone of the mutated input for
+    in-place nodes (made outside the timed region). With out_of_place, an
+    in-place node that has an out-of-place form runs that instead (and
+    timed_out_of_place is True): a harness that repeats a call on one input
+    (a CUDA graph of back-to-back calls) cannot re-clone between calls, and
+    repeated in place an op like silu drives its values towards zero, into
+    denormals whose slow arithmetic path cost 1.5x a forward pass's time on an
+    H100 (validation/gpu/README.md)."""
     args = fx.node.map_arg(node.args, lambda a: values[a])
     kwargs = fx.node.map_arg(node.kwargs, lambda a: values[a])
+    args = tuple(args)
+    inplace = is_inplace(node, gm)
+    if inplace and out_of_place:
+        call = _out_of_place(node, gm, kwargs)
+        if call is not None:
+            return call, lambda: args, True
     if node.op == "call_module":
         mod = gm.get_submodule(node.target)
 
@@ -918,8 +961,7 @@ def make_call(node: fx.Node, gm: fx.GraphModule, values: dict):
         def call(a):
             return getattr(a[0], meth)(*a[1:], **kwargs)
 
-    args = tuple(args)
-    if is_inplace(node, gm) and args and isinstance(args[0], torch.Tensor):
+    if inplace and args and isinstance(args[0], torch.Tensor):
         src, rest = args[0], args[1:]
 
         def make_args():
@@ -927,7 +969,7 @@ def make_call(node: fx.Node, gm: fx.GraphModule, values: dict):
     else:
         def make_args():
             return args
-    return call, make_args
+    return call, make_args, False
 
 
 # --------------------------------------------------------------------------- workloads

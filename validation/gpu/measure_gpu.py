@@ -181,8 +181,10 @@ def settings_info(args, rule):
          "mode": "model.eval(), torch.no_grad(), parameters requires_grad False, eager PyTorch",
          "weights": "random (torchvision weights=None; own models torch.manual_seed(0))",
          "timing_rule": rule._asdict(), "passes": args.passes, "small_widths": args.small, "dry_run": args.dry_run,
-         "inplace": "in-place ops run on one clone of their captured input made before timing; repeating them "
-                    "in place does not change their cost",
+         "inplace": "in-place ops are timed out of place (the same kernel, writing a new tensor; "
+                    "units say timed_out_of_place), those without such a form in place on one clone of their "
+                    "captured input: repeated in place in a CUDA graph, silu drives its values into denormals "
+                    "(truths before 2026-12-07 timed every in-place op that way)",
          "views": "view / noop nodes (no kernels) are not timed; counted under `excluded` with their in-context "
                   "kernels"}
     for flag in ("flash_sdp_enabled", "mem_efficient_sdp_enabled", "math_sdp_enabled", "cudnn_sdp_enabled"):
@@ -259,7 +261,9 @@ def time_units(run, gm, cap, per_node, rec):
             break
         row = unit_row(u)
         row.update(kern)
-        call, make_args = make_call(node, gm, cap.values)
+        call, make_args, out_of_place = make_call(node, gm, cap.values, out_of_place=True)
+        if out_of_place:
+            row["timed_out_of_place"] = True
         a = make_args()
         fn = lambda call=call, a=a: call(a)  # noqa: E731
         graphs = not (run.cuda and kern and kern.get("kernels") == 0)

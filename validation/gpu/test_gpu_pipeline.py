@@ -129,6 +129,45 @@ class Tracer(unittest.TestCase):
         self.assertEqual({sg["elements"] for sg in doc["subgraphs"]}, {16})
         self.assertEqual(doc["unmapped"], [])
 
+    def test_in_place_nodes_time_out_of_place(self):
+        # a CUDA graph repeats a call on one input: an in-place node runs its out-of-place form there (the same
+        # result, the input left alone); one with no such form runs in place on a clone
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.act = nn.SiLU(inplace=True)
+
+            def forward(self, x, y):
+                a = self.act(x * 1.0)
+                b = F.relu(a, inplace=True)
+                b += y
+                return b.sigmoid_()
+
+        x, y = torch.randn(4, 8), torch.randn(4, 8)
+        gm, cap, out = T.capture(M().eval(), (x, y))
+        expected = {"act": True, "relu": True, "sigmoid_": True}
+        if any(n.op == "call_function" and n.target.__name__ == "iadd" for n in gm.graph.nodes):
+            expected["iadd"] = True  # FX records `+=` as operator.iadd in newer torch, as add in older
+        seen = {}
+        for node, u in cap.units:
+            if not u.get("inplace"):
+                continue
+            call, make_args, oop = T.make_call(node, gm, cap.values, out_of_place=True)
+            a = make_args()
+            before = a[0].clone()
+            r = call(a)
+            self.assertTrue(oop, node.name)
+            self.assertTrue(torch.equal(a[0], before), node.name)  # the input left alone
+            self.assertTrue(torch.allclose(r, cap.values[node]), node.name)  # what the forward computed
+            seen[str(node.target) if node.op != "call_function" else node.target.__name__] = oop
+            # by default (the CPU harness re-clones per call): in place, on a clone
+            call, make_args, oop = T.make_call(node, gm, cap.values)
+            self.assertFalse(oop)
+            a = make_args()
+            self.assertIsNot(a[0], before)
+        self.assertEqual(seen, expected)
+        self.assertTrue(torch.allclose(out, torch.sigmoid(F.relu(F.silu(x)) + y)))
+
     def test_rmsnorm_leaf_is_the_chain_it_runs(self):
         doc = T.trace_model(nn.Sequential(MyRMSNorm(16)).eval(), torch.randn(2, 3, 16))
         self.assertEqual(doc["subgraphs"], [  # weight * x * rsqrt(mean(x^2) + eps), in Python's order
