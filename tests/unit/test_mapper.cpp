@@ -772,7 +772,7 @@ TEST_CASE("automatic interpolation takes the plane where the points lie on one, 
   CHECK(err_lin < 0.5 * err_idw);
 }
 
-TEST_CASE("a tabulated block: its points as measured, linear in a simplex between nodes, exact beyond its grid",
+TEST_CASE("a tabulated block: its points as measured, linear in a simplex between nodes, its edge held beyond",
           "[mapper][interpolate]") {
   Uniform u;
   for (int dims = 2; dims <= 5; ++dims) {
@@ -829,11 +829,21 @@ TEST_CASE("a tabulated block: its points as measured, linear in a simplex betwee
         CHECK(got.spread == Approx(want_spread).margin(1e-4));
         CHECK(got.outside == exact.interpolate(be, q).outside);
       }
-      // beyond the grid: the exact interpolation, flagged
-      Features far{};
-      for (int d = 0; d < dims; ++d) far[std::size_t(d)] = axes[std::size_t(d)].back() + 0.5f;
-      CHECK(table.interpolate(bt, far).value == exact.interpolate(be, far).value);
+      // beyond the grid: its edge held, flagged (the far corner node: the exact value there; past one
+      // feature only, the blend on the grid's face)
+      Features far{}, edge{};
+      for (int d = 0; d < dims; ++d) {
+        far[std::size_t(d)] = axes[std::size_t(d)].back() + 0.5f;
+        edge[std::size_t(d)] = axes[std::size_t(d)].back();
+      }
+      CHECK(table.interpolate(bt, far).value == Approx(exact.interpolate(be, edge).value).margin(1e-5));
       CHECK(table.interpolate(bt, far).outside);
+      Features side = pts.front().x;
+      side[0] = axes[0].front() - 3.0f;
+      Features face = side;
+      face[0] = axes[0].front();
+      CHECK(table.interpolate(bt, side).value == Approx(table.interpolate(bt, face).value).margin(1e-6));
+      CHECK(table.interpolate(bt, side).outside);
     }
   }
 }
