@@ -738,6 +738,42 @@ std::vector<detail::PointStore::Point> grid_points(int dims, int n, int span, Un
 }
 }  // namespace
 
+TEST_CASE("a block with segments reads a query between two points on a line along that line, others as before",
+          "[mapper][interpolate]") {
+  // a sweep's grid: 4 templates x batches 1, 4, 16, 64 (features: log2 rows, which grow with the batch,
+  // log2 channels, log2 batch); values bend along the batch, so a plane or a mean misses the line
+  std::vector<detail::PointStore::Point> pts;
+  auto at = [](float rows0, float ch, float batch) {
+    Features x{};
+    x[0] = rows0 + batch, x[1] = ch, x[2] = batch;
+    return x;
+  };
+  auto value = [](const Features& x) { return -0.05f * (x[2] - 3) * (x[2] - 3) + 0.1f * x[1]; };
+  for (float rows0 : {4.0f, 6.0f, 8.0f, 10.0f})
+    for (float ch : {5.0f, 7.0f, 9.0f})
+      for (float batch : {0.0f, 2.0f, 4.0f, 6.0f}) {
+        const Features x = at(rows0, ch, batch);
+        pts.push_back({x, value(x), 0.1f + 0.01f * batch});
+      }
+  for (const auto method : {detail::Interpolation::nearest, detail::Interpolation::local_linear}) {
+    INFO("method " << int(method));
+    detail::PointStore with, without;
+    const detail::PointBlock bw = with.add(pts, 3, method, true), bo = without.add(pts, 3, method, false);
+    // on the line of template (6, 7) between batches 16 and 64: the blend of those two, a third of the way
+    const Features q = at(6.0f, 7.0f, 4.0f + 2.0f / 3.0f);
+    const Features lo = at(6.0f, 7.0f, 4.0f), hi = at(6.0f, 7.0f, 6.0f);
+    const auto r = with.interpolate(bw, q);
+    CHECK(r.value == Approx(value(lo) + (value(hi) - value(lo)) / 3.0f).margin(1e-5));
+    CHECK(r.spread == Approx(0.14f + (0.16f - 0.14f) / 3.0f).margin(1e-5));
+    CHECK(r.value != Approx(without.interpolate(bo, q).value).margin(1e-3));
+    // a measured point is itself; a query on no line through two points is read as without segments
+    CHECK(with.interpolate(bw, lo).value == Approx(value(lo)).margin(1e-6));
+    Features off = q;
+    off[1] = 7.4f;
+    CHECK(with.interpolate(bw, off).value == Approx(without.interpolate(bo, off).value).margin(1e-9));
+  }
+}
+
 TEST_CASE("automatic interpolation takes the plane where the points lie on one, the nearest points on noise",
           "[mapper][interpolate]") {
   Uniform u;

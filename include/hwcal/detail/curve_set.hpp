@@ -225,6 +225,14 @@ class CurveSet {
       cv.floor_s = std::numeric_limits<double>::max();
       for (const auto& s : c.samples) cv.floor_s = std::min(cv.floor_s, s.time.median_s);
     }
+    // A device's compute sweeps are grids (shapes x batches): a query on a
+    // grid line between two samples is read along it (PointStore::on_segment).
+    // By `hwcal show --loo` it lowers conv2d, matmul and attention's errors on
+    // every GPU profile (the H100 PyTorch-kernel profile's convolutions: 24.2%
+    // against 26.9%); on norms it raises them (rmsnorm 36.6% -> 45.6%), and on
+    // CPU profiles it is mixed (OpenBLAS conv2d 27.6% -> 28.5%), so those keep
+    // the neighbours' mean or the plane (docs/mapper.md).
+    const bool segments = !fixed_costs && is_compute_op(c.op);
     // (a floor keeps the net time of launch-bound CPU samples positive)
     auto net = [&](double t) { return fixed_costs ? std::max(t - cv.fixed_s, 1e-3 * t) : t; };
     std::vector<PointStore::Point> warm, cold;
@@ -279,13 +287,13 @@ class CurveSet {
         std::vector<PointStore::Point> mine;
         for (std::size_t i = 0; i < warm.size(); ++i)
           if (family[i] == static_cast<int>(f)) mine.push_back(warm[i]);
-        cv.family[f] = points_.add(std::move(mine), cv.dims, Interpolation::automatic);
+        cv.family[f] = points_.add(std::move(mine), cv.dims, Interpolation::automatic, segments);
       }
       for (std::size_t i = 0; i < warm.size(); ++i) sites_.push_back({warm[i].x, batch[i], window[i], family[i]});
     }
     // (a curve split by family is read only through its families' blocks)
-    if (!split) cv.warm = points_.add(std::move(warm), cv.dims, Interpolation::automatic);
-    if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims, Interpolation::automatic);
+    if (!split) cv.warm = points_.add(std::move(warm), cv.dims, Interpolation::automatic, segments);
+    if (!cold.empty()) cv.cold = points_.add(std::move(cold), cv.dims, Interpolation::automatic, segments);
     curves_.push_back(cv);
   }
 
