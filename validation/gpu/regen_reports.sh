@@ -4,6 +4,7 @@
 # profile or the mapper changed:
 #   H100, development set:   docs/validation/gpu/h100/report_<profile>.md (+ results .json.gz)
 #   H100 and H200, held-out: docs/validation/gpu/holdout/report_<profile>.md
+#   H100, blind:             docs/validation/gpu/blind/report_<profile>.md (models_gpu.BLIND)
 #   H200, development set:   docs/validation/gpu/gpu_report.md, h200/report_nvidia-h200-cuda-torch.md
 # Every truth's units are re-mapped by today's tracer first (remap_leaves.py).
 # usage: validation/gpu/regen_reports.sh [HWCAL]   (default build/tools/hwcal/hwcal)
@@ -12,16 +13,17 @@ cd "$(dirname "$0")/../.."
 HW=${1:-build/tools/hwcal/hwcal}
 PY=/usr/bin/python3
 G=docs/validation/gpu D=docs/validation/gpu/data
-C=$D/h100-2026-12-06c E=$D/h100-2026-12-06e H=$D/h200-2026-12-06 T=$D/h200-2026-12-05
+V=$D/h100-2026-12-07h C=$D/h100-2026-12-06c E=$D/h100-2026-12-06e H=$D/h200-2026-12-06 T=$D/h200-2026-12-05 B=$D/h100-2026-12-07f
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 report() { "$PY" validation/gpu/report_gpu.py --hwcal "$HW" "$@" 2>&1 | tail -1 | sed 's/; wrote.*//'; }
 # every truth's units re-mapped by today's tracer (remap_leaves.py: leaves, heads, concats' inputs)
 remap() { "$PY" validation/gpu/remap_leaves.py --measured "$1" --workloads "$2" --out "$tmp/$3" > /dev/null; }
-remap $C/gpu_measured.json.gz $C/workloads.tar.gz h100
+remap $V/gpu_measured.json.gz $V/workloads.tar.gz h100
 remap $C/gpu_measured_partholdout.json.gz $E/workloads_partholdout.tar.gz h100_holdout
 remap $H/gpu_measured_holdout.json.gz $H/workloads_holdout.tar.gz h200_holdout
 remap $T/gpu_measured.json.gz $T/workloads.tar.gz h200
+remap $B/gpu_measured_partblind.json.gz $B/workloads_partblind.tar.gz h100_blind
 for p in nvidia-h100-cuda nvidia-h100-cuda-torch; do
   echo "$p, development:"
   report --profile profiles/gpu/$p.json --measured $tmp/h100/gpu_measured.json.gz --workloads $tmp/h100/workloads.tar.gz \
@@ -29,6 +31,9 @@ for p in nvidia-h100-cuda nvidia-h100-cuda-torch; do
   echo "$p, held-out:"
   report --profile profiles/gpu/$p.json --measured $tmp/h100_holdout/gpu_measured.json.gz \
     --workloads $tmp/h100_holdout/workloads.tar.gz --out-md $G/holdout/report_$p.md --out-json "$tmp/holdout_$p.json.gz"
+  echo "$p, blind:"
+  report --profile profiles/gpu/$p.json --measured $tmp/h100_blind/gpu_measured.json.gz \
+    --workloads $tmp/h100_blind/workloads.tar.gz --out-md $G/blind/report_$p.md --out-json "$tmp/blind_$p.json.gz"
 done
 for p in nvidia-h200-cuda nvidia-h200-cuda-torch; do
   echo "$p, held-out:"
