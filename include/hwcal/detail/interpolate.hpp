@@ -8,7 +8,7 @@
 //  - several, `nearest`: the k = 4 nearest points by Euclidean distance,
 //    weighted by inverse squared distance (an exact hit returns that point);
 //  - several, `local_linear`: a plane through the 16 nearest points (weighted
-//    least squares, weights 1 / (d^2 + 1/4), slopes lightly damped), held
+//    least squares, weights 1 / (d^2 + 1/4), slopes lightly damped: plane_ridge), held
 //    within 0.7 (a factor of 2) of the neighbours' values. Inverse-distance
 //    weighting is a weighted mean: between samples it cannot follow a trend,
 //    and efficiency trends with size along every feature (a GPU convolution's
@@ -20,6 +20,9 @@
 //    the calibration's samples. On an H200's profile it lowered
 //    `hwcal show --loo` for convolution dense bf16 from 49.2% to 37.0% and
 //    linear bf16 from 13.5% to 8.0% (docs/mapper.md).
+//  - blocks with `segments` (a device's compute curves, curve_set.hpp): a
+//    query between two points on the line through them is read along it
+//    (on_segment), before either method.
 // Both: the neighbours' disagreement, weighted the same way, widens the spread.
 // A query more than one octave (a factor of 2) outside the points' range on
 // any feature is flagged `outside`.
@@ -53,6 +56,7 @@
 #include <cstdint>
 #include <limits>
 #include <vector>
+
 
 namespace hwcal {
 namespace detail {
@@ -148,6 +152,9 @@ class PointStore {
  private:
   static constexpr int idw_k = 4, plane_k = 16;
   static constexpr float exact_hit = 1e-8f;  ///< a squared distance at which a point is the query
+  /// The plane's ridge on its slopes, chosen by `hwcal show --loo` on the shipped profiles (1 until
+  /// 2026-12-07; 0.3 and 0.1 both lower every GPU profile's error, docs/mapper.md).
+  static constexpr double plane_ridge = 0.3;
   static constexpr std::uint32_t no_table = ~std::uint32_t{0};
 
   /// A block's interpolation tabulated on a grid (Lookup::table).
@@ -390,7 +397,7 @@ class PointStore {
       }
       lo = std::min(lo, value[nb.i[j]]), hi = std::max(hi, value[nb.i[j]]);
     }
-    for (int u = 1; u < n; ++u) a[u][u] += 1.0;  // damped slopes: a few points in a line do not tilt the plane
+    for (int u = 1; u < n; ++u) a[u][u] += plane_ridge;  // damped slopes: a few points in a line do not tilt the plane
     for (int c = 0; c < n; ++c) {                // Gauss-Jordan with partial pivoting
       int piv = c;
       for (int u = c + 1; u < n; ++u)
