@@ -57,7 +57,6 @@
 #include <limits>
 #include <vector>
 
-
 namespace hwcal {
 namespace detail {
 
@@ -76,8 +75,8 @@ struct PointBlock {
   int dims = 0;
   Interpolation method = Interpolation::nearest;  ///< nearest or local_linear
   bool segments = false;  ///< a query between two points on a line through it is read along it (on_segment)
-  std::uint32_t table = ~std::uint32_t{0};        ///< index of its table (Lookup::table), or none
-  Features lo{}, hi{};                            ///< range along each feature
+  std::uint32_t table = ~std::uint32_t{0};  ///< index of its table (Lookup::table), or none
+  Features lo{}, hi{};                      ///< range along each feature
 };
 
 /// Points of many curves, feature-major per block, built once.
@@ -176,7 +175,6 @@ class PointStore {
     nb.found = std::min(nb.found, idw_k);  // the nearest of them, sorted
     return weighted(b, nb);
   }
-
 
   /// Evaluates block b at every node of its grid (see the header).
   void tabulate(PointBlock& b) {
@@ -398,7 +396,7 @@ class PointStore {
       lo = std::min(lo, value[nb.i[j]]), hi = std::max(hi, value[nb.i[j]]);
     }
     for (int u = 1; u < n; ++u) a[u][u] += plane_ridge;  // damped slopes: a few points in a line do not tilt the plane
-    for (int c = 0; c < n; ++c) {                // Gauss-Jordan with partial pivoting
+    for (int c = 0; c < n; ++c) {                        // Gauss-Jordan with partial pivoting
       int piv = c;
       for (int u = c + 1; u < n; ++u)
         if (std::abs(a[u][c]) > std::abs(a[piv][c])) piv = u;
