@@ -167,11 +167,12 @@ class PointStore {
 
   /// The block's own interpolation at q (several features).
   Interpolated exact(const PointBlock& b, const Features& q) const noexcept {
-    Neighbours nb;
-    nearest(b, q, plane_k, no_skip, nb);
+    const bool linear = b.method == Interpolation::local_linear;
+    Neighbours nb;  // the nearest points need only idw_k of them, the plane and the segments plane_k
+    nearest(b, q, linear || b.segments ? plane_k : idw_k, no_skip, nb);
     Interpolated r;
     if (b.segments && nb.found > 1 && nb.d2[0] >= exact_hit && on_segment(b, q, nb, r)) return r;
-    if (b.method == Interpolation::local_linear) return plane(b, q, nb);
+    if (linear) return plane(b, q, nb);
     nb.found = std::min(nb.found, idw_k);  // the nearest of them, sorted
     return weighted(b, nb);
   }
