@@ -612,10 +612,13 @@ inline FusionCalibration read_fusion(const JsonReader& r) {
   return f;
 }
 
-/// A bandwidth: positive and below 10^6 GB/s (no memory of this era is near it).
+/// A bandwidth: between 10^-6 GB/s (1 kB/s) and 10^6 GB/s (no memory of this
+/// era is near either end). The floor keeps bytes / bandwidth finite: a
+/// fuzzed 1e-320 GB/s made a matmul's estimate infinite.
 inline double read_gbps(const JsonReader& r) {
   const double v = r.number();
   if (v <= 0) r.fail("must be positive");
+  if (v < 1e-6) r.fail("less than 10^-6 GB/s, not a plausible bandwidth");
   if (v > 1e6) r.fail("more than 10^6 GB/s, not a plausible bandwidth");
   return v;
 }
@@ -781,6 +784,7 @@ inline HardwareCalibration parse_profile(const nlohmann::json& j, const std::str
     if (auto g = p.find("gflops")) {
       k.gflops = g->number();
       if (*k.gflops <= 0) g->fail("must be positive (use null when unknown)");
+      if (*k.gflops < 1e-6) g->fail("less than 10^-6 GFLOP/s, not a plausible peak");  // flops / peak stays finite
       if (*k.gflops > 1e9) g->fail("more than an exaFLOP/s per device, not a plausible peak");
     }
     k.derivation = p.string_or("derivation", "");

@@ -59,6 +59,10 @@ TEST_CASE("bad fields are reported with their JSON pointer", "[schema]") {
         "p.json: field '/operations/0/samples/0/time/median_s': must be positive");
   CHECK(broken([](auto& j) { j["peaks"][0]["gflops"] = -3; }) ==
         "p.json: field '/peaks/0/gflops': must be positive (use null when unknown)");
+  CHECK(broken([](auto& j) { j["peaks"][0]["gflops"] = 1e-320; }) ==
+        "p.json: field '/peaks/0/gflops': less than 10^-6 GFLOP/s, not a plausible peak");
+  CHECK(broken([](auto& j) { j["memory"]["sweep"][0]["gbps"] = 1e-320; }) ==
+        "p.json: field '/memory/sweep/0/gbps': less than 10^-6 GB/s, not a plausible bandwidth");
   CHECK(broken([](auto& j) { j["software"]["eigen"] = 3; }) == "p.json: field '/software/eigen': expected a string");
   CHECK(broken([](auto& j) { j["operations"][2]["variant"] = "depthwise"; }).find("shape is a dense conv2d") !=
         std::string::npos);
