@@ -387,12 +387,15 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
         // then the narrow encoders' widths 96-384 (ViT-S/Ti, Swin-T and
         // ConvNeXt-T stages, 4x MLPs) and image classifiers' heads: cuBLAS
         // picks kernels by shape, and fp32 ones between 768 and 96 were
-        // interpolated at 0.4-0.7x their time
+        // interpolated at 0.4-0.7x their time; and heads of a few outputs
+        // (2 to 32: BERT's 2-way classifier, 10 classes), which cuBLAS runs by other
+        // kernels (3 of them for 1 x 1024 -> 10 in bf16 on an H100, 3.3x the
+        // time held from the nearest measured shape)
         const i64 kn[][2] = {{4096, 4096},  {768, 768},    {4096, 14336}, {14336, 4096}, {768, 3072},  {3072, 768},
                              {1024, 4096},  {4096, 1024},  {4096, 6144},  {2048, 2048},  {512, 512},   {1024, 1024},
                              {4096, 11008}, {11008, 4096}, {8192, 8192},  {784, 1024},   {2048, 1000}, {4096, 128256},
                              {384, 1536},   {1536, 384},   {192, 768},    {768, 192},    {96, 384},    {384, 96},
-                             {384, 384},    {1280, 1000},  {512, 1000}};
+                             {384, 384},    {1280, 1000},  {512, 1000},   {1024, 10},    {512, 32},    {768, 2}};
         // token counts in bisection order: decode steps to long prefills
         for (i64 m : {1, 1024, 64, 8192, 16, 256, 4, 4096, 2, 32, 128, 512, 2048, 16384})
           for (const auto& p : kn) {
