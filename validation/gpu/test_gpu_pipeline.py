@@ -904,6 +904,41 @@ class TorchProfile(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(tmp, "o")))
 
 
+class MergeOps(unittest.TestCase):
+    """merge_ops.py: a later calibration's curves replace the profile's; with --keep-unmeasured
+    the replaced curve keeps the earlier samples at shapes the later one did not reach."""
+
+    @staticmethod
+    def profile(samples, created):
+        dev = {"name": "NVIDIA H100 80GB HBM3", "sm_count": 132, "uuid": created}
+        curve = {"op": "conv2d", "precision": "bf16", "variant": "dense", "threads": 1,
+                 "samples": [{"shape": {"n": n}, "time": {"median_s": t}} for n, t in samples]}
+        other = {"op": "relu", "precision": "bf16", "variant": "unary", "threads": 1, "samples": []}
+        return {"device": dev, "created_utc": created, "operations": [curve, other]}
+
+    def merged(self, *extra):
+        with tempfile.TemporaryDirectory() as tmp:
+            full, ops, out = (os.path.join(tmp, f) for f in ("full.json", "ops.json", "out.json"))
+            with open(full, "w") as f:
+                json.dump(self.profile([(1, 1.0), (4, 2.0), (16, 3.0)], "early"), f)
+            with open(ops, "w") as f:
+                json.dump(self.profile([(1, 1.5), (16, 3.5)], "late"), f)
+            subprocess.run([sys.executable, os.path.join(HERE, "merge_ops.py"), full, ops, "-o", out, *extra],
+                           check=True, capture_output=True)
+            with open(out) as f:
+                return json.load(f)
+
+    def test_replace_and_keep_unmeasured(self):
+        def conv(doc):
+            return {s["shape"]["n"]: s["time"]["median_s"] for s in doc["operations"][0]["samples"]}
+
+        self.assertEqual(conv(self.merged()), {1: 1.5, 16: 3.5})
+        kept = self.merged("--keep-unmeasured")
+        self.assertEqual(conv(kept), {1: 1.5, 4: 2.0, 16: 3.5})
+        self.assertIn("1 samples of the replaced curves kept", kept["warnings"][-1])
+        self.assertEqual(len(kept["operations"]), 2)
+
+
 class RemapLeaves(unittest.TestCase):
     def remap_twice(self, wl, mdoc, expected):
         """Workload `wl` as m.json re-mapped for `mdoc`: `expected` units re-mapped, then none
