@@ -60,7 +60,7 @@ def main():
         f"curves of {', '.join(kinds)} ({replaced} replaced, {len(new)} added) from a later calibration of the same "
         f"GPU model ({pd.get('name')}, uuid {pd.get('uuid')}, created {part.get('created_utc')}, hwcal "
         f"{part.get('hwcal_version')}); the rest from {fd.get('uuid')}, created {full.get('created_utc')}"
-        + (f"; {kept} samples of the replaced curves kept from the latter, at shapes the later one did not reach"
+        + (f"; {kept} samples of the replaced curves kept from the earlier one, at shapes the later one did not reach"
            if a.keep_unmeasured else ""))
     write_atomic(a.output, json.dumps(full, indent=1))
     print(f"{a.output}: {replaced} curves replaced, {len(new)} added ({', '.join(kinds)})"

@@ -536,9 +536,9 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
           add({kind, AttentionShape{b, 16, seq, seq, 64, true, 16}}, b == 1 && seq == 512);
           add({kind, AttentionShape{b, 12, seq, seq, 64, false, 12}}, b == 1 && seq == 128);
         }
-      // encoders at the batches they are served at (ViT-B at batch 8 runs 96
-      // heads of 197 tokens): beyond batch 4 an encoder's efficiency was held
-      // at batch 4's while the kernel still fills the GPU better
+      // encoders of 128-1024 tokens (BERT-style) at the batches they are
+      // served at: they had batches 1 and 4 alone, so a batch of 16 was read
+      // at batch 4's efficiency (ViT's 197 tokens have batches 1-64 below)
       for (i64 seq : {128, 512, 256, 1024})
         for (i64 b : {16, 64})
           if (b * seq <= 16384) add({kind, AttentionShape{b, 12, seq, seq, 64, false, 12}});

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Exploration (not calibration): a depthwise 3x3 convolution's time on the CPU
+at one thread (PyTorch eager, NCHW, batch 1) against its channel count, at the
+channel counts of ShuffleNetV2 (58, 116, 232: 2, 4 and 8 times an odd number)
+beside the multiples of 16 the sweep has, and the stem 3 -> K at 224 x 224.
+Median of 5 rounds of 200 calls each (50 for the stems).
+
+    /usr/bin/python3 validation/explore_depthwise_cpu.py
+"""
+import time
+
+import torch
+
+
+def time_us(fn, calls=200, rounds=5):
+    for _ in range(20):
+        fn()
+    ts = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        ts.append((time.perf_counter() - t0) / calls)
+    ts.sort()
+    return ts[rounds // 2] * 1e6
+
+
+def main():
+    torch.set_num_threads(1)
+    with torch.no_grad():
+        for side, stride in ((28, 1), (56, 2), (14, 1)):
+            for c in (48, 56, 58, 60, 64, 104, 112, 116, 120, 128, 232, 240, 256):
+                x = torch.randn(1, c, side, side)
+                m = torch.nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False).eval()
+                t = time_us(lambda: m(x))
+                print(f"depthwise 3x3/{stride} at {side}x{side}, {c:4d} channels: {t:7.1f} us, "
+                      f"{t * 1e3 / c:6.1f} ns a channel")
+        for k in (16, 24, 32, 48):
+            x = torch.randn(1, 3, 224, 224)
+            m = torch.nn.Conv2d(3, k, 3, 2, 1, bias=False).eval()
+            print(f"stem 3 -> {k} 3x3/2 at 224x224: {time_us(lambda: m(x), calls=50):.1f} us")
+
+
+if __name__ == "__main__":
+    main()
