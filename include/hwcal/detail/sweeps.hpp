@@ -538,10 +538,14 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
         }
       // encoders of 128-1024 tokens (BERT-style) at the batches they are
       // served at: they had batches 1 and 4 alone, so a batch of 16 was read
-      // at batch 4's efficiency (ViT's 197 tokens have batches 1-64 below)
+      // at batch 4's efficiency (ViT's 197 tokens have batches 1-64 below);
+      // and short ones (ViT-B/32's 50 tokens, short queries), which below
+      // 128 tokens were extrapolated by the plane
       for (i64 seq : {128, 512, 256, 1024})
         for (i64 b : {16, 64})
           if (b * seq <= 16384) add({kind, AttentionShape{b, 12, seq, seq, 64, false, 12}});
+      for (i64 seq : {64, 32})
+        for (i64 b : {1, 16, 4, 64}) add({kind, AttentionShape{b, 12, seq, seq, 64, false, 12}});
       for (i64 b : {1, 8, 32, 64}) add({kind, AttentionShape{b, 12, 197, 197, 64, false, 12}}, b == 8);
       for (i64 b : {1, 8, 32}) add({kind, AttentionShape{b, 8, 128, 128, 64, false, 8}});
       add({kind, AttentionShape{1, 1, 16, 16, 32, false, 1}});  // launch-bound
