@@ -7,22 +7,17 @@ Median of 5 rounds of 200 calls each (50 for the stems).
 
     /usr/bin/python3 validation/explore_depthwise_cpu.py
 """
-import time
+import os
+import sys
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from explore_permute_cpu import time_us as permute_time_us  # noqa: E402
 
-def time_us(fn, calls=200, rounds=5):
-    for _ in range(20):
-        fn()
-    ts = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        ts.append((time.perf_counter() - t0) / calls)
-    ts.sort()
-    return ts[rounds // 2] * 1e6
+
+def time_us(fn, calls=200):
+    return permute_time_us(fn, calls=calls, rounds=5, warmup=20)
 
 
 def main():

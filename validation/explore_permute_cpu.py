@@ -12,8 +12,9 @@ import time
 import torch
 
 
-def time_us(fn, calls=50, rounds=7):
-    for _ in range(3):
+def time_us(fn, calls=50, rounds=7, warmup=3):
+    """Median microseconds a call of fn over `rounds` rounds of `calls` calls."""
+    for _ in range(warmup):
         fn()
     ts = []
     for _ in range(rounds):
