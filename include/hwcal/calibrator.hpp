@@ -50,6 +50,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -79,8 +80,12 @@ inline bool valid_budget(double budget_s) noexcept { return budget_s > 0 && budg
 struct CalibrationOptions {
   CalibrationMode mode = CalibrationMode::full;
   std::vector<OpKind> ops;  ///< empty: every op
-  bool memory = true;       ///< bandwidth sweep + STREAM
-  bool fusion = true;       ///< fusion patterns
+  /// ECMAScript regular expression searched in each sweep point's shape label
+  /// ("1x12 q64 kv64 d64"); empty: every point. Re-measures a few shapes of a
+  /// profile (validation/gpu/merge_ops.py puts them back into the full one).
+  std::string shapes;
+  bool memory = true;  ///< bandwidth sweep + STREAM
+  bool fusion = true;  ///< fusion patterns
   std::vector<Precision>
       precisions;       ///< empty: fp32 and fp64 (full) / fp32 (quick), + native low precisions for compute ops (full)
   int threads = 0;      ///< 0: every logical CPU
@@ -377,6 +382,17 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
                                    HardwareCalibration& h) {
   const bool cpu_target = backend.target() == "cpu";
   const bool quick = opt.mode == CalibrationMode::quick;
+  std::optional<std::regex> only;
+  if (!opt.shapes.empty()) {
+    try {
+      only.emplace(opt.shapes, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw Error("calibrate(): shapes '" + opt.shapes + "' is not a regular expression: " + e.what());
+    }
+    const std::string shown = opt.shapes.size() <= 120 ? opt.shapes : opt.shapes.substr(0, 117) + "...";
+    h.warnings.push_back("only the sweep points whose shape matches '" + shown +
+                         "' were calibrated: a partial profile, to merge into a full one");
+  }
   std::vector<PlanCurve> curves;
   for (OpKind k : all_ops()) {
     if (!wanted(opt.ops, k)) continue;
@@ -394,7 +410,7 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
         // device's GEMM sweep is dense enough that its quick subset covers it).
         const bool take =
             quick ? sp.quick : (primary || sp.quick || (cpu_target && (k == OpKind::matmul || k == OpKind::linear)));
-        if (!take) continue;
+        if (!take || (only && !std::regex_search(shape_label(sp.op), *only))) continue;
         const Support s = backend.supports(sp.op, p);
         if (s.usable())
           pts.push_back(sp.op);
@@ -402,6 +418,7 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
           why = s.note;
       }
       if (pts.empty()) {
+        if (only && why.empty()) continue;  // no point matched `shapes`
         if (explicit_precisions || p == Precision::fp32 || p == Precision::fp64)
           h.warnings.push_back(std::string(to_string(k)) + " " + std::string(to_string(p)) + " not calibrated: " + why);
         continue;
@@ -424,6 +441,9 @@ inline std::vector<PlanCurve> plan(const Backend& backend, const CalibrationOpti
              guess / h.threads});
     }
   }
+  if (only && curves.empty())
+    throw UnavailableError("calibrate(): no sweep point of the ops asked for has a shape matching '" + opt.shapes +
+                           "'");
   return curves;
 }
 

@@ -31,6 +31,16 @@ expect 0 "wrote p.json" -- "$hwcal" calibrate --quick --ops relu,add --threads 1
 expect 0 "relu" -- "$hwcal" show p.json
 expect 0 "GB/s" -- "$hwcal" show --summary p.json
 expect 0 "Leave-one-out on the calibration samples" -- "$hwcal" show p.json --loo --op relu
+# --shapes: a bad expression is refused before anything runs; one that matches
+# nothing is an error, not an empty profile; a match keeps only those points.
+expect 2 "--shapes: '\\(' is not a regular expression" -- "$hwcal" calibrate --quick --ops relu --shapes '(' -o s.json
+expect 2 "no sweep point of the ops asked for has a shape matching 'nothing'" -- \
+  "$hwcal" calibrate --quick --ops relu --threads 1 --shapes nothing -o s.json
+[[ ! -e s.json ]] || fail "a refused --shapes calibration wrote s.json"
+expect 0 "wrote s.json \\(1 curves" -- "$hwcal" calibrate --quick --ops relu --threads 1 --shapes '^1048576$' -o s.json
+expect 0 "only the sweep points whose shape matches '\\^1048576\\$'" -- "$hwcal" show s.json
+"$hwcal" show s.json --op relu | grep -qE '^ +1048576 ' || fail "s.json lacks the matching relu point"
+! "$hwcal" show s.json --op relu | grep -qE '^ +16777216 ' || fail "s.json has a relu point --shapes excluded"
 
 # Broken profiles: exit 2, the file and the field named.
 head -c 300 p.json > truncated.json

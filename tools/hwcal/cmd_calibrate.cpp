@@ -6,6 +6,8 @@
 #include <hwcal/detail/text.hpp>
 #include <hwcal/profile_io.hpp>
 
+#include <regex>
+
 namespace hwcal::cli {
 namespace {
 
@@ -13,6 +15,7 @@ struct CalibrateArgs {
   bool quick = false;
   std::string ops = "all";
   std::string precisions;
+  std::string shapes;
   int threads = 0;
   std::string backend;
   double budget = 0;
@@ -73,6 +76,12 @@ int run(const CalibrateArgs& a) {
     if (!parse(p, x)) throw CLI::ValidationError("--precisions", "unknown precision '" + p + "'");
     o.precisions.push_back(x);
   }
+  try {
+    std::regex(a.shapes, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw CLI::ValidationError("--shapes", "'" + a.shapes + "' is not a regular expression (" + e.what() + ")");
+  }
+  o.shapes = a.shapes;
   o.threads = a.threads;
   o.budget_s = a.budget;
   o.name = a.name;
@@ -187,6 +196,9 @@ Action add_calibrate(CLI::App& app) {
   c->add_option("--precisions", args->precisions,
                 "Comma-separated: fp64 fp32 bf16 fp16 int8 (default: fp32 for --quick; fp32, fp64 and native low "
                 "precisions otherwise)");
+  c->add_option("--shapes", args->shapes,
+                "Only the sweep points whose shape label (as `hwcal show` prints it) matches this regular "
+                "expression, e.g. ' q(32|64) kv' for short attention: re-measures a few shapes of a profile");
   c->add_option("--threads", args->threads, "Threads to calibrate with (default: every logical CPU)")
       ->check(CLI::PositiveNumber);
   std::string backends;

@@ -233,8 +233,12 @@ recalibrate() {
   note "python: $(py_info)"
   # RECAL_TESTS=0 / RECAL_FIDELITY=0: only build and calibrate (a short lease);
   # RECAL_FIDELITY_S: the seconds kept for the fidelity run (PyTorch at the
-  # calibration's shapes: about 0.05 s a sample, 4 precisions a shape)
+  # calibration's shapes: about 0.05 s a sample, 4 precisions a shape);
+  # RECAL_SHAPES: only the sweep points whose shape label matches this
+  # regular expression (hwcal calibrate --shapes; merge_ops.py --keep-unmeasured)
   local tests=${RECAL_TESTS:-1} fidelity=${RECAL_FIDELITY:-1} keep=${RECAL_FIDELITY_S:-80}
+  local shapes=()
+  [[ -n ${RECAL_SHAPES:-} ]] && shapes=(--shapes "$RECAL_SHAPES")
   # without the tests, Catch2 is not needed (.deps/catch2 can stay behind when the tree is near the device tool's 64 MiB)
   if (( tests )); then build "$logs" hwcal_cli hwcal_backend_cuda cuda_test_ops cuda_test_attention; else build_tests=OFF build "$logs" hwcal_cli hwcal_backend_cuda; fi
   local hw=$BUILD/tools/hwcal/hwcal t rc
@@ -245,10 +249,10 @@ recalibrate() {
   fi
   if [[ -x $hw ]]; then
     local c=$(( $(left) - (fidelity ? keep : 5) ))
-    stamp "hwcal calibrate --backend cuda --ops $ops (budget $(( c - 20 ))s)"
+    stamp "hwcal calibrate --backend cuda --ops $ops ${shapes[*]} (budget $(( c - 20 ))s)"
     t=$(now_ms)
     timeout --signal=INT -k 15 "$c" "$hw" calibrate --backend cuda --ops "$ops" --precisions fp32,tf32,bf16,fp16 \
-      --budget $(( c - 20 )) -o "$OUT/h200_ops.json" > "$logs/calibrate_ops.log" 2>&1
+      "${shapes[@]}" --budget $(( c - 20 )) -o "$OUT/h200_ops.json" > "$logs/calibrate_ops.log" 2>&1
     rc=$?
     note "calibrate --ops $ops: exit $rc, wall $(since "$t") s"
     tail -12 "$logs/calibrate_ops.log"
