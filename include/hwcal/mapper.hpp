@@ -70,6 +70,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace hwcal {
 
@@ -140,6 +141,25 @@ class CalibratedMapper {
   Estimate roofline(const Subgraph& g) const noexcept { return roofline_.estimate(g); }
 
   int threads() const noexcept { return threads_; }
+
+  /// A CPU convolution curve's channel tail (detail/channel_tiles.hpp): an
+  /// off-tile layer runs `ratio` times slower a FLOP than its features'
+  /// efficiency, the median of `pairs` measured beside their twins.
+  struct ChannelTail {
+    OpKind op;
+    Precision precision;
+    Variant variant;
+    double ratio;
+    int pairs;
+  };
+  std::vector<ChannelTail> channel_tails() const {
+    std::vector<ChannelTail> out;
+    for (const auto& c : curves_.curves())
+      if (c.tail_pairs > 0) out.push_back({c.op, c.precision, c.variant, std::exp(c.tail_log), c.tail_pairs});
+    return out;
+  }
+  /// The channel tile of the profile's host (fp32 lanes of its widest vectors).
+  i64 channel_tile() const noexcept { return curves_.channel_tile(); }
   Mode mode() const noexcept { return mode_; }
   /// Whether the profile describes a device (GPU) rather than a CPU.
   bool device() const noexcept { return device_; }
@@ -373,8 +393,8 @@ class CalibratedMapper {
            floor = 0;  // log(0.5), log(1)
     double fixed = device_ ? 0.0 : overhead_;
     if (c) {
-      log_eff = in.value;
-      log_eff_cold = device_ ? in_cold.value : in.value;
+      log_eff = in.value - curves_.tail(*c, op);
+      log_eff_cold = device_ ? in_cold.value : log_eff;
       // A sample's spread is its p10-p90 width; a profile may hold a wildly
       // noisy one (the calibrator drops them, a hand-edited file may not):
       // intervals stay within 20x of the estimate.

@@ -1011,3 +1011,56 @@ TEST_CASE("the bandwidth of a working set: log-log between sweep points, ends he
   CHECK(bw.fastest() == Approx(400e9).epsilon(1e-6));
   CHECK(detail::BandwidthModel{}.at(1e6) == 0);
 }
+
+TEST_CASE("CPU: a convolution off the channel tile runs at its curve's measured pair ratio", "[mapper]") {
+  // depthwise 3x3 on the tile at 20 GFLOP/s; two pairs (58 beside 64, 116
+  // beside 128 channels) measured off the tile at half that rate
+  auto dw = [](i64 c, i64 hw) {
+    Conv2dShape s;
+    s.n = 1, s.c = s.k = s.groups = c, s.h = s.w = hw, s.r = s.s = 3, s.pad_h = s.pad_w = 1, s.bias = false;
+    return s;
+  };
+  auto profile = [&](std::vector<std::string> isa, bool twins, bool device) {
+    HardwareCalibration h = device ? test::make_test_gpu_profile() : test::make_test_profile();
+    h.host.isa = std::move(isa);
+    OperationCalibration conv;
+    conv.op = OpKind::conv2d, conv.precision = Precision::fp32, conv.backend = "test";
+    conv.variant = Variant::depthwise, conv.threads = h.threads;
+    const double fixed = device ? 0 : test::overhead_s;
+    for (const auto& [c, hw] : {std::pair<i64, i64>{64, 28}, {128, 14}, {256, 7}, {512, 7}})
+      if (twins || c > 128)
+        conv.samples.push_back(test::sample(OpKind::conv2d, dw(c, hw), Precision::fp32, 20e9, fixed));
+    for (const auto& [c, hw] : {std::pair<i64, i64>{58, 28}, {116, 14}})
+      conv.samples.push_back(test::sample(OpKind::conv2d, dw(c, hw), Precision::fp32, 10e9, fixed));
+    h.operations.push_back(conv);
+    return h;
+  };
+  auto rate = [](const CalibratedMapper& m, const Conv2dShape& s) {
+    const Estimate e = m.estimate(sg(OpKind::conv2d, s));
+    return flops(OpDesc{OpKind::conv2d, s}) / (e.latency_s - e.overhead_s);
+  };
+  SECTION("AVX-512: 16-channel tiles") {
+    const CalibratedMapper m(profile({"avx2", "fma", "avx512f"}, true, false));
+    CHECK(rate(m, dw(232, 7)) == Approx(10e9).epsilon(0.02));  // off the tile: the pairs' ratio
+    CHECK(rate(m, dw(240, 7)) == Approx(20e9).epsilon(0.02));  // on it: the curve as measured
+    CHECK(rate(m, dw(58, 28)) == Approx(10e9).epsilon(0.02));  // a pair's own sample, through the ratio
+    CHECK(rate(m, dw(64, 28)) == Approx(20e9).epsilon(0.02));  // its twin, not pulled down by it
+  }
+  SECTION("AVX2: 8-channel tiles, so 232 channels are on one and only 58 has its twin") {
+    const CalibratedMapper m(profile({"avx2", "fma"}, true, false));
+    CHECK(rate(m, dw(232, 7)) == Approx(20e9).epsilon(0.02));
+    CHECK(rate(m, dw(58, 28)) == Approx(10e9).epsilon(0.02));
+  }
+  SECTION("off-tile samples without their twins stay points, as in profiles before the pairs") {
+    const CalibratedMapper m(profile({"avx512f"}, false, false));
+    CHECK(rate(m, dw(58, 28)) == Approx(10e9).epsilon(0.02));
+    CHECK(rate(m, dw(512, 7)) == Approx(20e9).epsilon(0.02));
+  }
+  SECTION("devices read every sample as a point") {
+    const CalibratedMapper m(profile({}, true, true));
+    CHECK(m.estimate(sg(OpKind::conv2d, dw(58, 28))).latency_s ==
+          Approx(flops(OpDesc{OpKind::conv2d, dw(58, 28)}) / 10e9).epsilon(0.02));
+    CHECK(m.estimate(sg(OpKind::conv2d, dw(64, 28))).latency_s ==
+          Approx(flops(OpDesc{OpKind::conv2d, dw(64, 28)}) / 20e9).epsilon(0.02));
+  }
+}

@@ -128,6 +128,29 @@ TEST_CASE("the CPU convolution sweep has strided and small-map 1x1 convolutions 
   CHECK(small_map_pointwise >= 3);
 }
 
+TEST_CASE("every CPU convolution off the channel tile has its twin on the tile in the sweep", "[sweeps]") {
+  const auto sweep = detail::cpu_sweep(OpKind::conv2d);
+  int off = 0, depthwise_off = 0;
+  for (const auto& p : sweep) {
+    const auto& s = std::get<Conv2dShape>(p.op.shape);
+    if (!detail::off_tile(s, detail::sweep_channel_tile)) continue;
+    ++off;
+    depthwise_off += s.groups == s.c;
+    const Conv2dShape t = detail::tile_twin(s, detail::sweep_channel_tile);
+    INFO(shape_label(p.op));
+    CHECK(std::any_of(sweep.begin(), sweep.end(), [&](const detail::SweepPoint& q) {
+      return shape_label(q.op) == shape_label(OpDesc{OpKind::conv2d, t});
+    }));
+  }
+  CHECK(depthwise_off >= 8);  // ShuffleNet's and MobileNetV3's widths, at batches 1 and 8
+  CHECK(off >= 20);
+  // the device sweep has its own off-tile grid: none of the CPU's pairs
+  for (const auto& p : detail::device_sweep(OpKind::conv2d)) {
+    const auto& s = std::get<Conv2dShape>(p.op.shape);
+    CHECK_FALSE((s.groups == s.c && s.c == 58));
+  }
+}
+
 TEST_CASE("CPU elementwise sweeps cover 64 to 16M elements every 2x, with odd counts", "[sweeps]") {
   for (OpKind k : {OpKind::relu, OpKind::add, OpKind::gelu}) {
     INFO(to_string(k));

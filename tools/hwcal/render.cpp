@@ -1,6 +1,7 @@
 #include "render.hpp"
 
 #include <hwcal/detail/shape_json.hpp>
+#include <hwcal/mapper.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -112,6 +113,23 @@ void render_memory(const HardwareCalibration& h, bool sweep) {
   std::printf("\n");
 }
 
+/// CPU convolutions off the channel tile: the ratio each curve's pairs
+/// measured (detail/channel_tiles.hpp), which the mapper applies.
+static void render_channel_tails(const HardwareCalibration& h, const RenderOptions& opt) {
+  if (h.target != "cpu" || (opt.op && *opt.op != OpKind::conv2d)) return;
+  const CalibratedMapper m(h);
+  const auto tails = m.channel_tails();
+  if (tails.empty()) return;
+  std::printf("Convolutions off the %lld-channel tile (the host's fp32 vector lanes), against their twins on it\n",
+              static_cast<long long>(m.channel_tile()));
+  Table t({"op", "variant", "precision", "pairs", "time a FLOP, median"});
+  for (const auto& x : tails)
+    t.row({std::string(to_string(x.op)), std::string(to_string(x.variant)), std::string(to_string(x.precision)),
+           std::to_string(x.pairs), fmt_num(x.ratio, 3) + "x"});
+  t.print();
+  std::printf("\n");
+}
+
 void render_operations(const HardwareCalibration& h, const RenderOptions& opt) {
   if (h.operations.empty()) return;
   if (!opt.samples) {
@@ -138,6 +156,7 @@ void render_operations(const HardwareCalibration& h, const RenderOptions& opt) {
     }
     t.print();
     std::printf("\n");
+    render_channel_tails(h, opt);
     return;
   }
   for (const auto& c : h.operations) {

@@ -25,6 +25,7 @@
 // beside the features (families switch by batch, which the features merge
 // with the map), and is interpolated within that family's block.
 
+#include <hwcal/detail/channel_tiles.hpp>
 #include <hwcal/detail/fit.hpp>
 #include <hwcal/detail/interpolate.hpp>
 #include <hwcal/estimate.hpp>
@@ -61,6 +62,11 @@ struct Curve {
   int families = 0;
   std::array<PointBlock, 4> family{};
   std::uint32_t sites = 0, site_count = 0;
+  /// CPU convolutions: log of the median ratio, over the curve's pairs, of
+  /// the twin's efficiency on the channel tile to the off-tile sample's
+  /// (detail/channel_tiles.hpp); 0 without pairs.
+  double tail_log = 0;
+  int tail_pairs = 0;
 };
 
 /// The batch a query is classified by beside its features (Curve::families):
@@ -97,7 +103,7 @@ class CurveSet {
   template <class Ideal, class Extra>
   CurveSet(const HardwareCalibration& profile, int threads, bool fixed_costs, double overhead_s, Lookup lookup,
            Ideal&& ideal, Extra&& extra)
-      : points_(lookup) {
+      : points_(lookup), tile_(detail::channel_tile(profile.host.isa)) {
     // Per (op, precision): the curves at the requested thread count, or, when
     // the profile has none, every curve at the nearest thread count measured.
     std::array<std::array<int, all_precisions.size()>, op_kind_count> chosen{};
@@ -190,6 +196,16 @@ class CurveSet {
   }
 
   const std::vector<Curve>& curves() const noexcept { return curves_; }
+  i64 channel_tile() const noexcept { return tile_; }
+
+  /// What an op's log efficiency loses to its channels' tail: the curve's
+  /// tail ratio (Curve::tail_log) for a convolution off the host's channel
+  /// tile, else 0.
+  double tail(const Curve& c, const OpDesc& op) const noexcept {
+    if (c.tail_log == 0) return 0;
+    const auto* s = std::get_if<Conv2dShape>(&op.shape);
+    return s && off_tile(*s, tile_) ? c.tail_log : 0;
+  }
 
  private:
   static constexpr std::size_t index(Precision p) noexcept { return static_cast<std::size_t>(p); }
@@ -244,8 +260,10 @@ class CurveSet {
     // the curve has too few others.
     std::size_t clean = 0;
     for (const auto& s : c.samples) clean += s.disturbed.empty();
-    for (const auto& s : c.samples) {
-      if (!s.disturbed.empty() && clean >= 2) continue;
+    const std::vector<bool> paired = tile_pairs(c, cv, fixed_costs, ideal, net);
+    for (std::size_t i = 0; i < c.samples.size(); ++i) {
+      const OpSample& s = c.samples[i];
+      if ((!s.disturbed.empty() && clean >= 2) || paired[i]) continue;
       const auto known = std::find(names.begin(), names.end(), s.family);
       family.push_back(static_cast<int>(known - names.begin()));
       if (known == names.end()) names.push_back(s.family);
@@ -297,6 +315,48 @@ class CurveSet {
     curves_.push_back(cv);
   }
 
+  /// CPU convolutions: marks each cleanly measured off-tile sample whose
+  /// twin on the tile (detail/channel_tiles.hpp) the curve also measured, and
+  /// sets the curve's tail ratio from those pairs. A pair is read as that
+  /// ratio, not as points: by every feature the two are neighbours, and an
+  /// off-tile point would pull the twin's on-tile neighbours down with it. An
+  /// off-tile sample without its twin stays a point, as before pairs existed.
+  template <class Ideal, class Net>
+  std::vector<bool> tile_pairs(const OperationCalibration& c, Curve& cv, bool cpu, Ideal& ideal, Net& net) const {
+    std::vector<bool> paired(c.samples.size());
+    if (!cpu || c.op != OpKind::conv2d) return paired;
+    auto log_eff = [&](const OpSample& s) {
+      const double id = ideal(OpDesc{c.op, s.shape}, c.precision, false);
+      return std::log(std::max(id, 1e-30) / net(s.time.median_s));
+    };
+    std::vector<double> logs;
+    for (std::size_t i = 0; i < c.samples.size(); ++i) {
+      const auto* s = std::get_if<Conv2dShape>(&c.samples[i].shape);
+      if (!s || !c.samples[i].disturbed.empty() || !off_tile(*s, tile_)) continue;
+      const Conv2dShape t = tile_twin(*s, tile_);
+      for (const OpSample& u : c.samples) {
+        const auto* q = std::get_if<Conv2dShape>(&u.shape);
+        if (!q || !u.disturbed.empty() || !same_conv(*q, t)) continue;
+        logs.push_back(log_eff(u) - log_eff(c.samples[i]));
+        paired[i] = true;
+        break;
+      }
+    }
+    if (logs.empty()) return paired;
+    std::sort(logs.begin(), logs.end());
+    const std::size_t m = logs.size() / 2;
+    cv.tail_log = logs.size() % 2 ? logs[m] : 0.5 * (logs[m - 1] + logs[m]);
+    cv.tail_pairs = static_cast<int>(logs.size());
+    return paired;
+  }
+
+  static bool same_conv(const Conv2dShape& a, const Conv2dShape& b) noexcept {
+    return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w && a.k == b.k && a.r == b.r && a.s == b.s &&
+           a.stride_h == b.stride_h && a.stride_w == b.stride_w && a.pad_h == b.pad_h && a.pad_w == b.pad_w &&
+           a.dil_h == b.dil_h && a.dil_w == b.dil_w && a.groups == b.groups && a.bias == b.bias &&
+           a.channels_last == b.channels_last;
+  }
+
   /// Whether feature j is the same at every point, or equals one earlier
   /// feature at every point (log2 values: within 0.001, a 0.07% difference).
   static bool never_varied(const std::vector<PointStore::Point>& pts, int j) {
@@ -323,6 +383,7 @@ class CurveSet {
   std::vector<Curve> curves_;
   std::vector<Site> sites_;
   PointStore points_;
+  i64 tile_;  ///< the host's channel tile (CPU convolutions)
   std::array<std::array<std::vector<int>, all_precisions.size()>, op_kind_count> by_key_;
   std::vector<Choice> choices_;  ///< by choice_index
 };

@@ -11,6 +11,7 @@
 // reaches (thousands of tokens, 14336-wide projections, KV caches of 32k):
 // no gap of more than 4x along any axis real layers use.
 
+#include <hwcal/detail/channel_tiles.hpp>
 #include <hwcal/ops.hpp>
 
 #include <algorithm>
@@ -39,7 +40,9 @@ inline OpDesc conv(i64 n, i64 c, i64 hw, i64 k, i64 r, i64 stride, i64 groups = 
 }
 
 /// The CPU sweep of an op.
-inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
+/// `tile_pairs`: convolutions off the channel tile beside their twins on it
+/// (detail/channel_tiles.hpp), which only CPU curves read as pairs.
+inline std::vector<SweepPoint> cpu_sweep(OpKind kind, bool tile_pairs = true) {
   std::vector<SweepPoint> v;
   auto add = [&v](OpDesc op, bool quick = false) { v.push_back({op, quick}); };
   switch (kind) {
@@ -184,6 +187,30 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind) {
         // read between them at twice its time
         add(conv(n, 3, 224, 768, 16, 16));
         add(conv(n, 3, 224, 96, 4, 4));
+      }
+      if (!tile_pairs) break;
+      // Off the channel tile: mobile networks' widths (ShuffleNet's 58, 116
+      // and 232, MobileNetV3's 24, 40, 72 and 120, a 24-channel stem) at
+      // batches 1 and 8, then every off-tile point beside its twin on the tile.
+      for (i64 n : {1, 8}) {
+        for (i64 c : {58, 116, 232}) add(conv(n, c, 28 * 58 / c, c, 3, 1, c));
+        add(conv(n, 72, 56, 72, 3, 2, 72));
+        add(conv(n, 120, 28, 120, 5, 1, 120));
+        add(conv(n, 58, 28, 58, 1, 1));
+        add(conv(n, 24, 56, 72, 1, 1));
+        add(conv(n, 40, 28, 120, 1, 1));
+        add(conv(n, 3, 224, 24, 3, 2));
+      }
+      for (std::size_t i = 0, end = v.size(); i < end; ++i) {
+        const auto& s = std::get<Conv2dShape>(v[i].op.shape);
+        if (!off_tile(s, sweep_channel_tile)) continue;
+        const Conv2dShape t = tile_twin(s, sweep_channel_tile);
+        const bool listed = std::any_of(v.begin(), v.end(), [&](const SweepPoint& q) {
+          const auto& u = std::get<Conv2dShape>(q.op.shape);
+          return u.n == t.n && u.c == t.c && u.h == t.h && u.k == t.k && u.r == t.r && u.stride_h == t.stride_h &&
+                 u.groups == t.groups;
+        });
+        if (!listed) add({kind, t});
       }
       break;
     }
@@ -439,7 +466,7 @@ inline std::vector<SweepPoint> device_sweep(OpKind kind) {
       // H100 profile of 2026-12-05 stopped before 64, and its grouped
       // convolutions at batch 32 came out 2-4x slow)
       for (i64 n : {1, 16, 64, 4}) {
-        for (const SweepPoint& p : cpu_sweep(kind)) {
+        for (const SweepPoint& p : cpu_sweep(kind, false)) {
           auto s = std::get<Conv2dShape>(p.op.shape);
           if (s.n != 1) continue;  // one batch of the CPU list as the template
           s.n = n;

@@ -1,0 +1,56 @@
+#pragma once
+// Channel tiles of CPU convolutions. CPU convolution libraries (oneDNN, also
+// behind PyTorch) block channels by the fp32 lanes of a vector register
+// (nChw16c on AVX-512, nChw8c on AVX2) and run what is left over as a tail: a
+// layer whose channels are off that tile runs slower a FLOP than one on it, by
+// more than the padding (Zen 5, PyTorch 1.13, one thread, 3x3 depthwise at
+// 28x28: 54 us with 58 channels, 39 us with 64; 14x14: 39.1 us with 116, 32.4
+// with 128; validation/explore_depthwise_cpu.py). Interpolation cannot see it:
+// 58 and 64 channels are neighbours by every feature. So the CPU sweep times
+// such layers beside their twin on the tile (detail/sweeps.hpp), and a CPU
+// curve reads an off-tile layer at its own features' efficiency divided by
+// the ratio its pairs measured (CurveSet::tail).
+
+#include <hwcal/shapes.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace hwcal {
+namespace detail {
+
+/// The tile the sweep's pairs are built for: AVX-512's 16 fp32 lanes, the
+/// widest x86 vector (a multiple of 16 is on AVX2's 8-lane tile too).
+inline constexpr i64 sweep_channel_tile = 16;
+
+/// fp32 lanes of the host's widest vector registers (HostInfo::isa).
+inline i64 channel_tile(const std::vector<std::string>& isa) {
+  const auto has = [&isa](const char* flag) { return std::find(isa.begin(), isa.end(), flag) != isa.end(); };
+  return has("avx512f") ? 16 : has("avx2") || has("avx") ? 8 : 4;
+}
+
+/// The convolution on the tile nearest above `s`: channels rounded up to a
+/// multiple of `tile`. Dense: K, and C unless it is an image's 1-4 channels
+/// (no library blocks those); depthwise: C, K and the groups together.
+/// Grouped convolutions (blocked per group) and depthwise multipliers are
+/// left as they are.
+inline Conv2dShape tile_twin(Conv2dShape s, i64 tile) {
+  const auto up = [tile](i64 v) { return (v + tile - 1) / tile * tile; };
+  if (s.groups == 1) {
+    if (s.c > 4) s.c = up(s.c);
+    s.k = up(s.k);
+  } else if (s.groups == s.c && s.k == s.c) {
+    s.c = s.k = s.groups = up(s.c);
+  }
+  return s;
+}
+
+/// Whether `s` is off the tile (its twin differs).
+inline bool off_tile(const Conv2dShape& s, i64 tile) {
+  const Conv2dShape t = tile_twin(s, tile);
+  return t.c != s.c || t.k != s.k;
+}
+
+}  // namespace detail
+}  // namespace hwcal
