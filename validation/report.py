@@ -469,7 +469,7 @@ def write_report(path, threads_out, info):
     L.append(f"- Contention guard: {st.get('contention_guard', 'none')}.")
     L.append("- The mapper was not fitted to these models: the profile comes from `hwcal calibrate` "
              "(micro-benchmarks only), made on this machine in the same session as the measurements (when: the "
-             "table under *Reproduce*).")
+             "table under *Reproduce*, and any curves merged in later, which its commands list).")
     L.append("")
 
     # ---- machine
