@@ -46,6 +46,14 @@ inline Conv2dShape tile_twin(Conv2dShape s, i64 tile) {
   return s;
 }
 
+/// Whether two convolutions are the same shape, every field.
+inline bool same_conv(const Conv2dShape& a, const Conv2dShape& b) noexcept {
+  return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w && a.k == b.k && a.r == b.r && a.s == b.s &&
+         a.stride_h == b.stride_h && a.stride_w == b.stride_w && a.pad_h == b.pad_h && a.pad_w == b.pad_w &&
+         a.dil_h == b.dil_h && a.dil_w == b.dil_w && a.groups == b.groups && a.bias == b.bias &&
+         a.channels_last == b.channels_last;
+}
+
 /// Whether `s` is off the tile (its twin differs).
 inline bool off_tile(const Conv2dShape& s, i64 tile) {
   const Conv2dShape t = tile_twin(s, tile);

@@ -350,13 +350,6 @@ class CurveSet {
     return paired;
   }
 
-  static bool same_conv(const Conv2dShape& a, const Conv2dShape& b) noexcept {
-    return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w && a.k == b.k && a.r == b.r && a.s == b.s &&
-           a.stride_h == b.stride_h && a.stride_w == b.stride_w && a.pad_h == b.pad_h && a.pad_w == b.pad_w &&
-           a.dil_h == b.dil_h && a.dil_w == b.dil_w && a.groups == b.groups && a.bias == b.bias &&
-           a.channels_last == b.channels_last;
-  }
-
   /// Whether feature j is the same at every point, or equals one earlier
   /// feature at every point (log2 values: within 0.001, a 0.07% difference).
   static bool never_varied(const std::vector<PointStore::Point>& pts, int j) {

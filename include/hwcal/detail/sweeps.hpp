@@ -205,11 +205,8 @@ inline std::vector<SweepPoint> cpu_sweep(OpKind kind, bool tile_pairs = true) {
         const auto& s = std::get<Conv2dShape>(v[i].op.shape);
         if (!off_tile(s, sweep_channel_tile)) continue;
         const Conv2dShape t = tile_twin(s, sweep_channel_tile);
-        const bool listed = std::any_of(v.begin(), v.end(), [&](const SweepPoint& q) {
-          const auto& u = std::get<Conv2dShape>(q.op.shape);
-          return u.n == t.n && u.c == t.c && u.h == t.h && u.k == t.k && u.r == t.r && u.stride_h == t.stride_h &&
-                 u.groups == t.groups;
-        });
+        const bool listed = std::any_of(
+            v.begin(), v.end(), [&](const SweepPoint& q) { return same_conv(std::get<Conv2dShape>(q.op.shape), t); });
         if (!listed) add({kind, t});
       }
       break;
