@@ -20,9 +20,12 @@
 namespace hwcal {
 namespace detail {
 
-/// The tile the sweep's pairs are built for: AVX-512's 16 fp32 lanes, the
-/// widest x86 vector (a multiple of 16 is on AVX2's 8-lane tile too).
-inline constexpr i64 sweep_channel_tile = 16;
+/// The tiles the sweep's pairs are built for: AVX-512's 16 fp32 lanes and
+/// AVX2's 8. An off-tile layer's twin differs between them where its channels
+/// are off both (ShuffleNet's 116: 128 on AVX-512, 120 on AVX2); a host reads
+/// the pairs of its own tile (CurveSet::tile_pairs), and with the 16-lane twins
+/// alone an AVX2 host (Zen 3, 2026-12-07) found 3 pairs where a Zen 5 found 39.
+inline constexpr i64 sweep_channel_tiles[] = {16, 8};
 
 /// fp32 lanes of the host's widest vector registers (HostInfo::isa).
 inline i64 channel_tile(const std::vector<std::string>& isa) {
