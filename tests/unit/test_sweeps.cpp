@@ -155,8 +155,8 @@ TEST_CASE("every CPU convolution off the channel tile has its twin on the tile i
       }));
     }
     INFO("tile " << tile);
-    // ShuffleNet's and MobileNetV3's widths at batches 1 and 8 (on AVX2's tile:
-    // ShuffleNet's 58 and 116, dense and depthwise)
+    // ShuffleNet's and MobileNetV3's widths at batches 1 and 8 (off AVX2's tile:
+    // ShuffleNet's depthwise 58 and 116, and its dense 58)
     CHECK(depthwise_off >= (tile == 16 ? 8 : 4));
     CHECK(off >= (tile == 16 ? 20 : 6));
   }
