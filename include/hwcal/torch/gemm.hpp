@@ -23,8 +23,8 @@ namespace aten {
 namespace detail {
 
 /// The entry point, and for bf16 whether ATen hands the product to oneDNN.
-inline std::string gemm_path(const char* entry, Precision p, double product) {
-  return p == Precision::bf16 ? std::string(entry) + " [" + bf16_gemm_support(product).note + "]" : entry;
+inline std::string gemm_path(const char* entry, Precision p, double product, bool sums_in_bf16) {
+  return p == Precision::bf16 ? std::string(entry) + " [" + bf16_gemm_support(product, sums_in_bf16).note + "]" : entry;
 }
 
 /// y = x W^T (+ b), x [m][k], W [n][k]. fusion.hpp builds the unfused side
@@ -42,7 +42,7 @@ inline std::unique_ptr<TorchKernel> make_linear(const OpDesc& op, Precision p, a
           return reference::linear_at(xd.p, wd.p, b ? bd.p : nullptr, s, i / s.n, i % s.n);
         });
       },
-      gemm_path(s.bias ? "at::linear -> addmm" : "at::linear -> mm", p, double(s.m) * s.n * s.k));
+      gemm_path(s.bias ? "at::linear -> addmm" : "at::linear -> mm", p, double(s.m) * s.n * s.k, false));
 }
 
 inline std::unique_ptr<TorchKernel> make_matmul(const OpDesc& op, Precision p, at::ScalarType dt) {
@@ -57,7 +57,7 @@ inline std::unique_ptr<TorchKernel> make_matmul(const OpDesc& op, Precision p, a
           return reference::matmul_at(ad.p, bd.p, s, i / (s.m * s.n), (i / s.n) % s.m, i % s.n);
         });
       },
-      gemm_path("at::matmul -> bmm", p, double(s.batch) * s.m * s.n * s.k));
+      gemm_path("at::matmul -> bmm", p, double(s.batch) * s.m * s.n * s.k, true));
 }
 
 }  // namespace detail

@@ -8,7 +8,13 @@
 //    when the product has more than 16^3 multiply-adds; both use bf16
 //    instructions only where the CPU has avx512_bf16 (ATen's own check asks
 //    for avx512bw/vl/dq; without those it falls back to its reference gemm).
-//    Smaller products run ATen's reference gemm with fp32 accumulation.
+//    Smaller products run ATen's reference gemm. Without oneDNN (an AVX2-only
+//    CPU: a Zen 3, 2026-12-07) at::matmul's products (bmm, and mm of an
+//    untransposed B) and slow_conv2d accumulate bf16 in bf16, so their error
+//    grows with the reduction length (512 terms: 35-45% of the result; a 3x3
+//    convolution of 64 channels: 129%), while linear's x W^T keeps an fp32
+//    sum (0.3%): not a bf16 product's result, so those are refused there,
+//    with that reason.
 //    Pooling, norms, softmax and activations keep bf16 in memory and compute
 //    in fp32 registers (Vectorized<BFloat16>), which is how every CPU does it.
 //  - fp16: only add/mul/div, neg, pow (square), cat, mean (and adaptive_avg_pool2d to 1x1,
@@ -63,10 +69,19 @@ struct Bf16Cpu {
 /// 16x16x16 stays in ATen, 16x16x17 goes to oneDNN).
 inline constexpr double onednn_bf16_min_product = 16.0 * 16 * 16;
 
-inline Support bf16_gemm_support(double product) {
+/// Why ATen's bf16 fallbacks are refused on a CPU without oneDNN bf16.
+inline constexpr const char* bf16_sum_in_bf16 =
+    "accumulates bf16 products in bf16 on a CPU without oneDNN bf16 (avx512bw/vl/dq): its error grows with the "
+    "reduction length, not a bf16 product's result";
+
+/// `sums_in_bf16`: the path ATen takes without oneDNN accumulates in bf16
+/// (at::matmul's; linear's transposed weight keeps an fp32 sum).
+inline Support bf16_gemm_support(double product, bool sums_in_bf16) {
   const auto& cpu = Bf16Cpu::get();
+  if (!cpu.onednn && sums_in_bf16)
+    return {SupportLevel::unsupported, std::string("ATen 1.13's matmul ") + bf16_sum_in_bf16};
   if (!cpu.onednn || product <= onednn_bf16_min_product)
-    return {SupportLevel::emulated, "ATen's reference gemm, bf16 inputs with fp32 accumulation (no oneDNN for " +
+    return {SupportLevel::emulated, "ATen's reference gemm (no oneDNN for " +
                                         std::string(cpu.onednn ? "products of at most 16^3" : "this CPU") + ")"};
   if (!cpu.native) return {SupportLevel::emulated, "oneDNN matmul without avx512_bf16: bf16 converted to fp32"};
   return {SupportLevel::native, "oneDNN matmul (avx512_bf16/AMX)"};
@@ -76,8 +91,7 @@ inline Support bf16_support(const OpDesc& op) {
   switch (op.kind) {
     case OpKind::conv2d: {
       const auto& cpu = Bf16Cpu::get();
-      if (!cpu.onednn)
-        return {SupportLevel::emulated, "slow_conv2d with ATen's reference gemm (no oneDNN bf16 on this CPU)"};
+      if (!cpu.onednn) return {SupportLevel::unsupported, std::string("ATen 1.13's slow_conv2d ") + bf16_sum_in_bf16};
       if (!cpu.native)
         return {SupportLevel::emulated, "oneDNN convolution without avx512_bf16: bf16 converted to fp32"};
       return {SupportLevel::native, "oneDNN convolution (avx512_bf16/AMX)"};
@@ -86,11 +100,12 @@ inline Support bf16_support(const OpDesc& op) {
     case OpKind::matmul: {
       const auto& s = std::get<MatmulShape>(op.shape);
       const double batch = op.kind == OpKind::matmul ? double(s.batch) : 1.0;
-      return bf16_gemm_support(batch * double(s.m) * double(s.n) * double(s.k));
+      return bf16_gemm_support(batch * double(s.m) * double(s.n) * double(s.k), op.kind == OpKind::matmul);
     }
     case OpKind::attention: {
+      // (the softmax-weighted sums stay near their inputs: within the check on the AVX2 CPU too)
       const auto& s = std::get<AttentionShape>(op.shape);
-      return bf16_gemm_support(double(s.batch) * s.heads * s.seq_q * s.seq_kv * s.head_dim);
+      return bf16_gemm_support(double(s.batch) * s.heads * s.seq_q * s.seq_kv * s.head_dim, false);
     }
     case OpKind::rmsnorm:
       return {SupportLevel::native, "LLaMA's RMSNorm upcasts to fp32 (x.float()) and casts back before the weight"};
@@ -207,6 +222,8 @@ inline Support fusion_support(FusionPattern f, Precision p) {
     case FusionPattern::linear_bias:
     case FusionPattern::conv_bn:
     case FusionPattern::attention:
+      if (f == FusionPattern::conv_bn && p == Precision::bf16 && !detail::Bf16Cpu::get().onednn)
+        return {SupportLevel::unsupported, std::string("ATen 1.13's slow_conv2d ") + detail::bf16_sum_in_bf16};
       if (p == Precision::fp32 || p == Precision::fp64 || p == Precision::bf16) break;
       return {SupportLevel::unsupported,
               "ATen 1.13 has no CPU " + std::string(to_string(p)) + " kernels for " + std::string(to_string(f))};
