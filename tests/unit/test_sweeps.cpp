@@ -141,7 +141,7 @@ TEST_CASE("the CPU convolution sweep has strided and small-map 1x1 convolutions 
 TEST_CASE("every CPU convolution off the channel tile has its twin on the tile in the sweep", "[sweeps]") {
   const auto sweep = detail::cpu_sweep(OpKind::conv2d);
   // AVX-512's 16-lane tile and AVX2's 8: each host reads the pairs of its own
-  for (const i64 tile : {i64{16}, i64{8}}) {
+  for (const i64 tile : detail::sweep_channel_tiles) {
     int off = 0, depthwise_off = 0;
     for (const auto& p : sweep) {
       const auto& s = std::get<Conv2dShape>(p.op.shape);

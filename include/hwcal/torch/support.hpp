@@ -74,6 +74,12 @@ inline constexpr const char* bf16_sum_in_bf16 =
     "accumulates bf16 products in bf16 on a CPU without oneDNN bf16 (avx512bw/vl/dq): its error grows with the "
     "reduction length, not a bf16 product's result";
 
+/// bf16 convolutions (and the conv_bn fusion) on a CPU without oneDNN bf16:
+/// ATen falls back to slow_conv2d, which sums in bf16.
+inline Support slow_conv2d_bf16_refusal() {
+  return {SupportLevel::unsupported, std::string("ATen 1.13's slow_conv2d ") + bf16_sum_in_bf16};
+}
+
 /// `sums_in_bf16`: the path ATen takes without oneDNN accumulates in bf16
 /// (at::matmul's; linear's transposed weight keeps an fp32 sum).
 inline Support bf16_gemm_support(double product, bool sums_in_bf16) {
@@ -91,7 +97,7 @@ inline Support bf16_support(const OpDesc& op) {
   switch (op.kind) {
     case OpKind::conv2d: {
       const auto& cpu = Bf16Cpu::get();
-      if (!cpu.onednn) return {SupportLevel::unsupported, std::string("ATen 1.13's slow_conv2d ") + bf16_sum_in_bf16};
+      if (!cpu.onednn) return slow_conv2d_bf16_refusal();
       if (!cpu.native)
         return {SupportLevel::emulated, "oneDNN convolution without avx512_bf16: bf16 converted to fp32"};
       return {SupportLevel::native, "oneDNN convolution (avx512_bf16/AMX)"};
@@ -223,7 +229,7 @@ inline Support fusion_support(FusionPattern f, Precision p) {
     case FusionPattern::conv_bn:
     case FusionPattern::attention:
       if (f == FusionPattern::conv_bn && p == Precision::bf16 && !detail::Bf16Cpu::get().onednn)
-        return {SupportLevel::unsupported, std::string("ATen 1.13's slow_conv2d ") + detail::bf16_sum_in_bf16};
+        return detail::slow_conv2d_bf16_refusal();
       if (p == Precision::fp32 || p == Precision::fp64 || p == Precision::bf16) break;
       return {SupportLevel::unsupported,
               "ATen 1.13 has no CPU " + std::string(to_string(p)) + " kernels for " + std::string(to_string(f))};
