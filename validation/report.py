@@ -154,6 +154,7 @@ def evaluate_config(cfg, mdoc, pred, roof):
         dominant = max(sgs, key=lambda s: s["latency_s"])
         row = {"name": u["name"], "kind": u["kind"], "measured_s": meas, "predicted_s": p,
                "ape": ape(p, meas), "signed": (p - meas) / meas, "interval_s": [lo, hi],
+               "in_sequence_s": sum(s.get("in_sequence_s", s["latency_s"]) for s in sgs),
                "in_interval": lo <= meas <= hi, "bound": dominant.get("bound"),
                "run_to_run": run_to_run(u["measured_s"]),
                "contended": any(o >= LOAD_LIMIT for o in u.get("other_cpu", [])),
@@ -357,10 +358,11 @@ def compact_results(threads_out):
         for c in r["configs"]:
             cc = {k: (sig(v) if isinstance(v, float) else v) for k, v in c.items() if k not in ("units",)}
             cc["unit_columns"] = ["name", "kind", "measured_s", "predicted_s", "roofline_s", "interval_lo",
-                                  "interval_hi", "bound", "run_to_run", "in_context_s"]
+                                  "interval_hi", "bound", "run_to_run", "in_context_s", "in_sequence_s"]
             cc["units"] = [[u["name"], u["kind"], sig(u["measured_s"]), sig(u["predicted_s"]),
                             sig(u.get("roofline_s")), sig(u["interval_s"][0]), sig(u["interval_s"][1]), u["bound"],
-                            sig(u["run_to_run"], 3), sig(u.get("in_context_s"))] for u in c["units"]]
+                            sig(u["run_to_run"], 3), sig(u.get("in_context_s")), sig(u["in_sequence_s"])]
+                           for u in c["units"]]
             tc["configs"][c["config"]] = cc
         doc["threads"][str(t)] = tc
     return doc

@@ -118,6 +118,16 @@ class Maths(unittest.TestCase):
         self.assertEqual(len(c["units"]), 1)
         self.assertTrue(any("mha.qkv" in p for p in c["problems"]))
 
+    def test_in_sequence_is_kept_per_unit(self):
+        attn = dict(sg("mha.attn", 0.5e-3), in_sequence_s=0.7e-3)
+        pred = {"total_s": 2.855e-3, "subgraphs": TOY_PRED["subgraphs"][:2] + [attn]}
+        c = report.evaluate_config("toy_b1", toy_measured(), pred, None)
+        self.assertEqual(c["problems"], [])
+        u1, u2 = c["units"]
+        self.assertAlmostEqual(u1["in_sequence_s"], 1.155e-3)  # none given: its isolated latency
+        self.assertAlmostEqual(u2["in_sequence_s"], 1.7e-3)
+        self.assertAlmostEqual(u2["predicted_s"], 1.5e-3)  # the per-layer score stays isolated
+
     def test_total_mismatch_is_reported(self):
         pred = dict(TOY_PRED, total_s=1.0)
         c = report.evaluate_config("toy_b1", toy_measured(), pred, None)

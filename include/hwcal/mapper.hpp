@@ -19,15 +19,18 @@
 //    own bytes B fit in; in a pass its activations come from the op before,
 //    as warm as when repeated, but its weights w were last read a pass ago,
 //    with everything the other layers touched since, so they are taken at
-//    the memory sweep's bandwidth for the pass's bytes P:
-//    extra = w x max(0, 1/bw(max(P, B)) - 1/bw(B)); and each call pays the
+//    the memory sweep's bandwidth for the pass's bytes P, and so are the
+//    bytes o it writes (each output evicts other layers' dirty lines):
+//    extra = (w + o) x max(0, 1/bw(max(P, B)) - 1/bw(B)); and each call pays the
 //    profile's in-pass cost of its op once (the call timed between other
 //    ops' calls, which displace its code and state; torch).
 //  - devices: activations come warm from the op before (as when repeated),
 //    but when the pass moves more than the L2 holds, its weights come cold
 //    from memory on every replay: latency + w/B x (cold - latency), with w
 //    the weight bytes and cold the op's time with the L2 flushed (measured,
-//    or the ideal at memory bandwidth over the warm efficiency).
+//    or the ideal at memory bandwidth over the warm efficiency); its written
+//    bytes cross at the pass's bandwidth as on a CPU, but hidden under a
+//    compute-bound body and under the op's floor.
 // A model's total is sequence_total() of the estimates (estimate.hpp).
 //
 // Fused subgraphs (conv2d + batchnorm + relu, linear + relu/gelu, matmul +
@@ -427,13 +430,16 @@ class CalibratedMapper {
     // own; and the op's written bytes at that cost: repeated alone, an op
     // rewrites the same lines while they stay in cache, but in a pass that
     // outgrows the caches every output evicts another layer's dirty lines, so
-    // its bytes also cross at the pass's bandwidth. A compute-bound op hides
-    // them under its arithmetic (only what its memory time then exceeds its
-    // compute time adds). CPUs and devices alike.
+    // its bytes also cross at the pass's bandwidth. On a CPU they add in full,
+    // a convolution's too: its body is not arithmetic that could hide them (a
+    // depthwise or pointwise convolution's low efficiency is its memory
+    // traffic; docs/mapper.md has the in-context timings). A device op hides
+    // them under a compute-bound body (only what its memory time then exceeds
+    // its compute time adds).
     const double slower =
         ctx.pass_bytes > 0 && bw > 0 ? std::max(0.0, 1 / bw_.at(std::max(ctx.pass_bytes, n.bytes)) - 1 / bw) : 0.0;
     const double written = n.output_bytes * slower;
-    const double write_back = compute ? std::clamp(e.memory_s + written - body, 0.0, written) : written;
+    const double write_back = compute && device_ ? std::clamp(e.memory_s + written - body, 0.0, written) : written;
     if (!device_) {
       // CPU: the call's fixed cost and the framework's add to the work.
       e.overhead_s = fixed + framework_[static_cast<std::size_t>(op.kind)];
