@@ -1,6 +1,6 @@
 """What a CPU op pays in a forward pass beyond its time repeated alone, when
-other work ran between its calls: the op timed warm and repeated, and after
-the caches were filled by other work of a given size (a buffer written: dirty
+other work ran between its calls: the op timed warm (right after a call of its
+own), and after the caches were filled by other work of a given size (a buffer written: dirty
 lines; or read: clean ones), its input rewritten just before (as the op
 before it in a pass writes it). One thread, eager PyTorch, as the CPU
 validation runs it. Prints medians in microseconds; asserts nothing.
@@ -46,8 +46,8 @@ def main():
                 x.copy_(src)
                 clean[f].append(once(fn))
         w = statistics.median(warm) * 1e6
-        cols = "  ".join(f"{f:3d} MiB +{statistics.median(dirty[f]) * 1e6 - w:6.1f} / +{statistics.median(clean[f]) * 1e6 - w:6.1f}"
-                         for f in fills)
+        extra = {f: (statistics.median(dirty[f]) * 1e6 - w, statistics.median(clean[f]) * 1e6 - w) for f in fills}
+        cols = "  ".join(f"{f:3d} MiB {d:+7.1f} / {c:+7.1f}" for f, (d, c) in extra.items())
         print(f"{name:26s} in {x.numel() * 4 / 1e6:5.2f} MB  warm {w:8.1f} us  after other work (dirty / clean): {cols}",
               flush=True)
 

@@ -127,7 +127,7 @@ TEST_CASE("CPU in a pass: the weights come at the sweep's bandwidth for the pass
   REQUIRE(n.weight_bytes < n.bytes);
   const Estimate alone = m.estimate(conv);
   // a 1 GiB pass: the weights were last read a pass ago, at the sweep's
-  // bandwidth beyond every cache (10 GB/s) instead of that of the op's own bytes
+  // bandwidth beyond every cache (10 GB/s) instead of that of the op's own bytes;
   // and its written bytes go back at that bandwidth too: on a CPU a
   // convolution's body does not hide them, however compute-bound it looks
   REQUIRE(alone.compute_s > alone.memory_s + n.output_bytes * (1 / 10e9 - 1 / m.bandwidth(n.bytes)));
