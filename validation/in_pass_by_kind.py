@@ -53,8 +53,9 @@ def main():
             keys = [(by_kind, u["kind"])]
             if u["kind"] == "conv2d":
                 s = shapes[u["name"]]
-                keys.append((by_conv, f"{conv_variant(s)} b{measured[name]['batch']}"))
-                if conv_variant(s) == a.layers:
+                variant = conv_variant(s)
+                keys.append((by_conv, f"{variant} b{measured[name]['batch']}"))
+                if variant == a.layers:
                     layers.append((s["n"] * s["c"] * s["h"] * s["w"] * 4 / 1e6, name, u))
             for table, key in keys:
                 t = table[key]

@@ -132,6 +132,12 @@ def run_to_run(values):
     return (max(values) - min(values)) / m if m > 0 else None
 
 
+def in_sequence(sg):
+    """A subgraph's in-pass prediction (`in_sequence_s`; its isolated latency
+    when the prediction has none)."""
+    return sg.get("in_sequence_s", sg["latency_s"])
+
+
 def evaluate_config(cfg, mdoc, pred, roof):
     """Per-unit and whole-model comparison of one config. pred / roof are the
     parsed `hwcal predict --json` outputs (roof may be None)."""
@@ -154,7 +160,7 @@ def evaluate_config(cfg, mdoc, pred, roof):
         dominant = max(sgs, key=lambda s: s["latency_s"])
         row = {"name": u["name"], "kind": u["kind"], "measured_s": meas, "predicted_s": p,
                "ape": ape(p, meas), "signed": (p - meas) / meas, "interval_s": [lo, hi],
-               "in_sequence_s": sum(s.get("in_sequence_s", s["latency_s"]) for s in sgs),
+               "in_sequence_s": sum(in_sequence(s) for s in sgs),
                "in_interval": lo <= meas <= hi, "bound": dominant.get("bound"),
                "run_to_run": run_to_run(u["measured_s"]),
                "contended": any(o >= LOAD_LIMIT for o in u.get("other_cpu", [])),
@@ -179,7 +185,7 @@ def evaluate_config(cfg, mdoc, pred, roof):
     # hwcal's whole-workload prediction: the subgraphs run in sequence (total_s, the sum of
     # in_sequence_s: each layer's bytes at the bandwidth of the whole pass's footprint); the
     # per-layer predictions are the isolated latencies (latency_s), like the per-layer measurements.
-    seq_sum = sum(s.get("in_sequence_s", s["latency_s"]) for s in pred.get("subgraphs", []))
+    seq_sum = sum(in_sequence(s) for s in pred.get("subgraphs", []))
     pred_total = pred.get("total_s", seq_sum)
     if abs(pred_total - seq_sum) > 1e-6 * max(abs(seq_sum), 1e-12):
         problems.append(f"total_s {pred_total:.6g} s is not the sum of the subgraphs' in_sequence_s ({seq_sum:.6g} s)")
